@@ -1,0 +1,41 @@
+// Package storage holds the types and errors shared by chatserver's stores.
+//
+// The chat package defines the Store interface it needs; the subpackages
+// (storage/bolt, later storage/redis) implement it with these types, so that
+// data flows one way: web → chat → storage.
+package storage
+
+import (
+	"errors"
+	"time"
+)
+
+// Message is one stored chat message.
+type Message struct {
+	// ID is assigned by the store: strictly increasing, never reused.
+	ID uint64 `json:"id"`
+	// Name is the sender's nickname as it was when the message was sent.
+	Name string `json:"name"`
+	// Text is the message body, already validated and trimmed.
+	Text string `json:"text"`
+	// Time is when the server accepted the message, in UTC.
+	Time time.Time `json:"time"`
+}
+
+var (
+	// ErrLocked is returned by Open when another process (normally a running
+	// chatserver serve) holds the database file and it could not be opened
+	// within the timeout.
+	ErrLocked = errors.New("database file is in use by another process")
+
+	// ErrNotChatserver is returned by Open when the file exists but is not a
+	// chatserver database (not bbolt, corrupt, or another program's bbolt
+	// file). The file is left untouched.
+	ErrNotChatserver = errors.New("not a chatserver database")
+
+	// ErrReadOnly is returned by writes on a store opened read-only.
+	ErrReadOnly = errors.New("database opened read-only")
+
+	// ErrClosed is returned by any call on a store after Close.
+	ErrClosed = errors.New("database closed")
+)

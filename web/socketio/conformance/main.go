@@ -1,0 +1,61 @@
+// Command conformance runs a server configured exactly as the official
+// Engine.IO and Socket.IO protocol test suites expect (see PROTOCOL.md,
+// Part D), so that those suites can be run against this implementation:
+//
+//	go run ./web/socketio/conformance -suite engine   # bare Engine.IO at /engine.io/, echo
+//	go run ./web/socketio/conformance -suite socket   # Socket.IO at /socket.io/
+//
+// Both listen on localhost:3000 by default, as the suites hard-code.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	suite := flag.String("suite", "", `which suite to serve: "engine" or "socket"`)
+	addr := flag.String("addr", "localhost:3000", "address to listen on")
+	flag.Parse()
+
+	var h http.Handler
+	var closeFn func()
+	switch *suite {
+	case "engine":
+		h, closeFn = engineHandler()
+	case "socket":
+		h, closeFn = socketHandler()
+	default:
+		fmt.Fprintln(os.Stderr, `conformance: -suite must be "engine" or "socket"`)
+		os.Exit(2)
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatalf("conformance: %v", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	log.Printf("conformance: %s suite server listening on %s", *suite, ln.Addr())
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Fatalf("conformance: %v", err)
+	}
+	closeFn()
+}

@@ -1,0 +1,1096 @@
+/*
+ * chatserver's browser Socket.IO client.
+ *
+ * A small, dependency-free client for Engine.IO protocol 4 / Socket.IO protocol 5 (what socket.io
+ * v3/v4 servers speak). Served by chatserver at /socket.io/socket.io.js; defines the global `io`.
+ *
+ *   const socket = io();                       // same origin, namespace "/", path "/socket.io/"
+ *   socket.on('connect', () => socket.emit('join', 'ada', (reply) => { ... }));
+ *   socket.timeout(5000).emit('messages', 'hi', (err, reply) => { ... });
+ *
+ * Options (all optional): path ('/socket.io/'), transports (['websocket', 'polling']), query ({}),
+ * auth (object, or function(cb) calling cb(object)), autoConnect (true), reconnection (true),
+ * reconnectionAttempts (Infinity), reconnectionDelay (500 ms), reconnectionDelayMax (5000 ms),
+ * randomizationFactor (0.5), timeout (20000 ms: how long one connection attempt may take).
+ *
+ * Socket events: connect, connect_error (Error), disconnect (reason), reconnect_attempt (attempt),
+ * reconnect (attempt), reconnect_error (Error), reconnect_failed, and the extra
+ * reconnecting ({attempt, delay}) fired when a retry is scheduled, plus every server event.
+ *
+ * Behaviour worth knowing:
+ * - WebSocket first. If WebSocket is missing or never managed to open in this page, the same attempt
+ *   falls back to HTTP long-polling, and once polling works the page keeps using it.
+ * - The server pings; the client answers and treats pingInterval + pingTimeout of silence as a
+ *   dead connection ("ping timeout"), then reconnects.
+ * - Emits made while disconnected are buffered and sent after the next connect. "connect"
+ *   listeners run first, so what they emit (a re-join, say) goes out before the buffered emits.
+ * - A timeout() ack starts counting when the packet is written, not while it waits in the buffer,
+ *   and fails at once with an Error if the connection drops before the reply.
+ * - A DISCONNECT from the server ("io server disconnect") or a CONNECT_ERROR ends reconnection,
+ *   as with the reference client; call connect() to start again.
+ */
+(function (root) {
+  'use strict';
+
+  // ------------------------------------------------------------------------------------------
+  // Constants
+
+  /** Engine.IO protocol version sent as EIO=. */
+  var ENGINE_PROTOCOL = 4;
+  /** Socket.IO protocol version, exposed as io.protocol. */
+  var SOCKET_PROTOCOL = 5;
+  /** Engine.IO packet types, indexed by their wire digit. */
+  var ENGINE_TYPES = ['open', 'close', 'ping', 'pong', 'message', 'upgrade', 'noop'];
+  var ENGINE_CODES = { open: '0', close: '1', ping: '2', pong: '3', message: '4', upgrade: '5', noop: '6' };
+  /** Separator between packets in a long-polling payload (ASCII record separator). */
+  var RECORD_SEPARATOR = '\x1e';
+  /** Socket.IO packet types. */
+  var CONNECT = 0, DISCONNECT = 1, EVENT = 2, ACK = 3, CONNECT_ERROR = 4, BINARY_EVENT = 5, BINARY_ACK = 6;
+  /** Names this client fires itself; emit() refuses them so they cannot reach the server. */
+  var RESERVED = {
+    connect: 1, connect_error: 1, disconnect: 1, disconnecting: 1, newListener: 1, removeListener: 1,
+    reconnect: 1, reconnect_attempt: 1, reconnect_error: 1, reconnect_failed: 1, reconnecting: 1
+  };
+  /** Used until the server's handshake tells us its maxPayload; matches the reference default. */
+  var DEFAULT_MAX_PAYLOAD = 1000000;
+  /** Reference server limit on binary attachments in one packet. */
+  var MAX_ATTACHMENTS = 10;
+
+  var DEFAULTS = {
+    path: '/socket.io/',
+    transports: ['websocket', 'polling'],
+    query: null,
+    auth: null,
+    autoConnect: true,
+    reconnection: true,
+    reconnectionAttempts: Infinity,
+    reconnectionDelay: 500,
+    reconnectionDelayMax: 5000,
+    randomizationFactor: 0.5,
+    timeout: 20000
+  };
+
+  /** Set once long-polling had to stand in for a WebSocket that never opened; kept for the page. */
+  var preferPolling = false;
+  /** Set once any WebSocket of this page completed a handshake: then WebSocket failures are outages. */
+  var websocketWorked = false;
+
+  // ------------------------------------------------------------------------------------------
+  // Small helpers
+
+  function noop() {}
+
+  function isBinary(value) {
+    return (typeof ArrayBuffer !== 'undefined' &&
+      (value instanceof ArrayBuffer || ArrayBuffer.isView(value))) ||
+      (typeof Blob !== 'undefined' && value instanceof Blob);
+  }
+
+  function hasBinary(value) {
+    if (!value || typeof value !== 'object') return false;
+    if (isBinary(value)) return true;
+    if (Array.isArray(value)) return value.some(hasBinary);
+    if (typeof value.toJSON === 'function') return false;
+    return Object.keys(value).some(function (key) { return hasBinary(value[key]); });
+  }
+
+  function utf8Length(text) {
+    if (typeof TextEncoder !== 'undefined') return new TextEncoder().encode(text).length;
+    return unescape(encodeURIComponent(text)).length;
+  }
+
+  function toBase64(buffer) {
+    var bytes = buffer instanceof ArrayBuffer ? new Uint8Array(buffer)
+      : new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+    var chunks = [];
+    for (var i = 0; i < bytes.length; i += 0x8000) {
+      chunks.push(String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000)));
+    }
+    return btoa(chunks.join(''));
+  }
+
+  function fromBase64(text) {
+    var raw = atob(text);
+    var bytes = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+    return bytes.buffer;
+  }
+
+  var cacheBusterCount = 0;
+  function cacheBuster() {
+    cacheBusterCount += 1;
+    return Date.now().toString(36) + cacheBusterCount.toString(36);
+  }
+
+  function queryString(params) {
+    return Object.keys(params).filter(function (key) {
+      return params[key] !== undefined && params[key] !== null;
+    }).map(function (key) {
+      return encodeURIComponent(key) + '=' + encodeURIComponent(String(params[key]));
+    }).join('&');
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Emitter: the on/once/off/listeners API shared by the socket and the internal layers.
+
+  class Emitter {
+    constructor() {
+      this._handlers = Object.create(null);
+    }
+
+    /** Adds fn for event; returns this for chaining. */
+    on(event, fn) {
+      (this._handlers[event] || (this._handlers[event] = [])).push(fn);
+      return this;
+    }
+
+    addEventListener(event, fn) {
+      return this.on(event, fn);
+    }
+
+    /** Adds fn for the next occurrence of event only. */
+    once(event, fn) {
+      var self = this;
+      function wrapper() {
+        self.off(event, wrapper);
+        fn.apply(self, arguments);
+      }
+      wrapper.fn = fn;
+      return this.on(event, wrapper);
+    }
+
+    /** off() drops everything, off(event) that event's listeners, off(event, fn) one listener. */
+    off(event, fn) {
+      if (event === undefined) {
+        this._handlers = Object.create(null);
+      } else if (fn === undefined) {
+        delete this._handlers[event];
+      } else if (this._handlers[event]) {
+        this._handlers[event] = this._handlers[event].filter(function (h) {
+          return h !== fn && h.fn !== fn;
+        });
+      }
+      return this;
+    }
+
+    removeListener(event, fn) {
+      return this.off(event, fn);
+    }
+
+    removeAllListeners(event) {
+      return this.off(event);
+    }
+
+    listeners(event) {
+      return (this._handlers[event] || []).slice();
+    }
+
+    hasListeners(event) {
+      return this.listeners(event).length > 0;
+    }
+
+    /** Calls the listeners of event; a throwing listener is reported but does not stop the others. */
+    _fire(event) {
+      var args = Array.prototype.slice.call(arguments, 1);
+      var list = this.listeners(event);
+      for (var i = 0; i < list.length; i++) {
+        try {
+          list[i].apply(this, args);
+        } catch (err) {
+          setTimeout(function () { throw err; });
+        }
+      }
+      return list.length > 0;
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Engine.IO packets. A packet is {type, data}; data is a string, an ArrayBuffer or undefined.
+
+  function decodeEngineText(text) {
+    var type = ENGINE_TYPES[text.charCodeAt(0) - 48];
+    if (!type || text.length === 0) return null;
+    return { type: type, data: text.length > 1 ? text.slice(1) : undefined };
+  }
+
+  function decodePollingPayload(payload) {
+    var packets = [];
+    var parts = payload.split(RECORD_SEPARATOR);
+    for (var i = 0; i < parts.length; i++) {
+      var part = parts[i];
+      var packet;
+      if (part.charAt(0) === 'b') {
+        try {
+          packet = { type: 'message', data: fromBase64(part.slice(1)) };
+        } catch (err) {
+          packet = null;
+        }
+      } else {
+        packet = decodeEngineText(part);
+      }
+      if (!packet) return null;
+      packets.push(packet);
+    }
+    return packets;
+  }
+
+  function encodePollingPacket(packet) {
+    if (packet.type === 'message' && isBinary(packet.data)) return 'b' + toBase64(packet.data);
+    return ENGINE_CODES[packet.type] + (packet.data === undefined ? '' : packet.data);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Transports. Both fire 'packet' (packet) and 'close' (reason, error) exactly once when they stop
+  // on their own; close() stops them quietly.
+
+  class WebSocketTransport extends Emitter {
+    constructor(url) {
+      super();
+      this.name = 'websocket';
+      this._url = url;
+      this._ws = null;
+      this._closed = false;
+    }
+
+    open() {
+      var self = this;
+      var ws;
+      try {
+        ws = new WebSocket(this._url);
+      } catch (err) {
+        // Thrown for a refused URL, e.g. by a Content-Security-Policy. Report asynchronously so
+        // the caller's listeners are in place.
+        setTimeout(function () { self._stop('websocket error', err); });
+        return;
+      }
+      ws.binaryType = 'arraybuffer';
+      ws.onmessage = function (event) {
+        if (self._closed) return;
+        if (typeof event.data === 'string') {
+          var packet = decodeEngineText(event.data);
+          if (!packet) {
+            self._stop('parse error', new Error('invalid packet'));
+            return;
+          }
+          self._fire('packet', packet);
+        } else {
+          self._fire('packet', { type: 'message', data: event.data });
+        }
+      };
+      ws.onclose = function (event) {
+        self._stop('transport close', new Error('websocket closed with code ' + event.code));
+      };
+      ws.onerror = noop; // a close event always follows an error event
+      this._ws = ws;
+    }
+
+    write(packets) {
+      if (this._closed || !this._ws || this._ws.readyState !== 1) return;
+      for (var i = 0; i < packets.length; i++) {
+        var packet = packets[i];
+        if (packet.type === 'message' && isBinary(packet.data)) {
+          this._ws.send(packet.data);
+        } else {
+          this._ws.send(ENGINE_CODES[packet.type] + (packet.data === undefined ? '' : packet.data));
+        }
+      }
+    }
+
+    close() {
+      if (this._closed) return;
+      this._closed = true;
+      if (this._ws) {
+        this._ws.onmessage = this._ws.onclose = this._ws.onerror = null;
+        try {
+          this._ws.close();
+        } catch (err) {
+          // already closing
+        }
+      }
+    }
+
+    _stop(reason, error) {
+      if (this._closed) return;
+      this.close();
+      this._fire('close', reason, error);
+    }
+  }
+
+  class PollingTransport extends Emitter {
+    constructor(url) {
+      super();
+      this.name = 'polling';
+      this._url = url;
+      this._sid = null;
+      this._closed = false;
+      this._queue = []; // encoded packets waiting for a POST
+      this._writing = false;
+      this._getAbort = null;
+      this._closing = false; // closed by us, the close packet still to be posted
+      this.maxPayload = DEFAULT_MAX_PAYLOAD;
+    }
+
+    open() {
+      this._poll();
+    }
+
+    _requestURL() {
+      var url = this._url + '&t=' + cacheBuster();
+      return this._sid ? url + '&sid=' + encodeURIComponent(this._sid) : url;
+    }
+
+    /** One GET at a time: the next starts when the previous answered. */
+    _poll() {
+      var self = this;
+      var abort = typeof AbortController !== 'undefined' ? new AbortController() : null;
+      this._getAbort = abort;
+      fetch(this._requestURL(), {
+        method: 'GET',
+        cache: 'no-store',
+        credentials: 'same-origin',
+        signal: abort ? abort.signal : undefined
+      }).then(function (response) {
+        if (!response.ok) throw new Error('poll failed with HTTP ' + response.status);
+        return response.text();
+      }).then(function (payload) {
+        if (self._closed) return;
+        var packets = decodePollingPayload(payload);
+        if (!packets) {
+          self._stop('parse error', new Error('invalid payload'));
+          return;
+        }
+        for (var i = 0; i < packets.length && !self._closed; i++) {
+          var packet = packets[i];
+          if (packet.type === 'open' && !self._sid) {
+            try {
+              self._sid = JSON.parse(packet.data).sid;
+            } catch (err) {
+              self._stop('parse error', err);
+              return;
+            }
+          }
+          if (packet.type === 'close') {
+            self._stop('transport close', new Error('server closed the session'));
+            return;
+          }
+          self._fire('packet', packet);
+        }
+        if (!self._closed) {
+          if (!self._sid) {
+            self._stop('parse error', new Error('handshake without a session id'));
+            return;
+          }
+          self._poll();
+        }
+      }).catch(function (err) {
+        self._stop('transport error', err);
+      });
+    }
+
+    write(packets) {
+      for (var i = 0; i < packets.length; i++) this._queue.push(encodePollingPacket(packets[i]));
+      this._flush();
+    }
+
+    /**
+     * One POST at a time, each kept under the server's maxPayload. After close() the queue is
+     * still drained once, ending with the close packet.
+     */
+    _flush() {
+      if (this._writing || !this._sid || this._queue.length === 0) return;
+      if (this._closed && !this._closing) return;
+      var self = this;
+      var parts = [];
+      var size = 0;
+      while (this._queue.length > 0) {
+        var next = utf8Length(this._queue[0]) + (parts.length > 0 ? 1 : 0);
+        if (parts.length > 0 && size + next > this.maxPayload) break;
+        parts.push(this._queue.shift());
+        size += next;
+      }
+      this._writing = true;
+      fetch(this._requestURL(), {
+        method: 'POST',
+        cache: 'no-store',
+        credentials: 'same-origin',
+        keepalive: this._closing, // lets the close packet leave even while the page unloads
+        headers: { 'Content-Type': 'text/plain;charset=UTF-8' },
+        body: parts.join(RECORD_SEPARATOR)
+      }).then(function (response) {
+        if (!response.ok) throw new Error('post failed with HTTP ' + response.status);
+        self._writing = false;
+        self._flush();
+      }).catch(function (err) {
+        self._writing = false;
+        self._stop('transport error', err);
+      });
+    }
+
+    close() {
+      if (this._closed) return;
+      this._closed = true;
+      if (this._sid) {
+        // Tell the server at once rather than leaving it to the ping timeout.
+        this._closing = true;
+        this._queue.push(ENGINE_CODES.close);
+        this._flush();
+      }
+      if (this._getAbort) this._getAbort.abort();
+    }
+
+    _stop(reason, error) {
+      if (this._closed) return;
+      this.close();
+      this._fire('close', reason, error);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Engine: one Engine.IO session over one transport. Fires 'open' (handshake), 'data' (message
+  // payload) and 'close' (reason, error) once.
+
+  class Engine extends Emitter {
+    constructor(baseURL, transportName, query) {
+      super();
+      this.transportName = transportName;
+      this.sid = null;
+      this.opened = false;
+      this.closed = false;
+      this._pingTimer = null;
+      this._pingDeadline = Infinity;
+      var params = Object.assign({}, query || {}, { EIO: ENGINE_PROTOCOL, transport: transportName });
+      var url = baseURL + '?' + queryString(params);
+      if (transportName === 'websocket') {
+        this.transport = new WebSocketTransport(url.replace(/^http/, 'ws'));
+      } else {
+        this.transport = new PollingTransport(url);
+      }
+      var self = this;
+      this.transport.on('packet', function (packet) { self._onPacket(packet); });
+      this.transport.on('close', function (reason, error) { self._onClose(reason, error); });
+    }
+
+    open() {
+      this.transport.open();
+    }
+
+    /** Sends one message (string or binary); false when the session is gone. */
+    send(data) {
+      if (this.closed || !this.opened) return false;
+      if (Date.now() > this._pingDeadline) {
+        // The timer may have been held back (sleeping laptop, throttled tab): check on use too.
+        this._onClose('ping timeout', new Error('no ping from the server'));
+        return false;
+      }
+      this.transport.write([{ type: 'message', data: data }]);
+      return true;
+    }
+
+    close() {
+      if (this.closed) return;
+      this.closed = true;
+      clearTimeout(this._pingTimer);
+      this.transport.close();
+    }
+
+    _onPacket(packet) {
+      if (this.closed) return;
+      switch (packet.type) {
+        case 'open':
+          if (this.opened) return;
+          var handshake;
+          try {
+            handshake = JSON.parse(packet.data);
+          } catch (err) {
+            this._onClose('parse error', err);
+            return;
+          }
+          if (!handshake || typeof handshake.sid !== 'string') {
+            this._onClose('parse error', new Error('invalid handshake'));
+            return;
+          }
+          this.sid = handshake.sid;
+          this.pingInterval = Number(handshake.pingInterval) || 25000;
+          this.pingTimeout = Number(handshake.pingTimeout) || 20000;
+          this.maxPayload = Number(handshake.maxPayload) || DEFAULT_MAX_PAYLOAD;
+          this.transport.maxPayload = this.maxPayload;
+          this.opened = true;
+          this._armPingTimer();
+          this._fire('open');
+          break;
+        case 'ping':
+          this._armPingTimer();
+          this.transport.write([{ type: 'pong' }]);
+          break;
+        case 'message':
+          if (this.opened) this._fire('data', packet.data);
+          break;
+        case 'close':
+          this._onClose('transport close', new Error('server closed the session'));
+          break;
+        default:
+          // noop (polling release), pong and upgrade carry nothing for us.
+          break;
+      }
+    }
+
+    _armPingTimer() {
+      var self = this;
+      var wait = this.pingInterval + this.pingTimeout;
+      this._pingDeadline = Date.now() + wait;
+      clearTimeout(this._pingTimer);
+      this._pingTimer = setTimeout(function () {
+        self._onClose('ping timeout', new Error('no ping from the server'));
+      }, wait);
+    }
+
+    _onClose(reason, error) {
+      if (this.closed) return;
+      this.close();
+      this._fire('close', reason, error);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Socket.IO packets: {type, nsp, id, data, attachments}
+
+  function encodeSocketPacket(packet) {
+    var out = String(packet.type);
+    if (packet.type === BINARY_EVENT || packet.type === BINARY_ACK) out += packet.attachments + '-';
+    if (packet.nsp && packet.nsp !== '/') out += packet.nsp + ',';
+    if (packet.id !== undefined && packet.id !== null) out += packet.id;
+    if (packet.data !== undefined) out += JSON.stringify(packet.data);
+    return out;
+  }
+
+  /** Decodes one text packet; returns null when it breaks the protocol's rules. */
+  function decodeSocketPacket(text) {
+    var i = 0;
+    var type = text.charCodeAt(0) - 48;
+    if (!(type >= CONNECT && type <= BINARY_ACK)) return null;
+    var packet = { type: type, nsp: '/', id: null, data: undefined, attachments: 0 };
+    i = 1;
+    if (type === BINARY_EVENT || type === BINARY_ACK) {
+      var dash = text.indexOf('-', i);
+      var count = text.slice(i, dash);
+      if (dash < 0 || !/^\d+$/.test(count)) return null;
+      packet.attachments = Number(count);
+      if (packet.attachments > MAX_ATTACHMENTS) return null;
+      i = dash + 1;
+    }
+    if (text.charAt(i) === '/') {
+      var comma = text.indexOf(',', i);
+      var end = comma < 0 ? text.length : comma;
+      packet.nsp = text.slice(i, end);
+      i = comma < 0 ? text.length : comma + 1;
+    }
+    var digits = /^\d+/.exec(text.slice(i));
+    if (digits) {
+      packet.id = Number(digits[0]);
+      i += digits[0].length;
+    }
+    if (i < text.length) {
+      try {
+        packet.data = JSON.parse(text.slice(i));
+      } catch (err) {
+        return null;
+      }
+    }
+    var data = packet.data;
+    switch (type) {
+      case CONNECT:
+        return data && typeof data === 'object' && !Array.isArray(data) ? packet : null;
+      case DISCONNECT:
+        return data === undefined ? packet : null;
+      case EVENT:
+      case BINARY_EVENT:
+        return Array.isArray(data) && data.length > 0 &&
+          (typeof data[0] === 'number' || (typeof data[0] === 'string' && !RESERVED[data[0]])) ? packet : null;
+      case ACK:
+      case BINARY_ACK:
+        return Array.isArray(data) ? packet : null;
+      case CONNECT_ERROR:
+        return data !== null && (typeof data === 'string' || typeof data === 'object') ? packet : null;
+    }
+    return null;
+  }
+
+  /** Replaces binary values by placeholders; returns the buffers in placeholder order. */
+  function deconstruct(value, buffers) {
+    if (isBinary(value)) {
+      buffers.push(value);
+      return { _placeholder: true, num: buffers.length - 1 };
+    }
+    if (Array.isArray(value)) return value.map(function (v) { return deconstruct(v, buffers); });
+    if (value && typeof value === 'object' && typeof value.toJSON !== 'function') {
+      var out = {};
+      Object.keys(value).forEach(function (key) { out[key] = deconstruct(value[key], buffers); });
+      return out;
+    }
+    return value;
+  }
+
+  function reconstruct(value, buffers) {
+    if (value && value._placeholder === true && typeof value.num === 'number') {
+      return buffers[value.num];
+    }
+    if (Array.isArray(value)) return value.map(function (v) { return reconstruct(v, buffers); });
+    if (value && typeof value === 'object') {
+      var out = {};
+      Object.keys(value).forEach(function (key) { out[key] = reconstruct(value[key], buffers); });
+      return out;
+    }
+    return value;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Socket: the public object io() returns. It is also its own manager: it owns the Engine,
+  // the reconnection timer and the send buffer.
+
+  class Socket extends Emitter {
+    constructor(baseURL, nsp, opts) {
+      super();
+      this.nsp = nsp;
+      this.opts = opts;
+      this.id = undefined;
+      this.connected = false;
+      this.recovered = false;
+      this._baseURL = baseURL;
+      this._active = false;       // wants to be connected (false after disconnect() or a server refusal)
+      this._engine = null;
+      this._attempts = 0;         // reconnection attempts since the last successful connect
+      this._retryTimer = null;
+      this._retryAt = 0;
+      this._connectTimer = null;
+      this._buffer = [];          // packets emitted while disconnected
+      this._acks = Object.create(null);
+      this._ackId = 0;
+      this._binary = null;        // a binary packet waiting for its attachments
+      this._flags = {};
+      var self = this;
+      this._onOnline = function () {
+        if (self._retryTimer !== null) {
+          clearTimeout(self._retryTimer);
+          self._retryTimer = null;
+          self._attempt();
+        }
+      };
+      if (opts.autoConnect) this.connect();
+    }
+
+    get disconnected() {
+      return !this.connected;
+    }
+
+    /** True while the socket connects, is connected, or waits to reconnect. */
+    get active() {
+      return this._active;
+    }
+
+    /** The transport in use ("websocket" or "polling"), or null when there is none. */
+    get transport() {
+      return this._engine && this._engine.opened && !this._engine.closed ? this._engine.transportName : null;
+    }
+
+    /** Starts connecting (no-op when already active). Returns this. */
+    connect() {
+      if (this._active) return this;
+      this._active = true;
+      this._attempts = 0;
+      if (typeof root.addEventListener === 'function') root.addEventListener('online', this._onOnline);
+      this._open(false);
+      return this;
+    }
+
+    open() {
+      return this.connect();
+    }
+
+    /** Leaves for good: sends DISCONNECT, closes the connection and stops reconnecting. */
+    disconnect() {
+      var wasConnected = this.connected;
+      if (wasConnected) this._write({ type: DISCONNECT, nsp: this.nsp });
+      this._deactivate();
+      if (wasConnected) this._onDisconnected('io client disconnect');
+      return this;
+    }
+
+    close() {
+      return this.disconnect();
+    }
+
+    /** Sends a "message" event, like the reference client. */
+    send() {
+      var args = Array.prototype.slice.call(arguments);
+      return this.emit.apply(this, ['message'].concat(args));
+    }
+
+    /**
+     * Emits event to the server. A function as the last argument receives the server's ack
+     * arguments. While disconnected the packet is buffered and sent after the next connect.
+     */
+    emit(event) {
+      if (RESERVED[event]) throw new Error('"' + event + '" is a reserved event name');
+      var args = Array.prototype.slice.call(arguments);
+      var flags = this._flags;
+      this._flags = {};
+      var packet = { type: EVENT, nsp: this.nsp, data: args };
+      var entry = { packet: packet, ack: null, timeout: flags.timeout };
+      if (typeof args[args.length - 1] === 'function') {
+        var fn = args.pop();
+        var id = this._ackId++;
+        packet.id = id;
+        entry.ack = { fn: fn, timer: null, withError: flags.timeout !== undefined, id: id };
+        this._acks[id] = entry.ack;
+      }
+      if (this.connected) {
+        this._sendEntry(entry);
+      } else {
+        this._buffer.push(entry);
+      }
+      return this;
+    }
+
+    /**
+     * socket.timeout(ms).emit(event, ..., (err, ...reply) => {}): the ack gets an Error first
+     * when no reply came within ms of sending, or when the connection dropped meanwhile.
+     */
+    timeout(ms) {
+      this._flags.timeout = ms;
+      return this;
+    }
+
+    /** Promise form of an ack: resolves with the first reply argument. */
+    emitWithAck() {
+      var self = this;
+      var args = Array.prototype.slice.call(arguments);
+      var withTimeout = this._flags.timeout !== undefined;
+      return new Promise(function (resolve, reject) {
+        args.push(function (a, b) {
+          if (withTimeout) {
+            if (a) reject(a); else resolve(b);
+          } else {
+            resolve(a);
+          }
+        });
+        self.emit.apply(self, args);
+      });
+    }
+
+    // --- connection lifecycle ---
+
+    _deactivate() {
+      this._active = false;
+      clearTimeout(this._retryTimer);
+      this._retryTimer = null;
+      clearTimeout(this._connectTimer);
+      if (typeof root.removeEventListener === 'function') root.removeEventListener('online', this._onOnline);
+      if (this._engine) {
+        this._engine.close();
+        this._engine = null;
+      }
+    }
+
+    _transportFor(fallback) {
+      var list = this.opts.transports;
+      var wsOK = list.indexOf('websocket') >= 0 && typeof WebSocket !== 'undefined';
+      var pollOK = list.indexOf('polling') >= 0 && typeof fetch !== 'undefined';
+      if (fallback || (preferPolling && pollOK) || !wsOK) return pollOK ? 'polling' : null;
+      return 'websocket';
+    }
+
+    /** Opens a fresh Engine.IO session; fallback=true forces long-polling for this try. */
+    _open(fallback) {
+      var self = this;
+      var name = this._transportFor(fallback);
+      if (!name) {
+        this._onConnectFailed(new Error('no usable transport'), false);
+        return;
+      }
+      var engine = new Engine(this._baseURL, name, this.opts.query);
+      this._engine = engine;
+      clearTimeout(this._connectTimer);
+      this._connectTimer = setTimeout(function () {
+        // Closing through the engine runs the same path as a failed transport (with fallback).
+        if (self._engine === engine && !self.connected) engine._onClose('timeout', new Error('timeout'));
+      }, this.opts.timeout);
+      engine.on('open', function () {
+        if (self._engine !== engine) return;
+        if (name === 'websocket') websocketWorked = true;
+        if (name === 'polling' && fallback) preferPolling = true;
+        self._sendConnect();
+      });
+      engine.on('data', function (data) {
+        if (self._engine === engine) self._onData(data);
+      });
+      engine.on('close', function (reason, error) {
+        if (self._engine !== engine) return;
+        self._engine = null;
+        self._binary = null;
+        if (self.connected) {
+          self._onDisconnected(reason);
+          self._scheduleRetry();
+          return;
+        }
+        // Never reached CONNECT on this session. A WebSocket that never worked in this page
+        // gets a second chance over long-polling right away.
+        var canFallBack = name === 'websocket' && !engine.opened && !websocketWorked &&
+          self._transportFor(true) === 'polling';
+        if (canFallBack) {
+          self._open(true);
+          return;
+        }
+        var err = new Error(reason);
+        if (reason !== 'timeout' && !engine.opened) {
+          err = new Error(name === 'websocket' ? 'websocket error' : 'xhr poll error');
+        }
+        err.description = error;
+        self._onConnectFailed(err, true);
+      });
+      engine.open();
+    }
+
+    _sendConnect() {
+      var self = this;
+      var auth = this.opts.auth;
+      var send = function (data) {
+        if (!self._engine) return;
+        var packet = { type: CONNECT, nsp: self.nsp };
+        if (data && typeof data === 'object') packet.data = data;
+        self._write(packet);
+      };
+      if (typeof auth === 'function') auth(send); else send(auth);
+    }
+
+    _onConnectFailed(err, retry) {
+      clearTimeout(this._connectTimer);
+      this._fire('connect_error', err);
+      if (this._attempts > 0) this._fire('reconnect_error', err);
+      if (retry) {
+        this._scheduleRetry();
+      } else {
+        this._deactivate();
+      }
+    }
+
+    _scheduleRetry() {
+      var self = this;
+      if (!this._active) return;
+      if (!this.opts.reconnection) {
+        this._deactivate();
+        return;
+      }
+      if (this._attempts >= this.opts.reconnectionAttempts) {
+        this._deactivate();
+        this._fire('reconnect_failed');
+        return;
+      }
+      this._attempts += 1;
+      var delay = this._backoff(this._attempts);
+      this._retryAt = Date.now() + delay;
+      this._retryTimer = setTimeout(function () {
+        self._retryTimer = null;
+        self._attempt();
+      }, delay);
+      this._fire('reconnecting', { attempt: this._attempts, delay: delay });
+    }
+
+    _attempt() {
+      if (!this._active) return;
+      this._fire('reconnect_attempt', this._attempts);
+      if (this._active && !this._engine) this._open(false);
+    }
+
+    /** reconnectionDelay doubling per attempt, spread by randomizationFactor, capped at the max. */
+    _backoff(attempt) {
+      var o = this.opts;
+      var ms = o.reconnectionDelay * Math.pow(2, Math.min(attempt - 1, 30));
+      if (o.randomizationFactor > 0) {
+        var rand = Math.random();
+        var deviation = Math.floor(rand * o.randomizationFactor * ms);
+        ms = (Math.floor(rand * 10) & 1) === 0 ? ms - deviation : ms + deviation;
+      }
+      return Math.max(0, Math.min(ms, o.reconnectionDelayMax)) | 0;
+    }
+
+    _onConnected(sid) {
+      clearTimeout(this._connectTimer);
+      var attempts = this._attempts;
+      this._attempts = 0;
+      this.id = sid;
+      this.connected = true;
+      if (attempts > 0) this._fire('reconnect', attempts);
+      this._fire('connect');
+      // Buffered emits go after what the connect listeners sent (e.g. a re-join).
+      var buffer = this._buffer;
+      this._buffer = [];
+      for (var i = 0; i < buffer.length && this.connected; i++) this._sendEntry(buffer[i]);
+      // If the session died meanwhile, the unsent ones were re-buffered in order; the rest follow.
+      if (!this.connected) this._buffer = this._buffer.concat(buffer.slice(i));
+    }
+
+    _onDisconnected(reason) {
+      this.connected = false;
+      this.id = undefined;
+      // Replies can no longer come: fail the acks that asked for errors, drop the others.
+      var acks = this._acks;
+      this._acks = Object.create(null);
+      Object.keys(acks).forEach(function (id) {
+        var ack = acks[id];
+        clearTimeout(ack.timer);
+        if (ack.withError && ack.timer !== null) ack.fn.call(null, new Error('socket has been disconnected'));
+        else if (ack.timer === null) this._acks[id] = ack; // still buffered, not sent yet
+      }, this);
+      this._fire('disconnect', reason);
+    }
+
+    // --- packets ---
+
+    _sendEntry(entry) {
+      var self = this;
+      var ack = entry.ack;
+      if (ack && entry.timeout !== undefined) {
+        ack.timer = setTimeout(function () {
+          if (self._acks[ack.id] !== ack) return;
+          delete self._acks[ack.id];
+          ack.fn.call(null, new Error('operation has timed out'));
+        }, entry.timeout);
+      } else if (ack) {
+        ack.timer = 0; // marks "sent"
+      }
+      if (!this._write(entry.packet)) {
+        // The session died under us; the packet waits for the next connect.
+        if (ack) {
+          clearTimeout(ack.timer);
+          ack.timer = null;
+        }
+        this._buffer.push(entry);
+      }
+    }
+
+    _write(packet) {
+      if (!this._engine) return false;
+      var buffers = [];
+      if (hasBinary(packet.data)) {
+        packet = Object.assign({}, packet, {
+          type: packet.type === ACK ? BINARY_ACK : BINARY_EVENT,
+          data: deconstruct(packet.data, buffers)
+        });
+        packet.attachments = buffers.length;
+      }
+      if (!this._engine.send(encodeSocketPacket(packet))) return false;
+      for (var i = 0; i < buffers.length; i++) {
+        var b = buffers[i];
+        if (typeof Blob !== 'undefined' && b instanceof Blob) {
+          // Blobs would need async reading; send them as empty to keep the placeholders aligned.
+          b = new ArrayBuffer(0);
+        }
+        this._engine.send(b);
+      }
+      return true;
+    }
+
+    _onData(data) {
+      if (typeof data !== 'string') {
+        // An attachment of a pending binary packet; anything else is ignored.
+        var pending = this._binary;
+        if (!pending) return;
+        pending.buffers.push(data);
+        if (pending.buffers.length === pending.packet.attachments) {
+          this._binary = null;
+          var packet = pending.packet;
+          packet.data = reconstruct(packet.data, pending.buffers);
+          packet.type = packet.type === BINARY_EVENT ? EVENT : ACK;
+          this._onPacket(packet);
+        }
+        return;
+      }
+      var decoded = decodeSocketPacket(data);
+      if (!decoded || this._binary) {
+        if (this._engine) this._engine._onClose('parse error', new Error('invalid socket.io packet'));
+        return;
+      }
+      if ((decoded.type === BINARY_EVENT || decoded.type === BINARY_ACK) && decoded.attachments > 0) {
+        this._binary = { packet: decoded, buffers: [] };
+        return;
+      }
+      if (decoded.type === BINARY_EVENT) decoded.type = EVENT;
+      if (decoded.type === BINARY_ACK) decoded.type = ACK;
+      this._onPacket(decoded);
+    }
+
+    _onPacket(packet) {
+      if (packet.nsp !== this.nsp) return;
+      switch (packet.type) {
+        case CONNECT:
+          if (!this.connected && typeof packet.data.sid === 'string') this._onConnected(packet.data.sid);
+          break;
+        case DISCONNECT:
+          if (this.connected) {
+            this._deactivate();
+            this._onDisconnected('io server disconnect');
+          }
+          break;
+        case EVENT:
+          if (!this.connected) break;
+          var args = packet.data.slice();
+          if (packet.id !== null) args.push(this._acker(packet.id));
+          this._fire.apply(this, args);
+          break;
+        case ACK:
+          var ack = this._acks[packet.id];
+          if (!ack) break;
+          delete this._acks[packet.id];
+          clearTimeout(ack.timer);
+          ack.fn.apply(null, ack.withError ? [null].concat(packet.data) : packet.data);
+          break;
+        case CONNECT_ERROR:
+          var info = packet.data;
+          var err = new Error(typeof info === 'string' ? info : String(info.message || 'connection refused'));
+          if (info && typeof info === 'object' && info.data !== undefined) err.data = info.data;
+          this._deactivate();
+          this._fire('connect_error', err);
+          break;
+      }
+    }
+
+    /** The function handed to a server event that asked for an ack; answers once. */
+    _acker(id) {
+      var self = this;
+      var sent = false;
+      return function () {
+        if (sent) return;
+        sent = true;
+        self._write({ type: ACK, nsp: self.nsp, id: id, data: Array.prototype.slice.call(arguments) });
+      };
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // io(): builds a Socket from a URL and options.
+
+  function io(uri, opts) {
+    if (uri && typeof uri === 'object') {
+      opts = uri;
+      uri = undefined;
+    }
+    opts = Object.assign({}, DEFAULTS, opts || {});
+    var here = root.location ? root.location.href : 'http://localhost/';
+    var url = new URL(uri || '', here);
+    var nsp = uri ? (url.pathname || '/') : '/';
+    var path = opts.path.replace(/\/?$/, '/');
+    if (path.charAt(0) !== '/') path = '/' + path;
+    var base = url.protocol + '//' + url.host + path;
+    var query = Object.assign({}, opts.query || {});
+    url.searchParams.forEach(function (value, key) { query[key] = value; });
+    opts.query = query;
+    return new Socket(base, nsp, opts);
+  }
+
+  io.connect = io;
+  io.io = io;
+  io.protocol = SOCKET_PROTOCOL;
+  io.Socket = Socket;
+
+  root.io = io;
+})(typeof self !== 'undefined' ? self : this);

@@ -1,0 +1,199 @@
+package chat
+
+import (
+	"crypto/subtle"
+	"sync"
+	"time"
+
+	"chatserver/storage"
+)
+
+// Client is one connection's membership of the room. The transport calls
+// its methods from the connection's goroutine, one at a time, in the order
+// the client's events arrived.
+type Client struct {
+	room *Room
+	conn Conn
+
+	// Token bucket and flood counter; touched only from the connection's
+	// goroutine (Say), so not guarded.
+	tokens  float64
+	last    time.Time
+	refused int
+
+	// name and presence are guarded by room.mu (Kick clears them).
+	name     string
+	presence *presence
+
+	leaveOnce sync.Once
+}
+
+// JoinResult is the answer to a successful join.
+type JoinResult struct {
+	// Name is the nickname as held (trimmed).
+	Name string `json:"name"`
+	// Token lets a reconnecting client take the nickname back at once,
+	// even while its old connection has not timed out yet.
+	Token string `json:"token"`
+}
+
+// Name returns the client's nickname, or "" before it joined.
+func (c *Client) Name() string {
+	c.room.mu.Lock()
+	defer c.room.mu.Unlock()
+	return c.name
+}
+
+// Join gives the client the nickname name (a second Join renames). token
+// is the resume token of an earlier join, or "". On success the client is
+// sent the recent history (messages events, oldest first) and then one add
+// chatter per present chatter, itself included; everyone else is sent add
+// chatter unless the nickname was already present with the same token.
+func (c *Client) Join(name, token string) (JoinResult, error) {
+	r := c.room
+	name, err := validateName(name, r.cfg.MaxNameLen)
+	if err != nil {
+		return JoinResult{}, err
+	}
+	until, banned, err := r.store.BanExpiry(name, r.cfg.Now())
+	if err != nil {
+		r.cfg.Logf("chat: reading bans: %v", err)
+		return JoinResult{}, errorf(CodeInternal, "the server could not check the nickname, try again")
+	}
+	if banned {
+		return JoinResult{}, errorf(CodeBanned, "the nickname %q is banned until %s", name, until.UTC().Format("2006-01-02 15:04 MST"))
+	}
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return JoinResult{}, errClosed
+	}
+	if _, connected := r.clients[c]; !connected {
+		return JoinResult{}, errorf(CodeUnavailable, "the connection is closing")
+	}
+	key := fold(name)
+	if c.presence != nil && fold(c.presence.name) == key {
+		// Joining again under the same nickname changes nothing.
+		return JoinResult{Name: c.presence.name, Token: c.presence.token}, nil
+	}
+	p, held := r.names[key]
+	if held && (token == "" || subtle.ConstantTimeCompare([]byte(token), []byte(p.token)) != 1) {
+		return JoinResult{}, errorf(CodeNameTaken, "the nickname %q is in use, pick another", p.name)
+	}
+	if c.presence != nil {
+		c.detachLocked()
+	}
+	if !held {
+		p = &presence{name: name, token: newToken(), clients: make(map[*Client]struct{})}
+		r.names[key] = p
+		r.broadcastLocked(newEvent(EventAddChatter, p.name), p)
+		r.markDirty()
+	}
+	p.clients[c] = struct{}{}
+	c.presence = p
+	c.name = p.name
+
+	for _, d := range r.recent {
+		c.conn.Send(d.ev)
+	}
+	for _, n := range r.chattersLocked() {
+		c.conn.Send(newEvent(EventAddChatter, n))
+	}
+	return JoinResult{Name: p.name, Token: p.token}, nil
+}
+
+// detachLocked removes c from its presence, announcing the nickname's
+// departure if c was its last connection. room.mu held.
+func (c *Client) detachLocked() {
+	p := c.presence
+	c.presence, c.name = nil, ""
+	delete(p.clients, c)
+	if len(p.clients) == 0 {
+		c.room.dropPresenceLocked(p)
+	}
+}
+
+// Say stores text as a message from the client and broadcasts it to every
+// joined client, the sender included. It returns once the message is
+// durable and has been queued to everyone, or with a refusal (*Error).
+func (c *Client) Say(text string) (storage.Message, error) {
+	r := c.room
+	text, err := validateText(text, r.cfg.MaxMessageLen)
+	if err != nil {
+		return storage.Message{}, err
+	}
+	r.mu.Lock()
+	name, closed := c.name, r.closed
+	if name != "" && !closed {
+		if !c.takeToken(r.cfg.Now()) {
+			c.refused++
+			flood := c.refused >= r.cfg.FloodLimit
+			r.mu.Unlock()
+			if flood {
+				c.conn.Close()
+			}
+			return storage.Message{}, errorf(CodeRateLimited, "you are sending too fast, slow down")
+		}
+		c.refused = 0
+	}
+	r.mu.Unlock()
+	switch {
+	case closed:
+		return storage.Message{}, errClosed
+	case name == "":
+		return storage.Message{}, errorf(CodeNotJoined, "join with a nickname before sending messages")
+	}
+
+	p := &pending{msg: storage.Message{Name: name, Text: text}, done: make(chan result, 1)}
+	select {
+	case r.queue <- p:
+	case <-r.stop:
+		return storage.Message{}, errClosed
+	}
+	select {
+	case res := <-p.done:
+		return res.msg, res.err
+	case <-r.stopped:
+		// The writer answers every message it took before it exits.
+		select {
+		case res := <-p.done:
+			return res.msg, res.err
+		default:
+			return storage.Message{}, errClosed
+		}
+	}
+}
+
+// takeToken refills the bucket for the time since the last call and takes
+// one token if there is one.
+func (c *Client) takeToken(now time.Time) bool {
+	r := c.room
+	if elapsed := now.Sub(c.last).Seconds(); elapsed > 0 {
+		c.tokens += elapsed * r.cfg.Rate
+		if max := float64(r.cfg.Burst); c.tokens > max {
+			c.tokens = max
+		}
+	}
+	c.last = now
+	if c.tokens < 1 {
+		return false
+	}
+	c.tokens--
+	return true
+}
+
+// Leave removes the connection from the room (the transport calls it when
+// the connection ends). If it was the last connection of its nickname,
+// everyone is sent remove chatter. Idempotent.
+func (c *Client) Leave() {
+	c.leaveOnce.Do(func() {
+		r := c.room
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		delete(r.clients, c)
+		if c.presence != nil {
+			c.detachLocked()
+		}
+	})
+}

@@ -1,0 +1,454 @@
+package chat
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log"
+	"sort"
+	"sync"
+	"time"
+
+	"chatserver/storage"
+)
+
+// Event names of the chat contract (DESIGN.md).
+const (
+	EventJoin          = "join"
+	EventMessages      = "messages"
+	EventAddChatter    = "add chatter"
+	EventRemoveChatter = "remove chatter"
+	EventKicked        = "kicked"
+	EventChatError     = "chat error"
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultHistory       = 10
+	DefaultMaxMessageLen = 2000
+	DefaultMaxNameLen    = 32
+	// DefaultRate and DefaultBurst: a person typing never comes close to
+	// five messages a second; a paste of a few lines fits in the burst.
+	DefaultRate  = 5.0
+	DefaultBurst = 10
+	// DefaultFloodLimit refusals in a row disconnect the client: one that
+	// ignores rate_limited errors that long is a script, not a person.
+	DefaultFloodLimit = 20
+	// DefaultQueue bounds the messages waiting for the writer; senders
+	// block (each on its own connection) while it is full.
+	DefaultQueue = 4096
+	// DefaultBatch bounds the messages of one transaction, so one commit
+	// stays short even under a flood.
+	DefaultBatch = 512
+)
+
+// Store is what the room needs from its storage (storage/bolt implements
+// it). Implementations must be safe for concurrent use.
+type Store interface {
+	// AppendMessages stores msgs durably in one transaction, trimming the
+	// history, and returns them with IDs assigned.
+	AppendMessages(msgs []storage.Message) ([]storage.Message, error)
+	// RecentMessages returns at most n newest messages, oldest first.
+	RecentMessages(n int) ([]storage.Message, error)
+	// SetChatters replaces the stored presence set with names.
+	SetChatters(names []string) error
+	// BanExpiry reports whether name is banned at now, and until when.
+	BanExpiry(name string, now time.Time) (time.Time, bool, error)
+	// Ban refuses name until the given time.
+	Ban(name string, until time.Time) error
+	// Unban lifts a ban and reports whether there was one.
+	Unban(name string) (bool, error)
+}
+
+// Conn is one client connection as the room sees it; the web package
+// adapts a Socket.IO socket to it.
+type Conn interface {
+	// Send queues ev for the client. It must never block; false means the
+	// connection is gone.
+	Send(ev *Event) bool
+	// Close disconnects the client after the events already queued.
+	Close()
+}
+
+// Config tunes a Room. Zero fields take the Default values.
+type Config struct {
+	History       int     // messages replayed to a joining client
+	MaxMessageLen int     // characters per message, after trimming
+	MaxNameLen    int     // characters per nickname, after trimming
+	Rate          float64 // messages per second per connection (token bucket)
+	Burst         int     // token bucket size
+	FloodLimit    int     // rate-limited messages in a row before disconnect
+	Queue         int     // messages waiting for the writer
+	Batch         int     // messages per transaction at most
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+	// Logf receives internal errors; nil means log.Printf.
+	Logf func(format string, args ...any)
+}
+
+func (c *Config) setDefaults() {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.History, DefaultHistory)
+	def(&c.MaxMessageLen, DefaultMaxMessageLen)
+	def(&c.MaxNameLen, DefaultMaxNameLen)
+	def(&c.Burst, DefaultBurst)
+	def(&c.FloodLimit, DefaultFloodLimit)
+	def(&c.Queue, DefaultQueue)
+	def(&c.Batch, DefaultBatch)
+	if c.Rate <= 0 {
+		c.Rate = DefaultRate
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logf == nil {
+		c.Logf = log.Printf
+	}
+}
+
+// Room is the one chat room of a server. It owns the set of connections,
+// the presence of nicknames, the recent history and the writer goroutine.
+type Room struct {
+	cfg   Config
+	store Store
+
+	queue   chan *pending // messages for the writer
+	dirty   chan struct{} // presence changed; capacity 1
+	stop    chan struct{} // closed by Close
+	stopped chan struct{} // closed when the writer has exited
+	once    sync.Once
+
+	mu       sync.Mutex           // guards the fields below
+	clients  map[*Client]struct{} // every connected client, joined or not
+	names    map[string]*presence // fold(name) → presence
+	recent   []*delivered         // newest cfg.History messages, oldest first
+	lastTime time.Time            // time of the newest message, to keep times monotonic
+	closed   bool
+}
+
+// presence is one nickname held by one or more connections (a person with
+// two tabs, or a page that reconnected before its old connection ended).
+type presence struct {
+	name    string
+	token   string
+	clients map[*Client]struct{}
+}
+
+// delivered is a stored message with the event that carries it, built once
+// and sent to every recipient and every later joiner.
+type delivered struct {
+	msg storage.Message
+	ev  *Event
+}
+
+// pending is a message waiting for the writer.
+type pending struct {
+	msg  storage.Message
+	done chan result // capacity 1; the writer sends exactly once
+}
+
+type result struct {
+	msg storage.Message
+	err error
+}
+
+// NewRoom loads the recent history, clears presence left behind by a crash
+// and starts the writer. The caller must Close the room.
+func NewRoom(store Store, cfg Config) (*Room, error) {
+	cfg.setDefaults()
+	msgs, err := store.RecentMessages(cfg.History)
+	if err != nil {
+		return nil, fmt.Errorf("load history: %w", err)
+	}
+	if err := store.SetChatters(nil); err != nil {
+		return nil, fmt.Errorf("clear presence left from an earlier run: %w", err)
+	}
+	r := &Room{
+		cfg:     cfg,
+		store:   store,
+		queue:   make(chan *pending, cfg.Queue),
+		dirty:   make(chan struct{}, 1),
+		stop:    make(chan struct{}),
+		stopped: make(chan struct{}),
+		clients: make(map[*Client]struct{}),
+		names:   make(map[string]*presence),
+	}
+	for _, m := range msgs {
+		r.remember(m)
+	}
+	go r.writer()
+	return r, nil
+}
+
+// Close stops the room: new messages are refused, those already queued
+// are written and answered, the stored presence is brought up to date,
+// and the writer exits. Connections are not closed here: the transport
+// closes them (each then calls Leave). Idempotent.
+func (r *Room) Close() {
+	r.once.Do(func() {
+		r.mu.Lock()
+		r.closed = true
+		r.mu.Unlock()
+		close(r.stop)
+	})
+	<-r.stopped
+}
+
+// Connect registers a new connection. The client receives nothing until
+// it joins.
+func (r *Room) Connect(conn Conn) *Client {
+	now := r.cfg.Now()
+	c := &Client{room: r, conn: conn, tokens: float64(r.cfg.Burst), last: now}
+	r.mu.Lock()
+	r.clients[c] = struct{}{}
+	r.mu.Unlock()
+	return c
+}
+
+// History returns up to n recent messages, oldest first, from memory
+// (n <= 0: all that are kept).
+func (r *Room) History(n int) []storage.Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec := r.recent
+	if n > 0 && n < len(rec) {
+		rec = rec[len(rec)-n:]
+	}
+	out := make([]storage.Message, len(rec))
+	for i, d := range rec {
+		out[i] = d.msg
+	}
+	return out
+}
+
+// Chatters returns the nicknames present, sorted.
+func (r *Room) Chatters() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.chattersLocked()
+}
+
+func (r *Room) chattersLocked() []string {
+	names := make([]string, 0, len(r.names))
+	for _, p := range r.names {
+		names = append(names, p.name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Kick removes the chatter called name: each of its connections gets a
+// kicked event with reason and is closed, everyone else gets remove
+// chatter. With ban > 0 the nickname is also refused for that long (even
+// when it is not present). It returns how many connections were closed,
+// and a CodeNoSuchChatter error when the name was not present and no ban
+// was asked.
+func (r *Room) Kick(name, reason string, ban time.Duration) (int, error) {
+	if ban > 0 {
+		if err := r.store.Ban(name, r.cfg.Now().Add(ban)); err != nil {
+			return 0, fmt.Errorf("store ban: %w", err)
+		}
+	}
+	r.mu.Lock()
+	p, ok := r.names[fold(name)]
+	if !ok {
+		r.mu.Unlock()
+		if ban > 0 {
+			return 0, nil
+		}
+		return 0, errorf(CodeNoSuchChatter, "no chatter called %q is present", name)
+	}
+	kicked := newEvent(EventKicked, kickedArg{Reason: reason})
+	conns := make([]Conn, 0, len(p.clients))
+	for c := range p.clients {
+		c.name = ""
+		c.presence = nil
+		c.conn.Send(kicked)
+		conns = append(conns, c.conn)
+	}
+	r.dropPresenceLocked(p)
+	r.mu.Unlock()
+	for _, conn := range conns {
+		conn.Close()
+	}
+	return len(conns), nil
+}
+
+// Unban lifts the ban on name and reports whether there was one.
+func (r *Room) Unban(name string) (bool, error) {
+	return r.store.Unban(name)
+}
+
+type kickedArg struct {
+	Reason string `json:"reason"`
+}
+
+// dropPresenceLocked forgets p and announces its departure. r.mu held.
+func (r *Room) dropPresenceLocked(p *presence) {
+	delete(r.names, fold(p.name))
+	r.broadcastLocked(newEvent(EventRemoveChatter, p.name), nil)
+	r.markDirty()
+}
+
+// broadcastLocked sends ev to every joined client except skip. r.mu held.
+func (r *Room) broadcastLocked(ev *Event, skip *presence) {
+	for _, p := range r.names {
+		if p == skip {
+			continue
+		}
+		for c := range p.clients {
+			c.conn.Send(ev)
+		}
+	}
+}
+
+func (r *Room) markDirty() {
+	select {
+	case r.dirty <- struct{}{}:
+	default:
+	}
+}
+
+// remember appends m to the recent history. r.mu held or not yet shared.
+func (r *Room) remember(m storage.Message) *delivered {
+	d := &delivered{msg: m, ev: newEvent(EventMessages, m.Name+": "+m.Text, wireMessage(m))}
+	r.recent = append(r.recent, d)
+	if over := len(r.recent) - r.cfg.History; over > 0 {
+		copy(r.recent, r.recent[over:])
+		for i := len(r.recent) - over; i < len(r.recent); i++ {
+			r.recent[i] = nil
+		}
+		r.recent = r.recent[:len(r.recent)-over]
+	}
+	if m.Time.After(r.lastTime) {
+		r.lastTime = m.Time
+	}
+	return d
+}
+
+// WireMessage is the object form of a message on the wire: the second
+// argument of a messages event.
+type WireMessage struct {
+	ID   uint64 `json:"id"`
+	Name string `json:"name"`
+	Text string `json:"text"`
+	Time string `json:"time"`
+}
+
+// TimeFormat is RFC 3339 in UTC with milliseconds, as JavaScript's
+// Date.prototype.toISOString writes it.
+const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+func wireMessage(m storage.Message) WireMessage {
+	return WireMessage{ID: m.ID, Name: m.Name, Text: m.Text, Time: m.Time.UTC().Format(TimeFormat)}
+}
+
+// writer is the room's one writer goroutine: it commits queued messages in
+// batches, broadcasts them in order, answers their senders, and mirrors
+// presence changes into the store.
+func (r *Room) writer() {
+	defer close(r.stopped)
+	batch := make([]*pending, 0, r.cfg.Batch)
+	for {
+		select {
+		case p := <-r.queue:
+			batch = append(batch[:0], p)
+			batch = r.fill(batch)
+			r.commit(batch)
+		case <-r.dirty:
+			r.syncPresence()
+		case <-r.stop:
+			// Senders stopped enqueueing when closed was set under r.mu
+			// (see Client.Say); drain what is left.
+			for {
+				batch = r.fill(batch[:0])
+				if len(batch) == 0 {
+					break
+				}
+				r.commit(batch)
+			}
+			r.syncPresence()
+			return
+		}
+	}
+}
+
+// fill adds queued messages to batch without waiting, up to the limit.
+func (r *Room) fill(batch []*pending) []*pending {
+	for len(batch) < r.cfg.Batch {
+		select {
+		case p := <-r.queue:
+			batch = append(batch, p)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// commit stores batch in one transaction, then broadcasts and answers.
+func (r *Room) commit(batch []*pending) {
+	msgs := make([]storage.Message, len(batch))
+	r.mu.Lock()
+	now := r.cfg.Now().UTC()
+	if !now.After(r.lastTime) {
+		// Keep times in history order even if the clock steps back.
+		now = r.lastTime.Add(time.Millisecond)
+	}
+	r.mu.Unlock()
+	for i, p := range batch {
+		msgs[i] = p.msg
+		msgs[i].Time = now
+	}
+	stored, err := r.store.AppendMessages(msgs)
+	if err == nil && len(stored) != len(msgs) {
+		err = fmt.Errorf("store returned %d of %d messages", len(stored), len(msgs))
+	}
+	if err != nil {
+		r.cfg.Logf("chat: storing %d message(s) failed, senders were told: %v", len(batch), err)
+		for _, p := range batch {
+			p.done <- result{err: errorf(CodeStoreFailed, "the server could not save your message; it was not sent")}
+		}
+		return
+	}
+	r.mu.Lock()
+	for _, m := range stored {
+		r.broadcastLocked(r.remember(m).ev, nil)
+	}
+	r.mu.Unlock()
+	for i, p := range batch {
+		p.done <- result{msg: stored[i]}
+	}
+}
+
+// syncPresence writes the current set of nicknames to the store. Changes
+// that arrive while it writes mark the room dirty again, so bursts of
+// joins and leaves coalesce into few transactions.
+func (r *Room) syncPresence() {
+	r.mu.Lock()
+	names := r.chattersLocked()
+	r.mu.Unlock()
+	if err := r.store.SetChatters(names); err != nil {
+		r.cfg.Logf("chat: saving the chatter list failed: %v", err)
+	}
+}
+
+// newToken returns a random resume token.
+func newToken() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("chat: crypto/rand failed: %v", err)) // never happens on supported systems
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// errClosed is returned to senders once the room is closing.
+var errClosed = errorf(CodeUnavailable, "the server is shutting down")
+
+// IsClosed reports whether err means the room was closed.
+func IsClosed(err error) bool { return errors.Is(err, errClosed) }

@@ -1,0 +1,548 @@
+package chat
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"chatserver/storage"
+)
+
+// memStore is an in-memory Store for the room's rules. It can be told to
+// fail writes, which a real file cannot be made to do on demand.
+type memStore struct {
+	mu       sync.Mutex
+	history  int
+	seq      uint64
+	msgs     []storage.Message
+	chatters []string
+	bans     map[string]time.Time
+	appends  int // AppendMessages calls
+	failNext error
+}
+
+func newMemStore(history int) *memStore {
+	return &memStore{history: history, bans: map[string]time.Time{}}
+}
+
+func (s *memStore) AppendMessages(msgs []storage.Message) ([]storage.Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.appends++
+	if err := s.failNext; err != nil {
+		s.failNext = nil
+		return nil, err
+	}
+	out := make([]storage.Message, len(msgs))
+	for i, m := range msgs {
+		s.seq++
+		m.ID = s.seq
+		out[i] = m
+		s.msgs = append(s.msgs, m)
+	}
+	if over := len(s.msgs) - s.history; over > 0 {
+		s.msgs = append([]storage.Message(nil), s.msgs[over:]...)
+	}
+	return out, nil
+}
+
+func (s *memStore) RecentMessages(n int) ([]storage.Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.msgs
+	if n > 0 && n < len(m) {
+		m = m[len(m)-n:]
+	}
+	return append([]storage.Message(nil), m...), nil
+}
+
+func (s *memStore) SetChatters(names []string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.chatters = append([]string(nil), names...)
+	return nil
+}
+
+func (s *memStore) BanExpiry(name string, now time.Time) (time.Time, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	until, ok := s.bans[strings.ToLower(name)]
+	return until, ok && until.After(now), nil
+}
+
+func (s *memStore) Ban(name string, until time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.bans[strings.ToLower(name)] = until
+	return nil
+}
+
+func (s *memStore) Unban(name string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.bans[strings.ToLower(name)]
+	delete(s.bans, strings.ToLower(name))
+	return ok, nil
+}
+
+func (s *memStore) storedChatters() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.chatters...)
+}
+
+// recConn records what the room sends to one connection.
+type recConn struct {
+	mu     sync.Mutex
+	events []string // "name|arg0"
+	closed bool
+}
+
+func (c *recConn) Send(ev *Event) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.events = append(c.events, describe(ev))
+	return true
+}
+
+func (c *recConn) Close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+}
+
+func (c *recConn) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// take returns and forgets the events received so far.
+func (c *recConn) take() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ev := c.events
+	c.events = nil
+	return ev
+}
+
+func describe(ev *Event) string {
+	if len(ev.Args) == 0 {
+		return ev.Name
+	}
+	switch a := ev.Args[0].(type) {
+	case string:
+		return ev.Name + "|" + a
+	case kickedArg:
+		return ev.Name + "|" + a.Reason
+	default:
+		return fmt.Sprintf("%s|%v", ev.Name, a)
+	}
+}
+
+// fakeClock is a settable clock for rate limits and bans.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+type fixture struct {
+	room  *Room
+	store *memStore
+	clock *fakeClock
+}
+
+func newFixture(t testing.TB, cfg Config) *fixture {
+	t.Helper()
+	clock := &fakeClock{now: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)}
+	if cfg.Now == nil {
+		cfg.Now = clock.Now
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = t.Logf
+	}
+	store := newMemStore(10)
+	room, err := NewRoom(store, cfg)
+	if err != nil {
+		t.Fatalf("NewRoom: %v", err)
+	}
+	t.Cleanup(room.Close)
+	return &fixture{room: room, store: store, clock: clock}
+}
+
+// join connects a client and joins it as name, failing the test on error.
+func (f *fixture) join(t testing.TB, name string) (*Client, *recConn) {
+	t.Helper()
+	conn := &recConn{}
+	c := f.room.Connect(conn)
+	if _, err := c.Join(name, ""); err != nil {
+		t.Fatalf("Join(%q): %v", name, err)
+	}
+	return c, conn
+}
+
+func equal(t testing.TB, what string, got, want []string) {
+	t.Helper()
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("%s:\ngot  %q\nwant %q", what, got, want)
+	}
+}
+
+func wantCode(t testing.TB, err error, code Code) {
+	t.Helper()
+	if got := ErrorCode(err); got != code {
+		t.Fatalf("error %v: code %q, want %q", err, got, code)
+	}
+}
+
+func TestJoinSendsHistoryThenChattersAndAnnounces(t *testing.T) {
+	f := newFixture(t, Config{})
+	alice, aliceConn := f.join(t, "alice")
+	if _, err := alice.Say("hello"); err != nil {
+		t.Fatal(err)
+	}
+	aliceConn.take()
+
+	_, bobConn := f.join(t, "  bob ")
+	equal(t, "bob receives", bobConn.take(), []string{
+		"messages|alice: hello", "add chatter|alice", "add chatter|bob",
+	})
+	equal(t, "alice receives", aliceConn.take(), []string{"add chatter|bob"})
+	equal(t, "stored presence", f.eventuallyChatters(t, 2), []string{"alice", "bob"})
+}
+
+// eventuallyChatters waits until the stored presence has n names (the
+// writer mirrors presence asynchronously).
+func (f *fixture) eventuallyChatters(t testing.TB, n int) []string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := f.store.storedChatters()
+		if len(got) == n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stored chatters %q, want %d names", got, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestSayEchoesToSenderAndBroadcastsToJoinedOnly(t *testing.T) {
+	f := newFixture(t, Config{})
+	alice, aliceConn := f.join(t, "alice")
+	_, bobConn := f.join(t, "bob")
+	lurker := &recConn{}
+	f.room.Connect(lurker)
+	aliceConn.take()
+	bobConn.take()
+
+	msg, err := alice.Say("  hi there  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg.ID != 1 || msg.Text != "hi there" || msg.Name != "alice" || msg.Time.IsZero() {
+		t.Fatalf("stored message %+v", msg)
+	}
+	equal(t, "alice", aliceConn.take(), []string{"messages|alice: hi there"})
+	equal(t, "bob", bobConn.take(), []string{"messages|alice: hi there"})
+	equal(t, "lurker", lurker.take(), nil)
+}
+
+func TestMessageEventCarriesWireObject(t *testing.T) {
+	f := newFixture(t, Config{})
+	alice, _ := f.join(t, "alice")
+	msg, err := alice.Say("x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := f.room.recent[len(f.room.recent)-1].ev
+	want := WireMessage{ID: msg.ID, Name: "alice", Text: "x", Time: "2026-11-29T12:00:00.000Z"}
+	if rec.Args[1] != want {
+		t.Fatalf("wire object %+v, want %+v", rec.Args[1], want)
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	long := strings.Repeat("é", DefaultMaxMessageLen+1)
+	tests := []struct {
+		name string
+		do   func(t *testing.T, f *fixture) error
+		code Code
+	}{
+		{"empty nickname", func(t *testing.T, f *fixture) error { _, err := f.room.Connect(&recConn{}).Join("   ", ""); return err }, CodeInvalidName},
+		{"nickname too long", func(t *testing.T, f *fixture) error {
+			_, err := f.room.Connect(&recConn{}).Join(strings.Repeat("n", 33), "")
+			return err
+		}, CodeInvalidName},
+		{"nickname with control char", func(t *testing.T, f *fixture) error { _, err := f.room.Connect(&recConn{}).Join("a\x07b", ""); return err }, CodeInvalidName},
+		{"nickname with bidi override", func(t *testing.T, f *fixture) error { _, err := f.room.Connect(&recConn{}).Join("a\u202eb", ""); return err }, CodeInvalidName},
+		{"nickname with zero-width space", func(t *testing.T, f *fixture) error { _, err := f.room.Connect(&recConn{}).Join("a\u200bb", ""); return err }, CodeInvalidName},
+		{"nickname taken in another case", func(t *testing.T, f *fixture) error {
+			f.join(t, "Alice")
+			_, err := f.room.Connect(&recConn{}).Join("aLiCe", "")
+			return err
+		}, CodeNameTaken},
+		{"nickname taken, wrong token", func(t *testing.T, f *fixture) error {
+			f.join(t, "alice")
+			_, err := f.room.Connect(&recConn{}).Join("alice", "not-the-token")
+			return err
+		}, CodeNameTaken},
+		{"message before join", func(t *testing.T, f *fixture) error { _, err := f.room.Connect(&recConn{}).Say("hi"); return err }, CodeNotJoined},
+		{"blank message", func(t *testing.T, f *fixture) error { c, _ := f.join(t, "a"); _, err := c.Say(" \n\t "); return err }, CodeInvalidMessage},
+		{"message too long", func(t *testing.T, f *fixture) error { c, _ := f.join(t, "a"); _, err := c.Say(long); return err }, CodeInvalidMessage},
+		{"message with bidi override", func(t *testing.T, f *fixture) error { c, _ := f.join(t, "a"); _, err := c.Say("x\u202ey"); return err }, CodeInvalidMessage},
+		{"invalid UTF-8", func(t *testing.T, f *fixture) error { c, _ := f.join(t, "a"); _, err := c.Say("\xff"); return err }, CodeInvalidMessage},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, Config{})
+			wantCode(t, tt.do(t, f), tt.code)
+			if got := f.room.History(0); len(got) != 0 {
+				t.Fatalf("refused request stored %v", got)
+			}
+		})
+	}
+}
+
+func TestMaxLengthMessageAccepted(t *testing.T) {
+	f := newFixture(t, Config{})
+	c, _ := f.join(t, "a")
+	text := strings.Repeat("é", DefaultMaxMessageLen)
+	m, err := c.Say(text)
+	if err != nil || m.Text != text {
+		t.Fatalf("Say(2000 chars) = %v, %v", len(m.Text), err)
+	}
+}
+
+func TestResumeTokenTakesNicknameBackAtOnce(t *testing.T) {
+	f := newFixture(t, Config{})
+	old := &recConn{}
+	oldClient := f.room.Connect(old)
+	res, err := oldClient.Join("alice", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, bobConn := f.join(t, "bob")
+	bobConn.take()
+
+	// The page reconnects before the old connection has timed out.
+	fresh := &recConn{}
+	res2, err := f.room.Connect(fresh).Join("alice", res.Token)
+	if err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	if res2.Token != res.Token || res2.Name != "alice" {
+		t.Fatalf("resume gave %+v, want %+v", res2, res)
+	}
+	equal(t, "bob sees no duplicate join", bobConn.take(), nil)
+
+	// The old connection ends: alice is still present through the new one.
+	oldClient.Leave()
+	equal(t, "bob sees no leave", bobConn.take(), nil)
+	equal(t, "chatters", f.room.Chatters(), []string{"alice", "bob"})
+}
+
+func TestLastConnectionLeavingAnnouncesRemoval(t *testing.T) {
+	f := newFixture(t, Config{})
+	alice, _ := f.join(t, "alice")
+	_, bobConn := f.join(t, "bob")
+	bobConn.take()
+	alice.Leave()
+	alice.Leave() // idempotent
+	equal(t, "bob", bobConn.take(), []string{"remove chatter|alice"})
+	equal(t, "chatters", f.room.Chatters(), []string{"bob"})
+	equal(t, "stored presence", f.eventuallyChatters(t, 1), []string{"bob"})
+}
+
+func TestSecondJoinRenames(t *testing.T) {
+	f := newFixture(t, Config{})
+	alice, _ := f.join(t, "alice")
+	_, bobConn := f.join(t, "bob")
+	bobConn.take()
+	if _, err := alice.Join("alicia", ""); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "bob", bobConn.take(), []string{"remove chatter|alice", "add chatter|alicia"})
+	equal(t, "chatters", f.room.Chatters(), []string{"alicia", "bob"})
+	if _, err := alice.Join("alicia", ""); err != nil {
+		t.Fatalf("joining again under the same name: %v", err)
+	}
+	equal(t, "bob after same-name join", bobConn.take(), nil)
+}
+
+func TestHistoryKeepsNewestInOrder(t *testing.T) {
+	f := newFixture(t, Config{History: 3})
+	c, _ := f.join(t, "a")
+	for i := 1; i <= 5; i++ {
+		if _, err := c.Say(fmt.Sprint(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for _, m := range f.room.History(0) {
+		got = append(got, m.Text)
+	}
+	equal(t, "history", got, []string{"3", "4", "5"})
+	_, late := f.join(t, "late")
+	equal(t, "replay", late.take(), []string{"messages|a: 3", "messages|a: 4", "messages|a: 5", "add chatter|a", "add chatter|late"})
+}
+
+func TestRateLimitRefusesThenDisconnectsFlooder(t *testing.T) {
+	f := newFixture(t, Config{Rate: 1, Burst: 2, FloodLimit: 3})
+	c, conn := f.join(t, "flooder")
+	for i := 0; i < 2; i++ {
+		if _, err := c.Say("x"); err != nil {
+			t.Fatalf("within burst: %v", err)
+		}
+	}
+	_, err := c.Say("x")
+	wantCode(t, err, CodeRateLimited)
+	f.clock.Advance(time.Second)
+	if _, err := c.Say("refilled"); err != nil {
+		t.Fatalf("after refill: %v", err)
+	}
+	for i := 0; i < 3; i++ {
+		_, err = c.Say("x")
+		wantCode(t, err, CodeRateLimited)
+	}
+	if !conn.isClosed() {
+		t.Fatal("flooder still connected after FloodLimit refusals")
+	}
+	if n := len(f.room.History(0)); n != 3 {
+		t.Fatalf("%d messages stored, want 3", n)
+	}
+}
+
+func TestStoreFailureRefusesAndDeliversNothing(t *testing.T) {
+	f := newFixture(t, Config{})
+	c, conn := f.join(t, "a")
+	_, other := f.join(t, "b")
+	conn.take()
+	other.take()
+	f.store.mu.Lock()
+	f.store.failNext = errors.New("disk full")
+	f.store.mu.Unlock()
+	_, err := c.Say("lost?")
+	wantCode(t, err, CodeStoreFailed)
+	equal(t, "others", other.take(), nil)
+	if _, err := c.Say("after"); err != nil {
+		t.Fatalf("room stopped working after a store failure: %v", err)
+	}
+}
+
+func TestKick(t *testing.T) {
+	f := newFixture(t, Config{})
+	alice, aliceConn := f.join(t, "alice")
+	_, bobConn := f.join(t, "bob")
+	aliceConn.take()
+	bobConn.take()
+
+	n, err := f.room.Kick("ALICE", "be nice", 0)
+	if err != nil || n != 1 {
+		t.Fatalf("Kick = %d, %v", n, err)
+	}
+	equal(t, "alice", aliceConn.take(), []string{"kicked|be nice"})
+	if !aliceConn.isClosed() {
+		t.Fatal("kicked connection not closed")
+	}
+	equal(t, "bob", bobConn.take(), []string{"remove chatter|alice"})
+	alice.Leave() // the transport reports the disconnect later
+	equal(t, "bob after leave", bobConn.take(), nil)
+
+	_, err = f.room.Kick("nobody", "", 0)
+	wantCode(t, err, CodeNoSuchChatter)
+}
+
+func TestBanRefusesNicknameUntilExpiry(t *testing.T) {
+	f := newFixture(t, Config{})
+	f.join(t, "troll")
+	if _, err := f.room.Kick("troll", "spam", 10*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.room.Connect(&recConn{}).Join("Troll", "")
+	wantCode(t, err, CodeBanned)
+	f.clock.Advance(11 * time.Minute)
+	if _, err := f.room.Connect(&recConn{}).Join("troll", ""); err != nil {
+		t.Fatalf("after expiry: %v", err)
+	}
+}
+
+func TestConcurrentSendersShareCommitsAndKeepOrder(t *testing.T) {
+	f := newFixture(t, Config{Rate: 1e6, Burst: 1e6})
+	_, watcher := f.join(t, "watcher")
+	watcher.take()
+	const senders, each = 8, 50
+	var wg sync.WaitGroup
+	for s := 0; s < senders; s++ {
+		c, _ := f.join(t, fmt.Sprintf("s%d", s))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				if _, err := c.Say("m"); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var got int
+	for _, e := range watcher.take() {
+		if strings.HasPrefix(e, "messages|") {
+			got++
+		}
+	}
+	if got != senders*each {
+		t.Fatalf("watcher got %d messages, want %d", got, senders*each)
+	}
+	f.store.mu.Lock()
+	appends := f.store.appends
+	f.store.mu.Unlock()
+	t.Logf("%d messages in %d commits", senders*each, appends)
+}
+
+func TestCloseRefusesNewMessagesAndLeavesPresenceEmpty(t *testing.T) {
+	f := newFixture(t, Config{})
+	c, _ := f.join(t, "a")
+	c.Leave()
+	f.room.Close()
+	f.room.Close() // idempotent
+	_, err := f.room.Connect(&recConn{}).Join("b", "")
+	wantCode(t, err, CodeUnavailable)
+	if got := f.store.storedChatters(); len(got) != 0 {
+		t.Fatalf("stored presence after close: %q", got)
+	}
+}
+
+func TestNewRoomClearsPresenceLeftByCrash(t *testing.T) {
+	store := newMemStore(10)
+	store.chatters = []string{"ghost"}
+	room, err := NewRoom(store, Config{Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer room.Close()
+	if got := store.storedChatters(); len(got) != 0 {
+		t.Fatalf("presence after start: %q", got)
+	}
+}

@@ -38,4 +38,15 @@ var (
 
 	// ErrClosed is returned by any call on a store after Close.
 	ErrClosed = errors.New("database closed")
+
+	// ErrNewerSchema is returned by Open when the file was written by a newer
+	// chatserver whose schema this binary does not understand. The file is
+	// left untouched; upgrade chatserver or use another file.
+	ErrNewerSchema = errors.New("database was written by a newer chatserver")
+
+	// ErrCorrupt is returned by a call on an open store when the underlying
+	// file turned out to be damaged while it was being read or written (for
+	// example pages overwritten behind the store's back). The store should
+	// be closed and the file checked or replaced.
+	ErrCorrupt = errors.New("database file is corrupt")
 )

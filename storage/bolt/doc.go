@@ -1,0 +1,46 @@
+// Package bolt is chatserver's store in one bbolt file: the message history,
+// the presence set and the bans of a single-node server.
+//
+// # Layout
+//
+// The file has four top-level buckets (schema version 1):
+//
+//	meta      "app"    → "chatserver"   marks the file as chatserver's
+//	          "schema" → "1"            layout version, decimal
+//	messages  8-byte big-endian ID → JSON of storage.Message
+//	          IDs come from the bucket's NextSequence: strictly increasing,
+//	          never reused, continuing across restarts. Only the newest
+//	          History messages are kept; older ones are deleted in the same
+//	          transaction that appends new ones.
+//	chatters  nickname as given → empty value (the presence set)
+//	bans      lower-cased nickname → expiry, RFC 3339 with nanoseconds, UTC
+//
+// # Opening
+//
+// Open creates the layout in a new or empty file. An existing file is first
+// opened read-only with a shared lock and inspected (marker, schema version,
+// every bucket read, bbolt's page-level consistency check) before anything
+// is written, so a file that is not chatserver's (random bytes, damaged
+// pages, another program's bbolt file) is reported as
+// storage.ErrNotChatserver and left byte-for-byte unchanged. bbolt panics or
+// faults on some damaged pages; Open and every call turn that into an error
+// (storage.ErrNotChatserver in Open, storage.ErrCorrupt later) instead of
+// crashing the server.
+//
+// bbolt locks the file with flock: a read-write Store holds it exclusively,
+// read-only Stores share it. Locks belong to the open file, so even a
+// second Open in the same process waits for the first to Close and, after
+// Options.Timeout, fails with storage.ErrLocked. The admin commands use
+// that to tell "a server is running" from "no server".
+//
+// # Writes
+//
+// Every write is one bbolt transaction: one fsync when it commits, nothing
+// written when it fails or finds nothing to change. AppendMessages takes a
+// whole batch, so the chat package's group-commit writer pays one fsync per
+// batch rather than per message (see BenchmarkAppendBatch64). Reads never
+// write, so a read-only Store serves `chatserver history` and ban lookups.
+//
+// Values returned by a Store are copied out of the transaction and belong
+// to the caller.
+package bolt

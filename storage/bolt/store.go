@@ -1,0 +1,486 @@
+package bolt
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"chatserver/storage"
+)
+
+const (
+	// DefaultHistory is how many messages are kept when Options.History is
+	// zero; it matches the --history default of chatserver serve.
+	DefaultHistory = 10
+
+	// DefaultTimeout is how long Open waits for the file lock when
+	// Options.Timeout is zero: long enough to ride out a server that is just
+	// shutting down, short enough that `chatserver history` answers promptly
+	// when a server is running.
+	DefaultTimeout = time.Second
+
+	// SchemaVersion is the layout version this package writes and the newest
+	// it reads. Open refuses files with a larger version.
+	SchemaVersion = 1
+
+	// appName is stored under meta/app; it tells a chatserver file apart
+	// from another program's bbolt file.
+	appName = "chatserver"
+
+	// fileMode is the mode of a newly created database file: chat history
+	// and presence are private to the user running the server.
+	fileMode = 0o600
+)
+
+// Bucket and key names of the layout described in doc.go.
+var (
+	bucketMeta     = []byte("meta")
+	bucketMessages = []byte("messages")
+	bucketChatters = []byte("chatters")
+	bucketBans     = []byte("bans")
+
+	keySchema = []byte("schema")
+	keyApp    = []byte("app")
+
+	// dataBuckets are the buckets besides meta that a chatserver file has.
+	dataBuckets = [][]byte{bucketMessages, bucketChatters, bucketBans}
+)
+
+// errNoChange is returned by an update body that found nothing to change;
+// the transaction is rolled back (no write, no fsync) and the caller sees nil.
+var errNoChange = errors.New("no change")
+
+// Options tunes Open. The zero value opens read-write with the defaults.
+type Options struct {
+	// History is how many messages are kept (the newest N); older ones are
+	// deleted in the same transaction that appends new ones. Zero means
+	// DefaultHistory; negative values are refused.
+	History int
+	// Timeout is how long Open waits for the file lock before failing with
+	// an error wrapping storage.ErrLocked. Zero means DefaultTimeout;
+	// negative values are refused.
+	Timeout time.Duration
+	// ReadOnly opens the file with a shared lock and refuses every write
+	// with storage.ErrReadOnly. Several read-only stores (in this or other
+	// processes) may be open at once, but not alongside a read-write one.
+	// Used by `chatserver history` while no server runs.
+	ReadOnly bool
+}
+
+// withDefaults fills zero fields and validates the rest.
+func (o Options) withDefaults() (Options, error) {
+	switch {
+	case o.History < 0:
+		return o, fmt.Errorf("history must be at least 1, got %d", o.History)
+	case o.History == 0:
+		o.History = DefaultHistory
+	}
+	switch {
+	case o.Timeout < 0:
+		return o, fmt.Errorf("lock timeout must not be negative, got %s", o.Timeout)
+	case o.Timeout == 0:
+		o.Timeout = DefaultTimeout
+	}
+	return o, nil
+}
+
+// Store is chatserver's storage in one bbolt file. It is safe for
+// concurrent use; bbolt serialises writers, and concurrent callers are not
+// batched here (the chat package owns the group-commit writer). The caller
+// that opened a Store owns it and must Close it; values returned by its
+// methods are copies that stay valid after the call and after Close.
+type Store struct {
+	path     string
+	history  int
+	readOnly bool
+
+	// mu guards db against Close: every call holds it shared for the whole
+	// transaction, Close holds it exclusively. db is nil once closed.
+	mu sync.RWMutex
+	db *bbolt.DB
+}
+
+// Open opens (or, read-write, creates) the chatserver database at path.
+//
+// A missing or empty file is created with the chatserver layout (read-only:
+// a missing file is an error wrapping os.ErrNotExist). An existing file is
+// first inspected through a read-only, shared-lock open that never writes;
+// if it is not a bbolt file, is damaged, or is another program's bbolt file,
+// Open returns an error wrapping storage.ErrNotChatserver and the file stays
+// byte-for-byte as it was. A file written by a newer schema gives
+// storage.ErrNewerSchema. If another process (or another Store in this
+// process) holds the file, Open gives up after opts.Timeout with an error
+// wrapping storage.ErrLocked.
+//
+// A read-write open trims stored history to opts.History if a previous run
+// kept more.
+func Open(path string, opts Options) (*Store, error) {
+	return open(path, opts, nil)
+}
+
+// open is Open with a hook that adjusts the bbolt options of the final
+// (kept) open; tests use it to provoke write errors.
+func open(path string, opts Options, tune func(*bbolt.Options)) (*Store, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	deadline := time.Now().Add(opts.Timeout)
+
+	st := fileState{fresh: true}
+	info, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if opts.ReadOnly {
+			return nil, fmt.Errorf("no database at %s: %w", path, fs.ErrNotExist)
+		}
+	case err != nil:
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	case info.IsDir():
+		return nil, fmt.Errorf("open %s: is a directory", path)
+	case info.Size() == 0:
+		if opts.ReadOnly {
+			return nil, fmt.Errorf("open %s: empty file: %w", path, storage.ErrNotChatserver)
+		}
+	default:
+		db, inspected, err := inspect(path, info.Size(), opts.Timeout, opts.ReadOnly)
+		if err != nil {
+			return nil, err
+		}
+		if opts.ReadOnly {
+			return &Store{path: path, history: opts.History, readOnly: true, db: db}, nil
+		}
+		if err := db.Close(); err != nil {
+			return nil, fmt.Errorf("open %s: close after inspection: %w", path, err)
+		}
+		st = inspected
+	}
+
+	bopts := &bbolt.Options{Timeout: lockTimeout(deadline)}
+	if tune != nil {
+		tune(bopts)
+	}
+	db, err := guardedOpen(path, bopts)
+	if err != nil {
+		return nil, openError(path, opts.Timeout, err)
+	}
+	s := &Store{path: path, history: opts.History, db: db}
+	if st.fresh || st.missingBuckets || st.messages > opts.History {
+		if err := s.prepare(); err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+	}
+	return s, nil
+}
+
+// lockTimeout is what is left of the lock budget for the second (read-write)
+// open. bbolt treats 0 as "wait forever", so it never returns 0.
+func lockTimeout(deadline time.Time) time.Duration {
+	const floor = time.Millisecond
+	return max(time.Until(deadline), floor)
+}
+
+// fileState is what inspect learned about an existing file.
+type fileState struct {
+	fresh          bool // a bbolt file without any bucket: initialise it
+	missingBuckets bool // chatserver marker present, some data bucket absent
+	messages       int  // messages stored
+}
+
+// inspect opens an existing, non-empty file read-only (shared lock, no
+// writes), checks that it is a sound chatserver database and returns the
+// open handle with what it found. On error the handle is closed.
+func inspect(path string, size int64, timeout time.Duration, readOnly bool) (*bbolt.DB, fileState, error) {
+	db, err := guardedOpen(path, &bbolt.Options{ReadOnly: true, Timeout: timeout, PreLoadFreelist: true})
+	if err != nil {
+		return nil, fileState{}, openError(path, timeout, err)
+	}
+	var st fileState
+	err = guard(func() error {
+		return db.View(func(tx *bbolt.Tx) error {
+			var err error
+			st, err = checkLayout(tx, size)
+			return err
+		})
+	})
+	if err == nil {
+		err = consistencyCheck(db)
+	}
+	if err != nil {
+		_ = db.Close()
+		if errors.Is(err, storage.ErrNewerSchema) || errors.Is(err, storage.ErrNotChatserver) {
+			return nil, fileState{}, fmt.Errorf("open %s: %w", path, err)
+		}
+		return nil, fileState{}, fmt.Errorf("open %s: %w (%w)", path, storage.ErrNotChatserver, err)
+	}
+	return db, st, nil
+}
+
+// checkLayout reads every bucket of a chatserver file (so that damaged pages
+// surface here, under guard, rather than later) and reports its state.
+func checkLayout(tx *bbolt.Tx, size int64) (fileState, error) {
+	if tx.Size() > size {
+		return fileState{}, fmt.Errorf("file is %d bytes but its pages need %d: %w", size, tx.Size(), storage.ErrNotChatserver)
+	}
+	var names []string
+	if err := tx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
+		names = append(names, string(name))
+		return nil
+	}); err != nil {
+		return fileState{}, err
+	}
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		if len(names) == 0 {
+			return fileState{fresh: true}, nil
+		}
+		return fileState{}, fmt.Errorf("bbolt file without chatserver marker (buckets %q): %w", names, storage.ErrNotChatserver)
+	}
+	if app := meta.Get(keyApp); !bytes.Equal(app, []byte(appName)) {
+		return fileState{}, fmt.Errorf("meta/app is %q, want %q: %w", app, appName, storage.ErrNotChatserver)
+	}
+	if _, err := schemaVersion(meta); err != nil {
+		return fileState{}, err
+	}
+	var st fileState
+	for _, name := range dataBuckets {
+		b := tx.Bucket(name)
+		if b == nil {
+			st.missingBuckets = true
+			continue
+		}
+		n := 0
+		err := b.ForEach(func(k, v []byte) error {
+			if bytes.Equal(name, bucketMessages) && len(k) != 8 {
+				return fmt.Errorf("message key %x is not 8 bytes: %w", k, storage.ErrNotChatserver)
+			}
+			n++
+			return nil
+		})
+		if err != nil {
+			return fileState{}, err
+		}
+		if bytes.Equal(name, bucketMessages) {
+			st.messages = n
+		}
+	}
+	return st, nil
+}
+
+// schemaVersion parses meta/schema, refusing versions this binary does not
+// know.
+func schemaVersion(meta *bbolt.Bucket) (int, error) {
+	raw := meta.Get(keySchema)
+	v, err := strconv.Atoi(string(raw))
+	if err != nil || v < 1 {
+		return 0, fmt.Errorf("meta/schema is %q: %w", raw, storage.ErrNotChatserver)
+	}
+	if v > SchemaVersion {
+		return 0, fmt.Errorf("schema version %d, this chatserver understands up to %d: %w", v, SchemaVersion, storage.ErrNewerSchema)
+	}
+	return v, nil
+}
+
+// consistencyCheck runs bbolt's own page-level check (double-freed,
+// unreachable or out-of-range pages) on a read-only handle.
+func consistencyCheck(db *bbolt.DB) error {
+	return db.View(func(tx *bbolt.Tx) error {
+		var first error
+		for err := range tx.Check() {
+			if first == nil {
+				first = err
+			}
+		}
+		if first != nil {
+			return fmt.Errorf("consistency check: %v: %w", first, storage.ErrNotChatserver)
+		}
+		return nil
+	})
+}
+
+// prepare gives a read-write file the chatserver layout: marker, missing
+// buckets, and history trimmed to s.history. It runs once in Open, in one
+// transaction, and refuses (without writing) a file that gained foreign
+// buckets since it was inspected.
+func (s *Store) prepare() error {
+	return guard(func() error {
+		return s.db.Update(func(tx *bbolt.Tx) error {
+			meta := tx.Bucket(bucketMeta)
+			if meta == nil {
+				foreign := tx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
+					return fmt.Errorf("bbolt file without chatserver marker (bucket %q): %w", name, storage.ErrNotChatserver)
+				})
+				if foreign != nil {
+					return foreign
+				}
+				var err error
+				if meta, err = tx.CreateBucket(bucketMeta); err != nil {
+					return err
+				}
+				if err := meta.Put(keyApp, []byte(appName)); err != nil {
+					return err
+				}
+				if err := meta.Put(keySchema, []byte(strconv.Itoa(SchemaVersion))); err != nil {
+					return err
+				}
+			}
+			for _, name := range dataBuckets {
+				if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+					return fmt.Errorf("create bucket %s: %w", name, err)
+				}
+			}
+			return trim(tx.Bucket(bucketMessages), s.history)
+		})
+	})
+}
+
+// guardedOpen is bbolt.Open turned safe for files with damaged pages: a panic
+// (or memory fault on the mapped file) becomes an error, and the file handle
+// bbolt opened is closed so its lock is released. The mapping of a file that
+// panicked mid-open cannot be released from outside bbolt and is leaked.
+func guardedOpen(path string, opts *bbolt.Options) (db *bbolt.DB, err error) {
+	var file *os.File
+	opts.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		f, err := os.OpenFile(name, flag, perm)
+		file = f
+		return f, err
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if file != nil {
+				_ = file.Close()
+			}
+			db, err = nil, fmt.Errorf("bbolt panicked: %v: %w", r, storage.ErrNotChatserver)
+		}
+	}()
+	return bbolt.Open(path, fileMode, opts)
+}
+
+// openError classifies an error from bbolt.Open: a lock timeout, an error
+// of the operating system (permissions, missing directory), or a file that
+// is not a usable bbolt file.
+func openError(path string, timeout time.Duration, err error) error {
+	var pathErr *fs.PathError
+	var errno syscall.Errno
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
+		return fmt.Errorf("open %s: %w (waited %s for the lock)", path, storage.ErrLocked, timeout)
+	case errors.Is(err, storage.ErrNotChatserver):
+		return fmt.Errorf("open %s: %w", path, err)
+	case errors.As(err, &pathErr), errors.As(err, &errno):
+		return fmt.Errorf("open %s: %w", path, err)
+	default:
+		return fmt.Errorf("open %s: %w (%w)", path, storage.ErrNotChatserver, err)
+	}
+}
+
+// guard runs fn, turning a bbolt panic or a memory fault on the mapped file
+// (both mean damaged pages) into an error wrapping storage.ErrCorrupt.
+// bbolt's managed transactions roll back in a deferred call, so the
+// database's locks are released before guard recovers.
+func guard(fn func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: bbolt panicked: %v", storage.ErrCorrupt, r)
+		}
+	}()
+	return fn()
+}
+
+// Path returns the path the store was opened with. It is valid after Close.
+func (s *Store) Path() string { return s.path }
+
+// Close releases the file and its lock, waiting for calls in progress.
+// It is idempotent: later calls return nil. Every other method returns
+// storage.ErrClosed after Close.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.db == nil {
+		return nil
+	}
+	err := s.db.Close()
+	s.db = nil
+	if err != nil {
+		return fmt.Errorf("close %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// view runs fn in a read-only transaction. op names the call in errors.
+func (s *Store) view(op string, fn func(tx *bbolt.Tx) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.db == nil {
+		return fmt.Errorf("%s: %w", op, storage.ErrClosed)
+	}
+	if err := guard(func() error { return s.db.View(fn) }); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
+}
+
+// update runs fn in a read-write transaction, committed (one fsync) if fn
+// returns nil. If fn returns errNoChange the transaction is rolled back
+// without writing and update returns nil. op names the call in errors.
+func (s *Store) update(op string, fn func(tx *bbolt.Tx) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.writable(); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	err := guard(func() error { return s.db.Update(fn) })
+	switch {
+	case err == nil, errors.Is(err, errNoChange):
+		return nil
+	case errors.Is(err, berrors.ErrDatabaseReadOnly):
+		return fmt.Errorf("%s: %w", op, storage.ErrReadOnly)
+	default:
+		return fmt.Errorf("%s: %w", op, err)
+	}
+}
+
+// writable reports why a write cannot start; s.mu must be held.
+func (s *Store) writable() error {
+	switch {
+	case s.db == nil:
+		return storage.ErrClosed
+	case s.readOnly:
+		return storage.ErrReadOnly
+	}
+	return nil
+}
+
+// bucket returns the named bucket or, when a file inspected read-only lacks
+// it, an error saying so; writes always find it because Open creates it.
+func bucket(tx *bbolt.Tx, name []byte) (*bbolt.Bucket, error) {
+	if b := tx.Bucket(name); b != nil {
+		return b, nil
+	}
+	if tx.Writable() {
+		return nil, fmt.Errorf("bucket %s missing: %w", name, storage.ErrCorrupt)
+	}
+	return nil, nil
+}
+
+// messageKey is the bucket key of message id: 8 bytes big-endian, so that
+// byte order is numeric order.
+func messageKey(id uint64) []byte {
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], id)
+	return k[:]
+}

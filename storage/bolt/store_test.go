@@ -1,0 +1,417 @@
+package bolt
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"chatserver/storage"
+)
+
+func TestOpenCreatesLayout(t *testing.T) {
+	for _, name := range []string{"missing file", "empty file", "bbolt file without buckets"} {
+		t.Run(name, func(t *testing.T) {
+			var path string
+			switch name {
+			case "missing file":
+				path = testPath(t)
+			case "empty file":
+				path = writeFile(t, nil)
+			case "bbolt file without buckets":
+				path = rawBolt(t, func(*bbolt.Tx) error { return nil })
+			}
+			s, err := Open(path, Options{Timeout: testTimeout})
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			if s.Path() != path {
+				t.Errorf("Path() = %q, want %q", s.Path(), path)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+
+			db, err := bbolt.Open(path, 0, &bbolt.Options{ReadOnly: true, Timeout: testTimeout})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			err = db.View(func(tx *bbolt.Tx) error {
+				meta := tx.Bucket([]byte("meta"))
+				if meta == nil {
+					t.Fatal("no meta bucket")
+				}
+				for key, want := range map[string]string{"app": "chatserver", "schema": "1"} {
+					if got := string(meta.Get([]byte(key))); got != want {
+						t.Errorf("meta/%s = %q, want %q", key, got, want)
+					}
+				}
+				for _, b := range []string{"messages", "chatters", "bans"} {
+					if tx.Bucket([]byte(b)) == nil {
+						t.Errorf("no %s bucket", b)
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestOpenRejectsBadOptions(t *testing.T) {
+	tests := []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"negative history", Options{History: -1}, "history must be at least 1"},
+		{"negative timeout", Options{Timeout: -time.Second}, "lock timeout must not be negative"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := testPath(t)
+			_, err := Open(path, tt.opts)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Open error = %v, want one containing %q", err, tt.want)
+			}
+			if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("file created despite bad options: %v", err)
+			}
+		})
+	}
+}
+
+func TestOpenRefusesForeignFilesUntouched(t *testing.T) {
+	tests := []struct {
+		name string
+		make func(t *testing.T) string
+		want error
+	}{
+		{"random bytes, one page", func(t *testing.T) string { return writeFile(t, randomBytes(4096, 1)) }, storage.ErrNotChatserver},
+		{"random bytes, 64 KiB", func(t *testing.T) string { return writeFile(t, randomBytes(64<<10, 2)) }, storage.ErrNotChatserver},
+		{"random bytes, short", func(t *testing.T) string { return writeFile(t, randomBytes(100, 3)) }, storage.ErrNotChatserver},
+		{"text file", func(t *testing.T) string {
+			return writeFile(t, []byte(strings.Repeat("my notes, not a database\n", 500)))
+		}, storage.ErrNotChatserver},
+		{"another program's bbolt file", func(t *testing.T) string {
+			return rawBolt(t, func(tx *bbolt.Tx) error {
+				b, err := tx.CreateBucket([]byte("widgets"))
+				if err != nil {
+					return err
+				}
+				return b.Put([]byte("w1"), []byte("blue"))
+			})
+		}, storage.ErrNotChatserver},
+		{"bbolt file with another app's meta", func(t *testing.T) string {
+			return rawBolt(t, func(tx *bbolt.Tx) error {
+				b, err := tx.CreateBucket([]byte("meta"))
+				if err != nil {
+					return err
+				}
+				return b.Put([]byte("app"), []byte("other"))
+			})
+		}, storage.ErrNotChatserver},
+		{"chatserver marker with unreadable schema", func(t *testing.T) string {
+			return rawBolt(t, func(tx *bbolt.Tx) error {
+				b, err := tx.CreateBucket([]byte("meta"))
+				if err != nil {
+					return err
+				}
+				if err := b.Put([]byte("app"), []byte("chatserver")); err != nil {
+					return err
+				}
+				return b.Put([]byte("schema"), []byte("one"))
+			})
+		}, storage.ErrNotChatserver},
+		{"newer schema", func(t *testing.T) string {
+			return rawBolt(t, func(tx *bbolt.Tx) error {
+				b, err := tx.CreateBucket([]byte("meta"))
+				if err != nil {
+					return err
+				}
+				if err := b.Put([]byte("app"), []byte("chatserver")); err != nil {
+					return err
+				}
+				return b.Put([]byte("schema"), []byte("2"))
+			})
+		}, storage.ErrNewerSchema},
+		{"chatserver file truncated", func(t *testing.T) string {
+			_, data := chatserverFile(t, 200)
+			return writeFile(t, data[:len(data)/2])
+		}, storage.ErrNotChatserver},
+		{"chatserver file with data pages overwritten", func(t *testing.T) string {
+			_, data := chatserverFile(t, 200)
+			pageSize := os.Getpagesize()
+			copy(data[2*pageSize:], randomBytes(len(data)-2*pageSize, 4))
+			return writeFile(t, data)
+		}, storage.ErrNotChatserver},
+		{"chatserver file with one leaf page zeroed", func(t *testing.T) string {
+			_, data := chatserverFile(t, 200)
+			pageSize := os.Getpagesize()
+			clear(data[len(data)/2/pageSize*pageSize:][:pageSize])
+			return writeFile(t, data)
+		}, storage.ErrNotChatserver},
+	}
+	for _, tt := range tests {
+		for _, readOnly := range []bool{false, true} {
+			mode := "read-write"
+			if readOnly {
+				mode = "read-only"
+			}
+			t.Run(tt.name+"/"+mode, func(t *testing.T) {
+				path := tt.make(t)
+				before := readFile(t, path)
+				s, err := Open(path, Options{ReadOnly: readOnly, Timeout: testTimeout})
+				if err == nil {
+					s.Close()
+					t.Fatal("Open succeeded, want an error")
+				}
+				t.Logf("Open: %v", err)
+				if !errors.Is(err, tt.want) {
+					t.Errorf("Open error = %v, want errors.Is %v", err, tt.want)
+				}
+				if !strings.Contains(err.Error(), path) {
+					t.Errorf("Open error %q does not name the file", err)
+				}
+				assertUnchanged(t, path, before)
+				// The refusal released the file: bbolt itself can lock it.
+				db, err := bbolt.Open(path, 0, &bbolt.Options{ReadOnly: true, Timeout: testTimeout})
+				if err == nil {
+					db.Close()
+				} else if errors.Is(err, berrors.ErrTimeout) {
+					t.Errorf("file still locked after refused Open")
+				}
+			})
+		}
+	}
+}
+
+func TestOpenReadOnlyNeedsExistingDatabase(t *testing.T) {
+	t.Run("missing file is not created", func(t *testing.T) {
+		path := testPath(t)
+		_, err := Open(path, Options{ReadOnly: true, Timeout: testTimeout})
+		if !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("Open error = %v, want errors.Is fs.ErrNotExist", err)
+		}
+		if want := "no database at " + path; err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("Open error = %v, want it to start with %q", err, want)
+		}
+		if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("read-only Open created the file: %v", err)
+		}
+	})
+	t.Run("empty file is not a chatserver database", func(t *testing.T) {
+		path := writeFile(t, nil)
+		_, err := Open(path, Options{ReadOnly: true, Timeout: testTimeout})
+		if !errors.Is(err, storage.ErrNotChatserver) {
+			t.Errorf("Open error = %v, want errors.Is ErrNotChatserver", err)
+		}
+		assertUnchanged(t, path, nil)
+	})
+}
+
+func TestOpenWhileOpen(t *testing.T) {
+	tests := []struct {
+		name          string
+		first, second bool // ReadOnly of each Open
+		wantLocked    bool
+	}{
+		{"read-write then read-write is locked", false, false, true},
+		{"read-write then read-only is locked", false, true, true},
+		{"read-only then read-write is locked", true, false, true},
+		{"read-only then read-only shares", true, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path, _ := chatserverFile(t, 3)
+			first := openStore(t, path, Options{ReadOnly: tt.first})
+
+			type result struct {
+				s   *Store
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				s, err := Open(path, Options{ReadOnly: tt.second, Timeout: testTimeout})
+				done <- result{s, err}
+			}()
+			var r result
+			select {
+			case r = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("second Open still waiting 10s after a %s lock timeout", testTimeout)
+			}
+			if r.s != nil {
+				t.Cleanup(func() { r.s.Close() })
+			}
+			if !tt.wantLocked {
+				if r.err != nil {
+					t.Fatalf("second Open: %v", r.err)
+				}
+				if got := mustRecent(t, r.s); len(got) != 3 {
+					t.Errorf("second store reads %d messages, want 3", len(got))
+				}
+				return
+			}
+			if !errors.Is(r.err, storage.ErrLocked) {
+				t.Fatalf("second Open error = %v, want errors.Is ErrLocked", r.err)
+			}
+			if !strings.Contains(r.err.Error(), path) {
+				t.Errorf("ErrLocked error %q does not name the file", r.err)
+			}
+
+			// Once the holder closes, the file opens again.
+			if err := first.Close(); err != nil {
+				t.Fatal(err)
+			}
+			openStore(t, path, Options{ReadOnly: tt.second})
+		})
+	}
+}
+
+func TestReadOnlyStoreRefusesWrites(t *testing.T) {
+	path, _ := chatserverFile(t, 3)
+	s := openStore(t, path, Options{ReadOnly: true})
+	before := readFile(t, path)
+	until := time.Now().Add(time.Hour)
+
+	writes := []struct {
+		name string
+		call func() error
+	}{
+		{"AppendMessages", func() error { _, err := s.AppendMessages(msgs("hi")); return err }},
+		{"AppendMessages empty", func() error { _, err := s.AppendMessages(nil); return err }},
+		{"AddChatter", func() error { return s.AddChatter("ann") }},
+		{"RemoveChatter", func() error { _, err := s.RemoveChatter("ann"); return err }},
+		{"ClearChatters", func() error { return s.ClearChatters() }},
+		{"SetChatters", func() error { return s.SetChatters([]string{"ann"}) }},
+		{"Ban", func() error { return s.Ban("bob", until) }},
+		{"Unban", func() error { _, err := s.Unban("bob"); return err }},
+	}
+	for _, w := range writes {
+		t.Run(w.name, func(t *testing.T) {
+			if err := w.call(); !errors.Is(err, storage.ErrReadOnly) {
+				t.Errorf("%s error = %v, want errors.Is ErrReadOnly", w.name, err)
+			}
+		})
+	}
+	if got := mustRecent(t, s); len(got) != 3 {
+		t.Errorf("read-only store reads %d messages, want 3", len(got))
+	}
+	assertUnchanged(t, path, before)
+}
+
+func TestClosedStoreRefusesCalls(t *testing.T) {
+	path := testPath(t)
+	s, err := Open(path, Options{Timeout: testTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if err := s.Close(); err != nil {
+			t.Fatalf("Close #%d: %v", i+1, err)
+		}
+	}
+	if s.Path() != path {
+		t.Errorf("Path() after Close = %q, want %q", s.Path(), path)
+	}
+	now := time.Now()
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"AppendMessages", func() error { _, err := s.AppendMessages(msgs("hi")); return err }},
+		{"RecentMessages", func() error { _, err := s.RecentMessages(0); return err }},
+		{"AddChatter", func() error { return s.AddChatter("ann") }},
+		{"RemoveChatter", func() error { _, err := s.RemoveChatter("ann"); return err }},
+		{"Chatters", func() error { _, err := s.Chatters(); return err }},
+		{"ClearChatters", func() error { return s.ClearChatters() }},
+		{"SetChatters", func() error { return s.SetChatters(nil) }},
+		{"Ban", func() error { return s.Ban("bob", now) }},
+		{"Unban", func() error { _, err := s.Unban("bob"); return err }},
+		{"BanExpiry", func() error { _, _, err := s.BanExpiry("bob", now); return err }},
+		{"Bans", func() error { _, err := s.Bans(now); return err }},
+	}
+	for _, c := range calls {
+		t.Run(c.name, func(t *testing.T) {
+			if err := c.call(); !errors.Is(err, storage.ErrClosed) {
+				t.Errorf("%s error = %v, want errors.Is ErrClosed", c.name, err)
+			}
+		})
+	}
+}
+
+func TestCloseWaitsForCallsInProgress(t *testing.T) {
+	s := openStore(t, testPath(t), Options{History: 1000})
+	const writers = 4
+	errs := make(chan error, writers)
+	for w := range writers {
+		go func() {
+			for range 20 {
+				if _, err := s.AppendMessages(msgs("from writer", string(rune('a'+w)))); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	closed := false
+	for range writers {
+		err := <-errs
+		if !closed {
+			// Close while the other writers are still running.
+			if cerr := s.Close(); cerr != nil {
+				t.Fatal(cerr)
+			}
+			closed = true
+		}
+		if err != nil && !errors.Is(err, storage.ErrClosed) {
+			t.Errorf("writer error = %v, want nil or ErrClosed", err)
+		}
+	}
+}
+
+func TestWriteErrorIsReturned(t *testing.T) {
+	// bbolt refuses to grow the file past MaxSize the way a full disk
+	// refuses the write: the commit fails and must come back as an error.
+	const maxSize = 1 << 20
+	path := testPath(t)
+	s, err := open(path, Options{History: 10000, Timeout: testTimeout}, func(o *bbolt.Options) { o.MaxSize = maxSize })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+
+	big := strings.Repeat("x", 64<<10)
+	var stored int
+	var werr error
+	for range 2 * maxSize / len(big) {
+		var got []storage.Message
+		if got, werr = s.AppendMessages(msgs(big)); werr != nil {
+			break
+		}
+		stored += len(got)
+	}
+	if werr == nil {
+		t.Fatalf("stored %d messages of %d bytes in a file limited to %d bytes without an error", stored, len(big), maxSize)
+	}
+	if !errors.Is(werr, berrors.ErrMaxSizeReached) {
+		t.Errorf("write error = %v, want the cause (ErrMaxSizeReached) wrapped", werr)
+	}
+	if got := mustRecent(t, s); len(got) != stored {
+		t.Errorf("after the failed write %d messages are kept, want the %d stored before", len(got), stored)
+	}
+	// The failed transaction left nothing behind: small writes still work.
+	if err := s.AddChatter("ann"); err != nil {
+		t.Errorf("AddChatter after failed append: %v", err)
+	}
+}

@@ -1,0 +1,148 @@
+package engineio
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Defaults for the zero fields of Config, as the reference server uses
+// them (PROTOCOL.md A4, A7).
+const (
+	// DefaultPingInterval is how often a session is pinged.
+	DefaultPingInterval = 25 * time.Second
+	// DefaultPingTimeout is how long a ping may stay unanswered.
+	DefaultPingTimeout = 20 * time.Second
+	// DefaultUpgradeTimeout bounds a polling → WebSocket upgrade.
+	DefaultUpgradeTimeout = 10 * time.Second
+	// DefaultMaxPayload caps a POST body and a WebSocket message (the
+	// reference's maxHttpBufferSize).
+	DefaultMaxPayload = 1_000_000
+	// DefaultSendQueue is the number of packets a session may have queued.
+	DefaultSendQueue = 1024
+	// DefaultWriteTimeout bounds one write to a client.
+	DefaultWriteTimeout = 10 * time.Second
+)
+
+// Transport names, as they appear in the "transport" query parameter and
+// in the handshake's "upgrades" list.
+const (
+	TransportPolling   = "polling"
+	TransportWebSocket = "websocket"
+)
+
+// Config configures a Server. Zero fields take the documented defaults.
+type Config struct {
+	// PingInterval is how often the server pings each session. Default 25s.
+	PingInterval time.Duration
+	// PingTimeout is how long after a ping is queued the pong must arrive.
+	// Default 20s.
+	PingTimeout time.Duration
+	// UpgradeTimeout bounds a polling → WebSocket upgrade. Default 10s.
+	UpgradeTimeout time.Duration
+	// MaxPayload caps one POST body and one WebSocket message, in bytes.
+	// Default 1_000_000.
+	MaxPayload int
+	// SendQueue is the number of packets a session may have queued for the
+	// client; a session whose queue overflows is closed ("send queue full")
+	// rather than blocking the sender. Default 1024.
+	SendQueue int
+	// WriteTimeout bounds one write to the client (a WebSocket frame, a
+	// polling response). Default 10s.
+	WriteTimeout time.Duration
+	// CheckOrigin decides whether a request carrying an Origin header may
+	// proceed. Nil means: requests without Origin are allowed; requests with
+	// Origin are allowed when its host equals the request's Host, or it is
+	// listed in AllowedOrigins. A refused request gets HTTP 403.
+	CheckOrigin func(r *http.Request) bool
+	// AllowedOrigins lists extra origins ("https://chat.example") accepted
+	// by the default CheckOrigin.
+	AllowedOrigins []string
+	// Transports lists the enabled transports, "polling" and/or
+	// "websocket". Default both. NewServer panics on any other name.
+	Transports []string
+}
+
+// settings is a Config with defaults applied and transports resolved.
+type settings struct {
+	Config
+	polling, websocket bool
+	allowed            map[string]bool // lower-cased AllowedOrigins, no trailing slash
+}
+
+// resolve applies the defaults to cfg.
+func resolve(cfg Config) settings {
+	if cfg.PingInterval <= 0 {
+		cfg.PingInterval = DefaultPingInterval
+	}
+	if cfg.PingTimeout <= 0 {
+		cfg.PingTimeout = DefaultPingTimeout
+	}
+	if cfg.UpgradeTimeout <= 0 {
+		cfg.UpgradeTimeout = DefaultUpgradeTimeout
+	}
+	if cfg.MaxPayload <= 0 {
+		cfg.MaxPayload = DefaultMaxPayload
+	}
+	if cfg.SendQueue <= 0 {
+		cfg.SendQueue = DefaultSendQueue
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	st := settings{Config: cfg, allowed: make(map[string]bool, len(cfg.AllowedOrigins))}
+	if len(cfg.Transports) == 0 {
+		st.polling, st.websocket = true, true
+	}
+	for _, t := range cfg.Transports {
+		switch t {
+		case TransportPolling:
+			st.polling = true
+		case TransportWebSocket:
+			st.websocket = true
+		default:
+			panic(fmt.Sprintf("engineio: unknown transport %q", t))
+		}
+	}
+	for _, o := range cfg.AllowedOrigins {
+		st.allowed[normalizeOrigin(o)] = true
+	}
+	return st
+}
+
+// transportEnabled reports whether name is an enabled transport.
+func (st *settings) transportEnabled(name string) bool {
+	switch name {
+	case TransportPolling:
+		return st.polling
+	case TransportWebSocket:
+		return st.websocket
+	}
+	return false
+}
+
+// originAllowed applies CheckOrigin (or the default same-origin rule) to r.
+func (st *settings) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	if st.CheckOrigin != nil {
+		return st.CheckOrigin(r)
+	}
+	if st.allowed[normalizeOrigin(origin)] {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	return strings.EqualFold(u.Host, r.Host)
+}
+
+// normalizeOrigin makes origins comparable: lower case, no trailing slash.
+func normalizeOrigin(o string) string {
+	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(o)), "/")
+}

@@ -1,0 +1,34 @@
+// Package engineio is an Engine.IO protocol 4 server: the transport layer
+// under Socket.IO v4 (see /work/shared/PROTOCOL.md, Part A, for the wire
+// facts it implements).
+//
+// A Server is an http.Handler mounted at the Engine.IO path. It speaks both
+// transports — HTTP long-polling and WebSocket (gorilla/websocket) — and
+// upgrades a polling session to WebSocket when the client asks. Each
+// session (Engine.IO sid) is handed to the application once, through the
+// accept function given to NewServer, which returns the session's Handler.
+//
+// Ownership and goroutines:
+//   - Every session has one goroutine of its own (started at the handshake,
+//     counted by the Server): it owns the heartbeat timers (the server
+//     pings every PingInterval and closes the session when no pong follows
+//     within PingTimeout of queueing the ping), is the only writer of the
+//     session's WebSocket, and runs Handler.OnClose.
+//   - A WebSocket session is read by the request goroutine that upgraded
+//     it; a polling session is read by its POST requests and written by its
+//     GET requests (one of each at a time, as the protocol demands).
+//   - Handler methods are called one at a time per session, in arrival
+//     order; OnClose exactly once, last.
+//
+// Sending never blocks: Session.Send appends to a bounded per-session queue
+// and a session whose queue overflows is closed. A Message is immutable and
+// encodes itself once per transport (a gorilla PreparedMessage, a polling
+// string), so one Message broadcast to many sessions costs one encoding.
+//
+// Server.Close closes every session and waits for all of the package's
+// goroutines and request handlers to finish. It does not close the
+// http.Server; hijacked WebSocket connections are closed by the sessions.
+// Held polling GETs last up to PingInterval, so an http.Server serving
+// this handler needs a WriteTimeout longer than that (or none): the
+// package extends each response's write deadline itself when it writes.
+package engineio

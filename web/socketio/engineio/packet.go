@@ -1,0 +1,202 @@
+package engineio
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"sync"
+
+	"github.com/gorilla/websocket"
+)
+
+// Engine.IO v4 packet types: one ASCII digit at the start of a text packet
+// (PROTOCOL.md A3).
+const (
+	typeOpen    byte = '0'
+	typeClose   byte = '1'
+	typePing    byte = '2'
+	typePong    byte = '3'
+	typeMessage byte = '4'
+	typeUpgrade byte = '5'
+	typeNoop    byte = '6'
+
+	// binaryPrefix replaces the type digit of a binary message in a
+	// polling payload: "b" + base64(bytes).
+	binaryPrefix byte = 'b'
+	// recordSeparator joins the packets of a polling payload.
+	recordSeparator byte = 0x1e
+)
+
+// probeData is the data of the ping/pong pair that tests a WebSocket
+// during an upgrade ("2probe" / "3probe").
+const probeData = "probe"
+
+// errParse reports a packet or payload that is not valid Engine.IO v4.
+var errParse = errors.New("engineio: invalid packet")
+
+// packet is one decoded incoming packet. data aliases the buffer it was
+// decoded from (or a fresh base64 decoding for binary packets).
+type packet struct {
+	typ    byte
+	data   []byte
+	binary bool
+}
+
+// Message is one outgoing message packet. It is immutable once created and
+// may be sent to any number of sessions, concurrently; its transport
+// encodings (the WebSocket frame, the polling text) are computed once, on
+// first use, and shared by every session it is sent to.
+type Message struct {
+	typ    byte // typeMessage for NewMessage; control packets are internal
+	data   []byte
+	binary bool
+
+	pollOnce sync.Once
+	poll     []byte // polling encoding: typ+data, or "b"+base64(data)
+
+	wsOnce sync.Once
+	ws     *websocket.PreparedMessage
+	wsErr  error
+}
+
+// NewMessage returns a message packet carrying data. The caller hands data
+// over: it must not be modified afterwards. binary selects a binary frame
+// (WebSocket) or "b"+base64 (polling); otherwise data is sent as text and
+// should be valid UTF-8.
+func NewMessage(data []byte, binary bool) *Message {
+	return &Message{typ: typeMessage, data: data, binary: binary}
+}
+
+// Data returns the message's payload. It must not be modified.
+func (m *Message) Data() []byte { return m.data }
+
+// Binary reports whether m is a binary message.
+func (m *Message) Binary() bool { return m.binary }
+
+// controlMessage returns a text packet of type typ, used for the
+// server-originated control packets (ping, noop, close).
+func controlMessage(typ byte, data string) *Message {
+	return &Message{typ: typ, data: []byte(data)}
+}
+
+// Shared control packets: their encodings are computed once per process.
+var (
+	pingMessage  = controlMessage(typePing, "")
+	noopMessage  = controlMessage(typeNoop, "")
+	closeMessage = controlMessage(typeClose, "")
+)
+
+// pollingBytes returns m encoded for a polling payload. The result is
+// shared and must not be modified.
+func (m *Message) pollingBytes() []byte {
+	m.pollOnce.Do(func() {
+		if m.binary {
+			b := make([]byte, 1+base64.StdEncoding.EncodedLen(len(m.data)))
+			b[0] = binaryPrefix
+			base64.StdEncoding.Encode(b[1:], m.data)
+			m.poll = b
+			return
+		}
+		b := make([]byte, 1+len(m.data))
+		b[0] = m.typ
+		copy(b[1:], m.data)
+		m.poll = b
+	})
+	return m.poll
+}
+
+// prepared returns m as a WebSocket message prepared once for all
+// connections: a text frame holding typ+data, or a binary frame holding
+// only the raw bytes (PROTOCOL.md A6).
+func (m *Message) prepared() (*websocket.PreparedMessage, error) {
+	m.wsOnce.Do(func() {
+		if m.binary {
+			m.ws, m.wsErr = websocket.NewPreparedMessage(websocket.BinaryMessage, m.data)
+		} else {
+			m.ws, m.wsErr = websocket.NewPreparedMessage(websocket.TextMessage, m.pollingBytes())
+		}
+	})
+	return m.ws, m.wsErr
+}
+
+// decodePacket decodes one text packet (a WebSocket text frame, or one
+// element of a polling payload without the binary form). The returned
+// packet's data aliases b.
+func decodePacket(b []byte) (packet, error) {
+	if len(b) == 0 || b[0] < typeOpen || b[0] > typeNoop {
+		return packet{}, errParse
+	}
+	return packet{typ: b[0], data: b[1:]}, nil
+}
+
+// decodePayload decodes a polling POST body: packets joined by 0x1E, each
+// a text packet or "b"+base64 for a binary message (PROTOCOL.md A5). The
+// whole payload is rejected if any packet is invalid, so nothing of an
+// invalid payload is delivered. Text packet data aliases body.
+//
+// Allocation is bounded by len(body): at most len(body)/2+1 packets (each
+// needs a type byte and all but the last a separator), and base64 decodes
+// to less than its input.
+func decodePayload(body []byte) ([]packet, error) {
+	if len(body) == 0 {
+		return nil, errParse
+	}
+	n := bytes.Count(body, []byte{recordSeparator}) + 1
+	packets := make([]packet, 0, n)
+	for range n {
+		var elem []byte
+		if i := bytes.IndexByte(body, recordSeparator); i >= 0 {
+			elem, body = body[:i], body[i+1:]
+		} else {
+			elem, body = body, nil
+		}
+		p, err := decodePayloadElem(elem)
+		if err != nil {
+			return nil, err
+		}
+		packets = append(packets, p)
+	}
+	return packets, nil
+}
+
+// decodePayloadElem decodes one element of a polling payload.
+func decodePayloadElem(elem []byte) (packet, error) {
+	if len(elem) == 0 || elem[0] != binaryPrefix {
+		return decodePacket(elem)
+	}
+	enc := elem[1:]
+	// Go's base64 decoder skips CR and LF; Engine.IO base64 has none, so
+	// refuse them to keep one encoding per payload.
+	if bytes.ContainsAny(enc, "\r\n") {
+		return packet{}, errParse
+	}
+	data := make([]byte, base64.StdEncoding.DecodedLen(len(enc)))
+	n, err := base64.StdEncoding.Strict().Decode(data, enc)
+	if err != nil {
+		return packet{}, errParse
+	}
+	return packet{typ: typeMessage, data: data[:n], binary: true}, nil
+}
+
+// appendPayload appends msgs to dst as a polling payload.
+func appendPayload(dst []byte, msgs []*Message) []byte {
+	for i, m := range msgs {
+		if i > 0 {
+			dst = append(dst, recordSeparator)
+		}
+		dst = append(dst, m.pollingBytes()...)
+	}
+	return dst
+}
+
+// payloadLen returns the length of msgs encoded as a polling payload.
+func payloadLen(msgs []*Message) int {
+	n := 0
+	for i, m := range msgs {
+		if i > 0 {
+			n++
+		}
+		n += len(m.pollingBytes())
+	}
+	return n
+}

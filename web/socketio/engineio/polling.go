@@ -1,0 +1,291 @@
+package engineio
+
+import (
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// upgradeNoopDelay bounds how long a GET that arrives while an upgrade is
+// in progress (after "3probe") waits before it is answered with "6". The
+// GET that was already held when the probe arrived is released at once;
+// a later one waits this long because the client's "5" usually follows
+// the probe immediately, and after "5" the right answer is 400 (polling is
+// over). The reference re-checks every 100 ms.
+const upgradeNoopDelay = 50 * time.Millisecond
+
+// pollAction is what a held GET does next.
+type pollAction int
+
+const (
+	pollWait       pollAction = iota // nothing to send yet
+	pollSend                         // write the batch (and tail)
+	pollBadRequest                   // the session left polling: 400 code 3
+)
+
+// servePollingHandshake opens a polling session: the response is the open
+// packet, then the application's accept runs.
+func (srv *Server) servePollingHandshake(w http.ResponseWriter, r *http.Request) {
+	sess := srv.newSession(r, TransportPolling)
+	if sess == nil {
+		http.Error(w, "engineio: server closed", http.StatusServiceUnavailable)
+		return
+	}
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Now().Add(srv.st.WriteTimeout))
+	body := srv.openPacket(sess.id, TransportPolling)
+	writePollingHeaders(w, len(body))
+	_, err := w.Write(body)
+	if err == nil {
+		err = rc.Flush()
+	}
+	if err != nil {
+		sess.closeWith(ReasonTransportError, closeError)
+	}
+	srv.acceptSession(sess)
+}
+
+// servePoll serves a polling GET: it answers at once with what is queued,
+// or holds the request until something is queued (at the latest the next
+// ping), the session closes, or an upgrade releases it (PROTOCOL.md A5).
+func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
+	arrived := time.Now()
+	s.mu.Lock()
+	switch {
+	case s.isClosed && !s.lingering:
+		s.mu.Unlock()
+		writeError(w, http.StatusBadRequest, codeUnknownSID)
+		return
+	case s.transport != TransportPolling:
+		s.mu.Unlock()
+		writeError(w, http.StatusBadRequest, codeBadRequest)
+		return
+	case s.getActive:
+		// Only one GET at a time: the session dies and the held GET
+		// gets "1" (PROTOCOL.md A5, C1).
+		s.mu.Unlock()
+		s.closeWith(ReasonTransportError, closeError)
+		writeError(w, http.StatusBadRequest, codeBadRequest)
+		return
+	}
+	s.getActive = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.getActive = false
+		s.mu.Unlock()
+	}()
+
+	var noopTimer *time.Timer
+	defer func() {
+		if noopTimer != nil {
+			noopTimer.Stop()
+		}
+	}()
+	for {
+		batch, tail, act, noopAt := s.nextPoll(arrived)
+		switch act {
+		case pollSend:
+			err := s.writePayload(w, batch, tail)
+			s.recycle(batch)
+			if err != nil {
+				s.closeWith(ReasonTransportError, closeError)
+			}
+			return
+		case pollBadRequest:
+			writeError(w, http.StatusBadRequest, codeBadRequest)
+			return
+		}
+		var noopC <-chan time.Time
+		if !noopAt.IsZero() {
+			if noopTimer == nil {
+				noopTimer = time.NewTimer(time.Until(noopAt))
+			}
+			noopC = noopTimer.C
+		}
+		select {
+		case <-s.pollWake:
+		case <-noopC:
+		case <-r.Context().Done():
+			// The client dropped the held GET: the reference treats
+			// this as a transport error.
+			s.closeWith(ReasonTransportError, closeError)
+			return
+		}
+	}
+}
+
+// nextPoll decides what the held GET that arrived at arrived does now.
+// With pollSend, batch (to be recycled) and tail (a control packet after
+// it, or nil) are what to write; with pollWait and a non-zero noopAt, the
+// GET must re-check at noopAt.
+func (s *Session) nextPoll(arrived time.Time) (batch []*Message, tail *Message, act pollAction, noopAt time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.isClosed {
+		switch s.kind {
+		case closeClient:
+			return nil, noopMessage, pollSend, time.Time{}
+		case closeGraceful, closeShutdown:
+			if s.lingering {
+				if s.lingerServed {
+					return nil, closeMessage, pollSend, time.Time{}
+				}
+				s.lingerServed = true
+				close(s.lingerDone)
+			}
+			return s.takeQueueLocked(), closeMessage, pollSend, time.Time{}
+		default:
+			return nil, closeMessage, pollSend, time.Time{}
+		}
+	}
+	if s.transport != TransportPolling {
+		return nil, nil, pollBadRequest, time.Time{}
+	}
+	if len(s.queue) > 0 {
+		return s.takeQueueLocked(), nil, pollSend, time.Time{}
+	}
+	if s.upgrading {
+		if arrived.Before(s.probeAt) {
+			return nil, noopMessage, pollSend, time.Time{}
+		}
+		noopAt = arrived.Add(upgradeNoopDelay)
+		if !time.Now().Before(noopAt) {
+			return nil, noopMessage, pollSend, time.Time{}
+		}
+	}
+	return nil, nil, pollWait, noopAt
+}
+
+// writePayload writes batch and tail as one polling payload.
+func (s *Session) writePayload(w http.ResponseWriter, batch []*Message, tail *Message) error {
+	n := payloadLen(batch)
+	if tail != nil {
+		if n > 0 {
+			n++
+		}
+		n += len(tail.pollingBytes())
+	}
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.srv.st.WriteTimeout))
+	writePollingHeaders(w, n)
+	sep := []byte{recordSeparator}
+	for i, m := range batch {
+		if i > 0 {
+			if _, err := w.Write(sep); err != nil {
+				return err
+			}
+		}
+		if _, err := w.Write(m.pollingBytes()); err != nil {
+			return err
+		}
+	}
+	if tail != nil {
+		if len(batch) > 0 {
+			if _, err := w.Write(sep); err != nil {
+				return err
+			}
+		}
+		if _, err := w.Write(tail.pollingBytes()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// servePost serves a polling POST: the body is a payload from the client
+// (PROTOCOL.md A5). Any violation closes the session.
+func (s *Session) servePost(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	switch {
+	case s.isClosed:
+		lingering := s.lingering
+		s.mu.Unlock()
+		if lingering {
+			// The session is saying goodbye on the next GET; what the
+			// client still sends is accepted and dropped.
+			_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, int64(s.srv.st.MaxPayload)))
+			writeOK(w)
+			return
+		}
+		writeError(w, http.StatusBadRequest, codeUnknownSID)
+		return
+	case s.transport != TransportPolling:
+		s.mu.Unlock()
+		writeError(w, http.StatusBadRequest, codeBadRequest)
+		return
+	case s.postActive:
+		s.mu.Unlock()
+		s.closeWith(ReasonTransportError, closeError)
+		writeError(w, http.StatusBadRequest, codeBadRequest)
+		return
+	}
+	s.postActive = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.postActive = false
+		s.mu.Unlock()
+	}()
+
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/octet-stream" {
+		// EIO3's binary POST; v4 sends binary as "b"+base64 only.
+		s.closeWith(ReasonParseError, closeError)
+		writeError(w, http.StatusBadRequest, codeBadRequest)
+		return
+	}
+	maxPayload := s.srv.st.MaxPayload
+	if r.ContentLength > int64(maxPayload) {
+		s.closeWith(ReasonTransportError, closeError)
+		http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
+		return
+	}
+	// A client that cannot upload its body within a heartbeat period is
+	// treated like one that does not answer pings.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.srv.st.PingInterval + s.srv.st.PingTimeout))
+	body, err := io.ReadAll(io.LimitReader(r.Body, int64(maxPayload)+1))
+	if err != nil {
+		s.closeWith(ReasonTransportError, closeError)
+		writeError(w, http.StatusBadRequest, codeBadRequest)
+		return
+	}
+	if len(body) > maxPayload {
+		s.closeWith(ReasonTransportError, closeError)
+		http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
+		return
+	}
+	packets, err := decodePayload(body)
+	if err != nil {
+		s.closeWith(ReasonParseError, closeError)
+		writeError(w, http.StatusBadRequest, codeBadRequest)
+		return
+	}
+	for _, p := range packets {
+		if s.closed.Load() {
+			break
+		}
+		s.handlePacket(p)
+	}
+	writeOK(w)
+}
+
+// writePollingHeaders sets the headers of a polling payload response and
+// writes the status line.
+func writePollingHeaders(w http.ResponseWriter, n int) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=UTF-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Length", strconv.Itoa(n))
+	w.WriteHeader(http.StatusOK)
+}
+
+// writeOK answers a successful POST with "ok", as the reference does.
+func writeOK(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Length", "2")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write([]byte("ok"))
+}

@@ -1,0 +1,341 @@
+package engineio
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Reasons passed to Handler.OnClose by the server itself. Session.Close
+// passes on whatever reason its caller gives.
+const (
+	// ReasonTransportClose: the client closed the session (a "1" packet,
+	// or its WebSocket closed).
+	ReasonTransportClose = "transport close"
+	// ReasonTransportError: an I/O error, a dropped held GET, a duplicate
+	// GET or POST, or a POST body or WebSocket message over MaxPayload.
+	ReasonTransportError = "transport error"
+	// ReasonPingTimeout: no pong within PingTimeout of a ping being queued.
+	ReasonPingTimeout = "ping timeout"
+	// ReasonParseError: the client sent an invalid packet or payload (this
+	// includes a ping, which v4 clients never send).
+	ReasonParseError = "parse error"
+	// ReasonServerShutdown: Server.Close.
+	ReasonServerShutdown = "server shutdown"
+	// ReasonSendQueueFull: Session.Send overflowed Config.SendQueue.
+	ReasonSendQueueFull = "send queue full"
+	// ReasonForcedClose: accept returned a nil Handler. It is also the
+	// conventional reason for an application's Session.Close.
+	ReasonForcedClose = "forced close"
+)
+
+// Error codes of the JSON error body (PROTOCOL.md A2).
+const (
+	codeTransportUnknown    = 0
+	codeUnknownSID          = 1
+	codeBadHandshakeMethod  = 2
+	codeBadRequest          = 3
+	codeForbidden           = 4
+	codeUnsupportedProtocol = 5
+)
+
+// errorBodies holds the exact JSON body for each error code.
+var errorBodies = [...]string{
+	codeTransportUnknown:    `{"code":0,"message":"Transport unknown"}`,
+	codeUnknownSID:          `{"code":1,"message":"Session ID unknown"}`,
+	codeBadHandshakeMethod:  `{"code":2,"message":"Bad handshake method"}`,
+	codeBadRequest:          `{"code":3,"message":"Bad request"}`,
+	codeForbidden:           `{"code":4,"message":"Forbidden"}`,
+	codeUnsupportedProtocol: `{"code":5,"message":"Unsupported protocol version"}`,
+}
+
+// WebSocket buffer sizes: idle connections must be cheap. Reads of larger
+// messages simply take several reads; writes of shared messages bypass
+// the write buffer (prepared frames), and the write buffer is pooled so an
+// idle connection holds none.
+const (
+	wsReadBufferSize  = 1024
+	wsWriteBufferSize = 4096
+)
+
+// sidBytes is the number of random bytes in a session id: 15 bytes are
+// 20 URL-safe base64 characters, like the reference's ids.
+const sidBytes = 15
+
+// Handler receives what arrives on one session. The server calls its
+// methods from one goroutine at a time, in arrival order. A Handler must
+// not block indefinitely, and must not call Server.Close.
+type Handler interface {
+	// OnMessage is called for each message packet ("4..." or binary). data
+	// is valid only during the call; copy what must outlive it.
+	OnMessage(data []byte, binary bool)
+	// OnClose is called exactly once, after which no method is called
+	// again. reason is a short phrase ("transport close", "ping timeout",
+	// "parse error", "server shutdown", "send queue full", "forced close"):
+	// one of the Reason constants, or what was given to Session.Close.
+	OnClose(reason string)
+}
+
+// Server is an Engine.IO v4 server. It is an http.Handler to be mounted at
+// the Engine.IO path (for example "/socket.io/").
+type Server struct {
+	st       settings
+	accept   func(*Session) Handler
+	upgrader websocket.Upgrader
+
+	// shutdown is closed by Close; lingering sessions stop waiting on it.
+	shutdown chan struct{}
+	// wg counts request handlers in progress and session goroutines.
+	wg   sync.WaitGroup
+	open atomic.Int64 // sessions not yet closed
+
+	mu       sync.Mutex // guards sessions and closed
+	sessions map[string]*Session
+	closed   bool
+}
+
+// NewServer returns a server. accept is called once for each new session,
+// after the handshake is sent and before any message is delivered, and
+// returns the handler for that session's traffic; a nil Handler closes the
+// session with ReasonForcedClose. accept runs on the handshake request's
+// goroutine and may call Session.Send and Session.Close.
+func NewServer(cfg Config, accept func(*Session) Handler) *Server {
+	s := &Server{
+		st:       resolve(cfg),
+		accept:   accept,
+		shutdown: make(chan struct{}),
+		sessions: make(map[string]*Session),
+	}
+	s.upgrader = websocket.Upgrader{
+		HandshakeTimeout: s.st.WriteTimeout,
+		ReadBufferSize:   wsReadBufferSize,
+		WriteBufferSize:  wsWriteBufferSize,
+		WriteBufferPool:  &sync.Pool{},
+		// The origin was checked (with the same rule as for polling)
+		// before Upgrade is called.
+		CheckOrigin: func(*http.Request) bool { return true },
+		Error: func(w http.ResponseWriter, _ *http.Request, status int, _ error) {
+			writeError(w, status, codeBadRequest)
+		},
+	}
+	return s
+}
+
+// ServeHTTP serves Engine.IO requests (polling GET/POST and WebSocket).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.enter() {
+		http.Error(w, "engineio: server closed", http.StatusServiceUnavailable)
+		return
+	}
+	defer s.wg.Done()
+
+	q := r.URL.Query()
+	if q.Get("EIO") != "4" {
+		writeError(w, http.StatusBadRequest, codeUnsupportedProtocol)
+		return
+	}
+	transport := q.Get("transport")
+	if !s.st.transportEnabled(transport) {
+		writeError(w, http.StatusBadRequest, codeTransportUnknown)
+		return
+	}
+	if !s.st.originAllowed(r) {
+		writeError(w, http.StatusForbidden, codeForbidden)
+		return
+	}
+	sid := q.Get("sid")
+	if sid == "" && r.Method != http.MethodGet {
+		writeError(w, http.StatusBadRequest, codeBadHandshakeMethod)
+		return
+	}
+	isWebSocket := websocket.IsWebSocketUpgrade(r)
+	if isWebSocket != (transport == TransportWebSocket) {
+		writeError(w, http.StatusBadRequest, codeBadRequest)
+		return
+	}
+
+	if sid == "" {
+		if isWebSocket {
+			s.serveWebSocketHandshake(w, r)
+		} else {
+			s.servePollingHandshake(w, r)
+		}
+		return
+	}
+
+	sess := s.lookup(sid)
+	if sess == nil {
+		writeError(w, http.StatusBadRequest, codeUnknownSID)
+		return
+	}
+	switch {
+	case isWebSocket:
+		sess.serveUpgrade(w, r)
+	case r.Method == http.MethodGet:
+		sess.servePoll(w, r)
+	case r.Method == http.MethodPost:
+		sess.servePost(w, r)
+	default:
+		writeError(w, http.StatusBadRequest, codeBadRequest)
+	}
+}
+
+// Close closes every session with reason "server shutdown" and waits until
+// their goroutines have ended. New requests are refused afterwards.
+// Idempotent. It must not be called from a Handler method.
+func (s *Server) Close() {
+	s.mu.Lock()
+	var sessions []*Session
+	if !s.closed {
+		s.closed = true
+		close(s.shutdown)
+		sessions = make([]*Session, 0, len(s.sessions))
+		for _, sess := range s.sessions {
+			sessions = append(sessions, sess)
+		}
+	}
+	s.mu.Unlock()
+	for _, sess := range sessions {
+		sess.closeWith(ReasonServerShutdown, closeShutdown)
+	}
+	s.wg.Wait()
+}
+
+// Count returns the number of open sessions.
+func (s *Server) Count() int { return int(s.open.Load()) }
+
+// enter registers a request in progress; it fails once Close has begun.
+func (s *Server) enter() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.wg.Add(1)
+	return true
+}
+
+// lookup returns the session sid, or nil if it is unknown or has just
+// missed its pong deadline (checked here as well as by the session's timer
+// so that the answer does not depend on goroutine scheduling).
+func (s *Server) lookup(sid string) *Session {
+	s.mu.Lock()
+	sess := s.sessions[sid]
+	s.mu.Unlock()
+	if sess == nil {
+		return nil
+	}
+	if sess.pongOverdue(time.Now()) {
+		sess.closeWith(ReasonPingTimeout, closeError)
+		return nil
+	}
+	return sess
+}
+
+// newSession creates and registers a session on transport and starts its
+// goroutine (heartbeat timers are armed now). It returns nil once Close
+// has begun. The session's dispatch lock is held: the caller releases it
+// through acceptSession (or unlocks it if the handshake failed).
+func (s *Server) newSession(r *http.Request, transport string) *Session {
+	req := r.Clone(context.Background())
+	req.Body = http.NoBody
+	req.GetBody = nil
+	sess := &Session{
+		srv:        s,
+		req:        req,
+		transport:  transport,
+		closing:    make(chan struct{}),
+		done:       make(chan struct{}),
+		pollWake:   make(chan struct{}, 1),
+		wsWake:     make(chan struct{}, 1),
+		pongCh:     make(chan struct{}, 1),
+		lingerDone: make(chan struct{}),
+	}
+	sess.dispatchMu.Lock()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	for {
+		sess.id = newSID()
+		if _, taken := s.sessions[sess.id]; !taken {
+			break
+		}
+	}
+	s.sessions[sess.id] = sess
+	s.open.Add(1)
+	s.wg.Add(1)
+	go sess.run()
+	return sess
+}
+
+// acceptSession asks the application for sess's handler and releases the
+// dispatch lock taken by newSession.
+func (s *Server) acceptSession(sess *Session) {
+	defer sess.dispatchMu.Unlock()
+	h := s.accept(sess)
+	if h == nil {
+		sess.closeWith(ReasonForcedClose, closeGraceful)
+		return
+	}
+	sess.handler = h
+}
+
+// forget removes sess from the session table.
+func (s *Server) forget(sess *Session) {
+	s.mu.Lock()
+	if s.sessions[sess.id] == sess {
+		delete(s.sessions, sess.id)
+	}
+	s.mu.Unlock()
+}
+
+// openPacket returns the open packet for a new session (PROTOCOL.md A4):
+// exactly five keys, "upgrades" listing websocket only for polling
+// sessions of a server that has it enabled.
+func (s *Server) openPacket(sid string, transport string) []byte {
+	b := make([]byte, 0, 128)
+	b = append(b, typeOpen)
+	b = append(b, `{"sid":"`...)
+	b = append(b, sid...)
+	b = append(b, `","upgrades":[`...)
+	if transport == TransportPolling && s.st.websocket {
+		b = append(b, `"websocket"`...)
+	}
+	b = append(b, `],"pingInterval":`...)
+	b = strconv.AppendInt(b, s.st.PingInterval.Milliseconds(), 10)
+	b = append(b, `,"pingTimeout":`...)
+	b = strconv.AppendInt(b, s.st.PingTimeout.Milliseconds(), 10)
+	b = append(b, `,"maxPayload":`...)
+	b = strconv.AppendInt(b, int64(s.st.MaxPayload), 10)
+	return append(b, '}')
+}
+
+// newSID returns 20 URL-safe characters from crypto/rand.
+func newSID() string {
+	var b [sidBytes]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand aborts the process instead)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// writeError writes an Engine.IO JSON error response.
+func writeError(w http.ResponseWriter, status, code int) {
+	body := errorBodies[codeBadRequest]
+	if code >= 0 && code < len(errorBodies) {
+		body = errorBodies[code]
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body))
+}

@@ -1,0 +1,381 @@
+package engineio
+
+import (
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// closeKind says how a session ends, which decides what its transport
+// still sends.
+type closeKind int
+
+const (
+	// closeError aborts: the WebSocket is closed at once, a held GET gets
+	// "1", queued packets are dropped.
+	closeError closeKind = iota
+	// closeClient: the client sent "1". A held GET gets "6" (noop), as the
+	// reference does and the conformance suite expects.
+	closeClient
+	// closeGraceful: Session.Close. Queued packets are flushed, on polling
+	// followed by "1"; with no GET held, the session lingers up to
+	// WriteTimeout for the client's next GET to carry them.
+	closeGraceful
+	// closeShutdown: Server.Close. Like closeGraceful but without lingering.
+	closeShutdown
+)
+
+// Session is one Engine.IO connection (sid), whichever transport it uses.
+// Its methods are safe for concurrent use.
+type Session struct {
+	srv *Server
+	id  string
+	req *http.Request
+
+	// dispatchMu serializes Handler calls. newSession takes it and
+	// acceptSession releases it, so nothing is delivered before the
+	// handler exists.
+	dispatchMu  sync.Mutex
+	handler     Handler // set once by acceptSession; guarded by dispatchMu
+	handlerDone bool    // OnClose has been called; guarded by dispatchMu
+
+	closing    chan struct{} // closed by closeWith
+	done       chan struct{} // closed by run once the session has ended
+	pollWake   chan struct{} // capacity 1: re-evaluate the held GET
+	wsWake     chan struct{} // capacity 1: run should flush to the WebSocket
+	pongCh     chan struct{} // capacity 1: the outstanding ping was answered
+	lingerDone chan struct{} // closed when a lingering session's last GET is served
+
+	closed atomic.Bool // mirrors isClosed for lock-free checks
+
+	mu              sync.Mutex // guards the fields below
+	transport       string
+	queue           []*Message // packets for the client, oldest first
+	spare           []*Message // recycled backing array for queue
+	isClosed        bool
+	reason          string
+	kind            closeKind
+	lingering       bool // closed gracefully on polling, waiting for a last GET
+	lingerServed    bool // that last GET has taken the queue
+	getActive       bool // a polling GET is being served
+	postActive      bool // a polling POST is being served
+	pingOutstanding bool
+	pongDeadline    time.Time
+	ws              *websocket.Conn // the session's WebSocket, once open
+	probing         bool            // a WebSocket upgrade is reserved or in progress
+	probeConn       *websocket.Conn // the probing WebSocket, during an upgrade
+	upgrading       bool            // "3probe" sent; held GETs get "6"
+	probeAt         time.Time       // when "2probe" arrived
+}
+
+// ID returns the session id (the Engine.IO sid).
+func (s *Session) ID() string { return s.id }
+
+// Request returns the handshake request (headers, URL query, RemoteAddr).
+// It must be treated as read-only and its Body is not readable.
+func (s *Session) Request() *http.Request { return s.req }
+
+// Transport returns the current transport name: "polling" or "websocket".
+func (s *Session) Transport() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.transport
+}
+
+// Send queues msgs, in order, as one unit (a Socket.IO packet with its
+// attachments never interleaves with another). It never blocks: it returns
+// false if the session is closed or if the queue overflowed, in which case
+// the session is closed with reason "send queue full". Nil messages are
+// skipped. The messages are shared, not copied.
+func (s *Session) Send(msgs ...*Message) bool {
+	s.mu.Lock()
+	if s.isClosed {
+		s.mu.Unlock()
+		return false
+	}
+	n := 0
+	for _, m := range msgs {
+		if m != nil {
+			n++
+		}
+	}
+	if len(s.queue)+n > s.srv.st.SendQueue {
+		s.mu.Unlock()
+		s.closeWith(ReasonSendQueueFull, closeError)
+		return false
+	}
+	for _, m := range msgs {
+		if m != nil {
+			s.queue = append(s.queue, m)
+		}
+	}
+	s.mu.Unlock()
+	if n > 0 {
+		signal(s.pollWake)
+		signal(s.wsWake)
+	}
+	return true
+}
+
+// Close closes the session: queued packets are flushed where the transport
+// allows (best effort, bounded by WriteTimeout), then the connection is
+// closed and the handler's OnClose runs with reason. Safe to call more than
+// once and from any goroutine, including from the session's Handler.
+func (s *Session) Close(reason string) { s.closeWith(reason, closeGraceful) }
+
+// Done is closed when the session has ended, after OnClose has returned.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// closeWith starts closing the session once; later calls do nothing. It
+// never blocks on I/O: run finishes the transport and calls OnClose.
+func (s *Session) closeWith(reason string, kind closeKind) {
+	s.mu.Lock()
+	if s.isClosed {
+		s.mu.Unlock()
+		return
+	}
+	s.isClosed = true
+	s.closed.Store(true)
+	s.reason, s.kind = reason, kind
+	s.lingering = kind == closeGraceful && s.transport == TransportPolling && !s.getActive
+	lingering, ws, probe := s.lingering, s.ws, s.probeConn
+	s.mu.Unlock()
+
+	if ws != nil && (kind == closeError || kind == closeClient) {
+		_ = ws.Close() // unblocks a writer stuck on a client that does not read
+	}
+	if probe != nil {
+		_ = probe.Close()
+	}
+	if !lingering {
+		s.srv.forget(s)
+	}
+	s.srv.open.Add(-1)
+	close(s.closing)
+	signal(s.pollWake)
+}
+
+// run is the session's own goroutine: it owns the heartbeat timers, is the
+// only writer of the session's WebSocket, and finishes the session. It is
+// started by newSession and counted in the server's WaitGroup.
+func (s *Session) run() {
+	defer s.srv.wg.Done()
+	interval, timeout := s.srv.st.PingInterval, s.srv.st.PingTimeout
+	ping := time.NewTimer(interval)
+	defer ping.Stop()
+	pong := time.NewTimer(timeout)
+	pong.Stop()
+	defer pong.Stop()
+	for {
+		select {
+		case <-ping.C:
+			if s.queuePing() {
+				pong.Reset(timeout)
+			}
+		case <-pong.C:
+			if s.pongMissed() {
+				s.closeWith(ReasonPingTimeout, closeError)
+			}
+		case <-s.pongCh:
+			pong.Stop()
+			ping.Reset(interval)
+		case <-s.wsWake:
+			if err := s.flushWebSocket(time.Time{}); err != nil {
+				s.closeWith(ReasonTransportError, closeError)
+			}
+		case <-s.closing:
+			s.finish()
+			return
+		}
+	}
+}
+
+// queuePing queues a ping and starts its pong deadline (PROTOCOL.md A8:
+// the deadline runs from queueing, not from delivery).
+func (s *Session) queuePing() bool {
+	s.mu.Lock()
+	if s.isClosed {
+		s.mu.Unlock()
+		return false
+	}
+	if len(s.queue)+1 > s.srv.st.SendQueue {
+		s.mu.Unlock()
+		s.closeWith(ReasonSendQueueFull, closeError)
+		return false
+	}
+	s.queue = append(s.queue, pingMessage)
+	s.pingOutstanding = true
+	s.pongDeadline = time.Now().Add(s.srv.st.PingTimeout)
+	s.mu.Unlock()
+	signal(s.pollWake)
+	signal(s.wsWake)
+	return true
+}
+
+// onPong records the client's answer to the outstanding ping. A pong with
+// no ping outstanding is ignored.
+func (s *Session) onPong() {
+	s.mu.Lock()
+	answered := s.pingOutstanding
+	s.pingOutstanding = false
+	s.pongDeadline = time.Time{}
+	s.mu.Unlock()
+	if answered {
+		signal(s.pongCh)
+	}
+}
+
+// pongMissed reports whether a ping is still unanswered.
+func (s *Session) pongMissed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pingOutstanding && !s.isClosed
+}
+
+// pongOverdue reports whether the outstanding ping's deadline has passed
+// at now.
+func (s *Session) pongOverdue(now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pingOutstanding && !now.Before(s.pongDeadline)
+}
+
+// takeQueueLocked removes and returns everything queued. s.mu must be held.
+// The caller hands the slice back with recycle.
+func (s *Session) takeQueueLocked() []*Message {
+	batch := s.queue
+	s.queue = s.spare[:0]
+	s.spare = nil
+	return batch
+}
+
+// recycle clears a batch returned by takeQueueLocked and keeps its array
+// for the next one.
+func (s *Session) recycle(batch []*Message) {
+	if cap(batch) == 0 {
+		return
+	}
+	clear(batch)
+	s.mu.Lock()
+	if s.spare == nil {
+		s.spare = batch[:0]
+	}
+	s.mu.Unlock()
+}
+
+// flushWebSocket writes everything queued to the session's WebSocket, if
+// it has one, as consecutive frames. Each write is bounded by WriteTimeout,
+// or by deadline when it is not zero. Only run calls it.
+func (s *Session) flushWebSocket(deadline time.Time) error {
+	s.mu.Lock()
+	conn := s.ws
+	if conn == nil || len(s.queue) == 0 {
+		s.mu.Unlock()
+		return nil
+	}
+	batch := s.takeQueueLocked()
+	s.mu.Unlock()
+	defer s.recycle(batch)
+
+	for _, m := range batch {
+		pm, err := m.prepared()
+		if err != nil {
+			return err
+		}
+		d := deadline
+		if d.IsZero() {
+			d = time.Now().Add(s.srv.st.WriteTimeout)
+		}
+		if err := conn.SetWriteDeadline(d); err != nil {
+			return err
+		}
+		if err := conn.WritePreparedMessage(pm); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finish ends the session on run's goroutine after closeWith: it flushes
+// and closes the transport as the close kind allows, calls OnClose, and
+// closes done.
+func (s *Session) finish() {
+	s.mu.Lock()
+	kind, reason, ws, lingering := s.kind, s.reason, s.ws, s.lingering
+	s.mu.Unlock()
+
+	switch {
+	case ws != nil:
+		if kind == closeGraceful || kind == closeShutdown {
+			deadline := time.Now().Add(s.srv.st.WriteTimeout)
+			if s.flushWebSocket(deadline) == nil {
+				msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
+				_ = ws.WriteControl(websocket.CloseMessage, msg, deadline)
+			}
+		}
+		_ = ws.Close()
+	case lingering:
+		t := time.NewTimer(s.srv.st.WriteTimeout)
+		select {
+		case <-s.lingerDone:
+		case <-t.C:
+		case <-s.srv.shutdown:
+		}
+		t.Stop()
+		s.srv.forget(s)
+	}
+
+	s.dispatchMu.Lock()
+	s.handlerDone = true
+	if s.handler != nil {
+		s.handler.OnClose(reason)
+	}
+	s.dispatchMu.Unlock()
+
+	s.mu.Lock()
+	clear(s.queue)
+	s.queue, s.spare = nil, nil
+	s.mu.Unlock()
+	close(s.done)
+}
+
+// deliver passes one message to the handler, unless the session is
+// closing.
+func (s *Session) deliver(data []byte, binary bool) {
+	s.dispatchMu.Lock()
+	defer s.dispatchMu.Unlock()
+	if s.handlerDone || s.closed.Load() || s.handler == nil {
+		return
+	}
+	s.handler.OnMessage(data, binary)
+}
+
+// handlePacket acts on one packet from the client, on either transport.
+func (s *Session) handlePacket(p packet) {
+	switch {
+	case p.binary || p.typ == typeMessage:
+		s.deliver(p.data, p.binary)
+	case p.typ == typePong:
+		s.onPong()
+	case p.typ == typeClose:
+		s.closeWith(ReasonTransportClose, closeClient)
+	case p.typ == typePing:
+		// v4 clients never ping; the reference closes the session
+		// ("invalid heartbeat direction").
+		s.closeWith(ReasonParseError, closeError)
+	default:
+		// open, upgrade and noop mean nothing here; the reference
+		// ignores them too.
+	}
+}
+
+// signal wakes the goroutine waiting on ch without ever blocking.
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}

@@ -1,0 +1,38 @@
+// Package admin is chatserver's admin channel: a small HTTP+JSON API on a
+// Unix socket beside the database file, through which the `history` and
+// `kick` commands reach a running `chatserver serve`.
+//
+// The server side is Listen (bind the socket, replacing a stale one left by
+// a crash) with NewHandler (the routes, over a Room). The client side is
+// Dial, whose Client has one method per route. SocketPath names the socket
+// of a database file.
+//
+// # Routes
+//
+//	GET  /history?n=N   recent messages, oldest first (n <= 0 or absent: all kept)
+//	GET  /chatters      present nicknames, sorted
+//	POST /kick          {"name", "reason", "ban"}   -> {"ok":true,"closed":N}
+//	POST /unban         {"name"}                    -> {"ok":true,"unbanned":bool}
+//
+// "ban" is a Go duration ("10m", "2h"); empty or absent means no ban.
+// A refused request is answered with a 4xx or 5xx status and the body
+// {"error": code, "message": text}, where code is a chat.Code (for example
+// "no_such_chatter") or one of this package's request codes
+// ("bad_request", "not_found", "method_not_allowed", "too_large").
+//
+// # Security
+//
+// Anyone who can connect to the socket can kick chatters, so it is created
+// with mode 0600 (only the user running the server). On Linux connecting to
+// a Unix socket needs write permission on it; the mode is set right after
+// bind, and with the usual umask (022 or stricter) nobody else can connect
+// even in that instant.
+//
+// # Path length
+//
+// A Unix socket address holds at most MaxPathLen bytes. When the socket
+// path is longer, Listen and Dial use the same file through a shorter
+// relative name (relative to the working directory) if there is one, and
+// otherwise fail with ErrPathTooLong, which names the path: move the
+// database to a shorter directory.
+package admin

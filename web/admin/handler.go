@@ -1,0 +1,242 @@
+package admin
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"chatserver/chat"
+	"chatserver/storage"
+)
+
+// Room is what the admin channel needs from the chat room; *chat.Room
+// implements it. Its methods are called from request goroutines.
+type Room interface {
+	History(n int) []storage.Message
+	Chatters() []string
+	Kick(name, reason string, ban time.Duration) (int, error)
+	Unban(name string) (bool, error)
+}
+
+var _ Room = (*chat.Room)(nil)
+
+// Request error codes, besides the chat.Code values a Room returns.
+const (
+	CodeBadRequest       chat.Code = "bad_request"
+	CodeNotFound         chat.Code = "not_found"
+	CodeMethodNotAllowed chat.Code = "method_not_allowed"
+	CodeTooLarge         chat.Code = "too_large"
+)
+
+// Request limits.
+const (
+	// maxBody bounds a request body; a kick is a name and a reason.
+	maxBody = 16 << 10
+	// MaxReasonLen is the longest kick reason, in characters: it is shown
+	// to the kicked person, a sentence or two.
+	MaxReasonLen = 500
+)
+
+// KickRequest is the body of POST /kick.
+type KickRequest struct {
+	Name   string `json:"name"`
+	Reason string `json:"reason,omitempty"`
+	// Ban is a Go duration ("10m"); empty means no ban.
+	Ban string `json:"ban,omitempty"`
+}
+
+// KickReply answers a successful POST /kick.
+type KickReply struct {
+	OK bool `json:"ok"`
+	// Closed is how many connections of the chatter were closed.
+	Closed int `json:"closed"`
+}
+
+// UnbanRequest is the body of POST /unban.
+type UnbanRequest struct {
+	Name string `json:"name"`
+}
+
+// UnbanReply answers a successful POST /unban.
+type UnbanReply struct {
+	OK bool `json:"ok"`
+	// Unbanned reports whether there was a ban to lift.
+	Unbanned bool `json:"unbanned"`
+}
+
+// ErrorReply is the body of every refused request.
+type ErrorReply struct {
+	Error   chat.Code `json:"error"`
+	Message string    `json:"message"`
+}
+
+// NewHandler returns the admin routes over room (see the package
+// documentation). logf receives internal errors; nil means log.Printf.
+func NewHandler(room Room, logf func(format string, args ...any)) http.Handler {
+	if logf == nil {
+		logf = log.Printf
+	}
+	h := &handler{room: room, logf: logf}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/history", h.method(http.MethodGet, h.history))
+	mux.HandleFunc("/chatters", h.method(http.MethodGet, h.chatters))
+	mux.HandleFunc("/kick", h.method(http.MethodPost, h.kick))
+	mux.HandleFunc("/unban", h.method(http.MethodPost, h.unban))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		h.fail(w, http.StatusNotFound, CodeNotFound, "no admin route "+r.URL.Path)
+	})
+	return mux
+}
+
+type handler struct {
+	room Room
+	logf func(string, ...any)
+}
+
+// method refuses requests with another method than want, in JSON.
+func (h *handler) method(want string, next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != want {
+			w.Header().Set("Allow", want)
+			h.fail(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, r.URL.Path+" takes "+want)
+			return
+		}
+		next(w, r)
+	}
+}
+
+func (h *handler) history(w http.ResponseWriter, r *http.Request) {
+	n := 0
+	if s := r.URL.Query().Get("n"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 0 {
+			h.fail(w, http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("n must be a whole number, 0 or more, got %q", s))
+			return
+		}
+		n = v
+	}
+	h.reply(w, h.room.History(n))
+}
+
+func (h *handler) chatters(w http.ResponseWriter, _ *http.Request) {
+	h.reply(w, h.room.Chatters())
+}
+
+func (h *handler) kick(w http.ResponseWriter, r *http.Request) {
+	var req KickRequest
+	if !h.decode(w, r, &req) {
+		return
+	}
+	name, ok := h.name(w, req.Name)
+	if !ok {
+		return
+	}
+	if utf8.RuneCountInString(req.Reason) > MaxReasonLen {
+		h.fail(w, http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("reason is longer than %d characters", MaxReasonLen))
+		return
+	}
+	var ban time.Duration
+	if req.Ban != "" {
+		d, err := time.ParseDuration(req.Ban)
+		if err != nil || d < 0 {
+			h.fail(w, http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("ban must be a duration such as 10m or 2h, got %q", req.Ban))
+			return
+		}
+		ban = d
+	}
+	closed, err := h.room.Kick(name, req.Reason, ban)
+	if err != nil {
+		h.failErr(w, err)
+		return
+	}
+	h.reply(w, KickReply{OK: true, Closed: closed})
+}
+
+func (h *handler) unban(w http.ResponseWriter, r *http.Request) {
+	var req UnbanRequest
+	if !h.decode(w, r, &req) {
+		return
+	}
+	name, ok := h.name(w, req.Name)
+	if !ok {
+		return
+	}
+	was, err := h.room.Unban(name)
+	if err != nil {
+		h.failErr(w, err)
+		return
+	}
+	h.reply(w, UnbanReply{OK: true, Unbanned: was})
+}
+
+// decode reads a JSON body into v, answering the request itself on error.
+func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	if err := dec.Decode(v); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			h.fail(w, http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("request body is over %d bytes", maxBody))
+			return false
+		}
+		h.fail(w, http.StatusBadRequest, CodeBadRequest, "request body is not the expected JSON object: "+err.Error())
+		return false
+	}
+	return true
+}
+
+// name checks a nickname argument, answering the request itself on error.
+func (h *handler) name(w http.ResponseWriter, name string) (string, bool) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		h.fail(w, http.StatusBadRequest, CodeBadRequest, "name is missing")
+		return "", false
+	}
+	return name, true
+}
+
+// statusOf maps the chat codes a Room returns to HTTP statuses.
+var statusOf = map[chat.Code]int{
+	chat.CodeNoSuchChatter: http.StatusNotFound,
+	chat.CodeInvalidName:   http.StatusBadRequest,
+	chat.CodeUnavailable:   http.StatusServiceUnavailable,
+	chat.CodeStoreFailed:   http.StatusInternalServerError,
+	chat.CodeInternal:      http.StatusInternalServerError,
+}
+
+// failErr answers a Room error; internal ones are logged, not shown.
+func (h *handler) failErr(w http.ResponseWriter, err error) {
+	code := chat.ErrorCode(err)
+	status, ok := statusOf[code]
+	if !ok {
+		status = http.StatusBadRequest
+	}
+	if status == http.StatusInternalServerError {
+		h.logf("admin: %v", err)
+	}
+	h.fail(w, status, code, chat.ErrorMessage(err))
+}
+
+func (h *handler) fail(w http.ResponseWriter, status int, code chat.Code, msg string) {
+	h.write(w, status, ErrorReply{Error: code, Message: msg})
+}
+
+func (h *handler) reply(w http.ResponseWriter, v any) { h.write(w, http.StatusOK, v) }
+
+func (h *handler) write(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		// Replies are plain structs and slices; this is a programming error.
+		h.logf("admin: encoding reply: %v", err)
+		status, body = http.StatusInternalServerError, []byte(`{"error":"internal","message":"internal server error"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(append(body, '\n'))
+}

@@ -1,0 +1,214 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// MaxPathLen is the longest Unix socket address the kernel accepts: the
+// 108-byte sun_path of Linux less its terminating NUL.
+const MaxPathLen = 107
+
+// Timings of the admin channel. Requests are tiny and local; anything slow
+// is a stuck peer, not a slow network.
+const (
+	// probeTimeout bounds the connect that tells a live socket from a
+	// stale one.
+	probeTimeout = time.Second
+	// readTimeout and writeTimeout bound one admin request on the server;
+	// a kick or a history read takes milliseconds.
+	readTimeout  = 5 * time.Second
+	writeTimeout = 5 * time.Second
+	// closeTimeout is how long Close lets in-flight requests finish before
+	// cutting their connections.
+	closeTimeout = 2 * time.Second
+	// socketMode: only the user running the server may talk to it.
+	socketMode = 0o600
+)
+
+var (
+	// ErrNoServer is returned by Dial (and by Client calls) when nothing
+	// listens on the socket: it does not exist, or it is a stale file left
+	// by a server that crashed. Callers then use the database file itself.
+	ErrNoServer = errors.New("no chatserver is listening on the admin socket")
+
+	// ErrInUse is returned by Listen when another process answers on the
+	// socket path: another server is running on the same database.
+	ErrInUse = errors.New("another chatserver is listening on the admin socket")
+
+	// ErrPathTooLong is returned by Listen and Dial when the socket path
+	// does not fit in a Unix socket address, even as a relative path.
+	ErrPathTooLong = errors.New("admin socket path is too long for a Unix socket")
+)
+
+// SocketPath returns the admin socket path of the database file dbPath:
+// the same path with ".sock" appended.
+func SocketPath(dbPath string) string { return dbPath + ".sock" }
+
+// address returns the name under which path is bound or dialled: path
+// itself when it fits in a socket address, otherwise a shorter name of the
+// same file relative to the working directory.
+func address(path string) (string, error) {
+	if len(path) <= MaxPathLen {
+		return path, nil
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		if wd, err := os.Getwd(); err == nil {
+			if rel, err := filepath.Rel(wd, abs); err == nil && len(rel) <= MaxPathLen {
+				return rel, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("%s is %d bytes long, a Unix socket allows %d (move the database to a shorter path): %w",
+		path, len(path), MaxPathLen, ErrPathTooLong)
+}
+
+// Server serves the admin channel on a Unix socket. Listen starts it; the
+// caller owns it and must Close it.
+type Server struct {
+	path string      // as given to Listen, for messages
+	addr string      // the name bound (path, or a shorter relative name)
+	info os.FileInfo // the socket file as created, to remove only our own
+	http *http.Server
+	wg   sync.WaitGroup // the serving goroutine
+
+	once     sync.Once
+	closeErr error
+}
+
+// Listen creates the Unix socket at path with mode 0600 and serves h on it
+// in a goroutine until Close.
+//
+// A socket file left at path by a server that crashed (nobody answers on
+// it) is removed and replaced. If a process answers on it, Listen fails
+// with an error wrapping ErrInUse; if path is something other than a
+// socket, Listen fails and leaves it alone. The caller is expected to hold
+// the database lock already, so that no second server races for the path.
+// logf receives the HTTP server's own errors; nil means log.Printf.
+func Listen(path string, h http.Handler, logf func(format string, args ...any)) (*Server, error) {
+	if logf == nil {
+		logf = log.Printf
+	}
+	addr, err := address(path)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: addr, Net: "unix"})
+	if errors.Is(err, syscall.EADDRINUSE) {
+		if err := removeStale(path, addr); err != nil {
+			return nil, err
+		}
+		ln, err = net.ListenUnix("unix", &net.UnixAddr{Name: addr, Net: "unix"})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listen on admin socket %s: %w", path, unwrapOp(err))
+	}
+	// Close removes the file itself, and only if it is still ours.
+	ln.SetUnlinkOnClose(false)
+	info, err := os.Lstat(addr)
+	if err == nil {
+		err = os.Chmod(addr, socketMode)
+	}
+	if err != nil {
+		ln.Close()
+		os.Remove(addr)
+		return nil, fmt.Errorf("set up admin socket %s: %w", path, err)
+	}
+	s := &Server{
+		path: path,
+		addr: addr,
+		info: info,
+		http: &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: readTimeout,
+			ReadTimeout:       readTimeout,
+			WriteTimeout:      writeTimeout,
+			ErrorLog:          log.New(logWriter{logf}, "admin: ", 0),
+		},
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logf("admin: serving %s: %v", path, err)
+		}
+	}()
+	return s, nil
+}
+
+// removeStale removes the socket at addr if nobody answers on it.
+func removeStale(path, addr string) error {
+	fi, err := os.Lstat(addr)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil // gone in the meantime
+	case err != nil:
+		return fmt.Errorf("inspect admin socket %s: %w", path, err)
+	case fi.Mode().Type() != fs.ModeSocket:
+		return fmt.Errorf("%s exists and is not a socket; not replacing it", path)
+	}
+	conn, err := net.DialTimeout("unix", addr, probeTimeout)
+	if err == nil {
+		conn.Close()
+		return fmt.Errorf("%s: %w", path, ErrInUse)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		return fmt.Errorf("probe admin socket %s: %w", path, unwrapOp(err))
+	}
+	if err := os.Remove(addr); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove stale admin socket %s: %w", path, err)
+	}
+	return nil
+}
+
+// Path returns the socket path given to Listen.
+func (s *Server) Path() string { return s.path }
+
+// Close stops accepting requests, lets in-flight ones finish for a short
+// while, waits for the serving goroutine and removes the socket file. It is
+// idempotent and safe to call from several goroutines; every call returns
+// the first call's result.
+func (s *Server) Close() error {
+	s.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		defer cancel()
+		if err := s.http.Shutdown(ctx); err != nil {
+			s.http.Close()
+		}
+		s.wg.Wait()
+		if fi, err := os.Lstat(s.addr); err == nil && os.SameFile(fi, s.info) {
+			if err := os.Remove(s.addr); err != nil {
+				s.closeErr = fmt.Errorf("remove admin socket %s: %w", s.path, err)
+			}
+		}
+	})
+	return s.closeErr
+}
+
+// unwrapOp drops the *net.OpError layer, whose text repeats the address.
+func unwrapOp(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err
+	}
+	return err
+}
+
+// logWriter sends the http.Server's own error log through logf.
+type logWriter struct{ logf func(string, ...any) }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.logf("%s", bytes.TrimRight(p, "\n"))
+	return len(p), nil
+}

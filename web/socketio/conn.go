@@ -119,10 +119,10 @@ func (c *conn) OnMessage(data []byte, binary bool) {
 	if p == nil {
 		return
 	}
-	select {
-	case c.in <- p:
-	case <-c.sess.Done():
-	}
+	// Blocks while run is busy with a full queue: run keeps draining until
+	// OnClose, which the engine calls only after this returns, so the wait
+	// lasts as long as the handler running on run, no longer.
+	c.in <- p
 }
 
 // OnClose ends run, which then tells every socket.

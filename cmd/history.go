@@ -1,0 +1,139 @@
+package cmd
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"chatserver/chat"
+	"chatserver/storage"
+	"chatserver/web/admin"
+)
+
+// historyTimeFormat is the time column of `chatserver history`, in UTC.
+const historyTimeFormat = "2006-01-02 15:04:05"
+
+// historyOptions are the flags of `chatserver history`.
+type historyOptions struct {
+	db   string
+	n    int
+	json bool
+}
+
+func (o *historyOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.db, "db", defaultDB, "database file (env "+envDB+")")
+	fs.IntVarP(&o.n, "n", "n", 0, "show at most the newest N messages (0: all that are kept)")
+	fs.BoolVar(&o.json, "json", false, "print a JSON array of {id, name, text, time} instead of text")
+}
+
+func (o *historyOptions) validate() error {
+	if o.db == "" {
+		return errors.New("--db must name a file")
+	}
+	if o.n < 0 {
+		return fmt.Errorf("-n must be 0 or more, got %d", o.n)
+	}
+	return nil
+}
+
+func newHistoryCommand() *cobra.Command {
+	var o historyOptions
+	cmd := &cobra.Command{
+		Use:   "history",
+		Short: "Print the stored messages, oldest first",
+		Long: `Print the stored messages, oldest first, one per line:
+
+  2026-11-29 12:00:01 alice: hi
+
+Times are in UTC. Lines after the first of a multi-line message are indented.
+With --json the output is a JSON array of {id, name, text, time}, the same
+objects chat clients receive (time in RFC 3339, UTC).
+
+While "chatserver serve" runs on the file, the messages come from it through
+the admin socket (FILE.sock); otherwise the file is opened read-only and left
+unchanged.`,
+		Example: `  chatserver history
+  chatserver history -n 3
+  chatserver history --db /var/lib/chatserver/chat.db --json`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyEnv(cmd.Flags(), map[string]string{"db": envDB}); err != nil {
+				return err
+			}
+			if err := o.validate(); err != nil {
+				return err
+			}
+			return o.run(cmd.Context(), cmd.OutOrStdout())
+		},
+	}
+	o.addFlags(cmd.Flags())
+	return cmd
+}
+
+func (o *historyOptions) run(ctx context.Context, out io.Writer) error {
+	msgs, err := o.fetch(ctx)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return writeJSON(out, msgs)
+	}
+	return writeText(out, msgs)
+}
+
+// fetch asks the running server, or reads the file when none runs.
+func (o *historyOptions) fetch(ctx context.Context) ([]storage.Message, error) {
+	c, err := admin.Dial(admin.SocketPath(o.db))
+	if err == nil {
+		defer c.Close()
+		msgs, err := c.History(ctx, o.n)
+		if !errors.Is(err, admin.ErrNoServer) {
+			if err != nil {
+				return nil, fmt.Errorf("ask the running chatserver: %w", err)
+			}
+			return msgs, nil
+		}
+	} else if !errors.Is(err, admin.ErrNoServer) {
+		return nil, fmt.Errorf("reach the running chatserver: %w", err)
+	}
+	st, err := openOffline(o.db, true)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	msgs, err := st.RecentMessages(o.n)
+	if err != nil {
+		return nil, fmt.Errorf("read messages: %w", openError(o.db, err))
+	}
+	return msgs, nil
+}
+
+// writeText prints one message per line, continuation lines indented.
+func writeText(out io.Writer, msgs []storage.Message) error {
+	w := bufio.NewWriter(out)
+	indent := "\n" + strings.Repeat(" ", len(historyTimeFormat)+1)
+	for _, m := range msgs {
+		text := strings.ReplaceAll(m.Text, "\n", indent)
+		fmt.Fprintf(w, "%s %s: %s\n", m.Time.UTC().Format(historyTimeFormat), m.Name, text)
+	}
+	return w.Flush()
+}
+
+// writeJSON prints msgs as an indented JSON array of wire messages.
+func writeJSON(out io.Writer, msgs []storage.Message) error {
+	wire := make([]chat.WireMessage, len(msgs))
+	for i, m := range msgs {
+		wire[i] = chat.WireMessage{ID: m.ID, Name: m.Name, Text: m.Text, Time: m.Time.UTC().Format(chat.TimeFormat)}
+	}
+	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(wire)
+}

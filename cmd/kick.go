@@ -1,0 +1,180 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"chatserver/chat"
+	"chatserver/web/admin"
+)
+
+// kickOptions are the flags of `chatserver kick`.
+type kickOptions struct {
+	db     string
+	reason string
+	ban    time.Duration
+	unban  bool
+}
+
+func (o *kickOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.db, "db", defaultDB, "database file (env "+envDB+")")
+	fs.StringVar(&o.reason, "reason", "", "reason shown to the kicked chatter")
+	fs.DurationVar(&o.ban, "ban", 0, "also refuse the nickname for this long, e.g. 10m or 24h (kept in the file)")
+	fs.BoolVar(&o.unban, "unban", false, "lift the nickname's ban instead of kicking")
+}
+
+func (o *kickOptions) validate(name string) error {
+	switch {
+	case o.db == "":
+		return errors.New("--db must name a file")
+	case strings.TrimSpace(name) == "":
+		return errors.New("the nickname is empty")
+	case utf8.RuneCountInString(o.reason) > admin.MaxReasonLen:
+		return fmt.Errorf("--reason is longer than %d characters", admin.MaxReasonLen)
+	case o.ban < 0:
+		return fmt.Errorf("--ban must not be negative, got %s", o.ban)
+	case o.unban && (o.ban > 0 || o.reason != ""):
+		return errors.New("--unban cannot be combined with --ban or --reason")
+	}
+	return nil
+}
+
+func newKickCommand() *cobra.Command {
+	var o kickOptions
+	cmd := &cobra.Command{
+		Use:   "kick NICK",
+		Short: "Disconnect a chatter, optionally banning the nickname",
+		Long: `Kick the chatter called NICK (compared case-insensitively).
+
+While "chatserver serve" runs on the file, every connection holding the nickname
+gets a "kicked" event with the reason and is disconnected, and everyone else
+sees the chatter leave; this goes through the admin socket (FILE.sock). With
+no server running, the nickname is removed from the stored chatter set.
+A nickname that is not there is an error (exit status 1).
+
+--ban also refuses the nickname for a while, stored in the file so that it
+survives restarts; with --ban, a nickname that is not present is only banned.
+--unban lifts a ban.`,
+		Example: `  chatserver kick alice
+  chatserver kick alice --reason "please keep it friendly"
+  chatserver kick spammer --ban 24h --reason "spam"
+  chatserver kick --unban spammer`,
+		Args: exactlyOneArg("nickname"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := applyEnv(cmd.Flags(), map[string]string{"db": envDB}); err != nil {
+				return err
+			}
+			if err := o.validate(args[0]); err != nil {
+				return err
+			}
+			return o.run(cmd.Context(), cmd.OutOrStdout(), strings.TrimSpace(args[0]))
+		},
+	}
+	o.addFlags(cmd.Flags())
+	return cmd
+}
+
+func (o *kickOptions) run(ctx context.Context, out io.Writer, name string) error {
+	c, err := admin.Dial(admin.SocketPath(o.db))
+	if err == nil {
+		defer c.Close()
+		err = o.online(ctx, out, c, name)
+		if !errors.Is(err, admin.ErrNoServer) {
+			return err
+		}
+	} else if !errors.Is(err, admin.ErrNoServer) {
+		return fmt.Errorf("reach the running chatserver: %w", err)
+	}
+	return o.offline(out, name)
+}
+
+// online kicks, bans or unbans through the running server.
+func (o *kickOptions) online(ctx context.Context, out io.Writer, c *admin.Client, name string) error {
+	if o.unban {
+		was, err := c.Unban(ctx, name)
+		if err != nil {
+			return adminError(err)
+		}
+		return reportUnban(out, name, was)
+	}
+	closed, err := c.Kick(ctx, name, o.reason, o.ban)
+	if chat.ErrorCode(err) == chat.CodeNoSuchChatter {
+		return plainf(err, "no chatter called %q is present", name)
+	}
+	if err != nil {
+		return adminError(err)
+	}
+	switch {
+	case closed > 0:
+		fmt.Fprintf(out, "kicked %s (%s closed)\n", name, plural(closed, "connection"))
+	default:
+		fmt.Fprintf(out, "%s is not present\n", name)
+	}
+	if o.ban > 0 {
+		fmt.Fprintf(out, "banned %s for %s\n", name, o.ban)
+	}
+	return nil
+}
+
+// offline changes the file itself: no server runs on it.
+func (o *kickOptions) offline(out io.Writer, name string) error {
+	st, err := openOffline(o.db, false)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if o.unban {
+		was, err := st.Unban(name)
+		if err != nil {
+			return fmt.Errorf("lift ban: %w", openError(o.db, err))
+		}
+		return reportUnban(out, name, was)
+	}
+	if o.ban > 0 {
+		if err := st.Ban(name, time.Now().Add(o.ban)); err != nil {
+			return fmt.Errorf("store ban: %w", openError(o.db, err))
+		}
+	}
+	removed, err := st.RemoveChatter(name)
+	if err != nil {
+		return fmt.Errorf("remove chatter: %w", openError(o.db, err))
+	}
+	switch {
+	case removed:
+		fmt.Fprintf(out, "removed %s from the stored chatters (no server is running)\n", name)
+	case o.ban == 0:
+		return fmt.Errorf("no chatter called %q is in %s (no server is running)", name, o.db)
+	}
+	if o.ban > 0 {
+		fmt.Fprintf(out, "banned %s for %s\n", name, o.ban)
+	}
+	return nil
+}
+
+func reportUnban(out io.Writer, name string, was bool) error {
+	if !was {
+		return fmt.Errorf("%s is not banned", name)
+	}
+	_, err := fmt.Fprintf(out, "unbanned %s\n", name)
+	return err
+}
+
+// adminError words a refusal of the running server.
+func adminError(err error) error {
+	return fmt.Errorf("the running chatserver refused: %w", err)
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}

@@ -1,0 +1,165 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// Exit codes of Execute.
+const (
+	exitError = 1 // the command failed
+	exitUsage = 2 // the command line was wrong
+)
+
+// Environment variables read by the commands; a flag given on the command
+// line wins over its variable, and an empty variable counts as unset.
+const (
+	envAddr           = "CHATSERVER_ADDR"
+	envDB             = "CHATSERVER_DB"
+	envHistory        = "CHATSERVER_HISTORY"
+	envAllowedOrigins = "CHATSERVER_ALLOWED_ORIGINS"
+)
+
+// defaultDB is the database file when neither --db nor CHATSERVER_DB is
+// given: in the working directory, next to where the server was started.
+const defaultDB = "chatserver.db"
+
+// NewRootCommand returns the chatserver command tree. Each call builds a
+// fresh tree, so tests can run commands independently.
+func NewRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "chatserver",
+		Short: "A self-hosted chat room: one binary, one database file",
+		Long: `chatserver is a self-hosted chat appliance: one binary that serves a chat page
+and a Socket.IO v4 endpoint, keeping recent history and presence in one bbolt
+database file. Start it with "chatserver serve" and open the printed address
+in a browser.`,
+		Example: `  chatserver serve
+  chatserver serve --addr 127.0.0.1:9000 --db /var/lib/chatserver/chat.db
+  chatserver history -n 5
+  chatserver kick alice --reason "spam"`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		// Bare "chatserver" shows the help.
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		Args: noArgs,
+	}
+	// Every command here documents itself with an example; the generated
+	// shell-completion command would not.
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(
+		newServeCommand(),
+		newHistoryCommand(),
+		newKickCommand(),
+		newVersionCommand(),
+	)
+	return root
+}
+
+// Execute runs the command tree on os.Args and exits non-zero on failure
+// with a one-line "chatserver: ..." message on standard error.
+func Execute() {
+	cmd, err := NewRootCommand().ExecuteContextC(context.Background())
+	if err != nil {
+		os.Exit(report(os.Stderr, cmd, err))
+	}
+}
+
+// report prints err, returned by cmd, as Execute does and returns the exit
+// code.
+func report(w io.Writer, cmd *cobra.Command, err error) int {
+	fmt.Fprintf(w, "chatserver: %v\n", err)
+	var u usageError
+	if errors.As(err, &u) {
+		fmt.Fprintf(w, "Run '%s --help' for usage.\n", cmd.CommandPath())
+		return exitUsage
+	}
+	return exitError
+}
+
+// usageError marks a mistake on the command line.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// noArgs refuses positional arguments as a usage error.
+func noArgs(cmd *cobra.Command, args []string) error {
+	switch {
+	case len(args) > 0 && cmd.HasSubCommands():
+		return usageError{fmt.Errorf("unknown command %q", args[0])}
+	case len(args) > 0:
+		return usageError{fmt.Errorf("%s takes no arguments, got %q", cmd.CommandPath(), args[0])}
+	}
+	return nil
+}
+
+// exactlyOneArg requires one positional argument, named what.
+func exactlyOneArg(what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != 1 {
+			return usageError{fmt.Errorf("%s takes exactly one %s, got %d arguments", cmd.CommandPath(), what, len(args))}
+		}
+		return nil
+	}
+}
+
+// applyEnv gives every flag of fs that was not set on the command line the
+// value of its environment variable (flag name → variable name), if that
+// is set and not empty. A value the flag refuses is an error naming the
+// variable.
+func applyEnv(fs *pflag.FlagSet, vars map[string]string) error {
+	names := make([]string, 0, len(vars))
+	for name := range vars {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		env := vars[name]
+		v, ok := os.LookupEnv(env)
+		if !ok || v == "" || fs.Changed(name) {
+			continue
+		}
+		if err := fs.Set(name, v); err != nil {
+			return fmt.Errorf("environment variable %s=%q is not valid: --%s takes %s", env, v, name, describeType(fs.Lookup(name).Value.Type()))
+		}
+	}
+	return nil
+}
+
+// describeType says in words what a flag of pflag type typ accepts.
+func describeType(typ string) string {
+	switch typ {
+	case "int":
+		return "a whole number"
+	case "duration":
+		return "a duration such as 10m or 2h"
+	case "bool":
+		return "true or false"
+	default:
+		return "a " + typ
+	}
+}
+
+// plainError is an error whose message is written for the person at the
+// terminal, while errors.Is still sees the cause.
+type plainError struct {
+	msg string
+	err error
+}
+
+func (e *plainError) Error() string { return e.msg }
+func (e *plainError) Unwrap() error { return e.err }
+
+// plainf returns a plainError with a formatted message wrapping cause.
+func plainf(cause error, format string, args ...any) error {
+	return &plainError{msg: fmt.Sprintf(format, args...), err: cause}
+}

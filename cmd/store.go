@@ -1,0 +1,69 @@
+package cmd
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"time"
+
+	"chatserver/storage"
+	"chatserver/storage/bolt"
+	"chatserver/web/admin"
+)
+
+const (
+	// lockTimeout is how long a command waits for the database lock: long
+	// enough to ride out a server that is just stopping, short enough that
+	// a second server fails within seconds instead of hanging.
+	lockTimeout = time.Second
+
+	// keepAll is the history size passed when history and kick open the
+	// file themselves: a read-write open trims to Options.History, and a
+	// kick must never delete messages that the server keeps.
+	keepAll = math.MaxInt
+)
+
+// openForServe opens the database for `serve`, turning the store's
+// sentinel errors into plain sentences.
+func openForServe(path string, history int) (*bolt.Store, error) {
+	st, err := bolt.Open(path, bolt.Options{History: history, Timeout: lockTimeout})
+	if errors.Is(err, storage.ErrLocked) {
+		return nil, plainf(err, "%s is in use by another chatserver (is one already running?)", path)
+	}
+	return st, openError(path, err)
+}
+
+// openOffline opens the database for `history` or `kick` when no server
+// answered on the admin socket. A missing file is not created.
+func openOffline(path string, readOnly bool) (*bolt.Store, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, plainf(err, "no database at %s (no chatserver has run with it yet; pass --db or set %s)", path, envDB)
+	}
+	st, err := bolt.Open(path, bolt.Options{History: keepAll, Timeout: lockTimeout, ReadOnly: readOnly})
+	if errors.Is(err, storage.ErrLocked) {
+		return nil, plainf(err, "%s is in use by a chatserver whose admin socket %s cannot be reached (is it still starting, or run by another user?)",
+			path, admin.SocketPath(path))
+	}
+	return st, openError(path, err)
+}
+
+// openError explains the errors of bolt.Open other than ErrLocked; nil
+// stays nil.
+func openError(path string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, storage.ErrNotChatserver):
+		return plainf(err, "%s is not a chatserver database (another program's file, or damaged); it was left untouched", path)
+	case errors.Is(err, storage.ErrNewerSchema):
+		return plainf(err, "%s was written by a newer chatserver; upgrade chatserver or use another file", path)
+	case errors.Is(err, storage.ErrCorrupt):
+		return plainf(err, "%s is damaged; it was left untouched (restore a backup or use another file)", path)
+	case errors.Is(err, fs.ErrPermission):
+		return plainf(err, "no permission to open %s", path)
+	default:
+		return fmt.Errorf("open database: %w", err)
+	}
+}

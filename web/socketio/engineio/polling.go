@@ -16,6 +16,11 @@ import (
 // over). The reference re-checks every 100 ms.
 const upgradeNoopDelay = 50 * time.Millisecond
 
+// clientCloseGrace is how long a polling session closed by the client's
+// "1" stays reachable for a GET the client sent before the "1" but that
+// arrived after it (two HTTP connections race): that GET gets "6".
+const clientCloseGrace = time.Second
+
 // pollAction is what a held GET does next.
 type pollAction int
 
@@ -54,7 +59,7 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 	arrived := time.Now()
 	s.mu.Lock()
 	switch {
-	case s.isClosed && !s.lingering:
+	case s.isClosed && (!s.lingering || s.lingerServed):
 		s.mu.Unlock()
 		writeError(w, http.StatusBadRequest, codeUnknownSID)
 		return
@@ -125,17 +130,18 @@ func (s *Session) nextPoll(arrived time.Time) (batch []*Message, tail *Message, 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.isClosed {
+		if s.lingering && !s.lingerServed {
+			// This is the last GET: the session is forgotten before
+			// the answer goes out, so the client's next request
+			// certainly gets 400.
+			s.lingerServed = true
+			close(s.lingerDone)
+			s.srv.forget(s)
+		}
 		switch s.kind {
 		case closeClient:
 			return nil, noopMessage, pollSend, time.Time{}
 		case closeGraceful, closeShutdown:
-			if s.lingering {
-				if s.lingerServed {
-					return nil, closeMessage, pollSend, time.Time{}
-				}
-				s.lingerServed = true
-				close(s.lingerDone)
-			}
 			return s.takeQueueLocked(), closeMessage, pollSend, time.Time{}
 		default:
 			return nil, closeMessage, pollSend, time.Time{}

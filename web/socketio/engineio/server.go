@@ -96,7 +96,9 @@ type Server struct {
 	wg   sync.WaitGroup
 	open atomic.Int64 // sessions not yet closed
 
-	mu       sync.Mutex // guards sessions and closed
+	// mu guards sessions and closed. It may be taken while a Session's mu
+	// is held, never the other way round.
+	mu       sync.Mutex
 	sessions map[string]*Session
 	closed   bool
 }

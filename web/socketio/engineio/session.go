@@ -18,7 +18,10 @@ const (
 	// "1", queued packets are dropped.
 	closeError closeKind = iota
 	// closeClient: the client sent "1". A held GET gets "6" (noop), as the
-	// reference does and the conformance suite expects.
+	// reference does and the conformance suite expects. With no GET held,
+	// the session lingers up to clientCloseGrace so that a GET the client
+	// sent before its "1" (but which arrived after it) gets the same "6"
+	// instead of an error.
 	closeClient
 	// closeGraceful: Session.Close. Queued packets are flushed, on polling
 	// followed by "1"; with no GET held, the session lingers up to
@@ -140,7 +143,8 @@ func (s *Session) closeWith(reason string, kind closeKind) {
 	s.isClosed = true
 	s.closed.Store(true)
 	s.reason, s.kind = reason, kind
-	s.lingering = kind == closeGraceful && s.transport == TransportPolling && !s.getActive
+	s.lingering = (kind == closeGraceful || kind == closeClient) &&
+		s.transport == TransportPolling && !s.getActive
 	lingering, ws, probe := s.lingering, s.ws, s.probeConn
 	s.mu.Unlock()
 
@@ -307,8 +311,7 @@ func (s *Session) finish() {
 	kind, reason, ws, lingering := s.kind, s.reason, s.ws, s.lingering
 	s.mu.Unlock()
 
-	switch {
-	case ws != nil:
+	if ws != nil {
 		if kind == closeGraceful || kind == closeShutdown {
 			deadline := time.Now().Add(s.srv.st.WriteTimeout)
 			if s.flushWebSocket(deadline) == nil {
@@ -317,15 +320,11 @@ func (s *Session) finish() {
 			}
 		}
 		_ = ws.Close()
-	case lingering:
-		t := time.NewTimer(s.srv.st.WriteTimeout)
-		select {
-		case <-s.lingerDone:
-		case <-t.C:
-		case <-s.srv.shutdown:
-		}
-		t.Stop()
-		s.srv.forget(s)
+	}
+	// Session.Close promises the flush before OnClose; a client's own
+	// close needs no such wait.
+	if lingering && kind == closeGraceful {
+		s.linger(s.srv.st.WriteTimeout)
 	}
 
 	s.dispatchMu.Lock()
@@ -335,11 +334,27 @@ func (s *Session) finish() {
 	}
 	s.dispatchMu.Unlock()
 
+	if lingering && kind == closeClient {
+		s.linger(clientCloseGrace)
+	}
 	s.mu.Lock()
 	clear(s.queue)
 	s.queue, s.spare = nil, nil
 	s.mu.Unlock()
 	close(s.done)
+}
+
+// linger keeps a closed polling session reachable for its last GET, for
+// at most d or until the server shuts down, then forgets it.
+func (s *Session) linger(d time.Duration) {
+	t := time.NewTimer(d)
+	select {
+	case <-s.lingerDone:
+	case <-t.C:
+	case <-s.srv.shutdown:
+	}
+	t.Stop()
+	s.srv.forget(s)
 }
 
 // deliver passes one message to the handler, unless the session is

@@ -1,0 +1,361 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	// maxPacket bounds one received packet: twice the Engine.IO default
+	// maxPayload, so no well-behaved server is cut short.
+	maxPacket = 2 << 20
+	// pingSlack is added to pingInterval+pingTimeout before a silent
+	// server counts as gone: a loaded server's ping may come late.
+	pingSlack = 5 * time.Second
+	// joinAckID is the ack id of the join; message acks count from 1.
+	joinAckID = 0
+)
+
+var (
+	// errClosed is returned by a transport's send after close.
+	errClosed = errors.New("connection closed")
+	// errServerClosed: the server ended the session (Engine.IO close or
+	// Socket.IO disconnect).
+	errServerClosed = errors.New("closed by the server")
+)
+
+// transport moves Engine.IO packets for one client.
+type transport interface {
+	// next returns the next received packet, valid until the next call;
+	// only the client's reading goroutine calls it.
+	next() ([]byte, error)
+	// send writes or queues one packet; any goroutine may call it.
+	send(p []byte) error
+	// alive extends the connection's liveness deadline to d from now
+	// (after each ping from the server).
+	alive(d time.Duration)
+	// close ends the connection without waiting, which also ends a blocked
+	// next; idempotent, any goroutine.
+	close()
+	// wait returns when every goroutine the transport started has ended;
+	// called after close.
+	wait()
+}
+
+// openInfo is the Engine.IO handshake (open packet) data the client uses.
+type openInfo struct {
+	Sid          string `json:"sid"`
+	PingInterval int64  `json:"pingInterval"` // milliseconds
+	PingTimeout  int64  `json:"pingTimeout"`  // milliseconds
+}
+
+// parseOpen reads an Engine.IO open packet: 0{"sid":...}.
+func parseOpen(p []byte) (openInfo, error) {
+	var info openInfo
+	if len(p) == 0 || p[0] != eioOpen {
+		return info, fmt.Errorf("handshake: expected an open packet, got %.40q", p)
+	}
+	if err := json.Unmarshal(p[1:], &info); err != nil {
+		return info, fmt.Errorf("handshake: %w", err)
+	}
+	if info.Sid == "" || info.PingInterval <= 0 || info.PingTimeout <= 0 {
+		return info, fmt.Errorf("handshake: incomplete open packet %.80q", p)
+	}
+	return info, nil
+}
+
+// clientStats are one client's counters, written by its own goroutines and
+// summed by the progress line and the result (hence atomic).
+type clientStats struct {
+	sent          atomic.Int64
+	sendErrors    atomic.Int64
+	acked         atomic.Int64
+	refused       atomic.Int64
+	delivered     atomic.Int64
+	echoed        atomic.Int64
+	addChatter    atomic.Int64
+	removeChatter atomic.Int64
+	chatErrors    atomic.Int64
+	kicked        atomic.Int64
+}
+
+// client is one bench connection. The runner creates it; its main goroutine
+// (run) dials, joins and then reads until the connection ends; a sender
+// goroutine may write to it meanwhile.
+type client struct {
+	idx  int
+	nick []byte
+	r    *runner
+
+	st clientStats
+
+	mu     sync.Mutex // guards t and stopped
+	t      transport
+	stopped bool
+
+	pingWait    time.Duration // set before any reader or sender uses it
+	connected   atomic.Bool
+	joinRefused atomic.Bool
+	lost        atomic.Bool
+}
+
+// transport returns the client's transport, or nil before it connected.
+func (c *client) transport() transport {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// setTransport installs t, unless the run already stopped the client: then
+// t is closed and false returned.
+func (c *client) setTransport(t transport) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped {
+		t.close()
+		return false
+	}
+	c.t = t
+	return true
+}
+
+// stop closes the client's connection (now or as soon as it exists).
+func (c *client) stop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stopped = true
+	if c.t != nil {
+		c.t.close()
+	}
+}
+
+// run is the client's main goroutine: connect and join within the connect
+// timeout, then read until the connection ends. It reports the outcome to
+// the runner and returns only when the transport's goroutines have ended.
+func (c *client) run(ctx context.Context) {
+	err := c.connect(ctx)
+	c.r.handshakeDone(c, err)
+	if err != nil {
+		if t := c.transport(); t != nil {
+			t.close()
+			t.wait()
+		}
+		return
+	}
+	t := c.transport()
+	err = c.readLoop(t)
+	if !c.r.closing.Load() {
+		c.lost.Store(true)
+		c.r.noteError(fmt.Errorf("client %d: %w", c.idx, err))
+	}
+	t.close()
+	t.wait()
+}
+
+// connect dials, completes the Engine.IO and Socket.IO handshakes and emits
+// the join (whose ack, if the server sends one, the read loop handles).
+func (c *client) connect(ctx context.Context) error {
+	cfg := &c.r.cfg
+	ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+	defer cancel()
+	var (
+		t   transport
+		err error
+	)
+	if cfg.Transport == TransportPolling {
+		t, err = dialPolling(ctx, c.r.httpClient, c.r.pollURL)
+	} else {
+		t, err = dialWebSocket(ctx, c.r.dialer, c.r.wsURL)
+	}
+	if err != nil {
+		return err
+	}
+	if !c.setTransport(t) {
+		return errClosed
+	}
+	// A server that stalls the handshake is cut off when ctx ends.
+	stop := context.AfterFunc(ctx, t.close)
+	defer stop()
+	t.alive(cfg.ConnectTimeout)
+
+	p, err := t.next()
+	if err != nil {
+		return err
+	}
+	info, err := parseOpen(p)
+	if err != nil {
+		return err
+	}
+	c.pingWait = time.Duration(info.PingInterval+info.PingTimeout)*time.Millisecond + pingSlack
+	if pt, ok := t.(*pollTransport); ok {
+		pt.setHold(c.pingWait)
+	}
+	if err := t.send([]byte{eioMessage, sioConnect}); err != nil {
+		return err
+	}
+	for connected := false; !connected; {
+		p, err := t.next()
+		if err != nil {
+			return err
+		}
+		switch {
+		case len(p) == 0:
+		case p[0] == eioPing:
+			if err := t.send([]byte{eioPong}); err != nil {
+				return err
+			}
+		case p[0] == eioClose:
+			return errServerClosed
+		case len(p) >= 2 && p[0] == eioMessage && p[1] == sioConnect:
+			connected = true
+		case len(p) >= 2 && p[0] == eioMessage && p[1] == sioConnectError:
+			return fmt.Errorf("socket.io connect refused: %.200s", p[2:])
+		}
+	}
+	if !stop() {
+		return ctx.Err() // the timeout fired just now and closed t
+	}
+	t.alive(c.pingWait)
+	c.connected.Store(true)
+	return t.send(appendEmit(nil, joinAckID, evJoin, c.nick))
+}
+
+// readLoop handles packets until the connection ends.
+func (c *client) readLoop(t transport) error {
+	for {
+		p, err := t.next()
+		if err != nil {
+			return err
+		}
+		if err := c.handle(t, p); err != nil {
+			return err
+		}
+	}
+}
+
+// pong is the Engine.IO answer to a ping.
+var pong = []byte{eioPong}
+
+// handle acts on one received Engine.IO packet.
+func (c *client) handle(t transport, p []byte) error {
+	if len(p) == 0 {
+		return nil
+	}
+	switch p[0] {
+	case eioPing:
+		t.alive(c.pingWait)
+		return t.send(pong)
+	case eioClose:
+		return errServerClosed
+	case eioMessage:
+		return c.handleSocketIO(p[1:])
+	}
+	return nil // noop, or anything the chat client has no use for
+}
+
+// handleSocketIO acts on one Socket.IO packet on the connection.
+func (c *client) handleSocketIO(sio []byte) error {
+	if len(sio) == 0 {
+		return nil
+	}
+	switch sio[0] {
+	case sioEvent:
+		if ev, ok := parseEvent(sio); ok {
+			c.handleEvent(ev)
+		}
+	case sioAck:
+		id, success, ok := parseAck(sio)
+		switch {
+		case !ok:
+		case id == joinAckID:
+			c.r.joinAcked(c, success)
+		case success:
+			c.st.acked.Add(1)
+		default:
+			c.st.refused.Add(1)
+		}
+	case sioDisconnect:
+		if len(sio) == 1 || sio[1] != '/' { // "/" itself, not another namespace
+			return errServerClosed
+		}
+	}
+	return nil
+}
+
+// handleEvent counts one chat event; a bench message's latency is recorded.
+func (c *client) handleEvent(ev event) {
+	switch string(ev.name) {
+	case evMessages:
+		if !ev.argIsStr {
+			return
+		}
+		sender, sent, ok := parseDelivery(ev.arg, c.r.prefix)
+		if !ok {
+			return
+		}
+		c.r.latency.Record(time.Duration(time.Now().UnixNano() - sent))
+		c.st.delivered.Add(1)
+		if sender == c.idx {
+			c.st.echoed.Add(1)
+		}
+		c.r.markJoined(sender)
+	case evAddChatter:
+		c.st.addChatter.Add(1)
+		c.r.joinTraffic()
+		if ev.argIsStr {
+			if j, ok := parseNickIndex(ev.arg, c.r.prefix); ok {
+				c.r.markJoined(j)
+			}
+		}
+	case evRemoveChatter:
+		c.st.removeChatter.Add(1)
+	case evChatError:
+		c.st.chatErrors.Add(1)
+	case evKicked:
+		c.st.kicked.Add(1)
+	}
+}
+
+// sendLoop is a sender goroutine: from first on, one message every interval
+// until ctx ends or the connection fails. A ticker drops ticks the sender
+// could not keep up with, so Sent counts what was really offered.
+func (c *client) sendLoop(ctx context.Context, first time.Time, interval time.Duration) {
+	t := c.transport()
+	if t == nil {
+		return
+	}
+	wait := time.NewTimer(time.Until(first))
+	defer wait.Stop()
+	select {
+	case <-ctx.Done():
+		return
+	case <-wait.C:
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	size := c.r.cfg.Payload
+	text := make([]byte, 0, size+textHeaderMax)
+	buf := make([]byte, 0, size+textHeaderMax+len(evMessages)+32)
+	for seq, ackID := 0, joinAckID+1; ; seq, ackID = seq+1, ackID+1 {
+		text = appendBenchText(text[:0], c.idx, seq, time.Now().UnixNano(), size)
+		buf = appendEmit(buf[:0], ackID, evMessages, text)
+		if err := t.send(buf); err != nil {
+			c.st.sendErrors.Add(1)
+			if ctx.Err() == nil {
+				c.r.noteError(fmt.Errorf("sender %d: %w", c.idx, err))
+			}
+			return
+		}
+		c.st.sent.Add(1)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}

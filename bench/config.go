@@ -1,0 +1,171 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Transports a bench client can use.
+const (
+	TransportWebSocket = "websocket"
+	TransportPolling   = "polling"
+)
+
+// Defaults for Config, used by the bench command's flags.
+const (
+	DefaultURL       = "http://127.0.0.1:8080"
+	DefaultClients   = 100
+	DefaultSenders   = 10
+	DefaultRate      = 10.0
+	DefaultDuration  = 10 * time.Second
+	DefaultPayload   = 64
+	DefaultTransport = TransportWebSocket
+	// DefaultRamp paces connection attempts so that two thousand clients
+	// arrive over ten seconds rather than as one burst; pass 0 to stampede.
+	DefaultRamp = 200.0
+	// DefaultConnectTimeout bounds one client's dial, handshake and
+	// Socket.IO connect; it also bounds how long the run waits for join
+	// confirmations that never come.
+	DefaultConnectTimeout = 10 * time.Second
+	// DefaultDrain is how long the run waits after the last send for late
+	// deliveries before it counts the rest as lost.
+	DefaultDrain = 2 * time.Second
+	// DefaultQuiet is how long the join traffic (join acks and "add
+	// chatter" events) must be silent before the joins count as settled.
+	DefaultQuiet = time.Second
+	// DefaultPath is where Socket.IO servers listen unless told otherwise.
+	DefaultPath = "/socket.io/"
+)
+
+// Limits on a Config, each with its reason.
+const (
+	// MaxPayload: the Engine.IO default maxPayload is 1 MB; a bigger message
+	// could never be delivered.
+	MaxPayload = 1 << 20
+	// MaxRate: beyond 10,000 messages per second per sender the sender's
+	// ticker, not the server, sets the pace; use more senders instead.
+	MaxRate = 10000
+)
+
+// Config is one bench run. The caller owns it; Run reads it and does not keep
+// it after returning. The zero value is not valid: start from
+// DefaultConfig and change what you need, then Validate.
+type Config struct {
+	// URL of the server, http:// or https://; the Socket.IO endpoint is
+	// Path under the URL's own path (usually none).
+	URL string
+	// Path of the Socket.IO endpoint, with leading and trailing slash.
+	Path string
+	// Clients is the number of connections; every one joins with its own
+	// nickname bench-<run>-<i>.
+	Clients int
+	// Senders is how many of the clients send messages (the first Senders).
+	Senders int
+	// Rate is messages per second per sender.
+	Rate float64
+	// Duration of the sending phase, or of the hold when Idle.
+	Duration time.Duration
+	// Payload is the size in bytes of each message text (at least the
+	// timestamp header, about 30 bytes).
+	Payload int
+	// Idle connects and joins the clients, then holds them for Duration
+	// without sending (memory and join-storm measurements).
+	Idle bool
+	// Transport is TransportWebSocket or TransportPolling.
+	Transport string
+	// Ramp is connection attempts per second; 0 starts them all at once.
+	Ramp float64
+	// ConnectTimeout bounds each client's dial, handshake and connect.
+	ConnectTimeout time.Duration
+	// Drain is how long to wait for late deliveries after the last send.
+	Drain time.Duration
+	// Quiet is how long join traffic must be silent to count as settled.
+	Quiet time.Duration
+	// ServerPID, when not 0, names the server process (on the same Linux
+	// machine) whose CPU time and resident memory the run reads from /proc
+	// and reports beside the load figures.
+	ServerPID int
+}
+
+// DefaultConfig returns a Config with every default filled in.
+func DefaultConfig() Config {
+	return Config{
+		URL:            DefaultURL,
+		Path:           DefaultPath,
+		Clients:        DefaultClients,
+		Senders:        DefaultSenders,
+		Rate:           DefaultRate,
+		Duration:       DefaultDuration,
+		Payload:        DefaultPayload,
+		Transport:      DefaultTransport,
+		Ramp:           DefaultRamp,
+		ConnectTimeout: DefaultConnectTimeout,
+		Drain:          DefaultDrain,
+		Quiet:          DefaultQuiet,
+	}
+}
+
+// ErrInvalidConfig is wrapped by every error Validate returns.
+var ErrInvalidConfig = errors.New("invalid bench configuration")
+
+// Validate reports the first problem with c in plain words, wrapping
+// ErrInvalidConfig.
+func (c *Config) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
+	}
+	u, err := url.Parse(c.URL)
+	switch {
+	case err != nil:
+		return bad("url %q: %v", c.URL, err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return bad("url %q: scheme must be http or https", c.URL)
+	case u.Host == "":
+		return bad("url %q has no host", c.URL)
+	case !strings.HasPrefix(c.Path, "/") || !strings.HasSuffix(c.Path, "/"):
+		return bad("path %q must start and end with a slash", c.Path)
+	case c.Clients < 1:
+		return bad("clients must be at least 1, not %d", c.Clients)
+	case c.Senders < 0 || c.Senders > c.Clients:
+		return bad("senders must be between 0 and clients (%d), not %d", c.Clients, c.Senders)
+	case !c.Idle && c.Senders > 0 && (c.Rate <= 0 || c.Rate > MaxRate):
+		return bad("rate must be above 0 and at most %d messages/s per sender, not %g", MaxRate, c.Rate)
+	case c.Duration <= 0:
+		return bad("duration must be positive, not %v", c.Duration)
+	case c.Payload < 1 || c.Payload > MaxPayload:
+		return bad("payload must be between 1 and %d bytes, not %d", MaxPayload, c.Payload)
+	case c.Transport != TransportWebSocket && c.Transport != TransportPolling:
+		return bad("transport must be %q or %q, not %q", TransportWebSocket, TransportPolling, c.Transport)
+	case c.Ramp < 0:
+		return bad("ramp must be 0 (no pacing) or positive, not %g", c.Ramp)
+	case c.ConnectTimeout <= 0:
+		return bad("timeout must be positive, not %v", c.ConnectTimeout)
+	case c.Drain < 0:
+		return bad("drain must not be negative, not %v", c.Drain)
+	case c.Quiet <= 0:
+		return bad("quiet must be positive, not %v", c.Quiet)
+	case c.ServerPID < 0:
+		return bad("server pid must not be negative, not %d", c.ServerPID)
+	}
+	return nil
+}
+
+// endpoint returns the Engine.IO URL for transport without query (http(s)://
+// for polling, ws(s):// for WebSocket).
+func (c *Config) endpoint(transport string) string {
+	u, _ := url.Parse(c.URL) // Validate checked it
+	u.Path = strings.TrimSuffix(u.Path, "/") + c.Path
+	u.RawQuery = ""
+	u.Fragment = ""
+	if transport == TransportWebSocket {
+		if u.Scheme == "https" {
+			u.Scheme = "wss"
+		} else {
+			u.Scheme = "ws"
+		}
+	}
+	return u.String()
+}

@@ -1,0 +1,35 @@
+// Package bench is the load generator behind `chatserver bench`: many
+// Socket.IO v4 clients (Engine.IO 4 over WebSocket, or HTTP long-polling)
+// that join a chat server, send timestamped messages and measure what comes
+// back. It speaks only the chat contract (namespace "/": emit `join` and
+// `messages`; receive `messages` whose first argument is "nick: text", `add
+// chatter`, `remove chatter`), so it drives chatserver and the Node original
+// alike.
+//
+// A run (Run with a Config) has three phases:
+//
+//  1. join: clients connect at Config.Ramp per second, each emits `join`
+//     with the nickname bench-<run>-<i> (run is random per run, so history
+//     replayed from earlier runs is ignored). A join counts as confirmed when
+//     the server acks it, when any client hears `add chatter` for it, or when
+//     one of its messages is delivered (the Node original sends no acks).
+//     The phase ends when every attempt finished and the join traffic has
+//     been quiet for Config.Quiet: the join-storm figures.
+//  2. send: the first Config.Senders clients each emit `messages` at
+//     Config.Rate for Config.Duration; each text starts with
+//     b<sender>:<seq>:<unix-nanos>: and is padded to Config.Payload bytes.
+//     Every receiver parses the line and records now - sent in a shared
+//     log-bucket Histogram. Then up to Config.Drain for late deliveries.
+//     With Config.Idle the clients instead hold for Config.Duration.
+//  3. close: every connection is closed and every goroutine has ended
+//     before Run returns.
+//
+// Expected deliveries are Sent × Receivers, where Receivers are the live
+// joined clients when sending began (the sender's own echo included).
+//
+// Cost: the tool usually shares the machine with the server it measures,
+// so each connection has one reading goroutine (plus one POSTing goroutine
+// with polling) and a reused read buffer; the hot `42["messages",...]`
+// packet is parsed in place without encoding/json, and recording a latency
+// allocates nothing. Counters are per-client atomics, summed once a second.
+package bench

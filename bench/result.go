@@ -1,0 +1,183 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+	"time"
+)
+
+// Result is the outcome of one Run: counts, rates, latency and the join
+// figures. Run fills it and hands it to the caller, who owns it. JSON field
+// names are stable (the bench command's --json prints this struct); times
+// are in seconds unless the name says otherwise.
+type Result struct {
+	URL       string  `json:"url"`
+	Transport string  `json:"transport"`
+	RunID     string  `json:"run_id"` // nicknames were bench-<run_id>-<i>
+	Clients   int     `json:"clients"`
+	Senders   int     `json:"senders"`
+	Rate      float64 `json:"rate"`    // messages/s per sender, as asked
+	Payload   int     `json:"payload"` // bytes per message text
+	Idle      bool    `json:"idle"`
+	Duration  float64 `json:"duration_s"` // of the send phase or hold, as asked
+
+	Connected     int64  `json:"connected"`      // clients whose Socket.IO connect succeeded
+	ConnectErrors int64  `json:"connect_errors"` // clients that never connected
+	Joined        int64  `json:"joined"`         // clients whose join was confirmed
+	JoinRefused   int64  `json:"join_refused"`   // joins the server answered with an error
+	Lost          int64  `json:"lost"`           // connections that ended before the run closed them
+	Receivers     int64  `json:"receivers"`      // live joined clients when sending began
+	FirstError    string `json:"first_error,omitempty"`
+
+	ActiveSenders int     `json:"active_senders"` // senders that were alive to send
+	SendSeconds   float64 `json:"send_s"`         // measured length of the send phase
+	Sent          int64   `json:"sent"`
+	SendErrors    int64   `json:"send_errors"`
+	Acked         int64   `json:"acked"`   // messages acknowledged {ok: true}
+	Refused       int64   `json:"refused"` // messages acknowledged with an error
+	Echoed        int64   `json:"echoed"`  // messages delivered back to their own sender
+	Delivered     int64   `json:"delivered"`
+	// Expected is Sent × Receivers: every live joined client, the sender
+	// included, should receive every message.
+	Expected            int64   `json:"expected"`
+	Loss                int64   `json:"loss"` // Expected - Delivered
+	LossPercent         float64 `json:"loss_percent"`
+	DeliveriesPerSecond float64 `json:"deliveries_per_s"` // Delivered / SendSeconds
+	Latency             Latency `json:"latency_ms"`
+
+	Join   JoinStats   `json:"join"`
+	Events EventCounts `json:"events"`
+
+	ToolCPUSeconds float64      `json:"tool_cpu_s"` // this process, user+system, during the run
+	Server         *ServerStats `json:"server,omitempty"`
+	WallSeconds    float64      `json:"wall_s"`
+	Interrupted    bool         `json:"interrupted"`
+}
+
+// Latency summarises the delivery latencies, in milliseconds: from the
+// timestamp a sender wrote into the text to the moment a receiver parsed it.
+type Latency struct {
+	Count uint64  `json:"count"`
+	P50   float64 `json:"p50"`
+	P90   float64 `json:"p90"`
+	P99   float64 `json:"p99"`
+	P999  float64 `json:"p999"`
+	Max   float64 `json:"max"`
+	Mean  float64 `json:"mean"`
+}
+
+// latencyOf summarises a snapshot.
+func latencyOf(s *HistogramSnapshot) Latency {
+	return Latency{
+		Count: s.Count(),
+		P50:   ms(s.Percentile(0.50)),
+		P90:   ms(s.Percentile(0.90)),
+		P99:   ms(s.Percentile(0.99)),
+		P999:  ms(s.Percentile(0.999)),
+		Max:   ms(s.Max()),
+		Mean:  ms(s.Mean()),
+	}
+}
+
+// JoinStats describes the join phase; its times count from the first
+// connection attempt.
+type JoinStats struct {
+	Settled       bool    `json:"settled"`  // false when interrupted first
+	SettleSeconds float64 `json:"settle_s"` // when the run moved on to sending or holding
+	JoinedSeconds float64 `json:"joined_s"` // when the last join was confirmed
+	QuietSeconds  float64 `json:"quiet_s"`  // when the last join traffic (ack, add chatter) arrived
+	AddChatter    int64   `json:"add_chatter"`
+}
+
+// EventCounts counts the chat events other than deliveries, over the run.
+type EventCounts struct {
+	AddChatter    int64 `json:"add_chatter"`
+	RemoveChatter int64 `json:"remove_chatter"`
+	ChatErrors    int64 `json:"chat_errors"`
+	Kicked        int64 `json:"kicked"`
+}
+
+// ServerStats are the server process's figures read from /proc, when the
+// run was given its pid.
+type ServerStats struct {
+	PID            int     `json:"pid"`
+	JoinCPUSeconds float64 `json:"join_cpu_s"` // during the join phase
+	// RunCPUSeconds covers the send phase and its drain, or the hold.
+	RunCPUSeconds float64 `json:"run_cpu_s"`
+	// CPUPerMillion is RunCPUSeconds per million deliveries.
+	CPUPerMillion  float64 `json:"cpu_s_per_million_deliveries,omitempty"`
+	RSSAfterJoinKB int64   `json:"rss_after_join_kb"`
+	RSSEndKB       int64   `json:"rss_end_kb"` // at the end of the send phase or hold
+	Error          string  `json:"error,omitempty"`
+}
+
+// ms converts d to float milliseconds.
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// WriteTable writes the result as an aligned two-column table for people.
+func (r *Result) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(label, format string, args ...any) {
+		fmt.Fprintf(tw, "%s\t%s\n", label, fmt.Sprintf(format, args...))
+	}
+	row("target:", "%s (%s), run %s", r.URL, r.Transport, r.RunID)
+	if r.Idle {
+		row("load:", "%d clients, idle hold %s", r.Clients, fsec(r.Duration))
+	} else {
+		row("load:", "%d clients, %d senders × %g msg/s, %d-byte texts, %s",
+			r.Clients, r.Senders, r.Rate, r.Payload, fsec(r.Duration))
+	}
+	row("connected:", "%d (%d failed)", r.Connected, r.ConnectErrors)
+	row("joined:", "%d (%d refused), %d lost during the run", r.Joined, r.JoinRefused, r.Lost)
+	row("join settled:", "%s; last join confirmed %s, join traffic quiet %s",
+		fsec(r.Join.SettleSeconds), fsec(r.Join.JoinedSeconds), fsec(r.Join.QuietSeconds))
+	row("add chatter:", "%d during joins, %d in all; remove chatter %d",
+		r.Join.AddChatter, r.Events.AddChatter, r.Events.RemoveChatter)
+	if !r.Idle {
+		row("sent:", "%d by %d senders in %s (%d send errors)", r.Sent, r.ActiveSenders, fsec(r.SendSeconds), r.SendErrors)
+		row("acked:", "%d ok, %d refused; %d echoed to the sender", r.Acked, r.Refused, r.Echoed)
+		row("delivered:", "%d of %d expected (%d receivers)", r.Delivered, r.Expected, r.Receivers)
+		row("loss:", "%d (%.3f%%)", r.Loss, r.LossPercent)
+		row("deliveries/s:", "%.0f", r.DeliveriesPerSecond)
+		l := r.Latency
+		row("latency ms:", "p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  mean %s",
+			fms(l.P50), fms(l.P90), fms(l.P99), fms(l.P999), fms(l.Max), fms(l.Mean))
+	}
+	if r.Events.ChatErrors > 0 || r.Events.Kicked > 0 {
+		row("chat errors:", "%d; kicked %d", r.Events.ChatErrors, r.Events.Kicked)
+	}
+	if s := r.Server; s != nil {
+		if s.Error != "" {
+			row("server:", "pid %d: %s", s.PID, s.Error)
+		} else {
+			per := "n/a"
+			if s.CPUPerMillion > 0 {
+				per = strconv.FormatFloat(s.CPUPerMillion, 'f', 2, 64) + " s per million deliveries"
+			}
+			row("server CPU:", "pid %d: %.2f s joining, %.2f s after (%s)", s.PID, s.JoinCPUSeconds, s.RunCPUSeconds, per)
+			row("server RSS:", "%.1f MB after joins, %.1f MB at the end", float64(s.RSSAfterJoinKB)/1024, float64(s.RSSEndKB)/1024)
+		}
+	}
+	row("load tool CPU:", "%.2f s", r.ToolCPUSeconds)
+	row("wall time:", "%s", fsec(r.WallSeconds))
+	if r.Interrupted {
+		row("interrupted:", "yes (figures so far)")
+	}
+	if r.FirstError != "" {
+		row("first error:", "%s", r.FirstError)
+	}
+	return tw.Flush()
+}
+
+// fsec formats seconds for the table.
+func fsec(s float64) string { return strconv.FormatFloat(s, 'f', 2, 64) + " s" }
+
+// fms formats milliseconds for the table.
+func fms(v float64) string {
+	if v >= 100 {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 2, 64)
+}

@@ -1,0 +1,435 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// settlePoll is how often the run checks whether the joins have settled or
+// the drain is complete: fine enough to add little to the measured times.
+const settlePoll = 20 * time.Millisecond
+
+// runner is the state of one Run: the clients, the shared counters and the
+// phase times. Clients write the atomics; Run's own goroutine does the rest.
+type runner struct {
+	cfg    Config
+	runID  string
+	prefix []byte // "bench-<run>-": nicknames are prefix + index
+	start  time.Time
+
+	dialer     *websocket.Dialer
+	httpClient *http.Client
+	wsURL      string
+	pollURL    string
+
+	clients []*client
+	latency Histogram
+
+	// closing is set when the run closes the connections itself, so that a
+	// connection ending afterwards does not count as lost.
+	closing atomic.Bool
+
+	handshakes    atomic.Int64 // connection attempts finished, either way
+	connected     atomic.Int64
+	connectErrors atomic.Int64
+	joinRefused   atomic.Int64
+	joinedCount   atomic.Int64
+	joined        []atomic.Bool // by client index: join confirmed
+
+	// Times since start, in nanoseconds.
+	lastHandshake   atomic.Int64
+	lastJoined      atomic.Int64
+	lastJoinTraffic atomic.Int64
+
+	errMu    sync.Mutex // guards firstErr
+	firstErr error
+}
+
+// Run performs one bench run against cfg.URL: connect and join cfg.Clients
+// clients (paced by cfg.Ramp), wait until the joins settle, then either hold
+// them for cfg.Duration (cfg.Idle) or let cfg.Senders of them send at
+// cfg.Rate for cfg.Duration, wait up to cfg.Drain for late deliveries, and
+// close every connection. A progress line goes to progress once a second
+// (nil for none; \r-updated when it is a terminal).
+//
+// Canceling ctx (Ctrl-C) ends the current phase early; Run still closes
+// everything and returns the figures so far, with Interrupted set. Run
+// returns only after every goroutine it started has ended. The error is
+// non-nil when cfg is invalid (no Result) or when no client could connect
+// (with the Result, whose FirstError says why).
+func Run(ctx context.Context, cfg Config, progress io.Writer) (*Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	r := newRunner(cfg)
+	return r.run(ctx, progress)
+}
+
+func newRunner(cfg Config) *runner {
+	var id [3]byte
+	_, _ = rand.Read(id[:]) // crypto/rand.Read never fails
+	runID := hex.EncodeToString(id[:])
+	r := &runner{
+		cfg:     cfg,
+		runID:   runID,
+		prefix:  []byte("bench-" + runID + "-"),
+		wsURL:   cfg.endpoint(TransportWebSocket),
+		pollURL: cfg.endpoint(TransportPolling),
+		joined:  make([]atomic.Bool, cfg.Clients),
+	}
+	if cfg.Transport == TransportPolling {
+		r.httpClient = newHTTPClient(cfg.Clients, cfg.ConnectTimeout)
+	} else {
+		r.dialer = newDialer(cfg.ConnectTimeout)
+	}
+	r.clients = make([]*client, cfg.Clients)
+	for i := range r.clients {
+		r.clients[i] = &client{idx: i, r: r, nick: strconv.AppendInt(append([]byte(nil), r.prefix...), int64(i), 10)}
+	}
+	return r
+}
+
+// since returns the time since the run started, in nanoseconds.
+func (r *runner) since() int64 { return int64(time.Since(r.start)) }
+
+// noteError keeps the first error the run met, for the result.
+func (r *runner) noteError(err error) {
+	r.errMu.Lock()
+	defer r.errMu.Unlock()
+	if r.firstErr == nil {
+		r.firstErr = err
+	}
+}
+
+// handshakeDone records the outcome of one client's connection attempt.
+func (r *runner) handshakeDone(c *client, err error) {
+	if err != nil {
+		r.connectErrors.Add(1)
+		if !r.closing.Load() {
+			r.noteError(fmt.Errorf("client %d: %w", c.idx, err))
+		}
+	} else {
+		r.connected.Add(1)
+	}
+	r.lastHandshake.Store(r.since())
+	r.handshakes.Add(1)
+}
+
+// joinAcked records the server's answer to a client's join.
+func (r *runner) joinAcked(c *client, ok bool) {
+	r.joinTraffic()
+	if ok {
+		r.markJoined(c.idx)
+		return
+	}
+	if !c.joinRefused.Swap(true) {
+		r.joinRefused.Add(1)
+		r.noteError(fmt.Errorf("client %d: join refused", c.idx))
+	}
+}
+
+// markJoined records that client i's join took effect: its join was acked,
+// another client was told it arrived, or its message was delivered.
+func (r *runner) markJoined(i int) {
+	if i < 0 || i >= len(r.joined) || r.joined[i].Load() || !r.joined[i].CompareAndSwap(false, true) {
+		return
+	}
+	r.joinedCount.Add(1)
+	r.lastJoined.Store(r.since())
+}
+
+// joinTraffic records that join traffic (an ack or "add chatter") arrived.
+func (r *runner) joinTraffic() { r.lastJoinTraffic.Store(r.since()) }
+
+// alive is the number of clients that connected, were not refused and have
+// not lost their connection.
+func (r *runner) alive() int64 {
+	var n int64
+	for _, c := range r.clients {
+		if c.connected.Load() && !c.joinRefused.Load() && !c.lost.Load() {
+			n++
+		}
+	}
+	return n
+}
+
+// totals sums the clients' counters.
+func (r *runner) totals() (t clientTotals) {
+	for _, c := range r.clients {
+		t.sent += c.st.sent.Load()
+		t.sendErrors += c.st.sendErrors.Load()
+		t.acked += c.st.acked.Load()
+		t.refused += c.st.refused.Load()
+		t.delivered += c.st.delivered.Load()
+		t.echoed += c.st.echoed.Load()
+		t.addChatter += c.st.addChatter.Load()
+		t.removeChatter += c.st.removeChatter.Load()
+		t.chatErrors += c.st.chatErrors.Load()
+		t.kicked += c.st.kicked.Load()
+		if c.lost.Load() {
+			t.lost++
+		}
+	}
+	return t
+}
+
+// clientTotals is the sum of every client's counters at one moment.
+type clientTotals struct {
+	sent, sendErrors, acked, refused, delivered, echoed int64
+	addChatter, removeChatter, chatErrors, kicked, lost int64
+}
+
+// phase names shown on the progress line.
+const (
+	phaseJoin  = "join"
+	phaseSend  = "send"
+	phaseHold  = "hold"
+	phaseDrain = "drain"
+	phaseClose = "close"
+)
+
+func (r *runner) run(ctx context.Context, progress io.Writer) (*Result, error) {
+	r.start = time.Now()
+	cpu0, cpuErr := processCPU("self")
+	srv := newServerProbe(r.cfg.ServerPID)
+
+	var phase atomic.Value
+	phase.Store(phaseJoin)
+	var expected atomic.Int64 // updated once the sending phase ends
+	prog := startProgress(progress, r, &phase, &expected)
+
+	res := &Result{
+		URL:       r.cfg.URL,
+		Transport: r.cfg.Transport,
+		RunID:     r.runID,
+		Clients:   r.cfg.Clients,
+		Senders:   r.cfg.Senders,
+		Rate:      r.cfg.Rate,
+		Payload:   r.cfg.Payload,
+		Idle:      r.cfg.Idle,
+		Duration:  seconds(r.cfg.Duration),
+	}
+
+	// Phase 1: connect and join, paced by Ramp, then wait for the joins to
+	// settle (every join confirmed and the "add chatter" traffic quiet).
+	var wg sync.WaitGroup
+	r.connectAll(ctx, &wg)
+	settled := r.settle(ctx)
+	res.Join = r.joinStats(settled)
+	srv.mark()
+	res.Receivers = r.alive()
+
+	// Phase 2: send (or hold), then drain.
+	var sendTotals clientTotals
+	if r.cfg.Idle || r.cfg.Senders == 0 {
+		phase.Store(phaseHold)
+		sleepCtx(ctx, r.cfg.Duration)
+	} else {
+		phase.Store(phaseSend)
+		sendStart := time.Now()
+		active := r.sendAll(ctx)
+		res.SendSeconds = seconds(time.Since(sendStart))
+		res.ActiveSenders = active
+		sendTotals = r.totals()
+		expected.Store(sendTotals.sent * res.Receivers)
+		phase.Store(phaseDrain)
+		r.drain(expected.Load())
+	}
+	srv.mark()
+
+	// Phase 3: close every connection and wait for every goroutine.
+	phase.Store(phaseClose)
+	r.closing.Store(true)
+	for _, c := range r.clients {
+		c.stop()
+	}
+	wg.Wait()
+	if r.httpClient != nil {
+		r.httpClient.CloseIdleConnections()
+	}
+	prog.stop()
+
+	r.fill(res, expected.Load())
+	if cpuErr == nil {
+		if cpu1, err := processCPU("self"); err == nil {
+			res.ToolCPUSeconds = cpu1 - cpu0
+		}
+	}
+	res.Server = srv.result(res.Delivered)
+	res.WallSeconds = seconds(time.Since(r.start))
+	res.Interrupted = ctx.Err() != nil
+	if res.Connected == 0 {
+		return res, fmt.Errorf("no client connected: %s", res.FirstError)
+	}
+	return res, nil
+}
+
+// connectAll starts one goroutine per client, paced by Ramp; it returns
+// when all are started or ctx ends (the rest then count as not connected).
+func (r *runner) connectAll(ctx context.Context, wg *sync.WaitGroup) {
+	for i, c := range r.clients {
+		if r.cfg.Ramp > 0 {
+			at := r.start.Add(time.Duration(float64(i) / r.cfg.Ramp * float64(time.Second)))
+			if !sleepUntil(ctx, at) {
+				r.handshakes.Add(int64(len(r.clients) - i))
+				return
+			}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.run(ctx)
+		}()
+	}
+}
+
+// settle waits until every connection attempt has finished and the join
+// traffic has been quiet for cfg.Quiet, with every live client's join
+// confirmed (or, failing confirmation, quiet for cfg.ConnectTimeout: a
+// server that neither acks joins nor announces them). It reports whether
+// the joins settled before ctx ended.
+func (r *runner) settle(ctx context.Context) bool {
+	tick := time.NewTicker(settlePoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-tick.C:
+		}
+		if r.handshakes.Load() < int64(len(r.clients)) {
+			continue
+		}
+		last := max(r.lastHandshake.Load(), r.lastJoined.Load(), r.lastJoinTraffic.Load())
+		quiet := time.Duration(r.since() - last)
+		if quiet < r.cfg.Quiet {
+			continue
+		}
+		if r.joinedCount.Load() >= r.alive() || quiet >= r.cfg.ConnectTimeout {
+			return true
+		}
+	}
+}
+
+// joinStats describes the join phase that just ended.
+func (r *runner) joinStats(settled bool) JoinStats {
+	t := r.totals()
+	return JoinStats{
+		Settled:       settled,
+		SettleSeconds: seconds(time.Since(r.start)),
+		JoinedSeconds: seconds(time.Duration(r.lastJoined.Load())),
+		QuietSeconds:  seconds(time.Duration(max(r.lastJoined.Load(), r.lastJoinTraffic.Load()))),
+		AddChatter:    t.addChatter,
+	}
+}
+
+// sendAll runs the senders for cfg.Duration (or until ctx ends) and returns
+// how many there were. The first Senders clients send, skipping any that
+// are not alive; their first messages are spread over one interval so that
+// they do not arrive in bursts.
+func (r *runner) sendAll(ctx context.Context) int {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.Duration)
+	defer cancel()
+	interval := time.Duration(float64(time.Second) / r.cfg.Rate)
+	var senders []*client
+	for _, c := range r.clients[:r.cfg.Senders] {
+		if c.connected.Load() && !c.joinRefused.Load() && !c.lost.Load() {
+			senders = append(senders, c)
+		}
+	}
+	now := time.Now()
+	var wg sync.WaitGroup
+	for k, c := range senders {
+		first := now.Add(interval * time.Duration(k) / time.Duration(len(senders)))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.sendLoop(ctx, first, interval)
+		}()
+	}
+	wg.Wait()
+	return len(senders)
+}
+
+// drain waits up to cfg.Drain for the deliveries still on their way.
+func (r *runner) drain(expected int64) {
+	deadline := time.Now().Add(r.cfg.Drain)
+	for time.Now().Before(deadline) {
+		if r.totals().delivered >= expected {
+			return
+		}
+		time.Sleep(settlePoll)
+	}
+}
+
+// fill copies the final counters into res.
+func (r *runner) fill(res *Result, expected int64) {
+	t := r.totals()
+	res.Connected = r.connected.Load()
+	res.ConnectErrors = r.connectErrors.Load()
+	res.Joined = r.joinedCount.Load()
+	res.JoinRefused = r.joinRefused.Load()
+	res.Lost = t.lost
+	res.Sent = t.sent
+	res.SendErrors = t.sendErrors
+	res.Acked = t.acked
+	res.Refused = t.refused
+	res.Echoed = t.echoed
+	res.Delivered = t.delivered
+	res.Expected = expected
+	res.Loss = expected - t.delivered
+	if expected > 0 {
+		res.LossPercent = 100 * float64(res.Loss) / float64(expected)
+	}
+	if res.SendSeconds > 0 {
+		res.DeliveriesPerSecond = float64(t.delivered) / res.SendSeconds
+	}
+	res.Events = EventCounts{
+		AddChatter:    t.addChatter,
+		RemoveChatter: t.removeChatter,
+		ChatErrors:    t.chatErrors,
+		Kicked:        t.kicked,
+	}
+	var s HistogramSnapshot
+	r.latency.Snapshot(&s)
+	res.Latency = latencyOf(&s)
+	r.errMu.Lock()
+	if r.firstErr != nil {
+		res.FirstError = r.firstErr.Error()
+	}
+	r.errMu.Unlock()
+}
+
+// sleepCtx waits for d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) {
+	sleepUntil(ctx, time.Now().Add(d))
+}
+
+// sleepUntil waits until t; it reports false when ctx ended first.
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-timer.C:
+		return true
+	}
+}
+
+// seconds converts d to float seconds for the result.
+func seconds(d time.Duration) float64 { return d.Seconds() }

@@ -28,6 +28,11 @@
   var GROUP_WINDOW_MS = 5 * 60 * 1000;
   /** Distance from the bottom (px) within which new messages keep the view pinned to the end. */
   var STICKY_PX = 80;
+  /**
+   * After a reconnect, others reconnect too, a little later. Chatters we saw before who come back
+   * within this time are not announced as leaving and joining again.
+   */
+  var RETURN_GRACE_MS = 15000;
   /** Memory of message ids seen, to drop the history replayed after each reconnect. */
   var MAX_SEEN_IDS = 5000;
 
@@ -66,6 +71,8 @@
     replaying: false,    // between a connection's join and its ack: history and presence replay
     joinedOnce: false,   // this connection has completed a join (a later join is a rename)
     previousChatters: null, // chatter names before a reconnect, to tell who came and went
+    returning: new Set(), // of those, the ones not back yet (see RETURN_GRACE_MS)
+    graceTimer: null,
     seen: new Set(),     // ids of messages shown
     chatters: new Map(), // name -> li
     unread: 0,
@@ -404,6 +411,7 @@
 
   function addChatter(name, announce) {
     if (typeof name !== 'string' || state.chatters.has(name)) return;
+    if (state.returning.delete(name)) announce = false; // back after the same outage as ours
     var li = make('li', 'chatter');
     li.dataset.name = name;
     li.appendChild(avatar(name, true));
@@ -433,27 +441,44 @@
     renderCount();
   }
 
-  /** After a reconnect, tell who arrived or left while we were away. */
+  /**
+   * After a reconnect, tell who arrived while we were away, and, once the others had time to
+   * reconnect as well, who is gone.
+   */
   function announceChatterChanges() {
     var before = state.previousChatters;
     state.previousChatters = null;
     if (!before) return;
-    before.forEach(function (name) {
-      if (!state.chatters.has(name) && name !== state.me) addSystem(name + ' left');
-    });
     state.chatters.forEach(function (li, name) {
       if (!before.has(name) && name !== state.me) addSystem(name + ' joined');
     });
+    clearTimeout(state.graceTimer);
+    state.returning = new Set();
+    before.forEach(function (name) {
+      if (!state.chatters.has(name) && name !== state.me) state.returning.add(name);
+    });
+    if (state.returning.size === 0) return;
+    state.graceTimer = setTimeout(function () {
+      state.graceTimer = null;
+      var gone = state.returning;
+      state.returning = new Set();
+      if (!socket.connected) return; // we are away again; the next reconnect compares afresh
+      gone.forEach(function (name) {
+        if (!state.chatters.has(name)) addSystem(name + ' left');
+      });
+    }, RETURN_GRACE_MS);
   }
 
   // ------------------------------------------------------------------------------------------
   // Joining
 
   function setPhase(phase) {
+    var stick = nearBottom();
     el.app.dataset.phase = phase;
     el.joinTitle.textContent = phase === 'welcome' ? 'Join the conversation'
       : state.me ? 'Change your nickname' : 'Choose a nickname to rejoin';
     el.joinCancel.hidden = !(phase === 'join' && state.me);
+    if (stick) scrollToEnd(); // the docked form or composer changed the list's height
   }
 
   function setJoining(busy) {
@@ -479,7 +504,7 @@
     if (fresh) {
       state.replaying = true;
       if (state.chatters.size > 0 && state.previousChatters === null) {
-        state.previousChatters = new Set(state.chatters.keys());
+        state.previousChatters = new Set(Array.from(state.chatters.keys()).concat(Array.from(state.returning)));
       }
       resetChatters();
     }

@@ -1,0 +1,288 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// checkNoGoroutineLeak fails the test when, after every later cleanup (the
+// test servers' Close) has run, more goroutines are alive than at the start.
+// Register it first so that it runs last.
+func checkNoGoroutineLeak(t *testing.T) {
+	t.Helper()
+	before := runtime.NumGoroutine()
+	t.Cleanup(func() {
+		deadline := time.Now().Add(5 * time.Second)
+		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := runtime.NumGoroutine(); n > before {
+			buf := make([]byte, 1<<20)
+			t.Errorf("%d goroutines leaked:\n%s", n-before, buf[:runtime.Stack(buf, true)])
+		}
+	})
+}
+
+// testConfig is a small, fast run against url.
+func testConfig(url, transport string) Config {
+	cfg := DefaultConfig()
+	cfg.URL = url
+	cfg.Transport = transport
+	cfg.Clients = 5
+	cfg.Senders = 2
+	cfg.Rate = 20
+	cfg.Duration = 1500 * time.Millisecond
+	cfg.Payload = 100
+	cfg.Ramp = 0
+	cfg.ConnectTimeout = 5 * time.Second
+	cfg.Quiet = 200 * time.Millisecond
+	return cfg
+}
+
+func TestRunDeliversEveryMessageToEveryClient(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		transport string
+		nodeLike  bool
+	}{
+		{"websocket, chatserver-like server", TransportWebSocket, false},
+		{"websocket, node-like server without acks", TransportWebSocket, true},
+		{"polling, chatserver-like server", TransportPolling, false},
+		{"polling, node-like server without acks", TransportPolling, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			checkNoGoroutineLeak(t)
+			srv, _ := startFakeChat(t, tc.nodeLike)
+			cfg := testConfig(srv.URL, tc.transport)
+			var progress bytes.Buffer
+			res, err := Run(context.Background(), cfg, &progress)
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			n := int64(cfg.Clients)
+			wantAddChatter := n * n // each client hears every chatter, itself included
+			if tc.nodeLike {
+				wantAddChatter = n * (n - 1)
+			}
+			wantAcked := res.Sent
+			if tc.nodeLike {
+				wantAcked = 0
+			}
+			checks := []struct {
+				what      string
+				got, want int64
+			}{
+				{"connected", res.Connected, n},
+				{"joined", res.Joined, n},
+				{"receivers", res.Receivers, n},
+				{"lost", res.Lost, 0},
+				{"active senders", int64(res.ActiveSenders), int64(cfg.Senders)},
+				{"expected", res.Expected, res.Sent * n},
+				{"delivered", res.Delivered, res.Expected},
+				{"loss", res.Loss, 0},
+				{"echoed", res.Echoed, res.Sent},
+				{"acked", res.Acked, wantAcked},
+				{"refused", res.Refused, 0},
+				{"latency count", int64(res.Latency.Count), res.Delivered},
+				{"add chatter during joins", res.Join.AddChatter, wantAddChatter},
+			}
+			for _, c := range checks {
+				if c.got != c.want {
+					t.Errorf("%s = %d, want %d", c.what, c.got, c.want)
+				}
+			}
+			// At 20/s for 1.5 s each sender offers about 30 messages.
+			if res.Sent < int64(cfg.Senders)*10 {
+				t.Errorf("sent = %d, want at least %d", res.Sent, cfg.Senders*10)
+			}
+			if !res.Join.Settled || res.Interrupted || res.FirstError != "" {
+				t.Errorf("settled %v, interrupted %v, first error %q", res.Join.Settled, res.Interrupted, res.FirstError)
+			}
+			if res.Latency.P50 <= 0 || res.Latency.P99 < res.Latency.P50 || res.Latency.Max < res.Latency.P99 {
+				t.Errorf("latency percentiles out of order: %+v", res.Latency)
+			}
+			if !strings.Contains(progress.String(), "deliv") {
+				t.Errorf("no progress line written: %q", progress.String())
+			}
+		})
+	}
+}
+
+func TestRunIdleHoldsConnectionsAndAnswersPings(t *testing.T) {
+	checkNoGoroutineLeak(t)
+	srv, _ := startFakeChat(t, false)
+	cfg := testConfig(srv.URL, TransportWebSocket)
+	cfg.Clients = 4
+	cfg.Idle = true
+	// Several of the fake's ping intervals: a client that did not answer
+	// would be dropped and count as lost.
+	cfg.Duration = 6 * fakePingTimeout
+	res, err := Run(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if res.Connected != 4 || res.Joined != 4 || res.Lost != 0 || res.Sent != 0 || res.Delivered != 0 {
+		t.Errorf("connected %d joined %d lost %d sent %d delivered %d; want 4 4 0 0 0 (first error %q)",
+			res.Connected, res.Joined, res.Lost, res.Sent, res.Delivered, res.FirstError)
+	}
+	if res.Join.AddChatter != 16 {
+		t.Errorf("add chatter during joins = %d, want 16", res.Join.AddChatter)
+	}
+}
+
+func TestRunStopsEarlyWhenCanceledAndStillReports(t *testing.T) {
+	checkNoGoroutineLeak(t)
+	srv, fake := startFakeChat(t, false)
+	cfg := testConfig(srv.URL, TransportWebSocket)
+	cfg.Duration = time.Minute
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var res *Result
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		res, err = Run(ctx, cfg, nil)
+	}()
+	// Cancel once messages flow (the fake and the senders are both alive).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if time.Now().After(deadline) {
+			t.Fatal("no message was sent within 10 s")
+		}
+		if fake.messages.Load() > 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return within 10 s of the cancel")
+	}
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if !res.Interrupted || res.Sent == 0 || res.Delivered == 0 {
+		t.Errorf("interrupted %v sent %d delivered %d; want true and some traffic", res.Interrupted, res.Sent, res.Delivered)
+	}
+	if res.SendSeconds >= cfg.Duration.Seconds() {
+		t.Errorf("send phase lasted %.1f s, want it cut short", res.SendSeconds)
+	}
+}
+
+func TestRunFailsWhenNoClientCanConnect(t *testing.T) {
+	checkNoGoroutineLeak(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	for _, transport := range []string{TransportWebSocket, TransportPolling} {
+		t.Run(transport, func(t *testing.T) {
+			cfg := testConfig("http://"+addr, transport)
+			cfg.Clients = 2
+			res, err := Run(context.Background(), cfg, nil)
+			if err == nil {
+				t.Fatal("Run succeeded against a closed port")
+			}
+			if res == nil || res.Connected != 0 || res.ConnectErrors != 2 || res.FirstError == "" {
+				t.Fatalf("result %+v, want 0 connected, 2 errors and the first error", res)
+			}
+		})
+	}
+}
+
+func TestRunRejectsInvalidConfig(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Clients = 0
+	res, err := Run(context.Background(), cfg, nil)
+	if !errors.Is(err, ErrInvalidConfig) || res != nil {
+		t.Fatalf("Run = %v, %v; want nil and ErrInvalidConfig", res, err)
+	}
+}
+
+func TestResultReportsAsJSONAndTable(t *testing.T) {
+	res := &Result{URL: "http://x", Transport: TransportWebSocket, Clients: 3, Sent: 10, Delivered: 30, Expected: 30,
+		ToolCPUSeconds: 1.25, Latency: Latency{P50: 1, P99: 2}}
+	b, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{`"delivered":30`, `"expected":30`, `"latency_ms":{`, `"p99":2`, `"tool_cpu_s":1.25`} {
+		if !bytes.Contains(b, []byte(key)) {
+			t.Errorf("JSON lacks %s: %s", key, b)
+		}
+	}
+	var table bytes.Buffer
+	if err := res.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"delivered:", "30 of 30 expected", "load tool CPU:", "1.25 s", "p99 2.00"} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, table.String())
+		}
+	}
+}
+
+// TestRunAgainstServer drives a real server named by BENCH_URL (for example
+// the Node original or a running chatserver); skipped without it. Other
+// knobs: BENCH_TRANSPORT, BENCH_CLIENTS, BENCH_SENDERS, BENCH_RATE,
+// BENCH_DURATION, BENCH_SERVER_PID. It prints the table.
+func TestRunAgainstServer(t *testing.T) {
+	url := os.Getenv("BENCH_URL")
+	if url == "" {
+		t.Skip("set BENCH_URL to run against a server")
+	}
+	cfg := DefaultConfig()
+	cfg.URL = url
+	envInto(t, "BENCH_TRANSPORT", &cfg.Transport)
+	envInto(t, "BENCH_CLIENTS", &cfg.Clients)
+	envInto(t, "BENCH_SENDERS", &cfg.Senders)
+	envInto(t, "BENCH_RATE", &cfg.Rate)
+	envInto(t, "BENCH_DURATION", &cfg.Duration)
+	envInto(t, "BENCH_SERVER_PID", &cfg.ServerPID)
+	res, err := Run(context.Background(), cfg, os.Stderr)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	var table bytes.Buffer
+	_ = res.WriteTable(&table)
+	t.Logf("\n%s", table.String())
+	if res.Loss != 0 {
+		t.Errorf("loss %d", res.Loss)
+	}
+}
+
+// envInto parses the environment variable name into *dst when it is set.
+func envInto(t *testing.T, name string, dst any) {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return
+	}
+	var err error
+	switch d := dst.(type) {
+	case *string:
+		*d = v
+	case *int:
+		err = json.Unmarshal([]byte(v), d)
+	case *float64:
+		err = json.Unmarshal([]byte(v), d)
+	case *time.Duration:
+		*d, err = time.ParseDuration(v)
+	}
+	if err != nil {
+		t.Fatalf("%s=%q: %v", name, v, err)
+	}
+}

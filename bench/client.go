@@ -94,8 +94,8 @@ type client struct {
 
 	st clientStats
 
-	mu     sync.Mutex // guards t and stopped
-	t      transport
+	mu      sync.Mutex // guards t and stopped
+	t       transport
 	stopped bool
 
 	pingWait    time.Duration // set before any reader or sender uses it

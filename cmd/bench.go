@@ -1,0 +1,103 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"chatserver/bench"
+)
+
+// benchOptions are the flags of `chatserver bench`; they become a
+// bench.Config.
+type benchOptions struct {
+	cfg  bench.Config
+	json bool
+}
+
+func (o *benchOptions) addFlags(fs *pflag.FlagSet) {
+	o.cfg = bench.DefaultConfig()
+	c := &o.cfg
+	fs.StringVar(&c.URL, "url", c.URL, "server to load: its http:// or https:// address")
+	fs.StringVar(&c.Path, "path", c.Path, "Socket.IO endpoint path on the server")
+	fs.IntVar(&c.Clients, "clients", c.Clients, "connections; every one joins as bench-<run>-<i>")
+	fs.IntVar(&c.Senders, "senders", c.Senders, "how many of the clients send messages")
+	fs.Float64Var(&c.Rate, "rate", c.Rate, "messages per second per sender")
+	fs.DurationVar(&c.Duration, "duration", c.Duration, "length of the sending phase (or of the hold with --idle)")
+	fs.IntVar(&c.Payload, "payload", c.Payload, "message text size in bytes (at least the ~30-byte timestamp header)")
+	fs.BoolVar(&c.Idle, "idle", c.Idle, "connect, join and hold for --duration without sending (memory, join storm)")
+	fs.StringVar(&c.Transport, "transport", c.Transport, "websocket or polling")
+	fs.Float64Var(&c.Ramp, "ramp", c.Ramp, "connections started per second; 0 starts them all at once")
+	fs.DurationVar(&c.ConnectTimeout, "timeout", c.ConnectTimeout, "limit for one client's connect and join handshake")
+	fs.DurationVar(&c.Drain, "drain", c.Drain, "wait this long after the last send for late deliveries")
+	fs.DurationVar(&c.Quiet, "quiet", c.Quiet, "join traffic must be silent this long before sending starts")
+	fs.IntVar(&c.ServerPID, "server-pid", 0, "pid of the server process on this machine: report its CPU and memory from /proc")
+	fs.BoolVar(&o.json, "json", false, "print the result as JSON instead of a table")
+}
+
+func newBenchCommand() *cobra.Command {
+	var o benchOptions
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Load-test a chat server (this one or any Socket.IO chat on the same events)",
+		Long: `Run a load test against a chat server speaking the chat contract over
+Socket.IO v4: clients emit "join" and "messages" on namespace "/", and the server
+broadcasts "messages" ("nick: text" first) and "add chatter"/"remove chatter".
+It drives chatserver and the original Node.js chat alike.
+
+--clients connections join one after another (--ramp per second), each with its
+own nickname; when the joins have settled, --senders of them send --rate
+messages per second each for --duration. Every message carries its send time,
+so each receiver measures the delivery latency. With --idle the clients only
+join and hold, to measure memory and the cost of a join storm.
+
+A progress line goes to standard error once a second; the result (a table, or
+JSON with --json) goes to standard output. Ctrl-C stops early and still prints
+the figures so far. The load tool's own CPU time is part of the result: on a
+small machine it competes with the server it measures.`,
+		Example: `  chatserver bench --url http://127.0.0.1:8080 --clients 200 --senders 10 --rate 20 --duration 20s
+  chatserver bench --clients 2000 --ramp 0 --idle --duration 30s --server-pid 1234
+  chatserver bench --transport polling --clients 50 --json`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.cfg.Validate(); err != nil {
+				return usageError{err}
+			}
+			return o.run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	o.addFlags(cmd.Flags())
+	return cmd
+}
+
+// run performs the bench run; the first SIGINT or SIGTERM ends it early
+// (a second one then ends the process as usual).
+func (o *benchOptions) run(ctx context.Context, out, progress io.Writer) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // restore the default action for the next signal
+	}()
+	res, runErr := bench.Run(ctx, o.cfg, progress)
+	if res == nil {
+		return runErr
+	}
+	if o.json {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return fmt.Errorf("write result: %w", err)
+		}
+	} else if err := res.WriteTable(out); err != nil {
+		return fmt.Errorf("write result: %w", err)
+	}
+	return runErr
+}

@@ -478,12 +478,13 @@
     el.joinTitle.textContent = phase === 'welcome' ? 'Join the conversation'
       : state.me ? 'Change your nickname' : 'Choose a nickname to rejoin';
     el.joinCancel.hidden = !(phase === 'join' && state.me);
+    setJoining(el.joinButton.disabled);
     if (stick) scrollToEnd(); // the docked form or composer changed the list's height
   }
 
   function setJoining(busy) {
     el.joinButton.disabled = busy;
-    el.joinButton.textContent = busy ? 'Joining…' : (state.me ? 'Save' : 'Join');
+    el.joinButton.textContent = busy ? (state.me ? 'Saving…' : 'Joining…') : (state.me ? 'Save' : 'Join');
   }
 
   function showMe() {

@@ -273,6 +273,7 @@ func (s *Server) newSession(r *http.Request, transport string) *Session {
 			break
 		}
 	}
+	sess.nextPingAt = time.Now().Add(s.st.PingInterval)
 	s.sessions[sess.id] = sess
 	s.open.Add(1)
 	s.wg.Add(1)

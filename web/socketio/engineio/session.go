@@ -24,8 +24,8 @@ const (
 	// instead of an error.
 	closeClient
 	// closeGraceful: Session.Close. Queued packets are flushed, on polling
-	// followed by "1"; with no GET held, the session lingers up to
-	// WriteTimeout for the client's next GET to carry them.
+	// followed by "1"; with no GET held, the session lingers (after
+	// OnClose) up to WriteTimeout for the client's next GET to carry them.
 	closeGraceful
 	// closeShutdown: Server.Close. Like closeGraceful but without lingering.
 	closeShutdown
@@ -66,7 +66,8 @@ type Session struct {
 	getActive       bool // a polling GET is being served
 	postActive      bool // a polling POST is being served
 	pingOutstanding bool
-	pongDeadline    time.Time
+	pongDeadline    time.Time // while pingOutstanding
+	nextPingAt      time.Time // while !pingOutstanding: when the next ping is due
 	ws              *websocket.Conn // the session's WebSocket, once open
 	probing         bool            // a WebSocket upgrade is reserved or in progress
 	probeConn       *websocket.Conn // the probing WebSocket, during an upgrade
@@ -127,6 +128,11 @@ func (s *Session) Send(msgs ...*Message) bool {
 // allows (best effort, bounded by WriteTimeout), then the connection is
 // closed and the handler's OnClose runs with reason. Safe to call more than
 // once and from any goroutine, including from the session's Handler.
+//
+// On WebSocket the queue is written, then a close frame. On polling the
+// queue followed by a "1" goes to the held GET, or, if none is held, to
+// the client's next GET within WriteTimeout; OnClose does not wait for
+// that GET. Send fails as soon as Close has been called.
 func (s *Session) Close(reason string) { s.closeWith(reason, closeGraceful) }
 
 // Done is closed when the session has ended, after OnClose has returned.
@@ -146,6 +152,11 @@ func (s *Session) closeWith(reason string, kind closeKind) {
 	s.lingering = (kind == closeGraceful || kind == closeClient) &&
 		s.transport == TransportPolling && !s.getActive
 	lingering, ws, probe := s.lingering, s.ws, s.probeConn
+	if kind == closeError || kind == closeClient {
+		// Nothing will be delivered any more.
+		clear(s.queue)
+		s.queue, s.spare = nil, nil
+	}
 	s.mu.Unlock()
 
 	if ws != nil && (kind == closeError || kind == closeClient) {
@@ -226,6 +237,9 @@ func (s *Session) onPong() {
 	answered := s.pingOutstanding
 	s.pingOutstanding = false
 	s.pongDeadline = time.Time{}
+	if answered {
+		s.nextPingAt = time.Now().Add(s.srv.st.PingInterval)
+	}
 	s.mu.Unlock()
 	if answered {
 		signal(s.pongCh)
@@ -239,12 +253,17 @@ func (s *Session) pongMissed() bool {
 	return s.pingOutstanding && !s.isClosed
 }
 
-// pongOverdue reports whether the outstanding ping's deadline has passed
-// at now.
+// pongOverdue reports whether, at now, the pong deadline has passed: that
+// of the outstanding ping, or, if run has not queued the due ping yet
+// (its goroutine may be late on a busy machine), the deadline that ping
+// would have had.
 func (s *Session) pongOverdue(now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.pingOutstanding && !now.Before(s.pongDeadline)
+	if s.pingOutstanding {
+		return !now.Before(s.pongDeadline)
+	}
+	return !now.Before(s.nextPingAt.Add(s.srv.st.PingTimeout))
 }
 
 // takeQueueLocked removes and returns everything queued. s.mu must be held.
@@ -321,12 +340,6 @@ func (s *Session) finish() {
 		}
 		_ = ws.Close()
 	}
-	// Session.Close promises the flush before OnClose; a client's own
-	// close needs no such wait.
-	if lingering && kind == closeGraceful {
-		s.linger(s.srv.st.WriteTimeout)
-	}
-
 	s.dispatchMu.Lock()
 	s.handlerDone = true
 	if s.handler != nil {
@@ -334,14 +347,26 @@ func (s *Session) finish() {
 	}
 	s.dispatchMu.Unlock()
 
-	if lingering && kind == closeClient {
-		s.linger(clientCloseGrace)
+	close(s.done)
+
+	// A polling session's goodbye waits for the client's next GET, but
+	// the application need not: OnClose has run and Done is closed.
+	if lingering {
+		grace := s.srv.st.WriteTimeout
+		if kind == closeClient {
+			grace = clientCloseGrace
+		}
+		s.linger(grace)
+		s.dropQueue()
 	}
+}
+
+// dropQueue releases whatever is still queued.
+func (s *Session) dropQueue() {
 	s.mu.Lock()
 	clear(s.queue)
 	s.queue, s.spare = nil, nil
 	s.mu.Unlock()
-	close(s.done)
 }
 
 // linger keeps a closed polling session reachable for its last GET, for

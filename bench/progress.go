@@ -37,6 +37,7 @@ func startProgress(w io.Writer, r *runner, phase *atomic.Value, expected *atomic
 		var prev, cur, diff HistogramSnapshot
 		var prevDelivered int64
 		prevAt := time.Now()
+		prevCPU, cpuErr := processCPU("self")
 		for {
 			select {
 			case <-p.done:
@@ -48,7 +49,13 @@ func startProgress(w io.Writer, r *runner, phase *atomic.Value, expected *atomic
 			prev = cur
 			t := r.totals()
 			now := time.Now()
-			rate := float64(t.delivered-prevDelivered) / now.Sub(prevAt).Seconds()
+			elapsed := now.Sub(prevAt).Seconds()
+			rate := float64(t.delivered-prevDelivered) / elapsed
+			cores := -1.0
+			if cpu, err := processCPU("self"); err == nil && cpuErr == nil {
+				cores = (cpu - prevCPU) / elapsed
+				prevCPU = cpu
+			}
 			prevDelivered, prevAt = t.delivered, now
 			line := fmt.Sprintf("[%4.0fs] %-5s conn %d/%d joined %d lost %d | sent %d deliv %d",
 				time.Since(r.start).Seconds(), phase.Load(), r.connected.Load(), len(r.clients),
@@ -58,6 +65,9 @@ func startProgress(w io.Writer, r *runner, phase *atomic.Value, expected *atomic
 			}
 			line += fmt.Sprintf(" (%.0f/s) p99 %s ms (last %s) | add chatter %d",
 				rate, fms(ms(diff.Percentile(0.99))), progressEvery, t.addChatter)
+			if cores >= 0 {
+				line += fmt.Sprintf(" | tool %.2f cores", cores)
+			}
 			p.print(line)
 		}
 	}()

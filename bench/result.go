@@ -50,10 +50,14 @@ type Result struct {
 	Join   JoinStats   `json:"join"`
 	Events EventCounts `json:"events"`
 
-	ToolCPUSeconds float64      `json:"tool_cpu_s"` // this process, user+system, during the run
-	Server         *ServerStats `json:"server,omitempty"`
-	WallSeconds    float64      `json:"wall_s"`
-	Interrupted    bool         `json:"interrupted"`
+	ToolCPUSeconds float64 `json:"tool_cpu_s"` // this process, user+system, during the run
+	// ToolSendCores is the load tool's CPU seconds per second while
+	// sending: near ToolProcs, the tool rather than the server set the pace.
+	ToolSendCores float64      `json:"tool_send_cores"`
+	ToolProcs     int          `json:"tool_procs"` // GOMAXPROCS of the load tool
+	Server        *ServerStats `json:"server,omitempty"`
+	WallSeconds   float64      `json:"wall_s"`
+	Interrupted   bool         `json:"interrupted"`
 }
 
 // Latency summarises the delivery latencies, in milliseconds: from the
@@ -113,6 +117,10 @@ type ServerStats struct {
 	Error          string  `json:"error,omitempty"`
 }
 
+// toolBusyShare is the share of its cores above which the load tool counts
+// as saturated: on a shared machine, 80% busy already delays its reads.
+const toolBusyShare = 0.8
+
 // ms converts d to float milliseconds.
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
@@ -160,7 +168,10 @@ func (r *Result) WriteTable(w io.Writer) error {
 			row("server RSS:", "%.1f MB after joins, %.1f MB at the end", float64(s.RSSAfterJoinKB)/1024, float64(s.RSSEndKB)/1024)
 		}
 	}
-	row("load tool CPU:", "%.2f s", r.ToolCPUSeconds)
+	row("load tool CPU:", "%.2f s (%.2f cores busy while sending, GOMAXPROCS %d)", r.ToolCPUSeconds, r.ToolSendCores, r.ToolProcs)
+	if r.ToolProcs > 0 && r.ToolSendCores > toolBusyShare*float64(r.ToolProcs) {
+		row("warning:", "the load tool was near its CPU limit: the figures may show the tool's limit, not the server's")
+	}
 	row("wall time:", "%s", fsec(r.WallSeconds))
 	if r.Interrupted {
 		row("interrupted:", "yes (figures so far)")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -218,6 +219,7 @@ func (r *runner) run(ctx context.Context, progress io.Writer) (*Result, error) {
 		Payload:   r.cfg.Payload,
 		Idle:      r.cfg.Idle,
 		Duration:  seconds(r.cfg.Duration),
+		ToolProcs: runtime.GOMAXPROCS(0),
 	}
 
 	// Phase 1: connect and join, paced by Ramp, then wait for the joins to
@@ -237,8 +239,12 @@ func (r *runner) run(ctx context.Context, progress io.Writer) (*Result, error) {
 	} else {
 		phase.Store(phaseSend)
 		sendStart := time.Now()
+		sendCPU0, err0 := processCPU("self")
 		active := r.sendAll(ctx)
 		res.SendSeconds = seconds(time.Since(sendStart))
+		if sendCPU1, err1 := processCPU("self"); err0 == nil && err1 == nil && res.SendSeconds > 0 {
+			res.ToolSendCores = (sendCPU1 - sendCPU0) / res.SendSeconds
+		}
 		res.ActiveSenders = active
 		sendTotals = r.totals()
 		expected.Store(sendTotals.sent * res.Receivers)

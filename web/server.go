@@ -1,0 +1,163 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"chatserver/chat"
+	"chatserver/web/socketio"
+	"chatserver/web/socketio/engineio"
+)
+
+// HTTP timeouts. Held long-polling GETs last up to one ping interval, so
+// the write timeout is not set on the http.Server (it would cut them): the
+// Engine.IO layer bounds its own writes instead.
+const (
+	// readHeaderTimeout stops a client that opens a connection and
+	// dribbles its headers (slowloris) from holding it for long.
+	readHeaderTimeout = 10 * time.Second
+	// idleTimeout closes keep-alive connections nobody uses.
+	idleTimeout = 120 * time.Second
+	// maxHeaderBytes is far above any browser's headers and far below
+	// what would let a client make us buffer much.
+	maxHeaderBytes = 16 << 10
+)
+
+// Config configures a Server. Zero values take the Engine.IO defaults.
+type Config struct {
+	// PingInterval and PingTimeout of the Engine.IO heartbeat.
+	PingInterval time.Duration
+	PingTimeout  time.Duration
+	// MaxPayload caps one WebSocket message or polling POST body (bytes).
+	MaxPayload int
+	// AllowedOrigins are origins besides the server's own from which
+	// browsers may connect ("https://chat.example.org").
+	AllowedOrigins []string
+	// Logf receives internal errors; nil means log.Printf.
+	Logf func(format string, args ...any)
+}
+
+// Server is chatserver's HTTP front: the page, the Socket.IO endpoint and
+// a health check, on one listener.
+type Server struct {
+	room *chat.Room
+	sio  *socketio.Server
+	http *http.Server
+	logf func(string, ...any)
+
+	closeOnce sync.Once
+}
+
+// New returns a server for room. Nothing listens until Serve.
+func New(room *chat.Room, cfg Config) *Server {
+	logf := cfg.Logf
+	if logf == nil {
+		logf = log.Printf
+	}
+	sio := socketio.NewServer(socketio.Config{
+		Engine: engineio.Config{
+			PingInterval:   cfg.PingInterval,
+			PingTimeout:    cfg.PingTimeout,
+			MaxPayload:     cfg.MaxPayload,
+			AllowedOrigins: cfg.AllowedOrigins,
+		},
+		Logf: logf,
+	})
+	sio.Of("/").OnConnect(func(sock *socketio.Socket) error {
+		attach(room, sock, logf)
+		return nil
+	})
+	s := &Server{room: room, sio: sio, logf: logf}
+	s.http = &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          log.New(logWriter{logf}, "", 0),
+	}
+	return s
+}
+
+// Handler returns the HTTP routes: "/" the page, "/static/" its assets,
+// "/socket.io/socket.io.js" the browser client, "/socket.io/" the
+// real-time endpoint, "/healthz" a liveness check.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	static := mustStatic()
+	mux.Handle("GET /{$}", static.file("index.html"))
+	mux.Handle("GET /static/", http.StripPrefix("/static/", static))
+	mux.Handle("GET /socket.io/socket.io.js", static.file("socket.io.js"))
+	mux.Handle("/socket.io/", s.sio)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	return securityHeaders(mux)
+}
+
+// Serve serves on ln until Shutdown. It returns nil after Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve http: %w", err)
+	}
+	return nil
+}
+
+// Shutdown stops accepting connections, disconnects every client (the
+// Socket.IO connections, which http.Server.Shutdown does not touch), and
+// waits for in-flight requests until ctx ends. The room and the store are
+// the caller's to close afterwards.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	s.closeOnce.Do(func() {
+		// Close sockets first: held polling GETs are answered and
+		// WebSockets closed, so the HTTP shutdown below does not wait
+		// for them.
+		done := make(chan error, 1)
+		go func() { done <- s.http.Shutdown(ctx) }()
+		s.sio.Close()
+		err = <-done
+	})
+	return err
+}
+
+// securityHeaders sets the headers every response carries. The content
+// security policy allows nothing but this server: no inline script, no
+// foreign origin.
+func securityHeaders(next http.Handler) http.Handler {
+	const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+		"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", csp)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// decodeObject decodes raw into v if raw is a JSON object.
+func decodeObject(raw json.RawMessage, v any) bool {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' {
+		return false
+	}
+	return json.Unmarshal(raw, v) == nil
+}
+
+// logWriter sends the http.Server's own error log through logf.
+type logWriter struct{ logf func(string, ...any) }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.logf("%s", bytes.TrimRight(p, "\n"))
+	return len(p), nil
+}

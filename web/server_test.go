@@ -1,0 +1,208 @@
+package web
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"chatserver/chat"
+	"chatserver/storage/bolt"
+)
+
+// newTestServer starts the whole HTTP front on a real store in a temp dir.
+func newTestServer(t testing.TB) *httptest.Server {
+	t.Helper()
+	store, err := bolt.Open(filepath.Join(t.TempDir(), "chat.db"), bolt.Options{History: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	room, err := chat.NewRoom(store, chat.Config{Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := New(room, Config{Logf: t.Logf})
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		ts.Close()
+		srv.sio.Close()
+		room.Close()
+		store.Close()
+	})
+	return ts
+}
+
+func TestStaticRoutes(t *testing.T) {
+	ts := newTestServer(t)
+	tests := []struct {
+		path   string
+		status int
+		ctype  string
+		body   string
+	}{
+		{"/", 200, "text/html", "<html"},
+		{"/socket.io/socket.io.js", 200, "javascript", "io"},
+		{"/static/favicon.svg", 200, "image/svg+xml", "<svg"},
+		{"/healthz", 200, "text/plain", "ok"},
+		{"/static/nope.js", 404, "", ""},
+		{"/nope", 404, "", ""},
+		{"/static/../web/server.go", 404, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			res, err := http.Get(ts.URL + tt.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d", res.StatusCode, tt.status)
+			}
+			if !strings.Contains(res.Header.Get("Content-Type"), tt.ctype) {
+				t.Errorf("Content-Type %q, want %q", res.Header.Get("Content-Type"), tt.ctype)
+			}
+			if !strings.Contains(string(body), tt.body) {
+				t.Errorf("body does not contain %q", tt.body)
+			}
+			if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") {
+				t.Errorf("CSP %q", csp)
+			}
+		})
+	}
+}
+
+func TestStaticRevalidatesWithETag(t *testing.T) {
+	ts := newTestServer(t)
+	res, err := http.Get(ts.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	etag := res.Header.Get("ETag")
+	if etag == "" {
+		t.Fatal("no ETag")
+	}
+	req, _ := http.NewRequest("GET", ts.URL+"/", nil)
+	req.Header.Set("If-None-Match", etag)
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotModified {
+		t.Fatalf("status %d, want 304", res.StatusCode)
+	}
+}
+
+// wsClient is a minimal Socket.IO client over a raw WebSocket, enough to
+// check the chat wiring byte by byte.
+type wsClient struct {
+	t    testing.TB
+	conn *websocket.Conn
+}
+
+func dial(t testing.TB, ts *httptest.Server) *wsClient {
+	t.Helper()
+	url := "ws" + strings.TrimPrefix(ts.URL, "http") + "/socket.io/?EIO=4&transport=websocket"
+	conn, _, err := websocket.DefaultDialer.Dial(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	c := &wsClient{t: t, conn: conn}
+	if open := c.read(); !strings.HasPrefix(open, "0{") {
+		t.Fatalf("open packet %q", open)
+	}
+	c.send("40")
+	if ack := c.read(); !strings.HasPrefix(ack, `40{"sid":`) {
+		t.Fatalf("connect reply %q", ack)
+	}
+	return c
+}
+
+func (c *wsClient) send(s string) {
+	c.t.Helper()
+	if err := c.conn.WriteMessage(websocket.TextMessage, []byte(s)); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// read returns the next packet other than a ping (which it answers).
+func (c *wsClient) read() string {
+	c.t.Helper()
+	for {
+		c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, b, err := c.conn.ReadMessage()
+		if err != nil {
+			c.t.Fatalf("read: %v", err)
+		}
+		if string(b) == "2" {
+			c.send("3")
+			continue
+		}
+		return string(b)
+	}
+}
+
+// expect reads packets until one equal to want, failing on anything else
+// that is not in skip.
+func (c *wsClient) expect(want ...string) {
+	c.t.Helper()
+	for _, w := range want {
+		if got := c.read(); got != w {
+			c.t.Fatalf("got packet %q, want %q", got, w)
+		}
+	}
+}
+
+func TestChatOverSocketIO(t *testing.T) {
+	ts := newTestServer(t)
+	alice := dial(t, ts)
+	alice.send(`420["join","alice"]`)
+	alice.expect(`42["add chatter","alice"]`)
+	ack := alice.read()
+	if !strings.HasPrefix(ack, `430[{"ok":true,"name":"alice","token":"`) {
+		t.Fatalf("join ack %q", ack)
+	}
+
+	bob := dial(t, ts)
+	bob.send(`42["join","bob"]`)
+	bob.expect(`42["add chatter","alice"]`, `42["add chatter","bob"]`)
+	alice.expect(`42["add chatter","bob"]`)
+
+	alice.send(`421["messages","<b>hi</b> & ünïcode"]`)
+	msg := alice.read()
+	const prefix = `42["messages","alice: <b>hi</b> & ünïcode",{"id":1,"name":"alice","text":"<b>hi</b> & ünïcode","time":"`
+	if !strings.HasPrefix(msg, prefix) {
+		t.Fatalf("echo %q", msg)
+	}
+	alice.expect(`431[{"ok":true,"id":1}]`)
+	if got := bob.read(); got != msg {
+		t.Fatalf("bob got %q, want the same packet %q", got, msg)
+	}
+
+	// Refusals without an ack arrive as chat error events.
+	bob.send(`42["messages",42]`)
+	bob.expect(`42["chat error",{"code":"invalid_message","message":"message must be a string"}]`)
+	bob.send(`422["join",{"name":"x"}]`)
+	bob.expect(`432[{"error":"invalid_name","message":"nickname must be a string"}]`)
+	bob.send(`423["join","ALICE"]`)
+	reply := bob.read()
+	var refusal struct {
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(reply, "433[")[:len(reply)-5]), &refusal); err != nil || refusal.Error != "name_taken" {
+		t.Fatalf("taken nickname reply %q", reply)
+	}
+
+	// Leaving is announced.
+	bob.conn.Close()
+	alice.expect(`42["remove chatter","bob"]`)
+}

@@ -297,8 +297,10 @@ func TestClientHandlesTheChatContract(t *testing.T) {
 	}
 	var s HistogramSnapshot
 	r.latency.Snapshot(&s)
-	if s.Count() != 2 || s.Percentile(0.5) < 3*time.Millisecond {
-		t.Errorf("latency count %d p50 %v, want 2 values of at least 3ms", s.Count(), s.Percentile(0.5))
+	// The messages were stamped 3ms ago; the histogram may round down by
+	// half a bucket.
+	if low := time.Duration(float64(3*time.Millisecond) * (1 - maxRelErr)); s.Count() != 2 || s.Percentile(0.5) < low {
+		t.Errorf("latency count %d p50 %v, want 2 values of at least %v", s.Count(), s.Percentile(0.5), low)
 	}
 }
 

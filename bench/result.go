@@ -160,15 +160,22 @@ func (r *Result) WriteTable(w io.Writer) error {
 		if s.Error != "" {
 			row("server:", "pid %d: %s", s.PID, s.Error)
 		} else {
-			per := "n/a"
-			if s.CPUPerMillion > 0 {
-				per = strconv.FormatFloat(s.CPUPerMillion, 'f', 2, 64) + " s per million deliveries"
+			after := "holding"
+			if !r.Idle {
+				after = "sending"
+				if s.CPUPerMillion > 0 {
+					after += ", " + strconv.FormatFloat(s.CPUPerMillion, 'f', 2, 64) + " s per million deliveries"
+				}
 			}
-			row("server CPU:", "pid %d: %.2f s joining, %.2f s after (%s)", s.PID, s.JoinCPUSeconds, s.RunCPUSeconds, per)
+			row("server CPU:", "pid %d: %.2f s joining, %.2f s %s", s.PID, s.JoinCPUSeconds, s.RunCPUSeconds, after)
 			row("server RSS:", "%.1f MB after joins, %.1f MB at the end", float64(s.RSSAfterJoinKB)/1024, float64(s.RSSEndKB)/1024)
 		}
 	}
-	row("load tool CPU:", "%.2f s (%.2f cores busy while sending, GOMAXPROCS %d)", r.ToolCPUSeconds, r.ToolSendCores, r.ToolProcs)
+	if r.Idle {
+		row("load tool CPU:", "%.2f s (GOMAXPROCS %d)", r.ToolCPUSeconds, r.ToolProcs)
+	} else {
+		row("load tool CPU:", "%.2f s (%.2f cores busy while sending, GOMAXPROCS %d)", r.ToolCPUSeconds, r.ToolSendCores, r.ToolProcs)
+	}
 	if r.ToolProcs > 0 && r.ToolSendCores > toolBusyShare*float64(r.ToolProcs) {
 		row("warning:", "the load tool was near its CPU limit: the figures may show the tool's limit, not the server's")
 	}

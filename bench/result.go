@@ -147,7 +147,12 @@ func (r *Result) WriteTable(w io.Writer) error {
 		row("sent:", "%d by %d senders in %s (%d send errors)", r.Sent, r.ActiveSenders, fsec(r.SendSeconds), r.SendErrors)
 		row("acked:", "%d ok, %d refused; %d echoed to the sender", r.Acked, r.Refused, r.Echoed)
 		row("delivered:", "%d of %d expected (%d receivers)", r.Delivered, r.Expected, r.Receivers)
-		row("loss:", "%d (%.3f%%)", r.Loss, r.LossPercent)
+		if r.Refused > 0 {
+			row("loss:", "%d (%.3f%%), of which %d from the %d messages the server refused (rate limit?)",
+				r.Loss, r.LossPercent, r.Refused*r.Receivers, r.Refused)
+		} else {
+			row("loss:", "%d (%.3f%%)", r.Loss, r.LossPercent)
+		}
 		row("deliveries/s:", "%.0f", r.DeliveriesPerSecond)
 		l := r.Latency
 		row("latency ms:", "p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  mean %s",

@@ -66,8 +66,8 @@ type Session struct {
 	getActive       bool // a polling GET is being served
 	postActive      bool // a polling POST is being served
 	pingOutstanding bool
-	pongDeadline    time.Time // while pingOutstanding
-	nextPingAt      time.Time // while !pingOutstanding: when the next ping is due
+	pongDeadline    time.Time       // while pingOutstanding
+	nextPingAt      time.Time       // while !pingOutstanding: when the next ping is due
 	ws              *websocket.Conn // the session's WebSocket, once open
 	probing         bool            // a WebSocket upgrade is reserved or in progress
 	probeConn       *websocket.Conn // the probing WebSocket, during an upgrade
@@ -178,17 +178,16 @@ func (s *Session) closeWith(reason string, kind closeKind) {
 // started by newSession and counted in the server's WaitGroup.
 func (s *Session) run() {
 	defer s.srv.wg.Done()
-	interval, timeout := s.srv.st.PingInterval, s.srv.st.PingTimeout
-	ping := time.NewTimer(interval)
+	ping := time.NewTimer(time.Until(s.pingDue()))
 	defer ping.Stop()
-	pong := time.NewTimer(timeout)
+	pong := time.NewTimer(s.srv.st.PingTimeout)
 	pong.Stop()
 	defer pong.Stop()
 	for {
 		select {
 		case <-ping.C:
-			if s.queuePing() {
-				pong.Reset(timeout)
+			if deadline, ok := s.queuePing(); ok {
+				pong.Reset(time.Until(deadline))
 			}
 		case <-pong.C:
 			if s.pongMissed() {
@@ -196,7 +195,7 @@ func (s *Session) run() {
 			}
 		case <-s.pongCh:
 			pong.Stop()
-			ping.Reset(interval)
+			ping.Reset(time.Until(s.pingDue()))
 		case <-s.wsWake:
 			if err := s.flushWebSocket(time.Time{}); err != nil {
 				s.closeWith(ReasonTransportError, closeError)
@@ -208,26 +207,37 @@ func (s *Session) run() {
 	}
 }
 
-// queuePing queues a ping and starts its pong deadline (PROTOCOL.md A8:
-// the deadline runs from queueing, not from delivery).
-func (s *Session) queuePing() bool {
+// pingDue returns when the next ping is due.
+func (s *Session) pingDue() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nextPingAt
+}
+
+// queuePing queues the due ping and returns its pong deadline (PROTOCOL.md
+// A8: the deadline runs from queueing, not from delivery). The deadline is
+// counted from when the ping was due, so that a late timer goroutine does
+// not stretch the schedule: a client that does not answer is gone exactly
+// PingInterval+PingTimeout after the handshake or its last pong.
+func (s *Session) queuePing() (time.Time, bool) {
 	s.mu.Lock()
 	if s.isClosed {
 		s.mu.Unlock()
-		return false
+		return time.Time{}, false
 	}
 	if len(s.queue)+1 > s.srv.st.SendQueue {
 		s.mu.Unlock()
 		s.closeWith(ReasonSendQueueFull, closeError)
-		return false
+		return time.Time{}, false
 	}
 	s.queue = append(s.queue, pingMessage)
 	s.pingOutstanding = true
-	s.pongDeadline = time.Now().Add(s.srv.st.PingTimeout)
+	s.pongDeadline = s.nextPingAt.Add(s.srv.st.PingTimeout)
+	deadline := s.pongDeadline
 	s.mu.Unlock()
 	signal(s.pollWake)
 	signal(s.wsWake)
-	return true
+	return deadline, true
 }
 
 // onPong records the client's answer to the outstanding ping. A pong with

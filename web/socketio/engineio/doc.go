@@ -28,7 +28,8 @@
 // Server.Close closes every session and waits for all of the package's
 // goroutines and request handlers to finish. It does not close the
 // http.Server; hijacked WebSocket connections are closed by the sessions.
-// Held polling GETs last up to PingInterval, so an http.Server serving
-// this handler needs a WriteTimeout longer than that (or none): the
-// package extends each response's write deadline itself when it writes.
+// Held polling GETs last up to PingInterval, longer than a typical
+// http.Server WriteTimeout; the package sets each response's write
+// deadline itself (WriteTimeout from when it starts writing), so the
+// server's WriteTimeout does not cut them short.
 package engineio

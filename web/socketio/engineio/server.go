@@ -285,12 +285,14 @@ func (s *Server) newSession(r *http.Request, transport string) *Session {
 // dispatch lock taken by newSession.
 func (s *Server) acceptSession(sess *Session) {
 	defer sess.dispatchMu.Unlock()
-	h := s.accept(sess)
-	if h == nil {
-		sess.closeWith(ReasonForcedClose, closeGraceful)
-		return
-	}
-	sess.handler = h
+	defer func() {
+		// A nil handler (or a panic in accept) leaves nobody to
+		// receive the session's traffic.
+		if sess.handler == nil {
+			sess.closeWith(ReasonForcedClose, closeGraceful)
+		}
+	}()
+	sess.handler = s.accept(sess)
 }
 
 // forget removes sess from the session table.

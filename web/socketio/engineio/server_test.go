@@ -2,6 +2,7 @@ package engineio
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -274,4 +275,18 @@ func TestServerCloseEndsEverySessionAndRefusesRequests(t *testing.T) {
 		t.Errorf("handshake after Close: %d, want 503", resp.status)
 	}
 	e.srv.Close() // idempotent
+}
+
+func TestAcceptReturningNilClosesSession(t *testing.T) {
+	checkNoLeaks(t)
+	srv := NewServer(Config{}, func(*Session) Handler { return nil })
+	ts := httptest.NewServer(srv)
+	t.Cleanup(func() { srv.Close(); ts.Close() })
+	e := &env{srv: srv, ts: ts, client: ts.Client()}
+	h := parseOpen(t, e.get(t, e.url("transport=polling")).body)
+	// The refusal is delivered as a goodbye on the next GET.
+	if got := e.get(t, e.pollURL(h.SID)); got.status != http.StatusOK || got.body != "1" {
+		t.Errorf("GET after a nil handler: %d %q, want \"1\"", got.status, got.body)
+	}
+	eventually(t, "Count() back to 0", func() bool { return srv.Count() == 0 })
 }

@@ -1,0 +1,77 @@
+package engineio
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+func TestHeldGETOutlivesHTTPServerWriteTimeout(t *testing.T) {
+	checkNoLeaks(t)
+	const interval = 300 * time.Millisecond
+	srv := NewServer(Config{PingInterval: interval, PingTimeout: time.Second}, func(*Session) Handler { return nopHandler{} })
+	ts := httptest.NewUnstartedServer(srv)
+	// Shorter than the hold: the package must extend the deadline itself.
+	ts.Config.WriteTimeout = interval / 3
+	ts.Start()
+	t.Cleanup(func() { srv.Close(); ts.Close() })
+	e := &env{srv: srv, ts: ts, client: ts.Client()}
+
+	h := parseOpen(t, e.get(t, e.url("transport=polling")).body)
+	if got := e.get(t, e.pollURL(h.SID)); got.status != http.StatusOK || got.body != "2" {
+		t.Errorf("GET held past the server's WriteTimeout: %d %q, want the ping", got.status, got.body)
+	}
+}
+
+// nopHandler ignores everything.
+type nopHandler struct{}
+
+func (nopHandler) OnMessage([]byte, bool) {}
+func (nopHandler) OnClose(string)         {}
+
+// BenchmarkBroadcastWebSocket sends one shared Message to many WebSocket
+// sessions per iteration; the frame is encoded once per Message.
+func BenchmarkBroadcastWebSocket(b *testing.B) {
+	const clients = 50
+	sessions := make(chan *Session, clients)
+	srv := NewServer(Config{}, func(s *Session) Handler { sessions <- s; return nopHandler{} })
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	defer srv.Close()
+
+	url := "ws" + strings.TrimPrefix(ts.URL, "http") + "/engine.io/?EIO=4&transport=websocket"
+	conns := make([]*websocket.Conn, clients)
+	targets := make([]*Session, clients)
+	for i := range conns {
+		c, _, err := websocket.DefaultDialer.Dial(url, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		if _, _, err := c.ReadMessage(); err != nil { // open packet
+			b.Fatal(err)
+		}
+		conns[i] = c
+		targets[i] = <-sessions
+	}
+	payload := []byte(`2["messages","alice: hello",{"id":1,"name":"alice","text":"hello"}]`)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		m := NewMessage(payload, false)
+		for _, s := range targets {
+			if !s.Send(m) {
+				b.Fatal("Send failed")
+			}
+		}
+		for _, c := range conns {
+			if _, _, err := c.ReadMessage(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

@@ -8,12 +8,13 @@ import (
 	"time"
 )
 
-// upgradeNoopDelay bounds how long a GET that arrives while an upgrade is
-// in progress (after "3probe") waits before it is answered with "6". The
-// GET that was already held when the probe arrived is released at once;
-// a later one waits this long because the client's "5" usually follows
-// the probe immediately, and after "5" the right answer is 400 (polling is
-// over). The reference re-checks every 100 ms.
+// upgradeNoopDelay is how old a GET must be before it is released with
+// "6" while an upgrade is in progress (after "3probe"). A GET that has
+// been held a while when the probe arrives (the real client's case) is
+// released at once. A younger one waits until it is this old, because it
+// may belong to a client that sends "5" right after "2probe": after "5"
+// the right answer is 400, polling being over. The reference re-checks
+// every 100 ms.
 const upgradeNoopDelay = 50 * time.Millisecond
 
 // clientCloseGrace is how long a polling session closed by the client's
@@ -154,9 +155,6 @@ func (s *Session) nextPoll(arrived time.Time) (batch []*Message, tail *Message, 
 		return s.takeQueueLocked(), nil, pollSend, time.Time{}
 	}
 	if s.upgrading {
-		if arrived.Before(s.probeAt) {
-			return nil, noopMessage, pollSend, time.Time{}
-		}
 		noopAt = arrived.Add(upgradeNoopDelay)
 		if !time.Now().Before(noopAt) {
 			return nil, noopMessage, pollSend, time.Time{}

@@ -71,8 +71,7 @@ type Session struct {
 	ws              *websocket.Conn // the session's WebSocket, once open
 	probing         bool            // a WebSocket upgrade is reserved or in progress
 	probeConn       *websocket.Conn // the probing WebSocket, during an upgrade
-	upgrading       bool            // "3probe" sent; held GETs get "6"
-	probeAt         time.Time       // when "2probe" arrived
+	upgrading       bool            // "2probe" answered; held GETs get "6"
 }
 
 // ID returns the session id (the Engine.IO sid).

@@ -17,8 +17,9 @@ func TestUpgrade(t *testing.T) {
 	conn := e.dial(t, "transport=websocket&sid="+sid, nil)
 	writeText(t, conn, "2probe")
 	readText(t, conn, "3probe")
-	// The held GET is released with a noop at once, not at the next ping
-	// (25 s away with the defaults).
+	// The held GET is released with a noop promptly (within
+	// upgradeNoopDelay of its arrival), not at the next ping (25 s away
+	// with the defaults).
 	if got := await(t, held); got.status != http.StatusOK || got.body != "6" {
 		t.Fatalf("held GET during upgrade: %d %q, want 200 \"6\"", got.status, got.body)
 	}

@@ -110,7 +110,6 @@ func (s *Session) probeLoop(conn *websocket.Conn) {
 			// Set before "3probe" goes out, so that the client's next
 			// GET already sees the upgrade.
 			s.upgrading = true
-			s.probeAt = time.Now()
 			s.mu.Unlock()
 			signal(s.pollWake)
 			_ = conn.SetWriteDeadline(time.Now().Add(s.srv.st.WriteTimeout))

@@ -257,7 +257,11 @@ func (c *conn) connect(p *packet) {
 	var err error
 	if f := ns.connectFunc(); f != nil {
 		if !c.call("connect", ns.name, func() { err = f(s) }) {
-			s.markClosed(false)
+			// The application may have registered the socket somewhere
+			// before panicking: let its OnDisconnect clean up.
+			if s.markClosed(false) {
+				s.disconnected(reasonHandlerPanic)
+			}
 			return
 		}
 	}

@@ -13,7 +13,8 @@ import (
 )
 
 // ErrTooManyAttachments is returned when the arguments of one event or ack
-// hold more binary values than a client accepts (maxAttachments).
+// hold more binary values than a client accepts (10, the reference
+// parser's limit).
 var ErrTooManyAttachments = errors.New("socketio: too many binary attachments")
 
 // maxPooledEncoderBuffer is the largest buffer an encoder keeps when it is

@@ -30,9 +30,11 @@ func (e *ConnectError) Error() string { return e.Message }
 // {"sid":...} is sent before anything the function emitted on s. Without
 // an OnConnect function every CONNECT is accepted.
 //
-// While f runs, s is not yet connected: Emit and Send queue (bounded by
-// maxEarlyPackets), and Disconnect takes effect right after the reply. A
-// refused socket's queue is dropped and its OnDisconnect never runs.
+// While f runs, s is not yet connected: Emit and Send queue (up to 1024
+// packets; more closes the connection once f returns), and Disconnect takes
+// effect right after the reply. A refused socket's queue is dropped and its
+// OnDisconnect never runs; if f panics, the OnDisconnect it set runs with
+// reason "handler panic".
 func (n *Namespace) OnConnect(f func(s *Socket) error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()

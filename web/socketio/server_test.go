@@ -738,3 +738,70 @@ func TestCloseEndsEverySocketAndGoroutine(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestOnConnectLimitsAndFailures(t *testing.T) {
+	t.Run("a panic closes the connection and runs the OnDisconnect it set", func(t *testing.T) {
+		disconnects := make(chan string, 1)
+		_, hs, lg := startServer(t, Config{}, func(srv *Server) {
+			srv.Of("/").OnConnect(func(s *Socket) error {
+				s.OnDisconnect(func(reason string) { disconnects <- reason })
+				panic("connect boom")
+			})
+		})
+		c := dial(t, hs)
+		c.send(`0`)
+		c.expectClosed()
+		if got := receive(t, disconnects); got != "handler panic" {
+			t.Errorf("OnDisconnect: %q", got)
+		}
+		if !lg.contains("connect boom") {
+			t.Error("the panic was not logged")
+		}
+	})
+
+	t.Run("too much emitted before the reply closes the connection", func(t *testing.T) {
+		errs := make(chan error, 1)
+		_, hs, _ := startServer(t, Config{}, func(srv *Server) {
+			srv.Of("/").OnConnect(func(s *Socket) error {
+				for i := 0; ; i++ {
+					if err := s.Emit("flood", i); err != nil {
+						errs <- err
+						return nil
+					}
+				}
+			})
+		})
+		c := dial(t, hs)
+		c.send(`0`)
+		if err := receive(t, errs); !errors.Is(err, ErrQueueFull) {
+			t.Errorf("Emit error %v, want ErrQueueFull", err)
+		}
+		c.expectClosed()
+	})
+
+	t.Run("unanswered acks are bounded", func(t *testing.T) {
+		errs := make(chan error, 1)
+		_, hs, _ := startServer(t, Config{Engine: engineio.Config{SendQueue: 4 * maxPendingAcks}}, func(srv *Server) {
+			srv.Of("/").OnConnect(func(s *Socket) error {
+				s.On("go", func(Args, AckFunc) {
+					for i := 0; ; i++ {
+						if err := s.EmitWithAck("q", func(Args) {}, i); err != nil {
+							if i != maxPendingAcks {
+								t.Errorf("EmitWithAck failed after %d, want %d", i, maxPendingAcks)
+							}
+							errs <- err
+							return
+						}
+					}
+				})
+				return nil
+			})
+		})
+		c := dial(t, hs)
+		c.connect("/", "")
+		c.send(`2["go"]`)
+		if err := receive(t, errs); !errors.Is(err, ErrTooManyPendingAcks) {
+			t.Errorf("EmitWithAck error %v, want ErrTooManyPendingAcks", err)
+		}
+	})
+}

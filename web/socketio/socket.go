@@ -22,11 +22,11 @@ var (
 	// ErrAckSent is returned by an AckFunc called a second time.
 	ErrAckSent = errors.New("socketio: ack already sent")
 	// ErrTooManyPendingAcks is returned by EmitWithAck when the client has
-	// left maxPendingAcks acknowledgements unanswered.
+	// left 1024 acknowledgements on that socket unanswered.
 	ErrTooManyPendingAcks = errors.New("socketio: too many unanswered acks")
-	// ErrQueueFull is returned when more than maxEarlyPackets are emitted
-	// to a socket whose OnConnect function is still running; the
-	// connection is closed once it returns.
+	// ErrQueueFull is returned when more than 1024 packets are emitted to
+	// a socket whose OnConnect function is still running; the connection
+	// is closed once it returns.
 	ErrQueueFull = errors.New("socketio: send queue full")
 )
 

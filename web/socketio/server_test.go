@@ -805,3 +805,40 @@ func TestOnConnectLimitsAndFailures(t *testing.T) {
 		}
 	})
 }
+
+func TestSendPreparedDoesNotAllocate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation count")
+	}
+	sockets := make(chan *Socket, 1)
+	_, hs, _ := startServer(t, Config{Engine: engineio.Config{SendQueue: 4096}}, func(srv *Server) {
+		srv.Of("/").OnConnect(func(s *Socket) error { sockets <- s; return nil })
+	})
+	// A polling client that never polls: nothing drains the queue, so no
+	// writer allocates while we count.
+	base := hs.URL + "/socket.io/?EIO=4&transport=polling"
+	resp, err := http.Get(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var h struct{ SID string }
+	if err := json.Unmarshal(open[1:], &h); err != nil {
+		t.Fatalf("handshake %q: %v", open, err)
+	}
+	resp, err = http.Post(base+"&sid="+h.SID, "text/plain;charset=UTF-8", strings.NewReader("40"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	s := receive(t, sockets)
+	p, err := Prepare("/", "messages", "ann: hi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Send(p) // the CONNECT reply and this grow the queue once
+	if n := testing.AllocsPerRun(1000, func() { s.Send(p) }); n != 0 {
+		t.Errorf("Send allocates %v times per call, want 0", n)
+	}
+}

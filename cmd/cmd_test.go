@@ -475,3 +475,22 @@ func TestServeInProcess(t *testing.T) {
 		}
 	})
 }
+
+func TestDatabaseInAVeryLongPath(t *testing.T) {
+	deep := filepath.Join(t.TempDir(), strings.Repeat("d", 60), strings.Repeat("e", 60))
+	if err := os.MkdirAll(deep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(deep, "chat.db")
+	seed(t, db, 10, "alice", "hi")
+	t.Chdir("/") // no short relative name for the socket from here
+
+	r := run(t, "serve", "--addr", "127.0.0.1:0", "--db", db)
+	if r.code != exitError || !strings.Contains(r.report, "is too long for a Unix socket") {
+		t.Fatalf("serve: exit %d, %q; want a plain refusal", r.code, r.report)
+	}
+	// With no server, history still reads the file.
+	if r := run(t, "history", "--db", db); r.err != nil || !strings.Contains(r.stdout, "alice: hi") {
+		t.Errorf("history: %q, %v", r.stdout, r.err)
+	}
+}

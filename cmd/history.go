@@ -100,7 +100,7 @@ func (o *historyOptions) fetch(ctx context.Context) ([]storage.Message, error) {
 			}
 			return msgs, nil
 		}
-	} else if !errors.Is(err, admin.ErrNoServer) {
+	} else if !noServer(err) {
 		return nil, fmt.Errorf("reach the running chatserver: %w", err)
 	}
 	st, err := openOffline(o.db, true)

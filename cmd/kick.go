@@ -90,7 +90,7 @@ func (o *kickOptions) run(ctx context.Context, out io.Writer, name string) error
 		if !errors.Is(err, admin.ErrNoServer) {
 			return err
 		}
-	} else if !errors.Is(err, admin.ErrNoServer) {
+	} else if !noServer(err) {
 		return fmt.Errorf("reach the running chatserver: %w", err)
 	}
 	return o.offline(out, name)

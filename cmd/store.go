@@ -49,6 +49,14 @@ func openOffline(path string, readOnly bool) (*bolt.Store, error) {
 	return st, openError(path, err)
 }
 
+// noServer reports whether err from admin.Dial means that the file itself
+// must be used: no server answers, or the socket path is too long to reach
+// from here (then a running server holds the lock, and openOffline says
+// it cannot be reached).
+func noServer(err error) bool {
+	return errors.Is(err, admin.ErrNoServer) || errors.Is(err, admin.ErrPathTooLong)
+}
+
 // openError explains the errors of bolt.Open other than ErrLocked; nil
 // stays nil.
 func openError(path string, err error) error {

@@ -44,7 +44,8 @@ in a browser.`,
 		Example: `  chatserver serve
   chatserver serve --addr 127.0.0.1:9000 --db /var/lib/chatserver/chat.db
   chatserver history -n 5
-  chatserver kick alice --reason "spam"`,
+  chatserver kick alice --reason "spam"
+  chatserver bench --url http://127.0.0.1:8080`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		// Bare "chatserver" shows the help.
@@ -59,6 +60,7 @@ in a browser.`,
 		newServeCommand(),
 		newHistoryCommand(),
 		newKickCommand(),
+		newBenchCommand(),
 		newVersionCommand(),
 	)
 	return root

@@ -164,7 +164,7 @@ func parseAck(sio []byte) (id int, success bool, ok bool) {
 	}
 	i := 1
 	for i < len(sio) && sio[i] >= '0' && sio[i] <= '9' {
-		if id > 1<<40 {
+		if id > 1<<30 {
 			return 0, false, false
 		}
 		id = id*10 + int(sio[i]-'0')

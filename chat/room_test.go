@@ -293,9 +293,18 @@ func TestRefusals(t *testing.T) {
 			_, err := f.room.Connect(&recConn{}).Join(strings.Repeat("n", 33), "")
 			return err
 		}, CodeInvalidName},
-		{"nickname with control char", func(t *testing.T, f *fixture) error { _, err := f.room.Connect(&recConn{}).Join("a\x07b", ""); return err }, CodeInvalidName},
-		{"nickname with bidi override", func(t *testing.T, f *fixture) error { _, err := f.room.Connect(&recConn{}).Join("a\u202eb", ""); return err }, CodeInvalidName},
-		{"nickname with zero-width space", func(t *testing.T, f *fixture) error { _, err := f.room.Connect(&recConn{}).Join("a\u200bb", ""); return err }, CodeInvalidName},
+		{"nickname with control char", func(t *testing.T, f *fixture) error {
+			_, err := f.room.Connect(&recConn{}).Join("a\x07b", "")
+			return err
+		}, CodeInvalidName},
+		{"nickname with bidi override", func(t *testing.T, f *fixture) error {
+			_, err := f.room.Connect(&recConn{}).Join("a\u202eb", "")
+			return err
+		}, CodeInvalidName},
+		{"nickname with zero-width space", func(t *testing.T, f *fixture) error {
+			_, err := f.room.Connect(&recConn{}).Join("a\u200bb", "")
+			return err
+		}, CodeInvalidName},
 		{"nickname taken in another case", func(t *testing.T, f *fixture) error {
 			f.join(t, "Alice")
 			_, err := f.room.Connect(&recConn{}).Join("aLiCe", "")

@@ -1,0 +1,214 @@
+'use strict';
+/*
+ * The browser scenarios of issue 4, one function each, run by run.js in a fresh browser against a
+ * fresh server. Every page is also watched by the harness for foreign requests, console errors,
+ * uncaught exceptions and the Content-Security-Policy header.
+ */
+const { RECONNECT_MS } = require('./harness');
+
+/** Names and texts of the chat messages a page shows, in order, one string each. */
+function transcript(state) {
+  return state.messages.map((m) => m.name + ': ' + m.text);
+}
+
+/**
+ * A person on a laptop and one on a phone chat with the keyboard alone; the phone sees the
+ * history when it joins; both chatter lists follow joins and leaves; a taken nickname is refused
+ * with a clear line and another one works; the tab title counts unread messages while the tab is
+ * hidden; the page is labelled for screen readers. Screenshots of both screens are saved.
+ */
+async function chat(run) {
+  const ada = await run.open('ada (desktop)', 'desktop');
+  await checkAccessibility(run, ada);
+  await run.join(ada, 'ada');
+  await run.say(ada, 'Hello! Is anyone around this morning?');
+  await run.say(ada, 'I put the slides for Thursday in the shared folder.');
+
+  const bob = await run.open('bob (phone)', 'phone');
+  await run.join(bob, 'bob');
+  const history = transcript(await run.state(bob));
+  run.expect(history.join('\n') === ['ada: Hello! Is anyone around this morning?',
+    'ada: I put the slides for Thursday in the shared folder.'].join('\n'),
+  'bob (phone) did not see the history on joining: ' + JSON.stringify(history));
+  await run.chattersAre(ada, ['ada', 'bob']);
+  await run.chattersAre(bob, ['ada', 'bob']);
+  await run.until(ada, 'the line "bob joined"', (s) => s.system.indexOf('bob joined') >= 0);
+
+  await run.say(bob, 'Morning ada 👋 just got in, reading them on the train.');
+  await run.sees(ada, 'bob', 'Morning ada 👋 just got in, reading them on the train.');
+  await run.say(ada, 'Great, tell me if slide 4 makes sense.');
+  await run.sees(bob, 'ada', 'Great, tell me if slide 4 makes sense.');
+  await run.say(bob, 'Will do!');
+  await run.sees(ada, 'bob', 'Will do!');
+  const adaView = await run.state(ada);
+  const bobView = await run.state(bob);
+  run.expect(transcript(adaView).join('\n') === transcript(bobView).join('\n'),
+    'the two pages show different conversations:\n' + transcript(adaView).join('\n') + '\n--\n' + transcript(bobView).join('\n'));
+  run.expect(adaView.messages.every((m) => m.own === (m.name === 'ada')) && bobView.messages.every((m) => m.own === (m.name === 'bob')),
+    'own messages are not the ones set apart: ' + JSON.stringify([adaView.messages, bobView.messages]));
+  const ids = adaView.messages.map((m) => m.id);
+  run.expect(ids.every((id) => id) && new Set(ids).size === ids.length, 'messages without an id or shown twice: ' + JSON.stringify(ids));
+  await run.screenshot(ada, 'desktop-chat');
+  await run.screenshot(bob, 'phone-chat');
+
+  // Unread messages are counted in the title while the tab is hidden, and cleared on return.
+  await run.setHidden(ada, true);
+  await run.say(bob, 'One more thing: the room is booked from 2 pm.');
+  await run.say(bob, 'See you there.');
+  await run.until(ada, 'title "(2) Chat" while hidden', (s) => s.title === '(2) Chat');
+  await run.setHidden(ada, false);
+  await run.until(ada, 'title "Chat" once visible again', (s) => s.title === 'Chat');
+
+  // A taken nickname (case does not matter) is refused with a clear line; another one works.
+  const carol = await run.open('carol (desktop)', 'desktop');
+  await run.until(carol, 'focus in the nickname box', (s) => s.focused === 'nick_input');
+  await carol.keyboard.type('ADA');
+  await carol.keyboard.press('Enter');
+  const refused = await run.until(carol, 'a line saying the nickname is taken', (s) => /already using/i.test(s.joinError));
+  run.expect(refused.phase !== 'chat' && refused.me === '', 'carol (desktop) is shown in the room after a refused nickname: ' + JSON.stringify(refused));
+  await run.join(carol, 'carol');
+  await run.chattersAre(ada, ['ada', 'bob', 'carol']);
+  await run.chattersAre(bob, ['ada', 'bob', 'carol']);
+  await run.chattersAre(carol, ['ada', 'bob', 'carol']);
+  await run.screenshot(carol, 'desktop-refused-then-joined');
+
+  // Closing a page removes that chatter from everyone else's list.
+  await bob.close();
+  await run.chattersAre(ada, ['ada', 'carol']);
+  await run.chattersAre(carol, ['ada', 'carol']);
+  await run.until(ada, 'the line "bob left"', (s) => s.system.indexOf('bob left') >= 0);
+}
+
+/** The message list is announced by screen readers; every input has a label. */
+async function checkAccessibility(run, page) {
+  const found = await page.evaluate(() => {
+    const messages = document.getElementById('messages');
+    const unlabelled = Array.from(document.querySelectorAll('input, textarea, select'))
+      .filter((input) => input.type !== 'hidden')
+      .filter((input) => !(input.labels && Array.from(input.labels).some((l) => l.textContent.trim())) &&
+        !input.getAttribute('aria-label') && !input.getAttribute('aria-labelledby'))
+      .map((input) => input.id || input.name);
+    const unnamedButtons = Array.from(document.querySelectorAll('button'))
+      .filter((b) => !b.textContent.trim() && !b.getAttribute('aria-label'))
+      .map((b) => b.id || b.className);
+    return {
+      live: messages.getAttribute('aria-live'),
+      status: document.getElementById('status').getAttribute('role'),
+      unlabelled: unlabelled,
+      unnamedButtons: unnamedButtons,
+      lang: document.documentElement.lang
+    };
+  });
+  run.expect(found.live === 'polite' || found.live === 'assertive', '#messages has no aria-live: ' + JSON.stringify(found));
+  run.expect(found.status === 'status', '#status is not role=status: ' + JSON.stringify(found));
+  run.expect(found.unlabelled.length === 0, 'inputs without a label: ' + JSON.stringify(found.unlabelled));
+  run.expect(found.unnamedButtons.length === 0, 'buttons without a name: ' + JSON.stringify(found.unnamedButtons));
+  run.expect(found.lang !== '', 'the page has no lang');
+}
+
+/**
+ * Markup and script in messages and nicknames are shown as text and run nothing. The second page
+ * ignores the Content-Security-Policy, so markup inserted as HTML would run there instead of
+ * being blocked: the page itself must be safe.
+ */
+async function markup(run) {
+  const texts = [
+    '<img src=x onerror=window.__pwned=1>',
+    '<script>window.__pwned=1</script>',
+    '<b>bold?</b> &amp; <a href="javascript:window.__pwned=1">link</a>'
+  ];
+  const nasty = '<svg onload=window.__pwned=1>';
+  const eve = await run.open('eve (desktop)', 'desktop');
+  const dan = await run.open('dan (phone, no CSP)', 'phone', { bypassCSP: true });
+  await run.join(eve, nasty);
+  for (const text of texts) await run.say(eve, text);
+  await run.join(dan, 'dan');
+  await run.say(dan, 'Those should all show as plain text.');
+  for (const page of [eve, dan]) {
+    const s = await run.chattersAre(page, [nasty, 'dan']);
+    const shown = s.messages.filter((m) => m.name === nasty).map((m) => m.text);
+    run.expect(shown.join('\n') === texts.join('\n'), page.label + ': markup was not shown literally: ' + JSON.stringify(shown));
+    const found = await page.evaluate(() => ({
+      pwned: typeof window.__pwned,
+      elements: document.querySelectorAll('#messages img, #messages script, #messages svg, #messages b, #messages a, ' +
+        '#chatters img, #chatters script, #chatters svg, #me_name *').length
+    }));
+    run.expect(found.pwned === 'undefined', page.label + ': injected script ran (window.__pwned is set)');
+    run.expect(found.elements === 0, page.label + ': ' + found.elements + ' elements were created from message or nickname text');
+  }
+  await run.screenshot(dan, 'phone-markup');
+}
+
+/**
+ * A browser without WebSocket chats over long-polling with one that has it; leaving from the
+ * polling page is seen by the other at once.
+ */
+async function polling(run) {
+  const poll = await run.open('poll (desktop, no WebSocket)', 'desktop', { noWebSocket: true });
+  const ws = await run.open('sock (phone)', 'phone', { colorScheme: 'dark' });
+  const pollState = await run.state(poll);
+  run.expect(/long-polling/.test(pollState.statusDetail), 'the page without WebSocket is not connected over long-polling: ' + JSON.stringify(pollState));
+  run.expect(/WebSocket/.test((await run.state(ws)).statusDetail), 'the page with WebSocket is not connected over it');
+  await run.join(poll, 'poll');
+  await run.join(ws, 'sock');
+  await run.say(poll, 'Typing from a browser without WebSocket.');
+  await run.sees(ws, 'poll', 'Typing from a browser without WebSocket.');
+  await run.say(ws, 'Reads fine here over WebSocket.');
+  await run.sees(poll, 'sock', 'Reads fine here over WebSocket.');
+  await run.chattersAre(poll, ['poll', 'sock']);
+  run.expect(poll.websockets.length === 0, 'the page without WebSocket opened one: ' + JSON.stringify(poll.websockets));
+  run.expect(ws.websockets.length > 0, 'the page with WebSocket did not use it');
+  await run.screenshot(ws, 'phone-dark');
+  await poll.close();
+  await run.chattersAre(ws, ['sock']);
+}
+
+/**
+ * The server stops and starts again on the same file and port: the pages show the lost
+ * connection, reconnect by themselves, take back their nicknames, do not show the history a
+ * second time, and chat again.
+ */
+async function restart(run) {
+  const ada = await run.open('ada (desktop)', 'desktop');
+  const bob = await run.open('bob (phone)', 'phone');
+  const poll = await run.open('poll (desktop, no WebSocket)', 'desktop', { noWebSocket: true });
+  await run.join(ada, 'ada');
+  await run.join(bob, 'bob');
+  await run.join(poll, 'poll');
+  await run.say(ada, 'Before the restart.');
+  await run.sees(bob, 'ada', 'Before the restart.');
+  await run.sees(poll, 'ada', 'Before the restart.');
+  const pages = [ada, bob, poll];
+  const before = [];
+  for (const page of pages) before.push(await run.state(page));
+
+  run.outage = true;
+  await run.ask('stop');
+  for (const page of pages) {
+    await run.until(page, 'the lost connection shown', (s) => s.status === 'reconnecting' && /reconnect/i.test(s.statusText));
+  }
+  await run.screenshot(ada, 'desktop-reconnecting');
+  await run.ask('start');
+  for (let i = 0; i < pages.length; i++) {
+    const s = await run.until(pages[i], 'reconnected under the same nickname',
+      (s) => s.status === 'connected' && s.phase === 'chat' && s.me === before[i].me, RECONNECT_MS);
+    run.expect(s.statusDetail === before[i].statusDetail, pages[i].label + ': changed transport: ' + before[i].statusDetail + ' -> ' + s.statusDetail);
+  }
+  run.outage = false;
+  for (const page of pages) await run.chattersAre(page, ['ada', 'bob', 'poll']);
+  for (let i = 0; i < pages.length; i++) {
+    const s = await run.state(pages[i]);
+    run.expect(transcript(s).join('\n') === transcript(before[i]).join('\n'),
+      pages[i].label + ': the history is shown differently after the reconnect: ' + JSON.stringify(transcript(s)));
+  }
+  await run.say(bob, 'After the restart, still bob.');
+  await run.sees(ada, 'bob', 'After the restart, still bob.');
+  await run.sees(poll, 'bob', 'After the restart, still bob.');
+  await run.say(poll, 'And me, over long-polling.');
+  await run.sees(ada, 'poll', 'And me, over long-polling.');
+  await run.say(ada, 'All back.');
+  await run.sees(bob, 'ada', 'All back.');
+  await run.screenshot(bob, 'phone-after-restart');
+}
+
+module.exports = { chat, markup, polling, restart };

@@ -146,6 +146,10 @@ func describeType(typ string) string {
 		return "a duration such as 10m or 2h"
 	case "bool":
 		return "true or false"
+	case "float64":
+		return "a number such as 5 or 0.5"
+	case "stringSlice":
+		return "a comma-separated list"
 	default:
 		return "a " + typ
 	}

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
@@ -21,6 +23,7 @@ import (
 	"chatserver/chat"
 	"chatserver/web"
 	"chatserver/web/admin"
+	"chatserver/web/socketio/engineio"
 )
 
 const (
@@ -28,7 +31,8 @@ const (
 	// network can join.
 	defaultAddr = ":8080"
 	// maxHistory bounds --history: every joining client is sent that many
-	// messages of up to 2000 characters, so a few megabytes at most.
+	// messages of up to --max-message characters, so a few megabytes at
+	// most.
 	maxHistory = 1000
 	// shutdownTimeout bounds the graceful part of shutdown: clients are
 	// told and disconnected, in-flight requests finish, then the rest is
@@ -39,27 +43,121 @@ const (
 	maxLANAddrs = 3
 )
 
+// Defaults and bounds of the limits `serve` exposes. The chat and
+// transport defaults live in their packages; these are the ones only the
+// command decides.
+const (
+	// defaultMaxConnections: a Raspberry Pi holds a few thousand idle
+	// chatters; the cap keeps a flood of handshakes from exhausting
+	// memory and file descriptors before that.
+	defaultMaxConnections = 2000
+	// defaultMaxConnectionsPerIP: a household or an office behind one NAT
+	// address, each person with a tab or two, stays well under it; one
+	// machine opening connections in a loop does not get far.
+	defaultMaxConnectionsPerIP = 50
+	// defaultSendQueue packets may wait for one client. A joining chatter
+	// is sent the history and one "add chatter" per chatter at once, so
+	// the queue must hold --history + --max-connections and some room for
+	// broadcasts in flight (sendQueueSlack); the default fits the other
+	// defaults. A slot is a pointer to a packet shared by all recipients.
+	defaultSendQueue = 4096
+	// sendQueueSlack is the room left in a joining client's send queue
+	// for broadcasts that arrive while the history and chatter list wait.
+	sendQueueSlack = 64
+
+	// maxMessageLimit bounds --max-message: a chat line, not a file.
+	maxMessageLimit = 100_000
+	// maxPayloadLimit bounds --max-payload: the server may buffer that
+	// much per connection while reading a message.
+	maxPayloadLimit = 64 << 20
+	// payloadPerChar and payloadOverhead: one character is at most four
+	// bytes of UTF-8, and the event name, ack id and JSON quoting of a
+	// messages packet fit in the overhead; --max-payload must carry the
+	// longest message allowed.
+	payloadPerChar  = 4
+	payloadOverhead = 1024
+	// maxRate bounds --rate and maxBurst --burst: beyond them the token
+	// bucket limits nothing.
+	maxRate  = 100_000
+	maxBurst = 1_000_000
+	// minTiming and maxTiming bound the ping and header timings: under
+	// 100 ms a busy phone network drops healthy clients, over an hour a
+	// dead client holds its resources for nothing.
+	minTiming = 100 * time.Millisecond
+	maxTiming = time.Hour
+)
+
 // serveOptions are the flags of `chatserver serve`.
 type serveOptions struct {
 	addr           string
 	db             string
 	history        int
 	allowedOrigins []string
+
+	maxMessage        int
+	rate              float64
+	burst             int
+	floodLimit        int
+	sendQueue         int
+	maxPayload        int
+	pingInterval      time.Duration
+	pingTimeout       time.Duration
+	maxConns          int
+	maxConnsPerIP     int
+	trustedProxies    []string
+	readHeaderTimeout time.Duration
+
+	// proxies is trustedProxies parsed by validate.
+	proxies []netip.Prefix
 }
 
 func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.addr, "addr", defaultAddr, "address to listen on, host:port (env "+envAddr+")")
-	fs.StringVar(&o.db, "db", defaultDB, "database file, created if missing (env "+envDB+")")
-	fs.IntVar(&o.history, "history", chat.DefaultHistory, "messages kept and replayed to each joining chatter (env "+envHistory+")")
+	env := func(usage, name string) string { return usage + " (env " + serveEnv[name] + ")" }
+	fs.StringVar(&o.addr, "addr", defaultAddr, env("address to listen on, host:port", "addr"))
+	fs.StringVar(&o.db, "db", defaultDB, env("database file, created if missing", "db"))
+	fs.IntVar(&o.history, "history", chat.DefaultHistory, env("messages kept and replayed to each joining chatter", "history"))
 	fs.StringSliceVar(&o.allowedOrigins, "allowed-origins", nil,
-		"other origins whose pages may connect, comma-separated, e.g. https://chat.example.org (env "+envAllowedOrigins+")")
+		env("other origins whose pages may connect, comma-separated, e.g. https://chat.example.org", "allowed-origins"))
+
+	fs.IntVar(&o.maxMessage, "max-message", chat.DefaultMaxMessageLen, env("longest message, in characters after trimming", "max-message"))
+	fs.Float64Var(&o.rate, "rate", chat.DefaultRate, env("messages per second one connection may send, on average", "rate"))
+	fs.IntVar(&o.burst, "burst", chat.DefaultBurst, env("messages one connection may send at once before --rate applies", "burst"))
+	fs.IntVar(&o.floodLimit, "flood-limit", chat.DefaultFloodLimit,
+		env("refused (rate_limited) messages in a row after which the connection is closed", "flood-limit"))
+	fs.IntVar(&o.sendQueue, "send-queue", defaultSendQueue,
+		env("packets that may wait for one client; a client that stops reading is disconnected when it is full", "send-queue"))
+	fs.IntVar(&o.maxPayload, "max-payload", engineio.DefaultMaxPayload,
+		env("largest WebSocket message or polling request body, in bytes", "max-payload"))
+	fs.DurationVar(&o.pingInterval, "ping-interval", engineio.DefaultPingInterval, env("how often each client is pinged", "ping-interval"))
+	fs.DurationVar(&o.pingTimeout, "ping-timeout", engineio.DefaultPingTimeout,
+		env("how long a ping may go unanswered before the client is dropped", "ping-timeout"))
+	fs.IntVar(&o.maxConns, "max-connections", defaultMaxConnections, env("connections open at once; 0 for no cap", "max-connections"))
+	fs.IntVar(&o.maxConnsPerIP, "max-connections-per-ip", defaultMaxConnectionsPerIP,
+		env("connections open at once from one client address (loopback exempt); 0 for no cap", "max-connections-per-ip"))
+	fs.StringSliceVar(&o.trustedProxies, "trusted-proxies", nil,
+		env("reverse proxies (addresses or CIDR networks, comma-separated) whose X-Forwarded-For names the client", "trusted-proxies"))
+	fs.DurationVar(&o.readHeaderTimeout, "read-header-timeout", web.DefaultReadHeaderTimeout,
+		env("time a client has to send a request's headers (stops slowloris)", "read-header-timeout"))
 }
 
+// serveEnv maps each flag of serve to its environment variable.
 var serveEnv = map[string]string{
-	"addr":            envAddr,
-	"db":              envDB,
-	"history":         envHistory,
-	"allowed-origins": envAllowedOrigins,
+	"addr":                   envAddr,
+	"db":                     envDB,
+	"history":                envHistory,
+	"allowed-origins":        envAllowedOrigins,
+	"max-message":            "CHATSERVER_MAX_MESSAGE",
+	"rate":                   "CHATSERVER_RATE",
+	"burst":                  "CHATSERVER_BURST",
+	"flood-limit":            "CHATSERVER_FLOOD_LIMIT",
+	"send-queue":             "CHATSERVER_SEND_QUEUE",
+	"max-payload":            "CHATSERVER_MAX_PAYLOAD",
+	"ping-interval":          "CHATSERVER_PING_INTERVAL",
+	"ping-timeout":           "CHATSERVER_PING_TIMEOUT",
+	"max-connections":        "CHATSERVER_MAX_CONNECTIONS",
+	"max-connections-per-ip": "CHATSERVER_MAX_CONNECTIONS_PER_IP",
+	"trusted-proxies":        "CHATSERVER_TRUSTED_PROXIES",
+	"read-header-timeout":    "CHATSERVER_READ_HEADER_TIMEOUT",
 }
 
 func (o *serveOptions) validate() error {
@@ -79,7 +177,105 @@ func (o *serveOptions) validate() error {
 			return fmt.Errorf("--allowed-origins entries must look like https://chat.example.org, got %q", origin)
 		}
 	}
+	if err := o.validateLimits(); err != nil {
+		return err
+	}
+	proxies, err := web.ParseTrustedProxies(o.trustedProxies)
+	if err != nil {
+		var bad *web.BadProxyError
+		if errors.As(err, &bad) {
+			return fmt.Errorf("--trusted-proxies entries must be addresses such as 10.0.0.1 or networks such as 10.0.0.0/8, got %q", bad.Entry)
+		}
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	o.proxies = proxies
 	return nil
+}
+
+// validateLimits checks the chat and transport limits, each against its
+// bounds and against the others it must fit.
+func (o *serveOptions) validateLimits() error {
+	intRange := func(flag string, v, lo, hi int) error {
+		if v < lo || v > hi {
+			return fmt.Errorf("--%s must be between %d and %d, got %d", flag, lo, hi, v)
+		}
+		return nil
+	}
+	timing := func(flag string, d time.Duration) error {
+		if d < minTiming || d > maxTiming {
+			return fmt.Errorf("--%s must be between %s and %s, got %s", flag, minTiming, maxTiming, d)
+		}
+		return nil
+	}
+	checks := []error{
+		intRange("max-message", o.maxMessage, 1, maxMessageLimit),
+		intRange("burst", o.burst, 1, maxBurst),
+		intRange("flood-limit", o.floodLimit, 1, maxBurst),
+		intRange("max-payload", o.maxPayload, 1, maxPayloadLimit),
+		intRange("max-connections", o.maxConns, 0, math.MaxInt32),
+		intRange("max-connections-per-ip", o.maxConnsPerIP, 0, math.MaxInt32),
+		intRange("send-queue", o.sendQueue, 1, math.MaxInt32),
+		timing("ping-interval", o.pingInterval),
+		timing("ping-timeout", o.pingTimeout),
+		timing("read-header-timeout", o.readHeaderTimeout),
+	}
+	if err := firstError(checks); err != nil {
+		return err
+	}
+	if !(o.rate > 0 && o.rate <= maxRate) { // also refuses NaN
+		return fmt.Errorf("--rate must be more than 0 and at most %d messages a second, got %v", maxRate, o.rate)
+	}
+	if need := o.maxMessage*payloadPerChar + payloadOverhead; o.maxPayload < need {
+		return fmt.Errorf("--max-payload must be at least %d bytes to carry a message of --max-message %d characters, got %d",
+			need, o.maxMessage, o.maxPayload)
+	}
+	if o.maxConns > 0 {
+		if need := o.history + o.maxConns + sendQueueSlack; o.sendQueue < need {
+			return fmt.Errorf("--send-queue must be at least --history + --max-connections + %d = %d, got %d "+
+				"(a joining chatter is sent the history and the whole chatter list at once)", sendQueueSlack, need, o.sendQueue)
+		}
+	} else if need := o.history + sendQueueSlack; o.sendQueue < need {
+		return fmt.Errorf("--send-queue must be at least --history + %d = %d, got %d", sendQueueSlack, need, o.sendQueue)
+	}
+	return nil
+}
+
+// firstError returns the first non-nil error of errs.
+func firstError(errs []error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// roomConfig is the chat part of the options.
+func (o *serveOptions) roomConfig(logf func(string, ...any)) chat.Config {
+	return chat.Config{
+		History:       o.history,
+		MaxMessageLen: o.maxMessage,
+		Rate:          o.rate,
+		Burst:         o.burst,
+		FloodLimit:    o.floodLimit,
+		Logf:          logf,
+	}
+}
+
+// webConfig is the HTTP and transport part of the options.
+func (o *serveOptions) webConfig(logf func(string, ...any)) web.Config {
+	return web.Config{
+		PingInterval:        o.pingInterval,
+		PingTimeout:         o.pingTimeout,
+		MaxPayload:          o.maxPayload,
+		SendQueue:           o.sendQueue,
+		MaxConnections:      o.maxConns,
+		MaxConnectionsPerIP: o.maxConnsPerIP,
+		TrustedProxies:      o.proxies,
+		ReadHeaderTimeout:   o.readHeaderTimeout,
+		AllowedOrigins:      o.allowedOrigins,
+		Logf:                logf,
+	}
 }
 
 func newServeCommand() *cobra.Command {
@@ -94,13 +290,22 @@ created if missing and locked while the server runs, so a second server on the
 same file fails at once. Beside it, FILE.sock is the admin socket (mode 0600)
 that "chatserver history" and "chatserver kick" use while the server runs.
 
+Every limit has a default fit for a room of a few hundred people on a small
+machine: message length, a per-connection rate limit (a token bucket: --rate
+messages a second, bursts of --burst; --flood-limit refusals in a row close the
+connection), the send queue of a client that stops reading, transport payload,
+heartbeat, connections overall and per client address (loopback is exempt; put
+a reverse proxy's address in --trusted-proxies to cap by X-Forwarded-For).
+
 Every flag can also be set by its environment variable; a flag on the command
 line wins. On shutdown every client is disconnected and the file is closed
 last; the exit status is 0.`,
 		Example: `  chatserver serve
   chatserver serve --addr 127.0.0.1:9000 --db /var/lib/chatserver/chat.db --history 50
   CHATSERVER_ADDR=:80 CHATSERVER_DB=/srv/chat.db chatserver serve
-  chatserver serve --allowed-origins https://chat.example.org,https://example.org`,
+  chatserver serve --allowed-origins https://chat.example.org,https://example.org
+  chatserver serve --trusted-proxies 127.0.0.1,10.0.0.0/8 --max-connections-per-ip 20
+  chatserver serve --rate 2 --burst 5 --max-message 500`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := applyEnv(cmd.Flags(), serveEnv); err != nil {
@@ -144,7 +349,7 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	}
 	undo = append(undo, func() { ln.Close() })
 
-	room, err := chat.NewRoom(store, chat.Config{History: o.history, Logf: logf})
+	room, err := chat.NewRoom(store, o.roomConfig(logf))
 	if err != nil {
 		return fail(fmt.Errorf("start the room: %w", openError(o.db, err)))
 	}
@@ -161,7 +366,7 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	}
 	undo = append(undo, func() { adm.Close() })
 
-	srv := web.New(room, web.Config{AllowedOrigins: o.allowedOrigins, Logf: logf})
+	srv := web.New(room, o.webConfig(logf))
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 

@@ -9,6 +9,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -21,9 +22,11 @@ import (
 // the write timeout is not set on the http.Server (it would cut them): the
 // Engine.IO layer bounds its own writes instead.
 const (
-	// readHeaderTimeout stops a client that opens a connection and
-	// dribbles its headers (slowloris) from holding it for long.
-	readHeaderTimeout = 10 * time.Second
+	// DefaultReadHeaderTimeout stops a client that opens a connection and
+	// dribbles its headers (slowloris) from holding it for long: a browser
+	// sends its headers in one packet, so seconds are plenty even on a
+	// phone network.
+	DefaultReadHeaderTimeout = 10 * time.Second
 	// idleTimeout closes keep-alive connections nobody uses.
 	idleTimeout = 120 * time.Second
 	// maxHeaderBytes is far above any browser's headers and far below
@@ -31,13 +34,31 @@ const (
 	maxHeaderBytes = 16 << 10
 )
 
-// Config configures a Server. Zero values take the Engine.IO defaults.
+// Config configures a Server. Zero values take the Engine.IO defaults
+// (and no connection caps).
 type Config struct {
 	// PingInterval and PingTimeout of the Engine.IO heartbeat.
 	PingInterval time.Duration
 	PingTimeout  time.Duration
 	// MaxPayload caps one WebSocket message or polling POST body (bytes).
 	MaxPayload int
+	// SendQueue is how many packets may wait for one client; a client
+	// that stops reading is disconnected when its queue is full, so it
+	// never stalls the broadcast for others.
+	SendQueue int
+	// MaxConnections caps the connections (Engine.IO sessions) open at
+	// once; 0 means no cap. A handshake over the cap gets HTTP 503.
+	MaxConnections int
+	// MaxConnectionsPerIP caps the connections of one client address
+	// (see ClientIP); 0 means no cap. Loopback addresses are exempt, so a
+	// reverse proxy on the same machine and `chatserver bench` work.
+	MaxConnectionsPerIP int
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For header
+	// names the client (see ClientIP). Empty: the TCP peer is the client.
+	TrustedProxies []netip.Prefix
+	// ReadHeaderTimeout bounds the reading of a request's headers; zero
+	// means DefaultReadHeaderTimeout.
+	ReadHeaderTimeout time.Duration
 	// AllowedOrigins are origins besides the server's own from which
 	// browsers may connect ("https://chat.example.org").
 	AllowedOrigins []string
@@ -62,12 +83,21 @@ func New(room *chat.Room, cfg Config) *Server {
 	if logf == nil {
 		logf = log.Printf
 	}
+	if cfg.ReadHeaderTimeout <= 0 {
+		cfg.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	trusted := cfg.TrustedProxies
+	_ = trusted // PENDING-ENGINEIO
 	sio := socketio.NewServer(socketio.Config{
 		Engine: engineio.Config{
-			PingInterval:   cfg.PingInterval,
-			PingTimeout:    cfg.PingTimeout,
-			MaxPayload:     cfg.MaxPayload,
-			AllowedOrigins: cfg.AllowedOrigins,
+			PingInterval:     cfg.PingInterval,
+			PingTimeout:      cfg.PingTimeout,
+			MaxPayload:       cfg.MaxPayload,
+			SendQueue:        cfg.SendQueue,
+			AllowedOrigins:   cfg.AllowedOrigins,
+			// PENDING-ENGINEIO MaxSessions:      cfg.MaxConnections,
+			// PENDING-ENGINEIO MaxSessionsPerIP: cfg.MaxConnectionsPerIP,
+			// PENDING-ENGINEIO ClientIP:         func(r *http.Request) string { return ClientIP(r, trusted) },
 		},
 		Logf: logf,
 	})
@@ -78,7 +108,7 @@ func New(room *chat.Room, cfg Config) *Server {
 	s := &Server{room: room, sio: sio, logf: logf}
 	s.http = &http.Server{
 		Handler:           s.Handler(),
-		ReadHeaderTimeout: readHeaderTimeout,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          log.New(logWriter{logf}, "", 0),

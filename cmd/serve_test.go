@@ -1,0 +1,102 @@
+package cmd
+
+import (
+	"net/netip"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"chatserver/chat"
+	"chatserver/web"
+)
+
+// parseServe parses args (and the environment) as serve does, validates,
+// and returns the options.
+func parseServe(t testing.TB, args ...string) *serveOptions {
+	t.Helper()
+	var o serveOptions
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	o.addFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	if err := applyEnv(fs, serveEnv); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.validate(); err != nil {
+		t.Fatal(err)
+	}
+	return &o
+}
+
+func TestServeLimitsReachTheRoomAndTheTransport(t *testing.T) {
+	t.Setenv("CHATSERVER_BURST", "7")
+	t.Setenv("CHATSERVER_MAX_CONNECTIONS_PER_IP", "3")
+	o := parseServe(t, "--max-message", "500", "--rate", "2.5", "--flood-limit", "4",
+		"--send-queue", "300", "--max-payload", "65536", "--ping-interval", "2s", "--ping-timeout", "1s",
+		"--max-connections", "100", "--trusted-proxies", "127.0.0.1,10.0.0.0/8",
+		"--read-header-timeout", "750ms", "--burst", "8")
+
+	room := o.roomConfig(nil)
+	wantRoom := chat.Config{History: chat.DefaultHistory, MaxMessageLen: 500, Rate: 2.5, Burst: 8, FloodLimit: 4}
+	if room.History != wantRoom.History || room.MaxMessageLen != wantRoom.MaxMessageLen || room.Rate != wantRoom.Rate ||
+		room.Burst != wantRoom.Burst || room.FloodLimit != wantRoom.FloodLimit {
+		t.Errorf("room config %+v, want %+v (the flag --burst wins over CHATSERVER_BURST)", room, wantRoom)
+	}
+
+	w := o.webConfig(nil)
+	wantWeb := web.Config{
+		PingInterval: 2 * time.Second, PingTimeout: time.Second, MaxPayload: 65536, SendQueue: 300,
+		MaxConnections: 100, MaxConnectionsPerIP: 3, ReadHeaderTimeout: 750 * time.Millisecond,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("10.0.0.0/8")},
+	}
+	if w.PingInterval != wantWeb.PingInterval || w.PingTimeout != wantWeb.PingTimeout || w.MaxPayload != wantWeb.MaxPayload ||
+		w.SendQueue != wantWeb.SendQueue || w.MaxConnections != wantWeb.MaxConnections ||
+		w.MaxConnectionsPerIP != wantWeb.MaxConnectionsPerIP || w.ReadHeaderTimeout != wantWeb.ReadHeaderTimeout ||
+		!slices.Equal(w.TrustedProxies, wantWeb.TrustedProxies) {
+		t.Errorf("web config %+v, want %+v (CHATSERVER_MAX_CONNECTIONS_PER_IP applies)", w, wantWeb)
+	}
+}
+
+func TestServeDefaultsAreValid(t *testing.T) {
+	o := parseServe(t)
+	if o.maxMessage != chat.DefaultMaxMessageLen || o.rate != chat.DefaultRate || o.burst != chat.DefaultBurst ||
+		o.maxConnsPerIP != defaultMaxConnectionsPerIP || o.maxConns != defaultMaxConnections || len(o.proxies) != 0 {
+		t.Errorf("defaults %+v", o)
+	}
+}
+
+// TestEveryServeFlagIsDocumented keeps the flags, their environment
+// variables and the README's configuration table in step.
+func TestEveryServeFlagIsDocumented(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	new(serveOptions).addFlags(fs)
+	fs.VisitAll(func(f *pflag.Flag) {
+		env, ok := serveEnv[f.Name]
+		if !ok {
+			t.Errorf("--%s has no environment variable in serveEnv", f.Name)
+			return
+		}
+		if !strings.Contains(f.Usage, "(env "+env+")") {
+			t.Errorf("--%s usage %q does not name %s", f.Name, f.Usage, env)
+		}
+		row := regexp.MustCompile("(?m)^\\| `--" + regexp.QuoteMeta(f.Name) + "` \\| `" + env + "` \\|")
+		if !row.Match(readme) {
+			t.Errorf("README.md has no configuration row for --%s / %s", f.Name, env)
+		}
+	})
+	for name := range serveEnv {
+		if fs.Lookup(name) == nil {
+			t.Errorf("serveEnv names --%s, which serve does not have", name)
+		}
+	}
+}

@@ -1,0 +1,19 @@
+// Package web is chatserver's HTTP front: the embedded page and its
+// assets, the Socket.IO endpoint wired to the chat room, and a health
+// check, all on one listener.
+//
+// cmd builds a Config from flags and hands it to New with the room; the
+// caller owns the room and the store and closes them after Shutdown.
+// Each Socket.IO connection becomes one chat.Client (adapter.go): its
+// events run on the connection's own goroutine, and what the room sends
+// it goes through the connection's bounded send queue, so a client that
+// stops reading is disconnected instead of stalling anyone else.
+//
+// # Limits
+//
+// Every limit of the front is a Config field with a default: the
+// Engine.IO payload cap, heartbeat and send queue; the connection caps
+// overall and per client address (ClientIP, with TrustedProxies for a
+// reverse proxy in front); and the http.Server's header timeout and size,
+// which stop half-open requests (slowloris) from holding connections.
+package web

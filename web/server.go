@@ -90,11 +90,11 @@ func New(room *chat.Room, cfg Config) *Server {
 	_ = trusted // PENDING-ENGINEIO
 	sio := socketio.NewServer(socketio.Config{
 		Engine: engineio.Config{
-			PingInterval:     cfg.PingInterval,
-			PingTimeout:      cfg.PingTimeout,
-			MaxPayload:       cfg.MaxPayload,
-			SendQueue:        cfg.SendQueue,
-			AllowedOrigins:   cfg.AllowedOrigins,
+			PingInterval:   cfg.PingInterval,
+			PingTimeout:    cfg.PingTimeout,
+			MaxPayload:     cfg.MaxPayload,
+			SendQueue:      cfg.SendQueue,
+			AllowedOrigins: cfg.AllowedOrigins,
 			// PENDING-ENGINEIO MaxSessions:      cfg.MaxConnections,
 			// PENDING-ENGINEIO MaxSessionsPerIP: cfg.MaxConnectionsPerIP,
 			// PENDING-ENGINEIO ClientIP:         func(r *http.Request) string { return ClientIP(r, trusted) },

@@ -5,8 +5,7 @@
 #   make test    install what the tests need, then gofmt, go vet, go test -race
 #
 # Test dependencies are installed by `deps`; each kind has its own target so
-# later ones (redis-server, chromium from Debian's packages) slot in beside
-# node-deps.
+# later ones (redis-server, say) slot in beside node-deps and browser-deps.
 
 GO  ?= go
 NPM ?= npm
@@ -20,7 +19,19 @@ NODE_SRC     := e2e/node
 NODE_MODULES := $(abspath $(NODE_PREFIX))/node_modules
 NODE_STAMP   := $(NODE_MODULES)/.chatserver-installed
 
-.PHONY: all build run test deps system-deps node-deps fmt-check vet go-test clean
+# The browser tests (e2e/browser_test.go) drive Debian's Chromium with the
+# npm package playwright-core, installed the same way from e2e/browser. No
+# browser is ever downloaded: playwright-core is pointed at $(CHROMIUM).
+# When NODE_PREFIX is moved out of the tree, these go beside it.
+BROWSER_SRC     := e2e/browser
+BROWSER_PREFIX  ?= $(if $(filter $(abspath $(NODE_SRC)),$(abspath $(NODE_PREFIX))),$(BROWSER_SRC),$(NODE_PREFIX)-browser)
+BROWSER_MODULES := $(abspath $(BROWSER_PREFIX))/node_modules
+BROWSER_STAMP   := $(BROWSER_MODULES)/.chatserver-installed
+CHROMIUM        := /usr/bin/chromium
+# Fonts for the page's text and emoji, so that screenshots show no empty boxes.
+BROWSER_FONTS   := fonts-dejavu-core fonts-noto-color-emoji
+
+.PHONY: all build run test deps system-deps node-deps browser-deps browser-system-deps fmt-check vet go-test clean
 
 all: build
 
@@ -32,7 +43,7 @@ run:
 
 test: deps fmt-check vet go-test
 
-deps: system-deps node-deps
+deps: system-deps node-deps browser-deps
 
 # Programs from Debian's packages that the tests need, installed only when
 # missing (CI runs as root).
@@ -52,6 +63,28 @@ $(NODE_STAMP): $(NODE_SRC)/package.json $(NODE_SRC)/package-lock.json $(NODE_SRC
 	$(NPM) ci --prefix "$(NODE_PREFIX)" --no-audit --no-fund
 	touch "$@"
 
+browser-deps: browser-system-deps $(BROWSER_STAMP)
+
+# Debian's chromium when $(CHROMIUM) is missing, and the fonts when they are.
+browser-system-deps:
+	@missing=""; \
+	[ -x $(CHROMIUM) ] || missing="chromium"; \
+	for p in $(BROWSER_FONTS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing"; \
+		apt-get update && apt-get install -y $$missing; \
+	fi
+
+$(BROWSER_STAMP): $(BROWSER_SRC)/package.json $(BROWSER_SRC)/package-lock.json $(BROWSER_SRC)/.npmrc
+	@if [ "$(abspath $(BROWSER_PREFIX))" != "$(abspath $(BROWSER_SRC))" ]; then \
+		mkdir -p "$(BROWSER_PREFIX)" && \
+		cp $(BROWSER_SRC)/package.json $(BROWSER_SRC)/package-lock.json $(BROWSER_SRC)/.npmrc "$(BROWSER_PREFIX)/"; \
+	fi
+	$(NPM) ci --prefix "$(BROWSER_PREFIX)" --no-audit --no-fund
+	touch "$@"
+
 fmt-check:
 	@out="$$(gofmt -l $$(find . -name '*.go' -not -path '*/node_modules/*'))"; \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
@@ -60,8 +93,8 @@ vet:
 	$(GO) vet ./...
 
 go-test:
-	NODE_PATH="$(NODE_MODULES)" $(GO) test -race ./...
+	NODE_PATH="$(NODE_MODULES):$(BROWSER_MODULES)" $(GO) test -race ./...
 
 clean:
 	rm -f chatserver
-	rm -rf $(NODE_SRC)/node_modules
+	rm -rf $(NODE_SRC)/node_modules $(BROWSER_SRC)/node_modules

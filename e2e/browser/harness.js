@@ -126,8 +126,15 @@ class Run {
       const url = request.url();
       if (!url.startsWith(this.base + '/')) this.problem(label + ' requested ' + url + ', outside the server\'s origin');
     });
+    page.framesSent = []; // what the page sent over WebSocket, or in long-polling POST bodies
+    context.on('request', (request) => {
+      if (request.method() === 'POST' && request.url().startsWith(this.base + '/socket.io/')) {
+        page.framesSent.push(request.postData() || '');
+      }
+    });
     page.on('websocket', (ws) => {
       page.websockets.push(ws.url());
+      ws.on('framesent', (frame) => page.framesSent.push(String(frame.payload)));
       if (!ws.url().startsWith(this.base.replace(/^http:/, 'ws:') + '/socket.io/')) {
         this.problem(label + ' opened a WebSocket to ' + ws.url());
       }

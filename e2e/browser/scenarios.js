@@ -25,6 +25,7 @@ async function chat(run) {
   await run.say(ada, 'I put the slides for Thursday in the shared folder.');
 
   const bob = await run.open('bob (phone)', 'phone');
+  await run.screenshot(bob, 'phone-welcome');
   await run.join(bob, 'bob');
   const history = transcript(await run.state(bob));
   run.expect(history.join('\n') === ['ada: Hello! Is anyone around this morning?',
@@ -66,11 +67,11 @@ async function chat(run) {
   await carol.keyboard.press('Enter');
   const refused = await run.until(carol, 'a line saying the nickname is taken', (s) => /already using/i.test(s.joinError));
   run.expect(refused.phase !== 'chat' && refused.me === '', 'carol (desktop) is shown in the room after a refused nickname: ' + JSON.stringify(refused));
+  await run.screenshot(carol, 'desktop-nickname-taken');
   await run.join(carol, 'carol');
   await run.chattersAre(ada, ['ada', 'bob', 'carol']);
   await run.chattersAre(bob, ['ada', 'bob', 'carol']);
   await run.chattersAre(carol, ['ada', 'bob', 'carol']);
-  await run.screenshot(carol, 'desktop-refused-then-joined');
 
   // Closing a page removes that chatter from everyone else's list.
   await bob.close();
@@ -163,10 +164,17 @@ async function polling(run) {
   await run.chattersAre(ws, ['sock']);
 }
 
+/** The join requests a page sent that carried a resume token. */
+function joinsWithToken(page) {
+  const packets = [].concat.apply([], page.framesSent.map((frame) => frame.split('\x1e')));
+  return packets.filter((packet) => /^42\d*\["join","[^"]*",\{"token":"[^"]+"\}/.test(packet)).length;
+}
+
 /**
  * The server stops and starts again on the same file and port: the pages show the lost
- * connection, reconnect by themselves, take back their nicknames, do not show the history a
- * second time, and chat again.
+ * connection, reconnect by themselves, take back their nicknames with their resume tokens, do
+ * not show the history a second time, and chat again. A reloaded page takes its nickname back
+ * at once too, while its old connection may still be open.
  */
 async function restart(run) {
   const ada = await run.open('ada (desktop)', 'desktop');
@@ -195,6 +203,9 @@ async function restart(run) {
     run.expect(s.statusDetail === before[i].statusDetail, pages[i].label + ': changed transport: ' + before[i].statusDetail + ' -> ' + s.statusDetail);
   }
   run.outage = false;
+  for (const page of pages) {
+    run.expect(joinsWithToken(page) > 0, page.label + ': did not send its resume token when joining again: ' + JSON.stringify(page.framesSent));
+  }
   for (const page of pages) await run.chattersAre(page, ['ada', 'bob', 'poll']);
   for (let i = 0; i < pages.length; i++) {
     const s = await run.state(pages[i]);
@@ -209,6 +220,15 @@ async function restart(run) {
   await run.say(ada, 'All back.');
   await run.sees(bob, 'ada', 'All back.');
   await run.screenshot(bob, 'phone-after-restart');
+
+  const shown = transcript(await run.state(ada));
+  await ada.reload({ waitUntil: 'load' });
+  const back = await run.until(ada, 'back as ada after a reload', (s) => s.status === 'connected' && s.phase === 'chat' && s.me === 'ada');
+  run.expect(transcript(back).join('\n') === shown.join('\n'), 'ada (desktop): after a reload the page shows ' + JSON.stringify(transcript(back)) + ', not ' + JSON.stringify(shown));
+  await run.chattersAre(bob, ['ada', 'bob', 'poll']);
+  await run.chattersAre(ada, ['ada', 'bob', 'poll']);
+  await run.say(ada, 'Reloaded, still ada.');
+  await run.sees(poll, 'ada', 'Reloaded, still ada.');
 }
 
 module.exports = { chat, markup, polling, restart };

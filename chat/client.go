@@ -131,6 +131,9 @@ func (c *Client) Say(text string) (storage.Message, error) {
 			flood := c.refused >= r.cfg.FloodLimit
 			r.mu.Unlock()
 			if flood {
+				if c.refused == r.cfg.FloodLimit { // once, not for stragglers
+					r.cfg.Logf("chat: disconnected %s: %d messages in a row over the rate limit", name, c.refused)
+				}
 				c.conn.Close()
 			}
 			return storage.Message{}, errorf(CodeRateLimited, "you are sending too fast, slow down")

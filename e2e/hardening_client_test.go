@@ -375,6 +375,19 @@ func named(name, arg string) func(sioEvent) bool {
 // messageLine matches a messages event carrying "nick: text".
 func messageLine(nick, text string) func(sioEvent) bool { return named("messages", nick+": "+text) }
 
+// seen reports, without waiting, whether an event matching was received
+// (it does not mark it returned).
+func (c *sioClient) seen(match func(sioEvent) bool) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, ev := range c.events {
+		if match(ev) {
+			return true
+		}
+	}
+	return false
+}
+
 // allEvents returns every event received so far called name.
 func (c *sioClient) allEvents(name string) []sioEvent {
 	c.mu.Lock()
@@ -408,6 +421,19 @@ func (c *sioClient) isOpen() bool {
 		return false
 	default:
 		return true
+	}
+}
+
+// waitLog waits until the server has written a line containing want to
+// its standard error (its log), within eventTimeout.
+func (s *server) waitLog(t testing.TB, want string) {
+	t.Helper()
+	deadline := time.Now().Add(eventTimeout)
+	for !strings.Contains(s.stderr.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server did not log %q within %s", want, eventTimeout)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

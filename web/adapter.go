@@ -1,10 +1,12 @@
 package web
 
 import (
+	"net/http"
 	"sync"
 
 	"chatserver/chat"
 	"chatserver/web/socketio"
+	"chatserver/web/socketio/engineio"
 )
 
 // conn adapts a Socket.IO socket to chat.Conn.
@@ -60,10 +62,23 @@ type chatError struct {
 	Message string    `json:"message"`
 }
 
-// attach wires one socket of namespace "/" to the room.
-func attach(room *chat.Room, sock *socketio.Socket, logf func(string, ...any)) {
+// attach wires one socket of namespace "/" to the room. clientIP names
+// the client in the log.
+func attach(room *chat.Room, sock *socketio.Socket, logf func(string, ...any), clientIP func(*http.Request) string) {
 	c := room.Connect(&conn{sock: sock})
-	sock.OnDisconnect(func(string) { c.Leave() })
+	sock.OnDisconnect(func(reason string) {
+		if reason == engineio.ReasonSendQueueFull {
+			// Worth a line: the client (or its network) cannot keep up,
+			// and an operator seeing many of these may raise --send-queue.
+			who := c.Name()
+			if who == "" {
+				who = "(not joined)"
+			}
+			logf("web: disconnected %s from %s: it did not read its messages and its send queue is full",
+				who, clientIP(sock.Request()))
+		}
+		c.Leave()
+	})
 
 	// refuse answers a refused request: through the ack when there is one,
 	// otherwise with a chat error event.

@@ -87,7 +87,7 @@ func New(room *chat.Room, cfg Config) *Server {
 		cfg.ReadHeaderTimeout = DefaultReadHeaderTimeout
 	}
 	trusted := cfg.TrustedProxies
-	_ = trusted // PENDING-ENGINEIO
+	clientIP := func(r *http.Request) string { return ClientIP(r, trusted) }
 	sio := socketio.NewServer(socketio.Config{
 		Engine: engineio.Config{
 			PingInterval:   cfg.PingInterval,
@@ -97,12 +97,12 @@ func New(room *chat.Room, cfg Config) *Server {
 			AllowedOrigins: cfg.AllowedOrigins,
 			// PENDING-ENGINEIO MaxSessions:      cfg.MaxConnections,
 			// PENDING-ENGINEIO MaxSessionsPerIP: cfg.MaxConnectionsPerIP,
-			// PENDING-ENGINEIO ClientIP:         func(r *http.Request) string { return ClientIP(r, trusted) },
+			// PENDING-ENGINEIO ClientIP:         clientIP,
 		},
 		Logf: logf,
 	})
 	sio.Of("/").OnConnect(func(sock *socketio.Socket) error {
-		attach(room, sock, logf)
+		attach(room, sock, logf, clientIP)
 		return nil
 	})
 	s := &Server{room: room, sio: sio, logf: logf}

@@ -85,8 +85,8 @@ func TestMalformedWebSocketInputClosesOnlyThatConnection(t *testing.T) {
 	t.Run("harmless oddities keep the connection", func(t *testing.T) {
 		c := joinWS(t, srv.url, "odd")
 		c.sendText(`4377["late ack for nothing"]`) // an ack nobody asked for is ignored
-		c.emit("no such event", 1, 2)             // unknown events are ignored
-		c.emit("messages")                        // no text: refused, not fatal
+		c.emit("no such event", 1, 2)              // unknown events are ignored
+		c.emit("messages")                         // no text: refused, not fatal
 		c.sendText(`42[7,"a number as event name"]`)
 		c.say("still here")
 		watcher.waitEvent("odd's message", messageLine("odd", "still here"))

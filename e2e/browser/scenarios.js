@@ -160,8 +160,10 @@ async function polling(run) {
   run.expect(poll.websockets.length === 0, 'the page without WebSocket opened one: ' + JSON.stringify(poll.websockets));
   run.expect(ws.websockets.length > 0, 'the page with WebSocket did not use it');
   await run.screenshot(ws, 'phone-dark');
+  const closing = Date.now();
   await poll.close();
   await run.chattersAre(ws, ['sock']);
+  run.log('the long-polling page was gone from the other\'s list ' + (Date.now() - closing) + ' ms after it closed');
 }
 
 /** The join requests a page sent that carried a resume token. */
@@ -196,6 +198,7 @@ async function restart(run) {
     await run.until(page, 'the lost connection shown', (s) => s.status === 'reconnecting' && /reconnect/i.test(s.statusText));
   }
   await run.screenshot(ada, 'desktop-reconnecting');
+  await run.screenshot(bob, 'phone-reconnecting');
   await run.ask('start');
   for (let i = 0; i < pages.length; i++) {
     const s = await run.until(pages[i], 'reconnected under the same nickname',

@@ -83,9 +83,9 @@ func requireBrowser(t testing.TB) string {
 	return ""
 }
 
-// shotsDir is where screenshots go: $CHATSERVER_SHOTS if set (kept, to be
+// screenshotDir is where screenshots go: $CHATSERVER_SHOTS if set (kept, to be
 // looked at), or a temporary folder removed after the test.
-func shotsDir(t testing.TB) string {
+func screenshotDir(t testing.TB) string {
 	t.Helper()
 	dir := os.Getenv("CHATSERVER_SHOTS")
 	if dir == "" {
@@ -97,9 +97,9 @@ func shotsDir(t testing.TB) string {
 	return dir
 }
 
-// freeAddr returns a 127.0.0.1 address with a port that was free a moment
+// freeLoopbackAddr returns a 127.0.0.1 address with a port that was free a moment
 // ago, so that a restarted server can listen on the same one.
-func freeAddr(t testing.TB) string {
+func freeLoopbackAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -110,8 +110,8 @@ func freeAddr(t testing.TB) string {
 	return addr
 }
 
-// report is one line of run.js's output.
-type report struct {
+// scenarioReport is one line of run.js's output.
+type scenarioReport struct {
 	Type string `json:"type"`
 	Text string `json:"text"`
 	Op   string `json:"op"`
@@ -120,9 +120,11 @@ type report struct {
 	OK   bool   `json:"ok"`
 }
 
+// TestBrowser runs every browser scenario in turn (not in parallel: each
+// drives a whole browser on a shared machine), each against its own server.
 func TestBrowser(t *testing.T) {
 	dir := requireBrowser(t)
-	shots := shotsDir(t)
+	shots := screenshotDir(t)
 	t.Logf("screenshots in %s", shots)
 	for _, sc := range browserScenarios {
 		t.Run(sc.name, func(t *testing.T) {
@@ -137,7 +139,7 @@ func TestBrowser(t *testing.T) {
 // findings into test failures.
 func runScenario(t *testing.T, dir, name, shots string) {
 	db := filepath.Join(t.TempDir(), "chat.db")
-	addr := freeAddr(t)
+	addr := freeLoopbackAddr(t)
 	srv := startServer(t, db, "--addr", addr)
 
 	ctx, cancel := context.WithTimeout(context.Background(), scenarioTimeout+scenarioGrace)
@@ -206,7 +208,7 @@ func runScenario(t *testing.T, dir, name, shots string) {
 	}
 	done := false
 	for line := range lines {
-		var r report
+		var r scenarioReport
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			t.Errorf("run.js printed a line that is not JSON: %s", line)
 			continue

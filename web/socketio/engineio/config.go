@@ -2,7 +2,9 @@ package engineio
 
 import (
 	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -63,6 +65,31 @@ type Config struct {
 	// Transports lists the enabled transports, "polling" and/or
 	// "websocket". Default both. NewServer panics on any other name.
 	Transports []string
+
+	// MaxSessions caps open sessions on this server; 0 means no cap. A
+	// session counts from its handshake until its Handler's OnClose has
+	// returned (Server.Count; Session.Done is closed just after), so the
+	// application never holds more. A handshake over the cap is refused
+	// before any session exists: HTTP 503 with TooManyConnectionsBody.
+	MaxSessions int
+	// MaxSessionsPerIP caps open sessions per client address (ClientIP),
+	// counted and refused like MaxSessions; 0 means no cap. Addresses for
+	// which ExemptIP reports true are not capped.
+	MaxSessionsPerIP int
+	// ClientIP returns the address a request comes from, for the per-IP
+	// cap. Nil means the host part of r.RemoteAddr. (The web package sets
+	// it to honour X-Forwarded-For from trusted proxies.) A result that
+	// parses as an IP address is compared in canonical form (an
+	// IPv4-mapped IPv6 address as IPv4); any other string, including "",
+	// is a key of its own. It is called once per handshake, only when
+	// MaxSessionsPerIP is set.
+	ClientIP func(r *http.Request) string
+	// ExemptIP reports whether an address (as ClientIP returned it, in
+	// canonical form) is exempt from the per-IP cap. Nil means loopback
+	// addresses (127.0.0.0/8, ::1) are exempt, so local load tools and a
+	// local reverse proxy work. Exempt sessions still count towards
+	// MaxSessions.
+	ExemptIP func(ip string) bool
 }
 
 // settings is a Config with defaults applied and transports resolved.
@@ -91,6 +118,18 @@ func resolve(cfg Config) settings {
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	if cfg.MaxSessions < 0 {
+		cfg.MaxSessions = 0
+	}
+	if cfg.MaxSessionsPerIP < 0 {
+		cfg.MaxSessionsPerIP = 0
+	}
+	if cfg.ClientIP == nil {
+		cfg.ClientIP = remoteHost
+	}
+	if cfg.ExemptIP == nil {
+		cfg.ExemptIP = isLoopback
 	}
 	st := settings{Config: cfg, allowed: make(map[string]bool, len(cfg.AllowedOrigins))}
 	if len(cfg.Transports) == 0 {
@@ -145,4 +184,31 @@ func (st *settings) originAllowed(r *http.Request) bool {
 // normalizeOrigin makes origins comparable: lower case, no trailing slash.
 func normalizeOrigin(o string) string {
 	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(o)), "/")
+}
+
+// remoteHost is the default Config.ClientIP: the host part of
+// r.RemoteAddr (all of it if it has no port).
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// isLoopback is the default Config.ExemptIP: 127.0.0.0/8 and ::1.
+func isLoopback(ip string) bool {
+	addr, err := netip.ParseAddr(ip)
+	return err == nil && addr.Unmap().IsLoopback()
+}
+
+// canonicalIP returns ip in canonical form when it parses as an address
+// (IPv4-mapped IPv6 as IPv4, IPv6 compressed and lower case), else ip
+// unchanged.
+func canonicalIP(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	return addr.Unmap().String()
 }

@@ -25,6 +25,19 @@
 // encodes itself once per transport (a gorilla PreparedMessage, a polling
 // string), so one Message broadcast to many sessions costs one encoding.
 //
+// Connection caps: Config.MaxSessions caps the open sessions of a Server
+// and Config.MaxSessionsPerIP those of one client address (Config.ClientIP,
+// by default the host part of RemoteAddr; loopback addresses are exempt
+// unless Config.ExemptIP says otherwise). A session counts from its
+// handshake until its OnClose has returned, which is what Server.Count
+// reports; the count is taken under the server's lock before the session
+// exists, so concurrent handshakes never overshoot. A handshake over a cap
+// is refused before any session exists and before accept is called: HTTP
+// 503, Content-Type application/json, body TooManyConnectionsBody
+// ({"code":4,"message":"Too many connections"}). On WebSocket that is the
+// answer to the upgrade request itself (no 101). Requests for existing
+// sessions are never refused by the caps.
+//
 // Server.Close closes every session and waits for all of the package's
 // goroutines and request handlers to finish. It does not close the
 // http.Server; hijacked WebSocket connections are closed by the sessions.

@@ -48,13 +48,25 @@ func (r *recorder) enter() {
 	}
 }
 
+// OnMessage records the message. When msgs is full it waits, as a
+// Handler applying backpressure does, until the test reads or the session
+// closes (a test that failed reads no more; see Session.Closing).
 func (r *recorder) OnMessage(data []byte, binary bool) {
 	r.enter()
 	defer r.active.Add(-1)
 	if r.echo {
 		r.sess.Send(NewMessage(append([]byte(nil), data...), binary))
 	}
-	r.msgs <- received{string(data), binary}
+	m := received{string(data), binary}
+	select {
+	case r.msgs <- m:
+		return
+	default:
+	}
+	select {
+	case r.msgs <- m:
+	case <-r.sess.Closing():
+	}
 }
 
 func (r *recorder) OnClose(reason string) {
@@ -96,6 +108,19 @@ type env struct {
 	client   *http.Client
 	accepted chan *recorder
 	echo     bool // sessions echo every message back
+	msgs     int  // capacity of each recorder's msgs; 0: defaultMsgBuffer
+}
+
+// defaultMsgBuffer is how many delivered messages a recorder holds for the
+// test to read before its OnMessage waits.
+const defaultMsgBuffer = 256
+
+// msgBuffer is the capacity of each recorder's msgs.
+func (e *env) msgBuffer() int {
+	if e.msgs == 0 {
+		return defaultMsgBuffer
+	}
+	return e.msgs
 }
 
 // envOption adjusts a test environment.
@@ -103,6 +128,9 @@ type envOption func(*env)
 
 // echoing makes every session echo its messages back.
 func echoing(e *env) { e.echo = true }
+
+// withMsgBuffer sets the capacity of each recorder's msgs.
+func withMsgBuffer(n int) envOption { return func(e *env) { e.msgs = n } }
 
 // newEnv starts a server with cfg and registers its shutdown (and a
 // goroutine-leak check) with t.Cleanup.
@@ -114,8 +142,11 @@ func newEnv(t testing.TB, cfg Config, opts ...envOption) *env {
 		o(e)
 	}
 	e.srv = NewServer(cfg, func(s *Session) Handler {
-		r := &recorder{t: t, sess: s, echo: e.echo, msgs: make(chan received, 256), closed: make(chan string, 1)}
-		e.accepted <- r
+		r := &recorder{t: t, sess: s, echo: e.echo, msgs: make(chan received, e.msgBuffer()), closed: make(chan string, 1)}
+		select {
+		case e.accepted <- r:
+		case <-s.Closing():
+		}
 		return r
 	})
 	e.ts = httptest.NewServer(e.srv)
@@ -125,6 +156,16 @@ func newEnv(t testing.TB, cfg Config, opts ...envOption) *env {
 		e.ts.Close()
 	})
 	return e
+}
+
+// waitDone waits until sess has ended (OnClose has returned).
+func waitDone(t testing.TB, sess *Session) {
+	t.Helper()
+	select {
+	case <-sess.Done():
+	case <-time.After(waitTimeout):
+		t.Fatalf("session %s: Done not closed within %v", sess.ID(), waitTimeout)
+	}
 }
 
 // nextSession waits for the next accepted session.

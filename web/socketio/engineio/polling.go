@@ -33,8 +33,8 @@ const (
 
 // servePollingHandshake opens a polling session: the response is the open
 // packet, then the application's accept runs.
-func (srv *Server) servePollingHandshake(w http.ResponseWriter, r *http.Request) {
-	sess := srv.newSession(r, TransportPolling)
+func (srv *Server) servePollingHandshake(w http.ResponseWriter, r *http.Request, sl slot) {
+	sess := srv.newSession(r, TransportPolling, sl)
 	if sess == nil {
 		http.Error(w, "engineio: server closed", http.StatusServiceUnavailable)
 		return
@@ -76,13 +76,13 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, codeBadRequest)
 		return
 	}
+	// getActive stays set while the GET waits; nextPoll clears it when
+	// the GET takes its answer. From then on the session is free for the
+	// client's next GET (which may arrive before this handler has
+	// returned) and a Close lingers for that GET instead of counting on
+	// this one.
 	s.getActive = true
 	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		s.getActive = false
-		s.mu.Unlock()
-	}()
 
 	var noopTimer *time.Timer
 	defer func() {
@@ -117,6 +117,9 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			// The client dropped the held GET: the reference treats
 			// this as a transport error.
+			s.mu.Lock()
+			s.getActive = false
+			s.mu.Unlock()
 			s.closeWith(ReasonTransportError, closeError)
 			return
 		}
@@ -126,10 +129,16 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 // nextPoll decides what the held GET that arrived at arrived does now.
 // With pollSend, batch (to be recycled) and tail (a control packet after
 // it, or nil) are what to write; with pollWait and a non-zero noopAt, the
-// GET must re-check at noopAt.
+// GET must re-check at noopAt. Unless it says pollWait, the GET is no
+// longer active.
 func (s *Session) nextPoll(arrived time.Time) (batch []*Message, tail *Message, act pollAction, noopAt time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer func() {
+		if act != pollWait {
+			s.getActive = false
+		}
+	}()
 	if s.isClosed {
 		if s.lingering && !s.lingerServed {
 			// This is the last GET: the session is forgotten before

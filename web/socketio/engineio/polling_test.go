@@ -203,6 +203,7 @@ func TestPollingClientCloseAnswersGETThatArrivesLateWithNoop(t *testing.T) {
 	if reason := r.waitClose(t); reason != ReasonTransportClose {
 		t.Errorf("OnClose(%q)", reason)
 	}
+	waitDone(t, r.sess)
 	if e.srv.Count() != 0 {
 		t.Errorf("Count() = %d after the client's close", e.srv.Count())
 	}

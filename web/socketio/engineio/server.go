@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -46,6 +45,13 @@ const (
 	codeUnsupportedProtocol = 5
 )
 
+// TooManyConnectionsBody is the JSON body of the HTTP 503 response that
+// refuses a handshake over Config.MaxSessions or Config.MaxSessionsPerIP
+// (on both transports; a WebSocket handshake is refused before the
+// upgrade). Code 4 is the protocol's "Forbidden" code, which clients treat
+// as a refusal, not as a malformed request.
+const TooManyConnectionsBody = `{"code":4,"message":"Too many connections"}`
+
 // errorBodies holds the exact JSON body for each error code.
 var errorBodies = [...]string{
 	codeTransportUnknown:    `{"code":0,"message":"Transport unknown"}`,
@@ -70,8 +76,11 @@ const (
 const sidBytes = 15
 
 // Handler receives what arrives on one session. The server calls its
-// methods from one goroutine at a time, in arrival order. A Handler must
-// not block indefinitely, and must not call Server.Close.
+// methods from one goroutine at a time, in arrival order. OnMessage may
+// wait (to push back on a client that sends faster than the application
+// consumes), but must return once Session.Closing is closed: the session
+// cannot finish, and Server.Close cannot return, while it waits. A Handler
+// must not call Server.Close.
 type Handler interface {
 	// OnMessage is called for each message packet ("4..." or binary). data
 	// is valid only during the call; copy what must outlive it.
@@ -93,27 +102,41 @@ type Server struct {
 	// shutdown is closed by Close; lingering sessions stop waiting on it.
 	shutdown chan struct{}
 	// wg counts request handlers in progress and session goroutines.
-	wg   sync.WaitGroup
-	open atomic.Int64 // sessions not yet closed
+	wg sync.WaitGroup
 
-	// mu guards sessions and closed. It may be taken while a Session's mu
+	// mu guards the fields below. It may be taken while a Session's mu
 	// is held, never the other way round.
 	mu       sync.Mutex
 	sessions map[string]*Session
 	closed   bool
+	// count is the number of slots held: sessions from their handshake
+	// until OnClose has returned (and handshakes about to create one).
+	count int
+	// perIP counts the slots held per capped client address; an address
+	// with none has no entry.
+	perIP map[string]int
+}
+
+// slot is a session's place under the caps, taken by reserve before the
+// session exists and given back by release exactly once.
+type slot struct {
+	ip     string // canonical client address, when perIP counts it
+	capped bool   // the slot is counted in perIP[ip]
 }
 
 // NewServer returns a server. accept is called once for each new session,
 // after the handshake is sent and before any message is delivered, and
 // returns the handler for that session's traffic; a nil Handler closes the
 // session with ReasonForcedClose. accept runs on the handshake request's
-// goroutine and may call Session.Send and Session.Close.
+// goroutine and may call Session.Send and Session.Close; like OnMessage,
+// it must return once Session.Closing is closed if it waits.
 func NewServer(cfg Config, accept func(*Session) Handler) *Server {
 	s := &Server{
 		st:       resolve(cfg),
 		accept:   accept,
 		shutdown: make(chan struct{}),
 		sessions: make(map[string]*Session),
+		perIP:    make(map[string]int),
 	}
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: s.st.WriteTimeout,
@@ -164,10 +187,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if sid == "" {
+		sl, ok := s.reserve(r)
+		if !ok {
+			writeErrorBody(w, http.StatusServiceUnavailable, TooManyConnectionsBody)
+			return
+		}
 		if isWebSocket {
-			s.serveWebSocketHandshake(w, r)
+			s.serveWebSocketHandshake(w, r, sl)
 		} else {
-			s.servePollingHandshake(w, r)
+			s.servePollingHandshake(w, r, sl)
 		}
 		return
 	}
@@ -210,8 +238,56 @@ func (s *Server) Close() {
 	s.wg.Wait()
 }
 
-// Count returns the number of open sessions.
-func (s *Server) Count() int { return int(s.open.Load()) }
+// Count returns the number of open sessions: those from their handshake
+// until their OnClose has returned (when Session.Done is closed). It is the
+// number that Config.MaxSessions caps.
+func (s *Server) Count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.count
+}
+
+// reserve takes a slot for a handshake from r, or reports that the caps
+// refuse it. The caller gives the slot to newSession or back to release.
+func (s *Server) reserve(r *http.Request) (slot, bool) {
+	var sl slot
+	if s.st.MaxSessionsPerIP > 0 {
+		sl.ip = canonicalIP(s.st.ClientIP(r))
+		sl.capped = !s.st.ExemptIP(sl.ip)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.st.MaxSessions > 0 && s.count >= s.st.MaxSessions {
+		return slot{}, false
+	}
+	if sl.capped && s.perIP[sl.ip] >= s.st.MaxSessionsPerIP {
+		return slot{}, false
+	}
+	s.count++
+	if sl.capped {
+		s.perIP[sl.ip]++
+	}
+	return sl, true
+}
+
+// release gives back a slot taken by reserve.
+func (s *Server) release(sl slot) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.releaseLocked(sl)
+}
+
+// releaseLocked is release with s.mu held.
+func (s *Server) releaseLocked(sl slot) {
+	s.count--
+	if sl.capped {
+		if n := s.perIP[sl.ip] - 1; n > 0 {
+			s.perIP[sl.ip] = n
+		} else {
+			delete(s.perIP, sl.ip)
+		}
+	}
+}
 
 // enter registers a request in progress; it fails once Close has begun.
 func (s *Server) enter() bool {
@@ -241,17 +317,20 @@ func (s *Server) lookup(sid string) *Session {
 	return sess
 }
 
-// newSession creates and registers a session on transport and starts its
-// goroutine (heartbeat timers are armed now). It returns nil once Close
-// has begun. The session's dispatch lock is held: the caller releases it
-// through acceptSession (or unlocks it if the handshake failed).
-func (s *Server) newSession(r *http.Request, transport string) *Session {
+// newSession creates and registers a session on transport, holding sl,
+// and starts its goroutine (heartbeat timers are armed now); the session
+// gives sl back once OnClose has returned. It returns nil, having given sl
+// back, once Close has begun. The session's dispatch lock is held: the
+// caller releases it through acceptSession (or unlocks it if the
+// handshake failed).
+func (s *Server) newSession(r *http.Request, transport string, sl slot) *Session {
 	req := r.Clone(context.Background())
 	req.Body = http.NoBody
 	req.GetBody = nil
 	sess := &Session{
 		srv:        s,
 		req:        req,
+		slot:       sl,
 		transport:  transport,
 		closing:    make(chan struct{}),
 		done:       make(chan struct{}),
@@ -265,6 +344,7 @@ func (s *Server) newSession(r *http.Request, transport string) *Session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
+		s.releaseLocked(sl)
 		return nil
 	}
 	for {
@@ -275,7 +355,6 @@ func (s *Server) newSession(r *http.Request, transport string) *Session {
 	}
 	sess.nextPingAt = time.Now().Add(s.st.PingInterval)
 	s.sessions[sess.id] = sess
-	s.open.Add(1)
 	s.wg.Add(1)
 	go sess.run()
 	return sess
@@ -338,6 +417,11 @@ func writeError(w http.ResponseWriter, status, code int) {
 	if code >= 0 && code < len(errorBodies) {
 		body = errorBodies[code]
 	}
+	writeErrorBody(w, status, body)
+}
+
+// writeErrorBody writes a JSON error response with the given body.
+func writeErrorBody(w http.ResponseWriter, status int, body string) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(body)))

@@ -34,9 +34,10 @@ const (
 // Session is one Engine.IO connection (sid), whichever transport it uses.
 // Its methods are safe for concurrent use.
 type Session struct {
-	srv *Server
-	id  string
-	req *http.Request
+	srv  *Server
+	id   string
+	req  *http.Request
+	slot slot // given back by finish once OnClose has returned
 
 	// dispatchMu serializes Handler calls. newSession takes it and
 	// acceptSession releases it, so nothing is delivered before the
@@ -63,7 +64,7 @@ type Session struct {
 	kind            closeKind
 	lingering       bool // closed gracefully on polling, waiting for a last GET
 	lingerServed    bool // that last GET has taken the queue
-	getActive       bool // a polling GET is being served
+	getActive       bool // a polling GET is held, not yet answered
 	postActive      bool // a polling POST is being served
 	pingOutstanding bool
 	pongDeadline    time.Time       // while pingOutstanding
@@ -134,7 +135,19 @@ func (s *Session) Send(msgs ...*Message) bool {
 // that GET. Send fails as soon as Close has been called.
 func (s *Session) Close(reason string) { s.closeWith(reason, closeGraceful) }
 
-// Done is closed when the session has ended, after OnClose has returned.
+// Closing is closed as soon as the session starts to close, whatever the
+// cause (Close, the client, a transport error, a ping timeout,
+// Server.Close), before OnClose is called; Send fails from then on.
+//
+// OnClose, Done and Server.Close wait for a Handler call in progress to
+// return. So a Handler that waits inside OnMessage or accept (for
+// backpressure, say, on a queue that a goroutine of its own drains) must
+// also wait on Closing and return once it is closed; otherwise a consumer
+// that has stopped would hold the session, and Server.Close, forever.
+func (s *Session) Closing() <-chan struct{} { return s.closing }
+
+// Done is closed when the session has ended, after OnClose has returned;
+// by then the session no longer counts in Server.Count or the caps.
 func (s *Session) Done() <-chan struct{} { return s.done }
 
 // closeWith starts closing the session once; later calls do nothing. It
@@ -167,7 +180,6 @@ func (s *Session) closeWith(reason string, kind closeKind) {
 	if !lingering {
 		s.srv.forget(s)
 	}
-	s.srv.open.Add(-1)
 	close(s.closing)
 	signal(s.pollWake)
 }
@@ -356,6 +368,10 @@ func (s *Session) finish() {
 	}
 	s.dispatchMu.Unlock()
 
+	// The session stops counting (Server.Count, the caps) once OnClose
+	// has returned, so the application never holds more sessions than
+	// the caps allow; Done tells it the slot is free.
+	s.srv.release(s.slot)
 	close(s.done)
 
 	// A polling session's goodbye waits for the client's next GET, but

@@ -10,16 +10,18 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// serveWebSocketHandshake opens a WebSocket-only session: the open packet
-// (with "upgrades":[]) is the first frame, then the application's accept
-// runs, then this goroutine reads the socket until the session ends.
-func (srv *Server) serveWebSocketHandshake(w http.ResponseWriter, r *http.Request) {
+// serveWebSocketHandshake opens a WebSocket-only session, holding sl: the
+// open packet (with "upgrades":[]) is the first frame, then the
+// application's accept runs, then this goroutine reads the socket until
+// the session ends.
+func (srv *Server) serveWebSocketHandshake(w http.ResponseWriter, r *http.Request, sl slot) {
 	conn, err := srv.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		srv.release(sl)
 		return // the upgrader has answered
 	}
 	conn.SetReadLimit(int64(srv.st.MaxPayload))
-	sess := srv.newSession(r, TransportWebSocket)
+	sess := srv.newSession(r, TransportWebSocket, sl)
 	if sess == nil {
 		_ = conn.Close()
 		return

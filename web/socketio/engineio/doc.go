@@ -18,7 +18,11 @@
 //     it; a polling session is read by its POST requests and written by its
 //     GET requests (one of each at a time, as the protocol demands).
 //   - Handler methods are called one at a time per session, in arrival
-//     order; OnClose exactly once, last.
+//     order; OnClose exactly once, last. So OnClose (and Done, and
+//     Server.Close) wait for an OnMessage in progress: an OnMessage that
+//     waits — to push back on a fast client, say — must also wait on
+//     Session.Closing, which is closed as soon as the session starts to
+//     close, and return then.
 //
 // Sending never blocks: Session.Send appends to a bounded per-session queue
 // and a session whose queue overflows is closed. A Message is immutable and

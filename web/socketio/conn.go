@@ -121,8 +121,12 @@ func (c *conn) OnMessage(data []byte, binary bool) {
 	}
 	// Blocks while run is busy with a full queue: run keeps draining until
 	// OnClose, which the engine calls only after this returns, so the wait
-	// lasts as long as the handler running on run, no longer.
-	c.in <- p
+	// lasts as long as the handler running on run, no longer. Once the
+	// session is closing, the packet would never be handled: drop it.
+	select {
+	case c.in <- p:
+	case <-c.sess.Closing():
+	}
 }
 
 // OnClose ends run, which then tells every socket.

@@ -62,6 +62,7 @@ type sioClient struct {
 	events  []sioEvent
 	used    []bool
 	acks    map[int]chan []json.RawMessage
+	ended   bool // the reader has ended: no ack will come
 	nextAck int
 	changed chan struct{} // capacity 1: events grew
 }
@@ -161,18 +162,14 @@ func (c *sioClient) read(connected chan struct{}) {
 			// Stop reading until the connection is closed from our side
 			// (Close), as a client that hangs would.
 			c.closeErr = errors.New("stopped reading")
+			c.endAcks()
 			return
 		default:
 		}
 		typ, b, err := c.ws.ReadMessage()
 		if err != nil {
 			c.closeErr = err
-			c.mu.Lock()
-			for id, ch := range c.acks {
-				close(ch)
-				delete(c.acks, id)
-			}
-			c.mu.Unlock()
+			c.endAcks()
 			return
 		}
 		if typ != websocket.TextMessage || len(b) == 0 {
@@ -218,6 +215,18 @@ func (c *sioClient) read(connected chan struct{}) {
 				ch <- args
 			}
 		}
+	}
+}
+
+// endAcks closes the channel of every ack still awaited, and of every
+// later one: the reader has ended.
+func (c *sioClient) endAcks() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ended = true
+	for id, ch := range c.acks {
+		close(ch)
+		delete(c.acks, id)
 	}
 }
 
@@ -269,6 +278,11 @@ func (c *sioClient) emitAck(event string, args ...any) <-chan []json.RawMessage 
 	payload := encodeEvent(c.t, event, args)
 	ch := make(chan []json.RawMessage, 1)
 	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		close(ch)
+		return ch
+	}
 	id := c.nextAck
 	c.nextAck++
 	c.acks[id] = ch

@@ -90,14 +90,16 @@ func New(room *chat.Room, cfg Config) *Server {
 	clientIP := func(r *http.Request) string { return ClientIP(r, trusted) }
 	sio := socketio.NewServer(socketio.Config{
 		Engine: engineio.Config{
-			PingInterval:   cfg.PingInterval,
-			PingTimeout:    cfg.PingTimeout,
-			MaxPayload:     cfg.MaxPayload,
-			SendQueue:      cfg.SendQueue,
-			AllowedOrigins: cfg.AllowedOrigins,
-			// PENDING-ENGINEIO MaxSessions:      cfg.MaxConnections,
-			// PENDING-ENGINEIO MaxSessionsPerIP: cfg.MaxConnectionsPerIP,
-			// PENDING-ENGINEIO ClientIP:         clientIP,
+			PingInterval:     cfg.PingInterval,
+			PingTimeout:      cfg.PingTimeout,
+			MaxPayload:       cfg.MaxPayload,
+			SendQueue:        cfg.SendQueue,
+			AllowedOrigins:   cfg.AllowedOrigins,
+			MaxSessions:      cfg.MaxConnections,
+			MaxSessionsPerIP: cfg.MaxConnectionsPerIP,
+			ClientIP:         clientIP,
+			// ExemptIP nil: loopback addresses are exempt from the
+			// per-address cap.
 		},
 		Logf: logf,
 	})

@@ -1,0 +1,99 @@
+package web
+
+import (
+	"fmt"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"chatserver/chat"
+	"chatserver/storage/bolt"
+)
+
+// panickyStore is a real store whose ban check panics for one nickname,
+// standing in for any bug in code a connection's handler runs.
+type panickyStore struct {
+	*bolt.Store
+	trigger string
+}
+
+func (s panickyStore) BanExpiry(name string, now time.Time) (time.Time, bool, error) {
+	if name == s.trigger {
+		panic("bug triggered by " + name)
+	}
+	return s.Store.BanExpiry(name, now)
+}
+
+// logBuffer collects log lines; safe for concurrent use.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Logf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(&l.b, format+"\n", args...)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestHandlerPanicClosesOnlyThatConnection(t *testing.T) {
+	store, err := bolt.Open(filepath.Join(t.TempDir(), "chat.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &logBuffer{}
+	room, err := chat.NewRoom(panickyStore{Store: store, trigger: "boom"}, chat.Config{Logf: logs.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := New(room, Config{Logf: logs.Logf})
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		ts.Close()
+		srv.sio.Close()
+		room.Close()
+		store.Close()
+	})
+
+	alice := dial(t, ts)
+	alice.send(`420["join","alice"]`)
+	alice.expect(`42["add chatter","alice"]`)
+	alice.read() // the join ack
+
+	boom := dial(t, ts)
+	boom.send(`420["join","boom"]`)
+	boom.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		_, b, err := boom.conn.ReadMessage()
+		if err != nil {
+			break // closed by the server, as wanted
+		}
+		if string(b) != "2" {
+			t.Fatalf("the panicking connection got %q instead of being closed", b)
+		}
+	}
+	if !strings.Contains(logs.String(), "panic") || !strings.Contains(logs.String(), "bug triggered by boom") {
+		t.Errorf("the panic was not logged:\n%s", logs)
+	}
+
+	// Everyone else goes on.
+	bob := dial(t, ts)
+	bob.send(`420["join","bob"]`)
+	alice.expect(`42["add chatter","bob"]`)
+	alice.send(`421["messages","still here"]`)
+	for {
+		// read fails the test if nothing comes within its deadline.
+		if strings.Contains(bob.read(), "alice: still here") {
+			break
+		}
+	}
+}

@@ -66,6 +66,10 @@ func TestBansRefuseTheNicknameAcrossRestarts(t *testing.T) {
 	if _, err := os.Stat(sock); err != nil {
 		t.Fatalf("after SIGKILL the socket should be left behind (a stale one): %v", err)
 	}
+	// Nobody answers on it: the commands use the file.
+	if r := runCLI(t, "history", "--db", db); r.code != 0 {
+		t.Errorf("history beside a stale socket: exit %d, %q", r.code, r.stderr)
+	}
 	srv = startServer(t, db) // replaces the stale socket
 	if code := joinRefused(t, srv.url, "troll"); code != "banned" {
 		t.Errorf("join as troll after a crash and restart: %q, want banned", code)

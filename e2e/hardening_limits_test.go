@@ -1,0 +1,43 @@
+package e2e
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSilentClientIsDroppedAfterPingTimeout: with a short heartbeat, a
+// client that stops answering pings (it stopped reading) is dropped after
+// --ping-interval + --ping-timeout and leaves the chatter list, while a
+// client that answers stays.
+func TestSilentClientIsDroppedAfterPingTimeout(t *testing.T) {
+	t.Parallel()
+	const interval, timeout = 200 * time.Millisecond, 300 * time.Millisecond
+	srv := startServer(t, filepath.Join(t.TempDir(), "chat.db"),
+		"--ping-interval", interval.String(), "--ping-timeout", timeout.String())
+	watcher := joinWS(t, srv.url, "watcher")
+	silent := joinWS(t, srv.url, "silent")
+	start := time.Now()
+	silent.stopReading()
+	watcher.waitEvent("silent leaving", named("remove chatter", "silent"))
+	if took := time.Since(start); took < timeout {
+		t.Errorf("dropped after %s, before the ping timeout of %s", took, timeout)
+	}
+	// The watcher answered every ping meanwhile and is still there.
+	watcher.say("still connected")
+	if !watcher.isOpen() {
+		t.Error("a client answering pings was dropped")
+	}
+}
+
+// TestMessageLimitFollowsTheFlag: --max-message sets the longest message.
+func TestMessageLimitFollowsTheFlag(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, filepath.Join(t.TempDir(), "chat.db"), "--max-message", "10")
+	c := joinWS(t, srv.url, "alice")
+	c.say(strings.Repeat("a", 10))
+	if reply := c.call("messages", strings.Repeat("a", 11)); reply["error"] != "invalid_message" {
+		t.Errorf("11 characters with --max-message 10: %v, want invalid_message", reply)
+	}
+}

@@ -1,10 +1,15 @@
 // Package e2e holds chatserver's end-to-end tests. They build the real
 // binary once, start `chatserver serve` on 127.0.0.1 with a temporary
-// database, and drive it with the real npm socket.io-client v4 through the
-// Node script in node/driver.js, and with the binary's own commands.
+// database, and drive it four ways: with the real npm socket.io-client v4
+// through the Node script node/driver.js (every transport), with the
+// binary's own commands (history, kick), with a small Go Socket.IO client
+// for the hardening tests (crashes, floods, malformed input, limits), and
+// with Debian's headless Chromium through playwright-core
+// (browser/run.js) for the page.
 //
 // The Node packages are installed by `make test` (npm ci into
-// node/node_modules, or wherever NODE_PATH points). Without node or the
-// packages the tests that need them are skipped with a message, except
-// when the CI environment variable is set: in CI they fail.
+// node/node_modules and browser/node_modules, or wherever NODE_PATH
+// points). Without node, Chromium or the packages the tests that need them
+// are skipped with a message, except when the CI environment variable is
+// set: in CI they fail.
 package e2e

@@ -2,8 +2,6 @@ package web
 
 import (
 	"fmt"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -46,23 +44,10 @@ func (l *logBuffer) String() string {
 }
 
 func TestHandlerPanicClosesOnlyThatConnection(t *testing.T) {
-	store, err := bolt.Open(filepath.Join(t.TempDir(), "chat.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	logs := &logBuffer{}
-	room, err := chat.NewRoom(panickyStore{Store: store, trigger: "boom"}, chat.Config{Logf: logs.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := New(room, Config{Logf: logs.Logf})
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ts.Close()
-		srv.sio.Close()
-		room.Close()
-		store.Close()
-	})
+	ts := newTestServerWith(t, func(store *bolt.Store) chat.Store {
+		return panickyStore{Store: store, trigger: "boom"}
+	}, logs.Logf)
 
 	alice := dial(t, ts)
 	alice.send(`420["join","alice"]`)

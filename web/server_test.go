@@ -19,15 +19,26 @@ import (
 // newTestServer starts the whole HTTP front on a real store in a temp dir.
 func newTestServer(t testing.TB) *httptest.Server {
 	t.Helper()
+	return newTestServerWith(t, nil, t.Logf)
+}
+
+// newTestServerWith is newTestServer with the room's store wrapped by wrap
+// (when not nil) and internal errors sent to logf.
+func newTestServerWith(t testing.TB, wrap func(*bolt.Store) chat.Store, logf func(string, ...any)) *httptest.Server {
+	t.Helper()
 	store, err := bolt.Open(filepath.Join(t.TempDir(), "chat.db"), bolt.Options{History: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
-	room, err := chat.NewRoom(store, chat.Config{Logf: t.Logf})
+	var roomStore chat.Store = store
+	if wrap != nil {
+		roomStore = wrap(store)
+	}
+	room, err := chat.NewRoom(roomStore, chat.Config{Logf: logf})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(room, Config{Logf: t.Logf})
+	srv := New(room, Config{Logf: logf})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() {
 		ts.Close()

@@ -86,8 +86,9 @@ func (c *Client) Join(name, token string) (JoinResult, error) {
 	}
 	if !held {
 		p = &presence{name: name, token: newToken(), clients: make(map[*Client]struct{})}
-		r.names[key] = p
-		r.broadcastLocked(newEvent(EventAddChatter, p.name), p)
+		p.added = newEvent(EventAddChatter, p.name)
+		r.addPresenceLocked(p)
+		r.broadcastLocked(p.added, p)
 		r.markDirty()
 	}
 	p.clients[c] = struct{}{}
@@ -97,8 +98,10 @@ func (c *Client) Join(name, token string) (JoinResult, error) {
 	for _, d := range r.recent {
 		c.conn.Send(d.ev)
 	}
-	for _, n := range r.chattersLocked() {
-		c.conn.Send(newEvent(EventAddChatter, n))
+	// Each presence's add chatter event is shared by every joiner, so a
+	// join storm encodes each nickname once, not once per joiner.
+	for _, q := range r.order {
+		c.conn.Send(q.added)
 	}
 	return JoinResult{Name: p.name, Token: p.token}, nil
 }

@@ -6,7 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log"
-	"sort"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -126,6 +127,7 @@ type Room struct {
 	mu       sync.Mutex           // guards the fields below
 	clients  map[*Client]struct{} // every connected client, joined or not
 	names    map[string]*presence // fold(name) → presence
+	order    []*presence          // the values of names, sorted by name
 	recent   []*delivered         // newest cfg.History messages, oldest first
 	lastTime time.Time            // time of the newest message, to keep times monotonic
 	closed   bool
@@ -137,6 +139,7 @@ type presence struct {
 	name    string
 	token   string
 	clients map[*Client]struct{}
+	added   *Event // "add chatter" name: built once, sent to every later joiner
 }
 
 // delivered is a stored message with the event that carries it, built once
@@ -234,12 +237,22 @@ func (r *Room) Chatters() []string {
 }
 
 func (r *Room) chattersLocked() []string {
-	names := make([]string, 0, len(r.names))
-	for _, p := range r.names {
-		names = append(names, p.name)
+	names := make([]string, len(r.order))
+	for i, p := range r.order {
+		names[i] = p.name
 	}
-	sort.Strings(names)
 	return names
+}
+
+// addPresenceLocked makes p present: it enters names and its place in
+// order (a binary search and one copy, rather than a sort per join). r.mu
+// held.
+func (r *Room) addPresenceLocked(p *presence) {
+	r.names[fold(p.name)] = p
+	i, _ := slices.BinarySearchFunc(r.order, p.name, func(q *presence, name string) int {
+		return strings.Compare(q.name, name)
+	})
+	r.order = slices.Insert(r.order, i, p)
 }
 
 // Kick removes the chatter called name: each of its connections gets a
@@ -291,13 +304,19 @@ type kickedArg struct {
 // dropPresenceLocked forgets p and announces its departure. r.mu held.
 func (r *Room) dropPresenceLocked(p *presence) {
 	delete(r.names, fold(p.name))
+	i, _ := slices.BinarySearchFunc(r.order, p.name, func(q *presence, name string) int {
+		return strings.Compare(q.name, name)
+	})
+	if i < len(r.order) && r.order[i] == p {
+		r.order = slices.Delete(r.order, i, i+1)
+	}
 	r.broadcastLocked(newEvent(EventRemoveChatter, p.name), nil)
 	r.markDirty()
 }
 
 // broadcastLocked sends ev to every joined client except skip. r.mu held.
 func (r *Room) broadcastLocked(ev *Event, skip *presence) {
-	for _, p := range r.names {
+	for _, p := range r.order {
 		if p == skip {
 			continue
 		}

@@ -26,8 +26,9 @@
 //
 // Sending never blocks: Session.Send appends to a bounded per-session queue
 // and a session whose queue overflows is closed. A Message is immutable and
-// encodes itself once per transport (a gorilla PreparedMessage, a polling
+// encodes itself once per transport (a complete WebSocket frame, a polling
 // string), so one Message broadcast to many sessions costs one encoding.
+// A session's writer sends everything queued for it in one vectored write.
 //
 // Connection caps: Config.MaxSessions caps the open sessions of a Server
 // and Config.MaxSessionsPerIP those of one client address (Config.ClientIP,

@@ -3,6 +3,7 @@ package engineio
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"sync"
 
@@ -54,9 +55,8 @@ type Message struct {
 	pollOnce sync.Once
 	poll     []byte // polling encoding: typ+data, or "b"+base64(data)
 
-	wsOnce sync.Once
-	ws     *websocket.PreparedMessage
-	wsErr  error
+	frameOnce sync.Once
+	frame     []byte // the complete server-to-client WebSocket frame
 }
 
 // NewMessage returns a message packet carrying data. The caller hands data
@@ -105,18 +105,44 @@ func (m *Message) pollingBytes() []byte {
 	return m.poll
 }
 
-// prepared returns m as a WebSocket message prepared once for all
-// connections: a text frame holding typ+data, or a binary frame holding
-// only the raw bytes (PROTOCOL.md A6).
-func (m *Message) prepared() (*websocket.PreparedMessage, error) {
-	m.wsOnce.Do(func() {
+// wsFrame returns m as one complete, unfragmented, uncompressed
+// server-to-client WebSocket frame (RFC 6455 section 5.2: FIN, opcode,
+// unmasked length, payload), built once and shared by every session: a
+// text frame holding typ+data, or a binary frame holding only the raw
+// bytes (PROTOCOL.md A6). The upgrader does not negotiate compression, so
+// this is exactly what gorilla would write. The result must not be
+// modified.
+func (m *Message) wsFrame() []byte {
+	m.frameOnce.Do(func() {
+		opcode, payload := byte(websocket.TextMessage), []byte(nil)
 		if m.binary {
-			m.ws, m.wsErr = websocket.NewPreparedMessage(websocket.BinaryMessage, m.data)
+			opcode, payload = byte(websocket.BinaryMessage), m.data
 		} else {
-			m.ws, m.wsErr = websocket.NewPreparedMessage(websocket.TextMessage, m.pollingBytes())
+			payload = m.pollingBytes()
 		}
+		m.frame = appendFrame(make([]byte, 0, maxFrameHeader+len(payload)), opcode, payload)
 	})
-	return m.ws, m.wsErr
+	return m.frame
+}
+
+// maxFrameHeader is the longest server frame header: two bytes and an
+// eight-byte extended length (a server's frames carry no mask).
+const maxFrameHeader = 10
+
+// appendFrame appends one final, unmasked frame of the given opcode.
+func appendFrame(b []byte, opcode byte, payload []byte) []byte {
+	const fin = 0x80
+	b = append(b, fin|opcode)
+	switch n := len(payload); {
+	case n < 126:
+		b = append(b, byte(n))
+	case n <= 0xffff:
+		b = append(b, 126, byte(n>>8), byte(n))
+	default:
+		b = append(b, 127)
+		b = binary.BigEndian.AppendUint64(b, uint64(n))
+	}
+	return append(b, payload...)
 }
 
 // decodePacket decodes one text packet (a WebSocket text frame, or one

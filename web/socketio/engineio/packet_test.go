@@ -2,6 +2,7 @@ package engineio
 
 import (
 	"bytes"
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -89,6 +90,10 @@ func TestMessageEncodings(t *testing.T) {
 		{"text", NewMessage([]byte("hello"), false), "4hello", websocket.TextMessage, "4hello", "hello"},
 		{"binary is raw on WebSocket and base64 on polling", NewMessage([]byte{1, 2, 3, 4}, true), "bAQIDBA==", websocket.BinaryMessage, "\x01\x02\x03\x04", "\x01\x02\x03\x04"},
 		{"empty text", NewMessage(nil, false), "4", websocket.TextMessage, "4", ""},
+		{"text of 125 bytes: the longest one-byte length", NewMessage([]byte(strings.Repeat("a", 124)), false), "4" + strings.Repeat("a", 124), websocket.TextMessage, "4" + strings.Repeat("a", 124), strings.Repeat("a", 124)},
+		{"text of 126 bytes: two-byte length", NewMessage([]byte(strings.Repeat("b", 125)), false), "4" + strings.Repeat("b", 125), websocket.TextMessage, "4" + strings.Repeat("b", 125), strings.Repeat("b", 125)},
+		{"text of 65535 bytes: the longest two-byte length", NewMessage([]byte(strings.Repeat("c", 65534)), false), "4" + strings.Repeat("c", 65534), websocket.TextMessage, "4" + strings.Repeat("c", 65534), strings.Repeat("c", 65534)},
+		{"binary of 65536 bytes: eight-byte length", NewMessage(bytes.Repeat([]byte{7}, 65536), true), "b" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 65536)), websocket.BinaryMessage, string(bytes.Repeat([]byte{7}, 65536)), string(bytes.Repeat([]byte{7}, 65536))},
 		{"ping", pingMessage, "2", websocket.TextMessage, "2", ""},
 		{"noop", noopMessage, "6", websocket.TextMessage, "6", ""},
 	}
@@ -100,16 +105,12 @@ func TestMessageEncodings(t *testing.T) {
 			if string(tt.msg.Data()) != tt.wantData {
 				t.Errorf("Data() = %q, want %q", tt.msg.Data(), tt.wantData)
 			}
-			pm, err := tt.msg.prepared()
-			if err != nil {
-				t.Fatalf("prepared: %v", err)
-			}
-			pm2, _ := tt.msg.prepared()
-			if pm != pm2 {
-				t.Error("prepared message computed twice")
+			frame := tt.msg.wsFrame()
+			if frame2 := tt.msg.wsFrame(); &frame[0] != &frame2[0] {
+				t.Error("WebSocket frame built twice")
 			}
 			// Write it through a real connection pair to see the frame.
-			typ, data := roundTripPrepared(t, pm)
+			typ, data := roundTripFrame(t, frame)
 			if typ != tt.wsType || string(data) != tt.wsBytes {
 				t.Errorf("WebSocket frame (type %d) %q, want (type %d) %q", typ, data, tt.wsType, tt.wsBytes)
 			}
@@ -172,9 +173,9 @@ func BenchmarkDecodePayload(b *testing.B) {
 	}
 }
 
-// roundTripPrepared sends pm from a real server-side connection and
+// roundTripFrame sends frame from a real server-side connection and
 // returns what a client reads.
-func roundTripPrepared(t *testing.T, pm *websocket.PreparedMessage) (int, []byte) {
+func roundTripFrame(t *testing.T, frame []byte) (int, []byte) {
 	t.Helper()
 	upgrader := websocket.Upgrader{}
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -183,7 +184,7 @@ func roundTripPrepared(t *testing.T, pm *websocket.PreparedMessage) (int, []byte
 			return
 		}
 		defer conn.Close()
-		_ = conn.WritePreparedMessage(pm)
+		_, _ = conn.NetConn().Write(frame)
 		_, _, _ = conn.ReadMessage() // until the client closes
 	}))
 	defer ts.Close()

@@ -63,9 +63,10 @@ var errorBodies = [...]string{
 }
 
 // WebSocket buffer sizes: idle connections must be cheap. Reads of larger
-// messages simply take several reads; writes of shared messages bypass
-// the write buffer (prepared frames), and the write buffer is pooled so an
-// idle connection holds none.
+// messages simply take several reads; messages are written as prebuilt
+// frames straight to the connection, bypassing the write buffer (used only
+// for the open packet, the probe answer and the close frame), which is
+// pooled so an idle connection holds none.
 const (
 	wsReadBufferSize  = 1024
 	wsWriteBufferSize = 4096

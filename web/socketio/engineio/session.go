@@ -1,6 +1,7 @@
 package engineio
 
 import (
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -311,8 +312,17 @@ func (s *Session) recycle(batch []*Message) {
 }
 
 // flushWebSocket writes everything queued to the session's WebSocket, if
-// it has one, as consecutive frames. Each write is bounded by WriteTimeout,
-// or by deadline when it is not zero. Only run calls it.
+// it has one: the frames, each built once per Message (wsFrame), go out
+// together in one vectored write (writev) on the underlying connection,
+// bounded by WriteTimeout, or by deadline when it is not zero. Only run
+// calls it.
+//
+// Writing the connection beside gorilla is safe because every write to a
+// net.Conn is atomic with respect to the others (the descriptor's write
+// lock is held until the whole buffer is written), the frames are
+// complete and unfragmented, and gorilla writes only whole control frames
+// (a pong or close reply from the read goroutine) between them; the
+// session's own close frame is written by run, after the last flush.
 func (s *Session) flushWebSocket(deadline time.Time) error {
 	s.mu.Lock()
 	conn := s.ws
@@ -324,24 +334,42 @@ func (s *Session) flushWebSocket(deadline time.Time) error {
 	s.mu.Unlock()
 	defer s.recycle(batch)
 
-	for _, m := range batch {
-		pm, err := m.prepared()
-		if err != nil {
-			return err
-		}
-		d := deadline
-		if d.IsZero() {
-			d = time.Now().Add(s.srv.st.WriteTimeout)
-		}
-		if err := conn.SetWriteDeadline(d); err != nil {
-			return err
-		}
-		if err := conn.WritePreparedMessage(pm); err != nil {
-			return err
-		}
+	if deadline.IsZero() {
+		deadline = time.Now().Add(s.srv.st.WriteTimeout)
 	}
-	return nil
+	nc := conn.NetConn()
+	if err := nc.SetWriteDeadline(deadline); err != nil {
+		return err
+	}
+	if len(batch) == 1 {
+		_, err := nc.Write(batch[0].wsFrame())
+		return err
+	}
+	iov := iovPool.Get().(*net.Buffers)
+	defer func() {
+		clear(*iov)
+		if cap(*iov) <= maxPooledIovecs {
+			*iov = (*iov)[:0]
+			iovPool.Put(iov)
+		}
+	}()
+	bufs := (*iov)[:0]
+	for _, m := range batch {
+		bufs = append(bufs, m.wsFrame())
+	}
+	*iov = bufs
+	_, err := bufs.WriteTo(nc) // consumes bufs, a copy of the slice header
+	return err
 }
+
+// iovPool holds the scratch lists of frames for flushWebSocket's vectored
+// writes, shared by all sessions so that an idle session holds none.
+var iovPool = sync.Pool{New: func() any { return new(net.Buffers) }}
+
+// maxPooledIovecs caps the scratch lists kept in iovPool: a join storm
+// flushes thousands of frames at once, and such a list is not worth
+// keeping for the steady state, where a flush carries a few.
+const maxPooledIovecs = 256
 
 // finish ends the session on run's goroutine after closeWith: it flushes
 // and closes the transport as the close kind allows, calls OnClose, and

@@ -28,7 +28,7 @@
 // and a session whose queue overflows is closed. A Message is immutable and
 // encodes itself once per transport (a complete WebSocket frame, a polling
 // string), so one Message broadcast to many sessions costs one encoding.
-// A session's writer sends everything queued for it in one vectored write.
+// A session's writer gathers everything queued for it into one write.
 //
 // Connection caps: Config.MaxSessions caps the open sessions of a Server
 // and Config.MaxSessionsPerIP those of one client address (Config.ClientIP,

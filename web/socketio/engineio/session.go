@@ -1,7 +1,6 @@
 package engineio
 
 import (
-	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -312,10 +311,10 @@ func (s *Session) recycle(batch []*Message) {
 }
 
 // flushWebSocket writes everything queued to the session's WebSocket, if
-// it has one: the frames, each built once per Message (wsFrame), go out
-// together in one vectored write (writev) on the underlying connection,
-// bounded by WriteTimeout, or by deadline when it is not zero. Only run
-// calls it.
+// it has one: the frames, each built once per Message (wsFrame), are
+// copied into one pooled buffer and go out in as few writes as possible
+// (one per writeChunk bytes) on the underlying connection, bounded by
+// WriteTimeout, or by deadline when it is not zero. Only run calls it.
 //
 // Writing the connection beside gorilla is safe because every write to a
 // net.Conn is atomic with respect to the others (the descriptor's write
@@ -323,6 +322,8 @@ func (s *Session) recycle(batch []*Message) {
 // complete and unfragmented, and gorilla writes only whole control frames
 // (a pong or close reply from the read goroutine) between them; the
 // session's own close frame is written by run, after the last flush.
+// A copy rather than a vectored write: the runtime keeps a descriptor's
+// largest iovec array for the life of the connection.
 func (s *Session) flushWebSocket(deadline time.Time) error {
 	s.mu.Lock()
 	conn := s.ws
@@ -345,31 +346,45 @@ func (s *Session) flushWebSocket(deadline time.Time) error {
 		_, err := nc.Write(batch[0].wsFrame())
 		return err
 	}
-	iov := iovPool.Get().(*net.Buffers)
-	defer func() {
-		clear(*iov)
-		if cap(*iov) <= maxPooledIovecs {
-			*iov = (*iov)[:0]
-			iovPool.Put(iov)
-		}
-	}()
-	bufs := (*iov)[:0]
+	bp := writeBufPool.Get().(*[]byte)
+	defer writeBufPool.Put(bp)
+	buf := (*bp)[:0]
 	for _, m := range batch {
-		bufs = append(bufs, m.wsFrame())
+		f := m.wsFrame()
+		if len(buf) > 0 && len(buf)+len(f) > writeChunk {
+			if _, err := nc.Write(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+		}
+		if len(f) >= writeChunk {
+			if _, err := nc.Write(f); err != nil {
+				return err
+			}
+			continue
+		}
+		buf = append(buf, f...)
 	}
-	*iov = bufs
-	_, err := bufs.WriteTo(nc) // consumes bufs, a copy of the slice header
-	return err
+	if len(buf) > 0 {
+		if _, err := nc.Write(buf); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// iovPool holds the scratch lists of frames for flushWebSocket's vectored
-// writes, shared by all sessions so that an idle session holds none.
-var iovPool = sync.Pool{New: func() any { return new(net.Buffers) }}
+// writeChunk bounds one write of gathered frames: large enough that a
+// joiner's history and chatter list (thousands of small frames) go out in
+// a handful of writes, small enough that the pooled buffers stay cheap.
+// A frame this large or larger is written on its own, without a copy.
+const writeChunk = 32 << 10
 
-// maxPooledIovecs caps the scratch lists kept in iovPool: a join storm
-// flushes thousands of frames at once, and such a list is not worth
-// keeping for the steady state, where a flush carries a few.
-const maxPooledIovecs = 256
+// writeBufPool holds flushWebSocket's gathering buffers, shared by all
+// sessions so that an idle session holds none.
+var writeBufPool = sync.Pool{New: func() any {
+	b := make([]byte, 0, writeChunk)
+	return &b
+}}
 
 // finish ends the session on run's goroutine after closeWith: it flushes
 // and closes the transport as the close kind allows, calls OnClose, and

@@ -297,9 +297,9 @@ func (s *Session) takeQueueLocked() []*Message {
 }
 
 // recycle clears a batch returned by takeQueueLocked and keeps its array
-// for the next one.
+// for the next one, unless it is larger than maxSpareQueue.
 func (s *Session) recycle(batch []*Message) {
-	if cap(batch) == 0 {
+	if cap(batch) == 0 || cap(batch) > maxSpareQueue {
 		return
 	}
 	clear(batch)
@@ -309,6 +309,12 @@ func (s *Session) recycle(batch []*Message) {
 	}
 	s.mu.Unlock()
 }
+
+// maxSpareQueue caps the queue array a session keeps between flushes: a
+// join hands one joiner the history and the whole chatter list at once
+// (thousands of packets), and keeping that array would cost every idle
+// connection tens of kilobytes; steady traffic queues a few at a time.
+const maxSpareQueue = 64
 
 // flushWebSocket writes everything queued to the session's WebSocket, if
 // it has one: the frames, each built once per Message (wsFrame), are

@@ -12,8 +12,8 @@ import (
 
 // serveWebSocketHandshake opens a WebSocket-only session, holding sl: the
 // open packet (with "upgrades":[]) is the first frame, then the
-// application's accept runs, then this goroutine reads the socket until
-// the session ends.
+// application's accept runs, then a reader goroutine (goRead) reads the
+// socket until the session ends.
 func (srv *Server) serveWebSocketHandshake(w http.ResponseWriter, r *http.Request, sl slot) {
 	conn, err := srv.upgrader.Upgrade(w, r, nil)
 	if err != nil {
@@ -47,7 +47,23 @@ func (srv *Server) serveWebSocketHandshake(w http.ResponseWriter, r *http.Reques
 	signal(sess.wsWake)
 
 	srv.acceptSession(sess)
-	sess.readLoop(conn)
+	srv.goRead(sess, conn)
+}
+
+// goRead starts the goroutine that reads conn for sess until the session
+// ends (readLoop), counted in the server's WaitGroup, and returns, so that
+// the HTTP handler returns too. An idle WebSocket then holds a small
+// fresh stack rather than the HTTP server's deep one, and the server's
+// per-connection state (its 4 KB read buffer, the 4 KB write buffer made
+// at hijack) becomes garbage. It must be called while the request is
+// counted (between enter and its Done), so that Close's Wait is not yet
+// at zero.
+func (srv *Server) goRead(sess *Session, conn *websocket.Conn) {
+	srv.wg.Add(1)
+	go func() {
+		defer srv.wg.Done()
+		sess.readLoop(conn)
+	}()
 }
 
 // serveUpgrade serves a WebSocket request for an existing session: the
@@ -121,7 +137,7 @@ func (s *Session) probeLoop(conn *websocket.Conn) {
 			}
 		case len(data) == 1 && data[0] == typeUpgrade:
 			if s.completeUpgrade(conn) {
-				s.readLoop(conn)
+				s.srv.goRead(s, conn)
 			}
 			return
 		default:

@@ -47,8 +47,11 @@ var (
 )
 
 // conn is one Engine.IO session seen from Socket.IO: the sockets it has in
-// each namespace and the goroutine (run) that handles its packets in order.
-// It is the session's engineio.Handler.
+// each namespace, the packets and tasks waiting to be handled, and the
+// worker goroutine that handles them in order. The worker runs only while
+// there is work: an idle connection holds no goroutine of its own (and so
+// no stack), which is most of what an idle chat client costs. It is the
+// session's engineio.Handler.
 type conn struct {
 	srv  *Server
 	sess *engineio.Session
@@ -57,18 +60,18 @@ type conn struct {
 	dec  decoder
 	dead bool // a parse error closed the connection: ignore the rest
 
-	in        chan *packet  // OnMessage → run, bounded
-	wake      chan struct{} // capacity 1: tasks were queued for run
-	closed    chan struct{} // closed by OnClose
-	closeOnce sync.Once
-	reason    string // why the session ended, set before closed is closed
+	room chan struct{} // capacity 1: the worker took a packet from a full queue
 
 	failed atomic.Bool // the connection is being closed: handle no more packets
 
-	mu       sync.Mutex // guards sockets, tasks, finished and timer
+	mu       sync.Mutex // guards the fields below
 	sockets  map[string]*Socket
-	tasks    []func() // OnDisconnect calls queued by other goroutines
-	finished bool     // run has finished: no socket will be added or called
+	pending  []*packet // decoded packets not yet handled, oldest first; at most maxQueuedPackets
+	tasks    []func()  // OnDisconnect calls queued by other goroutines
+	running  bool      // a worker goroutine is running (at most one at a time)
+	closed   bool      // OnClose was called: the worker finishes the connection
+	reason   string    // why the session ended, set with closed
+	finished bool      // the connection is finished: no socket will be added or called
 	timer    *time.Timer
 }
 
@@ -78,9 +81,7 @@ func newConn(srv *Server, sess *engineio.Session) *conn {
 	return &conn{
 		srv:     srv,
 		sess:    sess,
-		in:      make(chan *packet, maxQueuedPackets),
-		wake:    make(chan struct{}, 1),
-		closed:  make(chan struct{}),
+		room:    make(chan struct{}, 1),
 		sockets: make(map[string]*Socket),
 	}
 }
@@ -105,7 +106,7 @@ func (c *conn) armConnectTimeout(d time.Duration) {
 }
 
 // OnMessage decodes one Engine.IO message and queues complete packets for
-// run. A parse error closes the whole connection (PROTOCOL.md B5).
+// the worker. A parse error closes the whole connection (PROTOCOL.md B5).
 func (c *conn) OnMessage(data []byte, binary bool) {
 	if c.dead {
 		return
@@ -119,22 +120,40 @@ func (c *conn) OnMessage(data []byte, binary bool) {
 	if p == nil {
 		return
 	}
-	// Blocks while run is busy with a full queue: run keeps draining until
+	// Waits while the queue is full: the worker keeps draining until
 	// OnClose, which the engine calls only after this returns, so the wait
-	// lasts as long as the handler running on run, no longer. Once the
-	// session is closing, the packet would never be handled: drop it.
-	select {
-	case c.in <- p:
-	case <-c.sess.Closing():
+	// lasts as long as the handler running on the worker, no longer. Once
+	// the session is closing, the packet would never be handled: drop it.
+	for {
+		c.mu.Lock()
+		if c.finished {
+			c.mu.Unlock()
+			return
+		}
+		if len(c.pending) < maxQueuedPackets {
+			c.pending = append(c.pending, p)
+			c.startLocked()
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		select {
+		case <-c.room:
+		case <-c.sess.Closing():
+			return
+		}
 	}
 }
 
-// OnClose ends run, which then tells every socket.
+// OnClose has the worker finish the connection, which tells every socket.
 func (c *conn) OnClose(reason string) {
-	c.closeOnce.Do(func() {
-		c.reason = reason
-		close(c.closed)
-	})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	c.closed, c.reason = true, reason
+	c.startLocked()
 }
 
 // fail closes the whole connection.
@@ -143,44 +162,65 @@ func (c *conn) fail(reason string) {
 	c.sess.Close(reason)
 }
 
-// run handles packets and queued tasks in order until the session closes,
-// then runs every remaining socket's OnDisconnect. It is the connection's
-// goroutine: every handler of the connection runs here.
-func (c *conn) run() {
-	for {
-		select {
-		case <-c.closed:
-			c.finish()
-			return
-		default:
-		}
-		select {
-		case <-c.closed:
-			c.finish()
-			return
-		case <-c.wake:
-			c.runTasks()
-		case p := <-c.in:
-			if !c.failed.Load() {
-				c.handle(p)
-			}
-		}
+// startLocked starts the worker unless it is already running (it then
+// sees the new work before it stops) or the connection is finished.
+// c.mu must be held.
+func (c *conn) startLocked() {
+	if c.running || c.finished {
+		return
 	}
+	c.running = true
+	go c.work()
 }
 
-func (c *conn) runTasks() {
-	c.mu.Lock()
-	tasks := c.tasks
-	c.tasks = nil
-	c.mu.Unlock()
-	for _, t := range tasks {
-		t()
+// work is the connection's worker: it handles queued tasks and packets in
+// order until there are none left, and finishes the connection once
+// OnClose has been called, running every remaining socket's OnDisconnect.
+// Every handler of the connection runs on a worker, one at a time: a new
+// worker is started (by startLocked) only after the previous one has
+// given up running under c.mu. The connection is counted in the server's
+// WaitGroup from accept until the worker has finished it.
+func (c *conn) work() {
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			c.finish()
+			c.srv.wg.Done()
+			return
+		}
+		if tasks := c.tasks; len(tasks) > 0 {
+			c.tasks = nil
+			c.mu.Unlock()
+			for _, t := range tasks {
+				t()
+			}
+			continue
+		}
+		if len(c.pending) == 0 {
+			c.pending = nil // an idle connection keeps no queue array
+			c.running = false
+			c.mu.Unlock()
+			return
+		}
+		p := c.pending[0]
+		c.pending[0] = nil
+		c.pending = c.pending[1:]
+		c.mu.Unlock()
+		select {
+		case c.room <- struct{}{}:
+		default:
+		}
+		if !c.failed.Load() {
+			c.handle(p)
+		}
 	}
 }
 
 func (c *conn) finish() {
 	c.mu.Lock()
 	c.finished = true
+	c.pending = nil
 	if c.timer != nil {
 		c.timer.Stop()
 	}
@@ -322,7 +362,7 @@ func connectErrorPayload(srv *Server, err error) []byte {
 
 // remove takes s out of the connection. With sendDisconnect the client is
 // told (server-side disconnect). OnDisconnect runs now when runNow is set
-// (the caller is run), otherwise it is queued for run.
+// (the caller is the worker), otherwise it is queued for the worker.
 func (c *conn) remove(s *Socket, sendDisconnect bool, reason string, runNow bool) {
 	c.mu.Lock()
 	if !s.markClosed(sendDisconnect) {
@@ -334,10 +374,7 @@ func (c *conn) remove(s *Socket, sendDisconnect bool, reason string, runNow bool
 	}
 	if !runNow {
 		c.tasks = append(c.tasks, func() { s.disconnected(reason) })
-		select {
-		case c.wake <- struct{}{}:
-		default:
-		}
+		c.startLocked()
 	}
 	c.mu.Unlock()
 	if runNow {

@@ -13,10 +13,13 @@
 //
 // # Goroutines and ordering
 //
-// Each Engine.IO connection has one goroutine, owned by the Server, that
-// runs everything the application registered for that connection's
-// sockets: OnConnect, event handlers, ack callbacks and OnDisconnect, one
-// at a time in the order the packets arrived. A panic in any of them is
+// Each Engine.IO connection has one logical goroutine (the connection's
+// goroutine), owned by the Server, that runs everything the application
+// registered for that connection's sockets: OnConnect, event handlers, ack
+// callbacks and OnDisconnect, one at a time in the order the packets
+// arrived. It is started when there is work and ends when there is none,
+// so an idle connection holds no goroutine; handlers of one connection
+// never overlap. A panic in any of them is
 // recovered, logged through Config.Logf and closes that connection only.
 // Sending (Emit, EmitWithAck, Send, an AckFunc, Disconnect) is safe from
 // any goroutine and never blocks: packets go to the Engine.IO session's

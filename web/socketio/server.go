@@ -29,12 +29,13 @@ type Config struct {
 }
 
 // Server is a Socket.IO v5 server over Engine.IO v4. Mount it at
-// "/socket.io/". It owns one goroutine per connection (besides the
-// Engine.IO ones), which runs that connection's handlers; Close stops them.
+// "/socket.io/". It owns, per connection, a worker goroutine (besides the
+// Engine.IO ones) that runs that connection's handlers while it has work;
+// Close waits for every connection to finish.
 type Server struct {
 	cfg Config
 	eng *engineio.Server
-	wg  sync.WaitGroup // one per connection goroutine
+	wg  sync.WaitGroup // one per connection not yet finished
 
 	mu     sync.RWMutex // guards nsps and closed
 	nsps   map[string]*Namespace
@@ -101,8 +102,8 @@ func normalizeNamespace(name string) string {
 	return name
 }
 
-// accept is the Engine.IO accept callback: it starts the connection's
-// goroutine.
+// accept is the Engine.IO accept callback. The connection counts in the
+// server's WaitGroup until its worker has finished it (after OnClose).
 func (s *Server) accept(sess *engineio.Session) engineio.Handler {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -112,10 +113,6 @@ func (s *Server) accept(sess *engineio.Session) engineio.Handler {
 	}
 	c := newConn(s, sess)
 	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		c.run()
-	}()
 	c.armConnectTimeout(s.cfg.ConnectTimeout)
 	return c
 }

@@ -68,7 +68,7 @@ var errorBodies = [...]string{
 // for the open packet, the probe answer and the close frame), which is
 // pooled so an idle connection holds none.
 const (
-	wsReadBufferSize  = 1024
+	wsReadBufferSize  = 512
 	wsWriteBufferSize = 4096
 )
 

@@ -9,14 +9,18 @@
 // accept function given to NewServer, which returns the session's Handler.
 //
 // Ownership and goroutines:
-//   - Every session has one goroutine of its own (started at the handshake,
-//     counted by the Server): it owns the heartbeat timers (the server
-//     pings every PingInterval and closes the session when no pong follows
-//     within PingTimeout of queueing the ping), is the only writer of the
-//     session's WebSocket, and runs Handler.OnClose.
-//   - A WebSocket session is read by the request goroutine that upgraded
-//     it; a polling session is read by its POST requests and written by its
-//     GET requests (one of each at a time, as the protocol demands).
+//   - Every session has a heartbeat timer (the server pings every
+//     PingInterval and closes the session when no pong follows within
+//     PingTimeout of queueing the ping) and a worker goroutine that runs
+//     only while there is work: it is the only writer of the session's
+//     WebSocket while the queue is not empty, and, once the session has
+//     closed, it finishes the transport and runs Handler.OnClose. The
+//     Server counts each session from the handshake until it is finished.
+//   - A WebSocket session is read by a goroutine of its own, started once
+//     the upgrade is done; a polling session is read by its POST requests
+//     and written by its GET requests (one of each at a time, as the
+//     protocol demands). An idle WebSocket session so costs one parked
+//     goroutine.
 //   - Handler methods are called one at a time per session, in arrival
 //     order; OnClose exactly once, last. So OnClose (and Done, and
 //     Server.Close) wait for an OnMessage in progress: an OnMessage that

@@ -102,7 +102,7 @@ type Server struct {
 
 	// shutdown is closed by Close; lingering sessions stop waiting on it.
 	shutdown chan struct{}
-	// wg counts request handlers in progress and session goroutines.
+	// wg counts request handlers in progress and sessions not yet finished.
 	wg sync.WaitGroup
 
 	// mu guards the fields below. It may be taken while a Session's mu
@@ -319,7 +319,7 @@ func (s *Server) lookup(sid string) *Session {
 }
 
 // newSession creates and registers a session on transport, holding sl,
-// and starts its goroutine (heartbeat timers are armed now); the session
+// and arms its heartbeat timer (no goroutine is started); the session
 // gives sl back once OnClose has returned. It returns nil, having given sl
 // back, once Close has begun. The session's dispatch lock is held: the
 // caller releases it through acceptSession (or unlocks it if the
@@ -336,8 +336,6 @@ func (s *Server) newSession(r *http.Request, transport string, sl slot) *Session
 		closing:    make(chan struct{}),
 		done:       make(chan struct{}),
 		pollWake:   make(chan struct{}, 1),
-		wsWake:     make(chan struct{}, 1),
-		pongCh:     make(chan struct{}, 1),
 		lingerDone: make(chan struct{}),
 	}
 	sess.dispatchMu.Lock()
@@ -354,10 +352,12 @@ func (s *Server) newSession(r *http.Request, transport string, sl slot) *Session
 			break
 		}
 	}
+	sess.mu.Lock()
 	sess.nextPingAt = time.Now().Add(s.st.PingInterval)
+	sess.heartbeat = time.AfterFunc(s.st.PingInterval, sess.beat)
+	sess.mu.Unlock()
 	s.sessions[sess.id] = sess
-	s.wg.Add(1)
-	go sess.run()
+	s.wg.Add(1) // done by the worker once it has finished the session
 	return sess
 }
 

@@ -47,10 +47,8 @@ type Session struct {
 	handlerDone bool    // OnClose has been called; guarded by dispatchMu
 
 	closing    chan struct{} // closed by closeWith
-	done       chan struct{} // closed by run once the session has ended
+	done       chan struct{} // closed by finish once the session has ended
 	pollWake   chan struct{} // capacity 1: re-evaluate the held GET
-	wsWake     chan struct{} // capacity 1: run should flush to the WebSocket
-	pongCh     chan struct{} // capacity 1: the outstanding ping was answered
 	lingerDone chan struct{} // closed when a lingering session's last GET is served
 
 	closed atomic.Bool // mirrors isClosed for lock-free checks
@@ -73,6 +71,8 @@ type Session struct {
 	probing         bool            // a WebSocket upgrade is reserved or in progress
 	probeConn       *websocket.Conn // the probing WebSocket, during an upgrade
 	upgrading       bool            // "2probe" answered; held GETs get "6"
+	heartbeat       *time.Timer     // runs beat: the next ping, or the pong deadline
+	working         bool            // a worker goroutine (work) is running
 }
 
 // ID returns the session id (the Engine.IO sid).
@@ -119,7 +119,7 @@ func (s *Session) Send(msgs ...*Message) bool {
 	s.mu.Unlock()
 	if n > 0 {
 		signal(s.pollWake)
-		signal(s.wsWake)
+		s.startWorker()
 	}
 	return true
 }
@@ -151,7 +151,7 @@ func (s *Session) Closing() <-chan struct{} { return s.closing }
 func (s *Session) Done() <-chan struct{} { return s.done }
 
 // closeWith starts closing the session once; later calls do nothing. It
-// never blocks on I/O: run finishes the transport and calls OnClose.
+// never blocks on I/O: the worker finishes the transport and calls OnClose.
 func (s *Session) closeWith(reason string, kind closeKind) {
 	s.mu.Lock()
 	if s.isClosed {
@@ -169,6 +169,7 @@ func (s *Session) closeWith(reason string, kind closeKind) {
 		clear(s.queue)
 		s.queue, s.spare = nil, nil
 	}
+	s.heartbeat.Stop()
 	s.mu.Unlock()
 
 	if ws != nil && (kind == closeError || kind == closeClient) {
@@ -182,39 +183,89 @@ func (s *Session) closeWith(reason string, kind closeKind) {
 	}
 	close(s.closing)
 	signal(s.pollWake)
+	s.startWorker() // the worker finishes the session
 }
 
-// run is the session's own goroutine: it owns the heartbeat timers, is the
-// only writer of the session's WebSocket, and finishes the session. It is
-// started by newSession and counted in the server's WaitGroup.
-func (s *Session) run() {
-	defer s.srv.wg.Done()
-	ping := time.NewTimer(time.Until(s.pingDue()))
-	defer ping.Stop()
-	pong := time.NewTimer(s.srv.st.PingTimeout)
-	pong.Stop()
-	defer pong.Stop()
+// A session has no goroutine of its own while it is idle: its heartbeat
+// is a timer (beat runs on the timer's goroutine), and writes to its
+// WebSocket, as well as finishing the session, are done by a worker
+// goroutine (work) that runs only while there is something to write or
+// the session has closed. An idle connection so costs one parked reader
+// goroutine and no more.
+
+// startWorker starts the session's worker unless it is running already
+// (it then sees the new work before it stops). Nothing is started for a
+// session that is open without a WebSocket yet: polling sessions are
+// written by their GET requests.
+func (s *Session) startWorker() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.working || (!s.isClosed && (s.ws == nil || len(s.queue) == 0)) {
+		return
+	}
+	s.working = true
+	go s.work()
+}
+
+// work is the session's worker, started by startWorker: the only writer of
+// the session's WebSocket, and, once the session has closed, the one
+// that finishes it. The session counts in the server's WaitGroup from
+// newSession until finish has returned.
+func (s *Session) work() {
 	for {
-		select {
-		case <-ping.C:
-			if deadline, ok := s.queuePing(); ok {
-				pong.Reset(time.Until(deadline))
-			}
-		case <-pong.C:
-			if s.pongMissed() {
-				s.closeWith(ReasonPingTimeout, closeError)
-			}
-		case <-s.pongCh:
-			pong.Stop()
-			ping.Reset(time.Until(s.pingDue()))
-		case <-s.wsWake:
-			if err := s.flushWebSocket(time.Time{}); err != nil {
-				s.closeWith(ReasonTransportError, closeError)
-			}
-		case <-s.closing:
+		s.mu.Lock()
+		if s.isClosed {
+			// working stays set: no other worker will start.
+			s.mu.Unlock()
 			s.finish()
+			s.srv.wg.Done()
 			return
 		}
+		if s.ws == nil || len(s.queue) == 0 {
+			s.working = false
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+		if err := s.flushWebSocket(time.Time{}); err != nil {
+			s.closeWith(ReasonTransportError, closeError)
+		}
+	}
+}
+
+// beat is the heartbeat timer's function: it queues the due ping and
+// arms the timer for its pong deadline, closes the session if that
+// deadline has passed unanswered, or, when the ping was answered, arms
+// the timer for the next ping (PROTOCOL.md A8).
+func (s *Session) beat() {
+	s.mu.Lock()
+	if s.isClosed {
+		s.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	if s.pingOutstanding {
+		if now.Before(s.pongDeadline) {
+			s.heartbeat.Reset(s.pongDeadline.Sub(now))
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+		s.closeWith(ReasonPingTimeout, closeError)
+		return
+	}
+	if now.Before(s.nextPingAt) {
+		s.heartbeat.Reset(s.nextPingAt.Sub(now))
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	if deadline, ok := s.queuePing(); ok {
+		s.mu.Lock()
+		if !s.isClosed {
+			s.heartbeat.Reset(time.Until(deadline))
+		}
+		s.mu.Unlock()
 	}
 }
 
@@ -247,7 +298,7 @@ func (s *Session) queuePing() (time.Time, bool) {
 	deadline := s.pongDeadline
 	s.mu.Unlock()
 	signal(s.pollWake)
-	signal(s.wsWake)
+	s.startWorker()
 	return deadline, true
 }
 
@@ -259,12 +310,11 @@ func (s *Session) onPong() {
 	s.pingOutstanding = false
 	s.pongDeadline = time.Time{}
 	if answered {
+		// The timer, armed for the pong deadline, finds the ping
+		// answered and re-arms itself for nextPingAt.
 		s.nextPingAt = time.Now().Add(s.srv.st.PingInterval)
 	}
 	s.mu.Unlock()
-	if answered {
-		signal(s.pongCh)
-	}
 }
 
 // pongMissed reports whether a ping is still unanswered.
@@ -275,7 +325,7 @@ func (s *Session) pongMissed() bool {
 }
 
 // pongOverdue reports whether, at now, the pong deadline has passed: that
-// of the outstanding ping, or, if run has not queued the due ping yet
+// of the outstanding ping, or, if beat has not queued the due ping yet
 // (its goroutine may be late on a busy machine), the deadline that ping
 // would have had.
 func (s *Session) pongOverdue(now time.Time) bool {
@@ -320,14 +370,14 @@ const maxSpareQueue = 64
 // it has one: the frames, each built once per Message (wsFrame), are
 // copied into one pooled buffer and go out in as few writes as possible
 // (one per writeChunk bytes) on the underlying connection, bounded by
-// WriteTimeout, or by deadline when it is not zero. Only run calls it.
+// WriteTimeout, or by deadline when it is not zero. Only the worker calls it.
 //
 // Writing the connection beside gorilla is safe because every write to a
 // net.Conn is atomic with respect to the others (the descriptor's write
 // lock is held until the whole buffer is written), the frames are
 // complete and unfragmented, and gorilla writes only whole control frames
 // (a pong or close reply from the read goroutine) between them; the
-// session's own close frame is written by run, after the last flush.
+// session's own close frame is written by finish, after the last flush.
 // A copy rather than a vectored write: the runtime keeps a descriptor's
 // largest iovec array for the life of the connection.
 func (s *Session) flushWebSocket(deadline time.Time) error {
@@ -392,7 +442,7 @@ var writeBufPool = sync.Pool{New: func() any {
 	return &b
 }}
 
-// finish ends the session on run's goroutine after closeWith: it flushes
+// finish ends the session on the worker after closeWith: it flushes
 // and closes the transport as the close kind allows, calls OnClose, and
 // closes done.
 func (s *Session) finish() {

@@ -26,8 +26,8 @@ func (srv *Server) serveWebSocketHandshake(w http.ResponseWriter, r *http.Reques
 		_ = conn.Close()
 		return
 	}
-	// run does not write before sess.ws is set, so this goroutine is the
-	// only writer until then.
+	// The worker does not write before sess.ws is set, so this goroutine
+	// is the only writer until then.
 	_ = conn.SetWriteDeadline(time.Now().Add(srv.st.WriteTimeout))
 	if err := conn.WriteMessage(websocket.TextMessage, srv.openPacket(sess.id, TransportWebSocket)); err != nil {
 		sess.closeWith(ReasonTransportError, closeError)
@@ -44,7 +44,7 @@ func (srv *Server) serveWebSocketHandshake(w http.ResponseWriter, r *http.Reques
 	}
 	sess.ws = conn
 	sess.mu.Unlock()
-	signal(sess.wsWake)
+	sess.startWorker()
 
 	srv.acceptSession(sess)
 	srv.goRead(sess, conn)
@@ -161,7 +161,7 @@ func (s *Session) abortProbe(conn *websocket.Conn) {
 	signal(s.pollWake)
 }
 
-// completeUpgrade makes conn the session's transport; run flushes the
+// completeUpgrade makes conn the session's transport; the worker flushes the
 // queue to it. Polling requests get 400 from now on.
 func (s *Session) completeUpgrade(conn *websocket.Conn) bool {
 	s.mu.Lock()
@@ -176,7 +176,7 @@ func (s *Session) completeUpgrade(conn *websocket.Conn) bool {
 	s.upgrading = false
 	s.mu.Unlock()
 	signal(s.pollWake)
-	signal(s.wsWake)
+	s.startWorker()
 	return true
 }
 

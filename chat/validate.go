@@ -6,18 +6,27 @@ import (
 	"unicode/utf8"
 )
 
+// trimChecked checks that s is valid UTF-8 and, once trimmed, holds 1 to
+// maxLen characters; refusals carry code and call s what ("nickname").
+func trimChecked(s string, maxLen int, code Code, what string) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", errorf(code, "%s is not valid UTF-8", what)
+	}
+	s = strings.TrimSpace(s)
+	switch n := utf8.RuneCountInString(s); {
+	case n == 0:
+		return "", errorf(code, "%s is empty", what)
+	case n > maxLen:
+		return "", errorf(code, "%s is longer than %d characters", what, maxLen)
+	}
+	return s, nil
+}
+
 // validateName trims name and checks it against the nickname rules.
 func validateName(name string, maxLen int) (string, error) {
-	if !utf8.ValidString(name) {
-		return "", errorf(CodeInvalidName, "nickname is not valid UTF-8")
-	}
-	name = strings.TrimSpace(name)
-	n := utf8.RuneCountInString(name)
-	switch {
-	case n == 0:
-		return "", errorf(CodeInvalidName, "nickname is empty")
-	case n > maxLen:
-		return "", errorf(CodeInvalidName, "nickname is longer than %d characters", maxLen)
+	name, err := trimChecked(name, maxLen, CodeInvalidName, "nickname")
+	if err != nil {
+		return "", err
 	}
 	for _, r := range name {
 		if r != ' ' && !unicode.IsPrint(r) || unicode.Is(unicode.Cf, r) {
@@ -31,16 +40,9 @@ func validateName(name string, maxLen int) (string, error) {
 // breaks and tabs are allowed inside a message; other control and format
 // characters that could disguise text (bidi overrides) are refused.
 func validateText(text string, maxLen int) (string, error) {
-	if !utf8.ValidString(text) {
-		return "", errorf(CodeInvalidMessage, "message is not valid UTF-8")
-	}
-	text = strings.TrimSpace(text)
-	n := utf8.RuneCountInString(text)
-	switch {
-	case n == 0:
-		return "", errorf(CodeInvalidMessage, "message is empty")
-	case n > maxLen:
-		return "", errorf(CodeInvalidMessage, "message is longer than %d characters", maxLen)
+	text, err := trimChecked(text, maxLen, CodeInvalidMessage, "message")
+	if err != nil {
+		return "", err
 	}
 	for _, r := range text {
 		if r == '\n' || r == '\t' {

@@ -143,6 +143,24 @@ func rawBolt(tb testing.TB, fill func(tx *bbolt.Tx) error) string {
 	return path
 }
 
+// rawMeta creates a bbolt file whose only bucket is "meta", holding the
+// given key/value pairs, and returns its path.
+func rawMeta(tb testing.TB, pairs ...string) string {
+	tb.Helper()
+	return rawBolt(tb, func(tx *bbolt.Tx) error {
+		b, err := tx.CreateBucket([]byte("meta"))
+		if err != nil {
+			return err
+		}
+		for i := 0; i+1 < len(pairs); i += 2 {
+			if err := b.Put([]byte(pairs[i]), []byte(pairs[i+1])); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // chatserverFile creates a chatserver database holding n messages, closes
 // it and returns its bytes and path.
 func chatserverFile(tb testing.TB, n int) (string, []byte) {

@@ -112,37 +112,13 @@ func TestOpenRefusesForeignFilesUntouched(t *testing.T) {
 			})
 		}, storage.ErrNotChatserver},
 		{"bbolt file with another app's meta", func(t *testing.T) string {
-			return rawBolt(t, func(tx *bbolt.Tx) error {
-				b, err := tx.CreateBucket([]byte("meta"))
-				if err != nil {
-					return err
-				}
-				return b.Put([]byte("app"), []byte("other"))
-			})
+			return rawMeta(t, "app", "other")
 		}, storage.ErrNotChatserver},
 		{"chatserver marker with unreadable schema", func(t *testing.T) string {
-			return rawBolt(t, func(tx *bbolt.Tx) error {
-				b, err := tx.CreateBucket([]byte("meta"))
-				if err != nil {
-					return err
-				}
-				if err := b.Put([]byte("app"), []byte("chatserver")); err != nil {
-					return err
-				}
-				return b.Put([]byte("schema"), []byte("one"))
-			})
+			return rawMeta(t, "app", "chatserver", "schema", "one")
 		}, storage.ErrNotChatserver},
 		{"newer schema", func(t *testing.T) string {
-			return rawBolt(t, func(tx *bbolt.Tx) error {
-				b, err := tx.CreateBucket([]byte("meta"))
-				if err != nil {
-					return err
-				}
-				if err := b.Put([]byte("app"), []byte("chatserver")); err != nil {
-					return err
-				}
-				return b.Put([]byte("schema"), []byte("2"))
-			})
+			return rawMeta(t, "app", "chatserver", "schema", "2")
 		}, storage.ErrNewerSchema},
 		{"chatserver file truncated", func(t *testing.T) string {
 			_, data := chatserverFile(t, 200)

@@ -53,27 +53,38 @@ func (srv *Server) servePollingHandshake(w http.ResponseWriter, r *http.Request,
 	srv.acceptSession(sess)
 }
 
+// claimLocked marks a polling request of one kind (GET or POST, whose
+// in-flight flag is active) as in flight. It is called with s.mu held and
+// releases it. A session that has moved to WebSocket refuses polling with
+// code 3; a second request of the same kind at once kills the session
+// (PROTOCOL.md A5, C1: the held GET then gets "1"). It reports whether the
+// caller may go on.
+func (s *Session) claimLocked(w http.ResponseWriter, active *bool) bool {
+	switch {
+	case s.transport != TransportPolling:
+		s.mu.Unlock()
+		writeError(w, http.StatusBadRequest, codeBadRequest)
+		return false
+	case *active:
+		s.mu.Unlock()
+		s.closeWith(ReasonTransportError, closeError)
+		writeError(w, http.StatusBadRequest, codeBadRequest)
+		return false
+	}
+	*active = true
+	s.mu.Unlock()
+	return true
+}
+
 // servePoll serves a polling GET: it answers at once with what is queued,
 // or holds the request until something is queued (at the latest the next
 // ping), the session closes, or an upgrade releases it (PROTOCOL.md A5).
 func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 	arrived := time.Now()
 	s.mu.Lock()
-	switch {
-	case s.isClosed && (!s.lingering || s.lingerServed):
+	if s.isClosed && (!s.lingering || s.lingerServed) {
 		s.mu.Unlock()
 		writeError(w, http.StatusBadRequest, codeUnknownSID)
-		return
-	case s.transport != TransportPolling:
-		s.mu.Unlock()
-		writeError(w, http.StatusBadRequest, codeBadRequest)
-		return
-	case s.getActive:
-		// Only one GET at a time: the session dies and the held GET
-		// gets "1" (PROTOCOL.md A5, C1).
-		s.mu.Unlock()
-		s.closeWith(ReasonTransportError, closeError)
-		writeError(w, http.StatusBadRequest, codeBadRequest)
 		return
 	}
 	// getActive stays set while the GET waits; nextPoll clears it when
@@ -81,8 +92,9 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 	// client's next GET (which may arrive before this handler has
 	// returned) and a Close lingers for that GET instead of counting on
 	// this one.
-	s.getActive = true
-	s.mu.Unlock()
+	if !s.claimLocked(w, &s.getActive) {
+		return
+	}
 
 	var noopTimer *time.Timer
 	defer func() {
@@ -211,8 +223,7 @@ func (s *Session) writePayload(w http.ResponseWriter, batch []*Message, tail *Me
 // (PROTOCOL.md A5). Any violation closes the session.
 func (s *Session) servePost(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	switch {
-	case s.isClosed:
+	if s.isClosed {
 		lingering := s.lingering
 		s.mu.Unlock()
 		if lingering {
@@ -224,18 +235,10 @@ func (s *Session) servePost(w http.ResponseWriter, r *http.Request) {
 		}
 		writeError(w, http.StatusBadRequest, codeUnknownSID)
 		return
-	case s.transport != TransportPolling:
-		s.mu.Unlock()
-		writeError(w, http.StatusBadRequest, codeBadRequest)
-		return
-	case s.postActive:
-		s.mu.Unlock()
-		s.closeWith(ReasonTransportError, closeError)
-		writeError(w, http.StatusBadRequest, codeBadRequest)
+	}
+	if !s.claimLocked(w, &s.postActive) {
 		return
 	}
-	s.postActive = true
-	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		s.postActive = false

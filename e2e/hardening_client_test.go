@@ -348,32 +348,33 @@ func (c *sioClient) waitEvent(what string, match func(sioEvent) bool) sioEvent {
 	return ev
 }
 
+// take marks and returns the first unused event that matches.
+func (c *sioClient) take(match func(sioEvent) bool) (sioEvent, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, ev := range c.events {
+		if !c.used[i] && match(ev) {
+			c.used[i] = true
+			return ev, true
+		}
+	}
+	return sioEvent{}, false
+}
+
 // nextEvent is waitEvent returning an error instead of failing.
 func (c *sioClient) nextEvent(timeout time.Duration, match func(sioEvent) bool) (sioEvent, error) {
 	deadline := time.After(timeout)
 	for {
-		c.mu.Lock()
-		for i, ev := range c.events {
-			if !c.used[i] && match(ev) {
-				c.used[i] = true
-				c.mu.Unlock()
-				return ev, nil
-			}
+		if ev, ok := c.take(match); ok {
+			return ev, nil
 		}
-		c.mu.Unlock()
 		select {
 		case <-c.changed:
 		case <-c.closed:
 			// One last look: the event may have come just before.
-			c.mu.Lock()
-			for i, ev := range c.events {
-				if !c.used[i] && match(ev) {
-					c.used[i] = true
-					c.mu.Unlock()
-					return ev, nil
-				}
+			if ev, ok := c.take(match); ok {
+				return ev, nil
 			}
-			c.mu.Unlock()
 			return sioEvent{}, fmt.Errorf("connection closed (%v)", c.closeErr)
 		case <-deadline:
 			return sioEvent{}, fmt.Errorf("nothing within %s", timeout)

@@ -22,6 +22,14 @@ type memStore struct {
 	bans     map[string]time.Time
 	appends  int // AppendMessages calls
 	failNext error
+	gate     *storeGate // when set, AppendMessages waits on it
+}
+
+// storeGate holds AppendMessages: each call signals entered, then waits
+// until release is closed.
+type storeGate struct {
+	entered chan struct{} // buffered
+	release chan struct{}
 }
 
 func newMemStore(history int) *memStore {
@@ -29,6 +37,13 @@ func newMemStore(history int) *memStore {
 }
 
 func (s *memStore) AppendMessages(msgs []storage.Message) ([]storage.Message, error) {
+	s.mu.Lock()
+	gate := s.gate
+	s.mu.Unlock()
+	if gate != nil {
+		gate.entered <- struct{}{}
+		<-gate.release
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.appends++
@@ -495,7 +510,7 @@ func TestBanRefusesNicknameUntilExpiry(t *testing.T) {
 	}
 }
 
-func TestConcurrentSendersShareCommitsAndKeepOrder(t *testing.T) {
+func TestConcurrentSendersKeepTheirOrder(t *testing.T) {
 	f := newFixture(t, Config{Rate: 1e6, Burst: 1e6})
 	_, watcher := f.join(t, "watcher")
 	watcher.take()
@@ -507,7 +522,7 @@ func TestConcurrentSendersShareCommitsAndKeepOrder(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < each; i++ {
-				if _, err := c.Say("m"); err != nil {
+				if _, err := c.Say(fmt.Sprint(i)); err != nil {
 					t.Error(err)
 					return
 				}
@@ -515,19 +530,72 @@ func TestConcurrentSendersShareCommitsAndKeepOrder(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	next := map[string]int{} // sender → the next text it must be seen sending
 	var got int
 	for _, e := range watcher.take() {
-		if strings.HasPrefix(e, "messages|") {
-			got++
+		line, ok := strings.CutPrefix(e, "messages|")
+		if !ok {
+			continue
 		}
+		got++
+		name, text, _ := strings.Cut(line, ": ")
+		if want := fmt.Sprint(next[name]); text != want {
+			t.Fatalf("watcher saw %s send %q, want %q (out of order)", name, text, want)
+		}
+		next[name]++
 	}
 	if got != senders*each {
 		t.Fatalf("watcher got %d messages, want %d", got, senders*each)
 	}
+	var prev uint64
+	for _, m := range f.room.History(0) {
+		if m.ID <= prev {
+			t.Fatalf("history ids not increasing: %d after %d", m.ID, prev)
+		}
+		prev = m.ID
+	}
+}
+
+func TestMessagesQueuedDuringACommitShareTheNext(t *testing.T) {
+	f := newFixture(t, Config{Rate: 1e6, Burst: 1e6})
+	gate := &storeGate{entered: make(chan struct{}, 16), release: make(chan struct{})}
+	f.store.mu.Lock()
+	f.store.gate = gate
+	f.store.mu.Unlock()
+
+	const queued = 5
+	var wg sync.WaitGroup
+	say := func(name string) {
+		c, _ := f.join(t, name)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.Say("hi"); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	say("first")
+	<-gate.entered // the writer is inside the first commit
+	for i := 0; i < queued; i++ {
+		say(fmt.Sprintf("s%d", i))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(f.room.queue) < queued {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d messages queued, want %d", len(f.room.queue), queued)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(gate.release)
+	wg.Wait()
+
 	f.store.mu.Lock()
 	appends := f.store.appends
 	f.store.mu.Unlock()
-	t.Logf("%d messages in %d commits", senders*each, appends)
+	if appends != 2 {
+		t.Fatalf("%d messages took %d commits, want 2 (the first, then the %d queued behind it together)", 1+queued, appends, queued)
+	}
 }
 
 func TestCloseRefusesNewMessagesAndLeavesPresenceEmpty(t *testing.T) {

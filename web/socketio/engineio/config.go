@@ -97,6 +97,9 @@ type settings struct {
 	Config
 	polling, websocket bool
 	allowed            map[string]bool // lower-cased AllowedOrigins, no trailing slash
+	// noPoller reads every WebSocket on a goroutine of its own, as on
+	// platforms without a poller (set by tests, to cover that path).
+	noPoller bool
 }
 
 // resolve applies the defaults to cfg.

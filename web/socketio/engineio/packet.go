@@ -6,8 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"sync"
-
-	"github.com/gorilla/websocket"
 )
 
 // Engine.IO v4 packet types: one ASCII digit at the start of a text packet
@@ -79,6 +77,16 @@ func controlMessage(typ byte, data string) *Message {
 	return &Message{typ: typ, data: []byte(data)}
 }
 
+// rawFrameMessage returns a message that is exactly frame on a WebSocket:
+// a control frame such as a pong, which must be ordered with the data
+// frames. It never goes to a polling session (control frames arrive only
+// on the session's WebSocket); if it did, it would read as a noop.
+func rawFrameMessage(frame []byte) *Message {
+	m := &Message{typ: typeNoop}
+	m.frameOnce.Do(func() { m.frame = frame })
+	return m
+}
+
 // Shared control packets: their encodings are computed once per process.
 var (
 	pingMessage  = controlMessage(typePing, "")
@@ -114,9 +122,9 @@ func (m *Message) pollingBytes() []byte {
 // modified.
 func (m *Message) wsFrame() []byte {
 	m.frameOnce.Do(func() {
-		opcode, payload := byte(websocket.TextMessage), []byte(nil)
+		opcode, payload := opText, []byte(nil)
 		if m.binary {
-			opcode, payload = byte(websocket.BinaryMessage), m.data
+			opcode, payload = opBinary, m.data
 		} else {
 			payload = m.pollingBytes()
 		}

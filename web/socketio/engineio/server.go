@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -104,6 +105,15 @@ type Server struct {
 	shutdown chan struct{}
 	// wg counts request handlers in progress and sessions not yet finished.
 	wg sync.WaitGroup
+
+	// The WebSocket machinery, started with the first WebSocket and
+	// stopped by Close once every session has finished.
+	pollerOnce sync.Once
+	poller     atomic.Pointer[poller] // nil where there is none
+	flushOnce  sync.Once
+	flushers   []*flusher
+	flushNext  atomic.Uint64
+	bg         sync.WaitGroup // the flushers' goroutines
 
 	// mu guards the fields below. It may be taken while a Session's mu
 	// is held, never the other way round.
@@ -237,6 +247,17 @@ func (s *Server) Close() {
 		sess.closeWith(ReasonServerShutdown, closeShutdown)
 	}
 	s.wg.Wait()
+	// No session is left: stop the WebSocket machinery. (A first
+	// WebSocket cannot start it any more: requests are refused.)
+	s.flushOnce.Do(func() {})
+	for _, f := range s.flushers {
+		f.stop()
+	}
+	s.bg.Wait()
+	s.pollerOnce.Do(func() {})
+	if p := s.poller.Load(); p != nil {
+		p.close()
+	}
 }
 
 // Count returns the number of open sessions: those from their handshake

@@ -5,8 +5,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/gorilla/websocket"
 )
 
 // closeKind says how a session ends, which decides what its transport
@@ -65,14 +63,19 @@ type Session struct {
 	getActive       bool // a polling GET is held, not yet answered
 	postActive      bool // a polling POST is being served
 	pingOutstanding bool
-	pongDeadline    time.Time       // while pingOutstanding
-	nextPingAt      time.Time       // while !pingOutstanding: when the next ping is due
-	ws              *websocket.Conn // the session's WebSocket, once open
-	probing         bool            // a WebSocket upgrade is reserved or in progress
-	probeConn       *websocket.Conn // the probing WebSocket, during an upgrade
-	upgrading       bool            // "2probe" answered; held GETs get "6"
-	heartbeat       *time.Timer     // runs beat: the next ping, or the pong deadline
-	working         bool            // a worker goroutine (work) is running
+	pongDeadline    time.Time   // while pingOutstanding
+	nextPingAt      time.Time   // while !pingOutstanding: when the next ping is due
+	ws              *wsConn     // the session's WebSocket, once open
+	flusher         *flusher    // writes ws's queue, set with ws
+	probing         bool        // a WebSocket upgrade is reserved or in progress
+	probeConn       *wsConn     // the probing WebSocket, during an upgrade
+	upgrading       bool        // "2probe" answered; held GETs get "6"
+	heartbeat       *time.Timer // runs beat: the next ping, or the pong deadline
+	// working: the writer role is held, by the flusher during a flush or
+	// by a worker goroutine (work); its holder is ws's only writer.
+	working bool
+	dirty   bool   // handed to the flusher, not flushed yet
+	closeFr []byte // with closeError: the close frame finish sends first
 }
 
 // ID returns the session id (the Engine.IO sid).
@@ -116,11 +119,27 @@ func (s *Session) Send(msgs ...*Message) bool {
 			s.queue = append(s.queue, m)
 		}
 	}
+	kick := n > 0 && s.markDirtyLocked()
 	s.mu.Unlock()
 	if n > 0 {
 		signal(s.pollWake)
-		s.startWorker()
 	}
+	if kick {
+		s.flusher.add(s)
+	}
+	return true
+}
+
+// markDirtyLocked reports whether s must be handed to its flusher for
+// what was just queued: not if it has no WebSocket (polling GETs take the
+// queue), not if it is already due, and not if the writer role is held
+// (its holder writes what was queued before giving it up). s.mu must be
+// held.
+func (s *Session) markDirtyLocked() bool {
+	if s.ws == nil || s.working || s.dirty {
+		return false
+	}
+	s.dirty = true
 	return true
 }
 
@@ -163,7 +182,7 @@ func (s *Session) closeWith(reason string, kind closeKind) {
 	s.reason, s.kind = reason, kind
 	s.lingering = (kind == closeGraceful || kind == closeClient) &&
 		s.transport == TransportPolling && !s.getActive
-	lingering, ws, probe := s.lingering, s.ws, s.probeConn
+	lingering, ws, probe, fr := s.lingering, s.ws, s.probeConn, s.closeFr
 	if kind == closeError || kind == closeClient {
 		// Nothing will be delivered any more.
 		clear(s.queue)
@@ -172,11 +191,11 @@ func (s *Session) closeWith(reason string, kind closeKind) {
 	s.heartbeat.Stop()
 	s.mu.Unlock()
 
-	if ws != nil && (kind == closeError || kind == closeClient) {
-		_ = ws.Close() // unblocks a writer stuck on a client that does not read
+	if ws != nil && (kind == closeError || kind == closeClient) && fr == nil {
+		s.srv.closeConn(ws) // unblocks a writer stuck on a client that does not read
 	}
 	if probe != nil {
-		_ = probe.Close()
+		_ = probe.nc.Close()
 	}
 	if !lingering {
 		s.srv.forget(s)
@@ -187,43 +206,48 @@ func (s *Session) closeWith(reason string, kind closeKind) {
 }
 
 // A session has no goroutine of its own while it is idle: its heartbeat
-// is a timer (beat runs on the timer's goroutine), and writes to its
-// WebSocket, as well as finishing the session, are done by a worker
-// goroutine (work) that runs only while there is something to write or
-// the session has closed. An idle connection so costs one parked reader
-// goroutine and no more.
+// is a timer (beat runs on the timer's goroutine), its WebSocket is read
+// by the server's poller, what it is sent is written by its flusher, and
+// a worker goroutine (work) runs only while a slow client has a backlog
+// or the session has closed and must be finished.
 
-// startWorker starts the session's worker unless it is running already
-// (it then sees the new work before it stops). Nothing is started for a
-// session that is open without a WebSocket yet: polling sessions are
-// written by their GET requests.
+// startWorker starts the session's worker unless the writer role is held
+// (its holder then sees the new work before it gives the role up).
+// Nothing is started for a session that is open without a WebSocket yet:
+// polling sessions are written by their GET requests.
 func (s *Session) startWorker() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.working || (!s.isClosed && (s.ws == nil || len(s.queue) == 0)) {
+	if s.working || (!s.isClosed && (s.ws == nil || (len(s.queue) == 0 && len(s.ws.pending) == 0))) {
 		return
 	}
 	s.working = true
 	go s.work()
 }
 
-// work is the session's worker, started by startWorker: the only writer of
-// the session's WebSocket, and, once the session has closed, the one
-// that finishes it. The session counts in the server's WaitGroup from
-// newSession until finish has returned.
+// work is the session's worker, started with the writer role held: it
+// writes the WebSocket with blocking writes until the backlog is gone,
+// and, once the session has closed, finishes it. The session counts in
+// the server's WaitGroup from newSession until finish has returned.
 func (s *Session) work() {
 	for {
 		s.mu.Lock()
 		if s.isClosed {
-			// working stays set: no other worker will start.
+			// working stays set: no other writer will start.
 			s.mu.Unlock()
 			s.finish()
 			s.srv.wg.Done()
 			return
 		}
-		if s.ws == nil || len(s.queue) == 0 {
+		c := s.ws
+		if c == nil || (len(s.queue) == 0 && len(c.pending) == 0) {
 			s.working = false
 			s.mu.Unlock()
+			if c != nil {
+				// The flusher's non-blocking writes would fail on an
+				// expired deadline.
+				_ = c.nc.SetWriteDeadline(time.Time{})
+			}
 			return
 		}
 		s.mu.Unlock()
@@ -231,6 +255,70 @@ func (s *Session) work() {
 			s.closeWith(ReasonTransportError, closeError)
 		}
 	}
+}
+
+// flushNow writes what is queued for s without waiting, on the flusher
+// f's goroutine, if nobody holds the writer role. What the socket does
+// not take is left to a worker goroutine; what was queued meanwhile is
+// handed back to f.
+func (s *Session) flushNow(f *flusher) {
+	s.mu.Lock()
+	s.dirty = false
+	c := s.ws
+	if s.working || s.isClosed || c == nil || len(s.queue) == 0 {
+		s.mu.Unlock()
+		return
+	}
+	s.working = true
+	if c.rc == nil {
+		s.mu.Unlock()
+		go s.work() // no non-blocking writes on this connection
+		return
+	}
+	batch := s.takeQueueLocked()
+	s.mu.Unlock()
+
+	rest, err := s.writeFrames(c, batch, f.rio, time.Time{})
+
+	s.mu.Lock()
+	if len(rest) > 0 {
+		// Back to the front of the queue, before what came meanwhile.
+		q := make([]*Message, 0, len(rest)+len(s.queue))
+		q = append(append(q, rest...), s.queue...)
+		clear(s.queue)
+		s.queue = q
+	}
+	var worker, again bool
+	switch {
+	case err != nil:
+		s.working = false
+	case s.isClosed || len(c.pending) > 0 || len(rest) > 0:
+		worker = true // keeps the role
+	case len(s.queue) > 0:
+		s.working = false
+		again = s.markDirtyLocked()
+	default:
+		s.working = false
+	}
+	s.mu.Unlock()
+	s.recycle(batch)
+	switch {
+	case err != nil:
+		s.closeWith(ReasonTransportError, closeError)
+	case worker:
+		go s.work()
+	case again:
+		f.add(s)
+	}
+}
+
+// flushStopped is told by a stopped flusher (the server is closing) that
+// s was due: a worker writes what is queued instead.
+func (s *Session) flushStopped() {
+	s.mu.Lock()
+	s.dirty = false
+	s.mu.Unlock()
+	s.startWorker()
 }
 
 // beat is the heartbeat timer's function: it queues the due ping and
@@ -296,9 +384,12 @@ func (s *Session) queuePing() (time.Time, bool) {
 	s.pingOutstanding = true
 	s.pongDeadline = s.nextPingAt.Add(s.srv.st.PingTimeout)
 	deadline := s.pongDeadline
+	kick := s.markDirtyLocked()
 	s.mu.Unlock()
 	signal(s.pollWake)
-	s.startWorker()
+	if kick {
+		s.flusher.add(s)
+	}
 	return deadline, true
 }
 
@@ -366,24 +457,14 @@ func (s *Session) recycle(batch []*Message) {
 // connection tens of kilobytes; steady traffic queues a few at a time.
 const maxSpareQueue = 64
 
-// flushWebSocket writes everything queued to the session's WebSocket, if
-// it has one: the frames, each built once per Message (wsFrame), are
-// copied into one pooled buffer and go out in as few writes as possible
-// (one per writeChunk bytes) on the underlying connection, bounded by
-// WriteTimeout, or by deadline when it is not zero. Only the worker calls it.
-//
-// Writing the connection beside gorilla is safe because every write to a
-// net.Conn is atomic with respect to the others (the descriptor's write
-// lock is held until the whole buffer is written), the frames are
-// complete and unfragmented, and gorilla writes only whole control frames
-// (a pong or close reply from the read goroutine) between them; the
-// session's own close frame is written by finish, after the last flush.
-// A copy rather than a vectored write: the runtime keeps a descriptor's
-// largest iovec array for the life of the connection.
+// flushWebSocket writes what a non-blocking write left over and
+// everything queued to the session's WebSocket, if it has one, waiting up
+// to WriteTimeout, or to deadline when it is not zero. Only the holder of
+// the writer role calls it.
 func (s *Session) flushWebSocket(deadline time.Time) error {
 	s.mu.Lock()
-	conn := s.ws
-	if conn == nil || len(s.queue) == 0 {
+	c := s.ws
+	if c == nil {
 		s.mu.Unlock()
 		return nil
 	}
@@ -394,39 +475,72 @@ func (s *Session) flushWebSocket(deadline time.Time) error {
 	if deadline.IsZero() {
 		deadline = time.Now().Add(s.srv.st.WriteTimeout)
 	}
-	nc := conn.NetConn()
-	if err := nc.SetWriteDeadline(deadline); err != nil {
-		return err
+	if len(c.pending) > 0 {
+		if err := c.writeBlocking(c.pending, deadline); err != nil {
+			return err
+		}
+		c.pending = nil
+	}
+	_, err := s.writeFrames(c, batch, nil, deadline)
+	return err
+}
+
+// writeFrames writes the frames of batch, each built once per Message
+// (wsFrame) and copied into one pooled buffer, so they go out in as few
+// writes as possible (one per writeChunk bytes); a frame this large or
+// larger is written on its own, without a copy. With rio nil the writes
+// wait up to deadline. With rio they do not wait: at the first write the
+// socket does not take whole, its unwritten bytes go to c.pending and the
+// messages not written yet are returned. Only the holder of the writer
+// role calls it, with c.pending empty.
+//
+// A copy rather than a vectored write: the runtime keeps a descriptor's
+// largest iovec array for the life of the connection.
+func (s *Session) writeFrames(c *wsConn, batch []*Message, rio *rawIO, deadline time.Time) ([]*Message, error) {
+	// write reports whether b was written whole.
+	write := func(b []byte) (bool, error) {
+		if rio == nil {
+			return true, c.writeBlocking(b, deadline)
+		}
+		n, err := rio.tryWrite(c.rc, b)
+		if err != nil {
+			return false, err
+		}
+		if n < len(b) {
+			c.pending = append([]byte(nil), b[n:]...)
+			return false, nil
+		}
+		return true, nil
 	}
 	if len(batch) == 1 {
-		_, err := nc.Write(batch[0].wsFrame())
-		return err
+		_, err := write(batch[0].wsFrame())
+		return nil, err
 	}
 	bp := writeBufPool.Get().(*[]byte)
 	defer writeBufPool.Put(bp)
 	buf := (*bp)[:0]
-	for _, m := range batch {
+	for i, m := range batch {
 		f := m.wsFrame()
 		if len(buf) > 0 && len(buf)+len(f) > writeChunk {
-			if _, err := nc.Write(buf); err != nil {
-				return err
+			if whole, err := write(buf); !whole || err != nil {
+				return batch[i:], err
 			}
 			buf = buf[:0]
 		}
 		if len(f) >= writeChunk {
-			if _, err := nc.Write(f); err != nil {
-				return err
+			if whole, err := write(f); !whole || err != nil {
+				return batch[i+1:], err
 			}
 			continue
 		}
 		buf = append(buf, f...)
 	}
 	if len(buf) > 0 {
-		if _, err := nc.Write(buf); err != nil {
-			return err
+		if whole, err := write(buf); !whole || err != nil {
+			return nil, err
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // writeChunk bounds one write of gathered frames: large enough that a
@@ -447,18 +561,24 @@ var writeBufPool = sync.Pool{New: func() any {
 // closes done.
 func (s *Session) finish() {
 	s.mu.Lock()
-	kind, reason, ws, lingering := s.kind, s.reason, s.ws, s.lingering
+	kind, reason, ws, lingering, fr := s.kind, s.reason, s.ws, s.lingering, s.closeFr
 	s.mu.Unlock()
 
 	if ws != nil {
-		if kind == closeGraceful || kind == closeShutdown {
-			deadline := time.Now().Add(s.srv.st.WriteTimeout)
+		deadline := time.Now().Add(s.srv.st.WriteTimeout)
+		switch {
+		case kind == closeGraceful || kind == closeShutdown:
 			if s.flushWebSocket(deadline) == nil {
-				msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
-				_ = ws.WriteControl(websocket.CloseMessage, msg, deadline)
+				_ = ws.writeBlocking(closeFrame(closeNormal), deadline)
+			}
+		case fr != nil:
+			// The queue was dropped; finish a half-written frame so
+			// that the close frame is read as one.
+			if len(ws.pending) == 0 || ws.writeBlocking(ws.pending, deadline) == nil {
+				_ = ws.writeBlocking(fr, deadline)
 			}
 		}
-		_ = ws.Close()
+		s.srv.closeConn(ws)
 	}
 	s.dispatchMu.Lock()
 	s.handlerDone = true

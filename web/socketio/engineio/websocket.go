@@ -1,69 +1,119 @@
 package engineio
 
 import (
-	"errors"
-	"io"
-	"net"
 	"net/http"
+	"runtime"
 	"time"
-
-	"github.com/gorilla/websocket"
 )
 
 // serveWebSocketHandshake opens a WebSocket-only session, holding sl: the
 // open packet (with "upgrades":[]) is the first frame, then the
-// application's accept runs, then a reader goroutine (goRead) reads the
-// socket until the session ends.
+// application's accept runs, then the connection is handed to the reader
+// (startReading) and the handler returns.
 func (srv *Server) serveWebSocketHandshake(w http.ResponseWriter, r *http.Request, sl slot) {
 	conn, err := srv.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		srv.release(sl)
 		return // the upgrader has answered
 	}
-	conn.SetReadLimit(int64(srv.st.MaxPayload))
+	nc := conn.NetConn() // gorilla's Conn is done with: frames are read and written here
 	sess := srv.newSession(r, TransportWebSocket, sl)
 	if sess == nil {
-		_ = conn.Close()
+		_ = nc.Close()
 		return
 	}
-	// The worker does not write before sess.ws is set, so this goroutine
-	// is the only writer until then.
-	_ = conn.SetWriteDeadline(time.Now().Add(srv.st.WriteTimeout))
-	if err := conn.WriteMessage(websocket.TextMessage, srv.openPacket(sess.id, TransportWebSocket)); err != nil {
+	c := newWSConn(sess, nc, srv.st.MaxPayload, false)
+	// Nothing else knows c yet, so this goroutine is its only writer.
+	open := appendFrame(nil, opText, srv.openPacket(sess.id, TransportWebSocket))
+	if err := c.writeBlocking(open, time.Now().Add(srv.st.WriteTimeout)); err != nil {
 		sess.closeWith(ReasonTransportError, closeError)
-		_ = conn.Close()
+		_ = nc.Close()
 		sess.dispatchMu.Unlock()
 		return
 	}
-	sess.mu.Lock()
-	if sess.isClosed {
-		sess.mu.Unlock()
-		_ = conn.Close()
+	_ = nc.SetWriteDeadline(time.Time{})
+	if !sess.attach(c) {
+		_ = nc.Close()
 		sess.dispatchMu.Unlock()
 		return
 	}
-	sess.ws = conn
-	sess.mu.Unlock()
-	sess.startWorker()
-
 	srv.acceptSession(sess)
-	srv.goRead(sess, conn)
+	srv.startReading(c)
 }
 
-// goRead starts the goroutine that reads conn for sess until the session
-// ends (readLoop), counted in the server's WaitGroup, and returns, so that
-// the HTTP handler returns too. An idle WebSocket then holds a small
-// fresh stack rather than the HTTP server's deep one, and the server's
-// per-connection state (its 4 KB read buffer, the 4 KB write buffer made
-// at hijack) becomes garbage. It must be called while the request is
+// attach makes c the session's transport and flushes what is queued to
+// it. It reports false if the session has closed meanwhile.
+func (s *Session) attach(c *wsConn) bool {
+	s.mu.Lock()
+	if s.isClosed {
+		s.mu.Unlock()
+		return false
+	}
+	s.ws = c
+	s.flusher = s.srv.nextFlusher()
+	s.mu.Unlock()
+	s.startWorker()
+	return true
+}
+
+// startReading has c read for its session from now on: by the poller
+// (no goroutine while the connection is idle), or, where there is none,
+// by a goroutine of its own. It must be called while the request is
 // counted (between enter and its Done), so that Close's Wait is not yet
 // at zero.
-func (srv *Server) goRead(sess *Session, conn *websocket.Conn) {
+func (srv *Server) startReading(c *wsConn) {
+	if p := srv.getPoller(); p != nil && c.rc != nil {
+		if p.add(c) == nil {
+			return
+		}
+	}
 	srv.wg.Add(1)
 	go func() {
 		defer srv.wg.Done()
-		sess.readLoop(conn)
+		c.readLoop(make([]byte, fallbackReadBufSize))
 	}()
+}
+
+// fallbackReadBufSize is the read buffer of a connection read by a
+// goroutine of its own (no poller): small, since it lives as long as the
+// connection; larger messages take several reads.
+const fallbackReadBufSize = 1024
+
+// getPoller returns the server's poller, starting it on first use, or nil
+// where there is none (then every connection has a reading goroutine).
+func (srv *Server) getPoller() *poller {
+	srv.pollerOnce.Do(func() {
+		if srv.st.noPoller {
+			return
+		}
+		p, err := newPoller()
+		if err == nil {
+			srv.poller.Store(p)
+		}
+	})
+	return srv.poller.Load()
+}
+
+// nextFlusher returns the flusher for a new WebSocket, starting the
+// server's flushers (one per processor) on first use.
+func (srv *Server) nextFlusher() *flusher {
+	srv.flushOnce.Do(func() {
+		n := max(1, runtime.GOMAXPROCS(0))
+		srv.flushers = make([]*flusher, n)
+		for i := range srv.flushers {
+			srv.flushers[i] = newFlusher(&srv.bg)
+		}
+	})
+	i := srv.flushNext.Add(1)
+	return srv.flushers[i%uint64(len(srv.flushers))]
+}
+
+// closeConn closes c, forgetting its poller registration first.
+func (srv *Server) closeConn(c *wsConn) {
+	if p := srv.poller.Load(); p != nil {
+		p.remove(c)
+	}
+	_ = c.nc.Close()
 }
 
 // serveUpgrade serves a WebSocket request for an existing session: the
@@ -87,133 +137,161 @@ func (s *Session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	nc := conn.NetConn()
 	if duplicate {
-		msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
-		_ = conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(s.srv.st.WriteTimeout))
-		_ = conn.Close()
+		_ = nc.SetWriteDeadline(time.Now().Add(s.srv.st.WriteTimeout))
+		_, _ = nc.Write(closeFrame(closeNormal))
+		_ = nc.Close()
 		return
 	}
-	conn.SetReadLimit(int64(s.srv.st.MaxPayload))
+	c := newWSConn(s, nc, s.srv.st.MaxPayload, true)
 	s.mu.Lock()
 	if s.isClosed {
 		s.probing = false
 		s.mu.Unlock()
-		_ = conn.Close()
+		_ = nc.Close()
 		return
 	}
-	s.probeConn = conn
+	s.probeConn = c
 	s.mu.Unlock()
-	s.probeLoop(conn)
+	_ = nc.SetReadDeadline(time.Now().Add(s.srv.st.UpgradeTimeout))
+	if c.readLoop(make([]byte, fallbackReadBufSize)) {
+		s.srv.startReading(c)
+	}
 }
 
-// probeLoop reads the probing WebSocket: "2probe" is answered with
-// "3probe" (and held GETs are released with "6"), "5" completes the
-// upgrade, anything else or UpgradeTimeout aborts it. The session itself
-// stays on polling when the upgrade fails.
-func (s *Session) probeLoop(conn *websocket.Conn) {
-	_ = conn.SetReadDeadline(time.Now().Add(s.srv.st.UpgradeTimeout))
-	for {
-		typ, data, err := conn.ReadMessage()
-		if err != nil || typ != websocket.TextMessage {
-			s.abortProbe(conn)
-			return
-		}
-		switch {
-		case string(data) == string(typePing)+probeData:
-			s.mu.Lock()
-			if s.isClosed {
-				s.mu.Unlock()
-				return // closeWith closed conn
-			}
-			// Set before "3probe" goes out, so that the client's next
-			// GET already sees the upgrade.
-			s.upgrading = true
+// probeFrame handles a frame of the probing WebSocket: "2probe" is
+// answered with "3probe" (and held GETs are released with "6"), "5"
+// completes the upgrade, anything else, or UpgradeTimeout, aborts it. The
+// session itself stays on polling when the upgrade fails. It runs on the
+// upgrade request's goroutine, the only one that knows the connection.
+func (s *Session) probeFrame(c *wsConn, op byte, data []byte) error {
+	deadline := time.Now().Add(s.srv.st.WriteTimeout)
+	switch {
+	case op == opText && string(data) == string(typePing)+probeData:
+		s.mu.Lock()
+		if s.isClosed {
 			s.mu.Unlock()
-			signal(s.pollWake)
-			_ = conn.SetWriteDeadline(time.Now().Add(s.srv.st.WriteTimeout))
-			if err := conn.WriteMessage(websocket.TextMessage, []byte(string(typePong)+probeData)); err != nil {
-				s.abortProbe(conn)
-				return
-			}
-		case len(data) == 1 && data[0] == typeUpgrade:
-			if s.completeUpgrade(conn) {
-				s.srv.goRead(s, conn)
-			}
-			return
-		default:
-			s.abortProbe(conn)
-			return
+			return errStopped // closeWith closed c
 		}
+		// Set before "3probe" goes out, so that the client's next
+		// GET already sees the upgrade.
+		s.upgrading = true
+		s.mu.Unlock()
+		signal(s.pollWake)
+		if err := c.writeBlocking(appendFrame(nil, opText, []byte(string(typePong)+probeData)), deadline); err != nil {
+			s.abortProbe(c)
+			return errStopped
+		}
+		return nil
+	case op == opText && len(data) == 1 && data[0] == typeUpgrade:
+		if !s.completeUpgrade(c) {
+			return errStopped
+		}
+		return nil
+	case op == opPing:
+		if err := c.writeBlocking(appendFrame(nil, opPong, data), deadline); err != nil {
+			s.abortProbe(c)
+			return errStopped
+		}
+		return nil
+	case op == opPong:
+		return nil
+	case op == opClose:
+		_ = c.writeBlocking(closeReply(data), deadline)
 	}
+	s.abortProbe(c)
+	return errStopped
 }
 
 // abortProbe ends a failed upgrade: the probing socket is closed and
 // polling carries on.
-func (s *Session) abortProbe(conn *websocket.Conn) {
+func (s *Session) abortProbe(c *wsConn) {
 	s.mu.Lock()
-	if s.probeConn == conn {
+	if s.probeConn == c {
 		s.probeConn = nil
 		s.probing = false
 		s.upgrading = false
 	}
 	s.mu.Unlock()
-	_ = conn.Close()
+	_ = c.nc.Close()
 	signal(s.pollWake)
 }
 
-// completeUpgrade makes conn the session's transport; the worker flushes the
-// queue to it. Polling requests get 400 from now on.
-func (s *Session) completeUpgrade(conn *websocket.Conn) bool {
+// completeUpgrade makes c the session's transport; the worker flushes the
+// queue to it. Polling requests get 400 from now on. The rest of what the
+// client sent after "5" is read as the session's.
+func (s *Session) completeUpgrade(c *wsConn) bool {
+	// The probe's deadlines must not outlive it: reads and writes from
+	// now on are bounded by the heartbeat and by each write's own.
+	_ = c.nc.SetDeadline(time.Time{})
 	s.mu.Lock()
 	if s.isClosed {
 		s.mu.Unlock()
-		_ = conn.Close()
+		_ = c.nc.Close()
 		return false
 	}
+	c.probe = false
 	s.transport = TransportWebSocket
-	s.ws = conn
 	s.probeConn = nil
 	s.upgrading = false
 	s.mu.Unlock()
 	signal(s.pollWake)
-	s.startWorker()
-	return true
+	return s.attach(c)
 }
 
-// readLoop reads the session's WebSocket until it fails or the session
-// closes. A silent peer is cut off after PingInterval+PingTimeout.
-func (s *Session) readLoop(conn *websocket.Conn) {
-	idle := s.srv.st.PingInterval + s.srv.st.PingTimeout
-	for !s.closed.Load() {
-		_ = conn.SetReadDeadline(time.Now().Add(idle))
-		typ, data, err := conn.ReadMessage()
-		if err != nil {
-			s.closeWith(readErrorReason(err), closeError)
-			return
-		}
-		if typ == websocket.BinaryMessage {
-			s.deliver(data, true)
-			continue
-		}
+// wsFrame handles a frame of the session's WebSocket.
+func (s *Session) wsFrame(c *wsConn, op byte, data []byte) error {
+	switch op {
+	case opText:
 		p, err := decodePacket(data)
 		if err != nil {
 			s.closeWith(ReasonParseError, closeError)
-			return
+			return errStopped
 		}
 		s.handlePacket(p)
+	case opBinary:
+		s.deliver(data, true)
+	case opPing:
+		s.Send(rawFrameMessage(appendFrame(nil, opPong, data)))
+	case opClose:
+		s.closeWithFrame(c, ReasonTransportClose, closeReply(data))
+		return errStopped
 	}
+	if s.closed.Load() {
+		return errStopped
+	}
+	return nil
 }
 
-// readErrorReason names the reason for a failed WebSocket read.
-func readErrorReason(err error) string {
-	var closeErr *websocket.CloseError
-	var netErr net.Error
-	switch {
-	case errors.As(err, &closeErr), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return ReasonTransportClose
-	case errors.As(err, &netErr) && netErr.Timeout():
-		return ReasonPingTimeout
-	default:
-		return ReasonTransportError
+// closeWithFrame fails the connection c with a close frame: for the
+// session's WebSocket the frame is written after anything half written
+// (never into the middle of a frame) and the session ends with reason;
+// a probing connection is answered and closed, and polling goes on.
+func (s *Session) closeWithFrame(c *wsConn, reason string, frame []byte) {
+	s.mu.Lock()
+	if s.ws != c {
+		s.mu.Unlock()
+		_ = c.writeBlocking(frame, time.Now().Add(s.srv.st.WriteTimeout))
+		s.abortProbe(c)
+		return
+	}
+	if !s.isClosed {
+		s.closeFr = frame
+	}
+	s.mu.Unlock()
+	s.closeWith(reason, closeError)
+}
+
+// closeWS ends what c carries after a failed read: the session, or the
+// upgrade it was probing.
+func (s *Session) closeWS(c *wsConn, reason string) {
+	s.mu.Lock()
+	current := s.ws == c
+	s.mu.Unlock()
+	if current {
+		s.closeWith(reason, closeError)
+	} else {
+		s.abortProbe(c)
 	}
 }

@@ -1,0 +1,84 @@
+package engineio
+
+import "sync"
+
+// flusher writes the queues of WebSocket sessions that have something to
+// send, on one goroutine, with non-blocking writes: Send only queues and
+// names the session to its flusher, so a broadcast to a thousand sessions
+// wakes one goroutine, not a thousand, and whatever a session was sent
+// while its flusher was busy goes out in one write. A session whose socket
+// does not take everything (a slow client) gets a writer goroutine of its
+// own (Session.work) until its backlog is written, so a flusher never
+// waits on a client. The server runs one flusher per processor and
+// spreads sessions over them.
+type flusher struct {
+	rio  *rawIO        // used only by the flusher goroutine
+	wake chan struct{} // capacity 1
+
+	mu      sync.Mutex
+	due     []*Session // sessions to flush, each at most once (Session.dirty)
+	stopped bool
+}
+
+// newFlusher starts a flusher; stop ends it.
+func newFlusher(wg *sync.WaitGroup) *flusher {
+	f := &flusher{rio: newRawIO(), wake: make(chan struct{}, 1)}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		f.run()
+	}()
+	return f
+}
+
+// add schedules s, which has just been marked dirty, for flushing.
+func (f *flusher) add(s *Session) {
+	f.mu.Lock()
+	if f.stopped {
+		f.mu.Unlock()
+		s.flushStopped()
+		return
+	}
+	f.due = append(f.due, s)
+	f.mu.Unlock()
+	signal(f.wake)
+}
+
+// stop ends the flusher goroutine once what is due has been flushed.
+func (f *flusher) stop() {
+	f.mu.Lock()
+	f.stopped = true
+	f.mu.Unlock()
+	signal(f.wake)
+}
+
+// maxSpareDue caps the due list kept between rounds.
+const maxSpareDue = 4096
+
+// run flushes due sessions until stop.
+func (f *flusher) run() {
+	var spare []*Session
+	for range f.wake {
+		for {
+			f.mu.Lock()
+			due, stopped := f.due, f.stopped
+			f.due = spare[:0]
+			f.mu.Unlock()
+			if len(due) == 0 {
+				spare = due
+				if stopped {
+					return
+				}
+				break
+			}
+			for _, s := range due {
+				s.flushNow(f)
+			}
+			clear(due)
+			if cap(due) > maxSpareDue {
+				due = nil
+			}
+			spare = due
+		}
+	}
+}

@@ -1,0 +1,165 @@
+package engineio
+
+import (
+	"fmt"
+	"sync"
+	"syscall"
+)
+
+// poller waits, on one goroutine, for any of the server's WebSockets to
+// have something to read, so that an idle connection needs no goroutine
+// (and no stack) of its own: only when bytes arrive is a goroutine
+// started to read and handle them (wsConn.readReady), after which the
+// connection is armed again. It uses its own epoll instance beside the
+// runtime's; each descriptor is registered one-shot, so at most one
+// goroutine reads a connection at any time.
+type poller struct {
+	epfd int
+	wake [2]int // a pipe: close writes to wake[1] to stop run
+
+	mu    sync.Mutex
+	conns map[int32]*wsConn // by token; a token is never reused while registered
+	next  int32
+	done  bool
+
+	readers sync.WaitGroup // readReady goroutines in flight
+	stopped chan struct{}  // closed when run has returned
+}
+
+// pollerEvents is what a registration waits for: data, or the peer's
+// close, once.
+const pollerEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
+
+// newPoller creates the epoll instance and starts its goroutine.
+func newPoller() (*poller, error) {
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
+	p := &poller{epfd: epfd, conns: make(map[int32]*wsConn), stopped: make(chan struct{})}
+	if err := syscall.Pipe2(p.wake[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
+		_ = syscall.Close(epfd)
+		return nil, fmt.Errorf("epoll wake pipe: %w", err)
+	}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: -1}
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, p.wake[0], &ev); err != nil {
+		p.closeFDs()
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
+	go p.run()
+	return p, nil
+}
+
+// add registers c: the poller starts a reader for it when it has data.
+func (p *poller) add(c *wsConn) error {
+	p.mu.Lock()
+	if p.done {
+		p.mu.Unlock()
+		return errPollerClosed
+	}
+	for {
+		p.next++
+		if p.next <= 0 {
+			p.next = 1
+		}
+		if _, taken := p.conns[p.next]; !taken {
+			break
+		}
+	}
+	c.token = p.next
+	p.conns[c.token] = c
+	p.mu.Unlock()
+	if err := p.ctl(c, syscall.EPOLL_CTL_ADD); err != nil {
+		p.remove(c)
+		return err
+	}
+	return nil
+}
+
+// rearm waits for c's next data; called by c's reader when it is done.
+func (p *poller) rearm(c *wsConn) error { return p.ctl(c, syscall.EPOLL_CTL_MOD) }
+
+// ctl changes c's registration. It holds the descriptor while doing so,
+// so that a concurrent close cannot hand its number to another connection
+// in between.
+func (p *poller) ctl(c *wsConn, op int) error {
+	var err error
+	cerr := c.rc.Control(func(fd uintptr) {
+		ev := syscall.EpollEvent{Events: pollerEvents, Fd: c.token}
+		err = syscall.EpollCtl(p.epfd, op, int(fd), &ev)
+	})
+	if cerr != nil {
+		return cerr
+	}
+	if err != nil {
+		return fmt.Errorf("epoll: %w", err)
+	}
+	return nil
+}
+
+// remove forgets c; events already on their way for it are dropped. The
+// kernel drops the registration itself when the descriptor is closed.
+func (p *poller) remove(c *wsConn) {
+	p.mu.Lock()
+	if p.conns[c.token] == c {
+		delete(p.conns, c.token)
+	}
+	p.mu.Unlock()
+}
+
+// maxPollEvents is how many readiness events one epoll_wait returns.
+const maxPollEvents = 128
+
+// run waits for events until close and starts a reader for each.
+func (p *poller) run() {
+	defer close(p.stopped)
+	var events [maxPollEvents]syscall.EpollEvent
+	for {
+		n, err := syscall.EpollWait(p.epfd, events[:], -1)
+		if err != nil {
+			if err == syscall.EINTR {
+				continue
+			}
+			return // only a bug makes epoll_wait fail otherwise; close still works
+		}
+		p.mu.Lock()
+		if p.done {
+			p.mu.Unlock()
+			return
+		}
+		for i := range n {
+			c := p.conns[events[i].Fd]
+			if c == nil {
+				continue // the wake pipe (-1), or a connection removed since
+			}
+			p.readers.Add(1)
+			go func() {
+				defer p.readers.Done()
+				c.readReady(p)
+			}()
+		}
+		p.mu.Unlock()
+	}
+}
+
+// close stops the poller and waits for its readers to return; it is
+// called once every session has ended.
+func (p *poller) close() {
+	p.mu.Lock()
+	if p.done {
+		p.mu.Unlock()
+		return
+	}
+	p.done = true
+	p.mu.Unlock()
+	_, _ = syscall.Write(p.wake[1], []byte{0})
+	<-p.stopped
+	p.readers.Wait()
+	p.closeFDs()
+}
+
+func (p *poller) closeFDs() {
+	_ = syscall.Close(p.epfd)
+	_ = syscall.Close(p.wake[0])
+	_ = syscall.Close(p.wake[1])
+}

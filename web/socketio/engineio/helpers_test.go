@@ -109,6 +109,7 @@ type env struct {
 	accepted chan *recorder
 	echo     bool // sessions echo every message back
 	msgs     int  // capacity of each recorder's msgs; 0: defaultMsgBuffer
+	noPoller bool // read every WebSocket on a goroutine of its own
 }
 
 // defaultMsgBuffer is how many delivered messages a recorder holds for the
@@ -128,6 +129,19 @@ type envOption func(*env)
 
 // echoing makes every session echo its messages back.
 func echoing(e *env) { e.echo = true }
+
+// withoutPoller makes the server read each WebSocket on a goroutine of
+// its own, as on a platform without a poller.
+func withoutPoller(e *env) { e.noPoller = true }
+
+// readModes runs a test once with the poller and once without.
+var readModes = []struct {
+	name string
+	opt  envOption
+}{
+	{"poller", func(*env) {}},
+	{"goroutine per connection", withoutPoller},
+}
 
 // withMsgBuffer sets the capacity of each recorder's msgs.
 func withMsgBuffer(n int) envOption { return func(e *env) { e.msgs = n } }
@@ -149,6 +163,7 @@ func newEnv(t testing.TB, cfg Config, opts ...envOption) *env {
 		}
 		return r
 	})
+	e.srv.st.noPoller = e.noPoller
 	e.ts = httptest.NewServer(e.srv)
 	e.client = e.ts.Client()
 	t.Cleanup(func() {

@@ -58,11 +58,15 @@ func (f clientFrame) bytes() []byte {
 	return b
 }
 
-func text(s string) clientFrame { return clientFrame{fin: true, op: opText, payload: []byte(s), length: -1} }
+func text(s string) clientFrame {
+	return clientFrame{fin: true, op: opText, payload: []byte(s), length: -1}
+}
 func frag(op byte, s string, fin bool) clientFrame {
 	return clientFrame{fin: fin, op: op, payload: []byte(s), length: -1}
 }
-func ctl(op byte, p []byte) clientFrame { return clientFrame{fin: true, op: op, payload: p, length: -1} }
+func ctl(op byte, p []byte) clientFrame {
+	return clientFrame{fin: true, op: op, payload: p, length: -1}
+}
 
 func joinFrames(fs ...clientFrame) []byte {
 	var b []byte

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -12,30 +13,74 @@ import (
 // user-space ABI whatever its internal HZ).
 const clockTicks = 100
 
+// cpuTimes is a process's CPU time so far, split as the kernel accounts
+// it: User is time running the program's own code, System time in the
+// kernel on its behalf (system calls such as write(2), and on loopback TCP
+// much of the receiving side too). Both are in seconds.
+type cpuTimes struct {
+	User   float64
+	System float64
+}
+
+// Total is User + System.
+func (c cpuTimes) Total() float64 { return c.User + c.System }
+
+// sub returns the CPU time used between earlier and c.
+func (c cpuTimes) sub(earlier cpuTimes) cpuTimes {
+	return cpuTimes{User: c.User - earlier.User, System: c.System - earlier.System}
+}
+
 // processCPU returns the user+system CPU seconds used so far by the process
 // pid ("self" for this one), read from /proc/<pid>/stat (Linux only).
 func processCPU(pid string) (float64, error) {
+	c, err := processCPUTimes(pid)
+	if err != nil {
+		return 0, err
+	}
+	return c.Total(), nil
+}
+
+// processCPUTimes returns the user and system CPU seconds used so far by
+// the process pid ("self" for this one), read from /proc/<pid>/stat (Linux
+// only).
+func processCPUTimes(pid string) (cpuTimes, error) {
 	b, err := os.ReadFile("/proc/" + pid + "/stat")
 	if err != nil {
-		return 0, fmt.Errorf("read cpu time: %w", err)
+		return cpuTimes{}, fmt.Errorf("read cpu time: %w", err)
 	}
-	// The command name (field 2) is in parentheses and may hold spaces;
-	// the fields after the last ')' start with field 3 (state).
+	c, err := parseStatCPU(b)
+	if err != nil {
+		return cpuTimes{}, fmt.Errorf("read cpu time of /proc/%s/stat: %w", pid, err)
+	}
+	return c, nil
+}
+
+// errMalformedStat reports a /proc/<pid>/stat line parseStatCPU cannot read.
+var errMalformedStat = errors.New("malformed stat line")
+
+// parseStatCPU reads utime and stime (fields 14 and 15 of proc(5)) from the
+// contents of a /proc/<pid>/stat file.
+func parseStatCPU(b []byte) (cpuTimes, error) {
+	// The command name (field 2) is in parentheses and may hold spaces and
+	// parentheses; the fields after the last ')' start with field 3 (state).
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("read cpu time: malformed /proc/%s/stat", pid)
+		return cpuTimes{}, fmt.Errorf("%w: no command name", errMalformedStat)
 	}
 	f := bytes.Fields(b[i+1:])
 	const utime, stime = 14 - 3, 15 - 3 // field numbers in proc(5), from field 3
 	if len(f) <= stime {
-		return 0, fmt.Errorf("read cpu time: short /proc/%s/stat", pid)
+		return cpuTimes{}, fmt.Errorf("%w: %d fields after the command name", errMalformedStat, len(f))
 	}
-	u, err1 := strconv.ParseUint(string(f[utime]), 10, 64)
-	s, err2 := strconv.ParseUint(string(f[stime]), 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("read cpu time: malformed /proc/%s/stat", pid)
+	u, err := strconv.ParseUint(string(f[utime]), 10, 64)
+	if err != nil {
+		return cpuTimes{}, fmt.Errorf("%w: utime: %w", errMalformedStat, err)
 	}
-	return float64(u+s) / clockTicks, nil
+	s, err := strconv.ParseUint(string(f[stime]), 10, 64)
+	if err != nil {
+		return cpuTimes{}, fmt.Errorf("%w: stime: %w", errMalformedStat, err)
+	}
+	return cpuTimes{User: float64(u) / clockTicks, System: float64(s) / clockTicks}, nil
 }
 
 // processRSS returns the resident set size in KiB of process pid, read from
@@ -66,8 +111,8 @@ func processRSS(pid string) (int64, error) {
 type serverProbe struct {
 	pid  int
 	name string
-	cpu  []float64 // at start, then at each mark
-	rss  []int64   // at each mark
+	cpu  []cpuTimes // at start, then at each mark
+	rss  []int64    // at each mark
 	err  error
 }
 
@@ -92,7 +137,7 @@ func (p *serverProbe) read(withRSS bool) {
 	if p.err != nil {
 		return
 	}
-	cpu, err := processCPU(p.name)
+	cpu, err := processCPUTimes(p.name)
 	if err != nil {
 		p.err = err
 		return
@@ -122,10 +167,14 @@ func (p *serverProbe) result(delivered int64) *ServerStats {
 		}
 		return s
 	}
-	s.JoinCPUSeconds = p.cpu[1] - p.cpu[0]
-	s.RunCPUSeconds = p.cpu[2] - p.cpu[1]
+	join, run := p.cpu[1].sub(p.cpu[0]), p.cpu[2].sub(p.cpu[1])
+	s.JoinCPUSeconds, s.JoinUserCPUSeconds, s.JoinSystemCPUSeconds = join.Total(), join.User, join.System
+	s.RunCPUSeconds, s.RunUserCPUSeconds, s.RunSystemCPUSeconds = run.Total(), run.User, run.System
 	if delivered > 0 {
-		s.CPUPerMillion = s.RunCPUSeconds / float64(delivered) * 1e6
+		perMillion := 1e6 / float64(delivered)
+		s.CPUPerMillion = run.Total() * perMillion
+		s.UserCPUPerMillion = run.User * perMillion
+		s.SystemCPUPerMillion = run.System * perMillion
 	}
 	s.RSSAfterJoinKB, s.RSSEndKB = p.rss[0], p.rss[1]
 	return s

@@ -27,6 +27,13 @@
 // Expected deliveries are Sent × Receivers, where Receivers are the live
 // joined clients when sending began (the sender's own echo included).
 //
+// With Config.ServerPID the run reads the server's CPU time (user and
+// system separately, from /proc/<pid>/stat) and resident memory at the
+// phase boundaries: the join phase's and the sending phase's CPU, and CPU
+// seconds per million deliveries, in total and split. System time is the
+// kernel working for the server; at one write(2) per delivery it is about
+// half of the total, which is why the split is reported.
+//
 // Cost: the tool usually shares the machine with the server it measures,
 // so each connection has one reading goroutine (plus one POSTing goroutine
 // with polling) and a reused read buffer; the hot `42["messages",...]`

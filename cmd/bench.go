@@ -47,7 +47,7 @@ func (o *benchOptions) addFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.ConnectTimeout, "timeout", c.ConnectTimeout, "limit for one client's connect and join handshake")
 	fs.DurationVar(&c.Drain, "drain", c.Drain, "wait this long after the last send for late deliveries")
 	fs.DurationVar(&c.Quiet, "quiet", c.Quiet, "join traffic must be silent this long before sending starts")
-	fs.IntVar(&c.ServerPID, "server-pid", 0, "pid of the server process on this machine: report its CPU and memory from /proc")
+	fs.IntVar(&c.ServerPID, "server-pid", 0, "pid of the server process on this machine: report its CPU (user and system) and memory from /proc")
 	fs.BoolVar(&o.json, "json", false, "print the result as JSON instead of a table")
 	fs.IntVar(&o.procs, "procs", defaultBenchProcs, "CPU cores the load tool may use (GOMAXPROCS); 0 uses all")
 }

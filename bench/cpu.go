@@ -112,7 +112,7 @@ type serverProbe struct {
 	pid  int
 	name string
 	cpu  []cpuTimes // at start, then at each mark
-	rss  []int64    // at each mark
+	rss  []int64    // at start, then at each mark
 	err  error
 }
 
@@ -122,7 +122,7 @@ func newServerProbe(pid int) *serverProbe {
 		return nil
 	}
 	p := &serverProbe{pid: pid, name: strconv.Itoa(pid)}
-	p.read(false)
+	p.read(true) // RSS at rest, before any client
 	return p
 }
 
@@ -160,7 +160,7 @@ func (p *serverProbe) result(delivered int64) *ServerStats {
 		return nil
 	}
 	s := &ServerStats{PID: p.pid}
-	if p.err != nil || len(p.cpu) < 3 || len(p.rss) < 2 {
+	if p.err != nil || len(p.cpu) < 3 || len(p.rss) < 3 {
 		s.Error = "no figures"
 		if p.err != nil {
 			s.Error = p.err.Error()
@@ -176,6 +176,6 @@ func (p *serverProbe) result(delivered int64) *ServerStats {
 		s.UserCPUPerMillion = run.User * perMillion
 		s.SystemCPUPerMillion = run.System * perMillion
 	}
-	s.RSSAfterJoinKB, s.RSSEndKB = p.rss[0], p.rss[1]
+	s.RSSStartKB, s.RSSAfterJoinKB, s.RSSEndKB = p.rss[0], p.rss[1], p.rss[2]
 	return s
 }

@@ -95,7 +95,7 @@ func TestServerProbeSplitsUserAndSystem(t *testing.T) {
 	probe := &serverProbe{
 		pid: 4242,
 		cpu: []cpuTimes{{User: 1, System: 0.5}, {User: 1.75, System: 1.5}, {User: 4.75, System: 5.5}},
-		rss: []int64{20480, 30720},
+		rss: []int64{10240, 20480, 30720},
 	}
 	tests := []struct {
 		name      string
@@ -107,13 +107,13 @@ func TestServerProbeSplitsUserAndSystem(t *testing.T) {
 			JoinCPUSeconds: 1.75, JoinUserCPUSeconds: 0.75, JoinSystemCPUSeconds: 1,
 			RunCPUSeconds: 7, RunUserCPUSeconds: 3, RunSystemCPUSeconds: 4,
 			CPUPerMillion: 14, UserCPUPerMillion: 6, SystemCPUPerMillion: 8,
-			RSSAfterJoinKB: 20480, RSSEndKB: 30720,
+			RSSStartKB: 10240, RSSAfterJoinKB: 20480, RSSEndKB: 30720,
 		}},
 		{"idle hold: no per-million figures", 0, ServerStats{
 			PID:            4242,
 			JoinCPUSeconds: 1.75, JoinUserCPUSeconds: 0.75, JoinSystemCPUSeconds: 1,
 			RunCPUSeconds: 7, RunUserCPUSeconds: 3, RunSystemCPUSeconds: 4,
-			RSSAfterJoinKB: 20480, RSSEndKB: 30720,
+			RSSStartKB: 10240, RSSAfterJoinKB: 20480, RSSEndKB: 30720,
 		}},
 	}
 	for _, tt := range tests {
@@ -242,7 +242,7 @@ func TestServerCPUSplitIsReported(t *testing.T) {
 // within rounding.
 func checkServerStats(t *testing.T, got, want *ServerStats) {
 	t.Helper()
-	if got.PID != want.PID || got.RSSAfterJoinKB != want.RSSAfterJoinKB || got.RSSEndKB != want.RSSEndKB || got.Error != want.Error {
+	if got.PID != want.PID || got.RSSStartKB != want.RSSStartKB || got.RSSAfterJoinKB != want.RSSAfterJoinKB || got.RSSEndKB != want.RSSEndKB || got.Error != want.Error {
 		t.Fatalf("server stats %+v, want %+v", got, want)
 	}
 	figures := []struct {

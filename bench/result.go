@@ -123,6 +123,7 @@ type ServerStats struct {
 	CPUPerMillion       float64 `json:"cpu_s_per_million_deliveries,omitempty"`
 	UserCPUPerMillion   float64 `json:"user_cpu_s_per_million_deliveries,omitempty"`
 	SystemCPUPerMillion float64 `json:"system_cpu_s_per_million_deliveries,omitempty"`
+	RSSStartKB          int64   `json:"rss_start_kb"` // before any client connected
 	RSSAfterJoinKB      int64   `json:"rss_after_join_kb"`
 	RSSEndKB            int64   `json:"rss_end_kb"` // at the end of the send phase or hold
 	Error               string  `json:"error,omitempty"`
@@ -187,7 +188,11 @@ func (r *Result) WriteTable(w io.Writer) error {
 				split += fmt.Sprintf(" (%.2f user + %.2f system s per million deliveries)", s.UserCPUPerMillion, s.SystemCPUPerMillion)
 			}
 			row("server CPU split:", "%s", split)
-			row("server RSS:", "%.1f MB after joins, %.1f MB at the end", float64(s.RSSAfterJoinKB)/1024, float64(s.RSSEndKB)/1024)
+			rss := fmt.Sprintf("%.1f MB at rest, %.1f MB after joins", float64(s.RSSStartKB)/1024, float64(s.RSSAfterJoinKB)/1024)
+			if r.Joined > 0 {
+				rss += fmt.Sprintf(" (%+.1f KB per joined client)", float64(s.RSSAfterJoinKB-s.RSSStartKB)/float64(r.Joined))
+			}
+			row("server RSS:", "%s, %.1f MB at the end", rss, float64(s.RSSEndKB)/1024)
 		}
 	}
 	if r.Idle {

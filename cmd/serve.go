@@ -85,6 +85,11 @@ const (
 	// dead client holds its resources for nothing.
 	minTiming = 100 * time.Millisecond
 	maxTiming = time.Hour
+	// defaultFlushInterval: see --flush-interval and docs/PERFORMANCE.md.
+	defaultFlushInterval = 0
+	// maxFlushInterval bounds --flush-interval: beyond it a chat feels
+	// slow.
+	maxFlushInterval = time.Second
 )
 
 // serveOptions are the flags of `chatserver serve`.
@@ -106,6 +111,7 @@ type serveOptions struct {
 	maxConnsPerIP     int
 	trustedProxies    []string
 	readHeaderTimeout time.Duration
+	flushInterval     time.Duration
 
 	// proxies is trustedProxies parsed by validate.
 	proxies []netip.Prefix
@@ -138,6 +144,8 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 		env("reverse proxies (addresses or CIDR networks, comma-separated) whose X-Forwarded-For names the client", "trusted-proxies"))
 	fs.DurationVar(&o.readHeaderTimeout, "read-header-timeout", web.DefaultReadHeaderTimeout,
 		env("time a client has to send a request's headers (stops slowloris)", "read-header-timeout"))
+	fs.DurationVar(&o.flushInterval, "flush-interval", defaultFlushInterval,
+		env("under load, gather each WebSocket client's packets for up to this long into one write (less CPU, more latency); 0 writes each at once", "flush-interval"))
 }
 
 // serveEnv maps each flag of serve to its environment variable.
@@ -158,6 +166,7 @@ var serveEnv = map[string]string{
 	"max-connections-per-ip": "CHATSERVER_MAX_CONNECTIONS_PER_IP",
 	"trusted-proxies":        "CHATSERVER_TRUSTED_PROXIES",
 	"read-header-timeout":    "CHATSERVER_READ_HEADER_TIMEOUT",
+	"flush-interval":         "CHATSERVER_FLUSH_INTERVAL",
 }
 
 func (o *serveOptions) validate() error {
@@ -219,6 +228,9 @@ func (o *serveOptions) validateLimits() error {
 		timing("ping-timeout", o.pingTimeout),
 		timing("read-header-timeout", o.readHeaderTimeout),
 	}
+	if o.flushInterval < 0 || o.flushInterval > maxFlushInterval {
+		checks = append(checks, fmt.Errorf("--flush-interval must be between 0 and %s, got %s", maxFlushInterval, o.flushInterval))
+	}
 	if err := firstError(checks); err != nil {
 		return err
 	}
@@ -273,6 +285,7 @@ func (o *serveOptions) webConfig(logf func(string, ...any)) web.Config {
 		MaxConnectionsPerIP: o.maxConnsPerIP,
 		TrustedProxies:      o.proxies,
 		ReadHeaderTimeout:   o.readHeaderTimeout,
+		FlushInterval:       o.flushInterval,
 		AllowedOrigins:      o.allowedOrigins,
 		Logf:                logf,
 	}

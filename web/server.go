@@ -59,6 +59,10 @@ type Config struct {
 	// ReadHeaderTimeout bounds the reading of a request's headers; zero
 	// means DefaultReadHeaderTimeout.
 	ReadHeaderTimeout time.Duration
+	// FlushInterval lets a busy WebSocket client's packets gather for up
+	// to this long into one write (engineio.Config.FlushInterval); zero
+	// writes each at once.
+	FlushInterval time.Duration
 	// AllowedOrigins are origins besides the server's own from which
 	// browsers may connect ("https://chat.example.org").
 	AllowedOrigins []string
@@ -94,6 +98,7 @@ func New(room *chat.Room, cfg Config) *Server {
 			PingTimeout:      cfg.PingTimeout,
 			MaxPayload:       cfg.MaxPayload,
 			SendQueue:        cfg.SendQueue,
+			FlushInterval:    cfg.FlushInterval,
 			AllowedOrigins:   cfg.AllowedOrigins,
 			MaxSessions:      cfg.MaxConnections,
 			MaxSessionsPerIP: cfg.MaxConnectionsPerIP,

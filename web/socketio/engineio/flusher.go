@@ -1,6 +1,9 @@
 package engineio
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // flusher writes the queues of WebSocket sessions that have something to
 // send, on one goroutine, with non-blocking writes: Send only queues and
@@ -12,17 +15,20 @@ import "sync"
 // waits on a client. The server runs one flusher per processor and
 // spreads sessions over them.
 type flusher struct {
-	rio  *rawIO        // used only by the flusher goroutine
-	wake chan struct{} // capacity 1
+	rio      *rawIO        // used only by the flusher goroutine
+	wake     chan struct{} // capacity 1
+	interval time.Duration // Config.FlushInterval: the pause after each round
+	quit     chan struct{} // closed by stop
 
 	mu      sync.Mutex
 	due     []*Session // sessions to flush, each at most once (Session.dirty)
 	stopped bool
 }
 
-// newFlusher starts a flusher; stop ends it.
-func newFlusher(wg *sync.WaitGroup) *flusher {
-	f := &flusher{rio: newRawIO(), wake: make(chan struct{}, 1)}
+// newFlusher starts a flusher that pauses interval after each round of
+// writes; stop ends it.
+func newFlusher(wg *sync.WaitGroup, interval time.Duration) *flusher {
+	f := &flusher{rio: newRawIO(), wake: make(chan struct{}, 1), interval: interval, quit: make(chan struct{})}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -47,7 +53,10 @@ func (f *flusher) add(s *Session) {
 // stop ends the flusher goroutine once what is due has been flushed.
 func (f *flusher) stop() {
 	f.mu.Lock()
-	f.stopped = true
+	if !f.stopped {
+		f.stopped = true
+		close(f.quit)
+	}
 	f.mu.Unlock()
 	signal(f.wake)
 }
@@ -55,9 +64,17 @@ func (f *flusher) stop() {
 // maxSpareDue caps the due list kept between rounds.
 const maxSpareDue = 4096
 
-// run flushes due sessions until stop.
+// run flushes due sessions until stop. With an interval, every round of
+// writes is followed by a pause in which newly due sessions only gather;
+// a round that finds nothing due ends the pause, so the first packet
+// after a quiet spell goes out at once.
 func (f *flusher) run() {
 	var spare []*Session
+	var pause *time.Timer
+	if f.interval > 0 {
+		pause = time.NewTimer(f.interval)
+		pause.Stop()
+	}
 	for range f.wake {
 		for {
 			f.mu.Lock()
@@ -79,6 +96,13 @@ func (f *flusher) run() {
 				due = nil
 			}
 			spare = due
+			if pause != nil && !stopped {
+				pause.Reset(f.interval)
+				select {
+				case <-pause.C:
+				case <-f.quit:
+				}
+			}
 		}
 	}
 }

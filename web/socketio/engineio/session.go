@@ -290,10 +290,11 @@ func (s *Session) flushNow(f *flusher) {
 	}
 	var worker, again bool
 	switch {
-	case err != nil:
-		s.working = false
-	case s.isClosed || len(c.pending) > 0 || len(rest) > 0:
-		worker = true // keeps the role
+	case err != nil || s.isClosed || len(c.pending) > 0 || len(rest) > 0:
+		// The role passes to a worker: it writes the backlog, or
+		// finishes the session. (A closeWith that ran during the write
+		// left that to the role's holder.)
+		worker = true
 	case len(s.queue) > 0:
 		s.working = false
 		again = s.markDirtyLocked()
@@ -302,9 +303,10 @@ func (s *Session) flushNow(f *flusher) {
 	}
 	s.mu.Unlock()
 	s.recycle(batch)
-	switch {
-	case err != nil:
+	if err != nil {
 		s.closeWith(ReasonTransportError, closeError)
+	}
+	switch {
 	case worker:
 		go s.work()
 	case again:

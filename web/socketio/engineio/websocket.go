@@ -101,7 +101,7 @@ func (srv *Server) nextFlusher() *flusher {
 		n := max(1, runtime.GOMAXPROCS(0))
 		srv.flushers = make([]*flusher, n)
 		for i := range srv.flushers {
-			srv.flushers[i] = newFlusher(&srv.bg)
+			srv.flushers[i] = newFlusher(&srv.bg, srv.st.FlushInterval)
 		}
 	})
 	i := srv.flushNext.Add(1)

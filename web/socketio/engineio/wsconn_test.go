@@ -243,3 +243,48 @@ func TestUpgradeKeepsFramesSentWithTheUpgradePacket(t *testing.T) {
 		})
 	}
 }
+
+// TestWebSocketClientsLeavingDuringWritesAllEnd has clients hang up
+// while the server is busy writing to them: every session must still end
+// (OnClose), whichever of the reader and the writer sees the end first.
+func TestWebSocketClientsLeavingDuringWritesAllEnd(t *testing.T) {
+	for _, mode := range readModes {
+		t.Run(mode.name, func(t *testing.T) {
+			const clients = 100
+			e := newEnv(t, Config{SendQueue: 1 << 16}, mode.opt)
+			conns := make([]rawClient, clients)
+			for i := range conns {
+				conns[i] = e.openRaw(t)
+			}
+			stop := make(chan struct{})
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				m := NewMessage([]byte(strings.Repeat("w", 300)), false)
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					for _, c := range conns {
+						c.r.sess.Send(m)
+					}
+				}
+			}()
+			time.Sleep(20 * time.Millisecond)
+			for _, c := range conns {
+				_ = c.nc.Close()
+			}
+			for i, c := range conns {
+				select {
+				case <-c.r.sess.Done():
+				case <-time.After(waitTimeout):
+					t.Fatalf("session %d did not end after its client hung up", i)
+				}
+			}
+			close(stop)
+			<-done
+		})
+	}
+}

@@ -277,6 +277,8 @@ func TestCommandLineMistakes(t *testing.T) {
 		{"ping interval too short", []string{"serve", "--ping-interval", "10ms"}, exitError, "--ping-interval must be between 100ms and 1h0m0s, got 10ms"},
 		{"ping timeout too long", []string{"serve", "--ping-timeout", "2h"}, exitError, "--ping-timeout must be between 100ms and 1h0m0s"},
 		{"header timeout of zero", []string{"serve", "--read-header-timeout", "0s"}, exitError, "--read-header-timeout must be between"},
+		{"negative flush interval", []string{"serve", "--flush-interval", "-1ms"}, exitError, "--flush-interval must be between 0 and 1s, got -1ms"},
+		{"flush interval over a second", []string{"serve", "--flush-interval", "2s"}, exitError, "--flush-interval must be between 0 and 1s, got 2s"},
 		{"payload too small for the longest message", []string{"serve", "--max-payload", "5000"}, exitError,
 			"--max-payload must be at least 9024 bytes to carry a message of --max-message 2000 characters, got 5000"},
 		{"send queue too small for a join", []string{"serve", "--send-queue", "100"}, exitError,

@@ -40,7 +40,7 @@ func TestServeLimitsReachTheRoomAndTheTransport(t *testing.T) {
 	o := parseServe(t, "--max-message", "500", "--rate", "2.5", "--flood-limit", "4",
 		"--send-queue", "300", "--max-payload", "65536", "--ping-interval", "2s", "--ping-timeout", "1s",
 		"--max-connections", "100", "--trusted-proxies", "127.0.0.1,10.0.0.0/8",
-		"--read-header-timeout", "750ms", "--burst", "8")
+		"--read-header-timeout", "750ms", "--burst", "8", "--flush-interval", "30ms")
 
 	room := o.roomConfig(nil)
 	wantRoom := chat.Config{History: chat.DefaultHistory, MaxMessageLen: 500, Rate: 2.5, Burst: 8, FloodLimit: 4}
@@ -53,11 +53,13 @@ func TestServeLimitsReachTheRoomAndTheTransport(t *testing.T) {
 	wantWeb := web.Config{
 		PingInterval: 2 * time.Second, PingTimeout: time.Second, MaxPayload: 65536, SendQueue: 300,
 		MaxConnections: 100, MaxConnectionsPerIP: 3, ReadHeaderTimeout: 750 * time.Millisecond,
+		FlushInterval:  30 * time.Millisecond,
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("10.0.0.0/8")},
 	}
 	if w.PingInterval != wantWeb.PingInterval || w.PingTimeout != wantWeb.PingTimeout || w.MaxPayload != wantWeb.MaxPayload ||
 		w.SendQueue != wantWeb.SendQueue || w.MaxConnections != wantWeb.MaxConnections ||
 		w.MaxConnectionsPerIP != wantWeb.MaxConnectionsPerIP || w.ReadHeaderTimeout != wantWeb.ReadHeaderTimeout ||
+		w.FlushInterval != wantWeb.FlushInterval ||
 		!slices.Equal(w.TrustedProxies, wantWeb.TrustedProxies) {
 		t.Errorf("web config %+v, want %+v (CHATSERVER_MAX_CONNECTIONS_PER_IP applies)", w, wantWeb)
 	}

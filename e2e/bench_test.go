@@ -10,10 +10,19 @@ import (
 // `chatserver serve` on both transports: every message sent is acked and
 // delivered to every joined client, nothing is lost.
 func TestBenchDrivesTheRealServer(t *testing.T) {
-	for _, transport := range []string{"websocket", "polling"} {
-		t.Run(transport, func(t *testing.T) {
-			srv := startServer(t, filepath.Join(t.TempDir(), "chat.db"), "--rate", "100", "--burst", "100")
-			r := runCLI(t, "bench", "--url", srv.url, "--transport", transport,
+	for _, tc := range []struct {
+		name, transport string
+		serve           []string
+	}{
+		{"websocket", "websocket", nil},
+		{"polling", "polling", nil},
+		// Writes gathered for up to 50 ms: still every message, in order.
+		{"websocket with --flush-interval", "websocket", []string{"--flush-interval", "50ms"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"--rate", "100", "--burst", "100"}, tc.serve...)
+			srv := startServer(t, filepath.Join(t.TempDir(), "chat.db"), args...)
+			r := runCLI(t, "bench", "--url", srv.url, "--transport", tc.transport,
 				"--clients", "6", "--senders", "2", "--rate", "5", "--duration", "2s", "--json")
 			if r.code != 0 {
 				t.Fatalf("bench exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)

@@ -346,7 +346,12 @@ func (s *Server) lookup(sid string) *Session {
 // caller releases it through acceptSession (or unlocks it if the
 // handshake failed).
 func (s *Server) newSession(r *http.Request, transport string, sl slot) *Session {
-	req := r.Clone(context.Background())
+	// A shallow copy: the header map, URL and strings are shared with
+	// the handshake request, which net/http never reuses or changes once
+	// its handler has returned (a deep copy cost every idle connection
+	// most of a kilobyte). The context (which holds the HTTP server's
+	// connection state) and the body are let go.
+	req := r.WithContext(context.Background())
 	req.Body = http.NoBody
 	req.GetBody = nil
 	sess := &Session{

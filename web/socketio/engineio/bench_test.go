@@ -75,3 +75,27 @@ func BenchmarkBroadcastWebSocket(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFrameReader decodes a chat message frame as a client sends it
+// (masked), the work the server does for every incoming message.
+func BenchmarkFrameReader(b *testing.B) {
+	frame := joinFrames(text(`42["messages","hello there, how is everyone doing today?"]`))
+	buf := make([]byte, len(frame))
+	var sink countingSink
+	r := frameReader{maxPayload: DefaultMaxPayload}
+	b.SetBytes(int64(len(frame)))
+	b.ReportAllocs()
+	for b.Loop() {
+		copy(buf, frame) // feed unmasks in place
+		if err := r.feed(buf, &sink); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if sink.n == 0 {
+		b.Fatal("nothing decoded")
+	}
+}
+
+type countingSink struct{ n int }
+
+func (s *countingSink) onFrame(byte, []byte) error { s.n++; return nil }

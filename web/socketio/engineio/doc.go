@@ -3,24 +3,38 @@
 // facts it implements).
 //
 // A Server is an http.Handler mounted at the Engine.IO path. It speaks both
-// transports — HTTP long-polling and WebSocket (gorilla/websocket) — and
-// upgrades a polling session to WebSocket when the client asks. Each
-// session (Engine.IO sid) is handed to the application once, through the
-// accept function given to NewServer, which returns the session's Handler.
+// transports — HTTP long-polling and WebSocket — and upgrades a polling
+// session to WebSocket when the client asks. gorilla/websocket does the
+// WebSocket handshake; after it, frames are read and written by this
+// package (frame.go, wsconn.go), so that an idle connection costs no
+// goroutine and no buffer. Each session (Engine.IO sid) is handed to the
+// application once, through the accept function given to NewServer, which
+// returns the session's Handler.
 //
 // Ownership and goroutines:
 //   - Every session has a heartbeat timer (the server pings every
 //     PingInterval and closes the session when no pong follows within
-//     PingTimeout of queueing the ping) and a worker goroutine that runs
-//     only while there is work: it is the only writer of the session's
-//     WebSocket while the queue is not empty, and, once the session has
-//     closed, it finishes the transport and runs Handler.OnClose. The
-//     Server counts each session from the handshake until it is finished.
-//   - A WebSocket session is read by a goroutine of its own, started once
-//     the upgrade is done; a polling session is read by its POST requests
-//     and written by its GET requests (one of each at a time, as the
-//     protocol demands). An idle WebSocket session so costs one parked
-//     goroutine.
+//     PingTimeout of queueing the ping).
+//   - WebSockets are read by the server's poller (Linux: one epoll
+//     instance, one goroutine): when a connection has bytes, a goroutine
+//     is started to read and handle them and the connection is armed
+//     again, so an idle connection has no goroutine. Elsewhere, or when
+//     the poller cannot be started, each WebSocket is read by a goroutine
+//     of its own. A polling session is read by its POST requests and
+//     written by its GET requests (one of each at a time, as the protocol
+//     demands).
+//   - WebSockets are written by the server's flushers (one goroutine per
+//     processor): Send queues and names the session to its flusher, which
+//     writes everything queued for it with one non-blocking write. A
+//     client whose socket does not take it all gets a worker goroutine of
+//     its own, with blocking writes bounded by WriteTimeout, until its
+//     backlog is gone. Whoever writes holds the session's writer role
+//     (flusher or worker, never both), and hands it to a worker if the
+//     session has closed meanwhile: the worker finishes the transport and
+//     runs Handler.OnClose. The Server counts each session from the
+//     handshake until it is finished. Config.FlushInterval lets the
+//     flushers pause after each round, so that a busy session's packets
+//     share a write.
 //   - Handler methods are called one at a time per session, in arrival
 //     order; OnClose exactly once, last. So OnClose (and Done, and
 //     Server.Close) wait for an OnMessage in progress: an OnMessage that
@@ -32,7 +46,6 @@
 // and a session whose queue overflows is closed. A Message is immutable and
 // encodes itself once per transport (a complete WebSocket frame, a polling
 // string), so one Message broadcast to many sessions costs one encoding.
-// A session's writer gathers everything queued for it into one write.
 //
 // Connection caps: Config.MaxSessions caps the open sessions of a Server
 // and Config.MaxSessionsPerIP those of one client address (Config.ClientIP,

@@ -44,19 +44,8 @@ const rawIOSupported = true
 // returns how much was written; (0, nil) when the socket's buffer is full.
 func (r *rawIO) tryWrite(rc syscall.RawConn, b []byte) (int, error) {
 	r.buf = b
-	err := rc.Write(r.writeFn)
-	n, werr := r.n, r.err
-	r.buf, r.err = nil, nil
-	if err != nil {
-		return 0, err
-	}
-	if werr != nil {
-		if errors.Is(werr, syscall.EAGAIN) || errors.Is(werr, syscall.EINTR) {
-			return 0, nil
-		}
-		return 0, werr
-	}
-	return n, nil
+	n, _, err := r.done(rc.Write(r.writeFn))
+	return n, err
 }
 
 // tryRead reads what the socket holds, up to len(b), without waiting. It
@@ -64,20 +53,27 @@ func (r *rawIO) tryWrite(rc syscall.RawConn, b []byte) (int, error) {
 // has closed its side.
 func (r *rawIO) tryRead(rc syscall.RawConn, b []byte) (int, error) {
 	r.buf = b
-	err := rc.Read(r.readFn)
-	n, rerr := r.n, r.err
-	r.buf, r.err = nil, nil
-	if err != nil {
-		return 0, err
-	}
-	if rerr != nil {
-		if errors.Is(rerr, syscall.EAGAIN) || errors.Is(rerr, syscall.EINTR) {
-			return 0, nil
-		}
-		return 0, rerr
-	}
-	if n == 0 && len(b) > 0 {
+	n, wouldBlock, err := r.done(rc.Read(r.readFn))
+	if err == nil && n == 0 && !wouldBlock && len(b) > 0 {
 		return 0, io.EOF
 	}
-	return n, nil
+	return n, err
+}
+
+// done collects the outcome of one attempt: rcErr from the RawConn (the
+// connection is closed, say), or the system call's count and error, with
+// "would block" (and an interrupted call) reported as nothing done.
+func (r *rawIO) done(rcErr error) (n int, wouldBlock bool, err error) {
+	n, opErr := r.n, r.err
+	r.buf, r.err = nil, nil
+	switch {
+	case rcErr != nil:
+		return 0, false, rcErr
+	case opErr == nil:
+		return n, false, nil
+	case errors.Is(opErr, syscall.EAGAIN) || errors.Is(opErr, syscall.EINTR):
+		return 0, true, nil
+	default:
+		return 0, false, opErr
+	}
 }

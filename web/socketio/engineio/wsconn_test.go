@@ -288,3 +288,27 @@ func TestWebSocketClientsLeavingDuringWritesAllEnd(t *testing.T) {
 		})
 	}
 }
+
+// TestFlushIntervalGathersWhatComesDuringThePause: the first packet after
+// a quiet spell goes out at once; packets queued right after it wait for
+// the end of the flusher's pause and then go out together.
+func TestFlushIntervalGathersWhatComesDuringThePause(t *testing.T) {
+	const interval = time.Second
+	c := newEnv(t, Config{FlushInterval: interval}).openRaw(t)
+	c.r.sess.Send(NewMessage([]byte("first"), false))
+	if op, p := c.next(t); op != opText || string(p) != "4first" {
+		t.Fatalf("got op %d %q, want the first packet at once", op, p)
+	}
+	c.r.sess.Send(NewMessage([]byte("second"), false))
+	c.r.sess.Send(NewMessage([]byte("third"), false))
+	// Still inside the pause: nothing may arrive yet.
+	_ = c.nc.SetReadDeadline(time.Now().Add(interval / 5))
+	if n, err := c.nc.Read(make([]byte, 1)); err == nil {
+		t.Fatalf("read %d bytes during the flusher's pause, want nothing until it ends", n)
+	}
+	for _, want := range []string{"4second", "4third"} {
+		if op, p := c.next(t); op != opText || string(p) != want {
+			t.Fatalf("got op %d %q, want %q after the pause", op, p, want)
+		}
+	}
+}

@@ -367,11 +367,13 @@ func (r *runner) sendAll(ctx context.Context) int {
 	return len(senders)
 }
 
-// drain waits up to cfg.Drain for the deliveries still on their way.
+// drain waits up to cfg.Drain for the deliveries and the answers (acks
+// or refusals) still on their way: a server may send a sender's answer
+// after the deliveries (a flush interval holds them, say).
 func (r *runner) drain(expected int64) {
 	deadline := time.Now().Add(r.cfg.Drain)
 	for time.Now().Before(deadline) {
-		if r.totals().delivered >= expected {
+		if t := r.totals(); t.delivered >= expected && t.acked+t.refused >= t.sent {
 			return
 		}
 		time.Sleep(settlePoll)

@@ -55,12 +55,14 @@ const (
 	// address, each person with a tab or two, stays well under it; one
 	// machine opening connections in a loop does not get far.
 	defaultMaxConnectionsPerIP = 50
-	// defaultSendQueue packets may wait for one client. A joining chatter
-	// is sent the history and one "add chatter" per chatter at once, so
-	// the queue must hold --history + --max-connections and some room for
-	// broadcasts in flight (sendQueueSlack); the default fits the other
-	// defaults. A slot is a pointer to a packet shared by all recipients.
-	defaultSendQueue = 4096
+	// minAutoSendQueue packets at least may wait for one client when
+	// --send-queue is left automatic (0). A joining chatter is sent the
+	// history and one "add chatter" per chatter at once, so the queue
+	// must hold --history + --max-connections and some room for
+	// broadcasts in flight (sendQueueSlack); the automatic size is the
+	// larger of the two. A slot is a pointer to a packet shared by all
+	// recipients.
+	minAutoSendQueue = 4096
 	// sendQueueSlack is the room left in a joining client's send queue
 	// for broadcasts that arrive while the history and chatter list wait.
 	sendQueueSlack = 64
@@ -130,8 +132,9 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.burst, "burst", chat.DefaultBurst, env("messages one connection may send at once before --rate applies", "burst"))
 	fs.IntVar(&o.floodLimit, "flood-limit", chat.DefaultFloodLimit,
 		env("refused (rate_limited) messages in a row after which the connection is closed", "flood-limit"))
-	fs.IntVar(&o.sendQueue, "send-queue", defaultSendQueue,
-		env("packets that may wait for one client; a client that stops reading is disconnected when it is full", "send-queue"))
+	fs.IntVar(&o.sendQueue, "send-queue", 0,
+		env("packets that may wait for one client; a client that stops reading is disconnected when it is full "+
+			"(0: automatic, the larger of 4096 and --history + --max-connections + 64)", "send-queue"))
 	fs.IntVar(&o.maxPayload, "max-payload", engineio.DefaultMaxPayload,
 		env("largest WebSocket message or polling request body, in bytes", "max-payload"))
 	fs.DurationVar(&o.pingInterval, "ping-interval", engineio.DefaultPingInterval, env("how often each client is pinged", "ping-interval"))
@@ -223,7 +226,7 @@ func (o *serveOptions) validateLimits() error {
 		intRange("max-payload", o.maxPayload, 1, maxPayloadLimit),
 		intRange("max-connections", o.maxConns, 0, math.MaxInt32),
 		intRange("max-connections-per-ip", o.maxConnsPerIP, 0, math.MaxInt32),
-		intRange("send-queue", o.sendQueue, 1, math.MaxInt32),
+		intRange("send-queue", o.sendQueue, 0, math.MaxInt32),
 		timing("ping-interval", o.pingInterval),
 		timing("ping-timeout", o.pingTimeout),
 		timing("read-header-timeout", o.readHeaderTimeout),
@@ -240,6 +243,9 @@ func (o *serveOptions) validateLimits() error {
 	if need := o.maxMessage*payloadPerChar + payloadOverhead; o.maxPayload < need {
 		return fmt.Errorf("--max-payload must be at least %d bytes to carry a message of --max-message %d characters, got %d",
 			need, o.maxMessage, o.maxPayload)
+	}
+	if o.sendQueue == 0 {
+		o.sendQueue = max(minAutoSendQueue, o.history+o.maxConns+sendQueueSlack)
 	}
 	if o.maxConns > 0 {
 		if need := o.history + o.maxConns + sendQueueSlack; o.sendQueue < need {

@@ -102,3 +102,25 @@ func TestEveryServeFlagIsDocumented(t *testing.T) {
 		}
 	}
 }
+
+func TestServeSendQueueIsSizedForTheConnectionCap(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"defaults", nil, 4096},
+		{"a cap above what 4096 holds", []string{"--max-connections", "5000"}, 10 + 5000 + 64},
+		{"a long history and a large cap", []string{"--history", "1000", "--max-connections", "4000"}, 1000 + 4000 + 64},
+		{"no cap", []string{"--max-connections", "0"}, 4096},
+		{"given explicitly", []string{"--max-connections", "100", "--send-queue", "500"}, 500},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := parseServe(t, tt.args...)
+			if got := o.webConfig(nil).SendQueue; got != tt.want {
+				t.Errorf("send queue %d, want %d", got, tt.want)
+			}
+		})
+	}
+}

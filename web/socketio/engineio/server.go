@@ -63,11 +63,10 @@ var errorBodies = [...]string{
 	codeUnsupportedProtocol: `{"code":5,"message":"Unsupported protocol version"}`,
 }
 
-// WebSocket buffer sizes: idle connections must be cheap. Reads of larger
-// messages simply take several reads; messages are written as prebuilt
-// frames straight to the connection, bypassing the write buffer (used only
-// for the open packet, the probe answer and the close frame), which is
-// pooled so an idle connection holds none.
+// Buffer sizes given to gorilla's upgrader. Its Conn is used for the
+// handshake only (frames are read and written by wsConn), so the buffers
+// are kept small and the write buffer pooled: they are garbage once the
+// handshake is done.
 const (
 	wsReadBufferSize  = 512
 	wsWriteBufferSize = 4096

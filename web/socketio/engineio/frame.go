@@ -23,6 +23,14 @@ const (
 	closeTooBig        = 1009
 )
 
+// maxMsgAhead bounds the room a message spanning reads is given ahead of
+// its bytes: one full read (readBufSize). A longer message grows as its
+// bytes arrive, so a client that announces a large message and sends a
+// byte of it costs the server a read's worth of memory, not MaxPayload
+// (a thousand such connections would otherwise pin a gigabyte at the
+// default MaxPayload).
+const maxMsgAhead = readBufSize
+
 // Frame header sizes: a client frame is always masked, so its header is
 // 2 bytes, the extended length (0, 2 or 8 bytes) and the 4-byte mask key.
 const (
@@ -133,7 +141,11 @@ func (r *frameReader) feed(p []byte, sink frameSink) error {
 			}
 		default:
 			if r.msg == nil && r.fin {
-				r.msg = make([]byte, 0, n+r.left) // the exact size of a message spanning chunks
+				// The exact size of a message spanning chunks, but
+				// never more than maxMsgAhead beyond the bytes that
+				// have arrived: a header announcing MaxPayload must
+				// not by itself make the server hold MaxPayload.
+				r.msg = make([]byte, 0, n+min(r.left, maxMsgAhead))
 			}
 			r.msg = append(r.msg, chunk...)
 			if r.left == 0 {

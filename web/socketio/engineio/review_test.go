@@ -1,6 +1,129 @@
 package engineio
 
-import "testing"
+import (
+	"bytes"
+	"math/rand/v2"
+	"net"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// goroutineMatching reports whether some goroutine's stack mentions every
+// one of want and none of unwanted.
+func goroutineMatching(want, unwanted []string) bool {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if containsAll(g, want) && !containsAny(g, unwanted) {
+			return true
+		}
+	}
+	return false
+}
+
+func containsAll(s string, subs []string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestWebSocketWritesNothingAfterAFailedWrite: a client stops reading
+// while its session's worker writes it a backlog, the application closes
+// the session, and the worker's write times out part way through a frame.
+// Nothing more may be written on that connection (not the unwritten part
+// again, not the rest of the queue, not a close frame): the client would
+// read it as the rest of the interrupted frame. What the client finds
+// when it reads again is a prefix of the frames it was sent.
+func TestWebSocketWritesNothingAfterAFailedWrite(t *testing.T) {
+	const writeTimeout = 2 * time.Second
+	e := newEnv(t, Config{WriteTimeout: writeTimeout, PingInterval: time.Minute})
+	c := e.openRaw(t)
+	sess := c.r.sess
+	// A small send buffer, so that the backlog is far more than the
+	// socket buffers hold.
+	sess.mu.Lock()
+	serverConn := sess.ws.nc
+	sess.mu.Unlock()
+	_ = serverConn.(*net.TCPConn).SetWriteBuffer(16 << 10)
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	var want []byte // the frames, as the client must read them
+	for range 4 {
+		data := make([]byte, 1<<20)
+		for i := range data {
+			data[i] = byte(rng.Uint32())
+		}
+		m := NewMessage(data, true)
+		want = append(want, m.wsFrame()...)
+		if !sess.Send(m) {
+			t.Fatal("Send failed")
+		}
+	}
+	var got []byte
+	// read reads what has arrived (up to n bytes, or to the end when n is
+	// negative) and checks that it continues the frames sent.
+	read := func(n int) {
+		t.Helper()
+		_ = c.nc.SetReadDeadline(time.Now().Add(waitTimeout))
+		buf := make([]byte, 64<<10)
+		for n != 0 {
+			if n > 0 {
+				buf = buf[:min(n, len(buf))]
+			}
+			k, err := c.nc.Read(buf)
+			got = append(got, buf[:k]...)
+			n -= k
+			if len(got) > len(want) || !bytes.Equal(got, want[:len(got)]) {
+				i := 0
+				for i < len(got) && i < len(want) && got[i] == want[i] {
+					i++
+				}
+				t.Fatalf("byte %d of the %d read differs from the frames sent: something was written after the failed write", i, len(got))
+			}
+			if err != nil {
+				if n > 0 {
+					t.Fatalf("read: %v", err)
+				}
+				return
+			}
+		}
+	}
+
+	eventually(t, "the worker blocked on the client", func() bool {
+		return goroutineMatching([]string{"(*Session).work(", "(*wsConn).writeBlocking("}, []string{"(*Session).finish("})
+	})
+	// Let the blocked write take a little more, so that it fails part way
+	// through what it was given.
+	read(64 << 10)
+	sess.Close("bye")
+	eventually(t, "the blocked write timed out", func() bool {
+		select {
+		case <-sess.Done():
+			return true
+		default:
+		}
+		// Still finishing the session: it must not write again.
+		return goroutineMatching([]string{"(*Session).finish(", "(*wsConn).writeBlocking("}, nil)
+	})
+	read(-1)
+	if reason := c.r.waitClose(t); reason != "bye" {
+		t.Fatalf("OnClose(%q): the write did not fail while the session was closing, as this test needs", reason)
+	}
+}
 
 // TestFrameReaderGrowsAMessageAsItArrives: the header of a message that
 // announces a megabyte, and one byte of it, must not make the reader hold

@@ -34,6 +34,13 @@ type wsConn struct {
 	// non-blocking write left unwritten: they are the next bytes on the
 	// wire. Only the holder of the session's writer role touches it.
 	pending []byte
+
+	// writeFailed: a blocking write failed, possibly part way through a
+	// frame, so whatever followed would be read as the rest of that frame
+	// (or, for a retry of pending, as a copy of bytes already sent):
+	// nothing more is written. Touched by whoever may write (see
+	// writeBlocking).
+	writeFailed bool
 }
 
 // errStopped is returned by a frame handler to stop reading a connection
@@ -45,6 +52,9 @@ var errPollerClosed = errors.New("engineio: poller closed")
 
 // errNoPoller: this platform reads every connection on a goroutine.
 var errNoPoller = errors.New("engineio: no poller on this platform")
+
+// errWriteFailed refuses a write after an earlier one failed.
+var errWriteFailed = errors.New("engineio: websocket: an earlier write failed")
 
 // newWSConn wraps the hijacked connection of an upgraded request.
 func newWSConn(s *Session, nc net.Conn, maxPayload int, probe bool) *wsConn {
@@ -163,10 +173,17 @@ func (c *wsConn) readLoop(buf []byte) (handedOver bool) {
 
 // writeBlocking writes b, waiting up to deadline. Only the holder of the
 // session's writer role (or the only goroutine that knows c) calls it.
+// Once a write has failed, later ones fail at once without writing.
 func (c *wsConn) writeBlocking(b []byte, deadline time.Time) error {
+	if c.writeFailed {
+		return errWriteFailed
+	}
 	if err := c.nc.SetWriteDeadline(deadline); err != nil {
 		return err
 	}
-	_, err := c.nc.Write(b)
-	return err
+	if _, err := c.nc.Write(b); err != nil {
+		c.writeFailed = true
+		return err
+	}
+	return nil
 }

@@ -51,11 +51,17 @@ func newPoller() (*poller, error) {
 }
 
 // add registers c: the poller starts a reader for it when it has data.
+// A connection that was removed already (its session closed it before
+// its reading started) is not registered: nothing is left to read.
 func (p *poller) add(c *wsConn) error {
 	p.mu.Lock()
 	if p.done {
 		p.mu.Unlock()
 		return errPollerClosed
+	}
+	if c.removed {
+		p.mu.Unlock()
+		return nil
 	}
 	for {
 		p.next++
@@ -97,10 +103,12 @@ func (p *poller) ctl(c *wsConn, op int) error {
 	return nil
 }
 
-// remove forgets c; events already on their way for it are dropped. The
-// kernel drops the registration itself when the descriptor is closed.
+// remove forgets c for good, registered or not; events already on their
+// way for it are dropped. The kernel drops the registration itself when
+// the descriptor is closed.
 func (p *poller) remove(c *wsConn) {
 	p.mu.Lock()
+	c.removed = true
 	if p.conns[c.token] == c {
 		delete(p.conns, c.token)
 	}

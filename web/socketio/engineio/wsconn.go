@@ -28,7 +28,8 @@ type wsConn struct {
 	// reads or changes it.
 	probe bool
 
-	token int32 // the poller's name for the connection, while registered
+	token   int32 // the poller's name for the connection, while registered
+	removed bool  // the poller has forgotten it for good; guarded by the poller's mu
 
 	// pending holds bytes of a frame, or of gathered frames, that a
 	// non-blocking write left unwritten: they are the next bytes on the

@@ -156,3 +156,40 @@ func TestFrameReaderGrowsAMessageAsItArrives(t *testing.T) {
 		t.Errorf("delivered %d messages, want the %d-byte one", len(log.got), size)
 	}
 }
+
+// TestWebSocketWorkerLeavesNoWriteDeadline: a worker that has written a
+// slow client's backlog (with blocking writes bounded by WriteTimeout)
+// hands the connection back to the flusher, whose non-blocking writes
+// fail on an expired deadline; so once the worker has gone, a packet sent
+// after WriteTimeout must still arrive. (The worker clears the deadline
+// while it still holds the writer role; cleared after, it could be the
+// deadline of the next worker's write.)
+func TestWebSocketWorkerLeavesNoWriteDeadline(t *testing.T) {
+	const writeTimeout = time.Second
+	const size = 2 << 20 // more than a fresh connection's socket buffers take at once
+	e := newEnv(t, Config{WriteTimeout: writeTimeout, PingInterval: time.Minute})
+	c := e.openRaw(t)
+	sess := c.r.sess
+	big := NewMessage(bytes.Repeat([]byte("b"), size), true)
+	if !sess.Send(big, big) {
+		t.Fatal("Send failed")
+	}
+	eventually(t, "a worker writing the backlog", func() bool {
+		return goroutineMatching([]string{"(*Session).work("}, nil)
+	})
+	for range 2 {
+		if op, p := c.next(t); op != opBinary || len(p) != size {
+			t.Fatalf("got op %d with %d bytes, want the %d-byte binary message", op, len(p), size)
+		}
+	}
+	eventually(t, "the worker gone", func() bool {
+		return !goroutineMatching([]string{"(*Session).work("}, nil)
+	})
+	time.Sleep(writeTimeout + writeTimeout/2) // past any deadline the worker set
+	if !sess.Send(NewMessage([]byte("after"), false)) {
+		t.Fatal("Send failed")
+	}
+	if op, p := c.next(t); op != opText || string(p) != "4after" {
+		t.Fatalf("got op %d %q, want the text message", op, p)
+	}
+}

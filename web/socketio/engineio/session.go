@@ -243,17 +243,19 @@ func (s *Session) work() {
 		if c == nil || (len(s.queue) == 0 && len(c.pending) == 0) {
 			s.working = false
 			s.mu.Unlock()
-			if c != nil {
-				// The flusher's non-blocking writes would fail on an
-				// expired deadline.
-				_ = c.nc.SetWriteDeadline(time.Time{})
-			}
 			return
 		}
 		s.mu.Unlock()
 		if err := s.flushWebSocket(time.Time{}); err != nil {
 			s.closeWith(ReasonTransportError, closeError)
+			continue
 		}
+		// The flusher's non-blocking writes would fail on an expired
+		// deadline. It is cleared while the role is still held: cleared
+		// after giving the role up, it could be the deadline of the next
+		// worker's blocking write, which would then wait forever on a
+		// client that does not read.
+		_ = c.nc.SetWriteDeadline(time.Time{})
 	}
 }
 

@@ -237,7 +237,13 @@ func (s *Session) completeUpgrade(c *wsConn) bool {
 	s.upgrading = false
 	s.mu.Unlock()
 	signal(s.pollWake)
-	return s.attach(c)
+	if !s.attach(c) {
+		// The session closed in between: c was neither its probe nor
+		// its WebSocket then, so closeWith did not close it.
+		_ = c.nc.Close()
+		return false
+	}
+	return true
 }
 
 // wsFrame handles a frame of the session's WebSocket.

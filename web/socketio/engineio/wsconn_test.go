@@ -182,7 +182,7 @@ func TestWebSocketSlowReaderGetsEverythingInOrder(t *testing.T) {
 	for _, mode := range readModes {
 		t.Run(mode.name, func(t *testing.T) {
 			const n, size = 3000, 2000
-			c := newEnv(t, Config{SendQueue: n + 16}, mode.opt).openRaw(t)
+			c := newEnv(t, Config{SendQueue: 2 * n}, mode.opt).openRaw(t) // room for every packet: the client reads only once all are sent
 			pad := strings.Repeat("p", size)
 			for i := range n {
 				// Units of one and of two messages, so that gathered

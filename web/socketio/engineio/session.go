@@ -218,11 +218,17 @@ func (s *Session) closeWith(reason string, kind closeKind) {
 func (s *Session) startWorker() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.working || (!s.isClosed && (s.ws == nil || (len(s.queue) == 0 && len(s.ws.pending) == 0))) {
+	if s.working || (!s.isClosed && !s.hasBacklogLocked()) {
 		return
 	}
 	s.working = true
 	go s.work()
+}
+
+// hasBacklogLocked reports whether the session's WebSocket has something
+// to write: queued packets or the unwritten tail of a write. s.mu held.
+func (s *Session) hasBacklogLocked() bool {
+	return s.ws != nil && (len(s.queue) > 0 || len(s.ws.pending) > 0)
 }
 
 // work is the session's worker, started with the writer role held: it
@@ -239,12 +245,12 @@ func (s *Session) work() {
 			s.srv.wg.Done()
 			return
 		}
-		c := s.ws
-		if c == nil || (len(s.queue) == 0 && len(c.pending) == 0) {
+		if !s.hasBacklogLocked() {
 			s.working = false
 			s.mu.Unlock()
 			return
 		}
+		c := s.ws
 		s.mu.Unlock()
 		if err := s.flushWebSocket(time.Time{}); err != nil {
 			s.closeWith(ReasonTransportError, closeError)

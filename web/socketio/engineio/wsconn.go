@@ -151,8 +151,9 @@ func (c *wsConn) readReady(p *poller) {
 
 // readLoop reads the connection on the calling goroutine until it fails
 // or the session stops reading it: used where there is no poller, and
-// for a probing connection (with a read deadline). A deadline of zero
-// reads without one.
+// for a probing connection (whose read deadline the caller sets). It
+// reports whether the probe completed the upgrade, after which the
+// caller hands the connection to startReading.
 func (c *wsConn) readLoop(buf []byte) (handedOver bool) {
 	for {
 		n, err := c.nc.Read(buf)

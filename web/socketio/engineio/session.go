@@ -119,15 +119,34 @@ func (s *Session) Send(msgs ...*Message) bool {
 			s.queue = append(s.queue, m)
 		}
 	}
-	kick := n > 0 && s.markDirtyLocked()
-	s.mu.Unlock()
+	var wake, flush bool
 	if n > 0 {
+		wake, flush = s.queuedLocked()
+	}
+	s.mu.Unlock()
+	s.notify(wake, flush)
+	return true
+}
+
+// queuedLocked says who must learn that packets were just queued: a held
+// polling GET (wake), as long as the session has no WebSocket, or else
+// the session's flusher (flush; see markDirtyLocked). s.mu must be held;
+// the caller passes the answer to notify once it has unlocked.
+func (s *Session) queuedLocked() (wake, flush bool) {
+	if s.ws == nil {
+		return true, false
+	}
+	return false, s.markDirtyLocked()
+}
+
+// notify acts on queuedLocked's answer.
+func (s *Session) notify(wake, flush bool) {
+	if wake {
 		signal(s.pollWake)
 	}
-	if kick {
+	if flush {
 		s.flusher.add(s)
 	}
-	return true
 }
 
 // markDirtyLocked reports whether s must be handed to its flusher for
@@ -394,12 +413,9 @@ func (s *Session) queuePing() (time.Time, bool) {
 	s.pingOutstanding = true
 	s.pongDeadline = s.nextPingAt.Add(s.srv.st.PingTimeout)
 	deadline := s.pongDeadline
-	kick := s.markDirtyLocked()
+	wake, flush := s.queuedLocked()
 	s.mu.Unlock()
-	signal(s.pollWake)
-	if kick {
-		s.flusher.add(s)
-	}
+	s.notify(wake, flush)
 	return deadline, true
 }
 

@@ -112,7 +112,7 @@ type serverProbe struct {
 	pid  int
 	name string
 	cpu  []cpuTimes // at start, then at each mark
-	rss  []int64    // at start, then at each mark
+	rss  []int64    // likewise
 	err  error
 }
 
@@ -122,18 +122,20 @@ func newServerProbe(pid int) *serverProbe {
 		return nil
 	}
 	p := &serverProbe{pid: pid, name: strconv.Itoa(pid)}
-	p.read(true) // RSS at rest, before any client
+	p.read() // at rest, before any client
 	return p
 }
 
 // mark reads CPU and RSS at the end of a phase.
 func (p *serverProbe) mark() {
 	if p != nil {
-		p.read(true)
+		p.read()
 	}
 }
 
-func (p *serverProbe) read(withRSS bool) {
+// read appends the server's CPU times and RSS now; the first error
+// stops the probe.
+func (p *serverProbe) read() {
 	if p.err != nil {
 		return
 	}
@@ -142,15 +144,13 @@ func (p *serverProbe) read(withRSS bool) {
 		p.err = err
 		return
 	}
-	p.cpu = append(p.cpu, cpu)
-	if withRSS {
-		rss, err := processRSS(p.name)
-		if err != nil {
-			p.err = err
-			return
-		}
-		p.rss = append(p.rss, rss)
+	rss, err := processRSS(p.name)
+	if err != nil {
+		p.err = err
+		return
 	}
+	p.cpu = append(p.cpu, cpu)
+	p.rss = append(p.rss, rss)
 }
 
 // result returns the server's figures: the join phase is start..first

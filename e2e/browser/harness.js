@@ -22,7 +22,7 @@ const RECONNECT_MS = 20000;
 /** How often a wait reads the page's state again. */
 const POLL_MS = 50;
 
-/** The two screens of the issue: a laptop and a 390-pixel-wide phone. */
+/** The two screens the page is tested on: a laptop and a 390-pixel-wide phone. */
 const DEVICES = {
   desktop: { viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 },
   phone: { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true }
@@ -42,7 +42,7 @@ function escapeRegExp(text) {
 
 /**
  * The page's state as the tests see it, read inside the page. It uses only what a person sees
- * (and the attributes the issue names), never the page script's internals.
+ * (and the attributes the page documents for tests), never the page script's internals.
  */
 function readState() {
   const byId = (id) => document.getElementById(id);

@@ -23,7 +23,7 @@ const { chromium } = require('playwright-core');
 const { Run, Failure, report } = require('./harness');
 const scenarios = require('./scenarios');
 
-/** Chromium as the issue asks: headless, no sandbox (root in CI), no traffic of its own. */
+/** Chromium for tests: headless, no sandbox (root in CI), no traffic of its own. */
 const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'

@@ -1,6 +1,6 @@
 'use strict';
 /*
- * The browser scenarios of issue 4, one function each, run by run.js in a fresh browser against a
+ * The browser scenarios of the page, one function each, run by run.js in a fresh browser against a
  * fresh server. Every page is also watched by the harness for foreign requests, console errors,
  * uncaught exceptions and the Content-Security-Policy header.
  */

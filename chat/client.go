@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"chatserver/nick"
 	"chatserver/storage"
 )
 
@@ -72,8 +73,8 @@ func (c *Client) Join(name, token string) (JoinResult, error) {
 	if _, connected := r.clients[c]; !connected {
 		return JoinResult{}, errorf(CodeUnavailable, "the connection is closing")
 	}
-	key := fold(name)
-	if c.presence != nil && fold(c.presence.name) == key {
+	key := nick.Key(name)
+	if c.presence != nil && nick.Key(c.presence.name) == key {
 		// Joining again under the same nickname changes nothing.
 		return JoinResult{Name: c.presence.name, Token: c.presence.token}, nil
 	}

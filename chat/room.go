@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"chatserver/nick"
 	"chatserver/storage"
 )
 
@@ -126,7 +127,7 @@ type Room struct {
 
 	mu       sync.Mutex           // guards the fields below
 	clients  map[*Client]struct{} // every connected client, joined or not
-	names    map[string]*presence // fold(name) → presence
+	names    map[string]*presence // nick.Key(name) → presence
 	order    []*presence          // the values of names, sorted by name
 	recent   []*delivered         // newest cfg.History messages, oldest first
 	lastTime time.Time            // time of the newest message, to keep times monotonic
@@ -248,7 +249,7 @@ func (r *Room) chattersLocked() []string {
 // order (a binary search and one copy, rather than a sort per join). r.mu
 // held.
 func (r *Room) addPresenceLocked(p *presence) {
-	r.names[fold(p.name)] = p
+	r.names[nick.Key(p.name)] = p
 	i, _ := slices.BinarySearchFunc(r.order, p.name, func(q *presence, name string) int {
 		return strings.Compare(q.name, name)
 	})
@@ -268,7 +269,7 @@ func (r *Room) Kick(name, reason string, ban time.Duration) (int, error) {
 		}
 	}
 	r.mu.Lock()
-	p, ok := r.names[fold(name)]
+	p, ok := r.names[nick.Key(name)]
 	if !ok {
 		r.mu.Unlock()
 		if ban > 0 {
@@ -303,7 +304,7 @@ type kickedArg struct {
 
 // dropPresenceLocked forgets p and announces its departure. r.mu held.
 func (r *Room) dropPresenceLocked(p *presence) {
-	delete(r.names, fold(p.name))
+	delete(r.names, nick.Key(p.name))
 	i, _ := slices.BinarySearchFunc(r.order, p.name, func(q *presence, name string) int {
 		return strings.Compare(q.name, name)
 	})

@@ -2,9 +2,10 @@ package bolt
 
 import (
 	"fmt"
-	"strings"
 
 	"go.etcd.io/bbolt"
+
+	"chatserver/nick"
 )
 
 // AddChatter records name (exactly as given) as present. Adding a name that
@@ -22,9 +23,9 @@ func (s *Store) AddChatter(name string) error {
 	})
 }
 
-// RemoveChatter removes every present name that equals name
-// case-insensitively (strings.EqualFold) and reports whether there was one.
-// When there was none it writes nothing.
+// RemoveChatter removes every present name that is the same nickname as
+// name (nick.Key) and reports whether there was one. When there was none
+// it writes nothing.
 func (s *Store) RemoveChatter(name string) (bool, error) {
 	var found bool
 	err := s.update("remove chatter", func(tx *bbolt.Tx) error {
@@ -33,9 +34,10 @@ func (s *Store) RemoveChatter(name string) (bool, error) {
 		if err != nil {
 			return err
 		}
+		key := nick.Key(name)
 		var match [][]byte
 		if err := b.ForEach(func(k, _ []byte) error {
-			if strings.EqualFold(string(k), name) {
+			if nick.Key(string(k)) == key {
 				match = append(match, []byte(string(k)))
 			}
 			return nil

@@ -25,6 +25,7 @@ func TestChatters(t *testing.T) {
 			[]string{"bob"}},
 		{"remove matches case-insensitively", []step{{op: "add", name: "Ann"}, {op: "remove", name: "aNN", found: true}}, nil},
 		{"remove matches non-ASCII case-insensitively", []step{{op: "add", name: "Émile"}, {op: "remove", name: "émile", found: true}}, nil},
+		{"remove matches a final sigma", []step{{op: "add", name: "ΑΣ"}, {op: "remove", name: "ας", found: true}}, nil},
 		{"remove of an absent name reports false", []step{{op: "add", name: "ann"}, {op: "remove", name: "bob", found: false}},
 			[]string{"ann"}},
 		{"remove twice reports false the second time", []step{{op: "add", name: "ann"}, {op: "remove", name: "ann", found: true}, {op: "remove", name: "ann", found: false}},

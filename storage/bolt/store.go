@@ -104,6 +104,9 @@ type Store struct {
 	path     string
 	history  int
 	readOnly bool
+	// unkeyedBans: a read-only store whose file holds bans under older
+	// keys, which only a read-write Open re-keys; BanExpiry looks further.
+	unkeyedBans bool
 
 	// mu guards db against Close: every call holds it shared for the whole
 	// transaction, Close holds it exclusively. db is nil once closed.
@@ -159,7 +162,7 @@ func open(path string, opts Options, tune func(*bbolt.Options)) (*Store, error) 
 			return nil, err
 		}
 		if opts.ReadOnly {
-			return &Store{path: path, history: opts.History, readOnly: true, db: db}, nil
+			return &Store{path: path, history: opts.History, readOnly: true, unkeyedBans: inspected.staleBanKeys, db: db}, nil
 		}
 		if err := db.Close(); err != nil {
 			return nil, fmt.Errorf("open %s: close after inspection: %w", path, err)
@@ -176,7 +179,7 @@ func open(path string, opts Options, tune func(*bbolt.Options)) (*Store, error) 
 		return nil, openError(path, opts.Timeout, err)
 	}
 	s := &Store{path: path, history: opts.History, db: db}
-	if st.fresh || st.missingBuckets || st.messages > opts.History {
+	if st.fresh || st.missingBuckets || st.messages > opts.History || st.staleBanKeys {
 		if err := s.prepare(); err != nil {
 			_ = db.Close()
 			return nil, fmt.Errorf("open %s: %w", path, err)
@@ -197,6 +200,7 @@ type fileState struct {
 	fresh          bool // a bbolt file without any bucket: initialise it
 	missingBuckets bool // chatserver marker present, some data bucket absent
 	messages       int  // messages stored
+	staleBanKeys   bool // a ban is stored under another key than its nick.Key
 }
 
 // inspect opens an existing, non-empty file read-only (shared lock, no
@@ -266,6 +270,9 @@ func checkLayout(tx *bbolt.Tx, size int64) (fileState, error) {
 			if bytes.Equal(name, bucketMessages) && len(k) != 8 {
 				return fmt.Errorf("message key %x is not 8 bytes: %w", k, storage.ErrNotChatserver)
 			}
+			if bytes.Equal(name, bucketBans) && staleBanKey(k) {
+				st.staleBanKeys = true
+			}
 			n++
 			return nil
 		})
@@ -311,9 +318,10 @@ func consistencyCheck(db *bbolt.DB) error {
 }
 
 // prepare gives a read-write file the chatserver layout: marker, missing
-// buckets, and history trimmed to s.history. It runs once in Open, in one
-// transaction, and refuses (without writing) a file that gained foreign
-// buckets since it was inspected.
+// buckets, bans under their current keys (rekeyBans), and history trimmed
+// to s.history. It runs once in Open, in one transaction, and refuses
+// (without writing) a file that gained foreign buckets since it was
+// inspected.
 func (s *Store) prepare() error {
 	return guard(func() error {
 		return s.db.Update(func(tx *bbolt.Tx) error {
@@ -340,6 +348,9 @@ func (s *Store) prepare() error {
 				if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 					return fmt.Errorf("create bucket %s: %w", name, err)
 				}
+			}
+			if err := rekeyBans(tx.Bucket(bucketBans)); err != nil {
+				return err
 			}
 			return trim(tx.Bucket(bucketMessages), s.history)
 		})

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"chatserver/internal/randid"
 	"chatserver/nick"
 	"chatserver/storage"
 )
@@ -86,7 +87,7 @@ func (c *Client) Join(name, token string) (JoinResult, error) {
 		c.detachLocked()
 	}
 	if !held {
-		p = &presence{name: name, token: newToken(), clients: make(map[*Client]struct{})}
+		p = &presence{name: name, token: randid.Hex(tokenBytes), clients: make(map[*Client]struct{})}
 		p.added = newEvent(EventAddChatter, p.name)
 		r.addPresenceLocked(p)
 		r.broadcastLocked(p.added, p)

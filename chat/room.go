@@ -1,8 +1,6 @@
 package chat
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log"
@@ -25,9 +23,9 @@ const (
 	EventChatError     = "chat error"
 )
 
-// Defaults for Config fields left zero.
+// Defaults for Config fields left zero (History's is
+// storage.DefaultHistory, which the store keeps too).
 const (
-	DefaultHistory       = 10
 	DefaultMaxMessageLen = 2000
 	DefaultMaxNameLen    = 32
 	// DefaultRate and DefaultBurst: a person typing never comes close to
@@ -95,7 +93,7 @@ func (c *Config) setDefaults() {
 			*v = d
 		}
 	}
-	def(&c.History, DefaultHistory)
+	def(&c.History, storage.DefaultHistory)
 	def(&c.MaxMessageLen, DefaultMaxMessageLen)
 	def(&c.MaxNameLen, DefaultMaxNameLen)
 	def(&c.Burst, DefaultBurst)
@@ -458,14 +456,9 @@ func (r *Room) syncPresence() {
 	}
 }
 
-// newToken returns a random resume token.
-func newToken() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(fmt.Sprintf("chat: crypto/rand failed: %v", err)) // never happens on supported systems
-	}
-	return hex.EncodeToString(b[:])
-}
+// tokenBytes is the entropy of a resume token: 16 random bytes, written
+// as 32 hexadecimal characters.
+const tokenBytes = 16
 
 // errClosed is returned to senders once the room is closing.
 var errClosed = errorf(CodeUnavailable, "the server is shutting down")

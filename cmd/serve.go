@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"chatserver/chat"
+	"chatserver/storage"
 	"chatserver/web"
 	"chatserver/web/admin"
 	"chatserver/web/socketio/engineio"
@@ -123,7 +124,7 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	env := func(usage, name string) string { return usage + " (env " + serveEnv[name] + ")" }
 	fs.StringVar(&o.addr, "addr", defaultAddr, env("address to listen on, host:port", "addr"))
 	fs.StringVar(&o.db, "db", defaultDB, env("database file, created if missing", "db"))
-	fs.IntVar(&o.history, "history", chat.DefaultHistory, env("messages kept and replayed to each joining chatter", "history"))
+	fs.IntVar(&o.history, "history", storage.DefaultHistory, env("messages kept and replayed to each joining chatter", "history"))
 	fs.StringSliceVar(&o.allowedOrigins, "allowed-origins", nil,
 		env("other origins whose pages may connect, comma-separated, e.g. https://chat.example.org", "allowed-origins"))
 

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"chatserver/chat"
+	"chatserver/storage"
 	"chatserver/web"
 )
 
@@ -43,7 +44,7 @@ func TestServeLimitsReachTheRoomAndTheTransport(t *testing.T) {
 		"--read-header-timeout", "750ms", "--burst", "8", "--flush-interval", "30ms")
 
 	room := o.roomConfig(nil)
-	wantRoom := chat.Config{History: chat.DefaultHistory, MaxMessageLen: 500, Rate: 2.5, Burst: 8, FloodLimit: 4}
+	wantRoom := chat.Config{History: storage.DefaultHistory, MaxMessageLen: 500, Rate: 2.5, Burst: 8, FloodLimit: 4}
 	if room.History != wantRoom.History || room.MaxMessageLen != wantRoom.MaxMessageLen || room.Rate != wantRoom.Rate ||
 		room.Burst != wantRoom.Burst || room.FloodLimit != wantRoom.FloodLimit {
 		t.Errorf("room config %+v, want %+v (the flag --burst wins over CHATSERVER_BURST)", room, wantRoom)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"chatserver/chat"
+	"chatserver/internal/logger"
 	"chatserver/web/socketio"
 	"chatserver/web/socketio/engineio"
 )
@@ -118,7 +119,7 @@ func New(room *chat.Room, cfg Config) *Server {
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          log.New(logWriter{logf}, "", 0),
+		ErrorLog:          logger.New(logf, ""),
 	}
 	return s
 }
@@ -189,12 +190,4 @@ func decodeObject(raw json.RawMessage, v any) bool {
 		return false
 	}
 	return json.Unmarshal(raw, v) == nil
-}
-
-// logWriter sends the http.Server's own error log through logf.
-type logWriter struct{ logf func(string, ...any) }
-
-func (w logWriter) Write(p []byte) (int, error) {
-	w.logf("%s", bytes.TrimRight(p, "\n"))
-	return len(p), nil
 }

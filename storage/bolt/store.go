@@ -20,14 +20,11 @@ import (
 )
 
 const (
-	// DefaultHistory is how many messages are kept when Options.History is
-	// zero; it matches the --history default of chatserver serve.
-	DefaultHistory = 10
-
 	// DefaultTimeout is how long Open waits for the file lock when
 	// Options.Timeout is zero: long enough to ride out a server that is just
-	// shutting down, short enough that `chatserver history` answers promptly
-	// when a server is running.
+	// shutting down, short enough that a second `chatserver serve` on the
+	// file fails within about a second instead of hanging, and that
+	// `chatserver history` answers promptly when a server is running.
 	DefaultTimeout = time.Second
 
 	// SchemaVersion is the layout version this package writes and the newest
@@ -65,7 +62,7 @@ var errNoChange = errors.New("no change")
 type Options struct {
 	// History is how many messages are kept (the newest N); older ones are
 	// deleted in the same transaction that appends new ones. Zero means
-	// DefaultHistory; negative values are refused.
+	// storage.DefaultHistory; negative values are refused.
 	History int
 	// Timeout is how long Open waits for the file lock before failing with
 	// an error wrapping storage.ErrLocked. Zero means DefaultTimeout;
@@ -84,7 +81,7 @@ func (o Options) withDefaults() (Options, error) {
 	case o.History < 0:
 		return o, fmt.Errorf("history must be at least 1, got %d", o.History)
 	case o.History == 0:
-		o.History = DefaultHistory
+		o.History = storage.DefaultHistory
 	}
 	switch {
 	case o.Timeout < 0:

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"chatserver/internal/randid"
 	"chatserver/web/socketio/engineio"
 )
 
@@ -296,7 +297,7 @@ func (c *conn) connect(p *packet) {
 	if auth == nil {
 		auth = emptyAuth
 	}
-	s := &Socket{id: newSocketID(), nsp: ns, conn: c, auth: auth}
+	s := &Socket{id: randid.URLSafe(socketIDBytes), nsp: ns, conn: c, auth: auth}
 
 	var err error
 	if f := ns.connectFunc(); f != nil {

@@ -1,8 +1,6 @@
 package socketio
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"log"
 	"net/http"
 	"strings"
@@ -126,10 +124,3 @@ func (discardHandler) OnClose(string)         {}
 // socketIDBytes is the entropy of a socket id: 15 random bytes make 20
 // URL-safe characters, the length of the reference implementation's ids.
 const socketIDBytes = 15
-
-// newSocketID returns a fresh random socket id.
-func newSocketID() string {
-	var b [socketIDBytes]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}

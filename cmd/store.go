@@ -32,7 +32,7 @@ func openForServe(path string, history int) (*bolt.Store, error) {
 // answered on the admin socket. A missing file is not created.
 func openOffline(path string, readOnly bool) (*bolt.Store, error) {
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return nil, plainf(err, "no database at %s (no chatserver has run with it yet; pass --db or set %s)", path, envDB)
+		return nil, plainf(err, "no database at %s (no chatserver has run with it yet; pass --db or set %s)", path, envName("db"))
 	}
 	st, err := bolt.Open(path, bolt.Options{History: keepAll, ReadOnly: readOnly})
 	if errors.Is(err, storage.ErrLocked) {

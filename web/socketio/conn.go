@@ -26,20 +26,6 @@ const (
 	maxEarlyPackets = 1024
 )
 
-// Reasons passed to Session.Close, and so to OnDisconnect, when the
-// Socket.IO layer itself closes a connection.
-const (
-	reasonParseError   = "parse error"
-	reasonInvalidState = "invalid state"
-	reasonHandlerPanic = "handler panic"
-	reasonQueueFull    = "send queue full"
-	reasonTimeout      = "connect timeout"
-	reasonForcedClose  = "forced close"
-	// reasons given to OnDisconnect
-	reasonClientNamespace = "client namespace disconnect"
-	reasonServerNamespace = "server namespace disconnect"
-)
-
 var (
 	// emptyAuth is the auth of a CONNECT without payload (PROTOCOL.md B5).
 	emptyAuth = json.RawMessage("{}")
@@ -101,7 +87,7 @@ func (c *conn) armConnectTimeout(d time.Duration) {
 		idle := len(c.sockets) == 0 && !c.finished
 		c.mu.Unlock()
 		if idle {
-			c.fail(reasonTimeout)
+			c.fail(reasonConnectTimeout)
 		}
 	})
 }
@@ -115,7 +101,7 @@ func (c *conn) OnMessage(data []byte, binary bool) {
 	p, err := c.dec.feed(data, binary)
 	if err != nil {
 		c.dead = true
-		c.fail(reasonParseError)
+		c.fail(ReasonParseError)
 		return
 	}
 	if p == nil {
@@ -157,10 +143,10 @@ func (c *conn) OnClose(reason string) {
 	c.startLocked()
 }
 
-// fail closes the whole connection.
-func (c *conn) fail(reason string) {
+// fail closes the whole connection; its sockets get reason.
+func (c *conn) fail(reason DisconnectReason) {
 	c.failed.Store(true)
-	c.sess.Close(reason)
+	c.sess.Close(string(reason))
 }
 
 // startLocked starts the worker unless it is already running (it then
@@ -245,16 +231,6 @@ func (c *conn) finish() {
 	}
 }
 
-// disconnectReason turns an Engine.IO close reason into the one given to
-// OnDisconnect, using the reference implementation's words where they
-// differ.
-func disconnectReason(engineReason string) string {
-	if engineReason == "server shutdown" {
-		return "server shutting down"
-	}
-	return engineReason
-}
-
 // handle acts on one packet (PROTOCOL.md B5).
 func (c *conn) handle(p *packet) {
 	if p.typ == packetConnect {
@@ -263,12 +239,12 @@ func (c *conn) handle(p *packet) {
 	}
 	s := c.socket(p.nsp)
 	if s == nil || p.typ == packetConnectError {
-		c.fail(reasonInvalidState)
+		c.fail(ReasonInvalidState)
 		return
 	}
 	switch p.typ {
 	case packetDisconnect:
-		c.remove(s, false, reasonClientNamespace, true)
+		c.remove(s, false, ReasonClientNamespaceDisconnect, true)
 	case packetEvent, packetBinaryEvent:
 		s.onEvent(p)
 	case packetAck, packetBinaryAck:
@@ -290,7 +266,7 @@ func (c *conn) connect(p *packet) {
 		return
 	}
 	if c.socket(p.nsp) != nil {
-		c.fail(reasonInvalidState)
+		c.fail(ReasonInvalidState)
 		return
 	}
 	auth := json.RawMessage(p.data)
@@ -305,7 +281,7 @@ func (c *conn) connect(p *packet) {
 			// The application may have registered the socket somewhere
 			// before panicking: let its OnDisconnect clean up.
 			if s.markClosed(false) {
-				s.disconnected(reasonHandlerPanic)
+				s.disconnected(ReasonHandlerPanic)
 			}
 			return
 		}
@@ -336,7 +312,7 @@ func (c *conn) connect(p *packet) {
 
 	switch {
 	case overflow:
-		c.fail(reasonQueueFull)
+		c.fail(ReasonSendQueueFull)
 	case disconnect:
 		s.Disconnect(closeConn)
 	}
@@ -364,7 +340,7 @@ func connectErrorPayload(srv *Server, err error) []byte {
 // remove takes s out of the connection. With sendDisconnect the client is
 // told (server-side disconnect). OnDisconnect runs now when runNow is set
 // (the caller is the worker), otherwise it is queued for the worker.
-func (c *conn) remove(s *Socket, sendDisconnect bool, reason string, runNow bool) {
+func (c *conn) remove(s *Socket, sendDisconnect bool, reason DisconnectReason, runNow bool) {
 	c.mu.Lock()
 	if !s.markClosed(sendDisconnect) {
 		c.mu.Unlock()
@@ -393,9 +369,9 @@ func (c *conn) closeAll() {
 	}
 	c.mu.Unlock()
 	for _, s := range socks {
-		c.remove(s, true, reasonServerNamespace, false)
+		c.remove(s, true, ReasonServerNamespaceDisconnect, false)
 	}
-	c.fail(reasonForcedClose)
+	c.fail(ReasonForcedClose)
 }
 
 // call runs a user function, recovering a panic: it is logged and closes
@@ -405,7 +381,7 @@ func (c *conn) call(kind, name string, f func()) (ok bool) {
 		if r := recover(); r != nil {
 			c.srv.cfg.Logf("socketio: panic in %s handler %q (session %s): %v\n%s",
 				kind, name, c.sess.ID(), r, debug.Stack())
-			c.fail(reasonHandlerPanic)
+			c.fail(ReasonHandlerPanic)
 			ok = false
 		}
 	}()

@@ -61,7 +61,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.eng.Serve
 // Close disconnects every client and waits for their goroutines. Idempotent.
 // Clients are not sent DISCONNECT packets, so real clients reconnect (to
 // the next server process, typically); each socket's OnDisconnect runs
-// with reason "server shutting down".
+// with ReasonServerShuttingDown.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
@@ -106,7 +106,7 @@ func (s *Server) accept(sess *engineio.Session) engineio.Handler {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
-		sess.Close("server shutdown")
+		sess.Close(engineio.ReasonServerShutdown)
 		return discardHandler{}
 	}
 	c := newConn(s, sess)

@@ -1,7 +1,6 @@
 package chat
 
 import (
-	"errors"
 	"fmt"
 	"log"
 	"slices"
@@ -462,6 +461,3 @@ const tokenBytes = 16
 
 // errClosed is returned to senders once the room is closing.
 var errClosed = errorf(CodeUnavailable, "the server is shutting down")
-
-// IsClosed reports whether err means the room was closed.
-func IsClosed(err error) bool { return errors.Is(err, errClosed) }

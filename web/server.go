@@ -57,7 +57,6 @@ type Config struct {
 // Server is chatserver's HTTP front: the page, the Socket.IO endpoint and
 // a health check, on one listener.
 type Server struct {
-	room *chat.Room
 	sio  *socketio.Server
 	http *http.Server
 	logf func(string, ...any)
@@ -86,7 +85,7 @@ func New(room *chat.Room, cfg Config) *Server {
 		attach(room, sock, logf, clientIP)
 		return nil
 	})
-	s := &Server{room: room, sio: sio, logf: logf}
+	s := &Server{sio: sio, logf: logf}
 	s.http = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,

@@ -152,33 +152,6 @@ func laterExpiry(k, v, held []byte) bool {
 // staleBanKey reports whether ban key k is not its own nick.Key.
 func staleBanKey(k []byte) bool { return !bytes.Equal(banKey(string(k)), k) }
 
-// Bans returns the bans active at now, keyed by nick.Key. The map is the
-// caller's.
-func (s *Store) Bans(now time.Time) (map[string]time.Time, error) {
-	bans := make(map[string]time.Time)
-	err := s.view("bans", func(tx *bbolt.Tx) error {
-		clear(bans)
-		b, err := bucket(tx, bucketBans)
-		if b == nil {
-			return err
-		}
-		return b.ForEach(func(k, v []byte) error {
-			t, err := decodeExpiry(k, v)
-			if err != nil {
-				return err
-			}
-			if t.After(now) {
-				bans[string(k)] = t
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, err
-	}
-	return bans, nil
-}
-
 // decodeExpiry parses the stored expiry of ban key k.
 func decodeExpiry(k, v []byte) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, string(v))

@@ -60,17 +60,10 @@ func TestBans(t *testing.T) {
 		})
 	}
 
-	t.Run("Bans lists the active ones", func(t *testing.T) {
-		got, err := s.Bans(now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := map[string]time.Time{"ann": hour, "bob": day, "zoneme": day, "ασ": day}
-		if !maps.EqualFunc(got, want, time.Time.Equal) {
-			t.Errorf("Bans(now) = %v, want %v", got, want)
-		}
-		if got, _ := s.Bans(day); len(got) != 0 {
-			t.Errorf("Bans(day) = %v, want none", got)
+	t.Run("bans are stored under nick.Key", func(t *testing.T) {
+		want := map[string]time.Time{"ann": hour, "bob": day, "old": now.Add(-time.Minute), "edge": now, "zoneme": day, "ασ": day}
+		if got := storedBans(t, s); !maps.EqualFunc(got, want, time.Time.Equal) {
+			t.Errorf("stored bans %v, want %v", got, want)
 		}
 	})
 

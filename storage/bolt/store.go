@@ -409,9 +409,6 @@ func guard(fn func() error) (err error) {
 	return fn()
 }
 
-// Path returns the path the store was opened with. It is valid after Close.
-func (s *Store) Path() string { return s.path }
-
 // Close releases the file and its lock, waiting for calls in progress.
 // It is idempotent: later calls return nil. Every other method returns
 // storage.ErrClosed after Close.

@@ -173,9 +173,6 @@ func removeStale(path, addr string) error {
 	return nil
 }
 
-// Path returns the socket path given to Listen.
-func (s *Server) Path() string { return s.path }
-
 // Close stops accepting requests, lets in-flight ones finish for a short
 // while, waits for the serving goroutine and removes the socket file. It is
 // idempotent and safe to call from several goroutines; every call returns

@@ -12,7 +12,8 @@ import (
 	"chatserver/storage"
 )
 
-// Event names of the chat contract (DESIGN.md).
+// Event names of the chat contract (docs/ARCHITECTURE.md gives their
+// arguments and acks).
 const (
 	EventJoin          = "join"
 	EventMessages      = "messages"

@@ -27,7 +27,8 @@ const (
 )
 
 var (
-	// emptyAuth is the auth of a CONNECT without payload (PROTOCOL.md B5).
+	// emptyAuth is the auth of a CONNECT without payload: an empty object,
+	// as the reference server gives it.
 	emptyAuth = json.RawMessage("{}")
 	// invalidNamespace is the CONNECT_ERROR payload for an unknown namespace.
 	invalidNamespace = []byte(`{"message":"Invalid namespace"}`)
@@ -93,7 +94,8 @@ func (c *conn) armConnectTimeout(d time.Duration) {
 }
 
 // OnMessage decodes one Engine.IO message and queues complete packets for
-// the worker. A parse error closes the whole connection (PROTOCOL.md B5).
+// the worker. A parse error closes the whole connection, as the reference
+// server does.
 func (c *conn) OnMessage(data []byte, binary bool) {
 	if c.dead {
 		return
@@ -231,7 +233,9 @@ func (c *conn) finish() {
 	}
 }
 
-// handle acts on one packet (PROTOCOL.md B5).
+// handle acts on one packet. A CONNECT joins a namespace; any other packet
+// for a namespace the client has not joined, or a CONNECT_ERROR (only
+// servers send those), closes the whole connection.
 func (c *conn) handle(p *packet) {
 	if p.typ == packetConnect {
 		c.connect(p)

@@ -669,7 +669,7 @@ func TestEmitDuringOnConnectFollowsTheReply(t *testing.T) {
 }
 
 func TestPollingExchange(t *testing.T) {
-	// PROTOCOL.md B6: two CONNECTs in one POST, replies in one GET.
+	// Over polling, two CONNECTs in one POST are answered in one GET.
 	_, hs, _ := startServer(t, Config{}, func(srv *Server) {
 		srv.Of("/").OnConnect(func(s *Socket) error { return nil })
 		srv.Of("/admin").OnConnect(func(s *Socket) error { return s.Emit("welcome", "to admin") })

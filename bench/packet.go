@@ -6,10 +6,11 @@ import (
 	"strconv"
 )
 
-// The client's side of the wire format (see /work/shared/PROTOCOL.md, parts A
-// and B): only what a chat load generator sends and receives. Parsing works
-// on the received bytes in place and never allocates: the hot packet is
-// 42["messages","nick: text",...], tens of thousands per second.
+// The client's side of the Engine.IO and Socket.IO wire format (summed up
+// in docs/PROTOCOL.md): only what a chat load generator sends and
+// receives. Parsing works on the received bytes in place and never
+// allocates: the hot packet is 42["messages","nick: text",...], tens of
+// thousands per second.
 
 // Engine.IO packet types (one ASCII digit).
 const (

@@ -2,8 +2,6 @@ package bench
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,7 +12,13 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"chatserver/internal/randid"
 )
+
+// runIDBytes is the entropy of a run id: 3 random bytes, 6 hexadecimal
+// characters in every nickname, enough to tell concurrent runs apart.
+const runIDBytes = 3
 
 // settlePoll is how often the run checks whether the joins have settled or
 // the drain is complete: fine enough to add little to the measured times.
@@ -77,9 +81,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Result, error) {
 }
 
 func newRunner(cfg Config) *runner {
-	var id [3]byte
-	_, _ = rand.Read(id[:]) // crypto/rand.Read never fails
-	runID := hex.EncodeToString(id[:])
+	runID := randid.Hex(runIDBytes)
 	r := &runner{
 		cfg:     cfg,
 		runID:   runID,

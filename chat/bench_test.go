@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"chatserver/storage"
 )
 
 // countConn counts what it is sent and drops it, so a benchmark measures
@@ -57,7 +59,7 @@ func BenchmarkJoinWithHistory(b *testing.B) {
 		}
 		sender = c
 	}
-	for i := 0; i < DefaultHistory; i++ {
+	for i := 0; i < storage.DefaultHistory; i++ {
 		if _, err := sender.Say("history line"); err != nil {
 			b.Fatal(err)
 		}

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"chatserver/internal/randid"
+	"chatserver/nick"
 	"chatserver/storage"
 )
 
@@ -72,8 +74,8 @@ func (c *Client) Join(name, token string) (JoinResult, error) {
 	if _, connected := r.clients[c]; !connected {
 		return JoinResult{}, errorf(CodeUnavailable, "the connection is closing")
 	}
-	key := fold(name)
-	if c.presence != nil && fold(c.presence.name) == key {
+	key := nick.Key(name)
+	if c.presence != nil && nick.Key(c.presence.name) == key {
 		// Joining again under the same nickname changes nothing.
 		return JoinResult{Name: c.presence.name, Token: c.presence.token}, nil
 	}
@@ -85,7 +87,7 @@ func (c *Client) Join(name, token string) (JoinResult, error) {
 		c.detachLocked()
 	}
 	if !held {
-		p = &presence{name: name, token: newToken(), clients: make(map[*Client]struct{})}
+		p = &presence{name: name, token: randid.Hex(tokenBytes), clients: make(map[*Client]struct{})}
 		p.added = newEvent(EventAddChatter, p.name)
 		r.addPresenceLocked(p)
 		r.broadcastLocked(p.added, p)

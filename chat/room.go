@@ -1,9 +1,6 @@
 package chat
 
 import (
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"log"
 	"slices"
@@ -11,10 +8,12 @@ import (
 	"sync"
 	"time"
 
+	"chatserver/nick"
 	"chatserver/storage"
 )
 
-// Event names of the chat contract (DESIGN.md).
+// Event names of the chat contract (docs/ARCHITECTURE.md gives their
+// arguments and acks).
 const (
 	EventJoin          = "join"
 	EventMessages      = "messages"
@@ -24,9 +23,9 @@ const (
 	EventChatError     = "chat error"
 )
 
-// Defaults for Config fields left zero.
+// Defaults for Config fields left zero (History's is
+// storage.DefaultHistory, which the store keeps too).
 const (
-	DefaultHistory       = 10
 	DefaultMaxMessageLen = 2000
 	DefaultMaxNameLen    = 32
 	// DefaultRate and DefaultBurst: a person typing never comes close to
@@ -94,7 +93,7 @@ func (c *Config) setDefaults() {
 			*v = d
 		}
 	}
-	def(&c.History, DefaultHistory)
+	def(&c.History, storage.DefaultHistory)
 	def(&c.MaxMessageLen, DefaultMaxMessageLen)
 	def(&c.MaxNameLen, DefaultMaxNameLen)
 	def(&c.Burst, DefaultBurst)
@@ -126,7 +125,7 @@ type Room struct {
 
 	mu       sync.Mutex           // guards the fields below
 	clients  map[*Client]struct{} // every connected client, joined or not
-	names    map[string]*presence // fold(name) → presence
+	names    map[string]*presence // nick.Key(name) → presence
 	order    []*presence          // the values of names, sorted by name
 	recent   []*delivered         // newest cfg.History messages, oldest first
 	lastTime time.Time            // time of the newest message, to keep times monotonic
@@ -248,7 +247,7 @@ func (r *Room) chattersLocked() []string {
 // order (a binary search and one copy, rather than a sort per join). r.mu
 // held.
 func (r *Room) addPresenceLocked(p *presence) {
-	r.names[fold(p.name)] = p
+	r.names[nick.Key(p.name)] = p
 	i, _ := slices.BinarySearchFunc(r.order, p.name, func(q *presence, name string) int {
 		return strings.Compare(q.name, name)
 	})
@@ -268,7 +267,7 @@ func (r *Room) Kick(name, reason string, ban time.Duration) (int, error) {
 		}
 	}
 	r.mu.Lock()
-	p, ok := r.names[fold(name)]
+	p, ok := r.names[nick.Key(name)]
 	if !ok {
 		r.mu.Unlock()
 		if ban > 0 {
@@ -303,7 +302,7 @@ type kickedArg struct {
 
 // dropPresenceLocked forgets p and announces its departure. r.mu held.
 func (r *Room) dropPresenceLocked(p *presence) {
-	delete(r.names, fold(p.name))
+	delete(r.names, nick.Key(p.name))
 	i, _ := slices.BinarySearchFunc(r.order, p.name, func(q *presence, name string) int {
 		return strings.Compare(q.name, name)
 	})
@@ -457,17 +456,9 @@ func (r *Room) syncPresence() {
 	}
 }
 
-// newToken returns a random resume token.
-func newToken() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(fmt.Sprintf("chat: crypto/rand failed: %v", err)) // never happens on supported systems
-	}
-	return hex.EncodeToString(b[:])
-}
+// tokenBytes is the entropy of a resume token: 16 random bytes, written
+// as 32 hexadecimal characters.
+const tokenBytes = 16
 
 // errClosed is returned to senders once the room is closing.
 var errClosed = errorf(CodeUnavailable, "the server is shutting down")
-
-// IsClosed reports whether err means the room was closed.
-func IsClosed(err error) bool { return errors.Is(err, errClosed) }

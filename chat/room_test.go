@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"chatserver/nick"
 	"chatserver/storage"
 )
 
@@ -84,22 +85,22 @@ func (s *memStore) SetChatters(names []string) error {
 func (s *memStore) BanExpiry(name string, now time.Time) (time.Time, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	until, ok := s.bans[strings.ToLower(name)]
+	until, ok := s.bans[nick.Key(name)]
 	return until, ok && until.After(now), nil
 }
 
 func (s *memStore) Ban(name string, until time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.bans[strings.ToLower(name)] = until
+	s.bans[nick.Key(name)] = until
 	return nil
 }
 
 func (s *memStore) Unban(name string) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.bans[strings.ToLower(name)]
-	delete(s.bans, strings.ToLower(name))
+	_, ok := s.bans[nick.Key(name)]
+	delete(s.bans, nick.Key(name))
 	return ok, nil
 }
 
@@ -323,6 +324,11 @@ func TestRefusals(t *testing.T) {
 		{"nickname taken in another case", func(t *testing.T, f *fixture) error {
 			f.join(t, "Alice")
 			_, err := f.room.Connect(&recConn{}).Join("aLiCe", "")
+			return err
+		}, CodeNameTaken},
+		{"nickname taken, final sigma", func(t *testing.T, f *fixture) error {
+			f.join(t, "ΑΣ")
+			_, err := f.room.Connect(&recConn{}).Join("ας", "")
 			return err
 		}, CodeNameTaken},
 		{"nickname taken, wrong token", func(t *testing.T, f *fixture) error {

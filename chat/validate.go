@@ -60,7 +60,3 @@ func validateText(text string, maxLen int) (string, error) {
 func isBidiControl(r rune) bool {
 	return r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 || r == 0x200E || r == 0x200F || r == 0x061C
 }
-
-// fold returns the key under which nicknames are compared: two nicknames
-// that fold alike cannot be present at once.
-func fold(name string) string { return strings.ToLower(name) }

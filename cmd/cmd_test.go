@@ -307,18 +307,18 @@ func TestEnvironment(t *testing.T) {
 	envDBPath, flagDBPath := filepath.Join(dir, "env.db"), filepath.Join(dir, "flag.db")
 	seed(t, envDBPath, 10, "env", "from env")
 	seed(t, flagDBPath, 10, "flag", "from flag")
-	t.Setenv(envDB, envDBPath)
+	t.Setenv("CHATSERVER_DB", envDBPath)
 
 	if r := run(t, "history"); r.err != nil || !strings.Contains(r.stdout, "from env") {
-		t.Errorf("%s not used: %q, %v", envDB, r.stdout, r.err)
+		t.Errorf("CHATSERVER_DB not used: %q, %v", r.stdout, r.err)
 	}
 	if r := run(t, "history", "--db", flagDBPath); r.err != nil || !strings.Contains(r.stdout, "from flag") {
-		t.Errorf("--db did not win over %s: %q, %v", envDB, r.stdout, r.err)
+		t.Errorf("--db did not win over CHATSERVER_DB: %q, %v", r.stdout, r.err)
 	}
 	for _, tc := range []struct{ env, value, want string }{
-		{envHistory, "ten", "CHATSERVER_HISTORY=\"ten\" is not valid: --history takes a whole number"},
-		{envHistory, "0", "--history must be between 1 and 1000"},
-		{envAddr, "nowhere", "--addr must be host:port"},
+		{"CHATSERVER_HISTORY", "ten", "CHATSERVER_HISTORY=\"ten\" is not valid: --history takes a whole number"},
+		{"CHATSERVER_HISTORY", "0", "--history must be between 1 and 1000"},
+		{"CHATSERVER_ADDR", "nowhere", "--addr must be host:port"},
 		{"CHATSERVER_RATE", "fast", `CHATSERVER_RATE="fast" is not valid: --rate takes a number such as 5 or 0.5`},
 		{"CHATSERVER_PING_INTERVAL", "5", `CHATSERVER_PING_INTERVAL="5" is not valid: --ping-interval takes a duration such as 10m or 2h`},
 		{"CHATSERVER_MAX_CONNECTIONS_PER_IP", "-1", "--max-connections-per-ip must be between 0 and"},

@@ -28,9 +28,10 @@ type historyOptions struct {
 }
 
 func (o *historyOptions) addFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.db, "db", defaultDB, "database file (env "+envDB+")")
+	fs.StringVar(&o.db, "db", defaultDB, "database file")
 	fs.IntVarP(&o.n, "n", "n", 0, "show at most the newest N messages (0: all that are kept)")
 	fs.BoolVar(&o.json, "json", false, "print a JSON array of {id, name, text, time} instead of text")
+	withEnv(fs, "db")
 }
 
 func (o *historyOptions) validate() error {
@@ -64,7 +65,7 @@ unchanged.`,
   chatserver history --db /var/lib/chatserver/chat.db --json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := applyEnv(cmd.Flags(), map[string]string{"db": envDB}); err != nil {
+			if err := applyEnv(cmd.Flags()); err != nil {
 				return err
 			}
 			if err := o.validate(); err != nil {

@@ -25,10 +25,11 @@ type kickOptions struct {
 }
 
 func (o *kickOptions) addFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.db, "db", defaultDB, "database file (env "+envDB+")")
+	fs.StringVar(&o.db, "db", defaultDB, "database file")
 	fs.StringVar(&o.reason, "reason", "", "reason shown to the kicked chatter")
 	fs.DurationVar(&o.ban, "ban", 0, "also refuse the nickname for this long, e.g. 10m or 24h (kept in the file)")
 	fs.BoolVar(&o.unban, "unban", false, "lift the nickname's ban instead of kicking")
+	withEnv(fs, "db")
 }
 
 func (o *kickOptions) validate(name string) error {
@@ -69,7 +70,7 @@ survives restarts; with --ban, a nickname that is not present is only banned.
   chatserver kick --unban spammer`,
 		Args: exactlyOneArg("nickname"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := applyEnv(cmd.Flags(), map[string]string{"db": envDB}); err != nil {
+			if err := applyEnv(cmd.Flags()); err != nil {
 				return err
 			}
 			if err := o.validate(args[0]); err != nil {

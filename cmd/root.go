@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -18,14 +18,13 @@ const (
 	exitUsage = 2 // the command line was wrong
 )
 
-// Environment variables read by the commands; a flag given on the command
-// line wins over its variable, and an empty variable counts as unset.
-const (
-	envAddr           = "CHATSERVER_ADDR"
-	envDB             = "CHATSERVER_DB"
-	envHistory        = "CHATSERVER_HISTORY"
-	envAllowedOrigins = "CHATSERVER_ALLOWED_ORIGINS"
-)
+// envPrefix begins the name of every environment variable the commands
+// read.
+const envPrefix = "CHATSERVER_"
+
+// envAnnotation is the pflag annotation of a flag that has an environment
+// variable (see withEnv).
+const envAnnotation = "chatserver_env"
 
 // defaultDB is the database file when neither --db nor CHATSERVER_DB is
 // given: in the working directory, next to where the server was started.
@@ -114,27 +113,52 @@ func exactlyOneArg(what string) cobra.PositionalArgs {
 	}
 }
 
-// applyEnv gives every flag of fs that was not set on the command line the
-// value of its environment variable (flag name → variable name), if that
-// is set and not empty. A value the flag refuses is an error naming the
-// variable.
-func applyEnv(fs *pflag.FlagSet, vars map[string]string) error {
-	names := make([]string, 0, len(vars))
-	for name := range vars {
-		names = append(names, name)
+// envName is the environment variable of the flag called name: the name
+// in capitals, dashes turned into underscores, after envPrefix
+// (--max-connections is CHATSERVER_MAX_CONNECTIONS).
+func envName(flag string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// withEnv gives the flags of fs called names (every flag defined so far
+// when no name is given) an environment variable, envName, and names it in
+// their usage. applyEnv reads them.
+func withEnv(fs *pflag.FlagSet, names ...string) {
+	bind := func(f *pflag.Flag) {
+		env := envName(f.Name)
+		f.Usage += " (env " + env + ")"
+		if err := fs.SetAnnotation(f.Name, envAnnotation, []string{env}); err != nil {
+			panic(err) // f is a flag of fs
+		}
 	}
-	sort.Strings(names)
+	if len(names) == 0 {
+		fs.VisitAll(bind)
+	}
 	for _, name := range names {
-		env := vars[name]
-		v, ok := os.LookupEnv(env)
-		if !ok || v == "" || fs.Changed(name) {
-			continue
-		}
-		if err := fs.Set(name, v); err != nil {
-			return fmt.Errorf("environment variable %s=%q is not valid: --%s takes %s", env, v, name, describeType(fs.Lookup(name).Value.Type()))
-		}
+		bind(fs.Lookup(name))
 	}
-	return nil
+}
+
+// applyEnv gives every flag of fs that has an environment variable
+// (withEnv) and was not set on the command line the variable's value, if
+// it is set and not empty, in flag-name order. A value the flag refuses is
+// an error naming the variable.
+func applyEnv(fs *pflag.FlagSet) error {
+	var err error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if err != nil || f.Changed || f.Annotations[envAnnotation] == nil {
+			return
+		}
+		env := envName(f.Name)
+		v, ok := os.LookupEnv(env)
+		if !ok || v == "" {
+			return
+		}
+		if setErr := fs.Set(f.Name, v); setErr != nil {
+			err = fmt.Errorf("environment variable %s=%q is not valid: --%s takes %s", env, v, f.Name, describeType(f.Value.Type()))
+		}
+	})
+	return err
 }
 
 // describeType says in words what a flag of pflag type typ accepts.

@@ -8,7 +8,6 @@ import (
 	"log"
 	"math"
 	"net"
-	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
@@ -21,6 +20,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"chatserver/chat"
+	"chatserver/storage"
 	"chatserver/web"
 	"chatserver/web/admin"
 	"chatserver/web/socketio/engineio"
@@ -44,8 +44,10 @@ const (
 )
 
 // Defaults and bounds of the limits `serve` exposes. The chat and
-// transport defaults live in their packages; these are the ones only the
-// command decides.
+// transport defaults live in the packages that use them; these are the
+// ones only the command decides. The connection caps are the appliance's
+// choice: in engineio.Config (MaxSessions, MaxSessionsPerIP) zero means no
+// cap.
 const (
 	// defaultMaxConnections: a Raspberry Pi holds a few thousand idle
 	// chatters; the cap keeps a flood of handshakes from exhausting
@@ -87,89 +89,59 @@ const (
 	// dead client holds its resources for nothing.
 	minTiming = 100 * time.Millisecond
 	maxTiming = time.Hour
-	// defaultFlushInterval: see --flush-interval and docs/PERFORMANCE.md.
-	defaultFlushInterval = 0
 	// maxFlushInterval bounds --flush-interval: beyond it a chat feels
 	// slow.
 	maxFlushInterval = time.Second
 )
 
-// serveOptions are the flags of `chatserver serve`.
+// serveOptions are the flags of `chatserver serve`. Each flag writes
+// straight into the configuration of the package that uses it, and takes
+// its default from that package: chat.Config for the room,
+// web.Config for the HTTP front, whose SocketIO.Engine is the Engine.IO
+// transport's engineio.Config.
 type serveOptions struct {
-	addr           string
-	db             string
-	history        int
-	allowedOrigins []string
-
-	maxMessage        int
-	rate              float64
-	burst             int
-	floodLimit        int
-	sendQueue         int
-	maxPayload        int
-	pingInterval      time.Duration
-	pingTimeout       time.Duration
-	maxConns          int
-	maxConnsPerIP     int
-	trustedProxies    []string
-	readHeaderTimeout time.Duration
-	flushInterval     time.Duration
-
-	// proxies is trustedProxies parsed by validate.
-	proxies []netip.Prefix
+	addr string
+	db   string
+	room chat.Config
+	web  web.Config
+	// trustedProxies is --trusted-proxies as given; validate parses it
+	// into web.TrustedProxies.
+	trustedProxies []string
 }
 
+// addFlags defines the flags of serve on fs, every one with its
+// environment variable. A new flag is one line here and one row in the
+// README's configuration table.
 func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
-	env := func(usage, name string) string { return usage + " (env " + serveEnv[name] + ")" }
-	fs.StringVar(&o.addr, "addr", defaultAddr, env("address to listen on, host:port", "addr"))
-	fs.StringVar(&o.db, "db", defaultDB, env("database file, created if missing", "db"))
-	fs.IntVar(&o.history, "history", chat.DefaultHistory, env("messages kept and replayed to each joining chatter", "history"))
-	fs.StringSliceVar(&o.allowedOrigins, "allowed-origins", nil,
-		env("other origins whose pages may connect, comma-separated, e.g. https://chat.example.org", "allowed-origins"))
+	room, eng := &o.room, &o.web.SocketIO.Engine
+	fs.StringVar(&o.addr, "addr", defaultAddr, "address to listen on, host:port")
+	fs.StringVar(&o.db, "db", defaultDB, "database file, created if missing")
+	fs.IntVar(&room.History, "history", storage.DefaultHistory, "messages kept and replayed to each joining chatter")
+	fs.StringSliceVar(&eng.AllowedOrigins, "allowed-origins", nil,
+		"other origins whose pages may connect, comma-separated, e.g. https://chat.example.org")
 
-	fs.IntVar(&o.maxMessage, "max-message", chat.DefaultMaxMessageLen, env("longest message, in characters after trimming", "max-message"))
-	fs.Float64Var(&o.rate, "rate", chat.DefaultRate, env("messages per second one connection may send, on average", "rate"))
-	fs.IntVar(&o.burst, "burst", chat.DefaultBurst, env("messages one connection may send at once before --rate applies", "burst"))
-	fs.IntVar(&o.floodLimit, "flood-limit", chat.DefaultFloodLimit,
-		env("refused (rate_limited) messages in a row after which the connection is closed", "flood-limit"))
-	fs.IntVar(&o.sendQueue, "send-queue", 0,
-		env("packets that may wait for one client; a client that stops reading is disconnected when it is full "+
-			"(0: automatic, the larger of 4096 and --history + --max-connections + 64)", "send-queue"))
-	fs.IntVar(&o.maxPayload, "max-payload", engineio.DefaultMaxPayload,
-		env("largest WebSocket message or polling request body, in bytes", "max-payload"))
-	fs.DurationVar(&o.pingInterval, "ping-interval", engineio.DefaultPingInterval, env("how often each client is pinged", "ping-interval"))
-	fs.DurationVar(&o.pingTimeout, "ping-timeout", engineio.DefaultPingTimeout,
-		env("how long a ping may go unanswered before the client is dropped", "ping-timeout"))
-	fs.IntVar(&o.maxConns, "max-connections", defaultMaxConnections, env("connections open at once; 0 for no cap", "max-connections"))
-	fs.IntVar(&o.maxConnsPerIP, "max-connections-per-ip", defaultMaxConnectionsPerIP,
-		env("connections open at once from one client address (loopback exempt); 0 for no cap", "max-connections-per-ip"))
+	fs.IntVar(&room.MaxMessageLen, "max-message", chat.DefaultMaxMessageLen, "longest message, in characters after trimming")
+	fs.Float64Var(&room.Rate, "rate", chat.DefaultRate, "messages per second one connection may send, on average")
+	fs.IntVar(&room.Burst, "burst", chat.DefaultBurst, "messages one connection may send at once before --rate applies")
+	fs.IntVar(&room.FloodLimit, "flood-limit", chat.DefaultFloodLimit,
+		"refused (rate_limited) messages in a row after which the connection is closed")
+	fs.IntVar(&eng.SendQueue, "send-queue", 0,
+		"packets that may wait for one client; a client that stops reading is disconnected when it is full "+
+			"(0: automatic, the larger of 4096 and --history + --max-connections + 64)")
+	fs.IntVar(&eng.MaxPayload, "max-payload", engineio.DefaultMaxPayload, "largest WebSocket message or polling request body, in bytes")
+	fs.DurationVar(&eng.PingInterval, "ping-interval", engineio.DefaultPingInterval, "how often each client is pinged")
+	fs.DurationVar(&eng.PingTimeout, "ping-timeout", engineio.DefaultPingTimeout,
+		"how long a ping may go unanswered before the client is dropped")
+	fs.IntVar(&eng.MaxSessions, "max-connections", defaultMaxConnections, "connections open at once; 0 for no cap")
+	fs.IntVar(&eng.MaxSessionsPerIP, "max-connections-per-ip", defaultMaxConnectionsPerIP,
+		"connections open at once from one client address (loopback exempt); 0 for no cap")
 	fs.StringSliceVar(&o.trustedProxies, "trusted-proxies", nil,
-		env("reverse proxies (addresses or CIDR networks, comma-separated) whose X-Forwarded-For names the client", "trusted-proxies"))
-	fs.DurationVar(&o.readHeaderTimeout, "read-header-timeout", web.DefaultReadHeaderTimeout,
-		env("time a client has to send a request's headers (stops slowloris)", "read-header-timeout"))
-	fs.DurationVar(&o.flushInterval, "flush-interval", defaultFlushInterval,
-		env("under load, gather each WebSocket client's packets for up to this long into one write (less CPU, more latency); 0 writes each at once", "flush-interval"))
-}
-
-// serveEnv maps each flag of serve to its environment variable.
-var serveEnv = map[string]string{
-	"addr":                   envAddr,
-	"db":                     envDB,
-	"history":                envHistory,
-	"allowed-origins":        envAllowedOrigins,
-	"max-message":            "CHATSERVER_MAX_MESSAGE",
-	"rate":                   "CHATSERVER_RATE",
-	"burst":                  "CHATSERVER_BURST",
-	"flood-limit":            "CHATSERVER_FLOOD_LIMIT",
-	"send-queue":             "CHATSERVER_SEND_QUEUE",
-	"max-payload":            "CHATSERVER_MAX_PAYLOAD",
-	"ping-interval":          "CHATSERVER_PING_INTERVAL",
-	"ping-timeout":           "CHATSERVER_PING_TIMEOUT",
-	"max-connections":        "CHATSERVER_MAX_CONNECTIONS",
-	"max-connections-per-ip": "CHATSERVER_MAX_CONNECTIONS_PER_IP",
-	"trusted-proxies":        "CHATSERVER_TRUSTED_PROXIES",
-	"read-header-timeout":    "CHATSERVER_READ_HEADER_TIMEOUT",
-	"flush-interval":         "CHATSERVER_FLUSH_INTERVAL",
+		"reverse proxies (addresses or CIDR networks, comma-separated) whose X-Forwarded-For names the client")
+	fs.DurationVar(&o.web.ReadHeaderTimeout, "read-header-timeout", web.DefaultReadHeaderTimeout,
+		"time a client has to send a request's headers (stops slowloris)")
+	fs.DurationVar(&eng.FlushInterval, "flush-interval", 0,
+		"under load, gather each WebSocket client's packets for up to this long into one write (less CPU, more latency); 0 writes each at once")
+	withEnv(fs)
 }
 
 func (o *serveOptions) validate() error {
@@ -179,10 +151,10 @@ func (o *serveOptions) validate() error {
 	if o.db == "" {
 		return errors.New("--db must name a file")
 	}
-	if o.history < 1 || o.history > maxHistory {
-		return fmt.Errorf("--history must be between 1 and %d, got %d", maxHistory, o.history)
+	if h := o.room.History; h < 1 || h > maxHistory {
+		return fmt.Errorf("--history must be between 1 and %d, got %d", maxHistory, h)
 	}
-	for _, origin := range o.allowedOrigins {
+	for _, origin := range o.web.SocketIO.Engine.AllowedOrigins {
 		u, err := url.Parse(origin)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
 			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
@@ -200,13 +172,14 @@ func (o *serveOptions) validate() error {
 		}
 		return fmt.Errorf("--trusted-proxies: %w", err)
 	}
-	o.proxies = proxies
+	o.web.TrustedProxies = proxies
 	return nil
 }
 
 // validateLimits checks the chat and transport limits, each against its
 // bounds and against the others it must fit.
 func (o *serveOptions) validateLimits() error {
+	room, eng := &o.room, &o.web.SocketIO.Engine
 	intRange := func(flag string, v, lo, hi int) error {
 		if v < lo || v > hi {
 			return fmt.Errorf("--%s must be between %d and %d, got %d", flag, lo, hi, v)
@@ -220,40 +193,40 @@ func (o *serveOptions) validateLimits() error {
 		return nil
 	}
 	checks := []error{
-		intRange("max-message", o.maxMessage, 1, maxMessageLimit),
-		intRange("burst", o.burst, 1, maxBurst),
-		intRange("flood-limit", o.floodLimit, 1, maxBurst),
-		intRange("max-payload", o.maxPayload, 1, maxPayloadLimit),
-		intRange("max-connections", o.maxConns, 0, math.MaxInt32),
-		intRange("max-connections-per-ip", o.maxConnsPerIP, 0, math.MaxInt32),
-		intRange("send-queue", o.sendQueue, 0, math.MaxInt32),
-		timing("ping-interval", o.pingInterval),
-		timing("ping-timeout", o.pingTimeout),
-		timing("read-header-timeout", o.readHeaderTimeout),
+		intRange("max-message", room.MaxMessageLen, 1, maxMessageLimit),
+		intRange("burst", room.Burst, 1, maxBurst),
+		intRange("flood-limit", room.FloodLimit, 1, maxBurst),
+		intRange("max-payload", eng.MaxPayload, 1, maxPayloadLimit),
+		intRange("max-connections", eng.MaxSessions, 0, math.MaxInt32),
+		intRange("max-connections-per-ip", eng.MaxSessionsPerIP, 0, math.MaxInt32),
+		intRange("send-queue", eng.SendQueue, 0, math.MaxInt32),
+		timing("ping-interval", eng.PingInterval),
+		timing("ping-timeout", eng.PingTimeout),
+		timing("read-header-timeout", o.web.ReadHeaderTimeout),
 	}
-	if o.flushInterval < 0 || o.flushInterval > maxFlushInterval {
-		checks = append(checks, fmt.Errorf("--flush-interval must be between 0 and %s, got %s", maxFlushInterval, o.flushInterval))
+	if d := eng.FlushInterval; d < 0 || d > maxFlushInterval {
+		checks = append(checks, fmt.Errorf("--flush-interval must be between 0 and %s, got %s", maxFlushInterval, d))
 	}
 	if err := firstError(checks); err != nil {
 		return err
 	}
-	if !(o.rate > 0 && o.rate <= maxRate) { // also refuses NaN
-		return fmt.Errorf("--rate must be more than 0 and at most %d messages a second, got %v", maxRate, o.rate)
+	if !(room.Rate > 0 && room.Rate <= maxRate) { // also refuses NaN
+		return fmt.Errorf("--rate must be more than 0 and at most %d messages a second, got %v", maxRate, room.Rate)
 	}
-	if need := o.maxMessage*payloadPerChar + payloadOverhead; o.maxPayload < need {
+	if need := room.MaxMessageLen*payloadPerChar + payloadOverhead; eng.MaxPayload < need {
 		return fmt.Errorf("--max-payload must be at least %d bytes to carry a message of --max-message %d characters, got %d",
-			need, o.maxMessage, o.maxPayload)
+			need, room.MaxMessageLen, eng.MaxPayload)
 	}
-	if o.sendQueue == 0 {
-		o.sendQueue = max(minAutoSendQueue, o.history+o.maxConns+sendQueueSlack)
+	if eng.SendQueue == 0 {
+		eng.SendQueue = max(minAutoSendQueue, room.History+eng.MaxSessions+sendQueueSlack)
 	}
-	if o.maxConns > 0 {
-		if need := o.history + o.maxConns + sendQueueSlack; o.sendQueue < need {
+	if eng.MaxSessions > 0 {
+		if need := room.History + eng.MaxSessions + sendQueueSlack; eng.SendQueue < need {
 			return fmt.Errorf("--send-queue must be at least --history + --max-connections + %d = %d, got %d "+
-				"(a joining chatter is sent the history and the whole chatter list at once)", sendQueueSlack, need, o.sendQueue)
+				"(a joining chatter is sent the history and the whole chatter list at once)", sendQueueSlack, need, eng.SendQueue)
 		}
-	} else if need := o.history + sendQueueSlack; o.sendQueue < need {
-		return fmt.Errorf("--send-queue must be at least --history + %d = %d, got %d", sendQueueSlack, need, o.sendQueue)
+	} else if need := room.History + sendQueueSlack; eng.SendQueue < need {
+		return fmt.Errorf("--send-queue must be at least --history + %d = %d, got %d", sendQueueSlack, need, eng.SendQueue)
 	}
 	return nil
 }
@@ -266,35 +239,6 @@ func firstError(errs []error) error {
 		}
 	}
 	return nil
-}
-
-// roomConfig is the chat part of the options.
-func (o *serveOptions) roomConfig(logf func(string, ...any)) chat.Config {
-	return chat.Config{
-		History:       o.history,
-		MaxMessageLen: o.maxMessage,
-		Rate:          o.rate,
-		Burst:         o.burst,
-		FloodLimit:    o.floodLimit,
-		Logf:          logf,
-	}
-}
-
-// webConfig is the HTTP and transport part of the options.
-func (o *serveOptions) webConfig(logf func(string, ...any)) web.Config {
-	return web.Config{
-		PingInterval:        o.pingInterval,
-		PingTimeout:         o.pingTimeout,
-		MaxPayload:          o.maxPayload,
-		SendQueue:           o.sendQueue,
-		MaxConnections:      o.maxConns,
-		MaxConnectionsPerIP: o.maxConnsPerIP,
-		TrustedProxies:      o.proxies,
-		ReadHeaderTimeout:   o.readHeaderTimeout,
-		FlushInterval:       o.flushInterval,
-		AllowedOrigins:      o.allowedOrigins,
-		Logf:                logf,
-	}
 }
 
 func newServeCommand() *cobra.Command {
@@ -327,7 +271,7 @@ last; the exit status is 0.`,
   chatserver serve --rate 2 --burst 5 --max-message 500`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := applyEnv(cmd.Flags(), serveEnv); err != nil {
+			if err := applyEnv(cmd.Flags()); err != nil {
 				return err
 			}
 			if err := o.validate(); err != nil {
@@ -348,7 +292,7 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	defer stopSignals()
 	logf := log.New(errOut, "chatserver: ", log.LstdFlags).Printf
 
-	store, err := openForServe(o.db, o.history)
+	store, err := openForServe(o.db, o.room.History)
 	if err != nil {
 		return err
 	}
@@ -368,7 +312,9 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	}
 	undo = append(undo, func() { ln.Close() })
 
-	room, err := chat.NewRoom(store, o.roomConfig(logf))
+	roomCfg := o.room
+	roomCfg.Logf = logf
+	room, err := chat.NewRoom(store, roomCfg)
 	if err != nil {
 		return fail(fmt.Errorf("start the room: %w", openError(o.db, err)))
 	}
@@ -385,7 +331,9 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	}
 	undo = append(undo, func() { adm.Close() })
 
-	srv := web.New(room, o.webConfig(logf))
+	webCfg := o.web
+	webCfg.Logf = logf
+	srv := web.New(room, webCfg)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 

@@ -12,7 +12,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"chatserver/chat"
-	"chatserver/web"
+	"chatserver/storage"
+	"chatserver/web/socketio/engineio"
 )
 
 // parseServe parses args (and the environment) as serve does, validates,
@@ -25,7 +26,7 @@ func parseServe(t testing.TB, args ...string) *serveOptions {
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
 	}
-	if err := applyEnv(fs, serveEnv); err != nil {
+	if err := applyEnv(fs); err != nil {
 		t.Fatal(err)
 	}
 	if err := o.validate(); err != nil {
@@ -42,33 +43,34 @@ func TestServeLimitsReachTheRoomAndTheTransport(t *testing.T) {
 		"--max-connections", "100", "--trusted-proxies", "127.0.0.1,10.0.0.0/8",
 		"--read-header-timeout", "750ms", "--burst", "8", "--flush-interval", "30ms")
 
-	room := o.roomConfig(nil)
-	wantRoom := chat.Config{History: chat.DefaultHistory, MaxMessageLen: 500, Rate: 2.5, Burst: 8, FloodLimit: 4}
+	room := o.room
+	wantRoom := chat.Config{History: storage.DefaultHistory, MaxMessageLen: 500, Rate: 2.5, Burst: 8, FloodLimit: 4}
 	if room.History != wantRoom.History || room.MaxMessageLen != wantRoom.MaxMessageLen || room.Rate != wantRoom.Rate ||
 		room.Burst != wantRoom.Burst || room.FloodLimit != wantRoom.FloodLimit {
 		t.Errorf("room config %+v, want %+v (the flag --burst wins over CHATSERVER_BURST)", room, wantRoom)
 	}
 
-	w := o.webConfig(nil)
-	wantWeb := web.Config{
+	w, e := o.web, o.web.SocketIO.Engine
+	wantEngine := engineio.Config{
 		PingInterval: 2 * time.Second, PingTimeout: time.Second, MaxPayload: 65536, SendQueue: 300,
-		MaxConnections: 100, MaxConnectionsPerIP: 3, ReadHeaderTimeout: 750 * time.Millisecond,
-		FlushInterval:  30 * time.Millisecond,
-		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("10.0.0.0/8")},
+		MaxSessions: 100, MaxSessionsPerIP: 3, FlushInterval: 30 * time.Millisecond,
 	}
-	if w.PingInterval != wantWeb.PingInterval || w.PingTimeout != wantWeb.PingTimeout || w.MaxPayload != wantWeb.MaxPayload ||
-		w.SendQueue != wantWeb.SendQueue || w.MaxConnections != wantWeb.MaxConnections ||
-		w.MaxConnectionsPerIP != wantWeb.MaxConnectionsPerIP || w.ReadHeaderTimeout != wantWeb.ReadHeaderTimeout ||
-		w.FlushInterval != wantWeb.FlushInterval ||
-		!slices.Equal(w.TrustedProxies, wantWeb.TrustedProxies) {
-		t.Errorf("web config %+v, want %+v (CHATSERVER_MAX_CONNECTIONS_PER_IP applies)", w, wantWeb)
+	if e.PingInterval != wantEngine.PingInterval || e.PingTimeout != wantEngine.PingTimeout || e.MaxPayload != wantEngine.MaxPayload ||
+		e.SendQueue != wantEngine.SendQueue || e.MaxSessions != wantEngine.MaxSessions ||
+		e.MaxSessionsPerIP != wantEngine.MaxSessionsPerIP || e.FlushInterval != wantEngine.FlushInterval {
+		t.Errorf("engine config %+v, want %+v (CHATSERVER_MAX_CONNECTIONS_PER_IP applies)", e, wantEngine)
+	}
+	wantProxies := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("10.0.0.0/8")}
+	if w.ReadHeaderTimeout != 750*time.Millisecond || !slices.Equal(w.TrustedProxies, wantProxies) {
+		t.Errorf("web config: read header timeout %s, trusted proxies %v; want 750ms, %v", w.ReadHeaderTimeout, w.TrustedProxies, wantProxies)
 	}
 }
 
 func TestServeDefaultsAreValid(t *testing.T) {
 	o := parseServe(t)
-	if o.maxMessage != chat.DefaultMaxMessageLen || o.rate != chat.DefaultRate || o.burst != chat.DefaultBurst ||
-		o.maxConnsPerIP != defaultMaxConnectionsPerIP || o.maxConns != defaultMaxConnections || len(o.proxies) != 0 {
+	e := o.web.SocketIO.Engine
+	if o.room.MaxMessageLen != chat.DefaultMaxMessageLen || o.room.Rate != chat.DefaultRate || o.room.Burst != chat.DefaultBurst ||
+		e.MaxSessionsPerIP != defaultMaxConnectionsPerIP || e.MaxSessions != defaultMaxConnections || len(o.web.TrustedProxies) != 0 {
 		t.Errorf("defaults %+v", o)
 	}
 }
@@ -80,13 +82,10 @@ func TestEveryServeFlagIsDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
-	new(serveOptions).addFlags(fs)
-	fs.VisitAll(func(f *pflag.Flag) {
-		env, ok := serveEnv[f.Name]
-		if !ok {
-			t.Errorf("--%s has no environment variable in serveEnv", f.Name)
-			return
+	serveFlags().VisitAll(func(f *pflag.Flag) {
+		env := envName(f.Name)
+		if f.Annotations[envAnnotation] == nil {
+			t.Errorf("--%s has no environment variable", f.Name)
 		}
 		if !strings.Contains(f.Usage, "(env "+env+")") {
 			t.Errorf("--%s usage %q does not name %s", f.Name, f.Usage, env)
@@ -96,11 +95,6 @@ func TestEveryServeFlagIsDocumented(t *testing.T) {
 			t.Errorf("README.md has no configuration row for --%s / %s", f.Name, env)
 		}
 	})
-	for name := range serveEnv {
-		if fs.Lookup(name) == nil {
-			t.Errorf("serveEnv names --%s, which serve does not have", name)
-		}
-	}
 }
 
 func TestServeSendQueueIsSizedForTheConnectionCap(t *testing.T) {
@@ -118,7 +112,7 @@ func TestServeSendQueueIsSizedForTheConnectionCap(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := parseServe(t, tt.args...)
-			if got := o.webConfig(nil).SendQueue; got != tt.want {
+			if got := o.web.SocketIO.Engine.SendQueue; got != tt.want {
 				t.Errorf("send queue %d, want %d", got, tt.want)
 			}
 		})

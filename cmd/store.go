@@ -6,29 +6,22 @@ import (
 	"io/fs"
 	"math"
 	"os"
-	"time"
 
 	"chatserver/storage"
 	"chatserver/storage/bolt"
 	"chatserver/web/admin"
 )
 
-const (
-	// lockTimeout is how long a command waits for the database lock: long
-	// enough to ride out a server that is just stopping, short enough that
-	// a second server fails within seconds instead of hanging.
-	lockTimeout = time.Second
-
-	// keepAll is the history size passed when history and kick open the
-	// file themselves: a read-write open trims to Options.History, and a
-	// kick must never delete messages that the server keeps.
-	keepAll = math.MaxInt
-)
+// keepAll is the history size passed when history and kick open the file
+// themselves: a read-write open trims to Options.History, and a kick must
+// never delete messages that the server keeps.
+const keepAll = math.MaxInt
 
 // openForServe opens the database for `serve`, turning the store's
-// sentinel errors into plain sentences.
+// sentinel errors into plain sentences. Like every command, it waits
+// bolt.DefaultTimeout for the file lock.
 func openForServe(path string, history int) (*bolt.Store, error) {
-	st, err := bolt.Open(path, bolt.Options{History: history, Timeout: lockTimeout})
+	st, err := bolt.Open(path, bolt.Options{History: history})
 	if errors.Is(err, storage.ErrLocked) {
 		return nil, plainf(err, "%s is in use by another chatserver (is one already running?)", path)
 	}
@@ -39,9 +32,9 @@ func openForServe(path string, history int) (*bolt.Store, error) {
 // answered on the admin socket. A missing file is not created.
 func openOffline(path string, readOnly bool) (*bolt.Store, error) {
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return nil, plainf(err, "no database at %s (no chatserver has run with it yet; pass --db or set %s)", path, envDB)
+		return nil, plainf(err, "no database at %s (no chatserver has run with it yet; pass --db or set %s)", path, envName("db"))
 	}
-	st, err := bolt.Open(path, bolt.Options{History: keepAll, Timeout: lockTimeout, ReadOnly: readOnly})
+	st, err := bolt.Open(path, bolt.Options{History: keepAll, ReadOnly: readOnly})
 	if errors.Is(err, storage.ErrLocked) {
 		return nil, plainf(err, "%s is in use by a chatserver whose admin socket %s cannot be reached (is it still starting, or run by another user?)",
 			path, admin.SocketPath(path))

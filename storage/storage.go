@@ -1,4 +1,5 @@
-// Package storage holds the types and errors shared by chatserver's stores.
+// Package storage holds the types, errors and defaults shared by
+// chatserver's stores and the chat room that uses them.
 //
 // The chat package defines the Store interface it needs; the subpackages
 // (storage/bolt, later storage/redis) implement it with these types, so that
@@ -9,6 +10,11 @@ import (
 	"errors"
 	"time"
 )
+
+// DefaultHistory is how many messages are kept and replayed to a joining
+// chatter unless configured otherwise: the default of the chat room's
+// Config.History, of a store's history size and of --history.
+const DefaultHistory = 10
 
 // Message is one stored chat message.
 type Message struct {

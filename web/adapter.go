@@ -6,7 +6,6 @@ import (
 
 	"chatserver/chat"
 	"chatserver/web/socketio"
-	"chatserver/web/socketio/engineio"
 )
 
 // conn adapts a Socket.IO socket to chat.Conn.
@@ -66,8 +65,8 @@ type chatError struct {
 // the client in the log.
 func attach(room *chat.Room, sock *socketio.Socket, logf func(string, ...any), clientIP func(*http.Request) string) {
 	c := room.Connect(&conn{sock: sock})
-	sock.OnDisconnect(func(reason string) {
-		if reason == engineio.ReasonSendQueueFull {
+	sock.OnDisconnect(func(reason socketio.DisconnectReason) {
+		if reason == socketio.ReasonSendQueueFull {
 			// Worth a line: the client (or its network) cannot keep up,
 			// and an operator seeing many of these may raise --send-queue.
 			who := c.Name()

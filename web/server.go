@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"chatserver/chat"
+	"chatserver/internal/logger"
 	"chatserver/web/socketio"
-	"chatserver/web/socketio/engineio"
 )
 
 // HTTP timeouts. Held long-polling GETs last up to one ping interval, so
@@ -34,38 +34,22 @@ const (
 	maxHeaderBytes = 16 << 10
 )
 
-// Config configures a Server. Zero values take the Engine.IO defaults
-// (and no connection caps).
+// Config configures a Server. Zero fields take the defaults of the
+// package that uses them.
 type Config struct {
-	// PingInterval and PingTimeout of the Engine.IO heartbeat.
-	PingInterval time.Duration
-	PingTimeout  time.Duration
-	// MaxPayload caps one WebSocket message or polling POST body (bytes).
-	MaxPayload int
-	// SendQueue is how many packets may wait for one client; a client
-	// that stops reading is disconnected when its queue is full, so it
-	// never stalls the broadcast for others.
-	SendQueue int
-	// MaxConnections caps the connections (Engine.IO sessions) open at
-	// once; 0 means no cap. A handshake over the cap gets HTTP 503.
-	MaxConnections int
-	// MaxConnectionsPerIP caps the connections of one client address
-	// (see ClientIP); 0 means no cap. Loopback addresses are exempt, so a
-	// reverse proxy on the same machine and `chatserver bench` work.
-	MaxConnectionsPerIP int
+	// SocketIO configures the Socket.IO endpoint and, in SocketIO.Engine,
+	// the Engine.IO transport under it: heartbeat, payload and send-queue
+	// limits, connection caps (MaxSessions and MaxSessionsPerIP; no cap
+	// when zero, loopback addresses exempt from the per-address one),
+	// allowed origins and flush interval. New sets Engine.ClientIP from
+	// TrustedProxies, and SocketIO.Logf to Logf when it is nil.
+	SocketIO socketio.Config
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For header
 	// names the client (see ClientIP). Empty: the TCP peer is the client.
 	TrustedProxies []netip.Prefix
 	// ReadHeaderTimeout bounds the reading of a request's headers; zero
 	// means DefaultReadHeaderTimeout.
 	ReadHeaderTimeout time.Duration
-	// FlushInterval lets a busy WebSocket client's packets gather for up
-	// to this long into one write (engineio.Config.FlushInterval); zero
-	// writes each at once.
-	FlushInterval time.Duration
-	// AllowedOrigins are origins besides the server's own from which
-	// browsers may connect ("https://chat.example.org").
-	AllowedOrigins []string
 	// Logf receives internal errors; nil means log.Printf.
 	Logf func(format string, args ...any)
 }
@@ -73,7 +57,6 @@ type Config struct {
 // Server is chatserver's HTTP front: the page, the Socket.IO endpoint and
 // a health check, on one listener.
 type Server struct {
-	room *chat.Room
 	sio  *socketio.Server
 	http *http.Server
 	logf func(string, ...any)
@@ -92,33 +75,23 @@ func New(room *chat.Room, cfg Config) *Server {
 	}
 	trusted := cfg.TrustedProxies
 	clientIP := func(r *http.Request) string { return ClientIP(r, trusted) }
-	sio := socketio.NewServer(socketio.Config{
-		Engine: engineio.Config{
-			PingInterval:     cfg.PingInterval,
-			PingTimeout:      cfg.PingTimeout,
-			MaxPayload:       cfg.MaxPayload,
-			SendQueue:        cfg.SendQueue,
-			FlushInterval:    cfg.FlushInterval,
-			AllowedOrigins:   cfg.AllowedOrigins,
-			MaxSessions:      cfg.MaxConnections,
-			MaxSessionsPerIP: cfg.MaxConnectionsPerIP,
-			ClientIP:         clientIP,
-			// ExemptIP nil: loopback addresses are exempt from the
-			// per-address cap.
-		},
-		Logf: logf,
-	})
+	sioCfg := cfg.SocketIO
+	sioCfg.Engine.ClientIP = clientIP
+	if sioCfg.Logf == nil {
+		sioCfg.Logf = logf
+	}
+	sio := socketio.NewServer(sioCfg)
 	sio.Of("/").OnConnect(func(sock *socketio.Socket) error {
 		attach(room, sock, logf, clientIP)
 		return nil
 	})
-	s := &Server{room: room, sio: sio, logf: logf}
+	s := &Server{sio: sio, logf: logf}
 	s.http = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          log.New(logWriter{logf}, "", 0),
+		ErrorLog:          logger.New(logf, ""),
 	}
 	return s
 }
@@ -189,12 +162,4 @@ func decodeObject(raw json.RawMessage, v any) bool {
 		return false
 	}
 	return json.Unmarshal(raw, v) == nil
-}
-
-// logWriter sends the http.Server's own error log through logf.
-type logWriter struct{ logf func(string, ...any) }
-
-func (w logWriter) Write(p []byte) (int, error) {
-	w.logf("%s", bytes.TrimRight(p, "\n"))
-	return len(p), nil
 }

@@ -4,6 +4,8 @@ import (
 	"maps"
 	"testing"
 	"time"
+
+	"go.etcd.io/bbolt"
 )
 
 func TestBans(t *testing.T) {
@@ -18,6 +20,7 @@ func TestBans(t *testing.T) {
 		"old":    now.Add(-time.Minute), // already expired
 		"edge":   now,                   // expires exactly now
 		"zoneMe": day.In(time.FixedZone("UTC-5", -5*60*60)),
+		"ας":     day, // final sigma
 	} {
 		if err := s.Ban(name, until); err != nil {
 			t.Fatalf("Ban(%q): %v", name, err)
@@ -38,6 +41,8 @@ func TestBans(t *testing.T) {
 		{"old", now, false, time.Time{}},
 		{"edge", now, false, time.Time{}},
 		{"zoneme", now, true, day},
+		{"ΑΣ", now, true, day},
+		{"ασ", now, true, day},
 		{"nobody", now, false, time.Time{}},
 	}
 	for _, tt := range expiry {
@@ -55,17 +60,10 @@ func TestBans(t *testing.T) {
 		})
 	}
 
-	t.Run("Bans lists the active ones", func(t *testing.T) {
-		got, err := s.Bans(now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := map[string]time.Time{"ann": hour, "bob": day, "zoneme": day}
-		if !maps.EqualFunc(got, want, time.Time.Equal) {
-			t.Errorf("Bans(now) = %v, want %v", got, want)
-		}
-		if got, _ := s.Bans(day); len(got) != 0 {
-			t.Errorf("Bans(day) = %v, want none", got)
+	t.Run("bans are stored under nick.Key", func(t *testing.T) {
+		want := map[string]time.Time{"ann": hour, "bob": day, "old": now.Add(-time.Minute), "edge": now, "zoneme": day, "ασ": day}
+		if got := storedBans(t, s); !maps.EqualFunc(got, want, time.Time.Equal) {
+			t.Errorf("stored bans %v, want %v", got, want)
 		}
 	})
 
@@ -118,4 +116,106 @@ func TestBansSurviveReopen(t *testing.T) {
 	if err != nil || !banned || !got.Equal(until) {
 		t.Errorf("BanExpiry after reopen = %v, %v, %v; want %v, true, nil (nanoseconds kept)", got, banned, err, until)
 	}
+}
+
+// TestBansUnderOlderKeysStillMatch opens a file whose bans were keyed as
+// an older chatserver keyed them (strings.ToLower, which keeps ς and ſ
+// apart from σ and s): every ban still applies, read-only as well as
+// read-write, and a read-write open moves them under their current keys.
+func TestBansUnderOlderKeysStillMatch(t *testing.T) {
+	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	hour := now.Add(time.Hour)
+	day := now.Add(24 * time.Hour)
+	stored := map[string]time.Time{
+		"ας":    day,  // now under ασ, where it meets a shorter ban
+		"ασ":    hour, //
+		"ſam":   hour, // now under sam, where it meets a longer ban
+		"sam":   day,  //
+		"ılık":  day,  // now under ilik
+		"alice": hour, // a key that stays
+	}
+	expiry := []struct {
+		name   string
+		banned bool
+		until  time.Time
+	}{
+		{"ΑΣ", true, day},
+		{"ας", true, day},
+		{"Sam", true, day},
+		{"ſam", true, day},
+		{"ILIK", true, day},
+		{"Alice", true, hour},
+		{"bob", false, time.Time{}},
+	}
+	for _, readOnly := range []bool{true, false} {
+		t.Run(map[bool]string{true: "read-only", false: "read-write"}[readOnly], func(t *testing.T) {
+			path := fileWithBans(t, stored)
+			before := readFile(t, path)
+			s := openStore(t, path, Options{ReadOnly: readOnly})
+			for _, tt := range expiry {
+				until, banned, err := s.BanExpiry(tt.name, now)
+				if err != nil || banned != tt.banned || !until.Equal(tt.until) {
+					t.Errorf("BanExpiry(%q) = %v, %v, %v; want %v, %v", tt.name, until, banned, err, tt.until, tt.banned)
+				}
+			}
+			if readOnly {
+				assertUnchanged(t, path, before)
+				return
+			}
+			want := map[string]time.Time{"alice": hour, "ilik": day, "sam": day, "ασ": day}
+			if got := storedBans(t, s); !maps.EqualFunc(got, want, time.Time.Equal) {
+				t.Errorf("stored bans %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// fileWithBans creates a chatserver file whose bans bucket holds exactly
+// bans (stored key → expiry), written past the Store as an older
+// chatserver wrote them, and returns its path.
+func fileWithBans(t *testing.T, bans map[string]time.Time) string {
+	t.Helper()
+	path := testPath(t)
+	s, err := Open(path, Options{Timeout: testTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: testTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketBans)
+		for k, until := range bans {
+			if err := b.Put([]byte(k), []byte(until.UTC().Format(time.RFC3339Nano))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// storedBans returns every entry of the bans bucket, by stored key.
+func storedBans(t *testing.T, s *Store) map[string]time.Time {
+	t.Helper()
+	got := make(map[string]time.Time)
+	err := s.view("test", func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketBans).ForEach(func(k, v []byte) error {
+			until, err := decodeExpiry(k, v)
+			got[string(k)] = until
+			return err
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }

@@ -10,7 +10,7 @@ import (
 
 // benchHistory is the history kept while benchmarking: the serve default,
 // so every append also trims, as in production.
-const benchHistory = DefaultHistory
+const benchHistory = storage.DefaultHistory
 
 // benchAppend measures durable appends of batch messages per AppendMessages
 // call (one transaction, one fsync each) and reports messages per second.

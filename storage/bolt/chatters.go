@@ -2,29 +2,15 @@ package bolt
 
 import (
 	"fmt"
-	"strings"
 
 	"go.etcd.io/bbolt"
+
+	"chatserver/nick"
 )
 
-// AddChatter records name (exactly as given) as present. Adding a name that
-// is already present writes nothing.
-func (s *Store) AddChatter(name string) error {
-	return s.update("add chatter", func(tx *bbolt.Tx) error {
-		b, err := bucket(tx, bucketChatters)
-		if err != nil {
-			return err
-		}
-		if b.Get([]byte(name)) != nil {
-			return errNoChange
-		}
-		return b.Put([]byte(name), []byte{})
-	})
-}
-
-// RemoveChatter removes every present name that equals name
-// case-insensitively (strings.EqualFold) and reports whether there was one.
-// When there was none it writes nothing.
+// RemoveChatter removes every present name that is the same nickname as
+// name (nick.Key) and reports whether there was one. When there was none
+// it writes nothing.
 func (s *Store) RemoveChatter(name string) (bool, error) {
 	var found bool
 	err := s.update("remove chatter", func(tx *bbolt.Tx) error {
@@ -33,9 +19,10 @@ func (s *Store) RemoveChatter(name string) (bool, error) {
 		if err != nil {
 			return err
 		}
+		key := nick.Key(name)
 		var match [][]byte
 		if err := b.ForEach(func(k, _ []byte) error {
-			if strings.EqualFold(string(k), name) {
+			if nick.Key(string(k)) == key {
 				match = append(match, []byte(string(k)))
 			}
 			return nil
@@ -78,22 +65,6 @@ func (s *Store) Chatters() ([]string, error) {
 		return nil, err
 	}
 	return names, nil
-}
-
-// ClearChatters empties the presence set. A single-node server calls it at
-// start-up to drop presence left behind by a crash. An empty set writes
-// nothing.
-func (s *Store) ClearChatters() error {
-	return s.update("clear chatters", func(tx *bbolt.Tx) error {
-		b, err := bucket(tx, bucketChatters)
-		if err != nil {
-			return err
-		}
-		if k, _ := b.Cursor().First(); k == nil {
-			return errNoChange
-		}
-		return recreate(tx, bucketChatters)
-	})
 }
 
 // SetChatters replaces the presence set with names (each exactly as given)

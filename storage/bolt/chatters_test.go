@@ -7,32 +7,29 @@ import (
 
 func TestChatters(t *testing.T) {
 	type step struct {
-		op    string // add, remove, clear, set
-		name  string
+		op    string   // set, remove
+		name  string   // for remove
 		names []string // for set
 		found bool     // remove's expected report
 	}
+	set := func(names ...string) step { return step{op: "set", names: names} }
+	remove := func(name string, found bool) step { return step{op: "remove", name: name, found: found} }
 	tests := []struct {
 		name  string
 		steps []step
 		want  []string
 	}{
-		{"added names are listed sorted", []step{{op: "add", name: "zoe"}, {op: "add", name: "Ann"}, {op: "add", name: "bob"}},
-			[]string{"Ann", "bob", "zoe"}},
-		{"adding twice keeps one", []step{{op: "add", name: "ann"}, {op: "add", name: "ann"}}, []string{"ann"}},
-		{"names are kept as given", []step{{op: "add", name: "ÄnnE"}}, []string{"ÄnnE"}},
-		{"remove reports an existing name", []step{{op: "add", name: "ann"}, {op: "add", name: "bob"}, {op: "remove", name: "ann", found: true}},
-			[]string{"bob"}},
-		{"remove matches case-insensitively", []step{{op: "add", name: "Ann"}, {op: "remove", name: "aNN", found: true}}, nil},
-		{"remove matches non-ASCII case-insensitively", []step{{op: "add", name: "Émile"}, {op: "remove", name: "émile", found: true}}, nil},
-		{"remove of an absent name reports false", []step{{op: "add", name: "ann"}, {op: "remove", name: "bob", found: false}},
-			[]string{"ann"}},
-		{"remove twice reports false the second time", []step{{op: "add", name: "ann"}, {op: "remove", name: "ann", found: true}, {op: "remove", name: "ann", found: false}},
-			nil},
-		{"clear empties the set", []step{{op: "add", name: "ann"}, {op: "add", name: "bob"}, {op: "clear"}}, nil},
-		{"clear of an empty set", []step{{op: "clear"}}, nil},
-		{"set replaces the set", []step{{op: "add", name: "ann"}, {op: "set", names: []string{"cy", "bob"}}}, []string{"bob", "cy"}},
-		{"set to nothing empties", []step{{op: "add", name: "ann"}, {op: "set"}}, nil},
+		{"names are listed sorted", []step{set("zoe", "Ann", "bob")}, []string{"Ann", "bob", "zoe"}},
+		{"a name given twice is kept once", []step{set("ann", "ann")}, []string{"ann"}},
+		{"names are kept as given", []step{set("ÄnnE")}, []string{"ÄnnE"}},
+		{"set replaces the set", []step{set("ann"), set("cy", "bob")}, []string{"bob", "cy"}},
+		{"set to nothing empties", []step{set("ann"), set()}, nil},
+		{"remove reports an existing name", []step{set("ann", "bob"), remove("ann", true)}, []string{"bob"}},
+		{"remove matches case-insensitively", []step{set("Ann"), remove("aNN", true)}, nil},
+		{"remove matches non-ASCII case-insensitively", []step{set("Émile"), remove("émile", true)}, nil},
+		{"remove matches a final sigma", []step{set("ΑΣ"), remove("ας", true)}, nil},
+		{"remove of an absent name reports false", []step{set("ann"), remove("bob", false)}, []string{"ann"}},
+		{"remove twice reports false the second time", []step{set("ann"), remove("ann", true), remove("ann", false)}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -40,16 +37,12 @@ func TestChatters(t *testing.T) {
 			for _, st := range tt.steps {
 				var err error
 				switch st.op {
-				case "add":
-					err = s.AddChatter(st.name)
 				case "remove":
 					var found bool
 					found, err = s.RemoveChatter(st.name)
 					if err == nil && found != st.found {
 						t.Errorf("RemoveChatter(%q) = %v, want %v", st.name, found, st.found)
 					}
-				case "clear":
-					err = s.ClearChatters()
 				case "set":
 					err = s.SetChatters(st.names)
 				}
@@ -68,25 +61,29 @@ func TestChatters(t *testing.T) {
 	}
 }
 
-func TestAddChatterRefusesEmptyName(t *testing.T) {
+func TestSetChattersRefusesAnEmptyNameAndKeepsTheSet(t *testing.T) {
 	s := openStore(t, testPath(t), Options{})
-	if err := s.AddChatter(""); err == nil {
-		t.Error("AddChatter(\"\") succeeded, want an error")
+	if err := s.SetChatters([]string{"ann"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetChatters([]string{"bob", ""}); err == nil {
+		t.Error(`SetChatters(["bob", ""]) succeeded, want an error`)
+	}
+	if got, err := s.Chatters(); err != nil || !slices.Equal(got, []string{"ann"}) {
+		t.Errorf("after the refused write Chatters() = %q, %v; want [ann]", got, err)
 	}
 }
 
-func TestPresenceLeftByCrashIsCleared(t *testing.T) {
-	// A server that dies without removing its chatters leaves them in the
-	// file; the next server start finds and clears them.
+func TestPresenceLeftByCrashStaysUntilReplaced(t *testing.T) {
+	// A server that dies without clearing its chatters leaves them in the
+	// file; the next server start replaces them (chat.NewRoom sets none).
 	path := testPath(t)
 	crashed, err := Open(path, Options{Timeout: testTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"ann", "bob"} {
-		if err := crashed.AddChatter(name); err != nil {
-			t.Fatal(err)
-		}
+	if err := crashed.SetChatters([]string{"ann", "bob"}); err != nil {
+		t.Fatal(err)
 	}
 	if err := crashed.Close(); err != nil {
 		t.Fatal(err)
@@ -96,7 +93,7 @@ func TestPresenceLeftByCrashIsCleared(t *testing.T) {
 	if got, err := s.Chatters(); err != nil || !slices.Equal(got, []string{"ann", "bob"}) {
 		t.Fatalf("after restart Chatters() = %q, %v; want the stale [ann bob]", got, err)
 	}
-	if err := s.ClearChatters(); err != nil {
+	if err := s.SetChatters(nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -105,6 +102,6 @@ func TestPresenceLeftByCrashIsCleared(t *testing.T) {
 
 	s = openStore(t, path, Options{ReadOnly: true})
 	if got, err := s.Chatters(); err != nil || len(got) != 0 {
-		t.Errorf("after clear and reopen Chatters() = %q, %v; want none", got, err)
+		t.Errorf("after clearing and reopening Chatters() = %q, %v; want none", got, err)
 	}
 }

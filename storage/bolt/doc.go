@@ -13,7 +13,15 @@
 //	          History messages are kept; older ones are deleted in the same
 //	          transaction that appends new ones.
 //	chatters  nickname as given → empty value (the presence set)
-//	bans      lower-cased nickname → expiry, RFC 3339 with nanoseconds, UTC
+//	bans      nick.Key(nickname) → expiry, RFC 3339 with nanoseconds, UTC
+//
+// Bans are found by nick.Key, the one definition of "the same nickname";
+// stored chatters are matched by it too. Files written while bans were
+// keyed by strings.ToLower, or before a stronger nick.Key, may hold keys
+// that are not their own nick.Key: a read-write Open moves those bans to
+// their current key (the later expiry wins when two meet), and a read-only
+// store looks for them under their old keys, so no ban is lost. The
+// schema version stays 1: the keys of most names are unchanged.
 //
 // # Opening
 //

@@ -32,7 +32,7 @@ func TestAppendMessagesKeepsNewestHistory(t *testing.T) {
 			s := openStore(t, testPath(t), Options{History: tt.history})
 			limit := tt.history
 			if limit == 0 {
-				limit = DefaultHistory
+				limit = storage.DefaultHistory
 			}
 			var lastID uint64
 			for _, batch := range tt.batches {

@@ -20,14 +20,11 @@ import (
 )
 
 const (
-	// DefaultHistory is how many messages are kept when Options.History is
-	// zero; it matches the --history default of chatserver serve.
-	DefaultHistory = 10
-
 	// DefaultTimeout is how long Open waits for the file lock when
 	// Options.Timeout is zero: long enough to ride out a server that is just
-	// shutting down, short enough that `chatserver history` answers promptly
-	// when a server is running.
+	// shutting down, short enough that a second `chatserver serve` on the
+	// file fails within about a second instead of hanging, and that
+	// `chatserver history` answers promptly when a server is running.
 	DefaultTimeout = time.Second
 
 	// SchemaVersion is the layout version this package writes and the newest
@@ -65,7 +62,7 @@ var errNoChange = errors.New("no change")
 type Options struct {
 	// History is how many messages are kept (the newest N); older ones are
 	// deleted in the same transaction that appends new ones. Zero means
-	// DefaultHistory; negative values are refused.
+	// storage.DefaultHistory; negative values are refused.
 	History int
 	// Timeout is how long Open waits for the file lock before failing with
 	// an error wrapping storage.ErrLocked. Zero means DefaultTimeout;
@@ -84,7 +81,7 @@ func (o Options) withDefaults() (Options, error) {
 	case o.History < 0:
 		return o, fmt.Errorf("history must be at least 1, got %d", o.History)
 	case o.History == 0:
-		o.History = DefaultHistory
+		o.History = storage.DefaultHistory
 	}
 	switch {
 	case o.Timeout < 0:
@@ -104,6 +101,9 @@ type Store struct {
 	path     string
 	history  int
 	readOnly bool
+	// unkeyedBans: a read-only store whose file holds bans under older
+	// keys, which only a read-write Open re-keys; BanExpiry looks further.
+	unkeyedBans bool
 
 	// mu guards db against Close: every call holds it shared for the whole
 	// transaction, Close holds it exclusively. db is nil once closed.
@@ -159,7 +159,7 @@ func open(path string, opts Options, tune func(*bbolt.Options)) (*Store, error) 
 			return nil, err
 		}
 		if opts.ReadOnly {
-			return &Store{path: path, history: opts.History, readOnly: true, db: db}, nil
+			return &Store{path: path, history: opts.History, readOnly: true, unkeyedBans: inspected.staleBanKeys, db: db}, nil
 		}
 		if err := db.Close(); err != nil {
 			return nil, fmt.Errorf("open %s: close after inspection: %w", path, err)
@@ -176,7 +176,7 @@ func open(path string, opts Options, tune func(*bbolt.Options)) (*Store, error) 
 		return nil, openError(path, opts.Timeout, err)
 	}
 	s := &Store{path: path, history: opts.History, db: db}
-	if st.fresh || st.missingBuckets || st.messages > opts.History {
+	if st.fresh || st.missingBuckets || st.messages > opts.History || st.staleBanKeys {
 		if err := s.prepare(); err != nil {
 			_ = db.Close()
 			return nil, fmt.Errorf("open %s: %w", path, err)
@@ -197,6 +197,7 @@ type fileState struct {
 	fresh          bool // a bbolt file without any bucket: initialise it
 	missingBuckets bool // chatserver marker present, some data bucket absent
 	messages       int  // messages stored
+	staleBanKeys   bool // a ban is stored under another key than its nick.Key
 }
 
 // inspect opens an existing, non-empty file read-only (shared lock, no
@@ -266,6 +267,9 @@ func checkLayout(tx *bbolt.Tx, size int64) (fileState, error) {
 			if bytes.Equal(name, bucketMessages) && len(k) != 8 {
 				return fmt.Errorf("message key %x is not 8 bytes: %w", k, storage.ErrNotChatserver)
 			}
+			if bytes.Equal(name, bucketBans) && staleBanKey(k) {
+				st.staleBanKeys = true
+			}
 			n++
 			return nil
 		})
@@ -311,9 +315,10 @@ func consistencyCheck(db *bbolt.DB) error {
 }
 
 // prepare gives a read-write file the chatserver layout: marker, missing
-// buckets, and history trimmed to s.history. It runs once in Open, in one
-// transaction, and refuses (without writing) a file that gained foreign
-// buckets since it was inspected.
+// buckets, bans under their current keys (rekeyBans), and history trimmed
+// to s.history. It runs once in Open, in one transaction, and refuses
+// (without writing) a file that gained foreign buckets since it was
+// inspected.
 func (s *Store) prepare() error {
 	return guard(func() error {
 		return s.db.Update(func(tx *bbolt.Tx) error {
@@ -340,6 +345,9 @@ func (s *Store) prepare() error {
 				if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 					return fmt.Errorf("create bucket %s: %w", name, err)
 				}
+			}
+			if err := rekeyBans(tx.Bucket(bucketBans)); err != nil {
+				return err
 			}
 			return trim(tx.Bucket(bucketMessages), s.history)
 		})
@@ -400,9 +408,6 @@ func guard(fn func() error) (err error) {
 	}()
 	return fn()
 }
-
-// Path returns the path the store was opened with. It is valid after Close.
-func (s *Store) Path() string { return s.path }
 
 // Close releases the file and its lock, waiting for calls in progress.
 // It is idempotent: later calls return nil. Every other method returns

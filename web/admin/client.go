@@ -84,9 +84,6 @@ func dialError(path string, err error) error {
 	return fmt.Errorf("connect to admin socket %s: %w", path, unwrapOp(err))
 }
 
-// Path returns the socket path given to Dial.
-func (c *Client) Path() string { return c.path }
-
 // Close releases the client's idle connection.
 func (c *Client) Close() { c.http.CloseIdleConnections() }
 
@@ -102,15 +99,6 @@ func (c *Client) History(ctx context.Context, n int) ([]storage.Message, error) 
 		return nil, err
 	}
 	return msgs, nil
-}
-
-// Chatters returns the nicknames present, sorted.
-func (c *Client) Chatters(ctx context.Context) ([]string, error) {
-	var names []string
-	if err := c.do(ctx, http.MethodGet, "/chatters", nil, &names); err != nil {
-		return nil, err
-	}
-	return names, nil
 }
 
 // Kick disconnects the chatter called name, whose connections get a kicked

@@ -4,8 +4,9 @@
 //
 // The server side is Listen (bind the socket, replacing a stale one left by
 // a crash) with NewHandler (the routes, over a Room). The client side is
-// Dial, whose Client has one method per route. SocketPath names the socket
-// of a database file.
+// Dial, whose Client has a method for each route the commands use
+// (History, Kick, Unban); GET /chatters serves whoever looks at a running
+// server by other means. SocketPath names the socket of a database file.
 //
 // # Routes
 //

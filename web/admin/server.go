@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"chatserver/internal/logger"
 )
 
 // MaxPathLen is the longest Unix socket address the kernel accepts: the
@@ -134,7 +135,7 @@ func Listen(path string, h http.Handler, logf func(format string, args ...any)) 
 			ReadHeaderTimeout: readTimeout,
 			ReadTimeout:       readTimeout,
 			WriteTimeout:      writeTimeout,
-			ErrorLog:          log.New(logWriter{logf}, "admin: ", 0),
+			ErrorLog:          logger.New(logf, "admin: "),
 		},
 	}
 	s.wg.Add(1)
@@ -172,9 +173,6 @@ func removeStale(path, addr string) error {
 	return nil
 }
 
-// Path returns the socket path given to Listen.
-func (s *Server) Path() string { return s.path }
-
 // Close stops accepting requests, lets in-flight ones finish for a short
 // while, waits for the serving goroutine and removes the socket file. It is
 // idempotent and safe to call from several goroutines; every call returns
@@ -203,12 +201,4 @@ func unwrapOp(err error) error {
 		return op.Err
 	}
 	return err
-}
-
-// logWriter sends the http.Server's own error log through logf.
-type logWriter struct{ logf func(string, ...any) }
-
-func (w logWriter) Write(p []byte) (int, error) {
-	w.logf("%s", bytes.TrimRight(p, "\n"))
-	return len(p), nil
 }

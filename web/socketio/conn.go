@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"chatserver/internal/randid"
 	"chatserver/web/socketio/engineio"
 )
 
@@ -25,22 +26,9 @@ const (
 	maxEarlyPackets = 1024
 )
 
-// Reasons passed to Session.Close, and so to OnDisconnect, when the
-// Socket.IO layer itself closes a connection.
-const (
-	reasonParseError   = "parse error"
-	reasonInvalidState = "invalid state"
-	reasonHandlerPanic = "handler panic"
-	reasonQueueFull    = "send queue full"
-	reasonTimeout      = "connect timeout"
-	reasonForcedClose  = "forced close"
-	// reasons given to OnDisconnect
-	reasonClientNamespace = "client namespace disconnect"
-	reasonServerNamespace = "server namespace disconnect"
-)
-
 var (
-	// emptyAuth is the auth of a CONNECT without payload (PROTOCOL.md B5).
+	// emptyAuth is the auth of a CONNECT without payload: an empty object,
+	// as the reference server gives it.
 	emptyAuth = json.RawMessage("{}")
 	// invalidNamespace is the CONNECT_ERROR payload for an unknown namespace.
 	invalidNamespace = []byte(`{"message":"Invalid namespace"}`)
@@ -100,13 +88,14 @@ func (c *conn) armConnectTimeout(d time.Duration) {
 		idle := len(c.sockets) == 0 && !c.finished
 		c.mu.Unlock()
 		if idle {
-			c.fail(reasonTimeout)
+			c.fail(reasonConnectTimeout)
 		}
 	})
 }
 
 // OnMessage decodes one Engine.IO message and queues complete packets for
-// the worker. A parse error closes the whole connection (PROTOCOL.md B5).
+// the worker. A parse error closes the whole connection, as the reference
+// server does.
 func (c *conn) OnMessage(data []byte, binary bool) {
 	if c.dead {
 		return
@@ -114,7 +103,7 @@ func (c *conn) OnMessage(data []byte, binary bool) {
 	p, err := c.dec.feed(data, binary)
 	if err != nil {
 		c.dead = true
-		c.fail(reasonParseError)
+		c.fail(ReasonParseError)
 		return
 	}
 	if p == nil {
@@ -156,10 +145,10 @@ func (c *conn) OnClose(reason string) {
 	c.startLocked()
 }
 
-// fail closes the whole connection.
-func (c *conn) fail(reason string) {
+// fail closes the whole connection; its sockets get reason.
+func (c *conn) fail(reason DisconnectReason) {
 	c.failed.Store(true)
-	c.sess.Close(reason)
+	c.sess.Close(string(reason))
 }
 
 // startLocked starts the worker unless it is already running (it then
@@ -244,17 +233,9 @@ func (c *conn) finish() {
 	}
 }
 
-// disconnectReason turns an Engine.IO close reason into the one given to
-// OnDisconnect, using the reference implementation's words where they
-// differ.
-func disconnectReason(engineReason string) string {
-	if engineReason == "server shutdown" {
-		return "server shutting down"
-	}
-	return engineReason
-}
-
-// handle acts on one packet (PROTOCOL.md B5).
+// handle acts on one packet. A CONNECT joins a namespace; any other packet
+// for a namespace the client has not joined, or a CONNECT_ERROR (only
+// servers send those), closes the whole connection.
 func (c *conn) handle(p *packet) {
 	if p.typ == packetConnect {
 		c.connect(p)
@@ -262,12 +243,12 @@ func (c *conn) handle(p *packet) {
 	}
 	s := c.socket(p.nsp)
 	if s == nil || p.typ == packetConnectError {
-		c.fail(reasonInvalidState)
+		c.fail(ReasonInvalidState)
 		return
 	}
 	switch p.typ {
 	case packetDisconnect:
-		c.remove(s, false, reasonClientNamespace, true)
+		c.remove(s, false, ReasonClientNamespaceDisconnect, true)
 	case packetEvent, packetBinaryEvent:
 		s.onEvent(p)
 	case packetAck, packetBinaryAck:
@@ -289,14 +270,14 @@ func (c *conn) connect(p *packet) {
 		return
 	}
 	if c.socket(p.nsp) != nil {
-		c.fail(reasonInvalidState)
+		c.fail(ReasonInvalidState)
 		return
 	}
 	auth := json.RawMessage(p.data)
 	if auth == nil {
 		auth = emptyAuth
 	}
-	s := &Socket{id: newSocketID(), nsp: ns, conn: c, auth: auth}
+	s := &Socket{id: randid.URLSafe(socketIDBytes), nsp: ns, conn: c, auth: auth}
 
 	var err error
 	if f := ns.connectFunc(); f != nil {
@@ -304,7 +285,7 @@ func (c *conn) connect(p *packet) {
 			// The application may have registered the socket somewhere
 			// before panicking: let its OnDisconnect clean up.
 			if s.markClosed(false) {
-				s.disconnected(reasonHandlerPanic)
+				s.disconnected(ReasonHandlerPanic)
 			}
 			return
 		}
@@ -335,7 +316,7 @@ func (c *conn) connect(p *packet) {
 
 	switch {
 	case overflow:
-		c.fail(reasonQueueFull)
+		c.fail(ReasonSendQueueFull)
 	case disconnect:
 		s.Disconnect(closeConn)
 	}
@@ -363,7 +344,7 @@ func connectErrorPayload(srv *Server, err error) []byte {
 // remove takes s out of the connection. With sendDisconnect the client is
 // told (server-side disconnect). OnDisconnect runs now when runNow is set
 // (the caller is the worker), otherwise it is queued for the worker.
-func (c *conn) remove(s *Socket, sendDisconnect bool, reason string, runNow bool) {
+func (c *conn) remove(s *Socket, sendDisconnect bool, reason DisconnectReason, runNow bool) {
 	c.mu.Lock()
 	if !s.markClosed(sendDisconnect) {
 		c.mu.Unlock()
@@ -392,9 +373,9 @@ func (c *conn) closeAll() {
 	}
 	c.mu.Unlock()
 	for _, s := range socks {
-		c.remove(s, true, reasonServerNamespace, false)
+		c.remove(s, true, ReasonServerNamespaceDisconnect, false)
 	}
-	c.fail(reasonForcedClose)
+	c.fail(ReasonForcedClose)
 }
 
 // call runs a user function, recovering a panic: it is logged and closes
@@ -404,7 +385,7 @@ func (c *conn) call(kind, name string, f func()) (ok bool) {
 		if r := recover(); r != nil {
 			c.srv.cfg.Logf("socketio: panic in %s handler %q (session %s): %v\n%s",
 				kind, name, c.sess.ID(), r, debug.Stack())
-			c.fail(reasonHandlerPanic)
+			c.fail(ReasonHandlerPanic)
 			ok = false
 		}
 	}()

@@ -1,6 +1,7 @@
 // Package socketio is a Socket.IO protocol 5 server on top of the Engine.IO
 // v4 server in package engineio: the protocol spoken by socket.io v3/v4
-// clients (see PROTOCOL.md, Part B). It knows nothing of chat.
+// clients (docs/PROTOCOL.md sums up its wire format). It knows nothing of
+// chat.
 //
 // # Model
 //

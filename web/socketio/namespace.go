@@ -34,7 +34,7 @@ func (e *ConnectError) Error() string { return e.Message }
 // packets; more closes the connection once f returns), and Disconnect takes
 // effect right after the reply. A refused socket's queue is dropped and its
 // OnDisconnect never runs; if f panics, the OnDisconnect it set runs with
-// reason "handler panic".
+// ReasonHandlerPanic.
 func (n *Namespace) OnConnect(f func(s *Socket) error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()

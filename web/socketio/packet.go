@@ -8,8 +8,7 @@ import (
 	"unicode/utf8"
 )
 
-// packetType is the Socket.IO packet type, the first character of a packet
-// (PROTOCOL.md B1).
+// packetType is the Socket.IO packet type, the digit that begins a packet.
 type packetType byte
 
 const (
@@ -40,7 +39,8 @@ const (
 )
 
 // reservedEvents may not be emitted, and an incoming EVENT naming one is a
-// parse error (PROTOCOL.md B4).
+// parse error: the reference client and server keep these names for their
+// own events.
 var reservedEvents = map[string]bool{
 	"connect":        true,
 	"connect_error":  true,
@@ -143,8 +143,9 @@ func decodePacket(text []byte) (*packet, error) {
 	return p, nil
 }
 
-// validatePayload applies the reference parser's payload rules by type
-// (PROTOCOL.md B3) and splits EVENT and ACK arrays into args.
+// validatePayload applies the reference parser's payload rules for each
+// packet type (spelled out in its errors below) and splits EVENT and ACK
+// arrays into args.
 func (p *packet) validatePayload() error {
 	kind := jsonKind(p.data)
 	switch p.typ {

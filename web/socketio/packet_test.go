@@ -26,7 +26,7 @@ func TestDecodePacketAcceptsProtocolExamples(t *testing.T) {
 		in   string
 		want want
 	}{
-		// PROTOCOL.md B2 examples.
+		// The examples of the Socket.IO protocol specification.
 		{`0`, want{typ: packetConnect, nsp: "/", id: noAckID}},
 		{`0/admin,`, want{typ: packetConnect, nsp: "/admin", id: noAckID}},
 		{`0{"token":"123"}`, want{typ: packetConnect, nsp: "/", id: noAckID, data: `{"token":"123"}`}},

@@ -1,8 +1,6 @@
 package socketio
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"log"
 	"net/http"
 	"strings"
@@ -63,7 +61,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.eng.Serve
 // Close disconnects every client and waits for their goroutines. Idempotent.
 // Clients are not sent DISCONNECT packets, so real clients reconnect (to
 // the next server process, typically); each socket's OnDisconnect runs
-// with reason "server shutting down".
+// with ReasonServerShuttingDown.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
@@ -108,7 +106,7 @@ func (s *Server) accept(sess *engineio.Session) engineio.Handler {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
-		sess.Close("server shutdown")
+		sess.Close(engineio.ReasonServerShutdown)
 		return discardHandler{}
 	}
 	c := newConn(s, sess)
@@ -126,10 +124,3 @@ func (discardHandler) OnClose(string)         {}
 // socketIDBytes is the entropy of a socket id: 15 random bytes make 20
 // URL-safe characters, the length of the reference implementation's ids.
 const socketIDBytes = 15
-
-// newSocketID returns a fresh random socket id.
-func newSocketID() string {
-	var b [socketIDBytes]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}

@@ -76,9 +76,9 @@ func startServer(t testing.TB, cfg Config, setup func(*Server)) (*Server, *httpt
 func echoSetup(disconnects chan<- string) func(*Server) {
 	return func(srv *Server) {
 		onConnect := func(s *Socket) error {
-			s.OnDisconnect(func(reason string) {
+			s.OnDisconnect(func(reason DisconnectReason) {
 				if disconnects != nil {
-					disconnects <- s.Namespace() + " " + reason
+					disconnects <- s.Namespace() + " " + string(reason)
 				}
 			})
 			s.On("message", func(args Args, _ AckFunc) { _ = s.Emit("message-back", args) })
@@ -481,7 +481,7 @@ func TestDisconnect(t *testing.T) {
 		_, hs, _ = startServer(t, Config{}, func(srv *Server) {
 			echoSetup(disconnects)(srv)
 			srv.Of("/admin").OnConnect(func(s *Socket) error {
-				s.OnDisconnect(func(reason string) { disconnects <- "/admin " + reason })
+				s.OnDisconnect(func(reason DisconnectReason) { disconnects <- "/admin " + string(reason) })
 				sockets <- s
 				return nil
 			})
@@ -557,7 +557,7 @@ func TestHandlerPanicClosesOnlyItsConnection(t *testing.T) {
 	_, hs, lg := startServer(t, Config{}, func(srv *Server) {
 		echoSetup(disconnects)(srv)
 		srv.Of("/").OnConnect(func(s *Socket) error {
-			s.OnDisconnect(func(reason string) { disconnects <- reason })
+			s.OnDisconnect(func(reason DisconnectReason) { disconnects <- string(reason) })
 			s.On("boom", func(Args, AckFunc) { panic("kaboom") })
 			s.On("message", func(args Args, _ AckFunc) { _ = s.Emit("message-back", args) })
 			return nil
@@ -669,7 +669,7 @@ func TestEmitDuringOnConnectFollowsTheReply(t *testing.T) {
 }
 
 func TestPollingExchange(t *testing.T) {
-	// PROTOCOL.md B6: two CONNECTs in one POST, replies in one GET.
+	// Over polling, two CONNECTs in one POST are answered in one GET.
 	_, hs, _ := startServer(t, Config{}, func(srv *Server) {
 		srv.Of("/").OnConnect(func(s *Socket) error { return nil })
 		srv.Of("/admin").OnConnect(func(s *Socket) error { return s.Emit("welcome", "to admin") })
@@ -744,7 +744,7 @@ func TestOnConnectLimitsAndFailures(t *testing.T) {
 		disconnects := make(chan string, 1)
 		_, hs, lg := startServer(t, Config{}, func(srv *Server) {
 			srv.Of("/").OnConnect(func(s *Socket) error {
-				s.OnDisconnect(func(reason string) { disconnects <- reason })
+				s.OnDisconnect(func(reason DisconnectReason) { disconnects <- string(reason) })
 				panic("connect boom")
 			})
 		})

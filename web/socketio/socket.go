@@ -58,7 +58,7 @@ type Socket struct {
 	pendingDisconnect bool // Disconnect was called while connecting
 	pendingClose      bool
 	handlers          map[string]EventHandler
-	onDisconnect      func(reason string)
+	onDisconnect      func(reason DisconnectReason)
 	acks              map[int64]func(Args)
 	nextAckID         int64
 }
@@ -108,12 +108,11 @@ func (s *Socket) On(event string, h EventHandler) {
 }
 
 // OnDisconnect sets the function called once when the socket leaves the
-// namespace, with the reason ("client namespace disconnect",
-// "server namespace disconnect", "transport close", "ping timeout",
-// "parse error", "server shutting down", ...). It runs on the connection's
-// goroutine, never inside the call that caused it (Disconnect, Emit), so it
-// may take locks the caller of Disconnect holds.
-func (s *Socket) OnDisconnect(f func(reason string)) {
+// namespace, with the reason (ReasonClientNamespaceDisconnect,
+// ReasonTransportClose, ReasonPingTimeout, ...; see DisconnectReason). It
+// runs on the connection's goroutine, never inside the call that caused it
+// (Disconnect, Emit), so it may take locks the caller of Disconnect holds.
+func (s *Socket) OnDisconnect(f func(reason DisconnectReason)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.onDisconnect = f
@@ -216,7 +215,7 @@ func (s *Socket) Send(p *Prepared) bool {
 // (DISCONNECT packet, which the client treats as final). With closeConn the
 // whole Engine.IO connection is closed too, after a DISCONNECT for each of
 // its namespaces. OnDisconnect runs later on the connection's goroutine
-// with reason "server namespace disconnect". Calling it on a socket that
+// with ReasonServerNamespaceDisconnect. Calling it on a socket that
 // is gone does nothing (with closeConn, the connection is still closed).
 func (s *Socket) Disconnect(closeConn bool) {
 	s.mu.Lock()
@@ -231,7 +230,7 @@ func (s *Socket) Disconnect(closeConn bool) {
 		s.conn.closeAll()
 		return
 	}
-	s.conn.remove(s, true, reasonServerNamespace, false)
+	s.conn.remove(s, true, ReasonServerNamespaceDisconnect, false)
 }
 
 // send queues msgs as one unit.
@@ -280,7 +279,7 @@ func (s *Socket) markClosed(sendDisconnect bool) bool {
 }
 
 // disconnected runs OnDisconnect; on the connection goroutine.
-func (s *Socket) disconnected(reason string) {
+func (s *Socket) disconnected(reason DisconnectReason) {
 	s.mu.Lock()
 	f := s.onDisconnect
 	s.mu.Unlock()

@@ -7,7 +7,7 @@ import (
 	"chatserver/web/socketio/engineio"
 )
 
-// Engine.IO suite settings (PROTOCOL.md Part D): the suite hard-codes them.
+// Engine.IO suite settings: the suite hard-codes them.
 const (
 	enginePath         = "/engine.io/"
 	enginePingInterval = 300 * time.Millisecond

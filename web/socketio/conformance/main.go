@@ -1,6 +1,7 @@
 // Command conformance runs a server configured exactly as the official
-// Engine.IO and Socket.IO protocol test suites expect (see PROTOCOL.md,
-// Part D), so that those suites can be run against this implementation:
+// Engine.IO and Socket.IO protocol test suites expect (docs/PROTOCOL.md
+// tells how to run them), so that those suites can be run against this
+// implementation:
 //
 //	go run ./web/socketio/conformance -suite engine   # bare Engine.IO at /engine.io/, echo
 //	go run ./web/socketio/conformance -suite socket   # Socket.IO at /socket.io/

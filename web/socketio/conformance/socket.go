@@ -8,12 +8,11 @@ import (
 	"chatserver/web/socketio/engineio"
 )
 
-// socketHandler returns the server the Socket.IO suite expects
-// (PROTOCOL.md Part D): Socket.IO at /socket.io/ with namespaces "/" and
-// "/custom". Connecting to either emits "auth" with the handshake auth
-// object; on "/", "message" is echoed back as "message-back" and
-// "message-with-ack" is acknowledged with its own arguments. The returned
-// function closes the server.
+// socketHandler returns the server the Socket.IO suite expects: Socket.IO
+// at /socket.io/ with namespaces "/" and "/custom". Connecting to either
+// emits "auth" with the handshake auth object; on "/", "message" is echoed
+// back as "message-back" and "message-with-ack" is acknowledged with its
+// own arguments. The returned function closes the server.
 func socketHandler() (http.Handler, func()) {
 	srv := socketio.NewServer(socketio.Config{
 		Engine: engineio.Config{

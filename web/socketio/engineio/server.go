@@ -2,8 +2,6 @@ package engineio
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"net/http"
 	"strconv"
 	"sync"
@@ -11,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"chatserver/internal/randid"
 )
 
 // Reasons passed to Handler.OnClose by the server itself. Session.Close
@@ -372,7 +372,7 @@ func (s *Server) newSession(r *http.Request, transport string, sl slot) *Session
 		return nil
 	}
 	for {
-		sess.id = newSID()
+		sess.id = randid.URLSafe(sidBytes)
 		if _, taken := s.sessions[sess.id]; !taken {
 			break
 		}
@@ -428,13 +428,6 @@ func (s *Server) openPacket(sid string, transport string) []byte {
 	b = append(b, `,"maxPayload":`...)
 	b = strconv.AppendInt(b, int64(s.st.MaxPayload), 10)
 	return append(b, '}')
-}
-
-// newSID returns 20 URL-safe characters from crypto/rand.
-func newSID() string {
-	var b [sidBytes]byte
-	_, _ = rand.Read(b[:]) // never fails (crypto/rand aborts the process instead)
-	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // writeError writes an Engine.IO JSON error response.

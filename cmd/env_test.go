@@ -1,0 +1,100 @@
+package cmd
+
+import (
+	"net/netip"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// TestEveryServeFlagTakesItsEnvironmentVariable sets each variable alone
+// and checks that its value reaches the configuration. The names are
+// written out: they are what users put in their service files, so they
+// must not change.
+func TestEveryServeFlagTakesItsEnvironmentVariable(t *testing.T) {
+	tests := []struct {
+		flag, env, value string
+		got              func(o *serveOptions) any
+		want             any
+	}{
+		{"addr", "CHATSERVER_ADDR", "127.0.0.1:9000", func(o *serveOptions) any { return o.addr }, "127.0.0.1:9000"},
+		{"db", "CHATSERVER_DB", "/srv/chat.db", func(o *serveOptions) any { return o.db }, "/srv/chat.db"},
+		{"history", "CHATSERVER_HISTORY", "50", func(o *serveOptions) any { return o.room.History }, 50},
+		{"allowed-origins", "CHATSERVER_ALLOWED_ORIGINS", "https://a.example,https://b.example",
+			func(o *serveOptions) any { return o.web.SocketIO.Engine.AllowedOrigins }, []string{"https://a.example", "https://b.example"}},
+		{"max-message", "CHATSERVER_MAX_MESSAGE", "500", func(o *serveOptions) any { return o.room.MaxMessageLen }, 500},
+		{"rate", "CHATSERVER_RATE", "2.5", func(o *serveOptions) any { return o.room.Rate }, 2.5},
+		{"burst", "CHATSERVER_BURST", "7", func(o *serveOptions) any { return o.room.Burst }, 7},
+		{"flood-limit", "CHATSERVER_FLOOD_LIMIT", "4", func(o *serveOptions) any { return o.room.FloodLimit }, 4},
+		{"send-queue", "CHATSERVER_SEND_QUEUE", "9000", func(o *serveOptions) any { return o.web.SocketIO.Engine.SendQueue }, 9000},
+		{"max-payload", "CHATSERVER_MAX_PAYLOAD", "65536", func(o *serveOptions) any { return o.web.SocketIO.Engine.MaxPayload }, 65536},
+		{"ping-interval", "CHATSERVER_PING_INTERVAL", "2s",
+			func(o *serveOptions) any { return o.web.SocketIO.Engine.PingInterval }, 2 * time.Second},
+		{"ping-timeout", "CHATSERVER_PING_TIMEOUT", "1s", func(o *serveOptions) any { return o.web.SocketIO.Engine.PingTimeout }, time.Second},
+		{"max-connections", "CHATSERVER_MAX_CONNECTIONS", "100", func(o *serveOptions) any { return o.web.SocketIO.Engine.MaxSessions }, 100},
+		{"max-connections-per-ip", "CHATSERVER_MAX_CONNECTIONS_PER_IP", "3",
+			func(o *serveOptions) any { return o.web.SocketIO.Engine.MaxSessionsPerIP }, 3},
+		{"trusted-proxies", "CHATSERVER_TRUSTED_PROXIES", "127.0.0.1,10.0.0.0/8",
+			func(o *serveOptions) any { return o.web.TrustedProxies },
+			[]netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("10.0.0.0/8")}},
+		{"read-header-timeout", "CHATSERVER_READ_HEADER_TIMEOUT", "750ms",
+			func(o *serveOptions) any { return o.web.ReadHeaderTimeout }, 750 * time.Millisecond},
+		{"flush-interval", "CHATSERVER_FLUSH_INTERVAL", "30ms",
+			func(o *serveOptions) any { return o.web.SocketIO.Engine.FlushInterval }, 30 * time.Millisecond},
+	}
+	var tested []string
+	for _, tt := range tests {
+		tested = append(tested, tt.flag)
+		t.Run(tt.env, func(t *testing.T) {
+			if def := tt.got(parseServe(t)); reflect.DeepEqual(def, tt.want) {
+				t.Fatalf("--%s defaults to %v already: pick another value", tt.flag, def)
+			}
+			t.Setenv(tt.env, tt.value)
+			if got := tt.got(parseServe(t)); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("%s=%s gave --%s %v, want %v", tt.env, tt.value, tt.flag, got, tt.want)
+			}
+		})
+	}
+	if flags := flagNames(serveFlags()); !slices.Equal(flags, slices.Sorted(slices.Values(tested))) {
+		t.Errorf("serve has the flags %q, the test covers %q", flags, tested)
+	}
+}
+
+// TestOnlyDBHasAnEnvironmentVariableInHistoryAndKick: the variables are
+// derived from the flag names, and a CHATSERVER_BAN or CHATSERVER_REASON
+// left in the environment must not change what kick does.
+func TestOnlyDBHasAnEnvironmentVariableInHistoryAndKick(t *testing.T) {
+	root := NewRootCommand()
+	for _, name := range []string{"history", "kick"} {
+		cmd, _, err := root.Find([]string{name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var withVar []string
+		cmd.Flags().VisitAll(func(f *pflag.Flag) {
+			if f.Annotations[envAnnotation] != nil {
+				withVar = append(withVar, f.Name)
+			}
+		})
+		if !slices.Equal(withVar, []string{"db"}) {
+			t.Errorf("%s: flags with an environment variable %q, want [db]", name, withVar)
+		}
+	}
+}
+
+// serveFlags returns the flags of serve, as serve defines them.
+func serveFlags() *pflag.FlagSet {
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	new(serveOptions).addFlags(fs)
+	return fs
+}
+
+// flagNames returns the names of the flags of fs, sorted.
+func flagNames(fs *pflag.FlagSet) []string {
+	var names []string
+	fs.VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
+	return names
+}

@@ -82,7 +82,7 @@ func (s *Session) claimLocked(w http.ResponseWriter, active *bool) bool {
 func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 	arrived := time.Now()
 	s.mu.Lock()
-	if s.isClosed && (!s.lingering || s.lingerServed) {
+	if st := s.current(); st == stateClosing || st == stateLingered {
 		s.mu.Unlock()
 		writeError(w, http.StatusBadRequest, codeUnknownSID)
 		return
@@ -151,12 +151,11 @@ func (s *Session) nextPoll(arrived time.Time) (batch []*Message, tail *Message, 
 			s.getActive = false
 		}
 	}()
-	if s.isClosed {
-		if s.lingering && !s.lingerServed {
+	if s.closed() {
+		if s.lingerServedLocked() {
 			// This is the last GET: the session is forgotten before
 			// the answer goes out, so the client's next request
 			// certainly gets 400.
-			s.lingerServed = true
 			close(s.lingerDone)
 			s.srv.forget(s)
 		}
@@ -175,7 +174,7 @@ func (s *Session) nextPoll(arrived time.Time) (batch []*Message, tail *Message, 
 	if len(s.queue) > 0 {
 		return s.takeQueueLocked(), nil, pollSend, time.Time{}
 	}
-	if s.upgrading {
+	if s.current() == stateUpgrading {
 		noopAt = arrived.Add(upgradeNoopDelay)
 		if !time.Now().Before(noopAt) {
 			return nil, noopMessage, pollSend, time.Time{}
@@ -223,10 +222,9 @@ func (s *Session) writePayload(w http.ResponseWriter, batch []*Message, tail *Me
 // (PROTOCOL.md A5). Any violation closes the session.
 func (s *Session) servePost(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	if s.isClosed {
-		lingering := s.lingering
+	if st := s.current(); st.closed() {
 		s.mu.Unlock()
-		if lingering {
+		if st.lingers() {
 			// The session is saying goodbye on the next GET; what the
 			// client still sends is accepted and dropped.
 			_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, int64(s.srv.st.MaxPayload)))
@@ -278,7 +276,7 @@ func (s *Session) servePost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, p := range packets {
-		if s.closed.Load() {
+		if s.closed() {
 			break
 		}
 		s.handlePacket(p)

@@ -2,6 +2,7 @@ package engineio
 
 import (
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,33 +50,194 @@ type Session struct {
 	pollWake   chan struct{} // capacity 1: re-evaluate the held GET
 	lingerDone chan struct{} // closed when a lingering session's last GET is served
 
-	closed atomic.Bool // mirrors isClosed for lock-free checks
+	// state is a sessionState. It changes only through become, with mu
+	// held; it is read with mu held or, to ask whether the session has
+	// closed, without (closed).
+	state atomic.Uint32
 
 	mu              sync.Mutex // guards the fields below
 	transport       string
 	queue           []*Message // packets for the client, oldest first
 	spare           []*Message // recycled backing array for queue
-	isClosed        bool
-	reason          string
-	kind            closeKind
-	lingering       bool // closed gracefully on polling, waiting for a last GET
-	lingerServed    bool // that last GET has taken the queue
-	getActive       bool // a polling GET is held, not yet answered
-	postActive      bool // a polling POST is being served
+	reason          string     // for OnClose; set by closeLocked
+	kind            closeKind  // set by closeLocked
+	getActive       bool       // a polling GET is held, not yet answered
+	postActive      bool       // a polling POST is being served
 	pingOutstanding bool
 	pongDeadline    time.Time   // while pingOutstanding
 	nextPingAt      time.Time   // while !pingOutstanding: when the next ping is due
 	ws              *wsConn     // the session's WebSocket, once open
 	flusher         *flusher    // writes ws's queue, set with ws
-	probing         bool        // a WebSocket upgrade is reserved or in progress
 	probeConn       *wsConn     // the probing WebSocket, during an upgrade
-	upgrading       bool        // "2probe" answered; held GETs get "6"
 	heartbeat       *time.Timer // runs beat: the next ping, or the pong deadline
 	// working: the writer role is held, by the flusher during a flush or
 	// by a worker goroutine (work); its holder is ws's only writer.
 	working bool
 	dirty   bool   // handed to the flusher, not flushed yet
 	closeFr []byte // with closeError: the close frame finish sends first
+}
+
+// sessionState is where a session is in its life; the diagram in the
+// package doc shows how one leads to another. Only the first three are
+// open: from stateClosing on, Send fails and Closing is closed.
+type sessionState uint32
+
+const (
+	// stateOpen: the session carries traffic on its transport, polling
+	// or WebSocket, and no upgrade is in progress.
+	stateOpen sessionState = iota
+	// stateProbing: on polling, a WebSocket upgrade is reserved (before
+	// the 101, so that a second WebSocket is refused) or probing.
+	stateProbing
+	// stateUpgrading: the probe's "2probe" has been answered with
+	// "3probe": a held GET is released with "6" (see upgradeNoopDelay).
+	stateUpgrading
+	// stateClosing: closed with nothing left to wait for. The finisher
+	// writes the WebSocket's goodbye and closes it; on polling a GET
+	// held at the close gets the goodbye, any other request 400.
+	stateClosing
+	// stateLingering: closed by Close or by the client's "1" on polling
+	// while no GET was held: the client's next GET gets the goodbye
+	// (finish keeps the session reachable for it; see linger).
+	stateLingering
+	// stateLingered: that last GET has taken the goodbye. A POST that
+	// found the session before it was forgotten is still accepted and
+	// dropped, as while lingering.
+	stateLingered
+)
+
+// String names the state, for the message of a broken transition.
+func (st sessionState) String() string {
+	switch st {
+	case stateOpen:
+		return "open"
+	case stateProbing:
+		return "probing"
+	case stateUpgrading:
+		return "upgrading"
+	case stateClosing:
+		return "closing"
+	case stateLingering:
+		return "lingering"
+	case stateLingered:
+		return "lingered"
+	}
+	return "state(" + strconv.Itoa(int(st)) + ")"
+}
+
+// closed reports whether st is one of the closed states.
+func (st sessionState) closed() bool { return st >= stateClosing }
+
+// lingers reports whether st is a closed state whose goodbye is (or was)
+// carried by the client's next GET.
+func (st sessionState) lingers() bool { return st == stateLingering || st == stateLingered }
+
+// transitions is the table of legal state changes: for each state, the
+// set (one bit per state) of those it may become.
+var transitions = [...]uint8{
+	stateOpen:      1<<stateProbing | 1<<stateClosing | 1<<stateLingering,
+	stateProbing:   1<<stateUpgrading | 1<<stateOpen | 1<<stateClosing | 1<<stateLingering,
+	stateUpgrading: 1<<stateOpen | 1<<stateClosing | 1<<stateLingering,
+	stateClosing:   0,
+	stateLingering: 1 << stateLingered,
+	stateLingered:  0,
+}
+
+// current returns the session's state. Without s.mu it may be stale by
+// the time the caller acts on it, except that a closed state is final.
+func (s *Session) current() sessionState { return sessionState(s.state.Load()) }
+
+// closed reports whether the session has closed. It takes no lock.
+func (s *Session) closed() bool { return s.current().closed() }
+
+// become changes the session's state to to, which must be legal from the
+// current one: an illegal change is a bug in this package, and panics.
+// s.mu must be held. The transition methods below are its only callers.
+func (s *Session) become(to sessionState) {
+	from := s.current()
+	if transitions[from]&(1<<to) == 0 {
+		panic("engineio: session state " + from.String() + " cannot become " + to.String())
+	}
+	s.state.Store(uint32(to))
+}
+
+// reserveProbeLocked starts an upgrade (open → probing) if the session is
+// open on polling with none in progress; otherwise the WebSocket asking
+// for it is a duplicate. s.mu must be held.
+func (s *Session) reserveProbeLocked() bool {
+	if s.current() != stateOpen || s.transport != TransportPolling {
+		return false
+	}
+	s.become(stateProbing)
+	return true
+}
+
+// probeAnsweredLocked records that "2probe" is about to be answered
+// (probing → upgrading; a repeated "2probe" changes nothing). It reports
+// false if the session has closed. s.mu must be held.
+func (s *Session) probeAnsweredLocked() bool {
+	switch s.current() {
+	case stateProbing:
+		s.become(stateUpgrading)
+	case stateClosing, stateLingering, stateLingered:
+		return false
+	}
+	return true
+}
+
+// endProbeLocked ends an upgrade that failed (probing or upgrading →
+// open, polling going on): that of the probing connection c, or, with c
+// nil, one whose WebSocket never opened. s.mu must be held.
+func (s *Session) endProbeLocked(c *wsConn) {
+	if s.probeConn != c {
+		return
+	}
+	s.probeConn = nil
+	if st := s.current(); st == stateProbing || st == stateUpgrading {
+		s.become(stateOpen)
+	}
+}
+
+// upgradedLocked completes the upgrade to c (probing or upgrading → open
+// on WebSocket). It reports false if the session has closed. s.mu must be
+// held.
+func (s *Session) upgradedLocked(c *wsConn) bool {
+	if s.closed() {
+		return false
+	}
+	s.become(stateOpen)
+	c.probe = false
+	s.transport = TransportWebSocket
+	s.probeConn = nil
+	return true
+}
+
+// closeLocked closes the session (any open state → closing or lingering)
+// with reason and kind, and reports whether it did: false if it had
+// closed already. A polling session closed by Close or by the client with
+// no GET held lingers for the client's next GET. s.mu must be held.
+func (s *Session) closeLocked(reason string, kind closeKind) bool {
+	if s.closed() {
+		return false
+	}
+	s.reason, s.kind = reason, kind
+	if (kind == closeGraceful || kind == closeClient) && s.transport == TransportPolling && !s.getActive {
+		s.become(stateLingering)
+	} else {
+		s.become(stateClosing)
+	}
+	return true
+}
+
+// lingerServedLocked hands a lingering session's goodbye to the GET
+// calling it (lingering → lingered) and reports whether it did: only the
+// first GET after the close gets it. s.mu must be held.
+func (s *Session) lingerServedLocked() bool {
+	if s.current() != stateLingering {
+		return false
+	}
+	s.become(stateLingered)
+	return true
 }
 
 // ID returns the session id (the Engine.IO sid).
@@ -99,7 +261,7 @@ func (s *Session) Transport() string {
 // skipped. The messages are shared, not copied.
 func (s *Session) Send(msgs ...*Message) bool {
 	s.mu.Lock()
-	if s.isClosed {
+	if s.closed() {
 		s.mu.Unlock()
 		return false
 	}
@@ -192,16 +354,11 @@ func (s *Session) Done() <-chan struct{} { return s.done }
 // never blocks on I/O: the worker finishes the transport and calls OnClose.
 func (s *Session) closeWith(reason string, kind closeKind) {
 	s.mu.Lock()
-	if s.isClosed {
+	if !s.closeLocked(reason, kind) {
 		s.mu.Unlock()
 		return
 	}
-	s.isClosed = true
-	s.closed.Store(true)
-	s.reason, s.kind = reason, kind
-	s.lingering = (kind == closeGraceful || kind == closeClient) &&
-		s.transport == TransportPolling && !s.getActive
-	lingering, ws, probe, fr := s.lingering, s.ws, s.probeConn, s.closeFr
+	lingering, ws, probe, fr := s.current() == stateLingering, s.ws, s.probeConn, s.closeFr
 	if kind == closeError || kind == closeClient {
 		// Nothing will be delivered any more.
 		clear(s.queue)
@@ -237,7 +394,7 @@ func (s *Session) closeWith(reason string, kind closeKind) {
 func (s *Session) startWorker() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.working || (!s.isClosed && !s.hasBacklogLocked()) {
+	if s.working || (!s.closed() && !s.hasBacklogLocked()) {
 		return
 	}
 	s.working = true
@@ -257,7 +414,7 @@ func (s *Session) hasBacklogLocked() bool {
 func (s *Session) work() {
 	for {
 		s.mu.Lock()
-		if s.isClosed {
+		if s.closed() {
 			// working stays set: no other writer will start.
 			s.mu.Unlock()
 			s.finish()
@@ -292,7 +449,7 @@ func (s *Session) flushNow(f *flusher) {
 	s.mu.Lock()
 	s.dirty = false
 	c := s.ws
-	if s.working || s.isClosed || c == nil || len(s.queue) == 0 {
+	if s.working || s.closed() || c == nil || len(s.queue) == 0 {
 		s.mu.Unlock()
 		return
 	}
@@ -317,7 +474,7 @@ func (s *Session) flushNow(f *flusher) {
 	}
 	var worker, again bool
 	switch {
-	case err != nil || s.isClosed || len(c.pending) > 0 || len(rest) > 0:
+	case err != nil || s.closed() || len(c.pending) > 0 || len(rest) > 0:
 		// The role passes to a worker: it writes the backlog, or
 		// finishes the session. (A closeWith that ran during the write
 		// left that to the role's holder.)
@@ -356,7 +513,7 @@ func (s *Session) flushStopped() {
 // the timer for the next ping (PROTOCOL.md A8).
 func (s *Session) beat() {
 	s.mu.Lock()
-	if s.isClosed {
+	if s.closed() {
 		s.mu.Unlock()
 		return
 	}
@@ -379,7 +536,7 @@ func (s *Session) beat() {
 	s.mu.Unlock()
 	if deadline, ok := s.queuePing(); ok {
 		s.mu.Lock()
-		if !s.isClosed {
+		if !s.closed() {
 			s.heartbeat.Reset(time.Until(deadline))
 		}
 		s.mu.Unlock()
@@ -400,7 +557,7 @@ func (s *Session) pingDue() time.Time {
 // PingInterval+PingTimeout after the handshake or its last pong.
 func (s *Session) queuePing() (time.Time, bool) {
 	s.mu.Lock()
-	if s.isClosed {
+	if s.closed() {
 		s.mu.Unlock()
 		return time.Time{}, false
 	}
@@ -438,7 +595,7 @@ func (s *Session) onPong() {
 func (s *Session) pongMissed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.pingOutstanding && !s.isClosed
+	return s.pingOutstanding && !s.closed()
 }
 
 // pongOverdue reports whether, at now, the pong deadline has passed: that
@@ -587,7 +744,7 @@ var writeBufPool = sync.Pool{New: func() any {
 // closes done.
 func (s *Session) finish() {
 	s.mu.Lock()
-	kind, reason, ws, lingering, fr := s.kind, s.reason, s.ws, s.lingering, s.closeFr
+	kind, reason, ws, lingering, fr := s.kind, s.reason, s.ws, s.current().lingers(), s.closeFr
 	s.mu.Unlock()
 
 	if ws != nil {
@@ -657,7 +814,7 @@ func (s *Session) linger(d time.Duration) {
 func (s *Session) deliver(data []byte, binary bool) {
 	s.dispatchMu.Lock()
 	defer s.dispatchMu.Unlock()
-	if s.handlerDone || s.closed.Load() || s.handler == nil {
+	if s.handlerDone || s.closed() || s.handler == nil {
 		return
 	}
 	s.handler.OnMessage(data, binary)

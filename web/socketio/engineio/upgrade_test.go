@@ -145,7 +145,7 @@ func TestUpgradeAbortedKeepsPolling(t *testing.T) {
 			eventually(t, "probe released", func() bool {
 				r.sess.mu.Lock()
 				defer r.sess.mu.Unlock()
-				return !r.sess.probing && !r.sess.upgrading
+				return r.sess.current() == stateOpen
 			})
 			if tr := r.sess.Transport(); tr != TransportPolling {
 				t.Errorf("Transport() = %q after a failed upgrade", tr)

@@ -70,11 +70,9 @@ type Session struct {
 	flusher         *flusher    // writes ws's queue, set with ws
 	probeConn       *wsConn     // the probing WebSocket, during an upgrade
 	heartbeat       *time.Timer // runs beat: the next ping, or the pong deadline
-	// working: the writer role is held, by the flusher during a flush or
-	// by a worker goroutine (work); its holder is ws's only writer.
-	working bool
-	dirty   bool   // handed to the flusher, not flushed yet
-	closeFr []byte // with closeError: the close frame finish sends first
+	writer          writerRole  // who may write ws; changed only by handWriterLocked
+	dirty           bool        // handed to the flusher, not flushed yet
+	closeFr         []byte      // with closeError: the close frame finish sends first
 }
 
 // sessionState is where a session is in its life; the diagram in the
@@ -159,6 +157,62 @@ func (s *Session) become(to sessionState) {
 		panic("engineio: session state " + from.String() + " cannot become " + to.String())
 	}
 	s.state.Store(uint32(to))
+}
+
+// writerRole says who holds a session's writer role. Its holder is the
+// only goroutine that writes the session's WebSocket or touches the
+// unwritten tail of a write (wsConn.pending); it hands the role on before
+// it stops writing, so that what was queued meanwhile is never left
+// behind. The diagram in the package doc shows the hand-offs.
+type writerRole uint8
+
+const (
+	// writerNone: nobody writes. Send hands the session to its flusher
+	// (markDirtyLocked); startWorker starts a worker.
+	writerNone writerRole = iota
+	// writerFlusher: the flusher writes the queue without waiting
+	// (flushNow), then gives the role up or hands it to a worker.
+	writerFlusher
+	// writerWorker: a worker goroutine (work) writes a slow client's
+	// backlog with blocking writes, or finishes a closed session.
+	writerWorker
+	// writerFinisher: the worker finishes the closed session (finish).
+	// The role is never given up, so no other writer starts.
+	writerFinisher
+)
+
+// String names the role, for the message of a broken hand-off.
+func (w writerRole) String() string {
+	switch w {
+	case writerNone:
+		return "nobody"
+	case writerFlusher:
+		return "the flusher"
+	case writerWorker:
+		return "a worker"
+	case writerFinisher:
+		return "the finisher"
+	}
+	return "writer(" + strconv.Itoa(int(w)) + ")"
+}
+
+// writerHandoffs is the table of legal hand-offs of the writer role: for
+// each holder, the set (one bit per holder) of those it may pass it to.
+var writerHandoffs = [...]uint8{
+	writerNone:     1<<writerFlusher | 1<<writerWorker,
+	writerFlusher:  1<<writerNone | 1<<writerWorker,
+	writerWorker:   1<<writerNone | 1<<writerFinisher,
+	writerFinisher: 0,
+}
+
+// handWriterLocked passes the writer role to to, which must be legal from
+// its current holder: an illegal hand-off is a bug in this package, and
+// panics. s.mu must be held.
+func (s *Session) handWriterLocked(to writerRole) {
+	if writerHandoffs[s.writer]&(1<<to) == 0 {
+		panic("engineio: the writer role cannot pass from " + s.writer.String() + " to " + to.String())
+	}
+	s.writer = to
 }
 
 // reserveProbeLocked starts an upgrade (open → probing) if the session is
@@ -317,7 +371,7 @@ func (s *Session) notify(wake, flush bool) {
 // (its holder writes what was queued before giving it up). s.mu must be
 // held.
 func (s *Session) markDirtyLocked() bool {
-	if s.ws == nil || s.working || s.dirty {
+	if s.ws == nil || s.writer != writerNone || s.dirty {
 		return false
 	}
 	s.dirty = true
@@ -394,10 +448,10 @@ func (s *Session) closeWith(reason string, kind closeKind) {
 func (s *Session) startWorker() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.working || (!s.closed() && !s.hasBacklogLocked()) {
+	if s.writer != writerNone || (!s.closed() && !s.hasBacklogLocked()) {
 		return
 	}
-	s.working = true
+	s.handWriterLocked(writerWorker)
 	go s.work()
 }
 
@@ -415,14 +469,14 @@ func (s *Session) work() {
 	for {
 		s.mu.Lock()
 		if s.closed() {
-			// working stays set: no other writer will start.
+			s.handWriterLocked(writerFinisher)
 			s.mu.Unlock()
 			s.finish()
 			s.srv.wg.Done()
 			return
 		}
 		if !s.hasBacklogLocked() {
-			s.working = false
+			s.handWriterLocked(writerNone)
 			s.mu.Unlock()
 			return
 		}
@@ -449,16 +503,18 @@ func (s *Session) flushNow(f *flusher) {
 	s.mu.Lock()
 	s.dirty = false
 	c := s.ws
-	if s.working || s.closed() || c == nil || len(s.queue) == 0 {
+	if s.writer != writerNone || s.closed() || c == nil || len(s.queue) == 0 {
 		s.mu.Unlock()
 		return
 	}
-	s.working = true
 	if c.rc == nil {
+		// No non-blocking writes on this connection.
+		s.handWriterLocked(writerWorker)
 		s.mu.Unlock()
-		go s.work() // no non-blocking writes on this connection
+		go s.work()
 		return
 	}
+	s.handWriterLocked(writerFlusher)
 	batch := s.takeQueueLocked()
 	s.mu.Unlock()
 
@@ -478,12 +534,13 @@ func (s *Session) flushNow(f *flusher) {
 		// The role passes to a worker: it writes the backlog, or
 		// finishes the session. (A closeWith that ran during the write
 		// left that to the role's holder.)
+		s.handWriterLocked(writerWorker)
 		worker = true
 	case len(s.queue) > 0:
-		s.working = false
+		s.handWriterLocked(writerNone)
 		again = s.markDirtyLocked()
 	default:
-		s.working = false
+		s.handWriterLocked(writerNone)
 	}
 	s.mu.Unlock()
 	s.recycle(batch)

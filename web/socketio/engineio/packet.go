@@ -212,17 +212,6 @@ func decodePayloadElem(elem []byte) (packet, error) {
 	return packet{typ: typeMessage, data: data[:n], binary: true}, nil
 }
 
-// appendPayload appends msgs to dst as a polling payload.
-func appendPayload(dst []byte, msgs []*Message) []byte {
-	for i, m := range msgs {
-		if i > 0 {
-			dst = append(dst, recordSeparator)
-		}
-		dst = append(dst, m.pollingBytes()...)
-	}
-	return dst
-}
-
 // payloadLen returns the length of msgs encoded as a polling payload.
 func payloadLen(msgs []*Message) int {
 	n := 0

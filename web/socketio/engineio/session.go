@@ -600,13 +600,6 @@ func (s *Session) beat() {
 	}
 }
 
-// pingDue returns when the next ping is due.
-func (s *Session) pingDue() time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.nextPingAt
-}
-
 // queuePing queues the due ping and returns its pong deadline (PROTOCOL.md
 // A8: the deadline runs from queueing, not from delivery). The deadline is
 // counted from when the ping was due, so that a late timer goroutine does
@@ -646,13 +639,6 @@ func (s *Session) onPong() {
 		s.nextPingAt = time.Now().Add(s.srv.st.PingInterval)
 	}
 	s.mu.Unlock()
-}
-
-// pongMissed reports whether a ping is still unanswered.
-func (s *Session) pongMissed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.pingOutstanding && !s.closed()
 }
 
 // pongOverdue reports whether, at now, the pong deadline has passed: that

@@ -16,7 +16,7 @@ func (s *Session) beat() {
 		return
 	}
 	now := time.Now()
-	if s.pingOutstanding {
+	if s.pingOutstandingLocked() {
 		if now.Before(s.pongDeadline) {
 			s.heartbeat.Reset(s.pongDeadline.Sub(now))
 			s.mu.Unlock()
@@ -58,7 +58,6 @@ func (s *Session) queuePing() (time.Time, bool) {
 		return time.Time{}, false
 	}
 	s.queue = append(s.queue, pingMessage)
-	s.pingOutstanding = true
 	s.pongDeadline = s.nextPingAt.Add(s.srv.st.PingTimeout)
 	deadline := s.pongDeadline
 	wake, flush := s.queuedLocked()
@@ -71,8 +70,7 @@ func (s *Session) queuePing() (time.Time, bool) {
 // no ping outstanding is ignored.
 func (s *Session) onPong() {
 	s.mu.Lock()
-	answered := s.pingOutstanding
-	s.pingOutstanding = false
+	answered := s.pingOutstandingLocked()
 	s.pongDeadline = time.Time{}
 	if answered {
 		// The timer, armed for the pong deadline, finds the ping
@@ -89,8 +87,13 @@ func (s *Session) onPong() {
 func (s *Session) pongOverdue(now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.pingOutstanding {
+	if s.pingOutstandingLocked() {
 		return !now.Before(s.pongDeadline)
 	}
 	return !now.Before(s.nextPingAt.Add(s.srv.st.PingTimeout))
 }
+
+// pingOutstandingLocked reports whether a ping has been queued and not
+// answered yet: then pongDeadline is set (it is never the zero time, being
+// counted from nextPingAt). s.mu must be held.
+func (s *Session) pingOutstandingLocked() bool { return !s.pongDeadline.IsZero() }

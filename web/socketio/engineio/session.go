@@ -55,24 +55,23 @@ type Session struct {
 	// closed, without (closed).
 	state atomic.Uint32
 
-	mu              sync.Mutex // guards the fields below
-	transport       string
-	queue           []*Message // packets for the client, oldest first
-	spare           []*Message // recycled backing array for queue
-	reason          string     // for OnClose; set by closeLocked
-	kind            closeKind  // set by closeLocked
-	getActive       bool       // a polling GET is held, not yet answered
-	postActive      bool       // a polling POST is being served
-	pingOutstanding bool
-	pongDeadline    time.Time   // while pingOutstanding
-	nextPingAt      time.Time   // while !pingOutstanding: when the next ping is due
-	ws              *wsConn     // the session's WebSocket, once open
-	flusher         *flusher    // writes ws's queue, set with ws
-	probeConn       *wsConn     // the probing WebSocket, during an upgrade
-	heartbeat       *time.Timer // runs beat: the next ping, or the pong deadline
-	writer          writerRole  // who may write ws; changed only by handWriterLocked
-	dirty           bool        // handed to the flusher, not flushed yet
-	closeFr         []byte      // with closeError: the close frame finish sends first
+	mu           sync.Mutex // guards the fields below
+	transport    string
+	queue        []*Message  // packets for the client, oldest first
+	spare        []*Message  // recycled backing array for queue
+	reason       string      // for OnClose; set by closeLocked
+	kind         closeKind   // set by closeLocked
+	getActive    bool        // a polling GET is held, not yet answered
+	postActive   bool        // a polling POST is being served
+	pongDeadline time.Time   // the outstanding ping's; zero while none is
+	nextPingAt   time.Time   // while no ping is outstanding: when the next one is due
+	ws           *wsConn     // the session's WebSocket, once open
+	flusher      *flusher    // writes ws's queue, set with ws
+	probeConn    *wsConn     // the probing WebSocket, during an upgrade
+	heartbeat    *time.Timer // runs beat: the next ping, or the pong deadline
+	writer       writerRole  // who may write ws; changed only by handWriterLocked
+	dirty        bool        // handed to the flusher, not flushed yet
+	closeFr      []byte      // with closeError: the close frame finish sends first
 }
 
 // sessionState is where a session is in its life; the diagram in the

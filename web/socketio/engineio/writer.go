@@ -129,6 +129,9 @@ func (s *Session) work() {
 		}
 		c := s.ws
 		s.mu.Unlock()
+		if hook := testHookPartialWrite; hook != nil && len(c.pending) > 0 {
+			hook(s)
+		}
 		if err := s.flushWebSocket(time.Time{}); err != nil {
 			s.closeWith(ReasonTransportError, closeError)
 			continue
@@ -141,6 +144,11 @@ func (s *Session) work() {
 		_ = c.nc.SetWriteDeadline(time.Time{})
 	}
 }
+
+// testHookPartialWrite, set by tests only, is called by a worker about to
+// finish with blocking writes a write that the flusher's non-blocking
+// write left part way: the path of a client slower than its socket.
+var testHookPartialWrite func(*Session)
 
 // flushNow writes what is queued for s without waiting, on the flusher
 // f's goroutine, if nobody holds the writer role. What the socket does

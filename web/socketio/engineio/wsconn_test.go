@@ -175,14 +175,16 @@ func TestWebSocketPeerHangingUpEndsTheSession(t *testing.T) {
 }
 
 // TestWebSocketSlowReaderGetsEverythingInOrder sends far more than the
-// socket buffers hold to a client that starts reading late: the writes
-// that the socket does not take whole are finished by the session's
-// worker, and every frame arrives whole and in order.
+// socket buffers hold to a client that reads only once a worker has taken
+// over a write that the socket did not take whole: the worker finishes it
+// with blocking writes, and every frame arrives whole and in order.
 func TestWebSocketSlowReaderGetsEverythingInOrder(t *testing.T) {
 	for _, mode := range readModes {
 		t.Run(mode.name, func(t *testing.T) {
 			const n, size = 3000, 2000
+			slowPath := hookPartialWrite(t)
 			c := newEnv(t, Config{SendQueue: 2 * n}, mode.opt).openRaw(t) // room for every packet: the client reads only once all are sent
+			c.shrinkBuffers(t)
 			pad := strings.Repeat("p", size)
 			for i := range n {
 				// Units of one and of two messages, so that gathered
@@ -198,7 +200,11 @@ func TestWebSocketSlowReaderGetsEverythingInOrder(t *testing.T) {
 					t.Fatalf("Send %d failed", i)
 				}
 			}
-			time.Sleep(200 * time.Millisecond) // let the socket buffers fill
+			select {
+			case <-slowPath:
+			case <-time.After(waitTimeout):
+				t.Fatalf("no worker took over a partial write within %v: the socket took everything, the slow path did not run", waitTimeout)
+			}
 			for i := range n {
 				want := fmt.Sprintf("4%d:%s", i, pad[:i%size])
 				op, p := c.next(t)
@@ -215,6 +221,38 @@ func TestWebSocketSlowReaderGetsEverythingInOrder(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// hookPartialWrite sets testHookPartialWrite for the test and returns a
+// channel told each time a worker takes over a partial write. It must be
+// called before the test's server starts: the hook is unset at cleanup,
+// once that server has closed.
+func hookPartialWrite(t *testing.T) <-chan struct{} {
+	t.Helper()
+	ch := make(chan struct{}, 1)
+	testHookPartialWrite = func(*Session) {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+	t.Cleanup(func() { testHookPartialWrite = nil })
+	return ch
+}
+
+// shrinkBuffers makes the server's send buffer and the client's receive
+// buffer small (the kernel no longer sizes them to the traffic), so that
+// a few hundred kilobytes are more than the connection holds.
+func (c rawClient) shrinkBuffers(t *testing.T) {
+	t.Helper()
+	c.r.sess.mu.Lock()
+	server := c.r.sess.ws.nc
+	c.r.sess.mu.Unlock()
+	for _, err := range []error{server.(*net.TCPConn).SetWriteBuffer(16 << 10), c.nc.(*net.TCPConn).SetReadBuffer(16 << 10)} {
+		if err != nil {
+			t.Fatalf("shrink socket buffers: %v", err)
+		}
 	}
 }
 

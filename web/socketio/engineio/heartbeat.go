@@ -8,7 +8,8 @@ import "time"
 // beat is the heartbeat timer's function: it queues the due ping and
 // arms the timer for its pong deadline, closes the session if that
 // deadline has passed unanswered, or, when the ping was answered, arms
-// the timer for the next ping (PROTOCOL.md A8).
+// the timer for the next ping. In protocol 4 the server pings and the
+// client answers.
 func (s *Session) beat() {
 	s.mu.Lock()
 	if s.closed() {
@@ -41,8 +42,8 @@ func (s *Session) beat() {
 	}
 }
 
-// queuePing queues the due ping and returns its pong deadline (PROTOCOL.md
-// A8: the deadline runs from queueing, not from delivery). The deadline is
+// queuePing queues the due ping and returns its pong deadline, which runs
+// from queueing the ping, not from its delivery. The deadline is
 // counted from when the ping was due, so that a late timer goroutine does
 // not stretch the schedule: a client that does not answer is gone exactly
 // PingInterval+PingTimeout after the handshake or its last pong.

@@ -56,9 +56,9 @@ func (srv *Server) servePollingHandshake(w http.ResponseWriter, r *http.Request,
 // claimLocked marks a polling request of one kind (GET or POST, whose
 // in-flight flag is active) as in flight. It is called with s.mu held and
 // releases it. A session that has moved to WebSocket refuses polling with
-// code 3; a second request of the same kind at once kills the session
-// (PROTOCOL.md A5, C1: the held GET then gets "1"). It reports whether the
-// caller may go on.
+// code 3; a second request of the same kind at once (the protocol allows
+// one of each) kills the session, and the held GET then gets "1". It
+// reports whether the caller may go on.
 func (s *Session) claimLocked(w http.ResponseWriter, active *bool) bool {
 	switch {
 	case s.transport != TransportPolling:
@@ -78,7 +78,7 @@ func (s *Session) claimLocked(w http.ResponseWriter, active *bool) bool {
 
 // servePoll serves a polling GET: it answers at once with what is queued,
 // or holds the request until something is queued (at the latest the next
-// ping), the session closes, or an upgrade releases it (PROTOCOL.md A5).
+// ping), the session closes, or an upgrade releases it.
 func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 	arrived := time.Now()
 	s.mu.Lock()
@@ -219,7 +219,7 @@ func (s *Session) writePayload(w http.ResponseWriter, batch []*Message, tail *Me
 }
 
 // servePost serves a polling POST: the body is a payload from the client
-// (PROTOCOL.md A5). Any violation closes the session.
+// (see decodePayload). Any violation closes the session.
 func (s *Session) servePost(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	if st := s.current(); st.closed() {

@@ -87,8 +87,8 @@ func TestUpgradeDuplicateWebSocketIsAcceptedThenClosed(t *testing.T) {
 				readText(t, conn, "3probe")
 				writeText(t, conn, "5")
 			}
-			// 101, then closed: refusing with 400 breaks real clients'
-			// error handling (PROTOCOL.md A7.5).
+			// 101, then closed, as the reference server does:
+			// refusing with 400 breaks real clients' error handling.
 			second := e.dial(t, "transport=websocket&sid="+sid, nil)
 			waitClosed(t, second)
 

@@ -117,7 +117,9 @@ func (srv *Server) closeConn(c *wsConn) {
 }
 
 // serveUpgrade serves a WebSocket request for an existing session: the
-// polling → WebSocket upgrade (PROTOCOL.md A7). A second WebSocket for a
+// polling → WebSocket upgrade, in which the client probes the new socket
+// ("2probe", answered "3probe") and then moves to it ("5"; see
+// probeFrame). A second WebSocket for a
 // session that is already upgrading or upgraded is accepted and closed at
 // once, as the reference does.
 func (s *Session) serveUpgrade(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,6 @@
 // Package engineio is an Engine.IO protocol 4 server: the transport layer
-// under Socket.IO v4 (see /work/shared/PROTOCOL.md, Part A, for the wire
-// facts it implements).
+// under Socket.IO v4 (docs/PROTOCOL.md describes the wire protocol it
+// implements: handshake, packets, payloads, heartbeat, upgrade, close).
 //
 // A Server is an http.Handler mounted at the Engine.IO path. It speaks both
 // transports — HTTP long-polling and WebSocket — and upgrades a polling
@@ -41,6 +41,75 @@
 //     waits — to push back on a fast client, say — must also wait on
 //     Session.Closing, which is closed as soon as the session starts to
 //     close, and return then.
+//
+// # Session states
+//
+// A session's life is a state (sessionState), changed only by the
+// transition methods in session.go, which check each change against a
+// table; a Session's mu guards it:
+//
+//	                    a WebSocket for the sid      "2probe" answered
+//	                    (reserveProbeLocked)         (probeAnsweredLocked)
+//	handshake --> open ----------------------> probing ------------------> upgrading
+//	               ^ ^                          |    |                      |    |
+//	               | |  upgrade failed          |    |                      |    |
+//	               | +-- (endProbeLocked) ------+----|----------------------+    |
+//	               |                                 |                           |
+//	               +---- "5": on WebSocket now ------+---------------------------+
+//	                     (upgradedLocked)
+//
+//	open, probing or upgrading
+//	   |
+//	   +-- closeLocked -----------------------> closing
+//	   |
+//	   +-- closeLocked: on polling, -----------> lingering --------------> lingered
+//	       Close or the client's "1",             the client's next GET
+//	       no GET held                            (lingerServedLocked)
+//
+// Only open, probing and upgrading are open; from closing on, Send fails
+// and Closing is closed, and nothing leads back. A closed session lingers
+// so that the client's next GET can carry its goodbye: up to WriteTimeout
+// after Close, up to a second (clientCloseGrace) after the client's "1",
+// and never past Server.Close.
+//
+// What the close says depends on its kind (closeKind), set with the
+// close:
+//
+//	kind           cause                    WebSocket                  held GET     no GET held
+//	closeError     I/O or protocol error,   closed at once, or after   "1"          400 (forgotten)
+//	               ping timeout, full       the close frame answering
+//	               queue, duplicate GET     the client's or naming its
+//	                                        protocol error; queue
+//	                                        dropped
+//	closeClient    the client's "1"         closed at once; queue      "6"          lingers: the next
+//	                                        dropped                                 GET gets "6"
+//	closeGraceful  Session.Close            the queue, then a close    queue + "1"  lingers: the next
+//	                                        frame (1000)                            GET gets queue + "1"
+//	closeShutdown  Server.Close             the queue, then a close    queue + "1"  nothing (the server
+//	                                        frame (1000)                            refuses requests)
+//
+// Writing a session's WebSocket is the job of whoever holds its writer
+// role (writerRole), passed on only through handWriterLocked:
+//
+//	nobody --flushNow--> the flusher --the socket took it all--> nobody
+//	  |                      |
+//	  | startWorker          | partial write, failed write, or closed
+//	  v                      v
+//	a worker <---------------+
+//	  |
+//	  +--backlog written--> nobody
+//	  |
+//	  +--session closed--> the finisher (keeps it to the end)
+//
+// In the open states of a polling session nobody holds it: held GETs
+// write the session, and a probing WebSocket is written only by its own
+// request's goroutine. In a WebSocket session it is held by nobody, the
+// flusher or a worker, one at a time. Once the session has closed, the
+// role goes to the finisher through a worker: the one holding it, the one
+// the flusher hands it to, or one that the close starts. The finisher
+// writes the goodbye, closes the transport, calls Handler.OnClose, closes
+// Done and, if the session lingers, keeps it reachable for the client's
+// next GET.
 //
 // Sending never blocks: Session.Send appends to a bounded per-session queue
 // and a session whose queue overflows is closed. A Message is immutable and

@@ -8,8 +8,7 @@ import (
 	"sync"
 )
 
-// Engine.IO v4 packet types: one ASCII digit at the start of a text packet
-// (PROTOCOL.md A3).
+// Engine.IO v4 packet types: one ASCII digit at the start of a text packet.
 const (
 	typeOpen    byte = '0'
 	typeClose   byte = '1'
@@ -117,7 +116,7 @@ func (m *Message) pollingBytes() []byte {
 // server-to-client WebSocket frame (RFC 6455 section 5.2: FIN, opcode,
 // unmasked length, payload), built once and shared by every session: a
 // text frame holding typ+data, or a binary frame holding only the raw
-// bytes (PROTOCOL.md A6). The upgrader does not negotiate compression, so
+// bytes (a binary message has no type digit). The upgrader does not negotiate compression, so
 // this is exactly what gorilla would write. The result must not be
 // modified.
 func (m *Message) wsFrame() []byte {
@@ -164,7 +163,7 @@ func decodePacket(b []byte) (packet, error) {
 }
 
 // decodePayload decodes a polling POST body: packets joined by 0x1E, each
-// a text packet or "b"+base64 for a binary message (PROTOCOL.md A5). The
+// a text packet or "b"+base64 for a binary message. The
 // whole payload is rejected if any packet is invalid, so nothing of an
 // invalid payload is delivered. Text packet data aliases body.
 //
@@ -210,17 +209,6 @@ func decodePayloadElem(elem []byte) (packet, error) {
 		return packet{}, errParse
 	}
 	return packet{typ: typeMessage, data: data[:n], binary: true}, nil
-}
-
-// appendPayload appends msgs to dst as a polling payload.
-func appendPayload(dst []byte, msgs []*Message) []byte {
-	for i, m := range msgs {
-		if i > 0 {
-			dst = append(dst, recordSeparator)
-		}
-		dst = append(dst, m.pollingBytes()...)
-	}
-	return dst
 }
 
 // payloadLen returns the length of msgs encoded as a polling payload.

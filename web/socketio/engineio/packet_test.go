@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -118,18 +119,30 @@ func TestMessageEncodings(t *testing.T) {
 	}
 }
 
-func TestAppendPayloadRoundTrip(t *testing.T) {
-	msgs := []*Message{NewMessage([]byte("a"), false), NewMessage([]byte{0, 255}, true), pingMessage}
-	b := appendPayload(nil, msgs)
-	if string(b) != "4a\x1ebAP8=\x1e2" {
-		t.Fatalf("appendPayload = %q", b)
+// encodePayload returns msgs as a held GET writes them (writePayload),
+// and checks the Content-Length it announces.
+func encodePayload(t testing.TB, msgs []*Message) []byte {
+	t.Helper()
+	w := httptest.NewRecorder()
+	s := &Session{srv: &Server{}}
+	if err := s.writePayload(w, msgs, nil); err != nil {
+		t.Fatalf("writePayload: %v", err)
 	}
-	if payloadLen(msgs) != len(b) {
-		t.Errorf("payloadLen = %d, encoded %d bytes", payloadLen(msgs), len(b))
+	if got, want := w.Header().Get("Content-Length"), strconv.Itoa(w.Body.Len()); got != want {
+		t.Fatalf("Content-Length %s, wrote %s bytes", got, want)
+	}
+	return w.Body.Bytes()
+}
+
+func TestPayloadRoundTrip(t *testing.T) {
+	msgs := []*Message{NewMessage([]byte("a"), false), NewMessage([]byte{0, 255}, true), pingMessage}
+	b := encodePayload(t, msgs)
+	if string(b) != "4a\x1ebAP8=\x1e2" {
+		t.Fatalf("payload %q", b)
 	}
 	got, err := decodePayload(b)
 	if err != nil || len(got) != 3 || string(got[1].data) != "\x00\xff" || !got[1].binary {
-		t.Fatalf("decodePayload(appendPayload) = %+v, %v", got, err)
+		t.Fatalf("decodePayload of the payload = %+v, %v", got, err)
 	}
 }
 
@@ -156,7 +169,7 @@ func FuzzDecodePayload(f *testing.F) {
 				msgs[i] = controlMessage(p.typ, string(p.data))
 			}
 		}
-		if again := appendPayload(nil, msgs); !bytes.Equal(again, body) {
+		if again := encodePayload(t, msgs); !bytes.Equal(again, body) {
 			t.Fatalf("re-encoded %q as %q", body, again)
 		}
 	})

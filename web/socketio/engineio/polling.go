@@ -56,9 +56,9 @@ func (srv *Server) servePollingHandshake(w http.ResponseWriter, r *http.Request,
 // claimLocked marks a polling request of one kind (GET or POST, whose
 // in-flight flag is active) as in flight. It is called with s.mu held and
 // releases it. A session that has moved to WebSocket refuses polling with
-// code 3; a second request of the same kind at once kills the session
-// (PROTOCOL.md A5, C1: the held GET then gets "1"). It reports whether the
-// caller may go on.
+// code 3; a second request of the same kind at once (the protocol allows
+// one of each) kills the session, and the held GET then gets "1". It
+// reports whether the caller may go on.
 func (s *Session) claimLocked(w http.ResponseWriter, active *bool) bool {
 	switch {
 	case s.transport != TransportPolling:
@@ -78,11 +78,11 @@ func (s *Session) claimLocked(w http.ResponseWriter, active *bool) bool {
 
 // servePoll serves a polling GET: it answers at once with what is queued,
 // or holds the request until something is queued (at the latest the next
-// ping), the session closes, or an upgrade releases it (PROTOCOL.md A5).
+// ping), the session closes, or an upgrade releases it.
 func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 	arrived := time.Now()
 	s.mu.Lock()
-	if s.isClosed && (!s.lingering || s.lingerServed) {
+	if st := s.current(); st == stateClosing || st == stateLingered {
 		s.mu.Unlock()
 		writeError(w, http.StatusBadRequest, codeUnknownSID)
 		return
@@ -151,12 +151,11 @@ func (s *Session) nextPoll(arrived time.Time) (batch []*Message, tail *Message, 
 			s.getActive = false
 		}
 	}()
-	if s.isClosed {
-		if s.lingering && !s.lingerServed {
+	if s.closed() {
+		if s.lingerServedLocked() {
 			// This is the last GET: the session is forgotten before
 			// the answer goes out, so the client's next request
 			// certainly gets 400.
-			s.lingerServed = true
 			close(s.lingerDone)
 			s.srv.forget(s)
 		}
@@ -175,7 +174,7 @@ func (s *Session) nextPoll(arrived time.Time) (batch []*Message, tail *Message, 
 	if len(s.queue) > 0 {
 		return s.takeQueueLocked(), nil, pollSend, time.Time{}
 	}
-	if s.upgrading {
+	if s.current() == stateUpgrading {
 		noopAt = arrived.Add(upgradeNoopDelay)
 		if !time.Now().Before(noopAt) {
 			return nil, noopMessage, pollSend, time.Time{}
@@ -220,13 +219,12 @@ func (s *Session) writePayload(w http.ResponseWriter, batch []*Message, tail *Me
 }
 
 // servePost serves a polling POST: the body is a payload from the client
-// (PROTOCOL.md A5). Any violation closes the session.
+// (see decodePayload). Any violation closes the session.
 func (s *Session) servePost(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	if s.isClosed {
-		lingering := s.lingering
+	if st := s.current(); st.closed() {
 		s.mu.Unlock()
-		if lingering {
+		if st.lingers() {
 			// The session is saying goodbye on the next GET; what the
 			// client still sends is accepted and dropped.
 			_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, int64(s.srv.st.MaxPayload)))
@@ -278,7 +276,7 @@ func (s *Session) servePost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, p := range packets {
-		if s.closed.Load() {
+		if s.closed() {
 			break
 		}
 		s.handlePacket(p)

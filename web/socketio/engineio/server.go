@@ -36,7 +36,8 @@ const (
 	ReasonForcedClose = "forced close"
 )
 
-// Error codes of the JSON error body (PROTOCOL.md A2).
+// Error codes of the JSON error body ({"code":N,"message":"..."}) that
+// answers a refused request.
 const (
 	codeTransportUnknown    = 0
 	codeUnknownSID          = 1
@@ -409,7 +410,7 @@ func (s *Server) forget(sess *Session) {
 	s.mu.Unlock()
 }
 
-// openPacket returns the open packet for a new session (PROTOCOL.md A4):
+// openPacket returns the open packet for a new session:
 // exactly five keys, "upgrades" listing websocket only for polling
 // sessions of a server that has it enabled.
 func (s *Server) openPacket(sid string, transport string) []byte {

@@ -87,8 +87,8 @@ func TestUpgradeDuplicateWebSocketIsAcceptedThenClosed(t *testing.T) {
 				readText(t, conn, "3probe")
 				writeText(t, conn, "5")
 			}
-			// 101, then closed: refusing with 400 breaks real clients'
-			// error handling (PROTOCOL.md A7.5).
+			// 101, then closed, as the reference server does:
+			// refusing with 400 breaks real clients' error handling.
 			second := e.dial(t, "transport=websocket&sid="+sid, nil)
 			waitClosed(t, second)
 
@@ -145,7 +145,7 @@ func TestUpgradeAbortedKeepsPolling(t *testing.T) {
 			eventually(t, "probe released", func() bool {
 				r.sess.mu.Lock()
 				defer r.sess.mu.Unlock()
-				return !r.sess.probing && !r.sess.upgrading
+				return r.sess.current() == stateOpen
 			})
 			if tr := r.sess.Transport(); tr != TransportPolling {
 				t.Errorf("Transport() = %q after a failed upgrade", tr)

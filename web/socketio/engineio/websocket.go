@@ -45,7 +45,7 @@ func (srv *Server) serveWebSocketHandshake(w http.ResponseWriter, r *http.Reques
 // it. It reports false if the session has closed meanwhile.
 func (s *Session) attach(c *wsConn) bool {
 	s.mu.Lock()
-	if s.isClosed {
+	if s.closed() {
 		s.mu.Unlock()
 		return false
 	}
@@ -117,22 +117,22 @@ func (srv *Server) closeConn(c *wsConn) {
 }
 
 // serveUpgrade serves a WebSocket request for an existing session: the
-// polling → WebSocket upgrade (PROTOCOL.md A7). A second WebSocket for a
+// polling → WebSocket upgrade, in which the client probes the new socket
+// ("2probe", answered "3probe") and then moves to it ("5"; see
+// probeFrame). A second WebSocket for a
 // session that is already upgrading or upgraded is accepted and closed at
 // once, as the reference does.
 func (s *Session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	duplicate := s.isClosed || s.transport != TransportPolling || s.probing
-	if !duplicate {
-		s.probing = true // reserved before the 101 so a second socket cannot take over
-	}
+	// Reserved before the 101, so that a second socket cannot take over.
+	duplicate := !s.reserveProbeLocked()
 	s.mu.Unlock()
 
 	conn, err := s.srv.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		if !duplicate {
 			s.mu.Lock()
-			s.probing = false
+			s.endProbeLocked(nil)
 			s.mu.Unlock()
 		}
 		return
@@ -146,8 +146,7 @@ func (s *Session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 	}
 	c := newWSConn(s, nc, s.srv.st.MaxPayload, true)
 	s.mu.Lock()
-	if s.isClosed {
-		s.probing = false
+	if s.closed() {
 		s.mu.Unlock()
 		_ = nc.Close()
 		return
@@ -170,13 +169,12 @@ func (s *Session) probeFrame(c *wsConn, op byte, data []byte) error {
 	switch {
 	case op == opText && string(data) == string(typePing)+probeData:
 		s.mu.Lock()
-		if s.isClosed {
+		// Before "3probe" goes out, so that the client's next GET
+		// already sees the upgrade.
+		if !s.probeAnsweredLocked() {
 			s.mu.Unlock()
 			return errStopped // closeWith closed c
 		}
-		// Set before "3probe" goes out, so that the client's next
-		// GET already sees the upgrade.
-		s.upgrading = true
 		s.mu.Unlock()
 		signal(s.pollWake)
 		if err := c.writeBlocking(appendFrame(nil, opText, []byte(string(typePong)+probeData)), deadline); err != nil {
@@ -208,11 +206,7 @@ func (s *Session) probeFrame(c *wsConn, op byte, data []byte) error {
 // polling carries on.
 func (s *Session) abortProbe(c *wsConn) {
 	s.mu.Lock()
-	if s.probeConn == c {
-		s.probeConn = nil
-		s.probing = false
-		s.upgrading = false
-	}
+	s.endProbeLocked(c)
 	s.mu.Unlock()
 	_ = c.nc.Close()
 	signal(s.pollWake)
@@ -226,15 +220,11 @@ func (s *Session) completeUpgrade(c *wsConn) bool {
 	// now on are bounded by the heartbeat and by each write's own.
 	_ = c.nc.SetDeadline(time.Time{})
 	s.mu.Lock()
-	if s.isClosed {
+	if !s.upgradedLocked(c) {
 		s.mu.Unlock()
 		_ = c.nc.Close()
 		return false
 	}
-	c.probe = false
-	s.transport = TransportWebSocket
-	s.probeConn = nil
-	s.upgrading = false
 	s.mu.Unlock()
 	signal(s.pollWake)
 	if !s.attach(c) {
@@ -264,7 +254,7 @@ func (s *Session) wsFrame(c *wsConn, op byte, data []byte) error {
 		s.closeWithFrame(c, ReasonTransportClose, closeReply(data))
 		return errStopped
 	}
-	if s.closed.Load() {
+	if s.closed() {
 		return errStopped
 	}
 	return nil
@@ -282,7 +272,7 @@ func (s *Session) closeWithFrame(c *wsConn, reason string, frame []byte) {
 		s.abortProbe(c)
 		return
 	}
-	if !s.isClosed {
+	if !s.closed() {
 		s.closeFr = frame
 	}
 	s.mu.Unlock()

@@ -23,8 +23,8 @@ type wsConn struct {
 	sess *Session
 	rd   frameReader
 
-	// probe: the connection is testing an upgrade (PROTOCOL.md A7), its
-	// frames go to Session.probeFrame. Only the connection's reader
+	// probe: the connection is testing an upgrade ("2probe", "3probe",
+	// then "5"), its frames go to Session.probeFrame. Only the connection's reader
 	// reads or changes it.
 	probe bool
 

@@ -175,14 +175,19 @@ func TestWebSocketPeerHangingUpEndsTheSession(t *testing.T) {
 }
 
 // TestWebSocketSlowReaderGetsEverythingInOrder sends far more than the
-// socket buffers hold to a client that starts reading late: the writes
-// that the socket does not take whole are finished by the session's
-// worker, and every frame arrives whole and in order.
+// socket buffers hold to a client that reads only once a worker has taken
+// over a write that the socket did not take whole: the worker finishes it
+// with blocking writes, and every frame arrives whole and in order.
 func TestWebSocketSlowReaderGetsEverythingInOrder(t *testing.T) {
 	for _, mode := range readModes {
 		t.Run(mode.name, func(t *testing.T) {
 			const n, size = 3000, 2000
-			c := newEnv(t, Config{SendQueue: 2 * n}, mode.opt).openRaw(t) // room for every packet: the client reads only once all are sent
+			slowPath := hookPartialWrite(t)
+			// Room for every packet, since the client reads only once all
+			// are sent; and a write timeout that a loaded machine cannot
+			// reach, since the worker writes the whole backlog under one.
+			c := newEnv(t, Config{SendQueue: 2 * n, WriteTimeout: time.Minute}, mode.opt).openRaw(t)
+			c.shrinkSendBuffer(t)
 			pad := strings.Repeat("p", size)
 			for i := range n {
 				// Units of one and of two messages, so that gathered
@@ -198,7 +203,11 @@ func TestWebSocketSlowReaderGetsEverythingInOrder(t *testing.T) {
 					t.Fatalf("Send %d failed", i)
 				}
 			}
-			time.Sleep(200 * time.Millisecond) // let the socket buffers fill
+			select {
+			case <-slowPath:
+			case <-time.After(waitTimeout):
+				t.Fatalf("no worker took over a partial write within %v: the socket took everything, the slow path did not run", waitTimeout)
+			}
 			for i := range n {
 				want := fmt.Sprintf("4%d:%s", i, pad[:i%size])
 				op, p := c.next(t)
@@ -215,6 +224,38 @@ func TestWebSocketSlowReaderGetsEverythingInOrder(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// hookPartialWrite sets testHookPartialWrite for the test and returns a
+// channel told each time a worker takes over a partial write. It must be
+// called before the test's server starts: the hook is unset at cleanup,
+// once that server has closed.
+func hookPartialWrite(t *testing.T) <-chan struct{} {
+	t.Helper()
+	ch := make(chan struct{}, 1)
+	testHookPartialWrite = func(*Session) {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+	t.Cleanup(func() { testHookPartialWrite = nil })
+	return ch
+}
+
+// shrinkSendBuffer makes the server's send buffer small (the kernel no
+// longer sizes it to the traffic), so that the connection holds a few
+// hundred kilobytes at most while the client does not read. The client's
+// receive buffer is left alone: small on both ends, the connection crawls
+// once the client reads.
+func (c rawClient) shrinkSendBuffer(t *testing.T) {
+	t.Helper()
+	c.r.sess.mu.Lock()
+	server := c.r.sess.ws.nc
+	c.r.sess.mu.Unlock()
+	if err := server.(*net.TCPConn).SetWriteBuffer(16 << 10); err != nil {
+		t.Fatalf("shrink the send buffer: %v", err)
 	}
 }
 

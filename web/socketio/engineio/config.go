@@ -10,8 +10,9 @@ import (
 	"time"
 )
 
-// Defaults for the zero fields of Config, as the reference server uses
-// them (PROTOCOL.md A4, A7).
+// Defaults for the zero fields of Config: the values the reference server
+// (Node's engine.io) uses, which clients expect (docs/PROTOCOL.md,
+// "Handshake" and "Upgrade").
 const (
 	// DefaultPingInterval is how often a session is pinged.
 	DefaultPingInterval = 25 * time.Second

@@ -266,6 +266,10 @@ func (c *Client) IsOpen() bool {
 	}
 }
 
+// Done returns a channel closed when the reader has ended: the server
+// closed the connection, or the client did.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
 // WaitClosed waits until the connection has ended and returns why (the
 // reader's error), failing the test if it is still open after the
 // timeout.

@@ -16,14 +16,14 @@ func TestFlushIntervalHoldsBusyClientsPackets(t *testing.T) {
 	srv := startServer(t, filepath.Join(t.TempDir(), "chat.db"), "--flush-interval", interval.String())
 	watcher := joinWS(t, srv.url, "watcher")
 	sender := joinWS(t, srv.url, "sender")
-	watcher.waitEvent("the sender's arrival", named("add chatter", "sender"))
+	watcher.WaitEvent("the sender's arrival", named("add chatter", "sender"))
 	time.Sleep(interval + interval/2) // a quiet spell: every pause the joins began is over
 
-	sender.emit("messages", "first")
-	watcher.waitEvent("the first message", messageLine("sender", "first"))
-	sender.emit("messages", "second")
-	if _, err := watcher.nextEvent(interval/4, messageLine("sender", "second")); err == nil {
+	sender.Emit("messages", "first")
+	watcher.WaitEvent("the first message", messageLine("sender", "first"))
+	sender.Emit("messages", "second")
+	if _, err := watcher.NextEvent(interval/4, messageLine("sender", "second")); err == nil {
 		t.Fatal("the second message arrived during the flusher's pause; want it held until the pause ends")
 	}
-	watcher.waitEvent("the second message, after the pause", messageLine("sender", "second"))
+	watcher.WaitEvent("the second message, after the pause", messageLine("sender", "second"))
 }

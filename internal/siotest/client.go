@@ -109,8 +109,8 @@ func ParseOpen(packet string) (Open, error) {
 // text frame starting with its Engine.IO packet type (`42[...]`), or a
 // binary frame (an attachment).
 type Frame struct {
-	Data   string
-	Binary bool
+	Data   string // the frame's bytes, as sent
+	Binary bool   // a binary frame rather than a text one
 	// Received is when the client's reader got the frame.
 	Received time.Time
 }
@@ -118,9 +118,9 @@ type Frame struct {
 // Event is one EVENT packet the server sent (a text frame "42...").
 type Event struct {
 	Namespace string // "/" unless the packet named another
-	Name      string
-	Args      Args
-	ID        int // the ack id the server asks for; -1 for none
+	Name      string // the first element of the packet's array
+	Args      Args   // the elements after the name
+	ID        int    // the ack id the server asks for; -1 for none
 	// Received is when the client's reader got the frame.
 	Received time.Time
 }

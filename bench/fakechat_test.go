@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,7 +30,7 @@ type fakeChat struct {
 	nextSID  int
 	nextMsg  int
 
-	messages atomic.Int64 // "messages" events received, for tests to wait on
+	gotMessage chan struct{} // closed at the first "messages" event, for tests to wait on
 }
 
 const (
@@ -50,7 +49,7 @@ type fakeSession struct {
 
 func startFakeChat(t testing.TB, nodeLike bool) (*httptest.Server, *fakeChat) {
 	t.Helper()
-	f := &fakeChat{nodeLike: nodeLike, sessions: map[string]*fakeSession{}, joined: map[*fakeSession]string{}}
+	f := &fakeChat{nodeLike: nodeLike, sessions: map[string]*fakeSession{}, joined: map[*fakeSession]string{}, gotMessage: make(chan struct{})}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	return srv, f
@@ -280,8 +279,9 @@ func (f *fakeChat) handle(s *fakeSession, p []byte) {
 				f.ack(s, ack, `{"error":"not_joined","message":"join first"}`)
 				return
 			}
-			f.nextMsg++
-			f.messages.Add(1)
+			if f.nextMsg++; f.nextMsg == 1 {
+				close(f.gotMessage)
+			}
 			line := nick + ": " + text
 			if f.nodeLike {
 				f.emitAll(nil, "messages", line)

@@ -7,29 +7,12 @@ import (
 	"errors"
 	"net"
 	"os"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
-)
 
-// checkNoGoroutineLeak fails the test when, after every later cleanup (the
-// test servers' Close) has run, more goroutines are alive than at the start.
-// Register it first so that it runs last.
-func checkNoGoroutineLeak(t *testing.T) {
-	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if n := runtime.NumGoroutine(); n > before {
-			buf := make([]byte, 1<<20)
-			t.Errorf("%d goroutines leaked:\n%s", n-before, buf[:runtime.Stack(buf, true)])
-		}
-	})
-}
+	"chatserver/internal/leaktest"
+)
 
 // testConfig is a small, fast run against url.
 func testConfig(url, transport string) Config {
@@ -59,7 +42,7 @@ func TestRunDeliversEveryMessageToEveryClient(t *testing.T) {
 		{"polling, node-like server without acks", TransportPolling, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			checkNoGoroutineLeak(t)
+			leaktest.Check(t)
 			srv, _ := startFakeChat(t, tc.nodeLike)
 			cfg := testConfig(srv.URL, tc.transport)
 			var progress bytes.Buffer
@@ -117,7 +100,7 @@ func TestRunDeliversEveryMessageToEveryClient(t *testing.T) {
 }
 
 func TestRunIdleHoldsConnectionsAndAnswersPings(t *testing.T) {
-	checkNoGoroutineLeak(t)
+	leaktest.Check(t)
 	srv, _ := startFakeChat(t, false)
 	cfg := testConfig(srv.URL, TransportWebSocket)
 	cfg.Clients = 4
@@ -139,7 +122,7 @@ func TestRunIdleHoldsConnectionsAndAnswersPings(t *testing.T) {
 }
 
 func TestRunStopsEarlyWhenCanceledAndStillReports(t *testing.T) {
-	checkNoGoroutineLeak(t)
+	leaktest.Check(t)
 	srv, fake := startFakeChat(t, false)
 	cfg := testConfig(srv.URL, TransportWebSocket)
 	cfg.Duration = time.Minute
@@ -153,15 +136,10 @@ func TestRunStopsEarlyWhenCanceledAndStillReports(t *testing.T) {
 		res, err = Run(ctx, cfg, nil)
 	}()
 	// Cancel once messages flow (the fake and the senders are both alive).
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if time.Now().After(deadline) {
-			t.Fatal("no message was sent within 10 s")
-		}
-		if fake.messages.Load() > 0 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
+	select {
+	case <-fake.gotMessage:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no message was sent within 10 s")
 	}
 	cancel()
 	select {
@@ -181,7 +159,7 @@ func TestRunStopsEarlyWhenCanceledAndStillReports(t *testing.T) {
 }
 
 func TestRunFailsWhenNoClientCanConnect(t *testing.T) {
-	checkNoGoroutineLeak(t)
+	leaktest.Check(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -1,12 +1,13 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	"chatserver/internal/siotest"
 )
 
 // TestSlowReaderIsDisconnectedAndNeverStallsTheRoom: a client joins and
@@ -35,19 +36,19 @@ func TestSlowReaderIsDisconnectedAndNeverStallsTheRoom(t *testing.T) {
 	watcher := joinWS(t, srv.url, "watcher")
 
 	// A small receive buffer, so the kernel holds little for it.
-	hang := connectWS(t, srv.url, dialOptions{readBuffer: 4096})
-	if reply := hang.call("join", "hang"); reply["ok"] != true {
+	hang := connectWS(t, srv.url, siotest.Options{ReadBuffer: 4096})
+	if reply := call(t, hang, "join", "hang"); reply["ok"] != true {
 		t.Fatalf("join: %v", reply)
 	}
-	hang.stopReading()
+	hang.StopReading()
 	sender := joinWS(t, srv.url, "sender")
 
 	var texts []string
-	var inFlight []<-chan []json.RawMessage
+	var inFlight []<-chan siotest.Args
 	var lastID float64
-	settle := func(ch <-chan []json.RawMessage) {
+	settle := func(ch <-chan siotest.Args) {
 		t.Helper()
-		reply, err := waitAck(ch)
+		reply, err := ackReply(sender.WaitAck(ch))
 		if err != nil {
 			t.Fatalf("a message was not acknowledged: %v", err)
 		}
@@ -58,11 +59,11 @@ func TestSlowReaderIsDisconnectedAndNeverStallsTheRoom(t *testing.T) {
 		lastID = id
 	}
 	gone := named("remove chatter", "hang")
-	for len(texts) < maxMessages && (len(texts) < minMessages || !watcher.seen(gone)) {
+	for len(texts) < maxMessages && (len(texts) < minMessages || !watcher.Seen(gone)) {
 		prefix := fmt.Sprintf("message %d ", len(texts))
 		text := prefix + strings.Repeat("x", size-len(prefix))
 		texts = append(texts, text)
-		inFlight = append(inFlight, sender.emitAck("messages", text))
+		inFlight = append(inFlight, sender.EmitWithAck("messages", text))
 		if len(inFlight) == window {
 			settle(inFlight[0])
 			inFlight = inFlight[1:]
@@ -73,10 +74,10 @@ func TestSlowReaderIsDisconnectedAndNeverStallsTheRoom(t *testing.T) {
 	}
 	t.Logf("sent %d messages of %d characters", len(texts), size)
 	for i, text := range texts {
-		watcher.waitEvent(fmt.Sprintf("message %d at the watcher", i), messageLine("sender", text))
+		watcher.WaitEvent(fmt.Sprintf("message %d at the watcher", i), messageLine("sender", text))
 	}
-	watcher.waitEvent("hang leaving", gone)
-	if got := len(watcher.allEvents("messages")); got != len(texts) {
+	watcher.WaitEvent("hang leaving", gone)
+	if got := len(watcher.Events("messages")); got != len(texts) {
 		t.Errorf("watcher got %d messages, want %d", got, len(texts))
 	}
 	srv.waitLog(t, "disconnected hang from 127.0.0.1: it did not read its messages and its send queue is full")
@@ -102,22 +103,22 @@ func TestFloodIsRefusedNeverBroadcastAndDisconnected(t *testing.T) {
 	replies := make([]map[string]any, flood)
 	errs := make([]error, flood)
 	for i := range flood {
-		ch := flooder.emitAck("messages", fmt.Sprintf("flood %d", i))
+		ch := flooder.EmitWithAck("messages", fmt.Sprintf("flood %d", i))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			replies[i], errs[i] = waitAck(ch)
+			replies[i], errs[i] = ackReply(flooder.WaitAck(ch))
 		}()
 	}
 	// The room keeps serving others while the flood is refused.
 	for i := range 5 {
 		text := fmt.Sprintf("calm %d", i)
-		calm.say(text)
-		watcher.waitEvent(text, messageLine("calm", text))
+		say(t, calm, text)
+		watcher.WaitEvent(text, messageLine("calm", text))
 	}
 	wg.Wait()
-	flooder.waitClosed("flooder")
-	watcher.waitEvent("flooder leaving", named("remove chatter", "flooder"))
+	flooder.WaitClosed()
+	watcher.WaitEvent("flooder leaving", named("remove chatter", "flooder"))
 	srv.waitLog(t, "chat: disconnected flooder: 20 messages in a row over the rate limit")
 
 	accepted := map[string]bool{}
@@ -144,10 +145,10 @@ func TestFloodIsRefusedNeverBroadcastAndDisconnected(t *testing.T) {
 
 	// A marker after the flood: everything the flooder got through was
 	// delivered before it, nothing refused at all.
-	calm.say("after the flood")
-	watcher.waitEvent("the marker", messageLine("calm", "after the flood"))
-	for _, ev := range watcher.allEvents("messages") {
-		line := ev.str(0)
+	say(t, calm, "after the flood")
+	watcher.WaitEvent("the marker", messageLine("calm", "after the flood"))
+	for _, ev := range watcher.Events("messages") {
+		line := ev.Args.String(0)
 		if text, ok := strings.CutPrefix(line, "flooder: "); ok && !accepted[text] {
 			t.Errorf("watcher received %q, which was not accepted", line)
 		}
@@ -156,7 +157,7 @@ func TestFloodIsRefusedNeverBroadcastAndDisconnected(t *testing.T) {
 	if len(accepted) != 0 {
 		t.Errorf("accepted flood messages never delivered: %v", accepted)
 	}
-	if !watcher.isOpen() || !calm.isOpen() {
+	if !watcher.IsOpen() || !calm.IsOpen() {
 		t.Error("the flood disconnected other chatters")
 	}
 }

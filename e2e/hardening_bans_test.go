@@ -7,14 +7,16 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"chatserver/internal/siotest"
 )
 
 // joinRefused connects, tries to join as name and returns the error code.
 func joinRefused(t testing.TB, url, name string) string {
 	t.Helper()
-	c := connectWS(t, url, dialOptions{})
+	c := connectWS(t, url, wire)
 	defer c.Close()
-	reply := c.call("join", name)
+	reply := call(t, c, "join", name)
 	code, _ := reply["error"].(string)
 	return code
 }
@@ -47,13 +49,13 @@ func TestBansRefuseTheNicknameAcrossRestarts(t *testing.T) {
 	watcher := joinWS(t, srv.url, "watcher")
 	troll := joinWS(t, srv.url, "troll")
 	cliOK(t, "kicked troll (1 connection closed)\nbanned troll for 10m0s", "kick", "troll", "--ban", "10m", "--reason", "spam", "--db", db)
-	ev := troll.waitEvent("kicked", func(ev sioEvent) bool { return ev.Name == "kicked" })
+	ev := troll.WaitEvent("kicked", func(ev siotest.Event) bool { return ev.Name == "kicked" })
 	var kicked struct{ Reason string }
 	if len(ev.Args) != 1 || json.Unmarshal(ev.Args[0], &kicked) != nil || kicked.Reason != "spam" {
 		t.Errorf("kicked event %s, want {reason: spam}", ev.Args)
 	}
-	troll.waitClosed("kicked troll")
-	watcher.waitEvent("troll leaving", named("remove chatter", "troll"))
+	troll.WaitClosed()
+	watcher.WaitEvent("troll leaving", named("remove chatter", "troll"))
 	for _, name := range []string{"troll", "TROLL", " Troll "} {
 		if code := joinRefused(t, srv.url, name); code != "banned" {
 			t.Errorf("join as %q while banned: %q, want banned", name, code)

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"chatserver/internal/siotest"
+
 	"github.com/gorilla/websocket"
 )
 
@@ -20,6 +22,13 @@ func forwardedFor(list string) http.Header {
 	return http.Header{"X-Forwarded-For": {list}}
 }
 
+// pollHandshake asks for a polling session with the given request
+// headers (nil for none); see siotest.PollingHandshake.
+func pollHandshake(t testing.TB, base string, header http.Header) (*siotest.Polling, int, string) {
+	t.Helper()
+	return siotest.PollingHandshake(t, base, siotest.Options{Header: header, Timeout: eventTimeout})
+}
+
 // checkRefused checks a polling handshake over a cap.
 func checkRefused(t *testing.T, what string, code int, body string) {
 	t.Helper()
@@ -29,9 +38,9 @@ func checkRefused(t *testing.T, what string, code int, body string) {
 }
 
 // closePolling ends a polling session the way a client does ("1").
-func closePolling(t *testing.T, base, sid string) {
+func closePolling(t *testing.T, p *siotest.Polling) {
 	t.Helper()
-	if code := pollPost(t, base, sid, "1"); code != http.StatusOK {
+	if code := p.Post("1"); code != http.StatusOK {
 		t.Fatalf("closing session: status %d", code)
 	}
 }
@@ -60,20 +69,20 @@ func TestPerAddressCapBehindATrustedProxy(t *testing.T) {
 		"--max-connections-per-ip", "3", "--trusted-proxies", "127.0.0.1,::1", "--max-connections", "20")
 	client := forwardedFor("203.0.113.7")
 
-	var sids []string
+	var sessions []*siotest.Polling
 	for range perIP {
-		code, body, sid := pollHandshake(t, srv.url, client)
-		if code != http.StatusOK {
+		p, code, body := pollHandshake(t, srv.url, client)
+		if p == nil {
 			t.Fatalf("handshake under the cap: %d %q", code, body)
 		}
-		sids = append(sids, sid)
+		sessions = append(sessions, p)
 	}
-	code, body, _ := pollHandshake(t, srv.url, client)
+	_, code, body := pollHandshake(t, srv.url, client)
 	checkRefused(t, "polling handshake over the cap", code, body)
-	code, body, _ = pollHandshake(t, srv.url, forwardedFor("198.51.100.1, 203.0.113.7"))
+	_, code, body = pollHandshake(t, srv.url, forwardedFor("198.51.100.1, 203.0.113.7"))
 	checkRefused(t, "handshake with a spoofed X-Forwarded-For prefix", code, body)
 
-	_, resp, err := dialWS(srv.url, dialOptions{header: client})
+	_, resp, err := siotest.DialWebSocket(t, srv.url, siotest.Options{Header: client, Timeout: eventTimeout})
 	if !errors.Is(err, websocket.ErrBadHandshake) || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("WebSocket handshake over the cap: %v, %v; want 503", resp, err)
 	} else if b, _ := io.ReadAll(resp.Body); strings.TrimSpace(string(b)) != tooManyBody {
@@ -81,19 +90,19 @@ func TestPerAddressCapBehindATrustedProxy(t *testing.T) {
 	}
 
 	// Another address, and loopback (exempt), are not affected.
-	if code, body, _ := pollHandshake(t, srv.url, forwardedFor("203.0.113.8")); code != http.StatusOK {
+	if _, code, body := pollHandshake(t, srv.url, forwardedFor("203.0.113.8")); code != http.StatusOK {
 		t.Errorf("another address: %d %q", code, body)
 	}
 	for i := range perIP + 2 {
-		if code, body, _ := pollHandshake(t, srv.url, nil); code != http.StatusOK {
+		if _, code, body := pollHandshake(t, srv.url, nil); code != http.StatusOK {
 			t.Errorf("loopback connection %d: %d %q, want it exempt", i, code, body)
 		}
 	}
 
-	closePolling(t, srv.url, sids[0])
+	closePolling(t, sessions[0])
 	eventually(t, "a handshake after a connection closed", func() bool {
-		code, _, _ := pollHandshake(t, srv.url, client)
-		return code == http.StatusOK
+		p, _, _ := pollHandshake(t, srv.url, client)
+		return p != nil
 	})
 }
 
@@ -104,7 +113,7 @@ func TestProxyHeaderIgnoredUnlessTrusted(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, filepath.Join(t.TempDir(), "chat.db"), "--max-connections-per-ip", "1")
 	for i := range 3 {
-		if code, body, _ := pollHandshake(t, srv.url, forwardedFor("203.0.113.7")); code != http.StatusOK {
+		if _, code, body := pollHandshake(t, srv.url, forwardedFor("203.0.113.7")); code != http.StatusOK {
 			t.Fatalf("handshake %d: %d %q; the header must not count without a trusted proxy", i, code, body)
 		}
 	}
@@ -117,28 +126,28 @@ func TestConnectionCapRefusesCleanly(t *testing.T) {
 	t.Parallel()
 	const limit = 4
 	srv := startServer(t, filepath.Join(t.TempDir(), "chat.db"), "--max-connections", "4")
-	var chatters []*sioClient
+	var chatters []*siotest.Client
 	for i := range limit {
 		chatters = append(chatters, joinWS(t, srv.url, "chatter"+string(rune('a'+i))))
 	}
-	_, resp, err := dialWS(srv.url, dialOptions{})
+	_, resp, err := siotest.DialWebSocket(t, srv.url, wire)
 	if !errors.Is(err, websocket.ErrBadHandshake) || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("WebSocket over the cap: %v, %v; want 503", resp, err)
 	}
-	code, body, _ := pollHandshake(t, srv.url, nil)
+	_, code, body := pollHandshake(t, srv.url, nil)
 	checkRefused(t, "polling over the cap", code, body)
 
-	chatters[0].say("we are still here")
-	chatters[1].waitEvent("the message", messageLine("chattera", "we are still here"))
+	say(t, chatters[0], "we are still here")
+	chatters[1].WaitEvent("the message", messageLine("chattera", "we are still here"))
 
 	chatters[3].Close()
-	chatters[0].waitEvent("chatterd leaving", named("remove chatter", "chatterd"))
+	chatters[0].WaitEvent("chatterd leaving", named("remove chatter", "chatterd"))
 	eventually(t, "a connection after one left", func() bool {
-		ws, _, err := dialWS(srv.url, dialOptions{})
+		c, _, err := siotest.DialWebSocket(t, srv.url, wire)
 		if err != nil {
 			return false
 		}
-		ws.Close()
+		c.Close()
 		return true
 	})
 }

@@ -73,7 +73,7 @@ func TestFullDiskRefusesTheMessageAndKeepsServing(t *testing.T) {
 	writer := joinWS(t, srv.url, "writer")
 	const before = 3
 	for i := range before {
-		writer.say(fmt.Sprintf("before the disk filled up %d", i))
+		say(t, writer, fmt.Sprintf("before the disk filled up %d", i))
 	}
 	filler := fill(t, disk)
 
@@ -83,7 +83,7 @@ func TestFullDiskRefusesTheMessageAndKeepsServing(t *testing.T) {
 	accepted := before
 	for i := 0; i < 1000 && failedText == ""; i++ {
 		msg := fmt.Sprintf("%04d %s", i, text)
-		reply := writer.call("messages", msg)
+		reply := call(t, writer, "messages", msg)
 		switch {
 		case reply["ok"] == true:
 			accepted++
@@ -98,7 +98,7 @@ func TestFullDiskRefusesTheMessageAndKeepsServing(t *testing.T) {
 	}
 	t.Logf("%d messages stored on the full disk, then store_failed", accepted-before)
 	srv.waitLog(t, "chat: storing 1 message(s) failed, senders were told")
-	if !writer.isOpen() || !watcher.isOpen() {
+	if !writer.IsOpen() || !watcher.IsOpen() {
 		t.Fatal("a write error disconnected someone")
 	}
 
@@ -107,14 +107,14 @@ func TestFullDiskRefusesTheMessageAndKeepsServing(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	writer.say("there is room again")
-	watcher.waitEvent("the message after the failure", messageLine("writer", "there is room again"))
-	for _, ev := range watcher.allEvents("messages") {
-		if ev.str(0) == "writer: "+failedText {
+	say(t, writer, "there is room again")
+	watcher.WaitEvent("the message after the failure", messageLine("writer", "there is room again"))
+	for _, ev := range watcher.Events("messages") {
+		if ev.Args.String(0) == "writer: "+failedText {
 			t.Fatal("the message refused with store_failed was delivered")
 		}
 	}
-	if got := len(watcher.allEvents("messages")); got != accepted+1 {
+	if got := len(watcher.Events("messages")); got != accepted+1 {
 		t.Errorf("watcher got %d messages, want the %d accepted", got, accepted+1)
 	}
 

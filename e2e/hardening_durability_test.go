@@ -60,7 +60,7 @@ func TestAckedMessagesSurviveSIGKILL(t *testing.T) {
 		for i := 0; ; i++ {
 			text := fmt.Sprintf("cycle %d message %d", cycles, i)
 			sentTexts[text] = true
-			reply, err := w.request("messages", text)
+			reply, err := ackReply(w.Request("messages", text))
 			if err != nil {
 				break // the server is gone; this message may or may not be stored
 			}
@@ -100,7 +100,7 @@ func checkRetained(t *testing.T, url, name string, acked map[uint64]string, sent
 	r := joinWS(t, url, name)
 	defer r.Close()
 	var msgs []storedMessage
-	for _, ev := range r.allEvents("messages") {
+	for _, ev := range r.Events("messages") {
 		var m storedMessage
 		if len(ev.Args) < 2 || json.Unmarshal(ev.Args[1], &m) != nil {
 			t.Fatalf("%s: history event %v is not a message", name, ev.Args)

@@ -21,7 +21,7 @@ func TestDamagedFileIsRefusedPlainlyAndUntouched(t *testing.T) {
 	srv := startServer(t, good)
 	c := joinWS(t, srv.url, "alice")
 	for _, text := range []string{"one", "two", "three"} {
-		c.say(text)
+		say(t, c, text)
 	}
 	if code := srv.stop(t, syscall.SIGTERM); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM", code)

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"chatserver/internal/siotest"
 )
 
 // Bounds of the chat-level fuzz test: it stops after fuzzEvents events or
@@ -106,7 +108,7 @@ func (f *fuzzer) value(depth int) any {
 // send sends one random event on c; with an ack, it returns the ack
 // channel and whether the event is one the server answers (join or
 // messages: unknown events are ignored, acks and all).
-func (f *fuzzer) send(c *sioClient) (<-chan []json.RawMessage, bool) {
+func (f *fuzzer) send(c *siotest.Client) (<-chan siotest.Args, bool) {
 	name := f.eventName()
 	args := make([]any, f.rng.IntN(4))
 	for i := range args {
@@ -115,23 +117,23 @@ func (f *fuzzer) send(c *sioClient) (<-chan []json.RawMessage, bool) {
 	switch f.rng.IntN(11) {
 	case 10:
 		// Escapes Go strings cannot hold: unpaired UTF-16 surrogates.
-		c.sendText(`42` + strconv.Itoa(foreignAckID+f.rng.IntN(1000)) + `["messages","\ud800x\udfff"]`)
+		c.SendText(`42` + strconv.Itoa(foreignAckID+f.rng.IntN(1000)) + `["messages","\ud800x\udfff"]`)
 		return nil, false
 	case 0:
 		// A binary attachment in place of an argument.
 		payload, _ := json.Marshal(append([]any{name}, append(args, map[string]any{"_placeholder": true, "num": 0})...))
-		c.sendText("451-" + strconv.Itoa(foreignAckID+f.rng.IntN(1000)) + string(payload))
+		c.SendText("451-" + strconv.Itoa(foreignAckID+f.rng.IntN(1000)) + string(payload))
 		bin := make([]byte, f.rng.IntN(64))
 		for i := range bin {
 			bin[i] = byte(f.rng.IntN(256))
 		}
-		c.sendBinary(bin)
+		c.SendBinary(bin)
 		return nil, false
 	case 1, 2, 3:
-		c.emit(name, args...)
+		c.Emit(name, args...)
 		return nil, false
 	default:
-		return c.emitAck(name, args...), name == "join" || name == "messages"
+		return c.EmitWithAck(name, args...), name == "join" || name == "messages"
 	}
 }
 
@@ -160,16 +162,16 @@ func TestChatSurvivesRandomEvents(t *testing.T) {
 			t.Fatalf("ack %v is neither ok nor a known error", reply)
 		}
 	}
-	var unanswered []<-chan []json.RawMessage
+	var unanswered []<-chan siotest.Args
 	connections, events, replies := 0, 0, 0
-	var c *sioClient
+	var c *siotest.Client
 	start := time.Now()
 	for ; events < fuzzEvents && time.Since(start) < fuzzBudget; events++ {
-		if c == nil || !c.isOpen() {
+		if c == nil || !c.IsOpen() {
 			if c != nil {
 				c.Close()
 			}
-			c = connectWS(t, srv.url, dialOptions{})
+			c = connectWS(t, srv.url, wire)
 			connections++
 		}
 		ch, answered := f.send(c)
@@ -203,8 +205,8 @@ func TestChatSurvivesRandomEvents(t *testing.T) {
 	t.Logf("%d events on %d connections in %s, %d acks checked", events, connections, time.Since(start).Round(time.Millisecond), replies)
 
 	a, b := joinWS(t, srv.url, "checker-a"), joinWS(t, srv.url, "checker-b")
-	a.say("still answering")
-	b.waitEvent("the checker's message", messageLine("checker-a", "still answering"))
+	say(t, a, "still answering")
+	b.WaitEvent("the checker's message", messageLine("checker-a", "still answering"))
 	if out := srv.stderr.String(); strings.Contains(out, "panic") {
 		t.Errorf("the server log shows a panic:\n%s", out)
 	}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"chatserver/internal/siotest"
 )
 
 // TestHalfOpenRequestsAreCutAndBlockNobody opens connections that send
@@ -61,8 +63,8 @@ func TestHalfOpenRequestsAreCutAndBlockNobody(t *testing.T) {
 		resp.Body.Close()
 	}
 	a, b := joinWS(t, srv.url, "alice"), joinWS(t, srv.url, "bob")
-	a.say("hello despite the slow ones")
-	b.waitEvent("alice's message", messageLine("alice", "hello despite the slow ones"))
+	say(t, a, "hello despite the slow ones")
+	b.WaitEvent("alice's message", messageLine("alice", "hello despite the slow ones"))
 
 	wg.Wait()
 	close(errs)
@@ -72,7 +74,7 @@ func TestHalfOpenRequestsAreCutAndBlockNobody(t *testing.T) {
 	if took := time.Since(start); took < headerTimeout {
 		t.Errorf("half-open requests were closed after %s, before the %s header timeout", took, headerTimeout)
 	}
-	if !a.isOpen() || !b.isOpen() {
+	if !a.IsOpen() || !b.IsOpen() {
 		t.Error("the header timeout cut an established WebSocket")
 	}
 }
@@ -82,7 +84,7 @@ func TestHalfOpenRequestsAreCutAndBlockNobody(t *testing.T) {
 func TestOversizedHeadersAreRefused(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, filepath.Join(t.TempDir(), "chat.db"))
-	req, err := http.NewRequest(http.MethodGet, srv.url+"/socket.io/?EIO=4&transport=polling", nil)
+	req, err := http.NewRequest(http.MethodGet, siotest.PollingURL(srv.url, ""), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

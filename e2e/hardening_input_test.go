@@ -4,12 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"chatserver/internal/siotest"
 
 	"github.com/gorilla/websocket"
 )
@@ -61,35 +62,35 @@ func TestMalformedWebSocketInputClosesOnlyThatConnection(t *testing.T) {
 			for _, f := range tc.frames {
 				switch f := f.(type) {
 				case string:
-					c.sendText(f)
+					c.SendText(f)
 				case []byte:
-					c.sendBinary(f)
+					c.SendBinary(f)
 				}
 			}
-			c.waitClosed(tc.name)
-			watcher.waitEvent(nick+" leaving", named("remove chatter", nick))
+			c.WaitClosed()
+			watcher.WaitEvent(nick+" leaving", named("remove chatter", nick))
 		})
 	}
 
 	t.Run("frame over --max-payload", func(t *testing.T) {
 		c := joinWS(t, srv.url, "huge")
-		c.sendText(`42["messages","` + strings.Repeat("a", inputPayloadCap+1) + `"]`)
-		err := c.waitClosed("huge frame")
+		c.SendText(`42["messages","` + strings.Repeat("a", inputPayloadCap+1) + `"]`)
+		err := c.WaitClosed()
 		var ce *websocket.CloseError
 		if !errors.As(err, &ce) || ce.Code != websocket.CloseMessageTooBig {
 			t.Errorf("closed with %v, want close code %d (message too big)", err, websocket.CloseMessageTooBig)
 		}
-		watcher.waitEvent("huge leaving", named("remove chatter", "huge"))
+		watcher.WaitEvent("huge leaving", named("remove chatter", "huge"))
 	})
 
 	t.Run("harmless oddities keep the connection", func(t *testing.T) {
 		c := joinWS(t, srv.url, "odd")
-		c.sendText(`4377["late ack for nothing"]`) // an ack nobody asked for is ignored
-		c.emit("no such event", 1, 2)              // unknown events are ignored
-		c.emit("messages")                         // no text: refused, not fatal
-		c.sendText(`42[7,"a number as event name"]`)
-		c.say("still here")
-		watcher.waitEvent("odd's message", messageLine("odd", "still here"))
+		c.SendText(`4377["late ack for nothing"]`) // an ack nobody asked for is ignored
+		c.Emit("no such event", 1, 2)              // unknown events are ignored
+		c.Emit("messages")                         // no text: refused, not fatal
+		c.SendText(`42[7,"a number as event name"]`)
+		say(t, c, "still here")
+		watcher.WaitEvent("odd's message", messageLine("odd", "still here"))
 	})
 
 	checkStillServing(t, srv, watcher)
@@ -120,15 +121,9 @@ func TestMalformedPollingInputClosesOnlyThatSession(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			nick := fmt.Sprintf("poll%d", i)
-			sid := pollJoin(t, srv.url, nick)
-			watcher.waitEvent(nick+" joining", named("add chatter", nick))
-			resp, err := pollClient.Post(pollURL(srv.url, sid), tc.contentType, strings.NewReader(tc.body))
-			status := 0
-			if err == nil {
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				status = resp.StatusCode
-			}
+			p := pollJoin(t, srv.url, nick)
+			watcher.WaitEvent(nick+" joining", named("add chatter", nick))
+			status, err := p.PostAs(tc.contentType, tc.body)
 			ok := false
 			for _, s := range tc.status {
 				ok = ok || s == status
@@ -136,43 +131,43 @@ func TestMalformedPollingInputClosesOnlyThatSession(t *testing.T) {
 			if !ok {
 				t.Errorf("POST answered %d (%v), want one of %v", status, err, tc.status)
 			}
-			if !pollEnded(t, srv.url, sid) {
+			if !p.Ended() {
 				t.Fatalf("the session is still open")
 			}
-			watcher.waitEvent(nick+" leaving", named("remove chatter", nick))
+			watcher.WaitEvent(nick+" leaving", named("remove chatter", nick))
 		})
 	}
 	checkStillServing(t, srv, watcher)
 }
 
 // pollJoin opens a polling session, connects it and joins as nick.
-func pollJoin(t testing.TB, base, nick string) string {
+func pollJoin(t testing.TB, base, nick string) *siotest.Polling {
 	t.Helper()
-	sid := pollConnect(t, base)
-	if code := pollPost(t, base, sid, `420["join","`+nick+`"]`); code != http.StatusOK {
+	p := pollConnect(t, base)
+	if code := p.Post(`420["join","` + nick + `"]`); code != http.StatusOK {
 		t.Fatalf("polling join: status %d", code)
 	}
 	var got strings.Builder
 	for !strings.Contains(got.String(), `430[{"ok":true`) {
-		code, body := pollGet(t, base, sid)
+		code, body := p.Get()
 		if code != http.StatusOK || strings.Contains(body, `430[{"error"`) {
 			t.Fatalf("polling join: %d %q", code, body)
 		}
 		got.WriteString(body)
 	}
-	return sid
+	return p
 }
 
 // checkStillServing checks that the watcher is still connected and
 // receives a new chatter's message, and that the page is served.
-func checkStillServing(t *testing.T, srv *server, watcher *sioClient) {
+func checkStillServing(t *testing.T, srv *server, watcher *siotest.Client) {
 	t.Helper()
-	if !watcher.isOpen() {
+	if !watcher.IsOpen() {
 		t.Fatal("the watching client was disconnected")
 	}
 	late := joinWS(t, srv.url, "latecomer")
-	late.say("the room still works")
-	watcher.waitEvent("the latecomer's message", messageLine("latecomer", "the room still works"))
+	say(t, late, "the room still works")
+	watcher.WaitEvent("the latecomer's message", messageLine("latecomer", "the room still works"))
 	resp, err := http.Get(srv.url + "/healthz")
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("/healthz: %v %v", resp, err)
@@ -196,7 +191,7 @@ func TestRefusalsAreCodedOverTheWire(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, filepath.Join(t.TempDir(), "chat.db"))
 	watcher := joinWS(t, srv.url, "watcher")
-	c := connectWS(t, srv.url, dialOptions{})
+	c := connectWS(t, srv.url, wire)
 
 	refused := func(what, code string, reply map[string]any) {
 		t.Helper()
@@ -204,7 +199,7 @@ func TestRefusalsAreCodedOverTheWire(t *testing.T) {
 			t.Errorf("%s: reply %v, want error %q with a message", what, reply, code)
 		}
 	}
-	refused("message before join", "not_joined", c.call("messages", "before joining"))
+	refused("message before join", "not_joined", call(t, c, "messages", "before joining"))
 	for _, tc := range []struct {
 		name string
 		args []any
@@ -222,11 +217,11 @@ func TestRefusalsAreCodedOverTheWire(t *testing.T) {
 		{"control character", []any{"nul\x00l"}},
 		{"zero-width format character", []any{"zero\u200Bwidth"}},
 	} {
-		refused("nickname "+tc.name, "invalid_name", c.call("join", tc.args...))
+		refused("nickname "+tc.name, "invalid_name", call(t, c, "join", tc.args...))
 	}
-	refused("nickname of another chatter", "name_taken", c.call("join", "WATCHER"))
+	refused("nickname of another chatter", "name_taken", call(t, c, "join", "WATCHER"))
 
-	if reply := c.call("join", "  tester  "); reply["ok"] != true || reply["name"] != "tester" {
+	if reply := call(t, c, "join", "  tester  "); reply["ok"] != true || reply["name"] != "tester" {
 		t.Fatalf("join with spaces around: %v, want ok as tester", reply)
 	}
 	for _, tc := range []struct {
@@ -245,12 +240,12 @@ func TestRefusalsAreCodedOverTheWire(t *testing.T) {
 		{"bidi override", []any{"read \u202Ethis"}},
 		{"control character", []any{"bell\x07"}},
 	} {
-		refused("message "+tc.name, "invalid_message", c.call("messages", tc.args...))
+		refused("message "+tc.name, "invalid_message", call(t, c, "messages", tc.args...))
 	}
 
 	// Without an ack, a refusal arrives as a chat error event.
-	c.emit("messages", map[string]any{"text": "x"})
-	ev := c.waitEvent("chat error", func(ev sioEvent) bool { return ev.Name == "chat error" })
+	c.Emit("messages", map[string]any{"text": "x"})
+	ev := c.WaitEvent("chat error", func(ev siotest.Event) bool { return ev.Name == "chat error" })
 	var body struct{ Code, Message string }
 	if len(ev.Args) != 1 || json.Unmarshal(ev.Args[0], &body) != nil || body.Code != "invalid_message" || body.Message == "" {
 		t.Errorf("chat error %s, want {code: invalid_message, message}", ev.Args)
@@ -258,13 +253,13 @@ func TestRefusalsAreCodedOverTheWire(t *testing.T) {
 
 	// The limits themselves are allowed.
 	long := strings.Repeat("é", 2000)
-	c.say(long)
-	c.say("two\nlines\tand a tab")
-	c.say("the end")
-	watcher.waitEvent("the last message", messageLine("tester", "the end"))
+	say(t, c, long)
+	say(t, c, "two\nlines\tand a tab")
+	say(t, c, "the end")
+	watcher.WaitEvent("the last message", messageLine("tester", "the end"))
 	var got []string
-	for _, ev := range watcher.allEvents("messages") {
-		got = append(got, ev.str(0))
+	for _, ev := range watcher.Events("messages") {
+		got = append(got, ev.Args.String(0))
 	}
 	want := []string{"tester: " + long, "tester: two\nlines\tand a tab", "tester: the end"}
 	if !slices.Equal(got, want) {

@@ -19,14 +19,14 @@ func TestSilentClientIsDroppedAfterPingTimeout(t *testing.T) {
 	watcher := joinWS(t, srv.url, "watcher")
 	silent := joinWS(t, srv.url, "silent")
 	start := time.Now()
-	silent.stopReading()
-	watcher.waitEvent("silent leaving", named("remove chatter", "silent"))
+	silent.StopReading()
+	watcher.WaitEvent("silent leaving", named("remove chatter", "silent"))
 	if took := time.Since(start); took < timeout {
 		t.Errorf("dropped after %s, before the ping timeout of %s", took, timeout)
 	}
 	// The watcher answered every ping meanwhile and is still there.
-	watcher.say("still connected")
-	if !watcher.isOpen() {
+	say(t, watcher, "still connected")
+	if !watcher.IsOpen() {
 		t.Error("a client answering pings was dropped")
 	}
 }
@@ -36,8 +36,8 @@ func TestMessageLimitFollowsTheFlag(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, filepath.Join(t.TempDir(), "chat.db"), "--max-message", "10")
 	c := joinWS(t, srv.url, "alice")
-	c.say(strings.Repeat("a", 10))
-	if reply := c.call("messages", strings.Repeat("a", 11)); reply["error"] != "invalid_message" {
+	say(t, c, strings.Repeat("a", 10))
+	if reply := call(t, c, "messages", strings.Repeat("a", 11)); reply["error"] != "invalid_message" {
 		t.Errorf("11 characters with --max-message 10: %v, want invalid_message", reply)
 	}
 }

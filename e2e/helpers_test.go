@@ -99,18 +99,24 @@ func requireNode(t testing.TB) {
 	t.Skipf("skipping: %s; run `make test` to install it", nodeMissing)
 }
 
-// lineWriter hands complete lines to a callback; safe for one writer.
+// lineWriter hands complete lines to a callback and tells waitFor of
+// every write; safe for one writer.
 type lineWriter struct {
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	all  bytes.Buffer
-	line func(string)
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	all     bytes.Buffer
+	line    func(string)
+	written chan struct{} // closed (and dropped) by the next Write; nil if nobody waits
 }
 
 func (w *lineWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.all.Write(p)
+	if w.written != nil {
+		close(w.written)
+		w.written = nil
+	}
 	w.buf.Write(p)
 	for {
 		i := bytes.IndexByte(w.buf.Bytes(), '\n')
@@ -128,6 +134,30 @@ func (w *lineWriter) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.all.String()
+}
+
+// waitFor reports whether the output contains want within timeout,
+// looking again after each write.
+func (w *lineWriter) waitFor(want string, timeout time.Duration) bool {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		w.mu.Lock()
+		found := strings.Contains(w.all.String(), want)
+		if w.written == nil {
+			w.written = make(chan struct{})
+		}
+		written := w.written
+		w.mu.Unlock()
+		if found {
+			return true
+		}
+		select {
+		case <-written:
+		case <-deadline.C:
+			return false
+		}
+	}
 }
 
 // server is one running `chatserver serve` process.
@@ -187,6 +217,15 @@ func startServer(t testing.TB, db string, args ...string) *server {
 		t.Fatalf("chatserver did not report listening within %s\n%s%s", startTimeout, s.stdout, s.stderr)
 	}
 	return s
+}
+
+// waitLog waits until the server has written a line containing want to
+// its standard error (its log), within eventTimeout.
+func (s *server) waitLog(t testing.TB, want string) {
+	t.Helper()
+	if !s.stderr.waitFor(want, eventTimeout) {
+		t.Fatalf("the server did not log %q within %s", want, eventTimeout)
+	}
 }
 
 // stop sends sig and returns the exit code once the process has exited.

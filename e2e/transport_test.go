@@ -8,9 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/gorilla/websocket"
+	"chatserver/internal/siotest"
 )
 
 // TestTransportsChatTogether puts two clients of every transport kind in
@@ -220,7 +219,7 @@ type originCheck struct {
 // none).
 func pollingHandshake(t testing.TB, base, origin string) originCheck {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, base+"/socket.io/?EIO=4&transport=polling", nil)
+	req, err := http.NewRequest(http.MethodGet, siotest.PollingURL(base, ""), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,24 +253,17 @@ func websocketHandshake(t testing.TB, base, origin string) originCheck {
 	if origin != "" {
 		header.Set("Origin", origin)
 	}
-	dialer := websocket.Dialer{HandshakeTimeout: eventTimeout}
-	wsURL := "ws" + strings.TrimPrefix(base, "http") + "/socket.io/?EIO=4&transport=websocket"
-	conn, resp, err := dialer.Dial(wsURL, header)
+	c, resp, err := siotest.DialWebSocket(t, base, siotest.Options{Header: header, Timeout: eventTimeout})
 	if err != nil {
-		if resp == nil {
-			t.Fatalf("websocket dial %s: %v", wsURL, err)
+		if resp == nil || resp.StatusCode == http.StatusSwitchingProtocols {
+			t.Fatal(err) // no answer, or no open packet after the upgrade
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		return originCheck{status: resp.StatusCode, body: string(body)}
 	}
-	defer conn.Close()
-	conn.SetReadDeadline(time.Now().Add(eventTimeout))
-	_, open, err := conn.ReadMessage()
-	if err != nil {
-		t.Fatalf("websocket %s: reading the open packet: %v", wsURL, err)
-	}
-	return originCheck{status: resp.StatusCode, body: string(open)}
+	defer c.Close()
+	return originCheck{status: resp.StatusCode, body: c.Open().Packet}
 }
 
 // checkOrigin checks one handshake's outcome: accepted with an Engine.IO
@@ -343,12 +335,11 @@ func TestTransportOriginsAreChecked(t *testing.T) {
 
 	// The check covers every polling request, not only the handshake: a
 	// session opened without an Origin cannot be used from a foreign page.
-	open := pollingHandshake(t, plain.url, "")
-	var hs struct{ SID string }
-	if !strings.HasPrefix(open.body, "0") || json.Unmarshal([]byte(open.body[1:]), &hs) != nil || hs.SID == "" {
-		t.Fatalf("polling handshake: %q", open.body)
+	open, err := siotest.ParseOpen(pollingHandshake(t, plain.url, "").body)
+	if err != nil {
+		t.Fatalf("polling handshake: %v", err)
 	}
-	session := plain.url + "/socket.io/?EIO=4&transport=polling&sid=" + url.QueryEscape(hs.SID)
+	session := siotest.PollingURL(plain.url, url.QueryEscape(open.SID))
 	for _, origin := range []string{"http://evil.example", plain.url} {
 		req, err := http.NewRequest(http.MethodPost, session, strings.NewReader("40"))
 		if err != nil {

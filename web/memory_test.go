@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
+	"chatserver/internal/siotest"
 )
 
 // Environment of the client process started by BenchmarkIdleJoinedMemory
@@ -139,49 +139,29 @@ func TestIdleClientsHelper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wsURL := "ws" + strings.TrimPrefix(url, "http") + "/socket.io/?EIO=4&transport=websocket"
-	var all sync.WaitGroup // every client has seen n "add chatter"
+	var all sync.WaitGroup // every client has seen n "add chatter" or has ended
 	all.Add(n)
-	conns := make([]*websocket.Conn, 0, n)
 	for i := range n {
-		conn, _, err := websocket.DefaultDialer.Dial(wsURL, nil)
-		if err != nil {
-			t.Fatalf("client %d: %v", i, err)
-		}
-		conns = append(conns, conn)
-		if err := conn.WriteMessage(websocket.TextMessage, []byte("40")); err != nil {
-			t.Fatal(err)
-		}
-		join := fmt.Sprintf(`42["join","m%d"]`, i)
-		if err := conn.WriteMessage(websocket.TextMessage, []byte(join)); err != nil {
-			t.Fatal(err)
-		}
-		go func() {
-			seen, done := 0, false
-			for {
-				_, b, err := conn.ReadMessage()
-				if err != nil {
-					if !done {
-						all.Done()
-					}
-					return
-				}
-				switch {
-				case string(b) == "2":
-					_ = conn.WriteMessage(websocket.TextMessage, []byte("3"))
-				case strings.HasPrefix(string(b), `42["add chatter"`):
-					if seen++; seen == n && !done {
-						done = true
-						all.Done()
-					}
+		c := siotest.Dial(t, url, siotest.Options{})
+		c.Connect("/", "")
+		c.Emit("join", fmt.Sprintf("m%d", i))
+		var once sync.Once
+		// Keep nothing, so that a thousand clients do not hold a million
+		// announcements: count them on the client's reader.
+		seen := 0
+		c.Drain(func(f siotest.Frame) {
+			if strings.HasPrefix(f.Data, `42["add chatter"`) {
+				if seen++; seen == n {
+					once.Do(all.Done)
 				}
 			}
+		})
+		go func() { // ends with the client, closed when the test ends
+			<-c.Done()
+			once.Do(all.Done)
 		}()
 	}
 	all.Wait()
 	fmt.Println("joined")
-	_, _ = io.Copy(io.Discard, os.Stdin)
-	for _, c := range conns {
-		_ = c.Close()
-	}
+	_, _ = io.Copy(io.Discard, os.Stdin) // the clients close with the test
 }

@@ -50,21 +50,15 @@ func TestHandlerPanicClosesOnlyThatConnection(t *testing.T) {
 	}, logs.Logf)
 
 	alice := dial(t, ts)
-	alice.send(`420["join","alice"]`)
-	alice.expect(`42["add chatter","alice"]`)
-	alice.read() // the join ack
+	alice.SendText(`420["join","alice"]`)
+	alice.Expect(`42["add chatter","alice"]`)
+	alice.NextText() // the join ack
 
 	boom := dial(t, ts)
-	boom.send(`420["join","boom"]`)
-	boom.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for {
-		_, b, err := boom.conn.ReadMessage()
-		if err != nil {
-			break // closed by the server, as wanted
-		}
-		if string(b) != "2" {
-			t.Fatalf("the panicking connection got %q instead of being closed", b)
-		}
+	boom.SendText(`420["join","boom"]`)
+	boom.WaitClosed()
+	if f, err := boom.NextFrame(0); err == nil {
+		t.Fatalf("the panicking connection got %q instead of being closed", f.Data)
 	}
 	if !strings.Contains(logs.String(), "panic") || !strings.Contains(logs.String(), "bug triggered by boom") {
 		t.Errorf("the panic was not logged:\n%s", logs)
@@ -72,12 +66,12 @@ func TestHandlerPanicClosesOnlyThatConnection(t *testing.T) {
 
 	// Everyone else goes on.
 	bob := dial(t, ts)
-	bob.send(`420["join","bob"]`)
-	alice.expect(`42["add chatter","bob"]`)
-	alice.send(`421["messages","still here"]`)
+	bob.SendText(`420["join","bob"]`)
+	alice.Expect(`42["add chatter","bob"]`)
+	alice.SendText(`421["messages","still here"]`)
 	for {
-		// read fails the test if nothing comes within its deadline.
-		if strings.Contains(bob.read(), "alice: still here") {
+		// NextText fails the test if nothing comes within its timeout.
+		if strings.Contains(bob.NextText(), "alice: still here") {
 			break
 		}
 	}

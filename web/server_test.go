@@ -8,11 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/gorilla/websocket"
 
 	"chatserver/chat"
+	"chatserver/internal/siotest"
 	"chatserver/storage/bolt"
 )
 
@@ -112,100 +110,49 @@ func TestStaticRevalidatesWithETag(t *testing.T) {
 	}
 }
 
-// wsClient is a minimal Socket.IO client over a raw WebSocket, enough to
-// check the chat wiring byte by byte.
-type wsClient struct {
-	t    testing.TB
-	conn *websocket.Conn
-}
-
-func dial(t testing.TB, ts *httptest.Server) *wsClient {
+// dial opens a raw Socket.IO client to ts, joined to namespace "/", enough
+// to check the chat wiring byte by byte.
+func dial(t testing.TB, ts *httptest.Server) *siotest.Client {
 	t.Helper()
-	url := "ws" + strings.TrimPrefix(ts.URL, "http") + "/socket.io/?EIO=4&transport=websocket"
-	conn, _, err := websocket.DefaultDialer.Dial(url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	c := &wsClient{t: t, conn: conn}
-	if open := c.read(); !strings.HasPrefix(open, "0{") {
-		t.Fatalf("open packet %q", open)
-	}
-	c.send("40")
-	if ack := c.read(); !strings.HasPrefix(ack, `40{"sid":`) {
-		t.Fatalf("connect reply %q", ack)
-	}
+	c := siotest.Dial(t, ts.URL, siotest.Options{})
+	c.Connect("/", "")
 	return c
-}
-
-func (c *wsClient) send(s string) {
-	c.t.Helper()
-	if err := c.conn.WriteMessage(websocket.TextMessage, []byte(s)); err != nil {
-		c.t.Fatal(err)
-	}
-}
-
-// read returns the next packet other than a ping (which it answers).
-func (c *wsClient) read() string {
-	c.t.Helper()
-	for {
-		c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-		_, b, err := c.conn.ReadMessage()
-		if err != nil {
-			c.t.Fatalf("read: %v", err)
-		}
-		if string(b) == "2" {
-			c.send("3")
-			continue
-		}
-		return string(b)
-	}
-}
-
-// expect reads packets until one equal to want, failing on anything else
-// that is not in skip.
-func (c *wsClient) expect(want ...string) {
-	c.t.Helper()
-	for _, w := range want {
-		if got := c.read(); got != w {
-			c.t.Fatalf("got packet %q, want %q", got, w)
-		}
-	}
 }
 
 func TestChatOverSocketIO(t *testing.T) {
 	ts := newTestServer(t)
 	alice := dial(t, ts)
-	alice.send(`420["join","alice"]`)
-	alice.expect(`42["add chatter","alice"]`)
-	ack := alice.read()
+	alice.SendText(`420["join","alice"]`)
+	alice.Expect(`42["add chatter","alice"]`)
+	ack := alice.NextText()
 	if !strings.HasPrefix(ack, `430[{"ok":true,"name":"alice","token":"`) {
 		t.Fatalf("join ack %q", ack)
 	}
 
 	bob := dial(t, ts)
-	bob.send(`42["join","bob"]`)
-	bob.expect(`42["add chatter","alice"]`, `42["add chatter","bob"]`)
-	alice.expect(`42["add chatter","bob"]`)
+	bob.SendText(`42["join","bob"]`)
+	bob.Expect(`42["add chatter","alice"]`)
+	bob.Expect(`42["add chatter","bob"]`)
+	alice.Expect(`42["add chatter","bob"]`)
 
-	alice.send(`421["messages","<b>hi</b> & ünïcode"]`)
-	msg := alice.read()
+	alice.SendText(`421["messages","<b>hi</b> & ünïcode"]`)
+	msg := alice.NextText()
 	const prefix = `42["messages","alice: <b>hi</b> & ünïcode",{"id":1,"name":"alice","text":"<b>hi</b> & ünïcode","time":"`
 	if !strings.HasPrefix(msg, prefix) {
 		t.Fatalf("echo %q", msg)
 	}
-	alice.expect(`431[{"ok":true,"id":1}]`)
-	if got := bob.read(); got != msg {
+	alice.Expect(`431[{"ok":true,"id":1}]`)
+	if got := bob.NextText(); got != msg {
 		t.Fatalf("bob got %q, want the same packet %q", got, msg)
 	}
 
 	// Refusals without an ack arrive as chat error events.
-	bob.send(`42["messages",42]`)
-	bob.expect(`42["chat error",{"code":"invalid_message","message":"message must be a string"}]`)
-	bob.send(`422["join",{"name":"x"}]`)
-	bob.expect(`432[{"error":"invalid_name","message":"nickname must be a string"}]`)
-	bob.send(`423["join","ALICE"]`)
-	reply := bob.read()
+	bob.SendText(`42["messages",42]`)
+	bob.Expect(`42["chat error",{"code":"invalid_message","message":"message must be a string"}]`)
+	bob.SendText(`422["join",{"name":"x"}]`)
+	bob.Expect(`432[{"error":"invalid_name","message":"nickname must be a string"}]`)
+	bob.SendText(`423["join","ALICE"]`)
+	reply := bob.NextText()
 	var refusal struct {
 		Error string `json:"error"`
 	}
@@ -214,6 +161,6 @@ func TestChatOverSocketIO(t *testing.T) {
 	}
 
 	// Leaving is announced.
-	bob.conn.Close()
-	alice.expect(`42["remove chatter","bob"]`)
+	bob.Close()
+	alice.Expect(`42["remove chatter","bob"]`)
 }

@@ -1,16 +1,14 @@
 package socketio
 
 import (
+	"math"
 	"net/http/httptest"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"chatserver/internal/siotest"
 	"chatserver/web/socketio/engineio"
-
-	"github.com/gorilla/websocket"
 )
 
 // chatMessage is the object the chat server sends with each message.
@@ -62,43 +60,29 @@ func BenchmarkPrepareSend1000(b *testing.B) {
 	srv := NewServer(Config{Logf: b.Logf, Engine: engineio.Config{PingInterval: time.Hour}})
 	srv.Of("/").OnConnect(func(s *Socket) error { sockets <- s; return nil })
 	hs := httptest.NewServer(srv)
-	var received atomic.Int64
-	var wg sync.WaitGroup // the client readers
-	// Cleanups run last-registered first: the clients' connections are
-	// closed before this waits for their readers.
 	b.Cleanup(func() {
 		srv.Close()
 		hs.Close()
-		wg.Wait()
 	})
-	url := "ws" + strings.TrimPrefix(hs.URL, "http") + "/socket.io/?EIO=4&transport=websocket"
+	// The clients count what they receive; once a waiting count is
+	// reached, caughtUp is signalled.
+	var received, waitingFor atomic.Int64
+	waitingFor.Store(math.MaxInt64)
+	caughtUp := make(chan struct{}, 1)
+	count := func(siotest.Frame) {
+		if received.Add(1) >= waitingFor.Load() {
+			select {
+			case caughtUp <- struct{}{}:
+			default:
+			}
+		}
+	}
 	var socks []*Socket
 	for range clients {
-		ws, _, err := websocket.DefaultDialer.Dial(url, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { ws.Close() })
-		if _, _, err := ws.ReadMessage(); err != nil { // open
-			b.Fatal(err)
-		}
-		if err := ws.WriteMessage(websocket.TextMessage, []byte("40")); err != nil {
-			b.Fatal(err)
-		}
-		if _, _, err := ws.ReadMessage(); err != nil { // CONNECT reply
-			b.Fatal(err)
-		}
+		c := siotest.Dial(b, hs.URL, siotest.Options{})
+		c.Connect("/", "")
+		c.Drain(count)
 		socks = append(socks, <-sockets)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				if _, _, err := ws.ReadMessage(); err != nil {
-					return
-				}
-				received.Add(1)
-			}
-		}()
 	}
 
 	msg := chatMessage{ID: 12345, Name: "ann", Text: "hello there, how is everyone doing today?", Time: "2026-01-02T03:04:05Z"}
@@ -117,9 +101,15 @@ func BenchmarkPrepareSend1000(b *testing.B) {
 		sent += clients
 		if i%batch == batch-1 {
 			b.StopTimer()
+			waitingFor.Store(sent)
 			for received.Load() < sent {
-				time.Sleep(time.Millisecond)
+				select {
+				case <-caughtUp:
+				case <-time.After(siotest.DefaultTimeout):
+					b.Fatalf("the clients received %d packets of %d", received.Load(), sent)
+				}
 			}
+			waitingFor.Store(math.MaxInt64)
 			b.StartTimer()
 		}
 	}

@@ -4,18 +4,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"chatserver/internal/leaktest"
+	"chatserver/internal/siotest"
 	"chatserver/web/socketio/engineio"
-
-	"github.com/gorilla/websocket"
 )
 
 // waitTimeout bounds every wait for an event in these tests; nothing
@@ -94,137 +92,10 @@ func echoSetup(disconnects chan<- string) func(*Server) {
 	}
 }
 
-// wsClient is a raw Engine.IO WebSocket client speaking Socket.IO packets.
-type wsClient struct {
-	t   testing.TB
-	ws  *websocket.Conn
-	sid string // Engine.IO session id
-}
-
-func dial(t testing.TB, hs *httptest.Server) *wsClient {
+// dial opens a raw Socket.IO client to hs, closed when the test ends.
+func dial(t testing.TB, hs *httptest.Server) *siotest.Client {
 	t.Helper()
-	url := "ws" + strings.TrimPrefix(hs.URL, "http") + "/socket.io/?EIO=4&transport=websocket"
-	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	t.Cleanup(func() { ws.Close() })
-	c := &wsClient{t: t, ws: ws}
-	open := c.readText()
-	var hs0 struct {
-		SID string `json:"sid"`
-	}
-	if !strings.HasPrefix(open, "0") || json.Unmarshal([]byte(open[1:]), &hs0) != nil {
-		t.Fatalf("open packet = %q", open)
-	}
-	c.sid = hs0.SID
-	return c
-}
-
-// send writes one Socket.IO text packet (the Engine.IO "4" is added).
-func (c *wsClient) send(packet string) {
-	c.t.Helper()
-	if err := c.ws.WriteMessage(websocket.TextMessage, []byte("4"+packet)); err != nil {
-		c.t.Fatalf("send %q: %v", packet, err)
-	}
-}
-
-func (c *wsClient) sendBinary(b []byte) {
-	c.t.Helper()
-	if err := c.ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
-		c.t.Fatalf("send binary: %v", err)
-	}
-}
-
-// next returns the next message other than a ping (which it answers).
-func (c *wsClient) next() (data string, binary bool, err error) {
-	for {
-		_ = c.ws.SetReadDeadline(time.Now().Add(waitTimeout))
-		typ, b, err := c.ws.ReadMessage()
-		if err != nil {
-			return "", false, err
-		}
-		if typ == websocket.TextMessage && string(b) == "2" {
-			_ = c.ws.WriteMessage(websocket.TextMessage, []byte("3"))
-			continue
-		}
-		return string(b), typ == websocket.BinaryMessage, nil
-	}
-}
-
-// readText returns the next text message with its Engine.IO type.
-func (c *wsClient) readText() string {
-	c.t.Helper()
-	data, binary, err := c.next()
-	if err != nil {
-		c.t.Fatalf("read: %v", err)
-	}
-	if binary {
-		c.t.Fatalf("read binary %x, want text", data)
-	}
-	return data
-}
-
-// expect reads the next Socket.IO packet and compares it with want.
-func (c *wsClient) expect(want string) {
-	c.t.Helper()
-	if got := c.readText(); got != "4"+want {
-		c.t.Fatalf("got %q, want %q", got, "4"+want)
-	}
-}
-
-// expectPrefix reads the next Socket.IO packet, checks its start and
-// returns the rest.
-func (c *wsClient) expectPrefix(prefix string) string {
-	c.t.Helper()
-	got := c.readText()
-	if !strings.HasPrefix(got, "4"+prefix) {
-		c.t.Fatalf("got %q, want prefix %q", got, "4"+prefix)
-	}
-	return got[len(prefix)+1:]
-}
-
-func (c *wsClient) expectBinary(want []byte) {
-	c.t.Helper()
-	data, binary, err := c.next()
-	if err != nil || !binary || data != string(want) {
-		c.t.Fatalf("got %q (binary %v, err %v), want binary %x", data, binary, err, want)
-	}
-}
-
-// expectClosed reads until the server closes the connection.
-func (c *wsClient) expectClosed() {
-	c.t.Helper()
-	for {
-		data, _, err := c.next()
-		if err == nil {
-			c.t.Logf("before close: %q", data)
-			continue
-		}
-		var ne interface{ Timeout() bool }
-		if errors.As(err, &ne) && ne.Timeout() {
-			c.t.Fatal("connection still open")
-		}
-		return
-	}
-}
-
-// connect joins nsp and returns the socket id from the CONNECT reply.
-func (c *wsClient) connect(nsp, auth string) string {
-	c.t.Helper()
-	prefix := "0"
-	if nsp != "/" {
-		prefix += nsp + ","
-	}
-	c.send(prefix + auth)
-	var reply struct {
-		SID string `json:"sid"`
-	}
-	rest := c.expectPrefix(prefix)
-	if err := json.Unmarshal([]byte(rest), &reply); err != nil || reply.SID == "" {
-		c.t.Fatalf("CONNECT reply %q", rest)
-	}
-	return reply.SID
+	return siotest.Dial(t, hs.URL, siotest.Options{Timeout: waitTimeout})
 }
 
 // receive waits for a value on ch.
@@ -244,41 +115,41 @@ func TestConnect(t *testing.T) {
 
 	t.Run("main namespace replies with a fresh sid, then what OnConnect emitted", func(t *testing.T) {
 		c := dial(t, hs)
-		id := c.connect("/", "")
-		if id == c.sid || len(id) != 20 {
-			t.Errorf("socket id %q: want 20 chars, not the Engine.IO sid %q", id, c.sid)
+		id := c.Connect("/", "")
+		if id == c.Open().SID || len(id) != 20 {
+			t.Errorf("socket id %q: want 20 chars, not the Engine.IO sid %q", id, c.Open().SID)
 		}
-		c.expect(`2["auth",{}]`)
+		c.Expect(`42["auth",{}]`)
 	})
 
 	t.Run("auth object is passed on exactly", func(t *testing.T) {
 		c := dial(t, hs)
-		c.connect("/", `{"token":"<123>","n":12345678901234567890}`)
-		c.expect(`2["auth",{"token":"<123>","n":12345678901234567890}]`)
+		c.Connect("/", `{"token":"<123>","n":12345678901234567890}`)
+		c.Expect(`42["auth",{"token":"<123>","n":12345678901234567890}]`)
 	})
 
 	t.Run("custom namespace with and without trailing comma gets its own socket id", func(t *testing.T) {
 		c := dial(t, hs)
-		main := c.connect("/", "")
-		c.expect(`2["auth",{}]`)
-		c.send(`0/custom`)
-		rest := c.expectPrefix(`0/custom,`)
-		c.expect(`2/custom,["auth",{}]`)
+		main := c.Connect("/", "")
+		c.Expect(`42["auth",{}]`)
+		c.SendText(`40/custom`)
+		rest := c.ExpectPrefix(`40/custom,`)
+		c.Expect(`42/custom,["auth",{}]`)
 		if strings.Contains(rest, main) {
 			t.Errorf("custom namespace reused socket id %q", main)
 		}
-		c.send(`1/custom,`)
-		c.send(`0/custom,{"token":"abc"}`)
-		c.expectPrefix(`0/custom,{"sid":"`)
-		c.expect(`2/custom,["auth",{"token":"abc"}]`)
+		c.SendText(`41/custom,`)
+		c.SendText(`40/custom,{"token":"abc"}`)
+		c.ExpectPrefix(`40/custom,{"sid":"`)
+		c.Expect(`42/custom,["auth",{"token":"abc"}]`)
 	})
 
 	t.Run("unknown namespace is refused and the connection stays", func(t *testing.T) {
 		c := dial(t, hs)
-		c.send(`0/random`)
-		c.expect(`4/random,{"message":"Invalid namespace"}`)
-		c.connect("/", "")
-		c.expect(`2["auth",{}]`)
+		c.SendText(`40/random`)
+		c.Expect(`44/random,{"message":"Invalid namespace"}`)
+		c.Connect("/", "")
+		c.Expect(`42["auth",{}]`)
 	})
 }
 
@@ -299,12 +170,12 @@ func TestConnectRefusedByOnConnect(t *testing.T) {
 		})
 	})
 	c := dial(t, hs)
-	c.send(`0/admin,{"token":"bad"}`)
-	c.expect(`4/admin,{"message":"not authorized","data":{"reason":"bad token"}}`)
-	c.send(`0/admin,{"token":"plain"}`)
-	c.expect(`4/admin,{"message":"plain <error>"}`)
-	c.connect("/admin", `{"token":"good"}`)
-	c.expect(`2/admin,["never","sent"]`)
+	c.SendText(`40/admin,{"token":"bad"}`)
+	c.Expect(`44/admin,{"message":"not authorized","data":{"reason":"bad token"}}`)
+	c.SendText(`40/admin,{"token":"plain"}`)
+	c.Expect(`44/admin,{"message":"plain <error>"}`)
+	c.Connect("/admin", `{"token":"good"}`)
+	c.Expect(`42/admin,["never","sent"]`)
 }
 
 func TestEventsAndAcks(t *testing.T) {
@@ -335,34 +206,34 @@ func TestEventsAndAcks(t *testing.T) {
 		})
 	})
 	c := dial(t, hs)
-	c.connect("/", "")
+	c.Connect("/", "")
 
 	t.Run("client event with ack id is answered once", func(t *testing.T) {
-		c.send(`21["hello","x"]`)
-		c.expect(`31["world",42]`)
+		c.SendText(`421["hello","x"]`)
+		c.Expect(`431["world",42]`)
 		if err := receive(t, acked); !errors.Is(err, ErrAckSent) {
 			t.Errorf("second ack call: %v, want ErrAckSent", err)
 		}
-		c.send(`2["hello"]`)
-		c.expect(`2["no-ack",0]`) // nothing from the second ack call came first
+		c.SendText(`42["hello"]`)
+		c.Expect(`42["no-ack",0]`) // nothing from the second ack call came first
 	})
 
 	t.Run("server acks count from 0 and unknown ids are ignored", func(t *testing.T) {
-		c.send(`2["ask"]`)
-		c.expect(`20["server-asks","q"]`)
-		c.expect(`21["server-asks","q"]`)
-		c.send(`399["stray"]`)
-		c.send(`31["second"]`)
-		c.send(`30["first"]`)
-		c.send(`31["duplicate"]`)
+		c.SendText(`42["ask"]`)
+		c.Expect(`420["server-asks","q"]`)
+		c.Expect(`421["server-asks","q"]`)
+		c.SendText(`4399["stray"]`)
+		c.SendText(`431["second"]`)
+		c.SendText(`430["first"]`)
+		c.SendText(`431["duplicate"]`)
 		if got := receive(t, answers); got != "second" {
 			t.Errorf("first answer %q, want second", got)
 		}
 		if got := receive(t, answers); got != "first" {
 			t.Errorf("second answer %q, want first", got)
 		}
-		c.send(`2["hello"]`)
-		c.expect(`2["no-ack",0]`)
+		c.SendText(`42["hello"]`)
+		c.Expect(`42["no-ack",0]`)
 		select {
 		case got := <-answers:
 			t.Errorf("an ack callback ran twice (%q)", got)
@@ -386,34 +257,34 @@ func TestBinary(t *testing.T) {
 		})
 	})
 	c := dial(t, hs)
-	c.connect("/", "")
-	c.expect(`2["auth",{}]`)
+	c.Connect("/", "")
+	c.Expect(`42["auth",{}]`)
 
 	t.Run("binary event is echoed with its attachments in order", func(t *testing.T) {
-		c.send(`52-["message",` + ph(0) + `,` + ph(1) + `]`)
-		c.sendBinary([]byte{1, 2, 3})
-		c.sendBinary([]byte{4, 5, 6})
-		c.expect(`52-["message-back",` + ph(0) + `,` + ph(1) + `]`)
-		c.expectBinary([]byte{1, 2, 3})
-		c.expectBinary([]byte{4, 5, 6})
+		c.SendText(`452-["message",` + ph(0) + `,` + ph(1) + `]`)
+		c.SendBinary([]byte{1, 2, 3})
+		c.SendBinary([]byte{4, 5, 6})
+		c.Expect(`452-["message-back",` + ph(0) + `,` + ph(1) + `]`)
+		c.ExpectBinary([]byte{1, 2, 3})
+		c.ExpectBinary([]byte{4, 5, 6})
 	})
 
 	t.Run("binary event with ack gets a binary ack", func(t *testing.T) {
-		c.send(`52-789["message-with-ack",` + ph(0) + `,` + ph(1) + `]`)
-		c.sendBinary([]byte{1, 2, 3})
-		c.sendBinary([]byte{4, 5, 6})
-		c.expect(`62-789[` + ph(0) + `,` + ph(1) + `]`)
-		c.expectBinary([]byte{1, 2, 3})
-		c.expectBinary([]byte{4, 5, 6})
+		c.SendText(`452-789["message-with-ack",` + ph(0) + `,` + ph(1) + `]`)
+		c.SendBinary([]byte{1, 2, 3})
+		c.SendBinary([]byte{4, 5, 6})
+		c.Expect(`462-789[` + ph(0) + `,` + ph(1) + `]`)
+		c.ExpectBinary([]byte{1, 2, 3})
+		c.ExpectBinary([]byte{4, 5, 6})
 	})
 
 	t.Run("server binary event with a binary ack from the client", func(t *testing.T) {
-		c.connect("/bin", "")
-		c.send(`2/bin,["go"]`)
-		c.expect(`51-/bin,0["file",{"data":` + ph(0) + `,"name":"f"}]`)
-		c.expectBinary([]byte{1, 2, 3})
-		c.send(`61-/bin,0[` + ph(0) + `]`)
-		c.sendBinary([]byte{9, 9})
+		c.Connect("/bin", "")
+		c.SendText(`42/bin,["go"]`)
+		c.Expect(`451-/bin,0["file",{"data":` + ph(0) + `,"name":"f"}]`)
+		c.ExpectBinary([]byte{1, 2, 3})
+		c.SendText(`461-/bin,0[` + ph(0) + `]`)
+		c.SendBinary([]byte{9, 9})
 		if got := receive(t, binAck); string(got) != "\x09\x09" {
 			t.Errorf("ack bytes = %x", got)
 		}
@@ -441,16 +312,16 @@ func TestProtocolErrorsCloseTheConnection(t *testing.T) {
 			disconnects := make(chan string, 4)
 			_, hs, _ := startServer(t, Config{}, echoSetup(disconnects))
 			c := dial(t, hs)
-			c.connect("/", "")
-			c.expect(`2["auth",{}]`)
+			c.Connect("/", "")
+			c.Expect(`42["auth",{}]`)
 			for _, p := range tt.packets {
 				if b, ok := strings.CutPrefix(p, "b:"); ok {
-					c.sendBinary([]byte(b))
+					c.SendBinary([]byte(b))
 				} else {
-					c.send(p)
+					c.SendText("4" + p)
 				}
 			}
-			c.expectClosed()
+			c.WaitClosed()
 			if got := receive(t, disconnects); got != "/ "+tt.reason {
 				t.Errorf("OnDisconnect: %q, want %q", got, "/ "+tt.reason)
 			}
@@ -463,14 +334,14 @@ func TestDisconnect(t *testing.T) {
 		disconnects := make(chan string, 4)
 		_, hs, _ := startServer(t, Config{}, echoSetup(disconnects))
 		c := dial(t, hs)
-		c.connect("/", "")
-		c.expect(`2["auth",{}]`)
-		c.send(`1`)
+		c.Connect("/", "")
+		c.Expect(`42["auth",{}]`)
+		c.SendText(`41`)
 		if got := receive(t, disconnects); got != "/ client namespace disconnect" {
 			t.Errorf("OnDisconnect: %q", got)
 		}
-		c.connect("/", "") // nothing was sent in between
-		c.expect(`2["auth",{}]`)
+		c.Connect("/", "") // nothing was sent in between
+		c.Expect(`42["auth",{}]`)
 	})
 
 	// withAdmin starts a server with "/", "/custom" and "/admin", whose
@@ -492,35 +363,35 @@ func TestDisconnect(t *testing.T) {
 	t.Run("server Disconnect sends DISCONNECT for its namespace only", func(t *testing.T) {
 		hs, sockets, disconnects := withAdmin(t)
 		c := dial(t, hs)
-		c.connect("/", "")
-		c.expect(`2["auth",{}]`)
-		c.connect("/admin", "")
+		c.Connect("/", "")
+		c.Expect(`42["auth",{}]`)
+		c.Connect("/admin", "")
 		s := receive(t, sockets)
 		s.Disconnect(false)
-		c.expect(`1/admin,`)
+		c.Expect(`41/admin,`)
 		if got := receive(t, disconnects); got != "/admin server namespace disconnect" {
 			t.Errorf("OnDisconnect: %q", got)
 		}
 		if err := s.Emit("late"); !errors.Is(err, ErrClosed) {
 			t.Errorf("Emit after Disconnect: %v, want ErrClosed", err)
 		}
-		c.send(`2["message","still here"]`)
-		c.expect(`2["message-back","still here"]`)
+		c.SendText(`42["message","still here"]`)
+		c.Expect(`42["message-back","still here"]`)
 	})
 
 	t.Run("server Disconnect with closeConn tells every namespace, then closes", func(t *testing.T) {
 		hs, sockets, disconnects := withAdmin(t)
 		c := dial(t, hs)
-		c.connect("/", "")
-		c.expect(`2["auth",{}]`)
-		c.connect("/admin", "")
+		c.Connect("/", "")
+		c.Expect(`42["auth",{}]`)
+		c.Connect("/admin", "")
 		s := receive(t, sockets)
 		s.Disconnect(true)
-		got := []string{c.readText(), c.readText()}
+		got := []string{c.NextText(), c.NextText()}
 		if !(got[0] == "41" && got[1] == "41/admin,") && !(got[1] == "41" && got[0] == "41/admin,") {
 			t.Errorf("got %q, want 41 and 41/admin,", got)
 		}
-		c.expectClosed()
+		c.WaitClosed()
 		reasons := []string{receive(t, disconnects), receive(t, disconnects)}
 		for _, r := range reasons {
 			if !strings.HasSuffix(r, " server namespace disconnect") {
@@ -535,19 +406,21 @@ func TestConnectTimeout(t *testing.T) {
 
 	t.Run("a connection that joins no namespace is closed", func(t *testing.T) {
 		c := dial(t, hs)
-		c.expectClosed()
+		c.WaitClosed()
 	})
 
 	t.Run("a connection that joined stays open", func(t *testing.T) {
 		c := dial(t, hs)
-		c.connect("/", "")
-		c.expect(`2["auth",{}]`)
-		// Wait past the timeout by round trips, not by sleeping blind.
-		deadline := time.Now().Add(400 * time.Millisecond)
-		for time.Now().Before(deadline) {
-			c.send(`2["message","ping"]`)
-			c.expect(`2["message-back","ping"]`)
-			time.Sleep(20 * time.Millisecond)
+		c.Connect("/", "")
+		c.Expect(`42["auth",{}]`)
+		// A connection opened after c that joins nothing is closed once its
+		// timeout has passed, and so c's, which began earlier, has too.
+		later := dial(t, hs)
+		later.WaitClosed()
+		c.SendText(`42["message","ping"]`)
+		c.Expect(`42["message-back","ping"]`)
+		if !c.IsOpen() {
+			t.Error("the joined connection was closed")
 		}
 	})
 }
@@ -564,32 +437,32 @@ func TestHandlerPanicClosesOnlyItsConnection(t *testing.T) {
 		})
 	})
 	victim, bystander := dial(t, hs), dial(t, hs)
-	victim.connect("/", "")
-	bystander.connect("/", "")
-	victim.send(`2["boom"]`)
-	victim.send(`2["message","after"]`) // never handled
-	victim.expectClosed()
+	victim.Connect("/", "")
+	bystander.Connect("/", "")
+	victim.SendText(`42["boom"]`)
+	victim.SendText(`42["message","after"]`) // never handled
+	victim.WaitClosed()
 	if got := receive(t, disconnects); got != "handler panic" {
 		t.Errorf("OnDisconnect: %q", got)
 	}
 	if !lg.contains("kaboom") {
 		t.Error("the panic was not logged")
 	}
-	bystander.send(`2["message","fine"]`)
-	bystander.expect(`2["message-back","fine"]`)
+	bystander.SendText(`42["message","fine"]`)
+	bystander.Expect(`42["message-back","fine"]`)
 }
 
 func TestHandlersRunInPacketOrder(t *testing.T) {
 	_, hs, _ := startServer(t, Config{}, echoSetup(nil))
 	c := dial(t, hs)
-	c.connect("/", "")
-	c.expect(`2["auth",{}]`)
+	c.Connect("/", "")
+	c.Expect(`42["auth",{}]`)
 	const n = 200
 	for i := range n {
-		c.send(fmt.Sprintf(`2["message",%d]`, i))
+		c.SendText(fmt.Sprintf(`42["message",%d]`, i))
 	}
 	for i := range n {
-		c.expect(fmt.Sprintf(`2["message-back",%d]`, i))
+		c.Expect(fmt.Sprintf(`42["message-back",%d]`, i))
 	}
 }
 
@@ -599,11 +472,11 @@ func TestPrepareSend(t *testing.T) {
 		srv.Of("/").OnConnect(func(s *Socket) error { sockets <- s; return nil })
 		srv.Of("/other").OnConnect(func(s *Socket) error { sockets <- s; return nil })
 	})
-	var clients []*wsClient
+	var clients []*siotest.Client
 	var socks []*Socket
 	for range 3 {
 		c := dial(t, hs)
-		c.connect("/", "")
+		c.Connect("/", "")
 		clients = append(clients, c)
 		socks = append(socks, receive(t, sockets))
 	}
@@ -618,8 +491,8 @@ func TestPrepareSend(t *testing.T) {
 		}
 	}
 	for _, c := range clients {
-		c.expect(`51-["messages","ann: hi",{"id":1,"text":"<hi>"},` + ph(0) + `]`)
-		c.expectBinary([]byte{7})
+		c.Expect(`451-["messages","ann: hi",{"id":1,"text":"<hi>"},` + ph(0) + `]`)
+		c.ExpectBinary([]byte{7})
 	}
 
 	t.Run("refuses a prepared event of another namespace", func(t *testing.T) {
@@ -636,13 +509,15 @@ func TestPrepareSend(t *testing.T) {
 	})
 
 	t.Run("reports a socket that is gone", func(t *testing.T) {
-		clients[1].send(`1`)
-		deadline := time.Now().Add(waitTimeout)
-		for socks[1].Send(p) {
-			if time.Now().After(deadline) {
-				t.Fatal("Send still succeeds after the client disconnected")
-			}
-			time.Sleep(5 * time.Millisecond)
+		clients[1].SendText(`41`)
+		// A connection's packets are handled in order: once the CONNECT
+		// sent after the DISCONNECT is answered, the socket is gone.
+		clients[1].Connect("/", "")
+		if again := receive(t, sockets); again == socks[1] {
+			t.Fatal("the new CONNECT got the old socket")
+		}
+		if socks[1].Send(p) {
+			t.Error("Send succeeds after the client disconnected")
 		}
 	})
 }
@@ -660,12 +535,12 @@ func TestEmitDuringOnConnectFollowsTheReply(t *testing.T) {
 		})
 	})
 	c := dial(t, hs)
-	c.connect("/", "")
-	c.expect(`2["early",0]`)
-	c.expect(`2["early",1]`)
-	c.expect(`2["early",2]`)
-	c.expect(`2["prepared"]`)
-	c.expect(`1`)
+	c.Connect("/", "")
+	c.Expect(`42["early",0]`)
+	c.Expect(`42["early",1]`)
+	c.Expect(`42["early",2]`)
+	c.Expect(`42["prepared"]`)
+	c.Expect(`41`)
 }
 
 func TestPollingExchange(t *testing.T) {
@@ -674,34 +549,13 @@ func TestPollingExchange(t *testing.T) {
 		srv.Of("/").OnConnect(func(s *Socket) error { return nil })
 		srv.Of("/admin").OnConnect(func(s *Socket) error { return s.Emit("welcome", "to admin") })
 	})
-	base := hs.URL + "/socket.io/?EIO=4&transport=polling"
-	get := func(url string) string {
-		t.Helper()
-		resp, err := http.Get(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET: %d %s", resp.StatusCode, b)
-		}
-		return string(b)
+	p := siotest.OpenPolling(t, hs.URL, siotest.Options{Timeout: waitTimeout})
+	if code := p.Post("40\x1e40/admin,"); code != http.StatusOK {
+		t.Fatalf("POST: %d", code)
 	}
-	open := get(base)
-	var h struct{ SID string }
-	if err := json.Unmarshal([]byte(strings.TrimPrefix(open, "0")), &h); err != nil {
-		t.Fatalf("handshake %q: %v", open, err)
-	}
-	url := base + "&sid=" + h.SID
-	resp, err := http.Post(url, "text/plain;charset=UTF-8", strings.NewReader("40\x1e40/admin,"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
 	var got []string
 	for len(got) < 3 {
-		got = append(got, strings.Split(get(url), "\x1e")...)
+		got = append(got, p.Packets()...)
 	}
 	if len(got) != 3 || !strings.HasPrefix(got[0], `40{"sid":"`) || !strings.HasPrefix(got[1], `40/admin,{"sid":"`) ||
 		got[2] != `42/admin,["welcome","to admin"]` {
@@ -710,15 +564,15 @@ func TestPollingExchange(t *testing.T) {
 }
 
 func TestCloseEndsEverySocketAndGoroutine(t *testing.T) {
-	before := runtime.NumGoroutine()
+	leaktest.Check(t)
 	disconnects := make(chan string, 8)
 	srv := NewServer(Config{Logf: t.Logf, Engine: engineio.Config{PingInterval: time.Minute}})
 	echoSetup(disconnects)(srv)
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
 	c1, c2 := dial(t, hs), dial(t, hs)
-	c1.connect("/", "")
-	c2.connect("/custom", "")
+	c1.Connect("/", "")
+	c2.Connect("/custom", "")
 	srv.Close()
 	srv.Close() // idempotent
 	for range 2 {
@@ -726,17 +580,9 @@ func TestCloseEndsEverySocketAndGoroutine(t *testing.T) {
 			t.Errorf("OnDisconnect: %q", got)
 		}
 	}
-	c1.ws.Close()
-	c2.ws.Close()
+	c1.Close()
+	c2.Close()
 	hs.Close()
-	deadline := time.Now().Add(waitTimeout)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			t.Fatalf("goroutines: %d before, %d after\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func TestOnConnectLimitsAndFailures(t *testing.T) {
@@ -749,8 +595,8 @@ func TestOnConnectLimitsAndFailures(t *testing.T) {
 			})
 		})
 		c := dial(t, hs)
-		c.send(`0`)
-		c.expectClosed()
+		c.SendText(`40`)
+		c.WaitClosed()
 		if got := receive(t, disconnects); got != "handler panic" {
 			t.Errorf("OnDisconnect: %q", got)
 		}
@@ -772,11 +618,11 @@ func TestOnConnectLimitsAndFailures(t *testing.T) {
 			})
 		})
 		c := dial(t, hs)
-		c.send(`0`)
+		c.SendText(`40`)
 		if err := receive(t, errs); !errors.Is(err, ErrQueueFull) {
 			t.Errorf("Emit error %v, want ErrQueueFull", err)
 		}
-		c.expectClosed()
+		c.WaitClosed()
 	})
 
 	t.Run("unanswered acks are bounded", func(t *testing.T) {
@@ -798,8 +644,8 @@ func TestOnConnectLimitsAndFailures(t *testing.T) {
 			})
 		})
 		c := dial(t, hs)
-		c.connect("/", "")
-		c.send(`2["go"]`)
+		c.Connect("/", "")
+		c.SendText(`42["go"]`)
 		if err := receive(t, errs); !errors.Is(err, ErrTooManyPendingAcks) {
 			t.Errorf("EmitWithAck error %v, want ErrTooManyPendingAcks", err)
 		}
@@ -816,22 +662,10 @@ func TestSendPreparedDoesNotAllocate(t *testing.T) {
 	})
 	// A polling client that never polls: nothing drains the queue, so no
 	// writer allocates while we count.
-	base := hs.URL + "/socket.io/?EIO=4&transport=polling"
-	resp, err := http.Get(base)
-	if err != nil {
-		t.Fatal(err)
+	poll := siotest.OpenPolling(t, hs.URL, siotest.Options{Timeout: waitTimeout})
+	if code := poll.Post("40"); code != http.StatusOK {
+		t.Fatalf("CONNECT: %d", code)
 	}
-	open, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	var h struct{ SID string }
-	if err := json.Unmarshal(open[1:], &h); err != nil {
-		t.Fatalf("handshake %q: %v", open, err)
-	}
-	resp, err = http.Post(base+"&sid="+h.SID, "text/plain;charset=UTF-8", strings.NewReader("40"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
 	s := receive(t, sockets)
 	p, err := Prepare("/", "messages", "ann: hi")
 	if err != nil {

@@ -6,11 +6,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"chatserver/internal/leaktest"
 
 	"github.com/gorilla/websocket"
 )
@@ -403,22 +404,9 @@ func eventually(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-// checkNoLeaks fails the test if, after all other cleanups, more
-// goroutines run than before it started. Tests using it do not run in
-// parallel.
+// checkNoLeaks fails the test if goroutines it started still run after
+// all other cleanups. Tests using it do not run in parallel.
 func checkNoLeaks(t testing.TB) {
 	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(waitTimeout)
-		for runtime.NumGoroutine() > before {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<16)
-				n := runtime.Stack(buf, true)
-				t.Errorf("goroutine leak: %d running, %d before\n%s", runtime.NumGoroutine(), before, buf[:n])
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
+	leaktest.Check(t)
 }

@@ -2,7 +2,8 @@
 // binary once, start `chatserver serve` on 127.0.0.1 with a temporary
 // database, and drive it four ways: with the real npm socket.io-client v4
 // through the Node script node/driver.js (every transport), with the
-// binary's own commands (history, kick), with a small Go Socket.IO client
+// binary's own commands (history, kick), with the wire-level Socket.IO test
+// client of internal/siotest
 // for the hardening tests (crashes, floods, malformed input, limits), and
 // with Debian's headless Chromium through playwright-core
 // (browser/run.js) for the page.

@@ -289,6 +289,9 @@ func TestUpgradeKeepsFramesSentWithTheUpgradePacket(t *testing.T) {
 // while the server is busy writing to them: every session must still end
 // (OnClose), whichever of the reader and the writer sees the end first.
 func TestWebSocketClientsLeavingDuringWritesAllEnd(t *testing.T) {
+	// busyRounds rounds of one packet per client are queued before the
+	// clients hang up.
+	const busyRounds = 20
 	for _, mode := range readModes {
 		t.Run(mode.name, func(t *testing.T) {
 			const clients = 100
@@ -299,10 +302,13 @@ func TestWebSocketClientsLeavingDuringWritesAllEnd(t *testing.T) {
 			}
 			stop := make(chan struct{})
 			done := make(chan struct{})
+			// busy is closed once the sender has queued to every client
+			// several times, so that writes are under way at the hang-up.
+			busy := make(chan struct{})
 			go func() {
 				defer close(done)
 				m := NewMessage([]byte(strings.Repeat("w", 300)), false)
-				for {
+				for round := 0; ; round++ {
 					select {
 					case <-stop:
 						return
@@ -311,9 +317,16 @@ func TestWebSocketClientsLeavingDuringWritesAllEnd(t *testing.T) {
 					for _, c := range conns {
 						c.r.sess.Send(m)
 					}
+					if round == busyRounds {
+						close(busy)
+					}
 				}
 			}()
-			time.Sleep(20 * time.Millisecond)
+			select {
+			case <-busy:
+			case <-time.After(waitTimeout):
+				t.Fatal("the sender did not get going")
+			}
 			for _, c := range conns {
 				_ = c.nc.Close()
 			}

@@ -4,46 +4,74 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"chatserver/nick"
 )
 
-// trimChecked checks that s is valid UTF-8 and, once trimmed, holds 1 to
-// maxLen characters; refusals carry code and call s what ("nickname").
-func trimChecked(s string, maxLen int, code Code, what string) (string, error) {
-	if !utf8.ValidString(s) {
-		return "", errorf(code, "%s is not valid UTF-8", what)
-	}
-	s = strings.TrimSpace(s)
+// checkLength checks that s, already trimmed, holds 1 to maxLen
+// characters; refusals carry code and call s what ("nickname").
+func checkLength(s string, maxLen int, code Code, what string) error {
 	switch n := utf8.RuneCountInString(s); {
 	case n == 0:
-		return "", errorf(code, "%s is empty", what)
+		return errorf(code, "%s is empty", what)
 	case n > maxLen:
-		return "", errorf(code, "%s is longer than %d characters", what, maxLen)
+		return errorf(code, "%s is longer than %d characters", what, maxLen)
 	}
-	return s, nil
+	return nil
 }
 
-// validateName trims name and checks it against the nickname rules.
+// validateName checks name against the nickname rules and returns it as
+// it is kept and shown: trimmed, in NFKC (nick.Normalize), 1 to maxLen
+// characters of that form, none of them a control, format or invisible
+// character (nick.Invisible). The characters are checked as sent, so that
+// a refusal names the one the client sent, and again once normalized.
 func validateName(name string, maxLen int) (string, error) {
-	name, err := trimChecked(name, maxLen, CodeInvalidName, "nickname")
-	if err != nil {
+	if !utf8.ValidString(name) {
+		return "", errorf(CodeInvalidName, "nickname is not valid UTF-8")
+	}
+	name = strings.TrimSpace(name)
+	if err := checkNameChars(name); err != nil {
 		return "", err
 	}
-	for _, r := range name {
-		if r != ' ' && !unicode.IsPrint(r) || unicode.Is(unicode.Cf, r) {
-			return "", errorf(CodeInvalidName, "nickname contains an invisible or control character (U+%04X)", r)
-		}
+	name = strings.TrimSpace(nick.Normalize(name))
+	if err := checkNameChars(name); err != nil {
+		return "", err
+	}
+	if err := checkLength(name, maxLen, CodeInvalidName, "nickname"); err != nil {
+		return "", err
 	}
 	return name, nil
 }
 
-// validateText trims text and checks it against the message rules. Line
-// breaks and tabs are allowed inside a message; other control and format
-// characters that could disguise text (bidi overrides) are refused.
+// checkNameChars refuses a nickname with a character that is neither
+// printable nor the space, or that renders as nothing.
+func checkNameChars(name string) error {
+	for _, r := range name {
+		switch {
+		case nick.Invisible(r):
+			return errorf(CodeInvalidName, "nickname contains an invisible character (U+%04X)", r)
+		case r != ' ' && !unicode.IsPrint(r) || unicode.Is(unicode.Cf, r):
+			return errorf(CodeInvalidName, "nickname contains an invisible or control character (U+%04X)", r)
+		}
+	}
+	return nil
+}
+
+// validateText checks text against the message rules and returns it as it
+// is stored and sent: without the invisible characters that mean nothing
+// in chat text (stripInvisible), trimmed, 1 to maxLen characters. Line
+// breaks and tabs are allowed inside a message; other control characters
+// and the bidi controls, which could disguise text, are refused, and so is
+// a message that shows nothing (only spaces and invisible characters).
 func validateText(text string, maxLen int) (string, error) {
-	text, err := trimChecked(text, maxLen, CodeInvalidMessage, "message")
-	if err != nil {
+	if !utf8.ValidString(text) {
+		return "", errorf(CodeInvalidMessage, "message is not valid UTF-8")
+	}
+	text = strings.TrimSpace(stripInvisible(text))
+	if err := checkLength(text, maxLen, CodeInvalidMessage, "message"); err != nil {
 		return "", err
 	}
+	visible := false
 	for _, r := range text {
 		if r == '\n' || r == '\t' {
 			continue
@@ -51,6 +79,10 @@ func validateText(text string, maxLen int) (string, error) {
 		if unicode.IsControl(r) || isBidiControl(r) {
 			return "", errorf(CodeInvalidMessage, "message contains a control character (U+%04X)", r)
 		}
+		visible = visible || !unicode.IsSpace(r) && !nick.Invisible(r)
+	}
+	if !visible {
+		return "", errorf(CodeInvalidMessage, "message is empty")
 	}
 	return text, nil
 }
@@ -59,4 +91,70 @@ func validateText(text string, maxLen int) (string, error) {
 // character, which can make displayed text read differently from what it is.
 func isBidiControl(r rune) bool {
 	return r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 || r == 0x200E || r == 0x200F || r == 0x061C
+}
+
+// Characters that stripInvisible removes from messages.
+const (
+	zeroWidthSpace = 0x200B // U+200B ZERO WIDTH SPACE
+	byteOrderMark  = 0xFEFF // U+FEFF ZERO WIDTH NO-BREAK SPACE, the byte order mark
+	softHyphen     = 0x00AD // U+00AD SOFT HYPHEN
+	tagFirst       = 0xE0000
+	tagLast        = 0xE007F // U+E007F CANCEL TAG, which ends an emoji tag sequence
+	blackFlag      = 0x1F3F4 // U+1F3F4 WAVING BLACK FLAG, the base of subdivision flags
+)
+
+// stripInvisible removes from text the invisible characters that carry no
+// meaning in chat and arrive mostly by copy and paste, where refusing the
+// message would only puzzle its sender: the zero-width space, the byte
+// order mark, the soft hyphen and the tag characters, which can smuggle
+// text nobody sees. Tag characters are kept where emoji need them: in a
+// subdivision flag (the black flag, 3 to 7 tag letters and digits, a
+// cancel tag: England, Scotland, Wales). So are the other characters
+// emoji and scripts need: the zero-width joiner and non-joiner and the
+// variation selectors.
+func stripInvisible(text string) string {
+	if !strings.ContainsFunc(text, stripped) {
+		return text
+	}
+	var b strings.Builder
+	b.Grow(len(text))
+	for i := 0; i < len(text); {
+		r, size := utf8.DecodeRuneInString(text[i:])
+		if r == blackFlag {
+			n := size + flagTags(text[i+size:])
+			b.WriteString(text[i : i+n])
+			i += n
+			continue
+		}
+		if !stripped(r) {
+			b.WriteRune(r)
+		}
+		i += size
+	}
+	return b.String()
+}
+
+// stripped reports whether stripInvisible removes r outside a flag.
+func stripped(r rune) bool {
+	return r == zeroWidthSpace || r == byteOrderMark || r == softHyphen || tagFirst <= r && r <= tagLast
+}
+
+// flagTags returns the length in bytes of the tag sequence that s starts
+// with if it completes a subdivision flag, or 0.
+func flagTags(s string) int {
+	const minTags, maxTags = 3, 7
+	n, tags := 0, 0
+	for n < len(s) {
+		r, size := utf8.DecodeRuneInString(s[n:])
+		n += size
+		switch {
+		case r == tagLast && tags >= minTags:
+			return n
+		case tags < maxTags && ('0'+tagFirst <= r && r <= '9'+tagFirst || 'a'+tagFirst <= r && r <= 'z'+tagFirst):
+			tags++
+		default:
+			return 0
+		}
+	}
+	return 0
 }

@@ -12,10 +12,11 @@ type Code string
 // The codes a client can receive.
 const (
 	// CodeInvalidName: the nickname is not a string, empty after trimming,
-	// too long, or contains control, format or bidi characters.
+	// too long, or contains control, format, bidi or invisible characters.
 	CodeInvalidName Code = "invalid_name"
-	// CodeNameTaken: another present chatter holds the nickname
-	// (case-insensitively) and the join carried no matching resume token.
+	// CodeNameTaken: another present chatter holds the same nickname (by
+	// nick.Key: regardless of case and of look-alike characters) and the
+	// join carried no matching resume token.
 	CodeNameTaken Code = "name_taken"
 	// CodeBanned: the nickname is banned for a while.
 	CodeBanned Code = "banned"

@@ -53,7 +53,7 @@ func newKickCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "kick NICK",
 		Short: "Disconnect a chatter, optionally banning the nickname",
-		Long: `Kick the chatter called NICK (compared case-insensitively).
+		Long: `Kick the chatter called NICK (compared regardless of case and look-alike letters).
 
 While "chatserver serve" runs on the file, every connection holding the nickname
 gets a "kicked" event with the reason and is disconnected, and everyone else

@@ -39,11 +39,11 @@ func TestLookAlikeNicknamesAreRefused(t *testing.T) {
 		}
 	}
 
-	bob := connectWS(t, srv.url, dialOptions{})
-	if reply := bob.call("join", "ｂｏｂ"); reply["ok"] != true || reply["name"] != "bob" {
+	bob := connectWS(t, srv.url, wire)
+	if reply := call(t, bob, "join", "ｂｏｂ"); reply["ok"] != true || reply["name"] != "bob" {
 		t.Fatalf("join as ｂｏｂ: %v, want ok as bob", reply)
 	}
-	alice.waitEvent("bob joining", named("add chatter", "bob"))
+	alice.WaitEvent("bob joining", named("add chatter", "bob"))
 	checkStillServing(t, srv, alice)
 }
 
@@ -57,7 +57,7 @@ func TestBanCoversLookAlikeNicknames(t *testing.T) {
 	srv := startServer(t, db)
 	spammer := joinWS(t, srv.url, "spammer")
 	cliOK(t, "kicked spammer (1 connection closed)\nbanned spammer for 1h0m0s", "kick", "spammer", "--ban", "1h", "--db", db)
-	spammer.waitClosed("kicked spammer")
+	spammer.WaitClosed()
 
 	check := func(when string) {
 		t.Helper()
@@ -107,21 +107,21 @@ func TestInvisibleCharactersLeaveMessages(t *testing.T) {
 		{"hi\U000E0068\U000E0069\U000E0064\U000E0065", "hi"},
 		{family + " " + heart + " " + england, family + " " + heart + " " + england},
 	} {
-		sender.say(tc.sent)
-		watcher.waitEvent(tc.want, messageLine("sender", tc.want))
+		say(t, sender, tc.sent)
+		watcher.WaitEvent(tc.want, messageLine("sender", tc.want))
 	}
 	for _, text := range []string{"\u200B", "\uFEFF \u00AD", "\u3164"} {
-		if reply := sender.call("messages", text); reply["error"] != "invalid_message" {
+		if reply := call(t, sender, "messages", text); reply["error"] != "invalid_message" {
 			t.Errorf("message %+q: %v, want invalid_message", text, reply)
 		}
 	}
-	sender.say("the end")
-	watcher.waitEvent("the last message", messageLine("sender", "the end"))
+	say(t, sender, "the end")
+	watcher.WaitEvent("the last message", messageLine("sender", "the end"))
 
 	want := []string{"zerowidth", "bom first", "softhyphen", "hi", family + " " + heart + " " + england, "the end"}
 	var got []string
-	for _, ev := range watcher.allEvents("messages") {
-		got = append(got, ev.str(0))
+	for _, ev := range watcher.Events("messages") {
+		got = append(got, ev.Args.String(0))
 	}
 	for i := range want {
 		want[i] = "sender: " + want[i]

@@ -81,7 +81,12 @@ func New(room *chat.Room, cfg Config) *Server {
 		sioCfg.Logf = logf
 	}
 	sio := socketio.NewServer(sioCfg)
-	sio.Of("/").OnConnect(func(sock *socketio.Socket) error {
+	chatNS := sio.Of("/")
+	// The chat is text only and reads nothing of the CONNECT auth object:
+	// the zero configuration refuses binary packets before buffering any
+	// attachment, caps the auth object and does not keep it.
+	chatNS.Configure(socketio.NamespaceConfig{})
+	chatNS.OnConnect(func(sock *socketio.Socket) error {
 		attach(room, sock, logf, clientIP)
 		return nil
 	})

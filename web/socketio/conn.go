@@ -32,6 +32,9 @@ var (
 	emptyAuth = json.RawMessage("{}")
 	// invalidNamespace is the CONNECT_ERROR payload for an unknown namespace.
 	invalidNamespace = []byte(`{"message":"Invalid namespace"}`)
+	// authTooLarge is the CONNECT_ERROR payload for an auth object over
+	// the namespace's MaxAuth.
+	authTooLarge = []byte(`{"message":"Auth too large"}`)
 )
 
 // conn is one Engine.IO session seen from Socket.IO: the sockets it has in
@@ -44,7 +47,8 @@ type conn struct {
 	srv  *Server
 	sess *engineio.Session
 
-	// Used only by the Engine.IO goroutine that calls OnMessage.
+	// Used only by the Engine.IO goroutine that calls OnMessage (and
+	// OnClose, which follows the last OnMessage).
 	dec  decoder
 	dead bool // a parse error closed the connection: ignore the rest
 
@@ -69,6 +73,7 @@ func newConn(srv *Server, sess *engineio.Session) *conn {
 	return &conn{
 		srv:     srv,
 		sess:    sess,
+		dec:     decoder{rules: srv.rules, maxBinary: srv.maxBinary},
 		room:    make(chan struct{}, 1),
 		sockets: make(map[string]*Socket),
 	}
@@ -103,6 +108,7 @@ func (c *conn) OnMessage(data []byte, binary bool) {
 	p, err := c.dec.feed(data, binary)
 	if err != nil {
 		c.dead = true
+		c.dec.reset()
 		c.fail(ReasonParseError)
 		return
 	}
@@ -135,7 +141,9 @@ func (c *conn) OnMessage(data []byte, binary bool) {
 }
 
 // OnClose has the worker finish the connection, which tells every socket.
+// The attachments of a packet left incomplete are dropped.
 func (c *conn) OnClose(reason string) {
+	c.dec.reset()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -273,6 +281,10 @@ func (c *conn) connect(p *packet) {
 		c.fail(ReasonInvalidState)
 		return
 	}
+	if p.authTooLarge {
+		c.sess.Send(controlMessage(packetConnectError, ns.name, authTooLarge))
+		return
+	}
 	auth := json.RawMessage(p.data)
 	if auth == nil {
 		auth = emptyAuth
@@ -294,6 +306,9 @@ func (c *conn) connect(p *packet) {
 		s.markClosed(false)
 		c.sess.Send(controlMessage(packetConnectError, ns.name, connectErrorPayload(c.srv, err)))
 		return
+	}
+	if !ns.config().KeepAuth {
+		s.dropAuth()
 	}
 
 	reply := make([]byte, 0, 10+len(s.id))

@@ -10,7 +10,10 @@
 // refused with "Invalid namespace". Each client CONNECT to a registered
 // namespace creates a Socket with a fresh id and runs the namespace's
 // OnConnect function, which typically registers event handlers with
-// Socket.On and Socket.OnDisconnect.
+// Socket.On and Socket.OnDisconnect. Namespace.Configure sets what clients
+// may send to a namespace: by default no binary packets and a CONNECT auth
+// object of at most DefaultMaxAuth bytes, kept only while OnConnect runs
+// (see NamespaceConfig).
 //
 // # Goroutines and ordering
 //

@@ -26,9 +26,18 @@ func (t packetType) isBinary() bool { return t == packetBinaryEvent || t == pack
 const (
 	// maxAttachments bounds the binary attachments of one packet, in both
 	// directions. It is the reference parser's default, so clients refuse
-	// packets with more, and it bounds what one packet may make the server
-	// hold (maxAttachments × the transport's maxPayload).
+	// packets with more.
 	maxAttachments = 10
+
+	// maxAttachmentPayloads bounds, in transport payloads (the Engine.IO
+	// MaxPayload), the attachment bytes one connection may have the
+	// server hold for a binary packet not yet complete; more closes the
+	// connection with a parse error. The number of attachments alone
+	// does not bound it: a client could announce ten, send nine of
+	// MaxPayload each and never the tenth, pinning nine payloads for as
+	// long as it answers pings. Two payloads let a packet carry one
+	// attachment as large as the transport allows, and more small ones.
+	maxAttachmentPayloads = 2
 
 	// maxAckID is the largest acknowledgement id accepted: larger ids are
 	// not exact in a JavaScript number, so no real client sends them.
@@ -72,6 +81,9 @@ type packet struct {
 	// attachments the buffers received so far.
 	nAttach     int
 	attachments [][]byte
+	// authTooLarge marks a CONNECT whose auth object was over its
+	// namespace's MaxAuth; data was dropped.
+	authTooLarge bool
 }
 
 // decodePacket decodes one text packet. It copies what it keeps: text may
@@ -244,9 +256,19 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // decoder reassembles packets from the Engine.IO messages of one
 // connection: a binary packet's attachments follow it as binary messages.
-// It is used by one goroutine.
+// It applies the rules of each packet's namespace as the packet arrives,
+// so that a refused packet costs nothing to hold. It is used by one
+// goroutine.
 type decoder struct {
+	// rules returns the rules of namespace nsp. Nil means that every
+	// namespace accepts binary packets and any auth object.
+	rules func(nsp string) NamespaceConfig
+	// maxBinary bounds the attachment bytes held for the packet being
+	// reassembled; zero means no bound.
+	maxBinary int
+
 	pending *packet // binary packet waiting for attachments
+	held    int     // bytes of pending's attachments so far
 }
 
 // feed takes one Engine.IO message and returns a complete packet, or nil
@@ -258,11 +280,15 @@ func (d *decoder) feed(data []byte, binary bool) (*packet, error) {
 		if p == nil {
 			return nil, fmt.Errorf("%w: unexpected binary message", errParse)
 		}
+		if d.maxBinary > 0 && len(data) > d.maxBinary-d.held {
+			return nil, fmt.Errorf("%w: attachments over %d bytes", errParse, d.maxBinary)
+		}
+		d.held += len(data)
 		p.attachments = append(p.attachments, bytes.Clone(data))
 		if len(p.attachments) < p.nAttach {
 			return nil, nil
 		}
-		d.pending = nil
+		d.reset()
 		if err := p.checkAttachments(); err != nil {
 			return nil, err
 		}
@@ -275,7 +301,11 @@ func (d *decoder) feed(data []byte, binary bool) (*packet, error) {
 	if err != nil {
 		return nil, err
 	}
-	if p.typ.isBinary() {
+	switch {
+	case p.typ.isBinary():
+		if d.rules != nil && !d.rules(p.nsp).AllowBinary {
+			return nil, fmt.Errorf("%w: namespace %q accepts no binary packets", errParse, p.nsp)
+		}
 		if p.nAttach > 0 {
 			p.attachments = make([][]byte, 0, p.nAttach)
 			d.pending = p
@@ -284,6 +314,16 @@ func (d *decoder) feed(data []byte, binary bool) (*packet, error) {
 		if err := p.checkAttachments(); err != nil {
 			return nil, err
 		}
+	case p.typ == packetConnect && p.data != nil && d.rules != nil:
+		if len(p.data) > d.rules(p.nsp).MaxAuth {
+			// Refused when handled; what it said is not kept meanwhile.
+			p.data, p.authTooLarge = nil, true
+		}
 	}
 	return p, nil
+}
+
+// reset drops the packet being reassembled, if any.
+func (d *decoder) reset() {
+	d.pending, d.held = nil, 0
 }

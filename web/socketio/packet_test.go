@@ -198,6 +198,87 @@ func TestDecoderReassemblesAttachments(t *testing.T) {
 	})
 }
 
+// feedAll feeds msgs ("b:" marks a binary message) to d and returns the
+// last result, stopping at the first error.
+func feedAll(d *decoder, msgs ...string) (*packet, error) {
+	var p *packet
+	var err error
+	for _, m := range msgs {
+		bin := strings.HasPrefix(m, "b:")
+		if p, err = d.feed([]byte(strings.TrimPrefix(m, "b:")), bin); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// rulesOf returns a decoder's rules function: namespaces in binary accept
+// binary packets, and every one takes an auth object of up to maxAuth
+// bytes.
+func rulesOf(maxAuth int, binary ...string) func(string) NamespaceConfig {
+	return func(nsp string) NamespaceConfig {
+		cfg := NamespaceConfig{MaxAuth: maxAuth}
+		for _, b := range binary {
+			cfg.AllowBinary = cfg.AllowBinary || b == nsp
+		}
+		return cfg
+	}
+}
+
+func TestDecoderAppliesNamespaceRules(t *testing.T) {
+	tests := []struct {
+		name      string
+		maxBinary int
+		msgs      []string // "b:" marks a binary message
+		wantErr   bool     // a parse error
+		wantAuth  string   // the CONNECT payload kept, for a CONNECT
+		tooLarge  bool     // the CONNECT was marked authTooLarge
+	}{
+		{name: "binary event refused at its first message", msgs: []string{`51-["a",` + ph(0) + `]`}, wantErr: true},
+		{name: "binary event without attachments refused", msgs: []string{`50-["a"]`}, wantErr: true},
+		{name: "binary ack refused at its first message", msgs: []string{`61-0[` + ph(0) + `]`}, wantErr: true},
+		{name: "binary event for an unregistered namespace refused", msgs: []string{`51-/other,["a",` + ph(0) + `]`}, wantErr: true},
+		{name: "text event on a namespace without binary accepted", msgs: []string{`2["a",` + ph(0) + `]`}},
+		{name: "binary event on a namespace that allows it accepted", msgs: []string{`51-/bin,["a",` + ph(0) + `]`, "b:\x01"}},
+		{name: "attachments up to maxBinary accepted", maxBinary: 10,
+			msgs: []string{`53-/bin,["a",` + ph(0) + `,` + ph(1) + `,` + ph(2) + `]`, "b:aaaa", "b:bbbb", "b:cc"}},
+		{name: "attachments over maxBinary in total refused", maxBinary: 10,
+			msgs:    []string{`53-/bin,["a",` + ph(0) + `,` + ph(1) + `,` + ph(2) + `]`, "b:aaaa", "b:bbbb", "b:ccc"},
+			wantErr: true},
+		{name: "maxBinary counts one packet at a time", maxBinary: 10,
+			msgs: []string{`51-/bin,["a",` + ph(0) + `]`, "b:aaaaaaaa", `51-/bin,["a",` + ph(0) + `]`, "b:bbbbbbbb"}},
+		{name: "auth up to MaxAuth kept", msgs: []string{`0{"t":"1234"}`}, wantAuth: `{"t":"1234"}`},
+		{name: "auth over MaxAuth dropped", msgs: []string{`0{"t":"12345"}`}, tooLarge: true},
+		{name: "auth over MaxAuth of another namespace dropped", msgs: []string{`0/bin,{"t":"12345"}`}, tooLarge: true},
+		{name: "invalid auth over MaxAuth is still a parse error", msgs: []string{`0["t","12345"]`}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := decoder{rules: rulesOf(len(`{"t":"1234"}`), "/bin"), maxBinary: tt.maxBinary}
+			p, err := feedAll(&d, tt.msgs...)
+			if tt.wantErr {
+				if !errors.Is(err, errParse) {
+					t.Fatalf("error = %v, want a parse error", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p == nil {
+				t.Fatal("no packet")
+			}
+			if p.typ != packetConnect {
+				return
+			}
+			if p.authTooLarge != tt.tooLarge || string(p.data) != tt.wantAuth {
+				t.Errorf("CONNECT: authTooLarge %v, data %q; want %v, %q", p.authTooLarge, p.data, tt.tooLarge, tt.wantAuth)
+			}
+		})
+	}
+
+}
+
 // encoded is an encoded packet: its text and its attachments.
 type encoded struct {
 	text string

@@ -31,9 +31,10 @@ type Config struct {
 // Engine.IO ones) that runs that connection's handlers while it has work;
 // Close waits for every connection to finish.
 type Server struct {
-	cfg Config
-	eng *engineio.Server
-	wg  sync.WaitGroup // one per connection not yet finished
+	cfg       Config
+	maxBinary int // attachment bytes one connection may hold for an incomplete packet
+	eng       *engineio.Server
+	wg        sync.WaitGroup // one per connection not yet finished
 
 	mu     sync.RWMutex // guards nsps and closed
 	nsps   map[string]*Namespace
@@ -50,7 +51,11 @@ func NewServer(cfg Config) *Server {
 	if cfg.Logf == nil {
 		cfg.Logf = log.Printf
 	}
-	s := &Server{cfg: cfg, nsps: make(map[string]*Namespace)}
+	maxPayload := cfg.Engine.MaxPayload
+	if maxPayload <= 0 {
+		maxPayload = engineio.DefaultMaxPayload
+	}
+	s := &Server{cfg: cfg, maxBinary: maxAttachmentPayloads * maxPayload, nsps: make(map[string]*Namespace)}
 	s.eng = engineio.NewServer(cfg.Engine, s.accept)
 	return s
 }
@@ -73,15 +78,16 @@ func (s *Server) Close() {
 }
 
 // Of returns the namespace called name ("/", "/admin"), registering it on
-// first use. CONNECT requests for unregistered namespaces are refused with
-// "Invalid namespace". A name without a leading "/" gets one.
+// first use with the zero NamespaceConfig (see Namespace.Configure).
+// CONNECT requests for unregistered namespaces are refused with "Invalid
+// namespace". A name without a leading "/" gets one.
 func (s *Server) Of(name string) *Namespace {
 	name = normalizeNamespace(name)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := s.nsps[name]
 	if n == nil {
-		n = &Namespace{name: name}
+		n = &Namespace{name: name, cfg: NamespaceConfig{}.withDefaults()}
 		s.nsps[name] = n
 	}
 	return n
@@ -91,6 +97,16 @@ func (s *Server) namespace(name string) *Namespace {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.nsps[name]
+}
+
+// rules returns the configuration of namespace name; an unregistered one
+// has the zero configuration's (its CONNECT is refused, and a binary packet
+// for it closes the connection).
+func (s *Server) rules(name string) NamespaceConfig {
+	if n := s.namespace(name); n != nil {
+		return n.config()
+	}
+	return NamespaceConfig{}.withDefaults()
 }
 
 func normalizeNamespace(name string) string {

@@ -69,8 +69,9 @@ func startServer(t testing.TB, cfg Config, setup func(*Server)) (*Server, *httpt
 	return srv, hs, lg
 }
 
-// echoSetup registers "/" and "/custom" like the conformance server and
-// reports each socket's disconnect reason on the returned channel.
+// echoSetup registers "/" and "/custom" like the conformance server (both
+// accept binary packets) and reports each socket's disconnect reason on
+// the returned channel.
 func echoSetup(disconnects chan<- string) func(*Server) {
 	return func(srv *Server) {
 		onConnect := func(s *Socket) error {
@@ -87,8 +88,11 @@ func echoSetup(disconnects chan<- string) func(*Server) {
 			})
 			return s.Emit("auth", s.Auth())
 		}
-		srv.Of("/").OnConnect(onConnect)
-		srv.Of("/custom").OnConnect(onConnect)
+		for _, name := range []string{"/", "/custom"} {
+			ns := srv.Of(name)
+			ns.Configure(NamespaceConfig{AllowBinary: true})
+			ns.OnConnect(onConnect)
+		}
 	}
 }
 
@@ -246,6 +250,7 @@ func TestBinary(t *testing.T) {
 	binAck := make(chan []byte, 1)
 	_, hs, _ := startServer(t, Config{}, func(srv *Server) {
 		echoSetup(nil)(srv)
+		srv.Of("/bin").Configure(NamespaceConfig{AllowBinary: true})
 		srv.Of("/bin").OnConnect(func(s *Socket) error {
 			s.On("go", func(Args, AckFunc) {
 				_ = s.EmitWithAck("file", func(a Args) {
@@ -327,6 +332,142 @@ func TestProtocolErrorsCloseTheConnection(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestNamespaceRefusesBinaryByDefault(t *testing.T) {
+	tests := []struct {
+		name   string
+		packet string
+	}{
+		{"binary event", `51-["message",` + ph(0) + `]`},
+		{"binary event without attachments", `50-["message"]`},
+		{"binary ack", `61-0[` + ph(0) + `]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+" closes the connection before any attachment", func(t *testing.T) {
+			disconnects := make(chan string, 1)
+			_, hs, _ := startServer(t, Config{}, func(srv *Server) {
+				srv.Of("/").OnConnect(func(s *Socket) error {
+					s.OnDisconnect(func(r DisconnectReason) { disconnects <- string(r) })
+					s.On("message", func(Args, AckFunc) { _ = s.Emit("handled") })
+					return nil
+				})
+			})
+			c := dial(t, hs)
+			c.connect("/", "")
+			c.send(`2["message"]`)
+			c.expect(`2["handled"]`)
+			c.send(tt.packet)
+			c.expectClosed()
+			if got := receive(t, disconnects); got != string(ReasonParseError) {
+				t.Errorf("OnDisconnect: %q, want %q", got, ReasonParseError)
+			}
+		})
+	}
+}
+
+func TestAttachmentsOfOnePacketAreBounded(t *testing.T) {
+	// maxBinary is maxAttachmentPayloads payloads of maxPayload bytes.
+	const maxPayload = 1000
+	cfg := Config{Engine: engineio.Config{MaxPayload: maxPayload}}
+	bin := func(b byte) []byte { return []byte(strings.Repeat(string(rune(b)), maxPayload)) }
+	placeholders := func(n int) string {
+		var b strings.Builder
+		for i := range n {
+			b.WriteString("," + ph(i))
+		}
+		return b.String()
+	}
+
+	t.Run("a packet within the bound is delivered", func(t *testing.T) {
+		_, hs, _ := startServer(t, cfg, echoSetup(nil))
+		c := dial(t, hs)
+		c.connect("/", "")
+		c.expect(`2["auth",{}]`)
+		n := maxAttachmentPayloads
+		c.send(fmt.Sprintf(`5%d-["message"%s]`, n, placeholders(n)))
+		for i := range n {
+			c.sendBinary(bin('a' + byte(i)))
+		}
+		c.expect(fmt.Sprintf(`5%d-["message-back"%s]`, n, placeholders(n)))
+		for i := range n {
+			c.expectBinary(bin('a' + byte(i)))
+		}
+	})
+
+	t.Run("an attachment beyond the bound closes the connection", func(t *testing.T) {
+		disconnects := make(chan string, 2)
+		_, hs, _ := startServer(t, cfg, echoSetup(disconnects))
+		c := dial(t, hs)
+		c.connect("/", "")
+		c.expect(`2["auth",{}]`)
+		n := maxAttachmentPayloads + 1
+		c.send(fmt.Sprintf(`5%d-["message"%s]`, n, placeholders(n)))
+		for i := range n {
+			c.sendBinary(bin('a' + byte(i)))
+		}
+		c.expectClosed()
+		if got := receive(t, disconnects); got != "/ parse error" {
+			t.Errorf("OnDisconnect: %q, want %q", got, "/ parse error")
+		}
+	})
+}
+
+func TestConnectAuthLimits(t *testing.T) {
+	auths := make(chan string, 4)
+	_, hs, _ := startServer(t, Config{}, func(srv *Server) {
+		// "/" has the zero configuration.
+		srv.Of("/").OnConnect(func(s *Socket) error {
+			auths <- "connect " + string(s.Auth())
+			s.On("auth?", func(Args, AckFunc) { auths <- "later " + string(s.Auth()) })
+			return nil
+		})
+		small := srv.Of("/small")
+		small.Configure(NamespaceConfig{MaxAuth: 16, KeepAuth: true})
+		small.OnConnect(func(s *Socket) error {
+			s.On("auth?", func(Args, AckFunc) { auths <- "later " + string(s.Auth()) })
+			return nil
+		})
+	})
+	// authOf returns an auth object of exactly n bytes.
+	authOf := func(n int) string { return `{"t":"` + strings.Repeat("a", n-len(`{"t":""}`)) + `"}` }
+
+	t.Run("an auth object of DefaultMaxAuth bytes is accepted", func(t *testing.T) {
+		c := dial(t, hs)
+		auth := authOf(DefaultMaxAuth)
+		c.connect("/", auth)
+		if got := receive(t, auths); got != "connect "+auth {
+			t.Errorf("OnConnect saw %.40q, want the auth object", got)
+		}
+	})
+
+	t.Run("a larger one gets CONNECT_ERROR and the connection stays", func(t *testing.T) {
+		c := dial(t, hs)
+		c.send("0" + authOf(DefaultMaxAuth+1))
+		c.expect(`4{"message":"Auth too large"}`)
+		c.send(`0/small,` + authOf(17))
+		c.expect(`4/small,{"message":"Auth too large"}`)
+		c.connect("/small", authOf(16))
+		c.connect("/", "")
+		if got := receive(t, auths); got != "connect {}" {
+			t.Errorf("OnConnect saw %q after the refusals, want the empty auth", got)
+		}
+	})
+
+	t.Run("the auth object is dropped after OnConnect unless KeepAuth", func(t *testing.T) {
+		c := dial(t, hs)
+		c.connect("/", `{"t":"x"}`)
+		receive(t, auths)
+		c.send(`2["auth?"]`)
+		if got := receive(t, auths); got != "later " {
+			t.Errorf("Auth after OnConnect: %q, want nothing", got)
+		}
+		c.connect("/small", `{"t":"y"}`)
+		c.send(`2/small,["auth?"]`)
+		if got := receive(t, auths); got != `later {"t":"y"}` {
+			t.Errorf("Auth after OnConnect with KeepAuth: %q, want the auth object", got)
+		}
+	})
 }
 
 func TestDisconnect(t *testing.T) {

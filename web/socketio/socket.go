@@ -49,9 +49,9 @@ type Socket struct {
 	id   string
 	nsp  *Namespace
 	conn *conn
-	auth json.RawMessage
 
 	mu                sync.Mutex // guards the fields below and orders sends
+	auth              json.RawMessage
 	state             socketState
 	early             [][]*engineio.Message // sent while connecting, wait for the reply
 	earlyOverflow     bool
@@ -70,8 +70,22 @@ func (s *Socket) ID() string { return s.id }
 func (s *Socket) Namespace() string { return s.nsp.name }
 
 // Auth returns the CONNECT auth object exactly as sent, or {} when absent.
-// It must not be modified.
-func (s *Socket) Auth() json.RawMessage { return s.auth }
+// It must not be modified. Once OnConnect has returned it is nil, unless
+// the namespace's NamespaceConfig.KeepAuth is set: read what is needed of
+// it in OnConnect.
+func (s *Socket) Auth() json.RawMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.auth
+}
+
+// dropAuth forgets the auth object, so that the socket does not hold it
+// for its whole life.
+func (s *Socket) dropAuth() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.auth = nil
+}
 
 // Request returns the Engine.IO handshake request (read-only).
 func (s *Socket) Request() *http.Request { return s.conn.sess.Request() }

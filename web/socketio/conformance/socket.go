@@ -9,7 +9,8 @@ import (
 )
 
 // socketHandler returns the server the Socket.IO suite expects: Socket.IO
-// at /socket.io/ with namespaces "/" and "/custom". Connecting to either
+// at /socket.io/ with namespaces "/" and "/custom", both accepting binary
+// packets. Connecting to either
 // emits "auth" with the handshake auth object; on "/", "message" is echoed
 // back as "message-back" and "message-with-ack" is acknowledged with its
 // own arguments. The returned function closes the server.
@@ -27,6 +28,10 @@ func socketHandler() (http.Handler, func()) {
 		ConnectTimeout: 1000 * time.Millisecond,
 	})
 
+	// The suite sends binary events and acks; its auth objects are small.
+	for _, name := range []string{"/", "/custom"} {
+		srv.Of(name).Configure(socketio.NamespaceConfig{AllowBinary: true})
+	}
 	srv.Of("/").OnConnect(func(s *socketio.Socket) error {
 		s.On("message", func(args socketio.Args, _ socketio.AckFunc) {
 			_ = s.Emit("message-back", args)

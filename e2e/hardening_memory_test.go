@@ -10,9 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/gorilla/websocket"
+	"chatserver/internal/siotest"
 )
 
 // Sizes of the memory attacks. Each attacker sends messages just under
@@ -45,18 +44,18 @@ func TestIncompleteBinaryEventsDoNotPinMemory(t *testing.T) {
 
 	announce := binaryEvent("messages", 10)
 	attachment := bytes.Repeat([]byte{0xAB}, attackMessage)
-	attackers := make([]*sioClient, memAttackers)
+	attackers := make([]*siotest.Client, memAttackers)
 	for i := range attackers {
-		attackers[i] = connectWS(t, srv.url, dialOptions{})
+		attackers[i] = connectWS(t, srv.url, wire)
 	}
 	var wg sync.WaitGroup
 	for _, c := range attackers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.sendText(announce)
+			c.SendText(announce)
 			for range sentAttachments {
-				c.sendBinary(attachment)
+				c.SendBinary(attachment)
 			}
 		}()
 	}
@@ -65,10 +64,10 @@ func TestIncompleteBinaryEventsDoNotPinMemory(t *testing.T) {
 	// them all now. A text message ends the attack (a server still
 	// waiting for the tenth attachment must refuse it).
 	for _, c := range attackers {
-		c.sendText(`42["messages","done"]`)
+		c.SendText(`42["messages","done"]`)
 	}
 	for _, c := range attackers {
-		c.waitClosed("an attacker")
+		c.WaitClosed()
 	}
 	peak := procMemory(t, srv, "VmHWM")
 	after := procMemory(t, srv, "VmRSS")
@@ -79,8 +78,8 @@ func TestIncompleteBinaryEventsDoNotPinMemory(t *testing.T) {
 			memAttackers, sentAttachments, attackMessage, growth>>20, maxRSSGrowth>>20)
 	}
 
-	alice.say("still here")
-	alice.waitEvent("her own message", messageLine("alice", "still here"))
+	say(t, alice, "still here")
+	alice.WaitEvent("her own message", messageLine("alice", "still here"))
 }
 
 // TestBinaryEventIsRefusedAtItsAnnouncement: a binary event or ack on the
@@ -94,13 +93,13 @@ func TestBinaryEventIsRefusedAtItsAnnouncement(t *testing.T) {
 		binaryEvent("messages", 1),             // binary event
 		`461-0[{"_placeholder":true,"num":0}]`, // binary ack
 	} {
-		c := connectWS(t, srv.url, dialOptions{})
-		c.sendText(packet)
+		c := connectWS(t, srv.url, wire)
+		c.SendText(packet)
 		// No attachment follows: only the announcement can close it.
-		c.waitClosed(packet)
+		c.WaitClosed()
 	}
-	alice.say("still here")
-	alice.waitEvent("her own message", messageLine("alice", "still here"))
+	say(t, alice, "still here")
+	alice.WaitEvent("her own message", messageLine("alice", "still here"))
 }
 
 // TestLargeConnectAuthIsRefused: a CONNECT whose auth object is larger
@@ -112,23 +111,15 @@ func TestLargeConnectAuthIsRefused(t *testing.T) {
 	before := procMemory(t, srv, "VmRSS")
 	connect := `40{"token":"` + strings.Repeat("a", attackMessage) + `"}`
 
-	conns := make([]*websocket.Conn, memAttackers)
+	conns := make([]*siotest.Client, memAttackers)
 	for i := range conns {
-		ws, _, err := dialWS(srv.url, dialOptions{})
-		if err != nil {
-			t.Fatalf("attacker %d: %v", i, err)
-		}
-		t.Cleanup(func() { ws.Close() })
-		conns[i] = ws
+		conns[i] = siotest.Dial(t, srv.url, wire)
 	}
-	for i, ws := range conns {
-		if err := ws.WriteMessage(websocket.TextMessage, []byte(connect)); err != nil {
-			t.Fatalf("attacker %d: sending CONNECT: %v", i, err)
-		}
+	for _, c := range conns {
+		c.SendText(connect)
 	}
-	for i, ws := range conns {
-		reply := readSocketIO(t, ws)
-		if !strings.HasPrefix(reply, `44{"message":`) {
+	for i, c := range conns {
+		if reply := c.NextText(); !strings.HasPrefix(reply, `44{"message":`) {
 			t.Fatalf("attacker %d: CONNECT with a %d-byte auth answered %.60q, want CONNECT_ERROR 44{\"message\":...}",
 				i, attackMessage, reply)
 		}
@@ -142,10 +133,8 @@ func TestLargeConnectAuthIsRefused(t *testing.T) {
 
 	// The refusal changed nothing: the same connection connects with a
 	// small auth object.
-	if err := conns[0].WriteMessage(websocket.TextMessage, []byte(`40{"token":"small"}`)); err != nil {
-		t.Fatal(err)
-	}
-	if reply := readSocketIO(t, conns[0]); !strings.HasPrefix(reply, `40{"sid":`) {
+	conns[0].SendText(`40{"token":"small"}`)
+	if reply := conns[0].NextText(); !strings.HasPrefix(reply, `40{"sid":`) {
 		t.Errorf("CONNECT with a small auth after a refused one answered %.60q, want 40{\"sid\":...}", reply)
 	}
 }
@@ -160,27 +149,6 @@ func binaryEvent(name string, n int) string {
 	}
 	b.WriteString("]")
 	return b.String()
-}
-
-// readSocketIO returns the next Engine.IO message packet ("4" and a
-// Socket.IO packet) the server sends on ws, answering pings meanwhile.
-func readSocketIO(t testing.TB, ws *websocket.Conn) string {
-	t.Helper()
-	ws.SetReadDeadline(time.Now().Add(eventTimeout))
-	defer ws.SetReadDeadline(time.Time{})
-	for {
-		typ, b, err := ws.ReadMessage()
-		if err != nil {
-			t.Fatalf("waiting for a Socket.IO packet: %v", err)
-		}
-		switch {
-		case typ != websocket.TextMessage:
-		case string(b) == "2":
-			ws.WriteMessage(websocket.TextMessage, []byte("3"))
-		case len(b) > 0 && b[0] == '4':
-			return string(b)
-		}
-	}
 }
 
 // procMemory returns a memory figure of the server process from

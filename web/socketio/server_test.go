@@ -354,11 +354,11 @@ func TestNamespaceRefusesBinaryByDefault(t *testing.T) {
 				})
 			})
 			c := dial(t, hs)
-			c.connect("/", "")
-			c.send(`2["message"]`)
-			c.expect(`2["handled"]`)
-			c.send(tt.packet)
-			c.expectClosed()
+			c.Connect("/", "")
+			c.SendText(`42["message"]`)
+			c.Expect(`42["handled"]`)
+			c.SendText("4" + tt.packet)
+			c.WaitClosed()
 			if got := receive(t, disconnects); got != string(ReasonParseError) {
 				t.Errorf("OnDisconnect: %q, want %q", got, ReasonParseError)
 			}
@@ -382,16 +382,16 @@ func TestAttachmentsOfOnePacketAreBounded(t *testing.T) {
 	t.Run("a packet within the bound is delivered", func(t *testing.T) {
 		_, hs, _ := startServer(t, cfg, echoSetup(nil))
 		c := dial(t, hs)
-		c.connect("/", "")
-		c.expect(`2["auth",{}]`)
+		c.Connect("/", "")
+		c.Expect(`42["auth",{}]`)
 		n := maxAttachmentPayloads
-		c.send(fmt.Sprintf(`5%d-["message"%s]`, n, placeholders(n)))
+		c.SendText(fmt.Sprintf(`45%d-["message"%s]`, n, placeholders(n)))
 		for i := range n {
-			c.sendBinary(bin('a' + byte(i)))
+			c.SendBinary(bin('a' + byte(i)))
 		}
-		c.expect(fmt.Sprintf(`5%d-["message-back"%s]`, n, placeholders(n)))
+		c.Expect(fmt.Sprintf(`45%d-["message-back"%s]`, n, placeholders(n)))
 		for i := range n {
-			c.expectBinary(bin('a' + byte(i)))
+			c.ExpectBinary(bin('a' + byte(i)))
 		}
 	})
 
@@ -399,14 +399,14 @@ func TestAttachmentsOfOnePacketAreBounded(t *testing.T) {
 		disconnects := make(chan string, 2)
 		_, hs, _ := startServer(t, cfg, echoSetup(disconnects))
 		c := dial(t, hs)
-		c.connect("/", "")
-		c.expect(`2["auth",{}]`)
+		c.Connect("/", "")
+		c.Expect(`42["auth",{}]`)
 		n := maxAttachmentPayloads + 1
-		c.send(fmt.Sprintf(`5%d-["message"%s]`, n, placeholders(n)))
+		c.SendText(fmt.Sprintf(`45%d-["message"%s]`, n, placeholders(n)))
 		for i := range n {
-			c.sendBinary(bin('a' + byte(i)))
+			c.SendBinary(bin('a' + byte(i)))
 		}
-		c.expectClosed()
+		c.WaitClosed()
 		if got := receive(t, disconnects); got != "/ parse error" {
 			t.Errorf("OnDisconnect: %q, want %q", got, "/ parse error")
 		}
@@ -435,7 +435,7 @@ func TestConnectAuthLimits(t *testing.T) {
 	t.Run("an auth object of DefaultMaxAuth bytes is accepted", func(t *testing.T) {
 		c := dial(t, hs)
 		auth := authOf(DefaultMaxAuth)
-		c.connect("/", auth)
+		c.Connect("/", auth)
 		if got := receive(t, auths); got != "connect "+auth {
 			t.Errorf("OnConnect saw %.40q, want the auth object", got)
 		}
@@ -443,12 +443,12 @@ func TestConnectAuthLimits(t *testing.T) {
 
 	t.Run("a larger one gets CONNECT_ERROR and the connection stays", func(t *testing.T) {
 		c := dial(t, hs)
-		c.send("0" + authOf(DefaultMaxAuth+1))
-		c.expect(`4{"message":"Auth too large"}`)
-		c.send(`0/small,` + authOf(17))
-		c.expect(`4/small,{"message":"Auth too large"}`)
-		c.connect("/small", authOf(16))
-		c.connect("/", "")
+		c.SendText("40" + authOf(DefaultMaxAuth+1))
+		c.Expect(`44{"message":"Auth too large"}`)
+		c.SendText(`40/small,` + authOf(17))
+		c.Expect(`44/small,{"message":"Auth too large"}`)
+		c.Connect("/small", authOf(16))
+		c.Connect("/", "")
 		if got := receive(t, auths); got != "connect {}" {
 			t.Errorf("OnConnect saw %q after the refusals, want the empty auth", got)
 		}
@@ -456,14 +456,14 @@ func TestConnectAuthLimits(t *testing.T) {
 
 	t.Run("the auth object is dropped after OnConnect unless KeepAuth", func(t *testing.T) {
 		c := dial(t, hs)
-		c.connect("/", `{"t":"x"}`)
+		c.Connect("/", `{"t":"x"}`)
 		receive(t, auths)
-		c.send(`2["auth?"]`)
+		c.SendText(`42["auth?"]`)
 		if got := receive(t, auths); got != "later " {
 			t.Errorf("Auth after OnConnect: %q, want nothing", got)
 		}
-		c.connect("/small", `{"t":"y"}`)
-		c.send(`2/small,["auth?"]`)
+		c.Connect("/small", `{"t":"y"}`)
+		c.SendText(`42/small,["auth?"]`)
 		if got := receive(t, auths); got != `later {"t":"y"}` {
 			t.Errorf("Auth after OnConnect with KeepAuth: %q, want the auth object", got)
 		}

@@ -296,6 +296,7 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
+	warnExposed(errOut, o.db)
 	// Until the server runs, undo what was set up on the way out.
 	var undo []func()
 	fail := func(err error) error {

@@ -56,6 +56,9 @@ func newHistoryCommand() *cobra.Command {
   2026-11-29 12:00:01 alice: hi
 
 Times are in UTC. Lines after the first of a multi-line message are indented.
+Control characters and bidi controls are shown as escapes such as \x1b and
+\u202e, so that no stored text can drive the terminal.
+
 With --json the output is a JSON array of {id, name, text, time}, the same
 objects chat clients receive (time in RFC 3339, UTC).
 

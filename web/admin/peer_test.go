@@ -246,3 +246,32 @@ func TestListenIsPrivateUnderAnyUmask(t *testing.T) {
 		t.Errorf("directory holds %q, want only the socket", names)
 	}
 }
+
+func TestListenAtTheLengthLimit(t *testing.T) {
+	// The socket is bound one directory deeper than its path first: a
+	// path of exactly MaxPathLen bytes must still work.
+	base := t.TempDir()
+	const name = "chat.db.sock"
+	pad := admin.MaxPathLen - len(base) - 2 - len(name)
+	if pad < 1 {
+		t.Skipf("temporary directory %s is too long for this test", base)
+	}
+	dir := filepath.Join(base, strings.Repeat("d", pad))
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if len(path) != admin.MaxPathLen {
+		t.Fatalf("test path is %d bytes, want %d", len(path), admin.MaxPathLen)
+	}
+	t.Chdir("/") // no shorter relative name
+	listen(t, path, newRoom(t, t.TempDir()))
+	c, err := admin.Dial(path)
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	defer c.Close()
+	if _, err := c.Chatters(context.Background()); err != nil {
+		t.Fatalf("Chatters: %v", err)
+	}
+}

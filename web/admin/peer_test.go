@@ -36,8 +36,8 @@ const (
 
 	otherUID = 65534
 	ready    = "ready"
-	// helperTimeout bounds one helper process.
-	helperTimeout = 10 * time.Second
+	// roleTimeout bounds what one process of another user does.
+	roleTimeout = 10 * time.Second
 )
 
 func TestMain(m *testing.M) {
@@ -63,12 +63,12 @@ func runRole(role, path string) int {
 		io.Copy(io.Discard, os.Stdin)
 		return 0
 	case roleRequest:
-		conn, err := net.DialTimeout("unix", path, helperTimeout)
+		conn, err := net.DialTimeout("unix", path, roleTimeout)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		conn.SetDeadline(time.Now().Add(helperTimeout))
+		conn.SetDeadline(time.Now().Add(roleTimeout))
 		r := bufio.NewReader(conn)
 		for range 2 {
 			req, _ := http.NewRequest(http.MethodGet, "http://admin/history", nil)

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -54,6 +56,9 @@ func newHistoryCommand() *cobra.Command {
   2026-11-29 12:00:01 alice: hi
 
 Times are in UTC. Lines after the first of a multi-line message are indented.
+Control characters and bidi controls are shown as escapes such as \x1b and
+\u202e, so that no stored text can drive the terminal.
+
 With --json the output is a JSON array of {id, name, text, time}, the same
 objects chat clients receive (time in RFC 3339, UTC).
 
@@ -71,6 +76,7 @@ unchanged.`,
 			if err := o.validate(); err != nil {
 				return err
 			}
+			warnExposed(cmd.ErrOrStderr(), o.db)
 			return o.run(cmd.Context(), cmd.OutOrStdout())
 		},
 	}
@@ -102,7 +108,7 @@ func (o *historyOptions) fetch(ctx context.Context) ([]storage.Message, error) {
 			return msgs, nil
 		}
 	} else if !noServer(err) {
-		return nil, fmt.Errorf("reach the running chatserver: %w", err)
+		return nil, reachError(err)
 	}
 	st, err := openOffline(o.db, true)
 	if err != nil {
@@ -117,24 +123,94 @@ func (o *historyOptions) fetch(ctx context.Context) ([]storage.Message, error) {
 }
 
 // writeText prints one message per line, continuation lines indented.
+// Control and bidi characters are shown as escapes (printable).
 func writeText(out io.Writer, msgs []storage.Message) error {
 	w := bufio.NewWriter(out)
 	indent := "\n" + strings.Repeat(" ", len(historyTimeFormat)+1)
 	for _, m := range msgs {
-		text := strings.ReplaceAll(m.Text, "\n", indent)
-		fmt.Fprintf(w, "%s %s: %s\n", m.Time.UTC().Format(historyTimeFormat), m.Name, text)
+		text := strings.ReplaceAll(printable(m.Text, true), "\n", indent)
+		fmt.Fprintf(w, "%s %s: %s\n", m.Time.UTC().Format(historyTimeFormat), printable(m.Name, false), text)
 	}
 	return w.Flush()
 }
 
+// printable returns s with every character that could drive a terminal or
+// make text read differently from what it is written as an escape: C0
+// controls and DEL as \x1b, C1 controls and bidi formatting as \u202e,
+// bytes that are not UTF-8 as \xff. With layout, line breaks and tabs
+// (which a message may hold) stay as they are.
+func printable(s string, layout bool) string {
+	if utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool { return unsafeRune(r, layout) }) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case !unsafeRune(r, layout):
+			b.WriteString(s[i : i+size])
+		case r < utf8.RuneSelf:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+		i += size
+	}
+	return b.String()
+}
+
+// unsafeRune reports whether printable escapes r.
+func unsafeRune(r rune, layout bool) bool {
+	if layout && (r == '\n' || r == '\t') {
+		return false
+	}
+	return unicode.IsControl(r) || isBidiControl(r)
+}
+
+// isBidiControl reports whether r is an explicit bidirectional formatting
+// character, which can make displayed text read differently from what it
+// is.
+func isBidiControl(r rune) bool {
+	return r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 || r == 0x200E || r == 0x200F || r == 0x061C
+}
+
 // writeJSON prints msgs as an indented JSON array of wire messages.
+// encoding/json escapes C0 controls itself; jsonSafe escapes the rest of
+// what printable would.
 func writeJSON(out io.Writer, msgs []storage.Message) error {
 	wire := make([]chat.WireMessage, len(msgs))
 	for i, m := range msgs {
 		wire[i] = chat.WireMessage{ID: m.ID, Name: m.Name, Text: m.Text, Time: m.Time.UTC().Format(chat.TimeFormat)}
 	}
-	enc := json.NewEncoder(out)
+	var buf strings.Builder
+	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	return enc.Encode(wire)
+	if err := enc.Encode(wire); err != nil {
+		return err
+	}
+	_, err := io.WriteString(out, jsonSafe(buf.String()))
+	return err
+}
+
+// jsonSafe rewrites, in JSON text that encoding/json wrote, the characters
+// it leaves as they are but a terminal would act on (DEL, C1 controls,
+// bidi formatting) as \u escapes, which mean the same in JSON. They can
+// only occur inside strings.
+func jsonSafe(s string) string {
+	unsafe := func(r rune) bool { return r == 0x7f || r >= 0x80 && r <= 0x9f || isBidiControl(r) }
+	if !strings.ContainsFunc(s, unsafe) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unsafe(r) {
+			fmt.Fprintf(&b, `\u%04x`, r)
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }

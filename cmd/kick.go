@@ -76,6 +76,7 @@ survives restarts; with --ban, a nickname that is not present is only banned.
 			if err := o.validate(args[0]); err != nil {
 				return err
 			}
+			warnExposed(cmd.ErrOrStderr(), o.db)
 			return o.run(cmd.Context(), cmd.OutOrStdout(), strings.TrimSpace(args[0]))
 		},
 	}
@@ -92,7 +93,7 @@ func (o *kickOptions) run(ctx context.Context, out io.Writer, name string) error
 			return err
 		}
 	} else if !noServer(err) {
-		return fmt.Errorf("reach the running chatserver: %w", err)
+		return reachError(err)
 	}
 	return o.offline(out, name)
 }

@@ -292,10 +292,11 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	defer stopSignals()
 	logf := log.New(errOut, "chatserver: ", log.LstdFlags).Printf
 
-	store, err := openForServe(o.db, o.room.History)
+	store, err := openForServe(o.db, o.room.History, logf)
 	if err != nil {
 		return err
 	}
+	warnExposed(errOut, o.db)
 	// Until the server runs, undo what was set up on the way out.
 	var undo []func()
 	fail := func(err error) error {
@@ -333,6 +334,12 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 
 	webCfg := o.web
 	webCfg.Logf = logf
+	webCfg.Ready = func() error {
+		if store.Check() != nil {
+			return errDatabaseGone
+		}
+		return nil
+	}
 	srv := web.New(room, webCfg)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -381,6 +388,10 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	}
 	return runErr
 }
+
+// errDatabaseGone is what /readyz tells anyone while the database file is
+// deleted or replaced; the log names the file.
+var errDatabaseGone = errors.New("the database file was deleted or replaced")
 
 // listenError explains a failed TCP listen.
 func listenError(addr string, err error) error {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"chatserver/chat"
@@ -52,15 +53,21 @@ type Config struct {
 	ReadHeaderTimeout time.Duration
 	// Logf receives internal errors; nil means log.Printf.
 	Logf func(format string, args ...any)
+	// Ready reports whether the server can take messages: nil, or why
+	// not. /readyz answers 503 with the error's text, which anyone may
+	// read, while it returns an error. nil means always ready.
+	Ready func() error
 }
 
 // Server is chatserver's HTTP front: the page, the Socket.IO endpoint and
 // a health check, on one listener.
 type Server struct {
-	sio  *socketio.Server
-	http *http.Server
-	logf func(string, ...any)
+	sio   *socketio.Server
+	http  *http.Server
+	logf  func(string, ...any)
+	ready func() error
 
+	closing   atomic.Bool // Shutdown has begun
 	closeOnce sync.Once
 }
 
@@ -90,7 +97,7 @@ func New(room *chat.Room, cfg Config) *Server {
 		attach(room, sock, logf, clientIP)
 		return nil
 	})
-	s := &Server{sio: sio, logf: logf}
+	s := &Server{sio: sio, logf: logf, ready: cfg.Ready}
 	s.http = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -103,7 +110,9 @@ func New(room *chat.Room, cfg Config) *Server {
 
 // Handler returns the HTTP routes: "/" the page, "/static/" its assets,
 // "/socket.io/socket.io.js" the browser client, "/socket.io/" the
-// real-time endpoint, "/healthz" a liveness check.
+// real-time endpoint, "/healthz" a liveness check (200 while the process
+// serves), "/readyz" a readiness check (200 "ready" while Config.Ready
+// has no objection and Shutdown has not begun, 503 otherwise).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	static := mustStatic()
@@ -115,8 +124,31 @@ func (s *Server) Handler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
+	mux.HandleFunc("GET /readyz", s.readyz)
 	return securityHeaders(mux)
 }
+
+// readyz answers whether the server takes messages.
+func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	var err error
+	switch {
+	case s.closing.Load():
+		err = errShuttingDown
+	case s.ready != nil:
+		err = s.ready()
+	}
+	if err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintf(w, "not ready: %v\n", err)
+		return
+	}
+	fmt.Fprintln(w, "ready")
+}
+
+// errShuttingDown is /readyz's answer once Shutdown has begun.
+var errShuttingDown = errors.New("shutting down")
 
 // Serve serves on ln until Shutdown. It returns nil after Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
@@ -132,6 +164,7 @@ func (s *Server) Serve(ln net.Listener) error {
 // the caller's to close afterwards.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
+	s.closing.Store(true)
 	s.closeOnce.Do(func() {
 		// Close sockets first: held polling GETs are answered and
 		// WebSockets closed, so the HTTP shutdown below does not wait

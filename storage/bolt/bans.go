@@ -17,8 +17,12 @@ func banKey(name string) []byte { return []byte(nick.Key(name)) }
 
 // Ban refuses name (and every name nick.Key equates with it) until the
 // given time, replacing any earlier ban of that nickname. The expiry is
-// stored in UTC with nanoseconds.
+// stored in UTC with nanoseconds. While the file is gone (Check), nothing
+// is written and the error wraps ErrFileGone.
 func (s *Store) Ban(name string, until time.Time) error {
+	if err := s.durable("ban"); err != nil {
+		return err
+	}
 	return s.update("ban", func(tx *bbolt.Tx) error {
 		b, err := bucket(tx, bucketBans)
 		if err != nil {
@@ -30,7 +34,11 @@ func (s *Store) Ban(name string, until time.Time) error {
 
 // Unban lifts the ban of name's nickname (nick.Key) and reports whether a
 // ban entry existed, expired or not. When there was none it writes nothing.
+// While the file is gone (Check), it refuses like Ban.
 func (s *Store) Unban(name string) (bool, error) {
+	if err := s.durable("unban"); err != nil {
+		return false, err
+	}
 	var found bool
 	err := s.update("unban", func(tx *bbolt.Tx) error {
 		found = false

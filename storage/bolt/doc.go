@@ -51,4 +51,15 @@
 //
 // Values returned by a Store are copied out of the transaction and belong
 // to the caller.
+//
+// # The file under a running store
+//
+// A file deleted (or replaced) while open keeps working for the process
+// that has it open, but nothing written to it survives. A read-write Store
+// therefore compares the file it has open with its path every
+// FileCheckInterval, and before each AppendMessages, Ban and Unban when
+// the last check is that old. While the path names another file or none,
+// those writes fail with ErrFileGone and Check says so; one line is
+// logged when the file goes and one when it is back (the same file,
+// linked back under the path).
 package bolt

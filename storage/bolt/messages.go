@@ -16,12 +16,16 @@ import (
 // increasing, never reused, continuing across restarts) and trimming the
 // bucket to the newest History messages in the same transaction. It returns
 // new copies of the messages with ID set and Time converted to UTC; msgs is
-// not modified. Either all of msgs are stored or none is.
+// not modified. Either all of msgs are stored or none is. While the file
+// is gone (Check), nothing is written and the error wraps ErrFileGone.
 //
 // Concurrent callers are not batched here: the chat package owns the
 // group-commit writer and hands it a whole batch. An empty msgs writes
 // nothing. A write error (disk full, read-only file system) is returned.
 func (s *Store) AppendMessages(msgs []storage.Message) ([]storage.Message, error) {
+	if err := s.durable("append messages"); err != nil {
+		return nil, err
+	}
 	out := make([]storage.Message, len(msgs))
 	err := s.update("append messages", func(tx *bbolt.Tx) error {
 		if len(msgs) == 0 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -73,6 +74,10 @@ type Options struct {
 	// processes) may be open at once, but not alongside a read-write one.
 	// Used by `chatserver history` while no server runs.
 	ReadOnly bool
+	// Logf receives the reports of a read-write store's file watch (the
+	// file deleted or replaced under it, and back; see Check); nil means
+	// log.Printf.
+	Logf func(format string, args ...any)
 }
 
 // withDefaults fills zero fields and validates the rest.
@@ -89,6 +94,9 @@ func (o Options) withDefaults() (Options, error) {
 	case o.Timeout == 0:
 		o.Timeout = DefaultTimeout
 	}
+	if o.Logf == nil {
+		o.Logf = log.Printf
+	}
 	return o, nil
 }
 
@@ -104,6 +112,10 @@ type Store struct {
 	// unkeyedBans: a read-only store whose file holds bans under older
 	// keys, which only a read-write Open re-keys; BanExpiry looks further.
 	unkeyedBans bool
+
+	// watch compares the open file with path (read-write stores only;
+	// nil for read-only ones). Close stops it.
+	watch *fileWatch
 
 	// mu guards db against Close: every call holds it shared for the whole
 	// transaction, Close holds it exclusively. db is nil once closed.
@@ -171,7 +183,7 @@ func open(path string, opts Options, tune func(*bbolt.Options)) (*Store, error) 
 	if tune != nil {
 		tune(bopts)
 	}
-	db, err := guardedOpen(path, bopts)
+	db, file, err := guardedOpen(path, bopts)
 	if err != nil {
 		return nil, openError(path, opts.Timeout, err)
 	}
@@ -182,6 +194,7 @@ func open(path string, opts Options, tune func(*bbolt.Options)) (*Store, error) 
 			return nil, fmt.Errorf("open %s: %w", path, err)
 		}
 	}
+	s.watch = startWatch(path, file, opts.Logf)
 	return s, nil
 }
 
@@ -204,7 +217,7 @@ type fileState struct {
 // writes), checks that it is a sound chatserver database and returns the
 // open handle with what it found. On error the handle is closed.
 func inspect(path string, size int64, timeout time.Duration, readOnly bool) (*bbolt.DB, fileState, error) {
-	db, err := guardedOpen(path, &bbolt.Options{ReadOnly: true, Timeout: timeout, PreLoadFreelist: true})
+	db, _, err := guardedOpen(path, &bbolt.Options{ReadOnly: true, Timeout: timeout, PreLoadFreelist: true})
 	if err != nil {
 		return nil, fileState{}, openError(path, timeout, err)
 	}
@@ -358,8 +371,9 @@ func (s *Store) prepare() error {
 // (or memory fault on the mapped file) becomes an error, and the file handle
 // bbolt opened is closed so its lock is released. The mapping of a file that
 // panicked mid-open cannot be released from outside bbolt and is leaked.
-func guardedOpen(path string, opts *bbolt.Options) (db *bbolt.DB, err error) {
-	var file *os.File
+// It also returns bbolt's handle of the file (which bbolt does not expose),
+// for the file watch; it stays bbolt's to close.
+func guardedOpen(path string, opts *bbolt.Options) (db *bbolt.DB, file *os.File, err error) {
 	opts.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
 		f, err := os.OpenFile(name, flag, perm)
 		file = f
@@ -371,10 +385,14 @@ func guardedOpen(path string, opts *bbolt.Options) (db *bbolt.DB, err error) {
 			if file != nil {
 				_ = file.Close()
 			}
-			db, err = nil, fmt.Errorf("bbolt panicked: %v: %w", r, storage.ErrNotChatserver)
+			db, file, err = nil, nil, fmt.Errorf("bbolt panicked: %v: %w", r, storage.ErrNotChatserver)
 		}
 	}()
-	return bbolt.Open(path, fileMode, opts)
+	db, err = bbolt.Open(path, fileMode, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return db, file, nil
 }
 
 // openError classifies an error from bbolt.Open: a lock timeout, an error
@@ -418,10 +436,36 @@ func (s *Store) Close() error {
 	if s.db == nil {
 		return nil
 	}
+	if s.watch != nil {
+		s.watch.close()
+	}
 	err := s.db.Close()
 	s.db = nil
 	if err != nil {
 		return fmt.Errorf("close %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// Check reports whether the store's path still names the file it has
+// open: nil, or an error wrapping ErrFileGone once the file was deleted or
+// another file was put in its place. Then AppendMessages, Ban and Unban
+// refuse with that error, since what they wrote would be lost with the
+// file; reads go on. When the same file is back under the path (say,
+// linked back from a hard link), Check and the writes succeed again. The
+// answer is at most FileCheckInterval old. A read-only store answers nil.
+func (s *Store) Check() error {
+	if s.watch == nil {
+		return nil
+	}
+	return s.watch.current()
+}
+
+// durable refuses a write that would be acknowledged as durable while the
+// file is gone (Check). op names the call in errors.
+func (s *Store) durable(op string) error {
+	if err := s.Check(); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
 	}
 	return nil
 }

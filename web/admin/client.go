@@ -55,25 +55,42 @@ type Client struct {
 // Dial checks that a server listens on the admin socket at path and
 // returns a client for it. When the socket does not exist or nobody
 // answers on it (a stale file from a crash), the error wraps ErrNoServer.
+// When the process answering runs as another user than this process and
+// root, the error is an *UntrustedError; every later connection of the
+// client is checked the same way.
 func Dial(path string) (*Client, error) {
 	addr, err := address(path)
 	if err != nil {
 		return nil, err
 	}
-	conn, err := net.DialTimeout("unix", addr, dialTimeout)
+	conn, err := dialChecked(context.Background(), path, addr)
 	if err != nil {
-		return nil, dialError(path, err)
+		return nil, err
 	}
 	conn.Close()
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			d := net.Dialer{Timeout: dialTimeout}
-			return d.DialContext(ctx, "unix", addr)
+			return dialChecked(ctx, path, addr)
 		},
 		MaxIdleConns:    1,
 		IdleConnTimeout: requestTimeout,
 	}
 	return &Client{path: path, http: &http.Client{Transport: tr, Timeout: requestTimeout}}, nil
+}
+
+// dialChecked connects to the socket at addr and makes sure that its
+// server may be trusted (checkServer).
+func dialChecked(ctx context.Context, path, addr string) (net.Conn, error) {
+	d := net.Dialer{Timeout: dialTimeout}
+	conn, err := d.DialContext(ctx, "unix", addr)
+	if err != nil {
+		return nil, dialError(path, err)
+	}
+	if err := checkServer(conn, path, addr); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
 }
 
 // dialError wraps ErrNoServer when nothing listens at path.
@@ -148,7 +165,11 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
+		var untrusted *UntrustedError
+		switch {
+		case errors.As(err, &untrusted):
+			return untrusted
+		case errors.Is(err, ErrNoServer), errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ECONNREFUSED):
 			return fmt.Errorf("%s: %w", c.path, ErrNoServer)
 		}
 		return fmt.Errorf("admin request to %s: %w", c.path, err)

@@ -19,15 +19,27 @@
 // A refused request is answered with a 4xx or 5xx status and the body
 // {"error": code, "message": text}, where code is a chat.Code (for example
 // "no_such_chatter") or one of this package's request codes
-// ("bad_request", "not_found", "method_not_allowed", "too_large").
+// ("bad_request", "not_found", "method_not_allowed", "too_large",
+// "forbidden").
 //
 // # Security
 //
-// Anyone who can connect to the socket can kick chatters, so it is created
-// with mode 0600 (only the user running the server). On Linux connecting to
-// a Unix socket needs write permission on it; the mode is set right after
-// bind, and with the usual umask (022 or stricter) nobody else can connect
-// even in that instant.
+// Anyone who can connect to the socket can kick chatters and read the
+// history, so it is created with mode 0600 (only the user running the
+// server; on Linux connecting to a Unix socket needs write permission on
+// it). It is bound inside a new directory of mode 0700 beside its path,
+// given its mode there and renamed into place, so that no umask ever
+// leaves it open to others, even for an instant. On Linux the server also
+// checks every request's peer credentials (SO_PEERCRED): a process of
+// another user than the server's and root gets 403 {"error":"forbidden"},
+// logged at most once a minute.
+//
+// The client trusts the socket no more than the server trusts its
+// clients: Dial and every later connection check that the process
+// serving it runs as the same user or root (SO_PEERCRED on Linux, the
+// socket file's owner elsewhere) and otherwise fail with an
+// *UntrustedError naming that user, so that a socket planted by another
+// user in a shared directory is never believed.
 //
 // # Path length
 //

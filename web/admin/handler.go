@@ -32,6 +32,9 @@ const (
 	CodeNotFound         chat.Code = "not_found"
 	CodeMethodNotAllowed chat.Code = "method_not_allowed"
 	CodeTooLarge         chat.Code = "too_large"
+	// CodeForbidden: the connecting process runs as another user than
+	// the server and root.
+	CodeForbidden chat.Code = "forbidden"
 )
 
 // Request limits.
@@ -235,6 +238,11 @@ func (h *handler) write(w http.ResponseWriter, status int, v any) {
 		h.logf("admin: encoding reply: %v", err)
 		status, body = http.StatusInternalServerError, []byte(`{"error":"internal","message":"internal server error"}`)
 	}
+	writeBody(w, status, body)
+}
+
+// writeBody sends the JSON body with status.
+func writeBody(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"chatserver/internal/logger"
+	"chatserver/internal/randid"
 )
 
 // MaxPathLen is the longest Unix socket address the kernel accepts: the
@@ -36,6 +37,22 @@ const (
 	closeTimeout = 2 * time.Second
 	// socketMode: only the user running the server may talk to it.
 	socketMode = 0o600
+)
+
+// The temporary directory in which the socket is bound (bindPrivate).
+const (
+	// privateDirPrefix and privateDirRandom (bytes, twice as many hex
+	// digits) name it, so that a leftover from a crash says what it was;
+	// privateDir shortens the name near MaxPathLen.
+	privateDirPrefix = ".sock-"
+	privateDirRandom = 3
+	// tmpSocketName is the socket's name inside it.
+	tmpSocketName = "s"
+	// privateDirTries bounds the attempts at a free name; even the short
+	// name has 256 of them.
+	privateDirTries = 100
+	// privateDirMode: only the user running the server may enter.
+	privateDirMode = 0o700
 )
 
 var (
@@ -89,14 +106,21 @@ type Server struct {
 }
 
 // Listen creates the Unix socket at path with mode 0600 and serves h on it
-// in a goroutine until Close.
+// in a goroutine until Close. Every request is checked first: a process
+// running as another user than this one and root gets HTTP 403 (see
+// guard).
+//
+// The socket is never reachable by others, whatever the umask: it is
+// bound inside a new directory of mode 0700 beside path, given its mode
+// there, and renamed into place (bindPrivate).
 //
 // A socket file left at path by a server that crashed (nobody answers on
-// it) is removed and replaced. If a process answers on it, Listen fails
-// with an error wrapping ErrInUse; if path is something other than a
-// socket, Listen fails and leaves it alone. The caller is expected to hold
-// the database lock already, so that no second server races for the path.
-// logf receives the HTTP server's own errors; nil means log.Printf.
+// it) is replaced. If a process answers on it, Listen fails with an error
+// wrapping ErrInUse; if path is something other than a socket, Listen
+// fails and leaves it alone. The caller is expected to hold the database
+// lock already, so that no second server races for the path. logf
+// receives the HTTP server's own errors and the refused requests; nil
+// means log.Printf.
 func Listen(path string, h http.Handler, logf func(format string, args ...any)) (*Server, error) {
 	if logf == nil {
 		logf = log.Printf
@@ -105,33 +129,20 @@ func Listen(path string, h http.Handler, logf func(format string, args ...any)) 
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: addr, Net: "unix"})
-	if errors.Is(err, syscall.EADDRINUSE) {
-		if err := removeStale(path, addr); err != nil {
-			return nil, err
-		}
-		ln, err = net.ListenUnix("unix", &net.UnixAddr{Name: addr, Net: "unix"})
+	if err := checkTarget(path, addr); err != nil {
+		return nil, err
 	}
+	ln, info, err := bindPrivate(path, addr)
 	if err != nil {
-		return nil, fmt.Errorf("listen on admin socket %s: %w", path, unwrapOp(err))
-	}
-	// Close removes the file itself, and only if it is still ours.
-	ln.SetUnlinkOnClose(false)
-	info, err := os.Lstat(addr)
-	if err == nil {
-		err = os.Chmod(addr, socketMode)
-	}
-	if err != nil {
-		ln.Close()
-		os.Remove(addr)
-		return nil, fmt.Errorf("set up admin socket %s: %w", path, err)
+		return nil, err
 	}
 	s := &Server{
 		path: path,
 		addr: addr,
 		info: info,
 		http: &http.Server{
-			Handler:           h,
+			Handler:           &guard{next: h, path: path, logf: logf},
+			ConnContext:       withPeer,
 			ReadHeaderTimeout: readTimeout,
 			ReadTimeout:       readTimeout,
 			WriteTimeout:      writeTimeout,
@@ -148,12 +159,13 @@ func Listen(path string, h http.Handler, logf func(format string, args ...any)) 
 	return s, nil
 }
 
-// removeStale removes the socket at addr if nobody answers on it.
-func removeStale(path, addr string) error {
+// checkTarget makes sure that a new socket may take the name addr:
+// nothing is there, or a stale socket nobody answers on.
+func checkTarget(path, addr string) error {
 	fi, err := os.Lstat(addr)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil // gone in the meantime
+		return nil
 	case err != nil:
 		return fmt.Errorf("inspect admin socket %s: %w", path, err)
 	case fi.Mode().Type() != fs.ModeSocket:
@@ -167,10 +179,73 @@ func removeStale(path, addr string) error {
 	if !errors.Is(err, syscall.ECONNREFUSED) {
 		return fmt.Errorf("probe admin socket %s: %w", path, unwrapOp(err))
 	}
-	if err := os.Remove(addr); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("remove stale admin socket %s: %w", path, err)
-	}
 	return nil
+}
+
+// bindPrivate returns a socket listening at addr that no other user could
+// reach at any moment, and the file's information. A socket file is
+// created with the mode the umask leaves; under a lax umask another user
+// could connect between bind and chmod and keep that connection. So the
+// socket is bound inside a new directory of mode 0700 beside addr, given
+// mode 0600 there, and renamed to addr, replacing a stale socket in one
+// step. (Setting the umask around bind would do too, but the umask
+// belongs to the whole process, not to this call.)
+func bindPrivate(path, addr string) (*net.UnixListener, os.FileInfo, error) {
+	dir, err := privateDir(filepath.Dir(addr))
+	if err != nil {
+		return nil, nil, fmt.Errorf("set up admin socket %s: %w", path, err)
+	}
+	defer os.Remove(dir)
+	tmp := filepath.Join(dir, tmpSocketName)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen on admin socket %s: %w", path, unwrapOp(err))
+	}
+	// Close removes the file itself, and only if it is still ours.
+	ln.SetUnlinkOnClose(false)
+	err = os.Chmod(tmp, socketMode)
+	if err == nil {
+		err = os.Rename(tmp, addr)
+	}
+	if err != nil {
+		ln.Close()
+		os.Remove(tmp)
+		return nil, nil, fmt.Errorf("set up admin socket %s: %w", path, err)
+	}
+	info, err := os.Lstat(addr)
+	if err != nil {
+		ln.Close()
+		return nil, nil, fmt.Errorf("set up admin socket %s: %w", path, err)
+	}
+	return ln, info, nil
+}
+
+// privateDir creates a new, empty directory of mode 0700 in parent, named
+// so that tmpSocketName inside it fits a socket address wherever the
+// admin socket itself does: ".sock-" and 6 hex digits, or, when that is
+// too long, "." and 2 hex digits (shorter than any "<db>.sock").
+func privateDir(parent string) (string, error) {
+	prefix, random := privateDirPrefix, privateDirRandom
+	if len(filepath.Join(parent, prefix+randid.Hex(random), tmpSocketName)) > MaxPathLen {
+		prefix, random = ".", 1
+	}
+	for range privateDirTries {
+		dir := filepath.Join(parent, prefix+randid.Hex(random))
+		err := os.Mkdir(dir, privateDirMode)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		// The umask may have taken bits from the owner too.
+		if err := os.Chmod(dir, privateDirMode); err != nil {
+			os.Remove(dir)
+			return "", err
+		}
+		return dir, nil
+	}
+	return "", fmt.Errorf("no free temporary name in %s after %d tries", parent, privateDirTries)
 }
 
 // Close stops accepting requests, lets in-flight ones finish for a short

@@ -1,0 +1,112 @@
+package e2e
+
+import (
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// readiness is one answer of /readyz.
+type readiness struct {
+	status int
+	body   string
+}
+
+// readyz asks the server's /readyz once.
+func readyz(t testing.TB, base string) readiness {
+	t.Helper()
+	c := http.Client{Timeout: eventTimeout}
+	resp, err := c.Get(base + "/readyz")
+	if err != nil {
+		t.Fatalf("GET /readyz: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return readiness{resp.StatusCode, string(body)}
+}
+
+// waitReadyz polls /readyz until it answers status, within eventTimeout.
+func waitReadyz(t testing.TB, base string, status int) readiness {
+	t.Helper()
+	deadline := time.Now().Add(eventTimeout)
+	for {
+		r := readyz(t, base)
+		if r.status == status {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz still answers %d %q after %s, want %d", r.status, r.body, eventTimeout, status)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestDeletedDatabaseIsNoticed removes the database file under a running
+// server: within seconds the server logs it, /readyz answers 503, a
+// message is refused with store_failed instead of being acknowledged as
+// durable, and joining still replays the history from memory. When the
+// file is put back (the same file, from a hard link), the server
+// recovers.
+func TestDeletedDatabaseIsNoticed(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "chat.db")
+	srv := startServer(t, db)
+	if r := readyz(t, srv.url); r.status != http.StatusOK || r.body != "ready\n" {
+		t.Fatalf("/readyz of a fresh server: %d %q, want 200 ready", r.status, r.body)
+	}
+	alice := joinWS(t, srv.url, "alice")
+	alice.say("before the file went away")
+
+	backup := filepath.Join(dir, "backup.db")
+	if err := os.Link(db, backup); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(db); err != nil {
+		t.Fatal(err)
+	}
+	waitReadyz(t, srv.url, http.StatusServiceUnavailable)
+	srv.waitLog(t, db+" was deleted or replaced")
+	if reply := alice.call("messages", "into the void"); reply["error"] != "store_failed" {
+		t.Fatalf("message with the file gone: %v, want store_failed", reply)
+	}
+	if r := readyz(t, srv.url); r.status != http.StatusServiceUnavailable {
+		t.Errorf("/readyz after a refused message: %d %q, want 503", r.status, r.body)
+	}
+	if resp, err := http.Get(srv.url + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("/healthz with the file gone: %v %v, want 200", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
+	if n := strings.Count(srv.stderr.String(), "storage: database file "+db+" was deleted or replaced"); n != 1 {
+		t.Errorf("the server reported the lost file %d times, want once:\n%s", n, srv.stderr)
+	}
+
+	bob := joinWS(t, srv.url, "bob")
+	bob.waitEvent("the history replayed from memory", messageLine("alice", "before the file went away"))
+	if bob.seen(messageLine("alice", "into the void")) {
+		t.Error("the refused message was replayed")
+	}
+
+	// The same file comes back under its name.
+	if err := os.Link(backup, db); err != nil {
+		t.Fatal(err)
+	}
+	waitReadyz(t, srv.url, http.StatusOK)
+	alice.say("after the file came back")
+	bob.waitEvent("the message after recovery", messageLine("alice", "after the file came back"))
+	srv.waitLog(t, "storage: the database file "+db+" is back")
+	if code := srv.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	texts := historyTexts(t, db)
+	if strings.Join(texts, "|") != "before the file went away|after the file came back" {
+		t.Errorf("stored history %q, want the two acknowledged messages", texts)
+	}
+}

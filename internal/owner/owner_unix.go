@@ -1,0 +1,16 @@
+//go:build unix
+
+package owner
+
+import (
+	"io/fs"
+	"syscall"
+)
+
+func fileUID(fi fs.FileInfo) (uint32, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	return st.Uid, true
+}

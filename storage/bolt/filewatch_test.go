@@ -1,0 +1,200 @@
+package bolt
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// logLines records what a store logs.
+type logLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logLines) logf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, fmt.Sprintf(format, args...))
+}
+
+func (l *logLines) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.lines...)
+}
+
+// gone asserts that err wraps ErrFileGone.
+func gone(t *testing.T, what string, err error) {
+	t.Helper()
+	if !errors.Is(err, ErrFileGone) {
+		t.Errorf("%s: %v, want ErrFileGone", what, err)
+	}
+}
+
+func TestFileWatch(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		remove func(t *testing.T, path string)
+		detail string
+	}{
+		{"deleted", func(t *testing.T, path string) {
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+		}, "no file has that name now"},
+		{"replaced by another file", func(t *testing.T, path string) {
+			other := path + ".new"
+			if err := os.WriteFile(other, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(other, path); err != nil {
+				t.Fatal(err)
+			}
+		}, "that name is another file now"},
+		{"directory gone", func(t *testing.T, path string) {
+			dir := filepath.Dir(path)
+			if err := os.Rename(dir, dir+".moved"); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.Rename(dir+".moved", dir) })
+		}, "no file has that name now"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := testPath(t)
+			var log logLines
+			s := openStore(t, path, Options{Logf: log.logf})
+			if _, err := s.AppendMessages(msgs("kept")); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Ban("mallory", baseTime.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			keep := filepath.Join(t.TempDir(), "link.db")
+			if err := os.Link(path, keep); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Check(); err != nil {
+				t.Fatalf("Check before: %v", err)
+			}
+
+			tc.remove(t, path)
+			gone(t, "check", s.watch.check())
+			err := s.Check()
+			gone(t, "Check", err)
+			if err != nil && (!strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), tc.detail)) {
+				t.Errorf("Check: %q, want the path and %q", err, tc.detail)
+			}
+			_, err = s.AppendMessages(msgs("lost"))
+			gone(t, "AppendMessages", err)
+			gone(t, "Ban", s.Ban("eve", baseTime.Add(time.Hour)))
+			_, err = s.Unban("mallory")
+			gone(t, "Unban", err)
+
+			// Reads go on, from the open file.
+			if got, err := s.RecentMessages(0); err != nil || strings.Join(texts(got), ",") != "kept" {
+				t.Errorf("RecentMessages with the file gone: %q, %v", texts(got), err)
+			}
+			if _, banned, err := s.BanExpiry("mallory", baseTime); err != nil || !banned {
+				t.Errorf("BanExpiry with the file gone: %v, %v", banned, err)
+			}
+			gone(t, "second check", s.watch.check())
+			if lines := log.all(); len(lines) != 1 || !strings.Contains(lines[0], path) || !strings.Contains(lines[0], "deleted or replaced") {
+				t.Errorf("log %q, want one line naming the file", lines)
+			}
+		})
+	}
+}
+
+func TestFileWatchRecoversWhenTheFileIsBack(t *testing.T) {
+	path := testPath(t)
+	var log logLines
+	s := openStore(t, path, Options{Logf: log.logf})
+	if _, err := s.AppendMessages(msgs("one")); err != nil {
+		t.Fatal(err)
+	}
+	keep := filepath.Join(filepath.Dir(path), "backup.db")
+	if err := os.Link(path, keep); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	gone(t, "check", s.watch.check())
+
+	if err := os.Link(keep, path); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.watch.check(); err != nil {
+		t.Fatalf("check with the file back: %v", err)
+	}
+	if err := s.Check(); err != nil {
+		t.Fatalf("Check with the file back: %v", err)
+	}
+	if _, err := s.AppendMessages(msgs("two")); err != nil {
+		t.Fatalf("AppendMessages with the file back: %v", err)
+	}
+	lines := log.all()
+	if len(lines) != 2 || !strings.Contains(lines[1], "is back") {
+		t.Errorf("log %q, want the loss and the recovery", lines)
+	}
+	s.Close()
+
+	// What was acknowledged is in the file under its name.
+	ro := openStore(t, path, Options{ReadOnly: true})
+	if got, err := ro.RecentMessages(0); err != nil || strings.Join(texts(got), ",") != "one,two" {
+		t.Errorf("stored %q, %v; want one,two", texts(got), err)
+	}
+}
+
+func TestWriteChecksAStaleFileWatch(t *testing.T) {
+	path := testPath(t)
+	s := openStore(t, path, Options{Logf: t.Logf})
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	// As if the last check were one interval ago: the write checks first.
+	s.watch.mu.Lock()
+	s.watch.checked = time.Now().Add(-FileCheckInterval)
+	s.watch.mu.Unlock()
+	_, err := s.AppendMessages(msgs("lost"))
+	gone(t, "AppendMessages", err)
+}
+
+func TestFileWatchNoticesWithoutBeingAsked(t *testing.T) {
+	path := testPath(t)
+	s := openStore(t, path, Options{Logf: t.Logf})
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * FileCheckInterval)
+	for {
+		s.watch.mu.Lock()
+		err := s.watch.err
+		s.watch.mu.Unlock()
+		if errors.Is(err, ErrFileGone) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the watch did not notice the deleted file within %s", 5*FileCheckInterval)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestReadOnlyStoreHasNoFileWatch(t *testing.T) {
+	path := testPath(t)
+	openStore(t, path, Options{}).Close()
+	ro := openStore(t, path, Options{ReadOnly: true})
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := ro.Check(); err != nil {
+		t.Errorf("Check of a read-only store: %v", err)
+	}
+}

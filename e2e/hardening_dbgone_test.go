@@ -61,7 +61,7 @@ func TestDeletedDatabaseIsNoticed(t *testing.T) {
 		t.Fatalf("/readyz of a fresh server: %d %q, want 200 ready", r.status, r.body)
 	}
 	alice := joinWS(t, srv.url, "alice")
-	alice.say("before the file went away")
+	say(t, alice, "before the file went away")
 
 	backup := filepath.Join(dir, "backup.db")
 	if err := os.Link(db, backup); err != nil {
@@ -72,7 +72,7 @@ func TestDeletedDatabaseIsNoticed(t *testing.T) {
 	}
 	waitReadyz(t, srv.url, http.StatusServiceUnavailable)
 	srv.waitLog(t, db+" was deleted or replaced")
-	if reply := alice.call("messages", "into the void"); reply["error"] != "store_failed" {
+	if reply := call(t, alice, "messages", "into the void"); reply["error"] != "store_failed" {
 		t.Fatalf("message with the file gone: %v, want store_failed", reply)
 	}
 	if r := readyz(t, srv.url); r.status != http.StatusServiceUnavailable {
@@ -89,8 +89,8 @@ func TestDeletedDatabaseIsNoticed(t *testing.T) {
 	}
 
 	bob := joinWS(t, srv.url, "bob")
-	bob.waitEvent("the history replayed from memory", messageLine("alice", "before the file went away"))
-	if bob.seen(messageLine("alice", "into the void")) {
+	bob.WaitEvent("the history replayed from memory", messageLine("alice", "before the file went away"))
+	if bob.Seen(messageLine("alice", "into the void")) {
 		t.Error("the refused message was replayed")
 	}
 
@@ -99,8 +99,8 @@ func TestDeletedDatabaseIsNoticed(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitReadyz(t, srv.url, http.StatusOK)
-	alice.say("after the file came back")
-	bob.waitEvent("the message after recovery", messageLine("alice", "after the file came back"))
+	say(t, alice, "after the file came back")
+	bob.WaitEvent("the message after recovery", messageLine("alice", "after the file came back"))
 	srv.waitLog(t, "storage: the database file "+db+" is back")
 	if code := srv.stop(t, syscall.SIGTERM); code != 0 {
 		t.Fatalf("exit code %d", code)

@@ -15,6 +15,7 @@ import (
 
 	"chatserver/chat"
 	"chatserver/internal/logger"
+	"chatserver/internal/throttle"
 	"chatserver/web/socketio"
 )
 
@@ -42,7 +43,9 @@ type Config struct {
 	// limits, connection caps (MaxSessions and MaxSessionsPerIP; no cap
 	// when zero, loopback addresses exempt from the per-address one),
 	// allowed origins and flush interval. New sets Engine.ClientIP from
-	// TrustedProxies, and SocketIO.Logf to Logf when it is nil.
+	// TrustedProxies, and SocketIO.Logf to Logf when it is nil. The
+	// addresses Engine.ExemptIP exempts from the per-address cap (nil:
+	// loopback) are exempt from the room's per-address rate limits too.
 	SocketIO socketio.Config
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For header
 	// names the client (see ClientIP). Empty: the TCP peer is the client.
@@ -60,6 +63,7 @@ type Server struct {
 	sio  *socketio.Server
 	http *http.Server
 	logf func(string, ...any)
+	warn *throttle.Log // warnings about clients, per address
 
 	closeOnce sync.Once
 }
@@ -80,12 +84,17 @@ func New(room *chat.Room, cfg Config) *Server {
 	if sioCfg.Logf == nil {
 		sioCfg.Logf = logf
 	}
+	exempt := sioCfg.Engine.ExemptIP
+	if exempt == nil {
+		exempt = isLoopback
+	}
+	warn := throttle.New(logf)
 	sio := socketio.NewServer(sioCfg)
 	sio.Of("/").OnConnect(func(sock *socketio.Socket) error {
-		attach(room, sock, logf, clientIP)
+		attach(room, sock, peerOf(sock, clientIP, exempt), logf, warn)
 		return nil
 	})
-	s := &Server{sio: sio, logf: logf}
+	s := &Server{sio: sio, logf: logf, warn: warn}
 	s.http = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -135,8 +144,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		go func() { done <- s.http.Shutdown(ctx) }()
 		s.sio.Close()
 		err = <-done
+		s.warn.Close()
 	})
 	return err
+}
+
+// peerOf tells the room where sock comes from: its client address, and
+// the key of its per-address limits unless exempt says it has none.
+func peerOf(sock *socketio.Socket, clientIP func(*http.Request) string, exempt func(string) bool) chat.Peer {
+	ip := clientIP(sock.Request())
+	peer := chat.Peer{Addr: ip}
+	if !exempt(ip) {
+		peer.Key = AddressKey(ip)
+	}
+	return peer
 }
 
 // securityHeaders sets the headers every response carries. The content

@@ -91,7 +91,7 @@ func New(room *chat.Room, cfg Config) *Server {
 	warn := throttle.New(logf)
 	sio := socketio.NewServer(sioCfg)
 	sio.Of("/").OnConnect(func(sock *socketio.Socket) error {
-		attach(room, sock, peerOf(sock, clientIP, exempt), logf, warn)
+		attach(room, sock, peerOf(clientIP(sock.Request()), exempt), logf, warn)
 		return nil
 	})
 	s := &Server{sio: sio, logf: logf, warn: warn}
@@ -149,10 +149,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// peerOf tells the room where sock comes from: its client address, and
-// the key of its per-address limits unless exempt says it has none.
-func peerOf(sock *socketio.Socket, clientIP func(*http.Request) string, exempt func(string) bool) chat.Peer {
-	ip := clientIP(sock.Request())
+// peerOf tells the room where a connection from the client address ip
+// comes from: the address, and the key of its per-address limits unless
+// exempt says it has none.
+func peerOf(ip string, exempt func(string) bool) chat.Peer {
 	peer := chat.Peer{Addr: ip}
 	if !exempt(ip) {
 		peer.Key = AddressKey(ip)

@@ -255,7 +255,7 @@ var floodSummary = regexp.MustCompile(`chat: flood disconnects: (\d+) more from 
 func TestFloodDisconnectsLogOneLineAMinute(t *testing.T) {
 	t.Parallel()
 	const floods = 30
-	srv := startServer(t, filepath.Join(t.TempDir(), "chat.db"), "--burst", "1", "--rate", "1", "--flood-limit", "3")
+	srv := startServer(t, filepath.Join(t.TempDir(), "chat.db"), "--burst", "1", "--rate", "0.1", "--flood-limit", "3")
 	for i := range floods {
 		c := joinWS(t, srv.url, fmt.Sprintf("flood%d", i))
 		for range 6 {

@@ -25,7 +25,7 @@ func BenchmarkBroadcast1000(b *testing.B) {
 	var sender *Client
 	for i := range conns {
 		conns[i] = &countConn{}
-		c := f.room.Connect(conns[i])
+		c := f.room.Connect(conns[i], Peer{})
 		if _, err := c.Join(fmt.Sprintf("user%d", i), ""); err != nil {
 			b.Fatal(err)
 		}
@@ -53,7 +53,7 @@ func BenchmarkJoinWithHistory(b *testing.B) {
 	f := newFixture(b, Config{Rate: 1e9, Burst: 1 << 30, Logf: b.Logf})
 	var sender *Client
 	for i := 0; i < 100; i++ {
-		c := f.room.Connect(&countConn{})
+		c := f.room.Connect(&countConn{}, Peer{})
 		if _, err := c.Join(fmt.Sprintf("present%d", i), ""); err != nil {
 			b.Fatal(err)
 		}
@@ -67,7 +67,7 @@ func BenchmarkJoinWithHistory(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		c := f.room.Connect(&countConn{})
+		c := f.room.Connect(&countConn{}, Peer{})
 		if _, err := c.Join(fmt.Sprintf("joiner%d", i), ""); err != nil {
 			b.Fatal(err)
 		}

@@ -16,12 +16,14 @@ import (
 type Client struct {
 	room *Room
 	conn Conn
+	peer Peer
 
-	// Token bucket and flood counter; touched only from the connection's
-	// goroutine (Say), so not guarded.
-	tokens  float64
-	last    time.Time
-	refused int
+	// The connection's buckets, guarded by room.mu (a request draws from
+	// them together with shared ones).
+	msgs, joins bucket
+	// Rate-limited requests in a row, of each kind; touched only from
+	// the connection's goroutine (Say, Join), so not guarded.
+	refusedMsgs, refusedJoins int
 
 	// name and presence are guarded by room.mu (Kick clears them).
 	name     string
@@ -51,10 +53,15 @@ func (c *Client) Name() string {
 // sent the recent history (messages events, oldest first) and then one add
 // chatter per present chatter, itself included; everyone else is sent add
 // chatter unless the nickname was already present with the same token.
+// Every join with a valid nickname, accepted or not, counts against the
+// join limits.
 func (c *Client) Join(name, token string) (JoinResult, error) {
 	r := c.room
 	name, err := validateName(name, r.cfg.MaxNameLen)
 	if err != nil {
+		return JoinResult{}, err
+	}
+	if err := c.takeJoin(); err != nil {
 		return JoinResult{}, err
 	}
 	until, banned, err := r.store.BanExpiry(name, r.cfg.Now())
@@ -89,7 +96,7 @@ func (c *Client) Join(name, token string) (JoinResult, error) {
 	if !held {
 		p = &presence{name: name, token: randid.Hex(tokenBytes), clients: make(map[*Client]struct{})}
 		p.added = newEvent(EventAddChatter, p.name)
-		r.addPresenceLocked(p)
+		r.addPresenceLocked(p, r.cfg.Now())
 		r.broadcastLocked(p.added, p)
 		r.markDirty()
 	}
@@ -131,19 +138,18 @@ func (c *Client) Say(text string) (storage.Message, error) {
 	r.mu.Lock()
 	name, closed := c.name, r.closed
 	if name != "" && !closed {
-		if !c.takeToken(r.cfg.Now()) {
-			c.refused++
-			flood := c.refused >= r.cfg.FloodLimit
+		now := r.cfg.Now()
+		var addr *bucket
+		if a := c.addrBucketsLocked(now); a != nil {
+			addr = &a.msgs
+		}
+		ok := takeAll(now, draw{&c.msgs, r.lim.msg}, draw{&c.presence.msgs, r.lim.msg}, draw{addr, r.lim.addrMsg})
+		if !ok {
 			r.mu.Unlock()
-			if flood {
-				if c.refused == r.cfg.FloodLimit { // once, not for stragglers
-					r.cfg.Logf("chat: disconnected %s: %d messages in a row over the rate limit", name, c.refused)
-				}
-				c.conn.Close()
-			}
+			c.refused(&c.refusedMsgs, name, "messages")
 			return storage.Message{}, errorf(CodeRateLimited, "you are sending too fast, slow down")
 		}
-		c.refused = 0
+		c.refusedMsgs = 0
 	}
 	r.mu.Unlock()
 	switch {
@@ -173,22 +179,63 @@ func (c *Client) Say(text string) (storage.Message, error) {
 	}
 }
 
-// takeToken refills the bucket for the time since the last call and takes
-// one token if there is one.
-func (c *Client) takeToken(now time.Time) bool {
+// takeJoin takes a join token from the connection's bucket and its
+// address's, or refuses with rate_limited.
+func (c *Client) takeJoin() error {
 	r := c.room
-	if elapsed := now.Sub(c.last).Seconds(); elapsed > 0 {
-		c.tokens += elapsed * r.cfg.Rate
-		if max := float64(r.cfg.Burst); c.tokens > max {
-			c.tokens = max
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return errClosed
+	}
+	now := r.cfg.Now()
+	var addr *bucket
+	if a := c.addrBucketsLocked(now); a != nil {
+		addr = &a.joins
+	}
+	ok := takeAll(now, draw{&c.joins, r.lim.join}, draw{addr, r.lim.addrJoin})
+	name := c.name
+	r.mu.Unlock()
+	if !ok {
+		c.refused(&c.refusedJoins, name, "joins")
+		return errorf(CodeRateLimited, "too many joins or nickname changes in a short time; wait a few seconds and try again")
+	}
+	c.refusedJoins = 0
+	return nil
+}
+
+// addrBucketsLocked returns the buckets of the client's address, or nil
+// when it is exempt. room.mu held.
+func (c *Client) addrBucketsLocked(now time.Time) *addrBuckets {
+	if c.peer.Key == "" {
+		return nil
+	}
+	r := c.room
+	return r.addrs.get(c.peer.Key, now, func() addrBuckets {
+		return addrBuckets{msgs: r.lim.addrMsg.full(now), joins: r.lim.addrJoin.full(now)}
+	})
+}
+
+// floodKind is how flood disconnects are grouped in the log.
+const floodKind = "chat: flood disconnects"
+
+// refused counts a rate-limited request of the kind what ("messages",
+// "joins") in *inARow, and disconnects the client once that reaches the
+// flood limit, logging it (throttled per address) once.
+func (c *Client) refused(inARow *int, name, what string) {
+	r := c.room
+	*inARow++
+	if *inARow < r.cfg.FloodLimit {
+		return
+	}
+	if *inARow == r.cfg.FloodLimit { // once, not for stragglers
+		if name == "" {
+			name = "(not joined)"
 		}
+		r.warn.Warn(floodKind, c.peer.logKey(), "chat: disconnected %s from %s: %d %s in a row over the rate limit",
+			name, c.peer.addr(), *inARow, what)
 	}
-	c.last = now
-	if c.tokens < 1 {
-		return false
-	}
-	c.tokens--
-	return true
+	c.conn.Close()
 }
 
 // Leave removes the connection from the room (the transport calls it when

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"chatserver/internal/throttle"
 	"chatserver/nick"
 	"chatserver/storage"
 )
@@ -32,6 +33,19 @@ const (
 	// five messages a second; a paste of a few lines fits in the burst.
 	DefaultRate  = 5.0
 	DefaultBurst = 10
+	// DefaultJoinRate and DefaultJoinBurst limit joins and renames: a
+	// page joins once per connection and a person looking for a free
+	// nickname tries a few, while every join replays the history and the
+	// chatter list to the joiner and a new nickname is announced to
+	// everyone.
+	DefaultJoinRate  = 0.5
+	DefaultJoinBurst = 5
+	// DefaultAddressFactor: the connections of one client address share
+	// an allowance of this many connections, for messages and for joins.
+	// A household or an office behind one NAT address chats freely; one
+	// machine opening connection after connection gets no more than four
+	// connections' worth.
+	DefaultAddressFactor = 4
 	// DefaultFloodLimit refusals in a row disconnect the client: one that
 	// ignores rate_limited errors that long is a script, not a person.
 	DefaultFloodLimit = 20
@@ -76,11 +90,17 @@ type Config struct {
 	History       int     // messages replayed to a joining client
 	MaxMessageLen int     // characters per message, after trimming
 	MaxNameLen    int     // characters per nickname, after trimming
-	Rate          float64 // messages per second per connection (token bucket)
-	Burst         int     // token bucket size
-	FloodLimit    int     // rate-limited messages in a row before disconnect
-	Queue         int     // messages waiting for the writer
-	Batch         int     // messages per transaction at most
+	Rate          float64 // messages per second per connection and per nickname (token bucket)
+	Burst         int     // message token bucket size
+	JoinRate      float64 // joins and renames per second per connection (token bucket)
+	JoinBurst     int     // join token bucket size
+	// AddressFactor is the allowance of one client address, shared by its
+	// connections, in connections: its buckets are AddressFactor times
+	// Rate and Burst, and JoinRate and JoinBurst.
+	AddressFactor int
+	FloodLimit    int // rate-limited messages, or joins, in a row before disconnect
+	Queue         int // messages waiting for the writer
+	Batch         int // messages per transaction at most
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	// Logf receives internal errors; nil means log.Printf.
@@ -97,11 +117,16 @@ func (c *Config) setDefaults() {
 	def(&c.MaxMessageLen, DefaultMaxMessageLen)
 	def(&c.MaxNameLen, DefaultMaxNameLen)
 	def(&c.Burst, DefaultBurst)
+	def(&c.JoinBurst, DefaultJoinBurst)
+	def(&c.AddressFactor, DefaultAddressFactor)
 	def(&c.FloodLimit, DefaultFloodLimit)
 	def(&c.Queue, DefaultQueue)
 	def(&c.Batch, DefaultBatch)
-	if c.Rate <= 0 {
+	if !(c.Rate > 0) {
 		c.Rate = DefaultRate
+	}
+	if !(c.JoinRate > 0) {
+		c.JoinRate = DefaultJoinRate
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -112,10 +137,13 @@ func (c *Config) setDefaults() {
 }
 
 // Room is the one chat room of a server. It owns the set of connections,
-// the presence of nicknames, the recent history and the writer goroutine.
+// the presence of nicknames, the recent history, the rate limits and the
+// writer goroutine.
 type Room struct {
 	cfg   Config
 	store Store
+	lim   limits
+	warn  *throttle.Log // warnings about clients, per address
 
 	queue   chan *pending // messages for the writer
 	dirty   chan struct{} // presence changed; capacity 1
@@ -129,7 +157,45 @@ type Room struct {
 	order    []*presence          // the values of names, sorted by name
 	recent   []*delivered         // newest cfg.History messages, oldest first
 	lastTime time.Time            // time of the newest message, to keep times monotonic
+	addrs    *recent[addrBuckets] // per-address buckets, by Peer.Key
+	left     *recent[bucket]      // message buckets of nicknames that left, by nick.Key
 	closed   bool
+}
+
+// limits are the shapes of the room's buckets.
+type limits struct {
+	msg, join         limit // per connection (msg also per nickname)
+	addrMsg, addrJoin limit // per client address
+}
+
+// Peer is where a connection comes from, as the transport tells the room.
+type Peer struct {
+	// Addr is the client's address as the log shows it ("192.0.2.7").
+	Addr string
+	// Key groups the connections that share the per-address limits: the
+	// address, or the network a client may pick addresses from (an IPv6
+	// /64). Empty exempts the connection from them (loopback, like the
+	// per-address connection cap).
+	Key string
+}
+
+// logKey is what warnings about the peer are throttled by.
+func (p Peer) logKey() string {
+	switch {
+	case p.Key != "":
+		return p.Key
+	case p.Addr != "":
+		return p.Addr
+	}
+	return "an unknown address"
+}
+
+// addr is the peer's address for a log line.
+func (p Peer) addr() string {
+	if p.Addr == "" {
+		return "an unknown address"
+	}
+	return p.Addr
 }
 
 // presence is one nickname held by one or more connections (a person with
@@ -139,6 +205,7 @@ type presence struct {
 	token   string
 	clients map[*Client]struct{}
 	added   *Event // "add chatter" name: built once, sent to every later joiner
+	msgs    bucket // the nickname's message bucket, shared by its connections; r.mu
 }
 
 // delivered is a stored message with the event that carries it, built once
@@ -170,9 +237,16 @@ func NewRoom(store Store, cfg Config) (*Room, error) {
 	if err := store.SetChatters(nil); err != nil {
 		return nil, fmt.Errorf("clear presence left from an earlier run: %w", err)
 	}
+	msg := limit{rate: cfg.Rate, burst: float64(cfg.Burst)}
+	join := limit{rate: cfg.JoinRate, burst: float64(cfg.JoinBurst)}
+	lim := limits{msg: msg, join: join, addrMsg: msg.scaled(cfg.AddressFactor), addrJoin: join.scaled(cfg.AddressFactor)}
 	r := &Room{
 		cfg:     cfg,
 		store:   store,
+		lim:     lim,
+		warn:    throttle.New(cfg.Logf),
+		addrs:   newRecent[addrBuckets](maxAddresses, max(lim.addrMsg.refillTime(), lim.addrJoin.refillTime())),
+		left:    newRecent[bucket](maxLeftNicknames, msg.refillTime()),
 		queue:   make(chan *pending, cfg.Queue),
 		dirty:   make(chan struct{}, 1),
 		stop:    make(chan struct{}),
@@ -189,8 +263,9 @@ func NewRoom(store Store, cfg Config) (*Room, error) {
 
 // Close stops the room: new messages are refused, those already queued
 // are written and answered, the stored presence is brought up to date,
-// and the writer exits. Connections are not closed here: the transport
-// closes them (each then calls Leave). Idempotent.
+// and the writer exits; warnings still held back are summarised in the
+// log. Connections are not closed here: the transport closes them (each
+// then calls Leave). Idempotent.
 func (r *Room) Close() {
 	r.once.Do(func() {
 		r.mu.Lock()
@@ -199,13 +274,14 @@ func (r *Room) Close() {
 		close(r.stop)
 	})
 	<-r.stopped
+	r.warn.Close()
 }
 
-// Connect registers a new connection. The client receives nothing until
-// it joins.
-func (r *Room) Connect(conn Conn) *Client {
+// Connect registers a new connection from peer. The client receives
+// nothing until it joins.
+func (r *Room) Connect(conn Conn, peer Peer) *Client {
 	now := r.cfg.Now()
-	c := &Client{room: r, conn: conn, tokens: float64(r.cfg.Burst), last: now}
+	c := &Client{room: r, conn: conn, peer: peer, msgs: r.lim.msg.full(now), joins: r.lim.join.full(now)}
 	r.mu.Lock()
 	r.clients[c] = struct{}{}
 	r.mu.Unlock()
@@ -244,10 +320,17 @@ func (r *Room) chattersLocked() []string {
 }
 
 // addPresenceLocked makes p present: it enters names and its place in
-// order (a binary search and one copy, rather than a sort per join). r.mu
-// held.
-func (r *Room) addPresenceLocked(p *presence) {
-	r.names[nick.Key(p.name)] = p
+// order (a binary search and one copy, rather than a sort per join), and
+// takes back the message bucket the nickname left with, if it has not
+// refilled yet. r.mu held.
+func (r *Room) addPresenceLocked(p *presence, now time.Time) {
+	key := nick.Key(p.name)
+	r.names[key] = p
+	if b, ok := r.left.take(key, now); ok {
+		p.msgs = b
+	} else {
+		p.msgs = r.lim.msg.full(now)
+	}
 	i, _ := slices.BinarySearchFunc(r.order, p.name, func(q *presence, name string) int {
 		return strings.Compare(q.name, name)
 	})
@@ -300,9 +383,16 @@ type kickedArg struct {
 	Reason string `json:"reason"`
 }
 
-// dropPresenceLocked forgets p and announces its departure. r.mu held.
+// dropPresenceLocked forgets p and announces its departure. Its message
+// bucket is kept until it has refilled, for the nickname's return. r.mu
+// held.
 func (r *Room) dropPresenceLocked(p *presence) {
-	delete(r.names, nick.Key(p.name))
+	key := nick.Key(p.name)
+	delete(r.names, key)
+	now := r.cfg.Now()
+	if p.msgs.refill(r.lim.msg, now); p.msgs.tokens < r.lim.msg.burst {
+		r.left.put(key, p.msgs, now)
+	}
 	i, _ := slices.BinarySearchFunc(r.order, p.name, func(q *presence, name string) int {
 		return strings.Compare(q.name, name)
 	})

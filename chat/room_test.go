@@ -208,7 +208,7 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 func (f *fixture) join(t testing.TB, name string) (*Client, *recConn) {
 	t.Helper()
 	conn := &recConn{}
-	c := f.room.Connect(conn)
+	c := f.room.Connect(conn, Peer{})
 	if _, err := c.Join(name, ""); err != nil {
 		t.Fatalf("Join(%q): %v", name, err)
 	}
@@ -267,7 +267,7 @@ func TestSayEchoesToSenderAndBroadcastsToJoinedOnly(t *testing.T) {
 	alice, aliceConn := f.join(t, "alice")
 	_, bobConn := f.join(t, "bob")
 	lurker := &recConn{}
-	f.room.Connect(lurker)
+	f.room.Connect(lurker, Peer{})
 	aliceConn.take()
 	bobConn.take()
 
@@ -304,39 +304,45 @@ func TestRefusals(t *testing.T) {
 		do   func(t *testing.T, f *fixture) error
 		code Code
 	}{
-		{"empty nickname", func(t *testing.T, f *fixture) error { _, err := f.room.Connect(&recConn{}).Join("   ", ""); return err }, CodeInvalidName},
+		{"empty nickname", func(t *testing.T, f *fixture) error {
+			_, err := f.room.Connect(&recConn{}, Peer{}).Join("   ", "")
+			return err
+		}, CodeInvalidName},
 		{"nickname too long", func(t *testing.T, f *fixture) error {
-			_, err := f.room.Connect(&recConn{}).Join(strings.Repeat("n", 33), "")
+			_, err := f.room.Connect(&recConn{}, Peer{}).Join(strings.Repeat("n", 33), "")
 			return err
 		}, CodeInvalidName},
 		{"nickname with control char", func(t *testing.T, f *fixture) error {
-			_, err := f.room.Connect(&recConn{}).Join("a\x07b", "")
+			_, err := f.room.Connect(&recConn{}, Peer{}).Join("a\x07b", "")
 			return err
 		}, CodeInvalidName},
 		{"nickname with bidi override", func(t *testing.T, f *fixture) error {
-			_, err := f.room.Connect(&recConn{}).Join("a\u202eb", "")
+			_, err := f.room.Connect(&recConn{}, Peer{}).Join("a\u202eb", "")
 			return err
 		}, CodeInvalidName},
 		{"nickname with zero-width space", func(t *testing.T, f *fixture) error {
-			_, err := f.room.Connect(&recConn{}).Join("a\u200bb", "")
+			_, err := f.room.Connect(&recConn{}, Peer{}).Join("a\u200bb", "")
 			return err
 		}, CodeInvalidName},
 		{"nickname taken in another case", func(t *testing.T, f *fixture) error {
 			f.join(t, "Alice")
-			_, err := f.room.Connect(&recConn{}).Join("aLiCe", "")
+			_, err := f.room.Connect(&recConn{}, Peer{}).Join("aLiCe", "")
 			return err
 		}, CodeNameTaken},
 		{"nickname taken, final sigma", func(t *testing.T, f *fixture) error {
 			f.join(t, "ΑΣ")
-			_, err := f.room.Connect(&recConn{}).Join("ας", "")
+			_, err := f.room.Connect(&recConn{}, Peer{}).Join("ας", "")
 			return err
 		}, CodeNameTaken},
 		{"nickname taken, wrong token", func(t *testing.T, f *fixture) error {
 			f.join(t, "alice")
-			_, err := f.room.Connect(&recConn{}).Join("alice", "not-the-token")
+			_, err := f.room.Connect(&recConn{}, Peer{}).Join("alice", "not-the-token")
 			return err
 		}, CodeNameTaken},
-		{"message before join", func(t *testing.T, f *fixture) error { _, err := f.room.Connect(&recConn{}).Say("hi"); return err }, CodeNotJoined},
+		{"message before join", func(t *testing.T, f *fixture) error {
+			_, err := f.room.Connect(&recConn{}, Peer{}).Say("hi")
+			return err
+		}, CodeNotJoined},
 		{"blank message", func(t *testing.T, f *fixture) error { c, _ := f.join(t, "a"); _, err := c.Say(" \n\t "); return err }, CodeInvalidMessage},
 		{"message too long", func(t *testing.T, f *fixture) error { c, _ := f.join(t, "a"); _, err := c.Say(long); return err }, CodeInvalidMessage},
 		{"message with bidi override", func(t *testing.T, f *fixture) error { c, _ := f.join(t, "a"); _, err := c.Say("x\u202ey"); return err }, CodeInvalidMessage},
@@ -366,7 +372,7 @@ func TestMaxLengthMessageAccepted(t *testing.T) {
 func TestResumeTokenTakesNicknameBackAtOnce(t *testing.T) {
 	f := newFixture(t, Config{})
 	old := &recConn{}
-	oldClient := f.room.Connect(old)
+	oldClient := f.room.Connect(old, Peer{})
 	res, err := oldClient.Join("alice", "")
 	if err != nil {
 		t.Fatal(err)
@@ -376,7 +382,7 @@ func TestResumeTokenTakesNicknameBackAtOnce(t *testing.T) {
 
 	// The page reconnects before the old connection has timed out.
 	fresh := &recConn{}
-	res2, err := f.room.Connect(fresh).Join("alice", res.Token)
+	res2, err := f.room.Connect(fresh, Peer{}).Join("alice", res.Token)
 	if err != nil {
 		t.Fatalf("resume: %v", err)
 	}
@@ -508,10 +514,10 @@ func TestBanRefusesNicknameUntilExpiry(t *testing.T) {
 	if _, err := f.room.Kick("troll", "spam", 10*time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	_, err := f.room.Connect(&recConn{}).Join("Troll", "")
+	_, err := f.room.Connect(&recConn{}, Peer{}).Join("Troll", "")
 	wantCode(t, err, CodeBanned)
 	f.clock.Advance(11 * time.Minute)
-	if _, err := f.room.Connect(&recConn{}).Join("troll", ""); err != nil {
+	if _, err := f.room.Connect(&recConn{}, Peer{}).Join("troll", ""); err != nil {
 		t.Fatalf("after expiry: %v", err)
 	}
 }
@@ -610,7 +616,7 @@ func TestCloseRefusesNewMessagesAndLeavesPresenceEmpty(t *testing.T) {
 	c.Leave()
 	f.room.Close()
 	f.room.Close() // idempotent
-	_, err := f.room.Connect(&recConn{}).Join("b", "")
+	_, err := f.room.Connect(&recConn{}, Peer{}).Join("b", "")
 	wantCode(t, err, CodeUnavailable)
 	if got := f.store.storedChatters(); len(got) != 0 {
 		t.Fatalf("stored presence after close: %q", got)

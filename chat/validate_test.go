@@ -162,7 +162,7 @@ func TestLookAlikesOfAPresentNicknameAreRefused(t *testing.T) {
 		{"\u3164", CodeInvalidName},
 		{"\u115F", CodeInvalidName},
 	} {
-		_, err := f.room.Connect(&recConn{}).Join(tt.name, "")
+		_, err := f.room.Connect(&recConn{}, Peer{}).Join(tt.name, "")
 		if got := ErrorCode(err); got != tt.code {
 			t.Errorf("Join(%+q) with alice present: %v (code %q), want %q", tt.name, err, got, tt.code)
 		}
@@ -190,7 +190,7 @@ func TestBanCoversLookAlikes(t *testing.T) {
 		{"ＳＰＡＭＭＥＲ", CodeBanned},
 		{"spammer\u034F", CodeInvalidName},
 	} {
-		_, err := f.room.Connect(&recConn{}).Join(tt.name, "")
+		_, err := f.room.Connect(&recConn{}, Peer{}).Join(tt.name, "")
 		if got := ErrorCode(err); got != tt.code {
 			t.Errorf("Join(%+q) with spammer banned: %v (code %q), want %q", tt.name, err, got, tt.code)
 		}

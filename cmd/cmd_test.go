@@ -272,6 +272,7 @@ func TestCommandLineMistakes(t *testing.T) {
 		{"rate that is not a number", []string{"serve", "--rate", "NaN"}, exitError, "--rate must be more than 0"},
 		{"burst of zero", []string{"serve", "--burst", "0"}, exitError, "--burst must be between 1 and"},
 		{"flood limit of zero", []string{"serve", "--flood-limit", "0"}, exitError, "--flood-limit must be between 1 and"},
+		{"address factor of zero", []string{"serve", "--ip-rate-factor", "0"}, exitError, "--ip-rate-factor must be between 1 and 100000, got 0"},
 		{"negative connection cap", []string{"serve", "--max-connections", "-1"}, exitError, "--max-connections must be between 0 and"},
 		{"negative per-address cap", []string{"serve", "--max-connections-per-ip", "-5"}, exitError, "--max-connections-per-ip must be between 0 and"},
 		{"ping interval too short", []string{"serve", "--ping-interval", "10ms"}, exitError, "--ping-interval must be between 100ms and 1h0m0s, got 10ms"},

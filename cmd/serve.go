@@ -84,6 +84,9 @@ const (
 	// bucket limits nothing.
 	maxRate  = 100_000
 	maxBurst = 1_000_000
+	// maxIPRateFactor bounds --ip-rate-factor: beyond it the per-address
+	// limits limit nothing a --max-connections-per-ip could open.
+	maxIPRateFactor = 100_000
 	// minTiming and maxTiming bound the ping and header timings: under
 	// 100 ms a busy phone network drops healthy clients, over an hour a
 	// dead client holds its resources for nothing.
@@ -121,10 +124,12 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 		"other origins whose pages may connect, comma-separated, e.g. https://chat.example.org")
 
 	fs.IntVar(&room.MaxMessageLen, "max-message", chat.DefaultMaxMessageLen, "longest message, in characters after trimming")
-	fs.Float64Var(&room.Rate, "rate", chat.DefaultRate, "messages per second one connection may send, on average")
-	fs.IntVar(&room.Burst, "burst", chat.DefaultBurst, "messages one connection may send at once before --rate applies")
+	fs.Float64Var(&room.Rate, "rate", chat.DefaultRate, "messages per second one connection, or one nickname, may send on average")
+	fs.IntVar(&room.Burst, "burst", chat.DefaultBurst, "messages one connection, or one nickname, may send at once before --rate applies")
+	fs.IntVar(&room.AddressFactor, "ip-rate-factor", chat.DefaultAddressFactor,
+		"the connections of one client address (loopback exempt) share the message and join allowance of this many connections")
 	fs.IntVar(&room.FloodLimit, "flood-limit", chat.DefaultFloodLimit,
-		"refused (rate_limited) messages in a row after which the connection is closed")
+		"refused (rate_limited) messages, or joins, in a row after which the connection is closed")
 	fs.IntVar(&eng.SendQueue, "send-queue", 0,
 		"packets that may wait for one client; a client that stops reading is disconnected when it is full "+
 			"(0: automatic, the larger of 4096 and --history + --max-connections + 64)")
@@ -196,6 +201,7 @@ func (o *serveOptions) validateLimits() error {
 		intRange("max-message", room.MaxMessageLen, 1, maxMessageLimit),
 		intRange("burst", room.Burst, 1, maxBurst),
 		intRange("flood-limit", room.FloodLimit, 1, maxBurst),
+		intRange("ip-rate-factor", room.AddressFactor, 1, maxIPRateFactor),
 		intRange("max-payload", eng.MaxPayload, 1, maxPayloadLimit),
 		intRange("max-connections", eng.MaxSessions, 0, math.MaxInt32),
 		intRange("max-connections-per-ip", eng.MaxSessionsPerIP, 0, math.MaxInt32),
@@ -254,11 +260,13 @@ same file fails at once. Beside it, FILE.sock is the admin socket (mode 0600)
 that "chatserver history" and "chatserver kick" use while the server runs.
 
 Every limit has a default fit for a room of a few hundred people on a small
-machine: message length, a per-connection rate limit (a token bucket: --rate
-messages a second, bursts of --burst; --flood-limit refusals in a row close the
-connection), the send queue of a client that stops reading, transport payload,
-heartbeat, connections overall and per client address (loopback is exempt; put
-a reverse proxy's address in --trusted-proxies to cap by X-Forwarded-For).
+machine: message length, a rate limit per connection and per nickname (a token
+bucket: --rate messages a second, bursts of --burst) and per client address
+(--ip-rate-factor times that, shared by its connections), limits on joins and
+renames, --flood-limit refusals in a row close the connection, the send queue
+of a client that stops reading, transport payload, heartbeat, connections
+overall and per client address (loopback is exempt from the per-address limits;
+put a reverse proxy's address in --trusted-proxies to count by X-Forwarded-For).
 
 Every flag can also be set by its environment variable; a flag on the command
 line wins. On shutdown every client is disconnected and the file is closed

@@ -70,6 +70,7 @@ func TestServeDefaultsAreValid(t *testing.T) {
 	o := parseServe(t)
 	e := o.web.SocketIO.Engine
 	if o.room.MaxMessageLen != chat.DefaultMaxMessageLen || o.room.Rate != chat.DefaultRate || o.room.Burst != chat.DefaultBurst ||
+		o.room.AddressFactor != chat.DefaultAddressFactor ||
 		e.MaxSessionsPerIP != defaultMaxConnectionsPerIP || e.MaxSessions != defaultMaxConnections || len(o.web.TrustedProxies) != 0 {
 		t.Errorf("defaults %+v", o)
 	}

@@ -44,6 +44,16 @@ var browserScenarios = []struct{ name, what string }{
 	{"markup", "markup in messages and nicknames is shown as text and runs nothing"},
 	{"polling", "a browser without WebSocket chats over long-polling"},
 	{"restart", "after a server restart the pages reconnect, keep their nicknames and chat, history not repeated"},
+	{"crowd", "five people joining and three leaving at once show as one line; the chatter list follows"},
+	{"busyAddress", "a page whose join is refused as too fast, its address having used up its joins, tries again and gets in"},
+}
+
+// scenarioArgs are the serve flags of the scenarios that need some.
+var scenarioArgs = map[string][]string{
+	// The pages of busyAddress name their address in X-Forwarded-For; with
+	// the allowance of one connection, the address gets a join back every
+	// 2 s only.
+	"busyAddress": {"--trusted-proxies", "127.0.0.1", "--ip-rate-factor", "1"},
 }
 
 // browserMissing says why the browser tests cannot run ("" when they can).
@@ -129,18 +139,19 @@ func TestBrowser(t *testing.T) {
 	for _, sc := range browserScenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Logf("%s: %s", sc.name, sc.what)
-			runScenario(t, dir, sc.name, shots)
+			runScenario(t, dir, sc.name, shots, scenarioArgs[sc.name]...)
 		})
 	}
 }
 
-// runScenario starts a server, runs `node run.js name` against it, stops
+// runScenario starts a server with args, runs `node run.js name` against it, stops
 // and restarts the server when the script asks, and turns the script's
 // findings into test failures.
-func runScenario(t *testing.T, dir, name, shots string) {
+func runScenario(t *testing.T, dir, name, shots string, args ...string) {
 	db := filepath.Join(t.TempDir(), "chat.db")
 	addr := freeLoopbackAddr(t)
-	srv := startServer(t, db, "--addr", addr)
+	args = append([]string{"--addr", addr}, args...)
+	srv := startServer(t, db, args...)
 
 	ctx, cancel := context.WithTimeout(context.Background(), scenarioTimeout+scenarioGrace)
 	defer cancel()
@@ -227,7 +238,7 @@ func runScenario(t *testing.T, dir, name, shots string) {
 					t.Errorf("chatserver exited with status %d after SIGTERM\n%s%s", code, srv.stdout, srv.stderr)
 				}
 			case "start":
-				srv = startServer(t, db, "--addr", addr)
+				srv = startServer(t, db, args...)
 			default:
 				t.Fatalf("run.js asked for %q", r.Op)
 			}

@@ -119,7 +119,7 @@ func TestFloodIsRefusedNeverBroadcastAndDisconnected(t *testing.T) {
 	wg.Wait()
 	flooder.WaitClosed()
 	watcher.WaitEvent("flooder leaving", named("remove chatter", "flooder"))
-	srv.waitLog(t, "chat: disconnected flooder: 20 messages in a row over the rate limit")
+	srv.waitLog(t, "chat: disconnected flooder from 127.0.0.1: 20 messages in a row over the rate limit")
 
 	accepted := map[string]bool{}
 	refused := 0

@@ -1,10 +1,10 @@
 package web
 
 import (
-	"net/http"
 	"sync"
 
 	"chatserver/chat"
+	"chatserver/internal/throttle"
 	"chatserver/web/socketio"
 )
 
@@ -61,10 +61,14 @@ type chatError struct {
 	Message string    `json:"message"`
 }
 
-// attach wires one socket of namespace "/" to the room. clientIP names
-// the client in the log.
-func attach(room *chat.Room, sock *socketio.Socket, logf func(string, ...any), clientIP func(*http.Request) string) {
-	c := room.Connect(&conn{sock: sock})
+// sendQueueFullKind is how send-queue-full disconnects are grouped in the
+// log.
+const sendQueueFullKind = "web: send queue full disconnects"
+
+// attach wires one socket of namespace "/" to the room. peer is where the
+// socket comes from; warn takes the warnings about it.
+func attach(room *chat.Room, sock *socketio.Socket, peer chat.Peer, logf func(string, ...any), warn *throttle.Log) {
+	c := room.Connect(&conn{sock: sock}, peer)
 	sock.OnDisconnect(func(reason socketio.DisconnectReason) {
 		if reason == socketio.ReasonSendQueueFull {
 			// Worth a line: the client (or its network) cannot keep up,
@@ -73,8 +77,8 @@ func attach(room *chat.Room, sock *socketio.Socket, logf func(string, ...any), c
 			if who == "" {
 				who = "(not joined)"
 			}
-			logf("web: disconnected %s from %s: it did not read its messages and its send queue is full",
-				who, clientIP(sock.Request()))
+			warn.Warn(sendQueueFullKind, AddressKey(peer.Addr),
+				"web: disconnected %s from %s: it did not read its messages and its send queue is full", who, peer.Addr)
 		}
 		c.Leave()
 	})

@@ -131,3 +131,39 @@ type BadProxyError struct {
 func (e *BadProxyError) Error() string {
 	return "not an IP address or CIDR network: " + e.Entry
 }
+
+// ipv6ClientBits is the prefix length of the IPv6 network one client is
+// taken to hold: a /64 is the smallest allocation of a subscriber, and a
+// host picks any address inside it (privacy addresses change daily), so
+// counting per address would let one client be many.
+const ipv6ClientBits = 64
+
+// AddressKey returns the key that groups ip with the other addresses of the
+// same client, for the per-address rate limits: an IPv4 address itself,
+// the /64 network of an IPv6 address ("2001:db8:1:2::/64"), and anything
+// that does not parse as an address unchanged. ip is as ClientIP returns
+// it.
+func AddressKey(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	addr = addr.WithZone("").Unmap()
+	if addr.Is4() {
+		return addr.String()
+	}
+	p, err := addr.Prefix(ipv6ClientBits)
+	if err != nil {
+		return ip
+	}
+	return p.String()
+}
+
+// isLoopback reports whether ip is a loopback address (127.0.0.0/8, ::1):
+// the clients exempt from the per-address limits, as they are from the
+// per-address connection cap unless engineio.Config.ExemptIP says
+// otherwise.
+func isLoopback(ip string) bool {
+	addr, err := netip.ParseAddr(ip)
+	return err == nil && addr.Unmap().IsLoopback()
+}

@@ -16,6 +16,7 @@ import (
 
 	"chatserver/chat"
 	"chatserver/internal/logger"
+	"chatserver/internal/throttle"
 	"chatserver/web/socketio"
 )
 
@@ -43,7 +44,9 @@ type Config struct {
 	// limits, connection caps (MaxSessions and MaxSessionsPerIP; no cap
 	// when zero, loopback addresses exempt from the per-address one),
 	// allowed origins and flush interval. New sets Engine.ClientIP from
-	// TrustedProxies, and SocketIO.Logf to Logf when it is nil.
+	// TrustedProxies, and SocketIO.Logf to Logf when it is nil. The
+	// addresses Engine.ExemptIP exempts from the per-address cap (nil:
+	// loopback) are exempt from the room's per-address rate limits too.
 	SocketIO socketio.Config
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For header
 	// names the client (see ClientIP). Empty: the TCP peer is the client.
@@ -66,6 +69,7 @@ type Server struct {
 	http  *http.Server
 	logf  func(string, ...any)
 	ready func() error
+	warn  *throttle.Log // warnings about clients, per address
 
 	closing   atomic.Bool // Shutdown has begun
 	closeOnce sync.Once
@@ -87,6 +91,11 @@ func New(room *chat.Room, cfg Config) *Server {
 	if sioCfg.Logf == nil {
 		sioCfg.Logf = logf
 	}
+	exempt := sioCfg.Engine.ExemptIP
+	if exempt == nil {
+		exempt = isLoopback
+	}
+	warn := throttle.New(logf)
 	sio := socketio.NewServer(sioCfg)
 	chatNS := sio.Of("/")
 	// The chat is text only and reads nothing of the CONNECT auth object:
@@ -94,10 +103,10 @@ func New(room *chat.Room, cfg Config) *Server {
 	// attachment, caps the auth object and does not keep it.
 	chatNS.Configure(socketio.NamespaceConfig{})
 	chatNS.OnConnect(func(sock *socketio.Socket) error {
-		attach(room, sock, logf, clientIP)
+		attach(room, sock, peerOf(clientIP(sock.Request()), exempt), logf, warn)
 		return nil
 	})
-	s := &Server{sio: sio, logf: logf, ready: cfg.Ready}
+	s := &Server{sio: sio, logf: logf, ready: cfg.Ready, warn: warn}
 	s.http = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -173,8 +182,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		go func() { done <- s.http.Shutdown(ctx) }()
 		s.sio.Close()
 		err = <-done
+		s.warn.Close()
 	})
 	return err
+}
+
+// peerOf tells the room where a connection from the client address ip
+// comes from: the address, and the key of its per-address limits unless
+// exempt says it has none.
+func peerOf(ip string, exempt func(string) bool) chat.Peer {
+	peer := chat.Peer{Addr: ip}
+	if !exempt(ip) {
+		peer.Key = AddressKey(ip)
+	}
+	return peer
 }
 
 // securityHeaders sets the headers every response carries. The content

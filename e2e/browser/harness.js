@@ -103,14 +103,16 @@ class Run {
    * Opens the page in a new browser context (its own storage, like another person's browser).
    * options: noWebSocket (remove window.WebSocket before any script runs), bypassCSP (so that
    * markup inserted as HTML would run instead of being blocked: the page itself must be safe),
-   * colorScheme.
+   * colorScheme, forwardedFor (an address every request names in X-Forwarded-For, as a reverse
+   * proxy would; the server must trust loopback as a proxy).
    */
   async open(label, device, options) {
     options = options || {};
     const context = await this.browser.newContext(Object.assign({
       locale: 'en-US',
       colorScheme: options.colorScheme || 'light',
-      bypassCSP: !!options.bypassCSP
+      bypassCSP: !!options.bypassCSP,
+      extraHTTPHeaders: options.forwardedFor ? { 'X-Forwarded-For': options.forwardedFor } : {}
     }, DEVICES[device]));
     context.setDefaultTimeout(WAIT_MS);
     if (options.noWebSocket) {
@@ -203,15 +205,16 @@ class Run {
 
   /**
    * Joins with the keyboard alone: the page puts the focus in the nickname box, we type and
-   * press Enter. Waits until the page shows us in the room.
+   * press Enter. Waits until the page shows us in the room (within timeoutMs, WAIT_MS if not
+   * given).
    */
-  async join(page, name) {
+  async join(page, name, timeoutMs) {
     await this.until(page, 'focus in the nickname box', (s) => s.focused === 'nick_input');
     await page.keyboard.press('Control+A');
     await page.keyboard.type(name);
     await page.keyboard.press('Enter');
     return this.until(page, 'joining as ' + name, (s) => s.phase === 'chat' && s.me === name &&
-      s.chatters.indexOf(name) >= 0 && s.focused === 'chat_input');
+      s.chatters.indexOf(name) >= 0 && s.focused === 'chat_input', timeoutMs);
   }
 
   /**

@@ -234,4 +234,76 @@ async function restart(run) {
   await run.sees(poll, 'ada', 'Reloaded, still ada.');
 }
 
-module.exports = { chat, markup, polling, restart };
+/**
+ * Joins each of names at once, each on a new connection opened by page with the Socket.IO client
+ * it loaded (not the page's own chat), and then closes the connections of the first `leave` of
+ * them at once. Returns the joins the server refused, as "name: ack".
+ */
+async function joinCrowd(page, names, leave) {
+  return page.evaluate(async ({ names, leave }) => {
+    const joins = names.map((name) => new Promise((resolve) => {
+      const socket = window.io({ forceNew: true, transports: ['websocket'] });
+      socket.on('connect', () => socket.emit('join', name, (ack) => resolve({ socket, refusal: ack && ack.ok ? null : name + ': ' + JSON.stringify(ack) })));
+    }));
+    const done = await Promise.all(joins);
+    done.slice(0, leave).forEach((d) => d.socket.disconnect());
+    return done.map((d) => d.refusal).filter((r) => r !== null);
+  }, { names, leave: leave || 0 });
+}
+
+/**
+ * Five people join at once and three of them leave right after: the page shows one line counting
+ * them ("5 people joined, 3 left") instead of eight, while its chatter list follows every change.
+ * After a message, a single arrival gets its own line again.
+ */
+async function crowd(run) {
+  const ada = await run.open('ada (desktop)', 'desktop');
+  await run.join(ada, 'ada');
+  const door = await run.open('door (phone)', 'phone');
+  const guests = ['guest1', 'guest2', 'guest3', 'guest4', 'guest5'];
+  const refused = await joinCrowd(door, guests, 3);
+  run.expect(refused.length === 0, 'joins refused: ' + JSON.stringify(refused));
+  const s = await run.chattersAre(ada, ['ada', 'guest4', 'guest5']);
+  const lines = s.system.filter((text) => /guest|people|person/.test(text));
+  run.expect(lines.length === 1 && lines[0] === '5 people joined, 3 left',
+    'ada (desktop) shows the crowd as ' + JSON.stringify(lines) + ', not one line "5 people joined, 3 left"');
+  await run.screenshot(ada, 'desktop-crowd');
+
+  await run.say(ada, 'Welcome, everyone.');
+  run.expect((await joinCrowd(door, ['guest6'])).length === 0, 'guest6 was refused');
+  await run.until(ada, 'the line "guest6 joined"', (st) => st.system.indexOf('guest6 joined') >= 0);
+}
+
+/** The join requests a page sent. */
+function joinsSent(page) {
+  const packets = [].concat.apply([], page.framesSent.map((frame) => frame.split('\x1e')));
+  return packets.filter((packet) => /^42\d*\["join",/.test(packet)).length;
+}
+
+/**
+ * People behind one address (a school's NAT, seen through a trusted proxy) have just used up the
+ * joins that address may make at once, so the next page's join is refused as too fast. The page
+ * keeps the nickname, tries again by itself a few seconds later, and gets in.
+ */
+async function busyAddress(run) {
+  const school = { forwardedFor: '203.0.113.7' };
+  const late = await run.open('late (phone)', 'phone', school);
+  const hall = await run.open('hall (desktop)', 'desktop', school);
+  let pupils = 0;
+  for (;;) {
+    pupils++;
+    run.expect(pupils <= 50, 'the address was never refused a join');
+    const refused = await joinCrowd(hall, ['pupil' + pupils]);
+    if (refused.length > 0) {
+      run.expect(/rate_limited/.test(refused[0]), 'a join was refused for another reason: ' + refused[0]);
+      break;
+    }
+  }
+  run.log((pupils - 1) + ' joins from one address before one was refused');
+  await run.join(late, 'late', RECONNECT_MS);
+  run.expect(joinsSent(late) >= 2, 'late (phone) got in without being refused first: ' + JSON.stringify(late.framesSent));
+  const s = await run.state(late);
+  run.expect(s.joinError === '', 'late (phone) shows a refusal after all: ' + JSON.stringify(s.joinError));
+}
+
+module.exports = { chat, markup, polling, restart, crowd, busyAddress };

@@ -248,7 +248,7 @@ func TestClientAgainstRoom(t *testing.T) {
 	ctx := context.Background()
 
 	aliceConn, bobConn := newRecConn(), newRecConn()
-	alice, bob := room.Connect(aliceConn), room.Connect(bobConn)
+	alice, bob := room.Connect(aliceConn, chat.Peer{}), room.Connect(bobConn, chat.Peer{})
 	t.Cleanup(func() { alice.Leave(); bob.Leave() })
 	for _, j := range []struct {
 		c    *chat.Client
@@ -330,7 +330,7 @@ func TestClientAgainstRoom(t *testing.T) {
 		if closed, err := c.Kick(ctx, "mallory", "", time.Hour); err != nil || closed != 0 {
 			t.Fatalf("Kick with ban = %d, %v; want 0, nil", closed, err)
 		}
-		m := room.Connect(newRecConn())
+		m := room.Connect(newRecConn(), chat.Peer{})
 		defer m.Leave()
 		if _, err := m.Join("mallory", ""); chat.ErrorCode(err) != chat.CodeBanned {
 			t.Fatalf("join while banned: %v, want banned", err)

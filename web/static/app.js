@@ -35,6 +35,20 @@
   var RETURN_GRACE_MS = 15000;
   /** Memory of message ids seen, to drop the history replayed after each reconnect. */
   var MAX_SEEN_IDS = 5000;
+  /**
+   * A run of "joined" and "left" lines, each less than PRESENCE_GAP_MS after the one before and
+   * with nothing else between them, shows at most PRESENCE_BURST of them; beyond that the run
+   * becomes one line that counts them ("5 people joined, 3 left"), so a crowd arriving at once
+   * or a flood of renames does not bury the conversation.
+   */
+  var PRESENCE_BURST = 3;
+  var PRESENCE_GAP_MS = 1000;
+  /**
+   * The server refuses joins that come too fast (rate_limited), for instance when many people
+   * behind one address reconnect at once. The join that follows a connect is tried again after
+   * this long, plus up to as much again at random so that they do not all come back together.
+   */
+  var JOIN_RETRY_MS = 3000;
 
   var NICK_KEY = 'chat.nickname';   // localStorage: last nickname, prefilled next time
   var SESSION_KEY = 'chat.session'; // sessionStorage: {name, token} of this tab's membership
@@ -78,6 +92,7 @@
     unread: 0,
     last: null,          // {name, time, li} of the last message item, for grouping
     lastDay: null,       // day key of the last day separator
+    presenceRun: null,   // {at, joined, left, lines, summary} of the latest run of joined/left lines
     countdown: null      // interval id of the "reconnecting in N s" countdown
   };
 
@@ -223,6 +238,36 @@
     state.last = null;
     append(li, true);
     return li;
+  }
+
+  /** The text of a collapsed run of presence lines: "5 people joined, 3 left". */
+  function presenceSummary(joined, left) {
+    var people = function (n) { return n + (n === 1 ? ' person' : ' people'); };
+    if (joined === 0) return people(left) + ' left';
+    return people(joined) + ' joined' + (left > 0 ? ', ' + left + ' left' : '');
+  }
+
+  /** Shows that name joined (or left), collapsing runs of such lines (see PRESENCE_BURST). */
+  function announcePresence(name, joinedRoom) {
+    var now = Date.now();
+    var run = state.presenceRun;
+    var tail = run && (run.summary || run.lines[run.lines.length - 1]);
+    if (!tail || now - run.at >= PRESENCE_GAP_MS || el.messages.lastElementChild !== tail) {
+      run = state.presenceRun = { at: now, joined: 0, left: 0, lines: [], summary: null };
+    }
+    run.at = now;
+    if (joinedRoom) run.joined += 1;
+    else run.left += 1;
+    if (!run.summary && run.lines.length < PRESENCE_BURST) {
+      run.lines.push(addSystem(name + (joinedRoom ? ' joined' : ' left')));
+      return;
+    }
+    if (!run.summary) {
+      run.lines.forEach(function (li) { li.remove(); });
+      run.lines = [];
+      run.summary = addSystem('');
+    }
+    run.summary.querySelector('.sys-text').textContent = presenceSummary(run.joined, run.left);
   }
 
   /** Builds a message item; own messages sit on the right, consecutive ones are grouped. */
@@ -423,7 +468,7 @@
     el.chatters.insertBefore(li, before || null);
     state.chatters.set(name, li);
     renderCount();
-    if (announce && name !== state.me) addSystem(name + ' joined');
+    if (announce && name !== state.me) announcePresence(name, true);
   }
 
   function removeChatter(name, announce) {
@@ -432,7 +477,7 @@
     li.remove();
     state.chatters.delete(name);
     renderCount();
-    if (announce && name !== state.me) addSystem(name + ' left');
+    if (announce && name !== state.me) announcePresence(name, false);
   }
 
   function resetChatters() {
@@ -450,7 +495,7 @@
     state.previousChatters = null;
     if (!before) return;
     state.chatters.forEach(function (li, name) {
-      if (!before.has(name) && name !== state.me) addSystem(name + ' joined');
+      if (!before.has(name) && name !== state.me) announcePresence(name, true);
     });
     clearTimeout(state.graceTimer);
     state.returning = new Set();
@@ -464,7 +509,7 @@
       state.returning = new Set();
       if (!socket.connected) return; // we are away again; the next reconnect compares afresh
       gone.forEach(function (name) {
-        if (!state.chatters.has(name)) addSystem(name + ' left');
+        if (!state.chatters.has(name)) announcePresence(name, false);
       });
     }, RETURN_GRACE_MS);
   }
@@ -524,6 +569,12 @@
       }
       if (reply && reply.ok) {
         joined(typeof reply.name === 'string' ? reply.name : name, reply.token, fresh);
+      } else if (fresh && reply && reply.error === 'rate_limited') {
+        // Too many joins just now: keep the nickname and its token, and try again shortly.
+        setJoining(true);
+        setTimeout(function () {
+          if (seq === state.joinSeq && socket.connected) join(name, true);
+        }, JOIN_RETRY_MS * (1 + Math.random()));
       } else {
         refused(reply || {}, fresh);
       }

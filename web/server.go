@@ -113,6 +113,10 @@ func New(room *chat.Room, cfg Config) *Server {
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          logger.New(logf, ""),
+		// So that polling clients that die between two requests leave
+		// within seconds.
+		ConnContext: sio.ConnContext,
+		ConnState:   sio.ConnState,
 	}
 	return s
 }

@@ -1,7 +1,9 @@
 package socketio
 
 import (
+	"context"
 	"log"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -62,6 +64,16 @@ func NewServer(cfg Config) *Server {
 
 // ServeHTTP serves the Engine.IO transports.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.eng.ServeHTTP(w, r) }
+
+// ConnContext and ConnState are the hooks for the http.Server's fields of
+// those names, with which a polling client that dies between two requests
+// is noticed within seconds (see engineio.Server.ConnContext).
+func (s *Server) ConnContext(ctx context.Context, c net.Conn) context.Context {
+	return s.eng.ConnContext(ctx, c)
+}
+
+// ConnState is the hook for http.Server.ConnState; see ConnContext.
+func (s *Server) ConnState(c net.Conn, state http.ConnState) { s.eng.ConnState(c, state) }
 
 // Close disconnects every client and waits for their goroutines. Idempotent.
 // Clients are not sent DISCONNECT packets, so real clients reconnect (to

@@ -16,9 +16,9 @@ const (
 )
 
 // engineHandler returns a bare Engine.IO server at /engine.io/ that echoes
-// every message back as it came (text as text, binary as binary), and the
-// function that closes it.
-func engineHandler() (http.Handler, func()) {
+// every message back as it came (text as text, binary as binary), its
+// connection hooks, and the function that closes it.
+func engineHandler() (http.Handler, connHooks, func()) {
 	srv := engineio.NewServer(engineio.Config{
 		PingInterval: enginePingInterval,
 		PingTimeout:  enginePingTimeout,
@@ -30,7 +30,7 @@ func engineHandler() (http.Handler, func()) {
 	})
 	mux := http.NewServeMux()
 	mux.Handle(enginePath, srv)
-	return mux, srv.Close
+	return mux, srv, srv.Close
 }
 
 // echoHandler sends each message back to its session.

@@ -29,12 +29,13 @@ func main() {
 	flag.Parse()
 
 	var h http.Handler
+	var hooks connHooks
 	var closeFn func()
 	switch *suite {
 	case "engine":
-		h, closeFn = engineHandler()
+		h, hooks, closeFn = engineHandler()
 	case "socket":
-		h, closeFn = socketHandler()
+		h, hooks, closeFn = socketHandler()
 	default:
 		fmt.Fprintln(os.Stderr, `conformance: -suite must be "engine" or "socket"`)
 		os.Exit(2)
@@ -44,7 +45,9 @@ func main() {
 	if err != nil {
 		log.Fatalf("conformance: %v", err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	// The connection hooks are set as chatserver sets them.
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
+		ConnContext: hooks.ConnContext, ConnState: hooks.ConnState}
 	log.Printf("conformance: %s suite server listening on %s", *suite, ln.Addr())
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -59,4 +62,11 @@ func main() {
 		log.Fatalf("conformance: %v", err)
 	}
 	closeFn()
+}
+
+// connHooks are a server's hooks for the http.Server fields of the same
+// names, with which it notices polling clients gone between two requests.
+type connHooks interface {
+	ConnContext(ctx context.Context, c net.Conn) context.Context
+	ConnState(c net.Conn, state http.ConnState)
 }

@@ -13,8 +13,9 @@ import (
 // packets. Connecting to either
 // emits "auth" with the handshake auth object; on "/", "message" is echoed
 // back as "message-back" and "message-with-ack" is acknowledged with its
-// own arguments. The returned function closes the server.
-func socketHandler() (http.Handler, func()) {
+// own arguments. It also returns the server's connection hooks and the
+// function that closes it.
+func socketHandler() (http.Handler, connHooks, func()) {
 	srv := socketio.NewServer(socketio.Config{
 		Engine: engineio.Config{
 			PingInterval: 300 * time.Millisecond,
@@ -49,5 +50,5 @@ func socketHandler() (http.Handler, func()) {
 
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", srv)
-	return mux, srv.Close
+	return mux, srv, srv.Close
 }

@@ -37,18 +37,32 @@ func (s *Session) Done() <-chan struct{} { return s.done }
 // never blocks on I/O: the worker finishes the transport and calls OnClose.
 func (s *Session) closeWith(reason string, kind closeKind) {
 	s.mu.Lock()
+	s.closeUnlock(reason, kind)
+}
+
+// closeUnlock is closeWith called with s.mu held, which it releases, for
+// a caller that decided to close under the lock.
+func (s *Session) closeUnlock(reason string, kind closeKind) {
 	if !s.closeLocked(reason, kind) {
 		s.mu.Unlock()
 		return
 	}
-	lingering, ws, probe, fr := s.current() == stateLingering, s.ws, s.probeConn, s.closeFr
+	lingering, ws, probe, fr, conn := s.current() == stateLingering, s.ws, s.probeConn, s.closeFr, s.conn
 	if kind == closeError || kind == closeClient {
 		// Nothing will be delivered any more.
 		clear(s.queue)
 		s.queue, s.spare = nil, nil
 	}
 	s.heartbeat.Stop()
+	if s.goneTimer != nil {
+		s.goneTimer.Stop()
+	}
+	s.conn = nil
 	s.mu.Unlock()
+
+	if conn != nil {
+		conn.detach(s) // a proxy's connection may outlive many sessions
+	}
 
 	if ws != nil && (kind == closeError || kind == closeClient) && fr == nil {
 		s.srv.closeConn(ws) // unblocks a writer stuck on a client that does not read

@@ -112,6 +112,8 @@ type settings struct {
 	// noPoller reads every WebSocket on a goroutine of its own, as on
 	// platforms without a poller (set by tests, to cover that path).
 	noPoller bool
+	// connGoneGrace is the constant of that name (tests shorten it).
+	connGoneGrace time.Duration
 }
 
 // resolve applies the defaults to cfg.
@@ -149,7 +151,7 @@ func resolve(cfg Config) settings {
 	if cfg.ExemptIP == nil {
 		cfg.ExemptIP = isLoopback
 	}
-	st := settings{Config: cfg, allowed: make(map[string]bool, len(cfg.AllowedOrigins))}
+	st := settings{Config: cfg, allowed: make(map[string]bool, len(cfg.AllowedOrigins)), connGoneGrace: connGoneGrace}
 	if len(cfg.Transports) == 0 {
 		st.polling, st.websocket = true, true
 	}

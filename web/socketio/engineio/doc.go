@@ -15,6 +15,16 @@
 //   - Every session has a heartbeat timer (the server pings every
 //     PingInterval and closes the session when no pong follows within
 //     PingTimeout of queueing the ping).
+//   - A polling session whose client is suspected gone has a grace timer
+//     too (connwatch.go): when the connection that carried its last
+//     answered GET closes with no GET held, and nothing is heard from the
+//     client (a request for the session, or the end of a POST in flight)
+//     within connGoneGrace (longer after a large answer), the session
+//     closes with ReasonTransportClose. A POST still in flight or an
+//     upgrade under way postpones the verdict. The Server learns of
+//     closed connections only through its ConnContext and ConnState
+//     methods, set as the http.Server's hooks of those names; without
+//     them such a client is found out by the heartbeat.
 //   - WebSockets are read by the server's poller (Linux: one epoll
 //     instance, one goroutine): when a connection has bytes, a goroutine
 //     is started to read and handle them and the connection is armed
@@ -78,9 +88,9 @@
 //	kind           cause                    WebSocket                  held GET     no GET held
 //	closeError     I/O or protocol error,   closed at once, or after   "1"          400 (forgotten)
 //	               ping timeout, full       the close frame answering
-//	               queue, duplicate GET     the client's or naming its
-//	                                        protocol error; queue
-//	                                        dropped
+//	               queue, duplicate GET,    the client's or naming its
+//	               polling client gone      protocol error; queue
+//	               (connGoneGrace)          dropped
 //	closeClient    the client's "1"         closed at once; queue      "6"          lingers: the next
 //	                                        dropped                                 GET gets "6"
 //	closeGraceful  Session.Close            the queue, then a close    queue + "1"  lingers: the next

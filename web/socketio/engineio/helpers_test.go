@@ -111,6 +111,8 @@ type env struct {
 	echo     bool // sessions echo every message back
 	msgs     int  // capacity of each recorder's msgs; 0: defaultMsgBuffer
 	noPoller bool // read every WebSocket on a goroutine of its own
+	// goneGrace replaces connGoneGrace when not zero.
+	goneGrace time.Duration
 }
 
 // defaultMsgBuffer is how many delivered messages a recorder holds for the
@@ -144,6 +146,9 @@ var readModes = []struct {
 	{"goroutine per connection", withoutPoller},
 }
 
+// withGoneGrace shortens connGoneGrace, for tests that wait for it.
+func withGoneGrace(d time.Duration) envOption { return func(e *env) { e.goneGrace = d } }
+
 // withMsgBuffer sets the capacity of each recorder's msgs.
 func withMsgBuffer(n int) envOption { return func(e *env) { e.msgs = n } }
 
@@ -165,7 +170,14 @@ func newEnv(t testing.TB, cfg Config, opts ...envOption) *env {
 		return r
 	})
 	e.srv.st.noPoller = e.noPoller
-	e.ts = httptest.NewServer(e.srv)
+	if e.goneGrace > 0 {
+		e.srv.st.connGoneGrace = e.goneGrace
+	}
+	// The hooks are set as a server using the package sets them.
+	e.ts = httptest.NewUnstartedServer(e.srv)
+	e.ts.Config.ConnContext = e.srv.ConnContext
+	e.ts.Config.ConnState = e.srv.ConnState
+	e.ts.Start()
 	e.client = e.ts.Client()
 	t.Cleanup(func() {
 		e.srv.Close()

@@ -49,6 +49,10 @@ func (srv *Server) servePollingHandshake(w http.ResponseWriter, r *http.Request,
 	}
 	if err != nil {
 		sess.closeWith(ReasonTransportError, closeError)
+	} else {
+		sess.mu.Lock()
+		sess.answeredLocked(watchOf(r), len(body))
+		sess.mu.Unlock()
 	}
 	srv.acceptSession(sess)
 }
@@ -87,6 +91,7 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, codeUnknownSID)
 		return
 	}
+	s.heardLocked()
 	// getActive stays set while the GET waits; nextPoll clears it when
 	// the GET takes its answer. From then on the session is free for the
 	// client's next GET (which may arrive before this handler has
@@ -96,6 +101,7 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	conn := watchOf(r)
 	var noopTimer *time.Timer
 	defer func() {
 		if noopTimer != nil {
@@ -103,7 +109,7 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	for {
-		batch, tail, act, noopAt := s.nextPoll(arrived)
+		batch, tail, act, noopAt := s.nextPoll(arrived, conn)
 		switch act {
 		case pollSend:
 			err := s.writePayload(w, batch, tail)
@@ -138,17 +144,20 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// nextPoll decides what the held GET that arrived at arrived does now.
-// With pollSend, batch (to be recycled) and tail (a control packet after
-// it, or nil) are what to write; with pollWait and a non-zero noopAt, the
-// GET must re-check at noopAt. Unless it says pollWait, the GET is no
-// longer active.
-func (s *Session) nextPoll(arrived time.Time) (batch []*Message, tail *Message, act pollAction, noopAt time.Time) {
+// nextPoll decides what the held GET that arrived at arrived, on
+// connection conn, does now. With pollSend, batch (to be recycled) and
+// tail (a control packet after it, or nil) are what to write; with
+// pollWait and a non-zero noopAt, the GET must re-check at noopAt. Unless
+// it says pollWait, the GET is no longer active.
+func (s *Session) nextPoll(arrived time.Time, conn *connWatch) (batch []*Message, tail *Message, act pollAction, noopAt time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	defer func() {
 		if act != pollWait {
 			s.getActive = false
+		}
+		if act == pollSend && !s.closed() {
+			s.answeredLocked(conn, payloadSize(batch, tail))
 		}
 	}()
 	if s.closed() {
@@ -183,8 +192,8 @@ func (s *Session) nextPoll(arrived time.Time) (batch []*Message, tail *Message, 
 	return nil, nil, pollWait, noopAt
 }
 
-// writePayload writes batch and tail as one polling payload.
-func (s *Session) writePayload(w http.ResponseWriter, batch []*Message, tail *Message) error {
+// payloadSize is the length of the polling payload of batch and tail.
+func payloadSize(batch []*Message, tail *Message) int {
 	n := payloadLen(batch)
 	if tail != nil {
 		if n > 0 {
@@ -192,6 +201,12 @@ func (s *Session) writePayload(w http.ResponseWriter, batch []*Message, tail *Me
 		}
 		n += len(tail.pollingBytes())
 	}
+	return n
+}
+
+// writePayload writes batch and tail as one polling payload.
+func (s *Session) writePayload(w http.ResponseWriter, batch []*Message, tail *Message) error {
+	n := payloadSize(batch, tail)
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.srv.st.WriteTimeout))
 	writePollingHeaders(w, n)
 	sep := []byte{recordSeparator}
@@ -234,12 +249,14 @@ func (s *Session) servePost(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, codeUnknownSID)
 		return
 	}
+	s.heardLocked()
 	if !s.claimLocked(w, &s.postActive) {
 		return
 	}
 	defer func() {
 		s.mu.Lock()
 		s.postActive = false
+		s.heardLocked() // the client was there until its body ended
 		s.mu.Unlock()
 	}()
 

@@ -17,7 +17,8 @@ import (
 // passes on whatever reason its caller gives.
 const (
 	// ReasonTransportClose: the client closed the session (a "1" packet,
-	// or its WebSocket closed).
+	// or its WebSocket closed), or a polling client went away between two
+	// GETs (see Server.ConnContext).
 	ReasonTransportClose = "transport close"
 	// ReasonTransportError: an I/O error, a dropped held GET, a duplicate
 	// GET or POST, or a POST body or WebSocket message over MaxPayload.
@@ -126,6 +127,9 @@ type Server struct {
 	// perIP counts the slots held per capped client address; an address
 	// with none has no entry.
 	perIP map[string]int
+
+	// conns follows the HTTP connections (ConnContext, ConnState).
+	conns connTable
 }
 
 // slot is a session's place under the caps, taken by reserve before the

@@ -72,6 +72,12 @@ type Session struct {
 	writer       writerRole  // who may write ws; changed only by handWriterLocked
 	dirty        bool        // handed to the flusher, not flushed yet
 	closeFr      []byte      // with closeError: the close frame finish sends first
+
+	// On polling, what tells a client gone between two GETs (connwatch.go).
+	conn      *connWatch  // the connection of the last answered GET, while it is open
+	answered  int         // bytes of that GET's answer
+	goneAt    time.Time   // the client counts as gone if not heard from by then; zero: not suspected
+	goneTimer *time.Timer // runs checkGone; nil until first needed
 }
 
 // sessionState is where a session is in its life; the diagram in the

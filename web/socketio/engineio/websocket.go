@@ -124,6 +124,7 @@ func (srv *Server) closeConn(c *wsConn) {
 // once, as the reference does.
 func (s *Session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
+	s.heardLocked()
 	// Reserved before the 101, so that a second socket cannot take over.
 	duplicate := !s.reserveProbeLocked()
 	s.mu.Unlock()

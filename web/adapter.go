@@ -111,6 +111,7 @@ func attach(room *chat.Room, sock *socketio.Socket, logf func(string, ...any), c
 			refuse(ack, err)
 			return
 		}
+		sock.Establish() // a chatter now: no longer pending, see Config.SocketIO
 		if ack != nil {
 			_ = ack(okReply{OK: true, Name: res.Name, Token: res.Token})
 		}

@@ -131,3 +131,26 @@ type BadProxyError struct {
 func (e *BadProxyError) Error() string {
 	return "not an IP address or CIDR network: " + e.Entry
 }
+
+// DefaultIPv6Prefix is Config.IPv6Prefix's default: an IPv6 subscriber is
+// usually given a whole /64 and can use any address in it, so a /64 is
+// one client for the per-address caps.
+const DefaultIPv6Prefix = 64
+
+// addressGroup returns the key under which the per-address caps count
+// addr, an address as ClientIP returns it: an IPv4 address itself, an IPv6
+// address its network of the first bits bits ("2001:db8:1:2::/64").
+// Loopback (a host of its own, and exempt from the caps by that name),
+// bits outside 1–127, and strings that are not addresses leave addr as it
+// is.
+func addressGroup(addr string, bits int) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil || !ip.Is6() || ip.IsLoopback() || bits <= 0 || bits >= ip.BitLen() {
+		return addr
+	}
+	p, err := ip.WithZone("").Prefix(bits)
+	if err != nil {
+		return addr
+	}
+	return p.String()
+}

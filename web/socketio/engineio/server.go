@@ -479,7 +479,6 @@ func answerCORS(w http.ResponseWriter, r *http.Request, origin string) bool {
 		h.Set("Access-Control-Allow-Headers", asked)
 		h.Add("Vary", "Access-Control-Request-Headers")
 	}
-	h.Set("Content-Length", "0")
 	w.WriteHeader(http.StatusNoContent)
 	return true
 }

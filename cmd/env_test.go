@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"fmt"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -45,6 +46,16 @@ func TestEveryServeFlagTakesItsEnvironmentVariable(t *testing.T) {
 			func(o *serveOptions) any { return o.web.ReadHeaderTimeout }, 750 * time.Millisecond},
 		{"flush-interval", "CHATSERVER_FLUSH_INTERVAL", "30ms",
 			func(o *serveOptions) any { return o.web.SocketIO.Engine.FlushInterval }, 30 * time.Millisecond},
+		{"public-url", "CHATSERVER_PUBLIC_URL", "https://chat.example.org",
+			func(o *serveOptions) any { return fmt.Sprint(o.web.PublicURL) }, "https://chat.example.org"},
+		{"allowed-hosts", "CHATSERVER_ALLOWED_HOSTS", "chat.lan,pi.example",
+			func(o *serveOptions) any { return o.web.AllowedHosts }, []string{"chat.lan", "pi.example"}},
+		{"max-pending", "CHATSERVER_MAX_PENDING", "30", func(o *serveOptions) any { return o.web.SocketIO.Engine.MaxPending }, 30},
+		{"max-pending-per-ip", "CHATSERVER_MAX_PENDING_PER_IP", "4",
+			func(o *serveOptions) any { return o.web.SocketIO.Engine.MaxPendingPerIP }, 4},
+		{"pending-timeout", "CHATSERVER_PENDING_TIMEOUT", "3s",
+			func(o *serveOptions) any { return o.web.SocketIO.Engine.PendingTimeout }, 3 * time.Second},
+		{"ipv6-prefix", "CHATSERVER_IPV6_PREFIX", "56", func(o *serveOptions) any { return o.web.IPv6Prefix }, 56},
 	}
 	var tested []string
 	for _, tt := range tests {

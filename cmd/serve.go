@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"syscall"
 	"time"
@@ -57,6 +58,22 @@ const (
 	// address, each person with a tab or two, stays well under it; one
 	// machine opening connections in a loop does not get far.
 	defaultMaxConnectionsPerIP = 50
+	// defaultMaxPending: half of defaultMaxConnections. Connections that
+	// have not joined yet (a flood of handshakes that never join) hold at
+	// most half the places, and the reconnect storm after a restart, every
+	// chatter at once, stays under it on a small machine.
+	defaultMaxPending = 1000
+	// defaultMaxPendingPerIP: a household opening the page on a few
+	// devices at once stays under it; one machine opening connections in a
+	// loop only pushes out its own.
+	defaultMaxPendingPerIP = 20
+	// defaultPendingTimeout: a real client connects and joins within a
+	// second or two, even on a phone network; a page left on its welcome
+	// screen longer is disconnected and reconnects by itself.
+	defaultPendingTimeout = 10 * time.Second
+	// minIPv6Prefix bounds --ipv6-prefix: a shorter network than a /32 (a
+	// whole provider's) would put unrelated people under one cap.
+	minIPv6Prefix = 32
 	// minAutoSendQueue packets at least may wait for one client when
 	// --send-queue is left automatic (0). A joining chatter is sent the
 	// history and one "add chatter" per chatter at once, so the queue
@@ -110,6 +127,9 @@ type serveOptions struct {
 	// trustedProxies is --trusted-proxies as given; validate parses it
 	// into web.TrustedProxies.
 	trustedProxies []string
+	// publicURL is --public-url as given; validate parses it into
+	// web.PublicURL.
+	publicURL string
 }
 
 // addFlags defines the flags of serve on fs, every one with its
@@ -122,6 +142,10 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&room.History, "history", storage.DefaultHistory, "messages kept and replayed to each joining chatter")
 	fs.StringSliceVar(&eng.AllowedOrigins, "allowed-origins", nil,
 		"other origins whose pages may connect, comma-separated, e.g. https://chat.example.org")
+	fs.StringVar(&o.publicURL, "public-url", "",
+		"the address people open, e.g. https://chat.example.org: its host name is served and its origin may connect")
+	fs.StringSliceVar(&o.web.AllowedHosts, "allowed-hosts", nil,
+		"more host names the server answers to, comma-separated (IP addresses, localhost and this machine's names always work)")
 
 	fs.IntVar(&room.MaxMessageLen, "max-message", chat.DefaultMaxMessageLen, "longest message, in characters after trimming")
 	fs.Float64Var(&room.Rate, "rate", chat.DefaultRate, "messages per second one connection, or one nickname, may send on average")
@@ -140,8 +164,16 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&eng.MaxSessions, "max-connections", defaultMaxConnections, "connections open at once; 0 for no cap")
 	fs.IntVar(&eng.MaxSessionsPerIP, "max-connections-per-ip", defaultMaxConnectionsPerIP,
 		"connections open at once from one client address (loopback exempt); 0 for no cap")
+	fs.IntVar(&eng.MaxPending, "max-pending", defaultMaxPending,
+		"connections that have not joined yet, open at once; when full, a new one closes the oldest of the address with the most; 0 for no cap")
+	fs.IntVar(&eng.MaxPendingPerIP, "max-pending-per-ip", defaultMaxPendingPerIP,
+		"connections that have not joined yet from one client address (loopback exempt); a new one closes its oldest; 0 for no cap")
+	fs.DurationVar(&eng.PendingTimeout, "pending-timeout", defaultPendingTimeout,
+		"how long a connection may stay open without joining; 0 for no limit")
+	fs.IntVar(&o.web.IPv6Prefix, "ipv6-prefix", web.DefaultIPv6Prefix,
+		"IPv6 clients in one network of this prefix length count as one client address for the per-address caps")
 	fs.StringSliceVar(&o.trustedProxies, "trusted-proxies", nil,
-		"reverse proxies (addresses or CIDR networks, comma-separated) whose X-Forwarded-For names the client")
+		"reverse proxies (addresses or CIDR networks, comma-separated) whose X-Forwarded-For names the client and X-Forwarded-Proto its scheme")
 	fs.DurationVar(&o.web.ReadHeaderTimeout, "read-header-timeout", web.DefaultReadHeaderTimeout,
 		"time a client has to send a request's headers (stops slowloris)")
 	fs.DurationVar(&eng.FlushInterval, "flush-interval", 0,
@@ -160,10 +192,21 @@ func (o *serveOptions) validate() error {
 		return fmt.Errorf("--history must be between 1 and %d, got %d", maxHistory, h)
 	}
 	for _, origin := range o.web.SocketIO.Engine.AllowedOrigins {
-		u, err := url.Parse(origin)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
-			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+		if _, ok := parseOrigin(origin); !ok {
 			return fmt.Errorf("--allowed-origins entries must look like https://chat.example.org, got %q", origin)
+		}
+	}
+	o.web.PublicURL = nil
+	if o.publicURL != "" {
+		u, ok := parseOrigin(o.publicURL)
+		if !ok {
+			return fmt.Errorf("--public-url must be a scheme and a host such as https://chat.example.org, got %q", o.publicURL)
+		}
+		o.web.PublicURL = u
+	}
+	for _, host := range o.web.AllowedHosts {
+		if !hostName.MatchString(host) {
+			return fmt.Errorf("--allowed-hosts entries must be host names such as chat.example.org, got %q", host)
 		}
 	}
 	if err := o.validateLimits(); err != nil {
@@ -205,6 +248,9 @@ func (o *serveOptions) validateLimits() error {
 		intRange("max-payload", eng.MaxPayload, 1, maxPayloadLimit),
 		intRange("max-connections", eng.MaxSessions, 0, math.MaxInt32),
 		intRange("max-connections-per-ip", eng.MaxSessionsPerIP, 0, math.MaxInt32),
+		intRange("max-pending", eng.MaxPending, 0, math.MaxInt32),
+		intRange("max-pending-per-ip", eng.MaxPendingPerIP, 0, math.MaxInt32),
+		intRange("ipv6-prefix", o.web.IPv6Prefix, minIPv6Prefix, 128),
 		intRange("send-queue", eng.SendQueue, 0, math.MaxInt32),
 		timing("ping-interval", eng.PingInterval),
 		timing("ping-timeout", eng.PingTimeout),
@@ -212,6 +258,9 @@ func (o *serveOptions) validateLimits() error {
 	}
 	if d := eng.FlushInterval; d < 0 || d > maxFlushInterval {
 		checks = append(checks, fmt.Errorf("--flush-interval must be between 0 and %s, got %s", maxFlushInterval, d))
+	}
+	if d := eng.PendingTimeout; d != 0 && (d < minTiming || d > maxTiming) {
+		checks = append(checks, fmt.Errorf("--pending-timeout must be 0 (no limit) or between %s and %s, got %s", minTiming, maxTiming, d))
 	}
 	if err := firstError(checks); err != nil {
 		return err
@@ -235,6 +284,21 @@ func (o *serveOptions) validateLimits() error {
 		return fmt.Errorf("--send-queue must be at least --history + %d = %d, got %d", sendQueueSlack, need, eng.SendQueue)
 	}
 	return nil
+}
+
+// hostName matches what --allowed-hosts takes: a DNS name of letters,
+// digits, hyphens and dots (no port, no wildcard, no scheme).
+var hostName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$`)
+
+// parseOrigin parses an origin as --allowed-origins and --public-url take
+// it: http or https, a host, nothing after it but an optional "/".
+func parseOrigin(s string) (*url.URL, bool) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return nil, false
+	}
+	return u, true
 }
 
 // firstError returns the first non-nil error of errs.
@@ -266,7 +330,14 @@ bucket: --rate messages a second, bursts of --burst) and per client address
 renames, --flood-limit refusals in a row close the connection, the send queue
 of a client that stops reading, transport payload, heartbeat, connections
 overall and per client address (loopback is exempt from the per-address limits;
-put a reverse proxy's address in --trusted-proxies to count by X-Forwarded-For).
+put a reverse proxy's address in --trusted-proxies to count by X-Forwarded-For;
+IPv6 clients count by --ipv6-prefix network), and connections that have not
+joined yet (--max-pending, --max-pending-per-ip: a new one pushes out the
+oldest instead of being refused; --pending-timeout closes them).
+
+Only requests for an IP address, localhost, this machine's names, the host of
+--public-url or one of --allowed-hosts are served (others get HTTP 421), so a
+foreign name pointed at this machine cannot be used to reach it from a browser.
 
 Every flag can also be set by its environment variable; a flag on the command
 line wins. On shutdown every client is disconnected and the file is closed
@@ -275,6 +346,7 @@ last; the exit status is 0.`,
   chatserver serve --addr 127.0.0.1:9000 --db /var/lib/chatserver/chat.db --history 50
   CHATSERVER_ADDR=:80 CHATSERVER_DB=/srv/chat.db chatserver serve
   chatserver serve --allowed-origins https://chat.example.org,https://example.org
+  chatserver serve --public-url https://chat.example.org --trusted-proxies 127.0.0.1,::1
   chatserver serve --trusted-proxies 127.0.0.1,10.0.0.0/8 --max-connections-per-ip 20
   chatserver serve --rate 2 --burst 5 --max-message 500`,
 		Args: noArgs,

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"sync"
 
 	"chatserver/chat"
@@ -77,7 +78,7 @@ func attach(room *chat.Room, sock *socketio.Socket, peer chat.Peer, logf func(st
 			if who == "" {
 				who = "(not joined)"
 			}
-			warn.Warn(sendQueueFullKind, AddressKey(peer.Addr),
+			warn.Warn(sendQueueFullKind, cmp.Or(peer.Key, peer.Addr),
 				"web: disconnected %s from %s: it did not read its messages and its send queue is full", who, peer.Addr)
 		}
 		c.Leave()
@@ -115,6 +116,7 @@ func attach(room *chat.Room, sock *socketio.Socket, peer chat.Peer, logf func(st
 			refuse(ack, err)
 			return
 		}
+		sock.Establish() // a chatter now: no longer pending, see Config.SocketIO
 		if ack != nil {
 			_ = ack(okReply{OK: true, Name: res.Name, Token: res.Token})
 		}

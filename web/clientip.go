@@ -132,33 +132,6 @@ func (e *BadProxyError) Error() string {
 	return "not an IP address or CIDR network: " + e.Entry
 }
 
-// ipv6ClientBits is the prefix length of the IPv6 network one client is
-// taken to hold: a /64 is the smallest allocation of a subscriber, and a
-// host picks any address inside it (privacy addresses change daily), so
-// counting per address would let one client be many.
-const ipv6ClientBits = 64
-
-// AddressKey returns the key that groups ip with the other addresses of the
-// same client, for the per-address rate limits: an IPv4 address itself,
-// the /64 network of an IPv6 address ("2001:db8:1:2::/64"), and anything
-// that does not parse as an address unchanged. ip is as ClientIP returns
-// it.
-func AddressKey(ip string) string {
-	addr, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	addr = addr.WithZone("").Unmap()
-	if addr.Is4() {
-		return addr.String()
-	}
-	p, err := addr.Prefix(ipv6ClientBits)
-	if err != nil {
-		return ip
-	}
-	return p.String()
-}
-
 // isLoopback reports whether ip is a loopback address (127.0.0.0/8, ::1):
 // the clients exempt from the per-address limits, as they are from the
 // per-address connection cap unless engineio.Config.ExemptIP says
@@ -166,4 +139,34 @@ func AddressKey(ip string) string {
 func isLoopback(ip string) bool {
 	addr, err := netip.ParseAddr(ip)
 	return err == nil && addr.Unmap().IsLoopback()
+}
+// DefaultIPv6Prefix is Config.IPv6Prefix's default: an IPv6 subscriber is
+// usually given a whole /64 and can use any address in it, so a /64 is
+// one client for the per-address caps.
+const DefaultIPv6Prefix = 64
+
+// addressGroup returns the key under which the per-address caps and rate
+// limits count addr, an address as ClientIP returns it: an IPv4 address
+// itself (an IPv4-mapped IPv6 address as IPv4), an IPv6 address its
+// network of the first bits bits ("2001:db8:1:2::/64"), so that one
+// client cannot be many by picking addresses in its own network.
+// Loopback (a host of its own, and exempt from the caps by that name),
+// bits outside 1–127, and strings that are not addresses leave addr as it
+// is.
+func addressGroup(addr string, bits int) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	if ip = ip.WithZone("").Unmap(); ip.Is4() {
+		return ip.String()
+	}
+	if ip.IsLoopback() || bits <= 0 || bits >= ip.BitLen() {
+		return addr
+	}
+	p, err := ip.WithZone("").Prefix(bits)
+	if err != nil {
+		return addr
+	}
+	return p.String()
 }

@@ -75,23 +75,6 @@ func TestParseTrustedProxies(t *testing.T) {
 	}
 }
 
-func TestAddressKey(t *testing.T) {
-	for _, tc := range []struct{ ip, want string }{
-		{"192.0.2.7", "192.0.2.7"},
-		{"::ffff:192.0.2.7", "192.0.2.7"},
-		{"2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"},
-		{"2001:db8:1:2::ffff", "2001:db8:1:2::/64"},
-		{"2001:db8:1:3::1", "2001:db8:1:3::/64"},
-		{"fe80::1%eth0", "fe80::/64"},
-		{"@", "@"},
-		{"", ""},
-	} {
-		if got := AddressKey(tc.ip); got != tc.want {
-			t.Errorf("AddressKey(%q) = %q, want %q", tc.ip, got, tc.want)
-		}
-	}
-}
-
 func TestPeerOf(t *testing.T) {
 	only := func(ip string) func(string) bool { return func(s string) bool { return s == ip } }
 	for _, tc := range []struct {
@@ -107,7 +90,7 @@ func TestPeerOf(t *testing.T) {
 		{"127.0.0.1", only("203.0.113.7"), chat.Peer{Addr: "127.0.0.1", Key: "127.0.0.1"}},
 		{"203.0.113.7", only("203.0.113.7"), chat.Peer{Addr: "203.0.113.7"}},
 	} {
-		if got := peerOf(tc.ip, tc.exempt); got != tc.want {
+		if got := peerOf(tc.ip, DefaultIPv6Prefix, tc.exempt); got != tc.want {
 			t.Errorf("peerOf(%q) = %+v, want %+v", tc.ip, got, tc.want)
 		}
 	}

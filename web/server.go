@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,15 +44,35 @@ type Config struct {
 	// SocketIO configures the Socket.IO endpoint and, in SocketIO.Engine,
 	// the Engine.IO transport under it: heartbeat, payload and send-queue
 	// limits, connection caps (MaxSessions and MaxSessionsPerIP; no cap
-	// when zero, loopback addresses exempt from the per-address one),
-	// allowed origins and flush interval. New sets Engine.ClientIP from
-	// TrustedProxies, and SocketIO.Logf to Logf when it is nil. The
-	// addresses Engine.ExemptIP exempts from the per-address cap (nil:
-	// loopback) are exempt from the room's per-address rate limits too.
+	// when zero, loopback addresses exempt from the per-address one), the
+	// caps and timeout of pending connections (those that have not joined
+	// yet: the adapter establishes a connection on its first successful
+	// join), allowed origins and flush interval. New sets Engine.ClientIP
+	// from TrustedProxies and IPv6Prefix, Engine.RequestScheme from
+	// TrustedProxies, adds PublicURL's origin to Engine.AllowedOrigins, and
+	// sets SocketIO.Logf to Logf when it is nil. The addresses
+	// Engine.ExemptIP exempts from the per-address cap (nil: loopback) are
+	// exempt from the room's per-address rate limits too.
 	SocketIO socketio.Config
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For header
-	// names the client (see ClientIP). Empty: the TCP peer is the client.
+	// names the client (see ClientIP) and whose X-Forwarded-Proto header
+	// names the scheme it used. Empty: the TCP peer is the client.
 	TrustedProxies []netip.Prefix
+	// IPv6Prefix is how many leading bits of an IPv6 client address name
+	// the client for the per-address caps: addresses in one such network
+	// share a cap. Zero means DefaultIPv6Prefix; 128 counts each address.
+	IPv6Prefix int
+	// PublicURL is the address people open (https://chat.example.org),
+	// or nil. Its host is accepted in the Host header and its origin as an
+	// Origin.
+	PublicURL *url.URL
+	// AllowedHosts are more host names accepted in the Host header.
+	// Besides them and PublicURL's host, only IP addresses, localhost (and
+	// names under .localhost) and this machine's names (its host name and
+	// NAME.local) are; a request for any other host is answered 421,
+	// except the health check. That keeps pages on foreign names that
+	// resolve to this machine (DNS rebinding) out.
+	AllowedHosts []string
 	// ReadHeaderTimeout bounds the reading of a request's headers; zero
 	// means DefaultReadHeaderTimeout.
 	ReadHeaderTimeout time.Duration
@@ -67,6 +89,7 @@ type Config struct {
 type Server struct {
 	sio   *socketio.Server
 	http  *http.Server
+	hosts hostPolicy
 	logf  func(string, ...any)
 	ready func() error
 	warn  *throttle.Log // warnings about clients, per address
@@ -84,10 +107,17 @@ func New(room *chat.Room, cfg Config) *Server {
 	if cfg.ReadHeaderTimeout <= 0 {
 		cfg.ReadHeaderTimeout = DefaultReadHeaderTimeout
 	}
-	trusted := cfg.TrustedProxies
+	if cfg.IPv6Prefix <= 0 {
+		cfg.IPv6Prefix = DefaultIPv6Prefix
+	}
+	trusted, ipv6Bits := cfg.TrustedProxies, cfg.IPv6Prefix
 	clientIP := func(r *http.Request) string { return ClientIP(r, trusted) }
 	sioCfg := cfg.SocketIO
-	sioCfg.Engine.ClientIP = clientIP
+	sioCfg.Engine.ClientIP = func(r *http.Request) string { return addressGroup(clientIP(r), ipv6Bits) }
+	sioCfg.Engine.RequestScheme = func(r *http.Request) string { return requestScheme(r, trusted) }
+	if cfg.PublicURL != nil {
+		sioCfg.Engine.AllowedOrigins = append(slices.Clone(sioCfg.Engine.AllowedOrigins), originOf(cfg.PublicURL))
+	}
 	if sioCfg.Logf == nil {
 		sioCfg.Logf = logf
 	}
@@ -103,10 +133,10 @@ func New(room *chat.Room, cfg Config) *Server {
 	// attachment, caps the auth object and does not keep it.
 	chatNS.Configure(socketio.NamespaceConfig{})
 	chatNS.OnConnect(func(sock *socketio.Socket) error {
-		attach(room, sock, peerOf(clientIP(sock.Request()), exempt), logf, warn)
+		attach(room, sock, peerOf(clientIP(sock.Request()), ipv6Bits, exempt), logf, warn)
 		return nil
 	})
-	s := &Server{sio: sio, logf: logf, ready: cfg.Ready, warn: warn}
+	s := &Server{sio: sio, hosts: newHostPolicy(cfg.PublicURL, cfg.AllowedHosts, machineName()), logf: logf, ready: cfg.Ready, warn: warn}
 	s.http = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -125,7 +155,9 @@ func New(room *chat.Room, cfg Config) *Server {
 // "/socket.io/socket.io.js" the browser client, "/socket.io/" the
 // real-time endpoint, "/healthz" a liveness check (200 while the process
 // serves), "/readyz" a readiness check (200 "ready" while Config.Ready
-// has no objection and Shutdown has not begun, 503 otherwise).
+// has no objection and Shutdown has not begun, 503 otherwise). Every route
+// but the liveness check answers only the allowed hosts
+// (Config.AllowedHosts).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	static := mustStatic()
@@ -133,12 +165,12 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /static/", http.StripPrefix("/static/", static))
 	mux.Handle("GET /socket.io/socket.io.js", static.file("socket.io.js"))
 	mux.Handle("/socket.io/", s.sio)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET "+healthPath, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
-	return securityHeaders(mux)
+	return securityHeaders(s.hosts.guard(mux))
 }
 
 // readyz answers whether the server takes messages.
@@ -192,12 +224,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // peerOf tells the room where a connection from the client address ip
-// comes from: the address, and the key of its per-address limits unless
-// exempt says it has none.
-func peerOf(ip string, exempt func(string) bool) chat.Peer {
+// comes from: the address, and the key of its per-address limits (its
+// addressGroup for an IPv6 prefix of ipv6Bits) unless exempt says it has
+// none.
+func peerOf(ip string, ipv6Bits int, exempt func(string) bool) chat.Peer {
 	peer := chat.Peer{Addr: ip}
 	if !exempt(ip) {
-		peer.Key = AddressKey(ip)
+		peer.Key = addressGroup(ip, ipv6Bits)
 	}
 	return peer
 }

@@ -52,6 +52,14 @@ const (
 	ReasonForcedClose DisconnectReason = "forced close"
 	// ReasonHandlerPanic: a handler of the connection panicked.
 	ReasonHandlerPanic DisconnectReason = "handler panic"
+	// ReasonPendingTimeout: the connection was not established
+	// (Socket.Establish) within the transport's pending timeout
+	// (engineio.ReasonPendingTimeout).
+	ReasonPendingTimeout DisconnectReason = "pending timeout"
+	// ReasonEvicted: the connection was not established and a newer one
+	// needed its place under the transport's caps
+	// (engineio.ReasonEvicted).
+	ReasonEvicted DisconnectReason = "evicted"
 )
 
 // reasonConnectTimeout closes a connection that joined no namespace in
@@ -68,6 +76,8 @@ var fromEngine = map[string]DisconnectReason{
 	engineio.ReasonServerShutdown: ReasonServerShuttingDown,
 	engineio.ReasonSendQueueFull:  ReasonSendQueueFull,
 	engineio.ReasonForcedClose:    ReasonForcedClose,
+	engineio.ReasonPendingTimeout: ReasonPendingTimeout,
+	engineio.ReasonEvicted:        ReasonEvicted,
 }
 
 // disconnectReason returns the DisconnectReason for the reason an

@@ -18,6 +18,8 @@ func TestDisconnectReasonOfAnEngineIOClose(t *testing.T) {
 		{engineio.ReasonServerShutdown, ReasonServerShuttingDown},
 		{engineio.ReasonSendQueueFull, ReasonSendQueueFull},
 		{engineio.ReasonForcedClose, ReasonForcedClose},
+		{engineio.ReasonPendingTimeout, ReasonPendingTimeout},
+		{engineio.ReasonEvicted, ReasonEvicted},
 		// What this package closes sessions with comes back as it was.
 		{string(ReasonInvalidState), ReasonInvalidState},
 		{string(ReasonHandlerPanic), ReasonHandlerPanic},

@@ -93,6 +93,13 @@ func (s *Socket) Request() *http.Request { return s.conn.sess.Request() }
 // Transport returns "polling" or "websocket".
 func (s *Socket) Transport() string { return s.conn.sess.Transport() }
 
+// Establish marks the socket's connection as established once the client
+// has shown it is a real one: the transport no longer counts it as pending
+// (engineio.Config.MaxPending), so it is neither closed at the pending
+// timeout nor evicted by newer connections. Idempotent; safe from any
+// goroutine.
+func (s *Socket) Establish() { s.conn.sess.Establish() }
+
 // AckFunc answers a client's event. It is nil when the client asked for no
 // acknowledgement; calling it more than once sends nothing the second time
 // (and returns ErrAckSent). It may be called from any goroutine, also

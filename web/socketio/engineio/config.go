@@ -68,12 +68,28 @@ type Config struct {
 	FlushInterval time.Duration
 	// CheckOrigin decides whether a request carrying an Origin header may
 	// proceed. Nil means: requests without Origin are allowed; requests with
-	// Origin are allowed when its host equals the request's Host, or it is
-	// listed in AllowedOrigins. A refused request gets HTTP 403.
+	// Origin are allowed when it is the request's own origin (the same
+	// scheme, by RequestScheme, and the same host and port as the Host
+	// header, a default port written or not), or it is listed in
+	// AllowedOrigins. A refused request gets HTTP 403.
 	CheckOrigin func(r *http.Request) bool
 	// AllowedOrigins lists extra origins ("https://chat.example") accepted
-	// by the default CheckOrigin.
+	// by the default CheckOrigin. Requests from them that are not the
+	// request's own origin are answered with CORS headers, as the
+	// reference server does with its cors option set to these origins and
+	// credentials allowed: Access-Control-Allow-Origin (the Origin as
+	// sent), Vary: Origin and Access-Control-Allow-Credentials: true on
+	// every response after the origin check, and a CORS preflight
+	// (OPTIONS) is answered 204 with Access-Control-Allow-Methods: GET,POST
+	// and Access-Control-Allow-Headers echoing the request's. No other
+	// origin gets CORS headers (a custom CheckOrigin allows, but adds
+	// none).
 	AllowedOrigins []string
+	// RequestScheme returns the scheme, "http" or "https", by which the
+	// client reached the server, for the default origin check. Nil means
+	// "https" when the connection is TLS, else "http". (The web package
+	// sets it to believe X-Forwarded-Proto from trusted proxies.)
+	RequestScheme func(r *http.Request) string
 	// Transports lists the enabled transports, "polling" and/or
 	// "websocket". Default both. NewServer panics on any other name.
 	Transports []string
@@ -83,24 +99,56 @@ type Config struct {
 	// returned (Server.Count; Session.Done is closed just after), so the
 	// application never holds more. A handshake over the cap is refused
 	// before any session exists: HTTP 503 with TooManyConnectionsBody.
+	// When pending sessions are tracked (see MaxPending), a handshake over
+	// the cap first closes a pending session (ReasonEvicted: the oldest
+	// of the client address with the most pending sessions) and takes its
+	// place once it has ended; it is refused only when no session is
+	// pending.
 	MaxSessions int
 	// MaxSessionsPerIP caps open sessions per client address (ClientIP),
-	// counted and refused like MaxSessions; 0 means no cap. Addresses for
-	// which ExemptIP reports true are not capped.
+	// counted and refused like MaxSessions, but never by closing another
+	// session: the address's own sessions hold its places; 0 means no cap.
+	// Addresses for which ExemptIP reports true are not capped.
 	MaxSessionsPerIP int
+
+	// MaxPending caps the pending sessions of the server; 0 means no cap.
+	//
+	// A session is pending from its handshake until the application calls
+	// Session.Establish, once the client has shown it is a real one (in
+	// chatserver: a successful join). Pending sessions are tracked when
+	// MaxPending, MaxPendingPerIP or PendingTimeout is set; an application
+	// that sets them must call Establish for every session it means to
+	// keep. A handshake is never refused by the pending caps: it closes an
+	// older pending session instead (ReasonEvicted), so that a client
+	// opening sessions in a loop pushes out its own and a newcomer still
+	// gets in. A handshake that finds MaxPending full closes the oldest
+	// pending session of the client address with the most pending sessions
+	// (exempt addresses included, each a client of its own).
+	MaxPending int
+	// MaxPendingPerIP caps the pending sessions of one client address
+	// (exempt addresses are not capped); 0 means no cap. A handshake that
+	// finds its address's pending sessions at the cap closes the oldest of
+	// them.
+	MaxPendingPerIP int
+	// PendingTimeout closes a session still pending this long after its
+	// handshake (ReasonPendingTimeout); 0 means never.
+	PendingTimeout time.Duration
+
 	// ClientIP returns the address a request comes from, for the per-IP
-	// cap. Nil means the host part of r.RemoteAddr. (The web package sets
-	// it to honour X-Forwarded-For from trusted proxies.) A result that
-	// parses as an IP address is compared in canonical form (an
-	// IPv4-mapped IPv6 address as IPv4); any other string, including "",
-	// is a key of its own. It is called once per handshake, only when
-	// MaxSessionsPerIP is set.
+	// caps and the pending sessions' grouping. Nil means the host part of
+	// r.RemoteAddr. (The web package sets it to honour X-Forwarded-For
+	// from trusted proxies, and to name each IPv6 client by its network,
+	// such as "2001:db8:1:2::/64".) A result that parses as an IP address
+	// is compared in canonical form (an IPv4-mapped IPv6 address as IPv4);
+	// any other string, including "", is a key of its own. It is called
+	// once per handshake, only when MaxSessionsPerIP is set or pending
+	// sessions are tracked.
 	ClientIP func(r *http.Request) string
 	// ExemptIP reports whether an address (as ClientIP returned it, in
-	// canonical form) is exempt from the per-IP cap. Nil means loopback
-	// addresses (127.0.0.0/8, ::1) are exempt, so local load tools and a
-	// local reverse proxy work. Exempt sessions still count towards
-	// MaxSessions.
+	// canonical form) is exempt from the per-IP caps (MaxSessionsPerIP,
+	// MaxPendingPerIP). Nil means loopback addresses (127.0.0.0/8, ::1)
+	// are exempt, so local load tools and a local reverse proxy work.
+	// Exempt sessions still count towards MaxSessions and MaxPending.
 	ExemptIP func(ip string) bool
 }
 
@@ -109,6 +157,11 @@ type settings struct {
 	Config
 	polling, websocket bool
 	allowed            map[string]bool // lower-cased AllowedOrigins, no trailing slash
+	// pending: pending sessions are tracked (MaxPending, MaxPendingPerIP
+	// or PendingTimeout is set).
+	pending bool
+	// needIP: handshakes ask ClientIP (a per-IP cap or pending tracking).
+	needIP bool
 	// noPoller reads every WebSocket on a goroutine of its own, as on
 	// platforms without a poller (set by tests, to cover that path).
 	noPoller bool
@@ -145,13 +198,27 @@ func resolve(cfg Config) settings {
 	if cfg.MaxSessionsPerIP < 0 {
 		cfg.MaxSessionsPerIP = 0
 	}
+	if cfg.MaxPending < 0 {
+		cfg.MaxPending = 0
+	}
+	if cfg.MaxPendingPerIP < 0 {
+		cfg.MaxPendingPerIP = 0
+	}
+	if cfg.PendingTimeout < 0 {
+		cfg.PendingTimeout = 0
+	}
 	if cfg.ClientIP == nil {
 		cfg.ClientIP = remoteHost
 	}
 	if cfg.ExemptIP == nil {
 		cfg.ExemptIP = isLoopback
 	}
+	if cfg.RequestScheme == nil {
+		cfg.RequestScheme = tlsScheme
+	}
 	st := settings{Config: cfg, allowed: make(map[string]bool, len(cfg.AllowedOrigins)), connGoneGrace: connGoneGrace}
+	st.pending = cfg.MaxPending > 0 || cfg.MaxPendingPerIP > 0 || cfg.PendingTimeout > 0
+	st.needIP = cfg.MaxSessionsPerIP > 0 || st.pending
 	if len(cfg.Transports) == 0 {
 		st.polling, st.websocket = true, true
 	}
@@ -191,14 +258,54 @@ func (st *settings) originAllowed(r *http.Request) bool {
 	if st.CheckOrigin != nil {
 		return st.CheckOrigin(r)
 	}
-	if st.allowed[normalizeOrigin(origin)] {
-		return true
-	}
+	return st.allowed[normalizeOrigin(origin)] || st.sameOrigin(r, origin)
+}
+
+// sameOrigin reports whether origin is r's own: the scheme the client used
+// (RequestScheme) and the Host header, compared case-insensitively with a
+// default port (80 for http, 443 for https) written or not.
+func (st *settings) sameOrigin(r *http.Request, origin string) bool {
 	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
+	if err != nil || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") {
 		return false
 	}
-	return strings.EqualFold(u.Host, r.Host)
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != strings.ToLower(st.RequestScheme(r)) {
+		return false
+	}
+	return strings.EqualFold(withoutDefaultPort(u.Host, scheme), withoutDefaultPort(r.Host, scheme))
+}
+
+// corsOrigin returns r's Origin when the response must carry CORS headers:
+// the origin is in AllowedOrigins and is not r's own (a page on the
+// server's own origin needs none). It returns "" for every other request.
+func (st *settings) corsOrigin(r *http.Request) string {
+	origin := r.Header.Get("Origin")
+	if origin == "" || !st.allowed[normalizeOrigin(origin)] || st.sameOrigin(r, origin) {
+		return ""
+	}
+	return origin
+}
+
+// withoutDefaultPort drops scheme's default port from host ("h:80" is "h"
+// for http, "h:443" for https).
+func withoutDefaultPort(host, scheme string) string {
+	switch scheme {
+	case "http":
+		return strings.TrimSuffix(host, ":80")
+	case "https":
+		return strings.TrimSuffix(host, ":443")
+	}
+	return host
+}
+
+// tlsScheme is the default Config.RequestScheme: "https" for a TLS
+// connection, else "http".
+func tlsScheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
 }
 
 // normalizeOrigin makes origins comparable: lower case, no trailing slash.

@@ -139,6 +139,28 @@
 // answer to the upgrade request itself (no 101). Requests for existing
 // sessions are never refused by the caps.
 //
+// Pending sessions: with Config.MaxPending, MaxPendingPerIP or
+// PendingTimeout set, a session is pending from its handshake until the
+// application calls Session.Establish (pending.go). A pending session is
+// closed at PendingTimeout (ReasonPendingTimeout), and a handshake that
+// finds a pending cap full is not refused: it closes the oldest pending
+// session of its own address (MaxPendingPerIP) or of the address with the
+// most (MaxPending) with ReasonEvicted, and takes its place. Over
+// MaxSessions, it closes such a session and waits (up to evictWait) for it
+// to end, so that the application still never holds more than the cap; it
+// is refused only when no session is pending. MaxSessionsPerIP never
+// closes a session: over it the handshake is refused. So a client that
+// opens sessions in a loop and never establishes them pushes out only its
+// own, or those of the busiest address, and a newcomer still gets in.
+// Being pending is independent of the session states above.
+//
+// Origins: a request with an Origin header is served when the origin is
+// the request's own (scheme by Config.RequestScheme, host and port by the
+// Host header) or in Config.AllowedOrigins (unless Config.CheckOrigin
+// decides); others get 403 before anything else happens. Requests from
+// an allowed origin other than the request's own get the CORS headers of
+// the reference server, and their preflight (OPTIONS) is answered 204.
+//
 // Server.Close closes every session and waits for all of the package's
 // goroutines and request handlers to finish. It does not close the
 // http.Server; hijacked WebSocket connections are closed by the sessions.

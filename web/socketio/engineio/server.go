@@ -35,6 +35,12 @@ const (
 	// ReasonForcedClose: accept returned a nil Handler. It is also the
 	// conventional reason for an application's Session.Close.
 	ReasonForcedClose = "forced close"
+	// ReasonPendingTimeout: the session was still pending (not
+	// established) at Config.PendingTimeout.
+	ReasonPendingTimeout = "pending timeout"
+	// ReasonEvicted: the session was pending and a newer handshake
+	// needed its place (Config.MaxPending, MaxPendingPerIP, MaxSessions).
+	ReasonEvicted = "evicted"
 )
 
 // Error codes of the JSON error body ({"code":N,"message":"..."}) that
@@ -90,8 +96,9 @@ type Handler interface {
 	OnMessage(data []byte, binary bool)
 	// OnClose is called exactly once, after which no method is called
 	// again. reason is a short phrase ("transport close", "ping timeout",
-	// "parse error", "server shutdown", "send queue full", "forced close"):
-	// one of the Reason constants, or what was given to Session.Close.
+	// "parse error", "server shutdown", "send queue full", "forced close",
+	// "pending timeout", "evicted"): one of the Reason constants, or what
+	// was given to Session.Close.
 	OnClose(reason string)
 }
 
@@ -130,13 +137,21 @@ type Server struct {
 
 	// conns follows the HTTP connections (ConnContext, ConnState).
 	conns connTable
+	// pendingCount is the number of pending places held (pending.go);
+	// pendingGroups holds them by client address, an address with none
+	// having no entry; pendingSeq numbers them in link order.
+	pendingCount  int
+	pendingGroups map[string]*pendingGroup
+	pendingSeq    uint64
 }
 
 // slot is a session's place under the caps, taken by reserve before the
-// session exists and given back by release exactly once.
+// session exists and given back by release exactly once. It does not
+// change once the session exists.
 type slot struct {
-	ip     string // canonical client address, when perIP counts it
-	capped bool   // the slot is counted in perIP[ip]
+	ip     string   // canonical client address, when ClientIP was asked
+	capped bool     // the slot is counted in perIP[ip]
+	pend   *pending // the session's pending place, when they are tracked
 }
 
 // NewServer returns a server. accept is called once for each new session,
@@ -152,6 +167,8 @@ func NewServer(cfg Config, accept func(*Session) Handler) *Server {
 		shutdown: make(chan struct{}),
 		sessions: make(map[string]*Session),
 		perIP:    make(map[string]int),
+
+		pendingGroups: make(map[string]*pendingGroup),
 	}
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: s.st.WriteTimeout,
@@ -188,6 +205,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !s.st.originAllowed(r) {
 		writeError(w, http.StatusForbidden, codeForbidden)
+		return
+	}
+	if origin := s.st.corsOrigin(r); origin != "" && answerCORS(w, r, origin) {
 		return
 	}
 	sid := q.Get("sid")
@@ -274,26 +294,33 @@ func (s *Server) Count() int {
 }
 
 // reserve takes a slot for a handshake from r, or reports that the caps
-// refuse it. The caller gives the slot to newSession or back to release.
+// refuse it, evicting pending sessions where the caps allow (admitLocked).
+// The caller gives the slot to newSession or back to release.
 func (s *Server) reserve(r *http.Request) (slot, bool) {
 	var sl slot
-	if s.st.MaxSessionsPerIP > 0 {
+	exempt := false
+	if s.st.needIP {
 		sl.ip = canonicalIP(s.st.ClientIP(r))
-		sl.capped = !s.st.ExemptIP(sl.ip)
+		exempt = s.st.ExemptIP(sl.ip)
+		sl.capped = s.st.MaxSessionsPerIP > 0 && !exempt
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.st.MaxSessions > 0 && s.count >= s.st.MaxSessions {
-		return slot{}, false
+	if s.st.pending {
+		sl.pend = &pending{exempt: exempt}
 	}
-	if sl.capped && s.perIP[sl.ip] >= s.st.MaxSessionsPerIP {
-		return slot{}, false
+	for evictions := 0; ; evictions++ {
+		s.mu.Lock()
+		admitted, evicted := s.admitLocked(sl, evictions < maxEvictions)
+		s.mu.Unlock()
+		if evicted != nil {
+			evicted.closeWith(ReasonEvicted, closeError)
+		}
+		if admitted {
+			return sl, true
+		}
+		if evicted == nil || !s.awaitEnd(evicted, r) {
+			return slot{}, false
+		}
 	}
-	s.count++
-	if sl.capped {
-		s.perIP[sl.ip]++
-	}
-	return sl, true
 }
 
 // release gives back a slot taken by reserve.
@@ -305,6 +332,7 @@ func (s *Server) release(sl slot) {
 
 // releaseLocked is release with s.mu held.
 func (s *Server) releaseLocked(sl slot) {
+	s.dropPendingLocked(sl.pend)
 	s.count--
 	if sl.capped {
 		if n := s.perIP[sl.ip] - 1; n > 0 {
@@ -387,6 +415,9 @@ func (s *Server) newSession(r *http.Request, transport string, sl slot) *Session
 	sess.heartbeat = time.AfterFunc(s.st.PingInterval, sess.beat)
 	sess.mu.Unlock()
 	s.sessions[sess.id] = sess
+	if sl.pend != nil {
+		s.linkPendingLocked(sl.pend, sess)
+	}
 	s.wg.Add(1) // done by the worker once it has finished the session
 	return sess
 }
@@ -433,6 +464,27 @@ func (s *Server) openPacket(sid string, transport string) []byte {
 	b = append(b, `,"maxPayload":`...)
 	b = strconv.AppendInt(b, int64(s.st.MaxPayload), 10)
 	return append(b, '}')
+}
+
+// answerCORS adds the CORS headers for origin, one of AllowedOrigins, to
+// the response to r, and answers r itself if it is a CORS preflight
+// (OPTIONS): 204, the methods polling uses, the request's headers echoed.
+// It reports whether it answered.
+func answerCORS(w http.ResponseWriter, r *http.Request, origin string) bool {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Add("Vary", "Origin")
+	h.Set("Access-Control-Allow-Credentials", "true")
+	if r.Method != http.MethodOptions {
+		return false
+	}
+	h.Set("Access-Control-Allow-Methods", "GET,POST")
+	if asked := r.Header.Get("Access-Control-Request-Headers"); asked != "" {
+		h.Set("Access-Control-Allow-Headers", asked)
+		h.Add("Vary", "Access-Control-Request-Headers")
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return true
 }
 
 // writeError writes an Engine.IO JSON error response.

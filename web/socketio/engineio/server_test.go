@@ -158,6 +158,13 @@ func TestOriginCheck(t *testing.T) {
 		{name: "same host", origin: "http://HOST", allow: true},
 		{name: "other host", origin: "http://evil.example", allow: false},
 		{name: "same name, other port", origin: "http://127.0.0.1:1", allow: false},
+		{name: "same host, other scheme", origin: "https://HOST", allow: false},
+		{name: "same host with a path", origin: "http://HOST/page", allow: false},
+		{name: "behind TLS, https", cfg: Config{RequestScheme: func(*http.Request) string { return "https" }}, origin: "https://HOST", allow: true},
+		{name: "behind TLS, http", cfg: Config{RequestScheme: func(*http.Request) string { return "https" }}, origin: "http://HOST", allow: false},
+		{name: "default port written in Origin only", origin: "http://chat.example:80", host: "chat.example", allow: true},
+		{name: "default port written in Host only", origin: "http://chat.example", host: "chat.example:80", allow: true},
+		{name: "https default port", cfg: Config{RequestScheme: func(*http.Request) string { return "https" }}, origin: "https://chat.example", host: "chat.example:443", allow: true},
 		{name: "null origin", origin: "null", allow: false},
 		{name: "allowed list", cfg: Config{AllowedOrigins: []string{"https://Chat.Example/"}}, origin: "https://chat.example", allow: true},
 		{name: "allowed list, other scheme", cfg: Config{AllowedOrigins: []string{"https://chat.example"}}, origin: "http://chat.example", allow: false},
@@ -178,6 +185,10 @@ func TestOriginCheck(t *testing.T) {
 			// Polling.
 			req, _ := http.NewRequest(http.MethodGet, e.url("transport=polling"), nil)
 			req.Header = header.Clone()
+			if tt.host != "" {
+				req.Host = tt.host
+				header.Set("Host", tt.host) // gorilla's Dial sends it as the Host
+			}
 			resp := e.send(t, req)
 			if tt.allow && resp.status != http.StatusOK {
 				t.Errorf("polling: %d %q, want 200", resp.status, resp.body)

@@ -2,7 +2,8 @@
 #
 #   make build   the binary ./chatserver
 #   make run     go run . serve (pass flags with ARGS="--addr :9000")
-#   make test    install what the tests need, then gofmt, go vet, go test -race
+#   make test    install what the tests need, then gofmt, go vet, go test -race,
+#                and the official protocol suites (make conformance)
 #
 # Test dependencies are installed by `deps`; each kind has its own target so
 # later ones (redis-server, say) slot in beside node-deps and browser-deps.
@@ -31,6 +32,23 @@ CHROMIUM        := /usr/bin/chromium
 # Fonts for the page's text and emoji, so that screenshots show no empty boxes.
 BROWSER_FONTS   := fonts-dejavu-core fonts-noto-color-emoji
 
+# The Python tests (e2e/python_test.go) drive the server with Debian's
+# python-socketio 5.x client and the libraries of its two transports
+# (requests for long-polling, websocket-client for WebSocket), run with
+# Debian's /usr/bin/python3: a python3 earlier on PATH may not see them.
+PYTHON_DEBS := python3-socketio python3-requests python3-websocket
+
+# The official Engine.IO and Socket.IO protocol suites, run by
+# scripts/conformance.sh against web/socketio/conformance: PROTOCOL_SUITES is
+# a checkout of the official suites, a folder holding engine.io/ and
+# socket.io/; ENGINEIO_SUITE and SOCKETIO_SUITE can instead point at the
+# test-suite/ folders of clones of their repositories (docs/PROTOCOL.md). A
+# suite whose folder is missing is skipped with a message, except when CI is
+# set: then it fails. They need port 3000 free on localhost.
+PROTOCOL_SUITES ?= ../shared/protocol-suites
+ENGINEIO_SUITE  ?= $(PROTOCOL_SUITES)/engine.io
+SOCKETIO_SUITE  ?= $(PROTOCOL_SUITES)/socket.io
+
 .PHONY: all build run test deps system-deps node-deps browser-deps browser-system-deps fmt-check vet go-test clean
 
 all: build
@@ -41,9 +59,9 @@ build:
 run:
 	$(GO) run . serve $(ARGS)
 
-test: deps fmt-check vet go-test
+test: deps fmt-check vet go-test conformance
 
-deps: system-deps node-deps browser-deps
+deps: system-deps node-deps browser-deps python-deps
 
 # Programs from Debian's packages that the tests need, installed only when
 # missing (CI runs as root).
@@ -84,6 +102,23 @@ $(BROWSER_STAMP): $(BROWSER_SRC)/package.json $(BROWSER_SRC)/package-lock.json $
 	fi
 	$(NPM) ci --prefix "$(BROWSER_PREFIX)" --no-audit --no-fund
 	touch "$@"
+
+.PHONY: python-deps conformance
+
+# Debian's packages of $(PYTHON_DEBS) when any is missing.
+python-deps:
+	@missing=""; \
+	for p in $(PYTHON_DEBS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing"; \
+		apt-get update && apt-get install -y $$missing; \
+	fi
+
+# Both suites, one after the other on localhost:3000.
+conformance: system-deps
+	GO="$(GO)" NPM="$(NPM)" scripts/conformance.sh "$(ENGINEIO_SUITE)" "$(SOCKETIO_SUITE)"
 
 fmt-check:
 	@out="$$(gofmt -l $$(find . -name '*.go' -not -path '*/node_modules/*'))"; \

@@ -1,12 +1,12 @@
 // Package e2e holds chatserver's end-to-end tests. They build the real
 // binary once, start `chatserver serve` on 127.0.0.1 with a temporary
-// database, and drive it four ways: with the real npm socket.io-client v4
-// through the Node script node/driver.js (every transport), with the
-// binary's own commands (history, kick), with the wire-level Socket.IO test
-// client of internal/siotest
-// for the hardening tests (crashes, floods, malformed input, limits), and
-// with Debian's headless Chromium through playwright-core
-// (browser/run.js) for the page.
+// database, and drive it five ways: with the real npm socket.io-client v4
+// through the Node script node/driver.js (every transport), with Debian's
+// python-socketio client through python/driver.py (polling and
+// WebSocket), with the binary's own commands (history, kick), with the
+// wire-level Socket.IO test client of internal/siotest for the hardening
+// tests (crashes, floods, malformed input, limits), and with Debian's
+// headless Chromium through playwright-core (browser/run.js) for the page.
 //
 // The Node packages are installed by `make test` (npm ci into
 // node/node_modules and browser/node_modules, or wherever NODE_PATH

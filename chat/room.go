@@ -346,7 +346,8 @@ func (r *Room) addPresenceLocked(p *presence, now time.Time) {
 func (r *Room) Kick(name, reason string, ban time.Duration) (int, error) {
 	if ban > 0 {
 		if err := r.store.Ban(name, r.cfg.Now().Add(ban)); err != nil {
-			return 0, fmt.Errorf("store ban: %w", err)
+			// The operator asked: say why, in plain words, and kick nobody.
+			return 0, errorf(CodeStoreFailed, "the ban could not be saved, nobody was kicked: %v", err)
 		}
 	}
 	r.mu.Lock()
@@ -376,7 +377,11 @@ func (r *Room) Kick(name, reason string, ban time.Duration) (int, error) {
 
 // Unban lifts the ban on name and reports whether there was one.
 func (r *Room) Unban(name string) (bool, error) {
-	return r.store.Unban(name)
+	had, err := r.store.Unban(name)
+	if err != nil {
+		return false, errorf(CodeStoreFailed, "the ban could not be lifted: %v", err)
+	}
+	return had, nil
 }
 
 type kickedArg struct {

@@ -88,6 +88,16 @@ func TestDeletedDatabaseIsNoticed(t *testing.T) {
 		t.Errorf("the server reported the lost file %d times, want once:\n%s", n, srv.stderr)
 	}
 
+	// A ban cannot be stored either: the operator is told why, and
+	// nobody is kicked.
+	if r := runCLI(t, "kick", "alice", "--ban", "1h", "--db", db); r.code != 1 ||
+		!strings.Contains(r.stderr, "the ban could not be saved, nobody was kicked") || !strings.Contains(r.stderr, "deleted or replaced") {
+		t.Errorf("kick --ban with the file gone: exit %d, stderr %q; want 1 and why", r.code, r.stderr)
+	}
+	if !alice.IsOpen() {
+		t.Error("a kick whose ban could not be stored closed the chatter's connection")
+	}
+
 	bob := joinWS(t, srv.url, "bob")
 	bob.WaitEvent("the history replayed from memory", messageLine("alice", "before the file went away"))
 	if bob.Seen(messageLine("alice", "into the void")) {

@@ -140,6 +140,7 @@ func isLoopback(ip string) bool {
 	addr, err := netip.ParseAddr(ip)
 	return err == nil && addr.Unmap().IsLoopback()
 }
+
 // DefaultIPv6Prefix is Config.IPv6Prefix's default: an IPv6 subscriber is
 // usually given a whole /64 and can use any address in it, so a /64 is
 // one client for the per-address caps.

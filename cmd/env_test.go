@@ -44,6 +44,7 @@ func TestEveryServeFlagTakesItsEnvironmentVariable(t *testing.T) {
 			func(o *serveOptions) any { return o.web.ReadHeaderTimeout }, 750 * time.Millisecond},
 		{"flush-interval", "CHATSERVER_FLUSH_INTERVAL", "30ms",
 			func(o *serveOptions) any { return o.web.SocketIO.Engine.FlushInterval }, 30 * time.Millisecond},
+		{"allow-eio3", "CHATSERVER_ALLOW_EIO3", "false", func(o *serveOptions) any { return o.web.SocketIO.Engine.AllowEIO3 }, false},
 	}
 	var tested []string
 	for _, tt := range tests {

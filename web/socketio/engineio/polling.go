@@ -109,11 +109,12 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 		batch, tail, act, noopAt := s.nextPoll(arrived)
 		switch act {
 		case pollSend:
-			write := s.writePayload
+			var err error
 			if s.proto == protocol3 {
-				write = s.writePayload3
+				err = s.writePayload3(w, batch, tail)
+			} else {
+				err = s.writePayload(w, batch, tail)
 			}
-			err := write(w, batch, tail)
 			s.recycle(batch)
 			if err != nil {
 				s.closeWith(ReasonTransportError, closeError)

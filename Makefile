@@ -20,6 +20,16 @@ NODE_SRC     := e2e/node
 NODE_MODULES := $(abspath $(NODE_PREFIX))/node_modules
 NODE_STAMP   := $(NODE_MODULES)/.chatserver-installed
 
+# The Socket.IO v2 tests (e2e/eio3_test.go) drive socket.io-client 2.x,
+# installed the same way from e2e/node2. Its driver loads the package from
+# $(NODE2_MODULES) by absolute path (SIO2_NODE_MODULES), so NODE_PATH keeps
+# finding the v4 one. When NODE_PREFIX is moved out of the tree, it goes
+# beside it.
+NODE2_SRC     := e2e/node2
+NODE2_PREFIX  ?= $(if $(filter $(abspath $(NODE_SRC)),$(abspath $(NODE_PREFIX))),$(NODE2_SRC),$(NODE_PREFIX)-sio2)
+NODE2_MODULES := $(abspath $(NODE2_PREFIX))/node_modules
+NODE2_STAMP   := $(NODE2_MODULES)/.chatserver-installed
+
 # The browser tests (e2e/browser_test.go) drive Debian's Chromium with the
 # npm package playwright-core, installed the same way from e2e/browser. No
 # browser is ever downloaded: playwright-core is pointed at $(CHROMIUM).
@@ -49,7 +59,7 @@ PROTOCOL_SUITES ?= ../shared/protocol-suites
 ENGINEIO_SUITE  ?= $(PROTOCOL_SUITES)/engine.io
 SOCKETIO_SUITE  ?= $(PROTOCOL_SUITES)/socket.io
 
-.PHONY: all build run test deps system-deps node-deps browser-deps browser-system-deps fmt-check vet go-test clean
+.PHONY: all build run test deps system-deps node-deps node2-deps browser-deps browser-system-deps fmt-check vet go-test clean
 
 all: build
 
@@ -61,7 +71,7 @@ run:
 
 test: deps fmt-check vet go-test conformance
 
-deps: system-deps node-deps browser-deps python-deps
+deps: system-deps node-deps node2-deps browser-deps python-deps
 
 # Programs from Debian's packages that the tests need, installed only when
 # missing (CI runs as root).
@@ -79,6 +89,16 @@ $(NODE_STAMP): $(NODE_SRC)/package.json $(NODE_SRC)/package-lock.json $(NODE_SRC
 		cp $(NODE_SRC)/package.json $(NODE_SRC)/package-lock.json $(NODE_SRC)/.npmrc "$(NODE_PREFIX)/"; \
 	fi
 	$(NPM) ci --prefix "$(NODE_PREFIX)" --no-audit --no-fund
+	touch "$@"
+
+node2-deps: $(NODE2_STAMP)
+
+$(NODE2_STAMP): $(NODE2_SRC)/package.json $(NODE2_SRC)/package-lock.json $(NODE2_SRC)/.npmrc
+	@if [ "$(abspath $(NODE2_PREFIX))" != "$(abspath $(NODE2_SRC))" ]; then \
+		mkdir -p "$(NODE2_PREFIX)" && \
+		cp $(NODE2_SRC)/package.json $(NODE2_SRC)/package-lock.json $(NODE2_SRC)/.npmrc "$(NODE2_PREFIX)/"; \
+	fi
+	$(NPM) ci --prefix "$(NODE2_PREFIX)" --no-audit --no-fund
 	touch "$@"
 
 browser-deps: browser-system-deps $(BROWSER_STAMP)
@@ -128,8 +148,8 @@ vet:
 	$(GO) vet ./...
 
 go-test:
-	NODE_PATH="$(NODE_MODULES):$(BROWSER_MODULES)" $(GO) test -race ./...
+	NODE_PATH="$(NODE_MODULES):$(BROWSER_MODULES)" SIO2_NODE_MODULES="$(NODE2_MODULES)" $(GO) test -race ./...
 
 clean:
 	rm -f chatserver
-	rm -rf $(NODE_SRC)/node_modules $(BROWSER_SRC)/node_modules
+	rm -rf $(NODE_SRC)/node_modules $(NODE2_SRC)/node_modules $(BROWSER_SRC)/node_modules

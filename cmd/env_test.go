@@ -56,6 +56,7 @@ func TestEveryServeFlagTakesItsEnvironmentVariable(t *testing.T) {
 		{"pending-timeout", "CHATSERVER_PENDING_TIMEOUT", "3s",
 			func(o *serveOptions) any { return o.web.SocketIO.Engine.PendingTimeout }, 3 * time.Second},
 		{"ipv6-prefix", "CHATSERVER_IPV6_PREFIX", "56", func(o *serveOptions) any { return o.web.IPv6Prefix }, 56},
+		{"allow-eio3", "CHATSERVER_ALLOW_EIO3", "false", func(o *serveOptions) any { return o.web.SocketIO.Engine.AllowEIO3 }, false},
 	}
 	var tested []string
 	for _, tt := range tests {

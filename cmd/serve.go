@@ -178,6 +178,8 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 		"time a client has to send a request's headers (stops slowloris)")
 	fs.DurationVar(&eng.FlushInterval, "flush-interval", 0,
 		"under load, gather each WebSocket client's packets for up to this long into one write (less CPU, more latency); 0 writes each at once")
+	fs.BoolVar(&eng.AllowEIO3, "allow-eio3", engineio.DefaultAllowEIO3,
+		"also serve Socket.IO v2 clients (Engine.IO protocol 3, EIO=3); false refuses them")
 	withEnv(fs)
 }
 

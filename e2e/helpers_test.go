@@ -327,9 +327,16 @@ type driver struct {
 func startDriver(t testing.TB) *driver {
 	t.Helper()
 	requireNode(t)
+	return startDriverIn(t, nodeDir)
+}
+
+// startDriverIn starts the driver.js of dir, which speaks the protocol
+// of node/driver.js, and stops it at the end of the test.
+func startDriverIn(t testing.TB, dir string) *driver {
+	t.Helper()
 	d := &driver{t: t, exited: make(chan struct{}), changed: make(chan struct{}, 1)}
 	d.cmd = exec.Command("node", "driver.js")
-	d.cmd.Dir = nodeDir
+	d.cmd.Dir = dir
 	d.cmd.Env = append(os.Environ(), fmt.Sprintf("DRIVER_TIMEOUT_MS=%d", driverTimeout.Milliseconds()))
 	stderr := &lineWriter{}
 	d.cmd.Stderr = stderr

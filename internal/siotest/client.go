@@ -58,6 +58,12 @@ type Options struct {
 	// Timeout bounds each wait, the dial and each write; 0 means
 	// DefaultTimeout.
 	Timeout time.Duration
+	// EIO is the Engine.IO protocol version the WebSocket client asks
+	// for: 0 or 4, or 3 for a Socket.IO v2 client. A protocol 3 client
+	// sends no pings of its own (tests are short) and its binary frames
+	// carry Engine.IO's type byte 4 first: SendBinary and ExpectBinary
+	// take the frame as it is on the wire.
+	EIO int
 }
 
 func (o Options) timeout() time.Duration {
@@ -199,7 +205,11 @@ func DialWebSocket(t testing.TB, base string, opts Options) (*Client, *http.Resp
 			return c, err
 		}
 	}
-	ws, resp, err := d.Dial(WebSocketURL(base), opts.Header)
+	url := WebSocketURL(base)
+	if opts.EIO == 3 {
+		url = strings.Replace(url, "EIO=4", "EIO=3", 1)
+	}
+	ws, resp, err := d.Dial(url, opts.Header)
 	if err != nil {
 		return nil, resp, fmt.Errorf("websocket to %s: %w", base, err)
 	}

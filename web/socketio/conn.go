@@ -46,6 +46,7 @@ var (
 type conn struct {
 	srv  *Server
 	sess *engineio.Session
+	v2   bool // a Socket.IO v2 client (Engine.IO protocol 3); see v2.go
 
 	// Used only by the Engine.IO goroutine that calls OnMessage (and
 	// OnClose, which follows the last OnMessage).
@@ -74,6 +75,7 @@ func newConn(srv *Server, sess *engineio.Session) *conn {
 		srv:     srv,
 		sess:    sess,
 		dec:     decoder{rules: srv.rules, maxBinary: srv.maxBinary},
+		v2:      sess.Protocol() == 3,
 		room:    make(chan struct{}, 1),
 		sockets: make(map[string]*Socket),
 	}
@@ -270,22 +272,43 @@ func (c *conn) socket(nsp string) *Socket {
 	return c.sockets[nsp]
 }
 
+// connectDefault has a v2 client join the default namespace, which it
+// does not ask for: the worker handles a CONNECT to "/" before anything
+// the client sends.
+func (c *conn) connectDefault() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pending = append(c.pending, &packet{typ: packetConnect, nsp: "/", id: noAckID})
+	c.startLocked()
+}
+
 // connect handles a CONNECT packet.
 func (c *conn) connect(p *packet) {
-	ns := c.srv.namespace(p.nsp)
+	name, auth := p.nsp, json.RawMessage(p.data)
+	if c.v2 {
+		name, auth = namespace2(p.nsp)
+	}
+	ns := c.srv.namespace(name)
 	if ns == nil {
-		c.sess.Send(controlMessage(packetConnectError, p.nsp, invalidNamespace))
+		payload := invalidNamespace
+		if c.v2 {
+			payload = invalidNamespace2
+		}
+		c.sess.Send(controlMessage(packetConnectError, name, payload))
 		return
 	}
-	if c.socket(p.nsp) != nil {
+	if c.socket(name) != nil {
 		c.fail(ReasonInvalidState)
 		return
 	}
-	if p.authTooLarge {
-		c.sess.Send(controlMessage(packetConnectError, ns.name, authTooLarge))
+	if p.authTooLarge || len(auth) > ns.config().MaxAuth {
+		payload := authTooLarge
+		if c.v2 {
+			payload = authTooLarge2
+		}
+		c.sess.Send(controlMessage(packetConnectError, ns.name, payload))
 		return
 	}
-	auth := json.RawMessage(p.data)
 	if auth == nil {
 		auth = emptyAuth
 	}
@@ -304,17 +327,24 @@ func (c *conn) connect(p *packet) {
 	}
 	if err != nil {
 		s.markClosed(false)
-		c.sess.Send(controlMessage(packetConnectError, ns.name, connectErrorPayload(c.srv, err)))
+		payload := connectErrorPayload
+		if c.v2 {
+			payload = connectErrorPayload2
+		}
+		c.sess.Send(controlMessage(packetConnectError, ns.name, payload(c.srv, err)))
 		return
 	}
 	if !ns.config().KeepAuth {
 		s.dropAuth()
 	}
 
-	reply := make([]byte, 0, 10+len(s.id))
-	reply = append(reply, `{"sid":"`...)
-	reply = append(reply, s.id...) // base64url: nothing to escape
-	reply = append(reply, `"}`...)
+	var reply []byte // a v2 client is told nothing but the namespace
+	if !c.v2 {
+		reply = make([]byte, 0, 10+len(s.id))
+		reply = append(reply, `{"sid":"`...)
+		reply = append(reply, s.id...) // base64url: nothing to escape
+		reply = append(reply, `"}`...)
+	}
 
 	c.mu.Lock()
 	c.sockets[ns.name] = s

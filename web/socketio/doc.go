@@ -1,7 +1,10 @@
 // Package socketio is a Socket.IO protocol 5 server on top of the Engine.IO
 // v4 server in package engineio: the protocol spoken by socket.io v3/v4
 // clients (docs/PROTOCOL.md sums up its wire format). It knows nothing of
-// chat.
+// chat. With engineio.Config.AllowEIO3 it also serves Socket.IO v2
+// clients (protocol 4 over Engine.IO protocol 3), whose sockets are like
+// any other: only joining and refusing a namespace is written differently
+// for them (v2.go), and a prepared event is the same packet for both.
 //
 // # Model
 //

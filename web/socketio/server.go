@@ -140,6 +140,9 @@ func (s *Server) accept(sess *engineio.Session) engineio.Handler {
 	c := newConn(s, sess)
 	s.wg.Add(1)
 	c.armConnectTimeout(s.cfg.ConnectTimeout)
+	if c.v2 {
+		c.connectDefault()
+	}
 	return c
 }
 

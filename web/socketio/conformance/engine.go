@@ -17,14 +17,17 @@ const (
 
 // engineHandler returns a bare Engine.IO server at /engine.io/ that echoes
 // every message back as it came (text as text, binary as binary), its
-// connection hooks, and the function that closes it.
-func engineHandler() (http.Handler, connHooks, func()) {
+// connection hooks, and the function that closes it. With allowEIO3 it
+// also serves protocol 3, as the protocol 3 suite expects (the protocol 4
+// suite checks that EIO=3 is refused).
+func engineHandler(allowEIO3 bool) (http.Handler, connHooks, func()) {
 	srv := engineio.NewServer(engineio.Config{
 		PingInterval: enginePingInterval,
 		PingTimeout:  enginePingTimeout,
 		MaxPayload:   engineMaxPayload,
 		Transports:   []string{engineio.TransportPolling, engineio.TransportWebSocket},
 		CheckOrigin:  func(*http.Request) bool { return true },
+		AllowEIO3:    allowEIO3,
 	}, func(sess *engineio.Session) engineio.Handler {
 		return echoHandler{sess: sess}
 	})

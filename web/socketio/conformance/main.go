@@ -4,9 +4,12 @@
 // implementation:
 //
 //	go run ./web/socketio/conformance -suite engine   # bare Engine.IO at /engine.io/, echo
+//	go run ./web/socketio/conformance -suite engine3  # the same, protocol 3 allowed too
 //	go run ./web/socketio/conformance -suite socket   # Socket.IO at /socket.io/
 //
-// Both listen on localhost:3000 by default, as the suites hard-code.
+// "engine" is for the Engine.IO protocol 4 suite, "engine3" for the
+// protocol 3 one (the v3 branch of the protocol's repository). All listen
+// on localhost:3000 by default, as the suites hard-code.
 package main
 
 import (
@@ -24,7 +27,7 @@ import (
 )
 
 func main() {
-	suite := flag.String("suite", "", `which suite to serve: "engine" or "socket"`)
+	suite := flag.String("suite", "", `which suite to serve: "engine", "engine3" or "socket"`)
 	addr := flag.String("addr", "localhost:3000", "address to listen on")
 	flag.Parse()
 
@@ -33,11 +36,13 @@ func main() {
 	var closeFn func()
 	switch *suite {
 	case "engine":
-		h, hooks, closeFn = engineHandler()
+		h, hooks, closeFn = engineHandler(false)
+	case "engine3":
+		h, hooks, closeFn = engineHandler(true)
 	case "socket":
 		h, hooks, closeFn = socketHandler()
 	default:
-		fmt.Fprintln(os.Stderr, `conformance: -suite must be "engine" or "socket"`)
+		fmt.Fprintln(os.Stderr, `conformance: -suite must be "engine", "engine3" or "socket"`)
 		os.Exit(2)
 	}
 

@@ -27,6 +27,10 @@ const (
 	DefaultSendQueue = 1024
 	// DefaultWriteTimeout bounds one write to a client.
 	DefaultWriteTimeout = 10 * time.Second
+	// DefaultAllowEIO3 is what chatserver serves by default: Engine.IO
+	// protocol 3 (Socket.IO v2 clients) beside protocol 4. The zero Config
+	// refuses protocol 3, as the reference server does unless told.
+	DefaultAllowEIO3 = true
 )
 
 // Transport names, as they appear in the "transport" query parameter and
@@ -93,6 +97,13 @@ type Config struct {
 	// Transports lists the enabled transports, "polling" and/or
 	// "websocket". Default both. NewServer panics on any other name.
 	Transports []string
+	// AllowEIO3 serves clients of Engine.IO protocol 3 (EIO=3: Socket.IO
+	// v2 clients) beside those of protocol 4, on both transports; see
+	// docs/PROTOCOL.md for what differs. False (the zero value, as in the
+	// reference's allowEIO3) refuses them: HTTP 400, code 5
+	// "Unsupported protocol version". DefaultAllowEIO3 is chatserver's
+	// choice.
+	AllowEIO3 bool
 
 	// MaxSessions caps open sessions on this server; 0 means no cap. A
 	// session counts from its handshake until its Handler's OnClose has

@@ -1,6 +1,8 @@
 // Package engineio is an Engine.IO protocol 4 server: the transport layer
 // under Socket.IO v4 (docs/PROTOCOL.md describes the wire protocol it
 // implements: handshake, packets, payloads, heartbeat, upgrade, close).
+// With Config.AllowEIO3 it also serves protocol 3, the revision under
+// Socket.IO v2 clients (see "Protocol 3" below).
 //
 // A Server is an http.Handler mounted at the Engine.IO path. It speaks both
 // transports — HTTP long-polling and WebSocket — and upgrades a polling
@@ -14,7 +16,9 @@
 // Ownership and goroutines:
 //   - Every session has a heartbeat timer (the server pings every
 //     PingInterval and closes the session when no pong follows within
-//     PingTimeout of queueing the ping).
+//     PingTimeout of queueing the ping; in protocol 3 the client pings,
+//     and the timer closes a session not heard from for
+//     PingInterval+PingTimeout).
 //   - A polling session whose client is suspected gone has a grace timer
 //     too (connwatch.go): when the connection that carried its last
 //     answered GET closes with no GET held, and nothing is heard from the
@@ -125,6 +129,21 @@
 // and a session whose queue overflows is closed. A Message is immutable and
 // encodes itself once per transport (a complete WebSocket frame, a polling
 // string), so one Message broadcast to many sessions costs one encoding.
+//
+// # Protocol 3
+//
+// A session speaks the protocol of its handshake's EIO parameter
+// (Session.Protocol); a request naming the other one for its sid is
+// refused. Protocol 3 differs in encodings and heartbeat only, so its
+// sessions go through the same states, transports, upgrade and close as
+// protocol 4 ones: the open packet has no maxPayload; polling payloads
+// are "<length>:<packet>" runs, lengths counted in UTF-16 code units
+// (payload3.go), and binary goes as "b4"+base64 to clients that asked for
+// it (b64) and in XHR2 binary payloads to the others; binary WebSocket
+// frames begin with the packet type byte; the client pings, the server
+// answers "3" (heartbeat3.go). JSONP polling ("j") is refused. A Message
+// keeps its protocol 3 encodings beside its protocol 4 ones, each made
+// once, so a broadcast is encoded once per protocol, not per session.
 //
 // Connection caps: Config.MaxSessions caps the open sessions of a Server
 // and Config.MaxSessionsPerIP those of one client address (Config.ClientIP,

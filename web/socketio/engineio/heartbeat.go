@@ -9,8 +9,12 @@ import "time"
 // arms the timer for its pong deadline, closes the session if that
 // deadline has passed unanswered, or, when the ping was answered, arms
 // the timer for the next ping. In protocol 4 the server pings and the
-// client answers.
+// client answers; protocol 3 sessions go to beat3.
 func (s *Session) beat() {
+	if s.proto == protocol3 {
+		s.beat3()
+		return
+	}
 	s.mu.Lock()
 	if s.closed() {
 		s.mu.Unlock()
@@ -88,6 +92,9 @@ func (s *Session) onPong() {
 func (s *Session) pongOverdue(now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.proto == protocol3 {
+		return !now.Before(s.silenceDeadlineLocked())
+	}
 	if s.pingOutstandingLocked() {
 		return !now.Before(s.pongDeadline)
 	}

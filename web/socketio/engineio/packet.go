@@ -54,6 +54,9 @@ type Message struct {
 
 	frameOnce sync.Once
 	frame     []byte // the complete server-to-client WebSocket frame
+
+	v3Once sync.Once
+	v3     *encodings3 // the protocol 3 encodings, once one is needed
 }
 
 // NewMessage returns a message packet carrying data. The caller hands data
@@ -197,18 +200,26 @@ func decodePayloadElem(elem []byte) (packet, error) {
 	if len(elem) == 0 || elem[0] != binaryPrefix {
 		return decodePacket(elem)
 	}
-	enc := elem[1:]
-	// Go's base64 decoder skips CR and LF; Engine.IO base64 has none, so
-	// refuse them to keep one encoding per payload.
+	data, err := decodeBase64(elem[1:])
+	if err != nil {
+		return packet{}, err
+	}
+	return packet{typ: typeMessage, data: data, binary: true}, nil
+}
+
+// decodeBase64 decodes the base64 of a binary packet: standard, padded,
+// nothing else. Go's base64 decoder skips CR and LF; Engine.IO base64 has
+// none, so they are refused to keep one encoding per payload.
+func decodeBase64(enc []byte) ([]byte, error) {
 	if bytes.ContainsAny(enc, "\r\n") {
-		return packet{}, errParse
+		return nil, errParse
 	}
 	data := make([]byte, base64.StdEncoding.DecodedLen(len(enc)))
 	n, err := base64.StdEncoding.Strict().Decode(data, enc)
 	if err != nil {
-		return packet{}, errParse
+		return nil, errParse
 	}
-	return packet{typ: typeMessage, data: data[:n], binary: true}, nil
+	return data[:n], nil
 }
 
 // payloadLen returns the length of msgs encoded as a polling payload.

@@ -41,7 +41,10 @@ func (srv *Server) servePollingHandshake(w http.ResponseWriter, r *http.Request,
 	}
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Now().Add(srv.st.WriteTimeout))
-	body := srv.openPacket(sess.id, TransportPolling)
+	body := srv.openPacket(sess, TransportPolling)
+	if sess.proto == protocol3 {
+		body = appendElem3(nil, body)
+	}
 	writePollingHeaders(w, len(body))
 	_, err := w.Write(body)
 	if err == nil {
@@ -112,7 +115,12 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 		batch, tail, act, noopAt := s.nextPoll(arrived, conn)
 		switch act {
 		case pollSend:
-			err := s.writePayload(w, batch, tail)
+			var err error
+			if s.proto == protocol3 {
+				err = s.writePayload3(w, batch, tail)
+			} else {
+				err = s.writePayload(w, batch, tail)
+			}
 			s.recycle(batch)
 			if err != nil {
 				s.closeWith(ReasonTransportError, closeError)
@@ -260,11 +268,18 @@ func (s *Session) servePost(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 	}()
 
+	decode := decodePayload
+	if s.proto == protocol3 {
+		decode = decodePayload3
+	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/octet-stream" {
-		// EIO3's binary POST; v4 sends binary as "b"+base64 only.
-		s.closeWith(ReasonParseError, closeError)
-		writeError(w, http.StatusBadRequest, codeBadRequest)
-		return
+		if s.proto != protocol3 {
+			// EIO3's binary POST; v4 sends binary as "b"+base64 only.
+			s.closeWith(ReasonParseError, closeError)
+			writeError(w, http.StatusBadRequest, codeBadRequest)
+			return
+		}
+		decode = decodeBinaryPayload3
 	}
 	maxPayload := s.srv.st.MaxPayload
 	if r.ContentLength > int64(maxPayload) {
@@ -286,7 +301,7 @@ func (s *Session) servePost(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
 		return
 	}
-	packets, err := decodePayload(body)
+	packets, err := decode(body)
 	if err != nil {
 		s.closeWith(ReasonParseError, closeError)
 		writeError(w, http.StatusBadRequest, codeBadRequest)

@@ -15,6 +15,10 @@ func (s *Session) deliver(data []byte, binary bool) {
 
 // handlePacket acts on one packet from the client, on either transport.
 func (s *Session) handlePacket(p packet) {
+	if s.proto == protocol3 {
+		s.handlePacket3(p)
+		return
+	}
 	switch {
 	case p.binary || p.typ == typeMessage:
 		s.deliver(p.data, p.binary)

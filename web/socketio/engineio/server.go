@@ -23,10 +23,13 @@ const (
 	// ReasonTransportError: an I/O error, a dropped held GET, a duplicate
 	// GET or POST, or a POST body or WebSocket message over MaxPayload.
 	ReasonTransportError = "transport error"
-	// ReasonPingTimeout: no pong within PingTimeout of a ping being queued.
+	// ReasonPingTimeout: no pong within PingTimeout of a ping being
+	// queued; in protocol 3, nothing from the client for
+	// PingInterval+PingTimeout.
 	ReasonPingTimeout = "ping timeout"
 	// ReasonParseError: the client sent an invalid packet or payload (this
-	// includes a ping, which v4 clients never send).
+	// includes a ping, which v4 clients never send, and a pong, which v3
+	// clients never send).
 	ReasonParseError = "parse error"
 	// ReasonServerShutdown: Server.Close.
 	ReasonServerShutdown = "server shutdown"
@@ -102,8 +105,9 @@ type Handler interface {
 	OnClose(reason string)
 }
 
-// Server is an Engine.IO v4 server. It is an http.Handler to be mounted at
-// the Engine.IO path (for example "/socket.io/").
+// Server is an Engine.IO v4 server (and v3, with Config.AllowEIO3). It is
+// an http.Handler to be mounted at the Engine.IO path (for example
+// "/socket.io/").
 type Server struct {
 	st       settings
 	accept   func(*Session) Handler
@@ -194,12 +198,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer s.wg.Done()
 
 	q := r.URL.Query()
-	if q.Get("EIO") != "4" {
+	proto, ok := s.st.protocolOf(q)
+	if !ok {
 		writeError(w, http.StatusBadRequest, codeUnsupportedProtocol)
 		return
 	}
 	transport := q.Get("transport")
-	if !s.st.transportEnabled(transport) {
+	if !s.st.transportEnabled(transport) || (proto == protocol3 && transport == TransportPolling && q.Has("j")) {
+		// A protocol 3 "j" asks for JSONP polling, which is not served.
 		writeError(w, http.StatusBadRequest, codeTransportUnknown)
 		return
 	}
@@ -238,6 +244,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sess := s.lookup(sid)
 	if sess == nil {
 		writeError(w, http.StatusBadRequest, codeUnknownSID)
+		return
+	}
+	if sess.proto != proto {
+		writeError(w, http.StatusBadRequest, codeBadRequest)
 		return
 	}
 	switch {
@@ -386,10 +396,13 @@ func (s *Server) newSession(r *http.Request, transport string, sl slot) *Session
 	req := r.WithContext(context.Background())
 	req.Body = http.NoBody
 	req.GetBody = nil
+	proto, _ := s.st.protocolOf(r.URL.Query())
 	sess := &Session{
 		srv:        s,
 		req:        req,
 		slot:       sl,
+		proto:      proto,
+		b64:        proto == protocol3 && wantsBase64(r),
 		transport:  transport,
 		closing:    make(chan struct{}),
 		done:       make(chan struct{}),
@@ -411,8 +424,12 @@ func (s *Server) newSession(r *http.Request, transport string, sl slot) *Session
 		}
 	}
 	sess.mu.Lock()
-	sess.nextPingAt = time.Now().Add(s.st.PingInterval)
-	sess.heartbeat = time.AfterFunc(s.st.PingInterval, sess.beat)
+	if proto == protocol3 {
+		sess.startHeartbeat3Locked()
+	} else {
+		sess.nextPingAt = time.Now().Add(s.st.PingInterval)
+		sess.heartbeat = time.AfterFunc(s.st.PingInterval, sess.beat)
+	}
 	sess.mu.Unlock()
 	s.sessions[sess.id] = sess
 	if sl.pend != nil {
@@ -445,14 +462,15 @@ func (s *Server) forget(sess *Session) {
 	s.mu.Unlock()
 }
 
-// openPacket returns the open packet for a new session:
+// openPacket returns the open packet for sess, new on transport:
 // exactly five keys, "upgrades" listing websocket only for polling
-// sessions of a server that has it enabled.
-func (s *Server) openPacket(sid string, transport string) []byte {
+// sessions of a server that has it enabled. Protocol 3 has no
+// "maxPayload", so four keys there.
+func (s *Server) openPacket(sess *Session, transport string) []byte {
 	b := make([]byte, 0, 128)
 	b = append(b, typeOpen)
 	b = append(b, `{"sid":"`...)
-	b = append(b, sid...)
+	b = append(b, sess.id...)
 	b = append(b, `","upgrades":[`...)
 	if transport == TransportPolling && s.st.websocket {
 		b = append(b, `"websocket"`...)
@@ -461,6 +479,9 @@ func (s *Server) openPacket(sid string, transport string) []byte {
 	b = strconv.AppendInt(b, s.st.PingInterval.Milliseconds(), 10)
 	b = append(b, `,"pingTimeout":`...)
 	b = strconv.AppendInt(b, s.st.PingTimeout.Milliseconds(), 10)
+	if sess.proto == protocol3 {
+		return append(b, '}')
+	}
 	b = append(b, `,"maxPayload":`...)
 	b = strconv.AppendInt(b, int64(s.st.MaxPayload), 10)
 	return append(b, '}')

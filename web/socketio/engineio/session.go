@@ -38,6 +38,9 @@ type Session struct {
 	req  *http.Request
 	slot slot // given back by finish once OnClose has returned
 
+	proto protocol // the Engine.IO revision of the handshake
+	b64   bool     // protocol 3: the handshake asked for binary as base64 (b64)
+
 	// dispatchMu serializes Handler calls. newSession takes it and
 	// acceptSession releases it, so nothing is delivered before the
 	// handler exists.
@@ -65,6 +68,7 @@ type Session struct {
 	postActive   bool        // a polling POST is being served
 	pongDeadline time.Time   // the outstanding ping's; zero while none is
 	nextPingAt   time.Time   // while no ping is outstanding: when the next one is due
+	heardAt      time.Time   // protocol 3: when the client's last packet arrived
 	ws           *wsConn     // the session's WebSocket, once open
 	flusher      *flusher    // writes ws's queue, set with ws
 	probeConn    *wsConn     // the probing WebSocket, during an upgrade
@@ -305,6 +309,10 @@ func (s *Session) ID() string { return s.id }
 // Request returns the handshake request (headers, URL query, RemoteAddr).
 // It must be treated as read-only and its Body is not readable.
 func (s *Session) Request() *http.Request { return s.req }
+
+// Protocol returns the Engine.IO protocol revision the client speaks: 4,
+// or 3 for a Socket.IO v2 client (Config.AllowEIO3).
+func (s *Session) Protocol() int { return int(s.proto) }
 
 // Transport returns the current transport name: "polling" or "websocket".
 func (s *Session) Transport() string {

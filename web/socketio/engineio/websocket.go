@@ -23,8 +23,9 @@ func (srv *Server) serveWebSocketHandshake(w http.ResponseWriter, r *http.Reques
 		return
 	}
 	c := newWSConn(sess, nc, srv.st.MaxPayload, false)
+	c.b64 = sess.b64
 	// Nothing else knows c yet, so this goroutine is its only writer.
-	open := appendFrame(nil, opText, srv.openPacket(sess.id, TransportWebSocket))
+	open := appendFrame(nil, opText, srv.openPacket(sess, TransportWebSocket))
 	if err := c.writeBlocking(open, time.Now().Add(srv.st.WriteTimeout)); err != nil {
 		sess.closeWith(ReasonTransportError, closeError)
 		_ = nc.Close()
@@ -146,6 +147,7 @@ func (s *Session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := newWSConn(s, nc, s.srv.st.MaxPayload, true)
+	c.b64 = s.proto == protocol3 && wantsBase64(r)
 	s.mu.Lock()
 	if s.closed() {
 		s.mu.Unlock()
@@ -241,13 +243,26 @@ func (s *Session) completeUpgrade(c *wsConn) bool {
 func (s *Session) wsFrame(c *wsConn, op byte, data []byte) error {
 	switch op {
 	case opText:
-		p, err := decodePacket(data)
+		decode := decodePacket
+		if s.proto == protocol3 {
+			decode = decodePacket3
+		}
+		p, err := decode(data)
 		if err != nil {
 			s.closeWith(ReasonParseError, closeError)
 			return errStopped
 		}
 		s.handlePacket(p)
 	case opBinary:
+		if s.proto == protocol3 {
+			p, err := decodeBinaryPacket3(data)
+			if err != nil {
+				s.closeWith(ReasonParseError, closeError)
+				return errStopped
+			}
+			s.handlePacket(p)
+			break
+		}
 		s.deliver(data, true)
 	case opPing:
 		s.Send(rawFrameMessage(appendFrame(nil, opPong, data)))

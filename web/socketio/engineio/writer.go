@@ -304,14 +304,14 @@ func (s *Session) writeFrames(c *wsConn, batch []*Message, rio *rawIO, deadline 
 		return true, nil
 	}
 	if len(batch) == 1 {
-		_, err := write(batch[0].wsFrame())
+		_, err := write(c.frame(batch[0]))
 		return nil, err
 	}
 	bp := writeBufPool.Get().(*[]byte)
 	defer writeBufPool.Put(bp)
 	buf := (*bp)[:0]
 	for i, m := range batch {
-		f := m.wsFrame()
+		f := c.frame(m)
 		if len(buf) > 0 && len(buf)+len(f) > writeChunk {
 			if whole, err := write(buf); !whole || err != nil {
 				return batch[i:], err

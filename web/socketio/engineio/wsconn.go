@@ -28,6 +28,10 @@ type wsConn struct {
 	// reads or changes it.
 	probe bool
 
+	// b64: a protocol 3 client that asked for binary as base64 text
+	// frames (b64 in its request). Set before the connection is shared.
+	b64 bool
+
 	token   int32 // the poller's name for the connection, while registered
 	removed bool  // the poller has forgotten it for good; guarded by the poller's mu
 
@@ -42,6 +46,15 @@ type wsConn struct {
 	// nothing more is written. Touched by whoever may write (see
 	// writeBlocking).
 	writeFailed bool
+}
+
+// frame returns m as c's client reads it: wsFrame, or wsFrame3 for a
+// protocol 3 session. The result is shared and must not be modified.
+func (c *wsConn) frame(m *Message) []byte {
+	if c.sess.proto == protocol3 {
+		return m.wsFrame3(c.b64)
+	}
+	return m.wsFrame()
 }
 
 // errStopped is returned by a frame handler to stop reading a connection

@@ -1,0 +1,53 @@
+package engineio
+
+import "time"
+
+// A protocol 3 session's heartbeat runs the other way round: the client
+// pings, the server answers each ping with a pong, and a session from
+// which nothing has been heard for PingInterval+PingTimeout (its handshake
+// counts as heard) is closed with ReasonPingTimeout, as the reference
+// does. Every packet the client sends counts, not only pings.
+
+// pongMessage answers a protocol 3 client's ping. Like the reference's,
+// it carries no data.
+var pongMessage = controlMessage(typePong, "")
+
+// startHeartbeat3Locked arms a new protocol 3 session's timer for its
+// silence deadline. s.mu must be held.
+func (s *Session) startHeartbeat3Locked() {
+	s.heardAt = time.Now()
+	s.heartbeat = time.AfterFunc(s.srv.st.PingInterval+s.srv.st.PingTimeout, s.beat)
+}
+
+// silenceDeadlineLocked returns when a protocol 3 session that hears
+// nothing more from its client times out. s.mu must be held.
+func (s *Session) silenceDeadlineLocked() time.Time {
+	return s.heardAt.Add(s.srv.st.PingInterval + s.srv.st.PingTimeout)
+}
+
+// beat3 is beat for protocol 3: it closes the session once its silence
+// deadline has passed, or arms the timer again for the deadline, which
+// packets heard meanwhile have moved on (the timer is not reset for each
+// packet: it finds out when it fires).
+func (s *Session) beat3() {
+	s.mu.Lock()
+	if s.closed() {
+		s.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	if deadline := s.silenceDeadlineLocked(); now.Before(deadline) {
+		s.heartbeat.Reset(deadline.Sub(now))
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	s.closeWith(ReasonPingTimeout, closeError)
+}
+
+// heard records that a packet arrived from a protocol 3 client.
+func (s *Session) heard() {
+	s.mu.Lock()
+	s.heardAt = time.Now()
+	s.mu.Unlock()
+}

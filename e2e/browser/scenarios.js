@@ -147,11 +147,9 @@ async function markup(run) {
 async function polling(run) {
   const poll = await run.open('poll (desktop, no WebSocket)', 'desktop', { noWebSocket: true });
   const ws = await run.open('sock (phone)', 'phone', { colorScheme: 'dark' });
-  const pollState = await run.state(poll);
+  const pollState = await run.join(poll, 'poll');
   run.expect(/long-polling/.test(pollState.statusDetail), 'the page without WebSocket is not connected over long-polling: ' + JSON.stringify(pollState));
-  run.expect(/WebSocket/.test((await run.state(ws)).statusDetail), 'the page with WebSocket is not connected over it');
-  await run.join(poll, 'poll');
-  await run.join(ws, 'sock');
+  run.expect(/WebSocket/.test((await run.join(ws, 'sock')).statusDetail), 'the page with WebSocket is not connected over it');
   await run.say(poll, 'Typing from a browser without WebSocket.');
   await run.sees(ws, 'poll', 'Typing from a browser without WebSocket.');
   await run.say(ws, 'Reads fine here over WebSocket.');

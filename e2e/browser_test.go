@@ -46,6 +46,7 @@ var browserScenarios = []struct{ name, what string }{
 	{"restart", "after a server restart the pages reconnect, keep their nicknames and chat, history not repeated"},
 	{"crowd", "five people joining and three leaving at once show as one line; the chatter list follows"},
 	{"busyAddress", "a page whose join is refused as too fast, its address having used up its joins, tries again and gets in"},
+	{"welcome", "a page on its welcome screen holds no connection and does not reconnect when the server closes one that did not join"},
 }
 
 // scenarioArgs are the serve flags of the scenarios that need some.
@@ -54,6 +55,9 @@ var scenarioArgs = map[string][]string{
 	// the allowance of one connection, the address gets a join back every
 	// 2 s only.
 	"busyAddress": {"--trusted-proxies", "127.0.0.1", "--ip-rate-factor", "1"},
+	// A connection that has not joined is closed after 1 s; the scenario
+	// watches its pages for three times as long (CALM_MS).
+	"welcome": {"--pending-timeout", "1s"},
 }
 
 // browserMissing says why the browser tests cannot run ("" when they can).

@@ -22,6 +22,12 @@ const RECONNECT_MS = 20000;
 /** How often a wait reads the page's state again. */
 const POLL_MS = 50;
 
+/** Whether url is an Engine.IO request that opens a session (a handshake: no sid yet). */
+function isHandshake(url) {
+  const u = new URL(url);
+  return u.pathname === '/socket.io/' && u.searchParams.has('EIO') && !u.searchParams.has('sid');
+}
+
 /** The two screens the page is tested on: a laptop and a 390-pixel-wide phone. */
 const DEVICES = {
   desktop: { viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 },
@@ -129,13 +135,18 @@ class Run {
       if (!url.startsWith(this.base + '/')) this.problem(label + ' requested ' + url + ', outside the server\'s origin');
     });
     page.framesSent = []; // what the page sent over WebSocket, or in long-polling POST bodies
+    page.handshakes = 0; // Engine.IO sessions the page opened, over WebSocket or long-polling
     context.on('request', (request) => {
       if (request.method() === 'POST' && request.url().startsWith(this.base + '/socket.io/')) {
         page.framesSent.push(request.postData() || '');
       }
+      if (request.method() === 'GET' && request.url().startsWith(this.base + '/') && isHandshake(request.url())) {
+        page.handshakes++;
+      }
     });
     page.on('websocket', (ws) => {
       page.websockets.push(ws.url());
+      if (isHandshake(ws.url().replace(/^ws/, 'http'))) page.handshakes++;
       ws.on('framesent', (frame) => page.framesSent.push(String(frame.payload)));
       if (!ws.url().startsWith(this.base.replace(/^http:/, 'ws:') + '/socket.io/')) {
         this.problem(label + ' opened a WebSocket to ' + ws.url());
@@ -158,7 +169,8 @@ class Run {
     const response = await page.goto(this.base + '/', { waitUntil: 'load' });
     const csp = (response && response.headers()['content-security-policy']) || '';
     this.checkCSP(label, csp);
-    await this.until(page, 'connected', (s) => s.status === 'connected');
+    // A new page waits on its welcome screen without a connection (it connects on joining).
+    await this.until(page, 'the welcome screen, not connected', (s) => s.phase === 'welcome' && s.status === 'idle');
     return page;
   }
 
@@ -194,6 +206,20 @@ class Run {
         throw new Failure(page.label + ': ' + what + ' did not happen within ' + (timeoutMs || WAIT_MS) +
           ' ms; the page shows ' + JSON.stringify(last));
       }
+      await page.waitForTimeout(POLL_MS);
+    }
+  }
+
+  /**
+   * Checks that test(state) holds on page for the next ms milliseconds, reading the state every
+   * POLL_MS; fails with the first state for which it does not.
+   */
+  async holds(page, what, test, ms) {
+    const end = Date.now() + ms;
+    for (;;) {
+      const s = await this.state(page);
+      if (!test(s)) throw new Failure(page.label + ': ' + what + ' did not hold for ' + ms + ' ms; the page shows ' + JSON.stringify(s));
+      if (Date.now() >= end) return s;
       await page.waitForTimeout(POLL_MS);
     }
   }

@@ -6,6 +6,13 @@
  */
 const { RECONNECT_MS } = require('./harness');
 
+/**
+ * How long the welcome scenario watches a page that should stay calm: three times the
+ * --pending-timeout its server runs with (1 s, see e2e/browser_test.go), long enough for the
+ * server to close a connection that does not join and for a page to start reconnecting.
+ */
+const CALM_MS = 3000;
+
 /** Names and texts of the chat messages a page shows, in order, one string each. */
 function transcript(state) {
   return state.messages.map((m) => m.name + ': ' + m.text);
@@ -147,11 +154,9 @@ async function markup(run) {
 async function polling(run) {
   const poll = await run.open('poll (desktop, no WebSocket)', 'desktop', { noWebSocket: true });
   const ws = await run.open('sock (phone)', 'phone', { colorScheme: 'dark' });
-  const pollState = await run.state(poll);
+  const pollState = await run.join(poll, 'poll');
   run.expect(/long-polling/.test(pollState.statusDetail), 'the page without WebSocket is not connected over long-polling: ' + JSON.stringify(pollState));
-  run.expect(/WebSocket/.test((await run.state(ws)).statusDetail), 'the page with WebSocket is not connected over it');
-  await run.join(poll, 'poll');
-  await run.join(ws, 'sock');
+  run.expect(/WebSocket/.test((await run.join(ws, 'sock')).statusDetail), 'the page with WebSocket is not connected over it');
   await run.say(poll, 'Typing from a browser without WebSocket.');
   await run.sees(ws, 'poll', 'Typing from a browser without WebSocket.');
   await run.say(ws, 'Reads fine here over WebSocket.');
@@ -306,4 +311,49 @@ async function busyAddress(run) {
   run.expect(s.joinError === '', 'late (phone) shows a refusal after all: ' + JSON.stringify(s.joinError));
 }
 
-module.exports = { chat, markup, polling, restart, crowd, busyAddress };
+/**
+ * The page is on its welcome screen without a connection and says so calmly: not connecting,
+ * reconnecting or disconnected with an error.
+ */
+function calm(s) {
+  return s.phase === 'welcome' && s.status === 'idle';
+}
+
+/**
+ * Pages left on their welcome screen for longer than the server's --pending-timeout hold no
+ * connection: they stay calm, with no "Connecting…", "Reconnecting" or error, open no connection,
+ * and connect when the person joins. A page whose join was refused keeps the connection it
+ * joined with; when the server closes it for not joining in time, the page goes back to the calm
+ * state instead of reconnecting, and joining afterwards works.
+ */
+async function welcome(run) {
+  const poll = await run.open('poll (phone, no WebSocket)', 'phone', { noWebSocket: true });
+  const ada = await run.open('ada (desktop)', 'desktop');
+  await Promise.all([poll, ada].map((page) => run.holds(page, 'the calm welcome screen', calm, CALM_MS)));
+  for (const page of [poll, ada]) {
+    run.expect(page.handshakes === 0, page.label + ': opened ' + page.handshakes + ' connections on its welcome screen');
+  }
+  await run.screenshot(poll, 'phone-welcome-idle');
+  const joined = await run.join(poll, 'poll');
+  run.expect(/long-polling/.test(joined.statusDetail), 'poll (phone, no WebSocket) is not connected over long-polling: ' + JSON.stringify(joined));
+
+  // A taken nickname: ada is connected, but not in the room, until the server closes the connection.
+  await run.until(ada, 'focus in the nickname box', (s) => s.focused === 'nick_input');
+  await ada.keyboard.type('POLL');
+  await ada.keyboard.press('Enter');
+  await run.until(ada, 'a line saying the nickname is taken', (s) => /already using/i.test(s.joinError) && s.status === 'connected');
+  const opened = ada.handshakes;
+  await run.until(ada, 'calm again once the server closed the connection that did not join', calm);
+  await run.holds(ada, 'the calm welcome screen after the server closed the connection', calm, CALM_MS);
+  run.expect(ada.handshakes === opened, 'ada (desktop): reconnected on its welcome screen (' +
+    (ada.handshakes - opened) + ' new connections after the server closed the one that did not join)');
+  run.expect(/already using/i.test((await run.state(ada)).joinError), 'ada (desktop): the refusal is no longer shown');
+
+  run.expect(/WebSocket/.test((await run.join(ada, 'ada')).statusDetail), 'ada (desktop) did not connect over WebSocket');
+  await run.chattersAre(poll, ['ada', 'poll']);
+  await run.chattersAre(ada, ['ada', 'poll']);
+  await run.say(ada, 'Back from the welcome screen.');
+  await run.sees(poll, 'ada', 'Back from the welcome screen.');
+}
+
+module.exports = { chat, markup, polling, restart, crowd, busyAddress, welcome };

@@ -8,6 +8,10 @@
  *   on    add chatter (name) / remove chatter (name) / kicked ({reason}) / chat error ({code, message})
  * Servers that never answer acks (the classic Node app) still work: a missing join ack counts as
  * joined, and messages without the object argument are read from "nick: text".
+ *
+ * The page connects when it needs to: when the person joins, or at once when a reloaded tab takes
+ * its seat back. A page on its welcome screen holds no connection, and one the server closes
+ * before it joined is not reconnected.
  */
 (function () {
   'use strict';
@@ -645,7 +649,10 @@
       state.wanted = name;
       setJoining(true);
       el.joinError.textContent = '';
-      if (!socket.active) socket.connect();
+      if (!socket.active) {
+        setStatus('connecting', 'Connecting…');
+        socket.connect();
+      }
       return;
     }
     join(name, !state.joinedOnce);
@@ -657,6 +664,21 @@
   function stopCountdown() {
     if (state.countdown !== null) clearInterval(state.countdown);
     state.countdown = null;
+  }
+
+  /**
+   * The page needs a connection only to be in the room or to get in: a person on the welcome
+   * screen who has not asked to join yet holds none (the server closes connections that do not
+   * join soon, see --pending-timeout).
+   */
+  function connectionNeeded() {
+    return state.me !== null || state.wanted !== null;
+  }
+
+  /** The calm state of a page without a connection because it needs none yet. */
+  function setIdle() {
+    stopCountdown();
+    setStatus('idle', 'Not connected', 'Connects when you join');
   }
 
   function setStatus(kind, text, detail) {
@@ -679,6 +701,13 @@
     state.replaying = false;
     state.joinSeq += 1; // a join ack that can no longer come is not waited for
     setJoining(false);
+    if (reason !== 'io client disconnect' && !connectionNeeded()) {
+      // The server closed a connection that never got into the room (not joined in time, or
+      // pushed out by newer ones): no reconnecting; the next join connects again.
+      socket.disconnect();
+      setIdle();
+      return;
+    }
     if (socket.active) setStatus('reconnecting', 'Reconnecting…', 'Connection lost (' + reason + ')');
     else setStatus('disconnected', 'Disconnected', reason);
   });
@@ -807,7 +836,11 @@
     setJoining(true);
   }
   setPhase('welcome');
-  setStatus('connecting', 'Connecting…');
-  socket.connect();
-  if (!state.wanted) el.nickInput.focus();
+  if (state.wanted) {
+    setStatus('connecting', 'Connecting…');
+    socket.connect();
+  } else {
+    setIdle(); // submitJoin connects
+    el.nickInput.focus();
+  }
 })();

@@ -68,8 +68,8 @@ const (
 	// loop only pushes out its own.
 	defaultMaxPendingPerIP = 20
 	// defaultPendingTimeout: a real client connects and joins within a
-	// second or two, even on a phone network; a page left on its welcome
-	// screen longer is disconnected and reconnects by itself.
+	// second or two, even on a phone network (the page connects only when
+	// the person joins).
 	defaultPendingTimeout = 10 * time.Second
 	// minIPv6Prefix bounds --ipv6-prefix: a shorter network than a /32 (a
 	// whole provider's) would put unrelated people under one cap.

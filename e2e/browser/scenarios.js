@@ -354,6 +354,18 @@ async function welcome(run) {
   await run.chattersAre(ada, ['ada', 'poll']);
   await run.say(ada, 'Back from the welcome screen.');
   await run.sees(poll, 'ada', 'Back from the welcome screen.');
+
+  // The same over long-polling: the page does not tell the server about a session the server
+  // has already ended (that request would fail, and show as a console error).
+  const late = await run.open('late (phone, no WebSocket)', 'phone', { noWebSocket: true });
+  await run.until(late, 'focus in the nickname box', (s) => s.focused === 'nick_input');
+  await late.keyboard.type('ADA');
+  await late.keyboard.press('Enter');
+  await run.until(late, 'a line saying the nickname is taken', (s) => /already using/i.test(s.joinError) && s.status === 'connected');
+  const lateOpened = late.handshakes;
+  await run.until(late, 'calm again once the server closed the long-polling session that did not join', calm);
+  await run.holds(late, 'the calm welcome screen after the server closed the long-polling session', calm, CALM_MS);
+  run.expect(late.handshakes === lateOpened, 'late (phone, no WebSocket): reconnected on its welcome screen');
 }
 
 module.exports = { chat, markup, polling, restart, crowd, busyAddress, welcome };

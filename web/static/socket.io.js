@@ -350,7 +350,7 @@
         credentials: 'same-origin',
         signal: abort ? abort.signal : undefined
       }).then(function (response) {
-        if (!response.ok) throw new Error('poll failed with HTTP ' + response.status);
+        if (!response.ok) throw httpError('poll', response.status);
         return response.text();
       }).then(function (payload) {
         if (self._closed) return;
@@ -370,7 +370,7 @@
             }
           }
           if (packet.type === 'close') {
-            self._stop('transport close', new Error('server closed the session'));
+            self._stop('transport close', new Error('server closed the session'), true);
             return;
           }
           self._fire('packet', packet);
@@ -383,7 +383,8 @@
           self._poll();
         }
       }).catch(function (err) {
-        self._stop('transport error', err);
+        // A session the server refused (HTTP 400: it has ended there) needs no close packet.
+        self._stop('transport error', err, err.httpStatus === 400);
       });
     }
 
@@ -417,19 +418,20 @@
         headers: { 'Content-Type': 'text/plain;charset=UTF-8' },
         body: parts.join(RECORD_SEPARATOR)
       }).then(function (response) {
-        if (!response.ok) throw new Error('post failed with HTTP ' + response.status);
+        if (!response.ok) throw httpError('post', response.status);
         self._writing = false;
         self._flush();
       }).catch(function (err) {
         self._writing = false;
-        self._stop('transport error', err);
+        self._stop('transport error', err, err.httpStatus === 400);
       });
     }
 
-    close() {
+    /** Ends the transport; unless the server has already ended the session, tells it so. */
+    close(serverGone) {
       if (this._closed) return;
       this._closed = true;
-      if (this._sid) {
+      if (this._sid && !serverGone) {
         // Tell the server at once rather than leaving it to the ping timeout.
         this._closing = true;
         this._queue.push(ENGINE_CODES.close);
@@ -438,11 +440,18 @@
       if (this._getAbort) this._getAbort.abort();
     }
 
-    _stop(reason, error) {
+    _stop(reason, error, serverGone) {
       if (this._closed) return;
-      this.close();
+      this.close(serverGone);
       this._fire('close', reason, error);
     }
+  }
+
+  /** An Error for a polling request the server answered with a failing HTTP status. */
+  function httpError(what, status) {
+    var err = new Error(what + ' failed with HTTP ' + status);
+    err.httpStatus = status;
+    return err;
   }
 
   // ------------------------------------------------------------------------------------------

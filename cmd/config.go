@@ -246,13 +246,21 @@ func (s fileSetting) apply(fs *pflag.FlagSet) error {
 	} else {
 		err = fs.Set(s.key, s.args[0])
 	}
-	if err != nil {
+	switch {
+	case err == nil:
+		return nil
+	case strings.Contains(err.Error(), strconv.ErrRange.Error()):
+		// pflag formats the strconv error into its own, unwrapped.
+		return &configError{
+			msg: fmt.Sprintf("config file %s: %s = %s is out of range for %s", s.where(), s.key, s.text, s.key),
+			err: err,
+		}
+	default:
 		return &configError{
 			msg: fmt.Sprintf("config file %s: %s = %s is not valid: %s takes %s", s.where(), s.key, s.text, s.key, wantTOML(f)),
 			err: err,
 		}
 	}
-	return nil
 }
 
 // readConfig reads the configuration file at path (from says who named

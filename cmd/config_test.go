@@ -292,6 +292,20 @@ an-ip = "192.0.2.1"
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Run("a value out of the flag's range", func(t *testing.T) {
+		var c configOptions
+		fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+		define(fs)
+		c.addFlags(fs)
+		big := writeConfig(t, "a-uint16 = 65536\n")
+		if err := fs.Parse([]string{"--config", big}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := c.resolve(fs, define, func() error { return nil })
+		if want := "config file " + big + ", line 1: a-uint16 = 65536 is out of range for a-uint16"; err == nil || err.Error() != want {
+			t.Errorf("got %v, want %s", err, want)
+		}
+	})
 	want := map[string]any{
 		"a-string": `x, "y"`, "an-int": "-3", "a-uint16": "65535", "an-int64": "9007199254740993", "a-float": "7",
 		"a-bool": "true", "a-duration": "1h30m0s", "an-ip": "192.0.2.1",

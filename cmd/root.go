@@ -78,6 +78,10 @@ func Execute() {
 // code.
 func report(w io.Writer, cmd *cobra.Command, err error) int {
 	fmt.Fprintf(w, "chatserver: %v\n", err)
+	var c *configError
+	if errors.As(err, &c) {
+		return exitUsage
+	}
 	var u usageError
 	if errors.As(err, &u) {
 		fmt.Fprintf(w, "Run '%s --help' for usage.\n", cmd.CommandPath())

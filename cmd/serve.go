@@ -315,6 +315,7 @@ func firstError(errs []error) error {
 
 func newServeCommand() *cobra.Command {
 	var o serveOptions
+	var conf configOptions
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the chat server",
@@ -341,28 +342,41 @@ Only requests for an IP address, localhost, this machine's names, the host of
 --public-url or one of --allowed-hosts are served (others get HTTP 421), so a
 foreign name pointed at this machine cannot be used to reach it from a browser.
 
-Every flag can also be set by its environment variable; a flag on the command
-line wins. On shutdown every client is disconnected and the file is closed
-last; the exit status is 0.`,
+Every flag can also be set by its environment variable, and in a TOML file
+given by --config (or CHATSERVER_CONFIG) whose keys are the flag names:
+max-message = 2000, allowed-hosts = ["chat.lan"], ping-interval = "25s". A flag
+on the command line wins over its variable, which wins over the file. --check
+checks the settings, the database and the address, prints the effective
+settings with where each came from, and exits: 0 when serve would start, 1
+when the database, the admin socket or the address is not usable now, and as
+serve does at a mistake in the settings (2 in the file).
+
+On shutdown every client is disconnected and the file is closed last; the exit
+status is 0.`,
 		Example: `  chatserver serve
   chatserver serve --addr 127.0.0.1:9000 --db /var/lib/chatserver/chat.db --history 50
   CHATSERVER_ADDR=:80 CHATSERVER_DB=/srv/chat.db chatserver serve
   chatserver serve --allowed-origins https://chat.example.org,https://example.org
   chatserver serve --public-url https://chat.example.org --trusted-proxies 127.0.0.1,::1
   chatserver serve --trusted-proxies 127.0.0.1,10.0.0.0/8 --max-connections-per-ip 20
-  chatserver serve --rate 2 --burst 5 --max-message 500`,
+  chatserver serve --rate 2 --burst 5 --max-message 500
+  chatserver serve --config /etc/chatserver/chatserver.toml
+  chatserver serve --config /etc/chatserver/chatserver.toml --check`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := applyEnv(cmd.Flags()); err != nil {
+			define := func(fs *pflag.FlagSet) { new(serveOptions).addFlags(fs) }
+			r, err := conf.resolve(cmd.Flags(), define, o.validate)
+			if err != nil {
 				return err
 			}
-			if err := o.validate(); err != nil {
-				return err
+			if conf.check {
+				return o.check(cmd.OutOrStdout(), r)
 			}
 			return o.run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	o.addFlags(cmd.Flags())
+	conf.addFlags(cmd.Flags())
 	return cmd
 }
 

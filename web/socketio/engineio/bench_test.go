@@ -1,6 +1,7 @@
 package engineio
 
 import (
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -38,7 +39,7 @@ func (nopHandler) OnClose(string)         {}
 func BenchmarkBroadcastWebSocket(b *testing.B) {
 	const clients = 50
 	sessions := make(chan *Session, clients)
-	srv := NewServer(Config{}, func(s *Session) Handler { sessions <- s; return nopHandler{} })
+	srv := NewServer(Config{Logger: slog.New(slog.DiscardHandler)}, func(s *Session) Handler { sessions <- s; return nopHandler{} })
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
 	defer srv.Close()

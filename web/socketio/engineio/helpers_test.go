@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"chatserver/internal/leaktest"
+	"chatserver/internal/logtest"
 
 	"github.com/gorilla/websocket"
 )
@@ -108,9 +109,10 @@ type env struct {
 	ts       *httptest.Server
 	client   *http.Client
 	accepted chan *recorder
-	echo     bool // sessions echo every message back
-	msgs     int  // capacity of each recorder's msgs; 0: defaultMsgBuffer
-	noPoller bool // read every WebSocket on a goroutine of its own
+	log      *logtest.Recorder // what the server logged, unless cfg had a Logger
+	echo     bool              // sessions echo every message back
+	msgs     int               // capacity of each recorder's msgs; 0: defaultMsgBuffer
+	noPoller bool              // read every WebSocket on a goroutine of its own
 	// goneGrace replaces connGoneGrace when not zero.
 	goneGrace time.Duration
 }
@@ -160,6 +162,9 @@ func newEnv(t testing.TB, cfg Config, opts ...envOption) *env {
 	e := &env{accepted: make(chan *recorder, 64)}
 	for _, o := range opts {
 		o(e)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger, e.log = logtest.New(t)
 	}
 	e.srv = NewServer(cfg, func(s *Session) Handler {
 		r := &recorder{t: t, sess: s, echo: e.echo, msgs: make(chan received, e.msgBuffer()), closed: make(chan string, 1)}

@@ -478,18 +478,19 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 		return nil
 	}
 	srv := web.New(room, webCfg)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-
 	dbName := o.db
 	if abs, err := filepath.Abs(o.db); err == nil {
 		dbName = abs
 	}
+	// Before the first request is served: the first line of the log.
+	logger.Info("chatserver started", "addr", ln.Addr().String(), "db", dbName)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
 	fmt.Fprintf(out, "chatserver: listening on %s (database %s)\n", displayURL(ln.Addr()), dbName)
 	for _, u := range lanURLs(ln.Addr()) {
 		fmt.Fprintf(out, "chatserver: on this network: %s\n", u)
 	}
-	logger.Info("chatserver started", "addr", ln.Addr().String(), "db", dbName)
 	logExposed(logger, o.db)
 
 	var runErr error

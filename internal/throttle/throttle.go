@@ -91,8 +91,12 @@ func New(logger *slog.Logger, level slog.Level, burst int) *Log {
 // the next one opens full, so a client that goes on is summarised once a
 // window. msg is the same for every line of a kind ("disconnected a
 // flooding client"): it is the kind. key is the client address the line
-// is about. After Close it does nothing.
+// is about. After Close, or when the logger leaves out the Log's level,
+// it does nothing.
 func (l *Log) Print(key, msg string, args ...any) {
+	if !l.logger.Enabled(context.Background(), l.level) {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {

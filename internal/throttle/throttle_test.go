@@ -1,6 +1,7 @@
 package throttle
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -176,3 +177,27 @@ func TestSummaryComesWithoutAnotherLine(t *testing.T) {
 		t.Errorf("summary at %s, want WARN", got.Level)
 	}
 }
+
+func TestNothingIsCountedBelowTheLoggersLevel(t *testing.T) {
+	logger, rec := logtest.New(t)
+	warnOnly := slog.New(&levelFilter{Handler: logger.Handler(), min: slog.LevelWarn})
+	l := New(warnOnly, slog.LevelInfo, 1)
+	for range 3 {
+		l.Print("192.0.2.7", "opened")
+	}
+	if n := len(l.keys); n != 0 {
+		t.Errorf("%d keys remembered for lines nobody logs", n)
+	}
+	l.Close()
+	if got := rec.Records(); len(got) != 0 {
+		t.Errorf("logged %v below the logger's level", got)
+	}
+}
+
+// levelFilter passes on the records of min and above.
+type levelFilter struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (f *levelFilter) Enabled(_ context.Context, l slog.Level) bool { return l >= f.min }

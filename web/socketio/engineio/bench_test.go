@@ -14,7 +14,7 @@ import (
 func TestHeldGETOutlivesHTTPServerWriteTimeout(t *testing.T) {
 	checkNoLeaks(t)
 	const interval = 300 * time.Millisecond
-	srv := NewServer(Config{PingInterval: interval, PingTimeout: time.Second}, func(*Session) Handler { return nopHandler{} })
+	srv := NewServer(Config{PingInterval: interval, PingTimeout: time.Second, Logger: testLogger(t)}, func(*Session) Handler { return nopHandler{} })
 	ts := httptest.NewUnstartedServer(srv)
 	// Shorter than the hold: the package must extend the deadline itself.
 	ts.Config.WriteTimeout = interval / 3

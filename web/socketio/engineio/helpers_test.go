@@ -3,6 +3,7 @@ package engineio
 import (
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -153,6 +154,12 @@ func withGoneGrace(d time.Duration) envOption { return func(e *env) { e.goneGrac
 
 // withMsgBuffer sets the capacity of each recorder's msgs.
 func withMsgBuffer(n int) envOption { return func(e *env) { e.msgs = n } }
+
+// testLogger returns a logger to the test's log.
+func testLogger(t testing.TB) *slog.Logger {
+	logger, _ := logtest.New(t)
+	return logger
+}
 
 // newEnv starts a server with cfg and registers its shutdown (and a
 // goroutine-leak check) with t.Cleanup.

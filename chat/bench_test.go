@@ -2,6 +2,7 @@ package chat
 
 import (
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -20,7 +21,7 @@ func (c *countConn) Close()           {}
 // 1000 joined connections (the writer's commit path with an in-memory
 // store, the broadcast loop, the shared event).
 func BenchmarkBroadcast1000(b *testing.B) {
-	f := newFixture(b, Config{Rate: 1e9, Burst: 1 << 30, Logf: b.Logf})
+	f := newFixture(b, Config{Rate: 1e9, Burst: 1 << 30, Logger: slog.New(slog.DiscardHandler)})
 	conns := make([]*countConn, 1000)
 	var sender *Client
 	for i := range conns {
@@ -50,7 +51,7 @@ func BenchmarkBroadcast1000(b *testing.B) {
 // 10 messages and 101 add chatter events to the joiner, the announcement
 // to the others.
 func BenchmarkJoinWithHistory(b *testing.B) {
-	f := newFixture(b, Config{Rate: 1e9, Burst: 1 << 30, Logf: b.Logf})
+	f := newFixture(b, Config{Rate: 1e9, Burst: 1 << 30, Logger: slog.New(slog.DiscardHandler)})
 	var sender *Client
 	for i := 0; i < 100; i++ {
 		c := f.room.Connect(&countConn{}, Peer{})

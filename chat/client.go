@@ -66,7 +66,7 @@ func (c *Client) Join(name, token string) (JoinResult, error) {
 	}
 	until, banned, err := r.store.BanExpiry(name, r.cfg.Now())
 	if err != nil {
-		r.cfg.Logf("chat: reading bans: %v", err)
+		r.cfg.Logger.Error("reading bans failed", "nick", name, "err", err)
 		return JoinResult{}, errorf(CodeInternal, "the server could not check the nickname, try again")
 	}
 	if banned {
@@ -216,9 +216,6 @@ func (c *Client) addrBucketsLocked(now time.Time) *addrBuckets {
 	})
 }
 
-// floodKind is how flood disconnects are grouped in the log.
-const floodKind = "chat: flood disconnects"
-
 // refused counts a rate-limited request of the kind what ("messages",
 // "joins") in *inARow, and disconnects the client once that reaches the
 // flood limit, logging it (throttled per address) once.
@@ -232,8 +229,8 @@ func (c *Client) refused(inARow *int, name, what string) {
 		if name == "" {
 			name = "(not joined)"
 		}
-		r.warn.Warn(floodKind, c.peer.logKey(), "chat: disconnected %s from %s: %d %s in a row over the rate limit",
-			name, c.peer.addr(), *inARow, what)
+		r.warn.Print(c.peer.logKey(), "disconnected a flooding client",
+			"nick", name, "addr", c.peer.addr(), "requests", what, "refused_in_a_row", *inARow)
 	}
 	c.conn.Close()
 }

@@ -2,10 +2,11 @@ package chat
 
 import (
 	"fmt"
-	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"chatserver/internal/logtest"
+	"chatserver/internal/throttle"
 )
 
 // joinFrom connects a client from peer and joins it as name, failing the
@@ -151,33 +152,9 @@ func TestJoinsFromOneAddressShareOneAllowance(t *testing.T) {
 	f.joinFrom(t, Peer{Addr: "::1"}, "exempt")
 }
 
-// logRecorder collects log lines.
-type logRecorder struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (r *logRecorder) logf(format string, args ...any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.lines = append(r.lines, fmt.Sprintf(format, args...))
-}
-
-func (r *logRecorder) matching(substr string) []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []string
-	for _, l := range r.lines {
-		if strings.Contains(l, substr) {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
 func TestFloodDisconnectsAreLoggedOncePerAddress(t *testing.T) {
-	logs := &logRecorder{}
-	f := newFixture(t, Config{Rate: 1, Burst: 1, FloodLimit: 2, AddressFactor: 100, Logf: logs.logf})
+	logger, logs := logtest.New(t)
+	f := newFixture(t, Config{Rate: 1, Burst: 1, FloodLimit: 2, AddressFactor: 100, Logger: logger})
 	flood := func(peer Peer, name string) {
 		t.Helper()
 		c, conn := f.joinFrom(t, peer, name)
@@ -190,14 +167,19 @@ func TestFloodDisconnectsAreLoggedOncePerAddress(t *testing.T) {
 		flood(remote("192.0.2.7"), fmt.Sprint("f", i))
 	}
 	flood(Peer{Addr: "127.0.0.1"}, "local")
-	equal(t, "logged during the floods", logs.matching("chat: "), []string{
-		"chat: disconnected f0 from 192.0.2.7: 2 messages in a row over the rate limit",
-		"chat: disconnected local from 127.0.0.1: 2 messages in a row over the rate limit",
+	var lines []string
+	for _, r := range logs.Matching("disconnected a flooding client") {
+		lines = append(lines, r.String())
+	}
+	equal(t, "logged during the floods", lines, []string{
+		"WARN disconnected a flooding client nick=f0 addr=192.0.2.7 requests=messages refused_in_a_row=2",
+		"WARN disconnected a flooding client nick=local addr=127.0.0.1 requests=messages refused_in_a_row=2",
 	})
 	f.room.Close()
-	equal(t, "logged at Close", logs.matching("chat: flood disconnects"), []string{
-		"chat: flood disconnects: 4 more from 192.0.2.7 in the last minute",
-	})
+	got := logs.Matching(throttle.SummaryMsg, "line", "disconnected a flooding client")
+	if len(got) != 1 || got[0].Attrs["key"] != "192.0.2.7" || got[0].Attrs["count"] != "4" {
+		t.Errorf("summaries at Close: %v, want one counting 4 more from 192.0.2.7", got)
+	}
 }
 
 func TestRecentForgetsIdleEntriesAndKeepsItsBound(t *testing.T) {

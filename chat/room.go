@@ -2,7 +2,7 @@ package chat
 
 import (
 	"fmt"
-	"log"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -103,8 +103,12 @@ type Config struct {
 	Batch         int // messages per transaction at most
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
-	// Logf receives internal errors; nil means log.Printf.
-	Logf func(format string, args ...any)
+	// Logger receives internal errors and the warnings about clients (a
+	// flood disconnect, throttled per address); nil means slog.Default().
+	Logger *slog.Logger
+	// LogMessages logs every stored message, its id, nickname and text, at
+	// info level. Off, the log carries no message text.
+	LogMessages bool
 }
 
 func (c *Config) setDefaults() {
@@ -131,8 +135,8 @@ func (c *Config) setDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	if c.Logf == nil {
-		c.Logf = log.Printf
+	if c.Logger == nil {
+		c.Logger = slog.Default()
 	}
 }
 
@@ -244,7 +248,7 @@ func NewRoom(store Store, cfg Config) (*Room, error) {
 		cfg:     cfg,
 		store:   store,
 		lim:     lim,
-		warn:    throttle.New(cfg.Logf),
+		warn:    throttle.New(cfg.Logger, slog.LevelWarn, 1),
 		addrs:   newRecent[addrBuckets](maxAddresses, max(lim.addrMsg.refillTime(), lim.addrJoin.refillTime())),
 		left:    newRecent[bucket](maxLeftNicknames, msg.refillTime()),
 		queue:   make(chan *pending, cfg.Queue),
@@ -523,7 +527,7 @@ func (r *Room) commit(batch []*pending) {
 		err = fmt.Errorf("store returned %d of %d messages", len(stored), len(msgs))
 	}
 	if err != nil {
-		r.cfg.Logf("chat: storing %d message(s) failed, senders were told: %v", len(batch), err)
+		r.cfg.Logger.Error("storing messages failed; their senders were told", "count", len(batch), "err", err)
 		for _, p := range batch {
 			p.done <- result{err: errorf(CodeStoreFailed, "the server could not save your message; it was not sent")}
 		}
@@ -534,6 +538,11 @@ func (r *Room) commit(batch []*pending) {
 		r.broadcastLocked(r.remember(m).ev, nil)
 	}
 	r.mu.Unlock()
+	if r.cfg.LogMessages {
+		for _, m := range stored {
+			r.cfg.Logger.Info("message", "id", m.ID, "nick", m.Name, "text", m.Text)
+		}
+	}
 	for i, p := range batch {
 		p.done <- result{msg: stored[i]}
 	}
@@ -547,7 +556,7 @@ func (r *Room) syncPresence() {
 	names := r.chattersLocked()
 	r.mu.Unlock()
 	if err := r.store.SetChatters(names); err != nil {
-		r.cfg.Logf("chat: saving the chatter list failed: %v", err)
+		r.cfg.Logger.Error("saving the chatter list failed", "err", err)
 	}
 }
 

@@ -3,11 +3,13 @@ package chat
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"chatserver/internal/logtest"
 	"chatserver/nick"
 	"chatserver/storage"
 )
@@ -192,8 +194,8 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 	if cfg.Now == nil {
 		cfg.Now = clock.Now
 	}
-	if cfg.Logf == nil {
-		cfg.Logf = t.Logf
+	if cfg.Logger == nil {
+		cfg.Logger, _ = logtest.New(t)
 	}
 	store := newMemStore(10)
 	room, err := NewRoom(store, cfg)
@@ -626,12 +628,48 @@ func TestCloseRefusesNewMessagesAndLeavesPresenceEmpty(t *testing.T) {
 func TestNewRoomClearsPresenceLeftByCrash(t *testing.T) {
 	store := newMemStore(10)
 	store.chatters = []string{"ghost"}
-	room, err := NewRoom(store, Config{Logf: t.Logf})
+	logger, _ := logtest.New(t)
+	room, err := NewRoom(store, Config{Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer room.Close()
 	if got := store.storedChatters(); len(got) != 0 {
 		t.Fatalf("presence after start: %q", got)
+	}
+}
+
+// TestMessageTextIsLoggedOnlyWhenAsked: without LogMessages nothing the
+// room logs carries a message's text; with it every stored message is one
+// info line with its id, nickname and text.
+func TestMessageTextIsLoggedOnlyWhenAsked(t *testing.T) {
+	const secret = "the secret is swordfish"
+	for _, logMessages := range []bool{false, true} {
+		t.Run(fmt.Sprint("LogMessages=", logMessages), func(t *testing.T) {
+			logger, logs := logtest.New(t)
+			f := newFixture(t, Config{Logger: logger, LogMessages: logMessages})
+			c, _ := f.join(t, "alice")
+			msg, err := c.Say(secret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.room.Close()
+			var carrying []logtest.Record
+			for _, r := range logs.Records() {
+				if strings.Contains(r.String(), "swordfish") {
+					carrying = append(carrying, r)
+				}
+			}
+			if !logMessages {
+				if len(carrying) != 0 {
+					t.Errorf("the text was logged without LogMessages: %v", carrying)
+				}
+				return
+			}
+			got := logs.Matching("message", "id", fmt.Sprint(msg.ID), "nick", "alice", "text", secret)
+			if len(got) != 1 || got[0].Level != slog.LevelInfo || len(carrying) != 1 {
+				t.Errorf("logged %v, want one info line for the message:\n%s", got, logs)
+			}
+		})
 	}
 }

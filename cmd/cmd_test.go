@@ -288,6 +288,11 @@ func TestCommandLineMistakes(t *testing.T) {
 			"--send-queue must be at least --history + 64 = 164, got 100"},
 		{"proxy that is a host name", []string{"serve", "--trusted-proxies", "10.0.0.1,proxy.lan"}, exitError,
 			`--trusted-proxies entries must be addresses such as 10.0.0.1 or networks such as 10.0.0.0/8, got "proxy.lan"`},
+		{"log format that is not one", []string{"serve", "--log-format", "logfmt"}, exitError, `--log-format must be text or json, got "logfmt"`},
+		{"log level that is not one", []string{"serve", "--log-level", "verbose"}, exitError,
+			`--log-level must be debug, info, warn or error, got "verbose"`},
+		{"log level in capitals", []string{"serve", "--log-level", "INFO"}, exitError, `--log-level must be debug, info, warn or error, got "INFO"`},
+		{"log messages that is not a boolean", []string{"serve", "--log-messages=sometimes"}, exitUsage, "--log-messages"},
 		{"unban with ban", []string{"kick", "x", "--unban", "--ban", "1m"}, exitError, "--unban cannot be combined"},
 		{"negative ban", []string{"kick", "x", "--ban", "-1m"}, exitError, "--ban must not be negative"},
 	} {
@@ -324,6 +329,8 @@ func TestEnvironment(t *testing.T) {
 		{"CHATSERVER_PING_INTERVAL", "5", `CHATSERVER_PING_INTERVAL="5" is not valid: --ping-interval takes a duration such as 10m or 2h`},
 		{"CHATSERVER_MAX_CONNECTIONS_PER_IP", "-1", "--max-connections-per-ip must be between 0 and"},
 		{"CHATSERVER_TRUSTED_PROXIES", "10.0.0.0/8,everyone", `--trusted-proxies entries must be addresses`},
+		{"CHATSERVER_LOG_LEVEL", "loud", `--log-level must be debug, info, warn or error, got "loud"`},
+		{"CHATSERVER_LOG_MESSAGES", "yes please", `CHATSERVER_LOG_MESSAGES="yes please" is not valid`},
 	} {
 		t.Run(tc.env+"="+tc.value, func(t *testing.T) {
 			t.Setenv(tc.env, tc.value)
@@ -457,6 +464,8 @@ func TestServeInProcess(t *testing.T) {
 	})
 
 	url := out.waitFor(t, regexp.MustCompile(`^chatserver: listening on (http://127\.0\.0\.1:\d+) \(database `+regexp.QuoteMeta(db)+`\)$`), 10*time.Second)
+	// The log, on the other writer, begins with the start.
+	errOut.waitFor(t, regexp.MustCompile(`^time=\S+ level=INFO msg="chatserver (started)" addr=127\.0\.0\.1:\d+ db=`+regexp.QuoteMeta(db)+`$`), 10*time.Second)
 	resp, err := http.Get(url + "/healthz")
 	if err != nil {
 		t.Fatal(err)
@@ -490,6 +499,7 @@ func TestServeInProcess(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("serve did not stop")
 	}
+	errOut.waitFor(t, regexp.MustCompile(`^time=\S+ level=INFO msg="chatserver (stopped)"$`), time.Second)
 	if _, err := os.Stat(admin.SocketPath(db)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("admin socket left after shutdown: %v", err)
 	}

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -57,6 +58,9 @@ func TestEveryServeFlagTakesItsEnvironmentVariable(t *testing.T) {
 			func(o *serveOptions) any { return o.web.SocketIO.Engine.PendingTimeout }, 3 * time.Second},
 		{"ipv6-prefix", "CHATSERVER_IPV6_PREFIX", "56", func(o *serveOptions) any { return o.web.IPv6Prefix }, 56},
 		{"allow-eio3", "CHATSERVER_ALLOW_EIO3", "false", func(o *serveOptions) any { return o.web.SocketIO.Engine.AllowEIO3 }, false},
+		{"log-format", "CHATSERVER_LOG_FORMAT", "json", func(o *serveOptions) any { return o.logFormat }, "json"},
+		{"log-level", "CHATSERVER_LOG_LEVEL", "debug", func(o *serveOptions) any { return o.level }, slog.LevelDebug},
+		{"log-messages", "CHATSERVER_LOG_MESSAGES", "true", func(o *serveOptions) any { return o.room.LogMessages }, true},
 	}
 	var tested []string
 	for _, tt := range tests {

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
+	"log/slog"
 	"math"
 	"net"
 	"net/url"
@@ -42,7 +42,25 @@ const (
 	// maxLANAddrs is how many of this machine's network addresses the
 	// start-up message suggests when listening on every interface.
 	maxLANAddrs = 3
+	// defaultLogFormat and defaultLogLevel: lines a person reads, without
+	// the debug ones.
+	defaultLogFormat = logText
+	defaultLogLevel  = "info"
 )
+
+// The values of --log-format.
+const (
+	logText = "text" // slog's key=value lines
+	logJSON = "json" // one JSON object a line
+)
+
+// logLevels are the values of --log-level.
+var logLevels = map[string]slog.Level{
+	"debug": slog.LevelDebug,
+	"info":  slog.LevelInfo,
+	"warn":  slog.LevelWarn,
+	"error": slog.LevelError,
+}
 
 // Defaults and bounds of the limits `serve` exposes. The chat and
 // transport defaults live in the packages that use them; these are the
@@ -130,6 +148,10 @@ type serveOptions struct {
 	// publicURL is --public-url as given; validate parses it into
 	// web.PublicURL.
 	publicURL string
+	// logFormat and logLevel are --log-format and --log-level as given;
+	// validate checks both and parses the level into level.
+	logFormat, logLevel string
+	level               slog.Level
 }
 
 // addFlags defines the flags of serve on fs, every one with its
@@ -180,6 +202,12 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 		"under load, gather each WebSocket client's packets for up to this long into one write (less CPU, more latency); 0 writes each at once")
 	fs.BoolVar(&eng.AllowEIO3, "allow-eio3", engineio.DefaultAllowEIO3,
 		"also serve Socket.IO v2 clients (Engine.IO protocol 3, EIO=3); false refuses them")
+	fs.StringVar(&o.logFormat, "log-format", defaultLogFormat,
+		"format of the log on standard error: text (key=value pairs) or json (one object a line)")
+	fs.StringVar(&o.logLevel, "log-level", defaultLogLevel,
+		"least severe log lines written: debug, info, warn or error (warn leaves out the lines for each connection and chatter)")
+	fs.BoolVar(&room.LogMessages, "log-messages", false,
+		"log the text of every stored message with its nickname (off, the log carries no message text)")
 	withEnv(fs)
 }
 
@@ -223,7 +251,25 @@ func (o *serveOptions) validate() error {
 		return fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	o.web.TrustedProxies = proxies
+	if o.logFormat != logText && o.logFormat != logJSON {
+		return fmt.Errorf("--log-format must be text or json, got %q", o.logFormat)
+	}
+	level, ok := logLevels[o.logLevel]
+	if !ok {
+		return fmt.Errorf("--log-level must be debug, info, warn or error, got %q", o.logLevel)
+	}
+	o.level = level
 	return nil
+}
+
+// newLogger returns the logger of --log-format and --log-level, writing
+// to w.
+func (o *serveOptions) newLogger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: o.level}
+	if o.logFormat == logJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // validateLimits checks the chat and transport limits, each against its
@@ -342,6 +388,12 @@ Only requests for an IP address, localhost, this machine's names, the host of
 --public-url or one of --allowed-hosts are served (others get HTTP 421), so a
 foreign name pointed at this machine cannot be used to reach it from a browser.
 
+The address to open is printed on standard output; the log goes to standard
+error, slog text or --log-format json, from --log-level on: a line for each
+connection opened and closed and each chatter joining and leaving (info),
+warnings about clients throttled per address. Message text is logged only
+with --log-messages.
+
 Every flag can also be set by its environment variable, and in a TOML file
 given by --config (or CHATSERVER_CONFIG) whose keys are the flag names:
 max-message = 2000, allowed-hosts = ["chat.lan"], ping-interval = "25s". A flag
@@ -360,6 +412,7 @@ status is 0.`,
   chatserver serve --public-url https://chat.example.org --trusted-proxies 127.0.0.1,::1
   chatserver serve --trusted-proxies 127.0.0.1,10.0.0.0/8 --max-connections-per-ip 20
   chatserver serve --rate 2 --burst 5 --max-message 500
+  chatserver serve --log-format json --log-level warn
   chatserver serve --config /etc/chatserver/chatserver.toml
   chatserver serve --config /etc/chatserver/chatserver.toml --check`,
 		Args: noArgs,
@@ -382,17 +435,19 @@ status is 0.`,
 
 // run serves until ctx ends or SIGINT/SIGTERM arrives, then shuts down in
 // order: the web server (disconnecting every client), the admin socket,
-// the room, and the database file last.
+// the room, and the database file last. The start-up message for people
+// goes to out; the log, from the line saying the server started to the
+// one saying it stopped, to errOut. A failure before the server started
+// is returned alone, as every command's.
 func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	ctx, stopSignals := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stopSignals()
-	logf := log.New(errOut, "chatserver: ", log.LstdFlags).Printf
+	logger := o.newLogger(errOut)
 
-	store, err := openForServe(o.db, o.room.History, logf)
+	store, err := openForServe(o.db, o.room.History, logger)
 	if err != nil {
 		return err
 	}
-	warnExposed(errOut, o.db)
 	// Until the server runs, undo what was set up on the way out.
 	var undo []func()
 	fail := func(err error) error {
@@ -410,7 +465,7 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	undo = append(undo, func() { ln.Close() })
 
 	roomCfg := o.room
-	roomCfg.Logf = logf
+	roomCfg.Logger = logger
 	room, err := chat.NewRoom(store, roomCfg)
 	if err != nil {
 		return fail(fmt.Errorf("start the room: %w", openError(o.db, err)))
@@ -418,7 +473,7 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	undo = append(undo, room.Close)
 
 	sock := admin.SocketPath(o.db)
-	adm, err := admin.Listen(sock, admin.NewHandler(room, logf), logf)
+	adm, err := admin.Listen(sock, admin.NewHandler(room, logger), logger)
 	if errors.Is(err, admin.ErrPathTooLong) {
 		return fail(plainf(err, "the admin socket path %s is too long for a Unix socket (%d bytes, at most %d); keep the database in a shorter path",
 			sock, len(sock), admin.MaxPathLen))
@@ -429,7 +484,7 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	undo = append(undo, func() { adm.Close() })
 
 	webCfg := o.web
-	webCfg.Logf = logf
+	webCfg.Logger = logger
 	webCfg.Ready = func() error {
 		if store.Check() != nil {
 			return errDatabaseGone
@@ -437,24 +492,27 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 		return nil
 	}
 	srv := web.New(room, webCfg)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-
 	dbName := o.db
 	if abs, err := filepath.Abs(o.db); err == nil {
 		dbName = abs
 	}
+	// Before the first request is served: the first line of the log.
+	logger.Info("chatserver started", "addr", ln.Addr().String(), "db", dbName)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
 	fmt.Fprintf(out, "chatserver: listening on %s (database %s)\n", displayURL(ln.Addr()), dbName)
 	for _, u := range lanURLs(ln.Addr()) {
 		fmt.Fprintf(out, "chatserver: on this network: %s\n", u)
 	}
+	logExposed(logger, o.db)
 
 	var runErr error
 	select {
 	case <-ctx.Done():
 		// A second Ctrl-C now stops the process the hard way.
 		stopSignals()
-		fmt.Fprintln(errOut, "chatserver: shutting down")
+		logger.Info("shutting down")
 	case runErr = <-served:
 		served = nil
 		if runErr == nil {
@@ -465,7 +523,7 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
-		logf("shutdown: web server: %v", err)
+		logger.Error("shutdown: the web server did not stop in time", "err", err)
 	}
 	if served != nil {
 		if err := <-served; err != nil && runErr == nil {
@@ -473,16 +531,20 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 		}
 	}
 	if err := adm.Close(); err != nil {
-		logf("shutdown: %v", err)
+		logger.Error("shutdown: closing the admin socket failed", "err", err)
 	}
 	room.Close()
 	if err := store.Close(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("close database: %w", err)
 	}
-	if runErr == nil {
-		fmt.Fprintln(errOut, "chatserver: stopped")
+	if runErr != nil {
+		// Also in the log, for whoever reads only that; the command
+		// reports it as ever.
+		logger.Error("chatserver stopped", "err", runErr)
+		return runErr
 	}
-	return runErr
+	logger.Info("chatserver stopped")
+	return nil
 }
 
 // errDatabaseGone is what /readyz tells anyone while the database file is

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"math"
 	"os"
 
@@ -19,10 +20,10 @@ const keepAll = math.MaxInt
 
 // openForServe opens the database for `serve`, turning the store's
 // sentinel errors into plain sentences. Like every command, it waits
-// bolt.DefaultTimeout for the file lock. logf receives the store's
+// bolt.DefaultTimeout for the file lock. logger receives the store's
 // reports of the file deleted or replaced under it.
-func openForServe(path string, history int, logf func(string, ...any)) (*bolt.Store, error) {
-	st, err := bolt.Open(path, bolt.Options{History: history, Logf: logf})
+func openForServe(path string, history int, logger *slog.Logger) (*bolt.Store, error) {
+	st, err := bolt.Open(path, bolt.Options{History: history, Logger: logger})
 	if errors.Is(err, storage.ErrLocked) {
 		return nil, plainf(err, "%s is in use by another chatserver (is one already running?)", path)
 	}

@@ -181,7 +181,7 @@ func TestSIGTERMStopsCleanly(t *testing.T) {
 	if _, err := os.Stat(db + ".sock"); !os.IsNotExist(err) {
 		t.Errorf("admin socket left after SIGTERM: %v", err)
 	}
-	if !strings.Contains(srv.stderr.String(), "chatserver: stopped") {
+	if len(srv.logged(t, "chatserver stopped")) != 1 {
 		t.Errorf("stderr %q does not say it stopped", srv.stderr)
 	}
 	// The file is free and whole: it opens at once.

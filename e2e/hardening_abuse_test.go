@@ -80,7 +80,8 @@ func TestSlowReaderIsDisconnectedAndNeverStallsTheRoom(t *testing.T) {
 	if got := len(watcher.Events("messages")); got != len(texts) {
 		t.Errorf("watcher got %d messages, want %d", got, len(texts))
 	}
-	srv.waitLog(t, "disconnected hang from 127.0.0.1: it did not read its messages and its send queue is full")
+	srv.waitRecord(t, "disconnected a slow client: it did not read its messages and its send queue is full",
+		"nick", "hang", "addr", "127.0.0.1")
 
 	// Its nickname is free again: presence was cleared.
 	joinWS(t, srv.url, "hang")
@@ -119,7 +120,8 @@ func TestFloodIsRefusedNeverBroadcastAndDisconnected(t *testing.T) {
 	wg.Wait()
 	flooder.WaitClosed()
 	watcher.WaitEvent("flooder leaving", named("remove chatter", "flooder"))
-	srv.waitLog(t, "chat: disconnected flooder from 127.0.0.1: 20 messages in a row over the rate limit")
+	srv.waitRecord(t, "disconnected a flooding client",
+		"nick", "flooder", "addr", "127.0.0.1", "requests", "messages", "refused_in_a_row", "20")
 
 	accepted := map[string]bool{}
 	refused := 0

@@ -319,9 +319,10 @@ func unsafeRune(r rune) bool {
 	return unicode.IsControl(r) || r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 || r == 0x200E || r == 0x200F || r == 0x061C
 }
 
-// TestCommandsWarnAboutAnExposedDatabase: serve, history and kick each
-// warn, in one line on standard error, about a database file that every
-// user may read or that another user owns, and go on.
+// TestCommandsWarnAboutAnExposedDatabase: history and kick each warn, in
+// one line on standard error, and serve in one line of its log, about a
+// database file that every user may read or that another user owns, and
+// go on.
 func TestCommandsWarnAboutAnExposedDatabase(t *testing.T) {
 	t.Parallel()
 	db := filepath.Join(t.TempDir(), "chat.db")
@@ -359,11 +360,16 @@ func TestCommandsWarnAboutAnExposedDatabase(t *testing.T) {
 	})
 	t.Run("serve", func(t *testing.T) {
 		srv := startServer(t, db)
-		srv.waitLog(t, readable)
+		const msg = "database file readable by every user; chmod o-r keeps the chat history private"
+		if r := srv.waitRecord(t, msg, "file", db, "mode", "0644"); r.level != "WARN" {
+			t.Errorf("logged at %s, want WARN", r.level)
+		}
 		if code := srv.stop(t, syscall.SIGTERM); code != 0 {
 			t.Fatalf("exit code %d", code)
 		}
-		checkWarned(t, cliResult{stderr: srv.stderr.String()}, readable)
+		if n := len(srv.logged(t, msg)); n != 1 {
+			t.Errorf("%d warnings, want one:\n%s", n, srv.stderr)
+		}
 	})
 	t.Run("owned by another user", func(t *testing.T) {
 		requireOtherUser(t)

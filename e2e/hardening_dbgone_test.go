@@ -71,7 +71,8 @@ func TestDeletedDatabaseIsNoticed(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitReadyz(t, srv.url, http.StatusServiceUnavailable)
-	srv.waitLog(t, db+" was deleted or replaced")
+	const goneMsg = "database file deleted or replaced; messages and bans are refused until it is back under its name"
+	srv.waitRecord(t, goneMsg, "file", db)
 	if reply := call(t, alice, "messages", "into the void"); reply["error"] != "store_failed" {
 		t.Fatalf("message with the file gone: %v, want store_failed", reply)
 	}
@@ -84,7 +85,7 @@ func TestDeletedDatabaseIsNoticed(t *testing.T) {
 		resp.Body.Close()
 	}
 
-	if n := strings.Count(srv.stderr.String(), "storage: database file "+db+" was deleted or replaced"); n != 1 {
+	if n := len(srv.logged(t, goneMsg, "file", db)); n != 1 {
 		t.Errorf("the server reported the lost file %d times, want once:\n%s", n, srv.stderr)
 	}
 
@@ -111,7 +112,7 @@ func TestDeletedDatabaseIsNoticed(t *testing.T) {
 	waitReadyz(t, srv.url, http.StatusOK)
 	say(t, alice, "after the file came back")
 	bob.WaitEvent("the message after recovery", messageLine("alice", "after the file came back"))
-	srv.waitLog(t, "storage: the database file "+db+" is back")
+	srv.waitRecord(t, "database file back; messages and bans are stored again", "file", db)
 	if code := srv.stop(t, syscall.SIGTERM); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}

@@ -97,7 +97,9 @@ func TestFullDiskRefusesTheMessageAndKeepsServing(t *testing.T) {
 		t.Fatalf("1000 messages of 6 KB were stored on a full %s disk", diskSize)
 	}
 	t.Logf("%d messages stored on the full disk, then store_failed", accepted-before)
-	srv.waitLog(t, "chat: storing 1 message(s) failed, senders were told")
+	if r := srv.waitRecord(t, "storing messages failed; their senders were told", "count", "1"); r.level != "ERROR" {
+		t.Errorf("the failed write was logged at %s, want ERROR", r.level)
+	}
 	if !writer.IsOpen() || !watcher.IsOpen() {
 		t.Fatal("a write error disconnected someone")
 	}

@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
-	"regexp"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 
@@ -230,7 +228,8 @@ func TestRenameFloodIsRefusedAndDisconnected(t *testing.T) {
 	}
 	flooder.WaitClosed()
 	watcher.WaitEvent("the flooder leaving", named("remove chatter", held))
-	srv.waitLog(t, "chat: disconnected "+held+" from 127.0.0.1: 20 joins in a row over the rate limit")
+	srv.waitRecord(t, "disconnected a flooding client",
+		"nick", held, "addr", "127.0.0.1", "requests", "joins", "refused_in_a_row", "20")
 
 	// Each accepted join is one arrival, and one departure later.
 	presence := 0
@@ -244,10 +243,6 @@ func TestRenameFloodIsRefusedAndDisconnected(t *testing.T) {
 	}
 	say(t, watcher, "still here")
 }
-
-// floodSummary is the line that reports the flood disconnects not logged
-// one by one.
-var floodSummary = regexp.MustCompile(`chat: flood disconnects: (\d+) more from 127\.0\.0\.1 in the last minute`)
 
 // TestFloodDisconnectsLogOneLineAMinute: 30 connections in a row flood
 // and are disconnected; the log has one line for the first, and the
@@ -264,17 +259,19 @@ func TestFloodDisconnectsLogOneLineAMinute(t *testing.T) {
 		}
 		c.WaitClosed()
 	}
-	srv.waitLog(t, "chat: disconnected flood0")
-	if n := strings.Count(srv.stderr.String(), "chat: disconnected"); n != 1 {
+	const flooding = "disconnected a flooding client"
+	srv.waitRecord(t, flooding, "nick", "flood0")
+	if n := len(srv.logged(t, flooding)); n != 1 {
 		t.Errorf("%d flood disconnects logged one by one, want only the first:\n%s", n, srv.stderr)
 	}
 
 	if code := srv.stop(t, syscall.SIGTERM); code != 0 {
 		t.Fatalf("exit status %d after SIGTERM", code)
 	}
+	// The summary of the minute (cut short by the shutdown).
 	more := 0
-	for _, m := range floodSummary.FindAllStringSubmatch(srv.stderr.String(), -1) {
-		n, _ := strconv.Atoi(m[1])
+	for _, r := range srv.logged(t, "similar lines held back", "line", flooding, "key", "127.0.0.1") {
+		n, _ := strconv.Atoi(r.attrs["count"])
 		more += n
 	}
 	if more != floods-1 {

@@ -139,17 +139,23 @@ func (w *lineWriter) String() string {
 // waitFor reports whether the output contains want within timeout,
 // looking again after each write.
 func (w *lineWriter) waitFor(want string, timeout time.Duration) bool {
+	return w.waitUntil(func(all string) bool { return strings.Contains(all, want) }, timeout)
+}
+
+// waitUntil reports whether cond holds for the output within timeout,
+// asking again after each write.
+func (w *lineWriter) waitUntil(cond func(all string) bool, timeout time.Duration) bool {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
 		w.mu.Lock()
-		found := strings.Contains(w.all.String(), want)
+		all := w.all.String()
 		if w.written == nil {
 			w.written = make(chan struct{})
 		}
 		written := w.written
 		w.mu.Unlock()
-		if found {
+		if cond(all) {
 			return true
 		}
 		select {
@@ -205,6 +211,7 @@ func startServer(t testing.TB, db string, args ...string) *server {
 			s.cmd.Process.Kill()
 			<-s.exited
 		}
+		checkLogLines(t, s.stderr.String())
 		if t.Failed() {
 			t.Logf("chatserver output:\n%s%s", s.stdout, s.stderr)
 		}
@@ -217,15 +224,6 @@ func startServer(t testing.TB, db string, args ...string) *server {
 		t.Fatalf("chatserver did not report listening within %s\n%s%s", startTimeout, s.stdout, s.stderr)
 	}
 	return s
-}
-
-// waitLog waits until the server has written a line containing want to
-// its standard error (its log), within eventTimeout.
-func (s *server) waitLog(t testing.TB, want string) {
-	t.Helper()
-	if !s.stderr.waitFor(want, eventTimeout) {
-		t.Fatalf("the server did not log %q within %s", want, eventTimeout)
-	}
 }
 
 // stop sends sig and returns the exit code once the process has exited.

@@ -2,6 +2,7 @@ package web
 
 import (
 	"cmp"
+	"log/slog"
 	"sync"
 
 	"chatserver/chat"
@@ -62,14 +63,21 @@ type chatError struct {
 	Message string    `json:"message"`
 }
 
-// sendQueueFullKind is how send-queue-full disconnects are grouped in the
-// log.
-const sendQueueFullKind = "web: send queue full disconnects"
+// connLogs are where attach logs: internal errors, warnings about the client
+// and the chatter lines.
+type connLogs struct {
+	errs        *slog.Logger
+	warn, lines *throttle.Log
+}
 
 // attach wires one socket of namespace "/" to the room. peer is where the
-// socket comes from; warn takes the warnings about it.
-func attach(room *chat.Room, sock *socketio.Socket, peer chat.Peer, logf func(string, ...any), warn *throttle.Log) {
+// socket comes from.
+func attach(room *chat.Room, sock *socketio.Socket, peer chat.Peer, logs connLogs) {
 	c := room.Connect(&conn{sock: sock}, peer)
+	// The log names the chatter by the nickname it joined with, and
+	// throttles the lines about it by its address. nick is used by the
+	// handlers and OnDisconnect only, which run one at a time.
+	key, nick := cmp.Or(peer.Key, peer.Addr), ""
 	sock.OnDisconnect(func(reason socketio.DisconnectReason) {
 		if reason == socketio.ReasonSendQueueFull {
 			// Worth a line: the client (or its network) cannot keep up,
@@ -78,10 +86,14 @@ func attach(room *chat.Room, sock *socketio.Socket, peer chat.Peer, logf func(st
 			if who == "" {
 				who = "(not joined)"
 			}
-			warn.Warn(sendQueueFullKind, cmp.Or(peer.Key, peer.Addr),
-				"web: disconnected %s from %s: it did not read its messages and its send queue is full", who, peer.Addr)
+			logs.warn.Print(key, "disconnected a slow client: it did not read its messages and its send queue is full",
+				"nick", who, "addr", peer.Addr, "sid", sock.SessionID())
 		}
 		c.Leave()
+		if nick != "" {
+			logs.lines.Print(key, "chatter left", "nick", nick, "sid", sock.SessionID(), "socket", sock.ID(),
+				"addr", peer.Addr, "reason", string(reason))
+		}
 	})
 
 	// refuse answers a refused request: through the ack when there is one,
@@ -89,7 +101,7 @@ func attach(room *chat.Room, sock *socketio.Socket, peer chat.Peer, logf func(st
 	refuse := func(ack socketio.AckFunc, err error) {
 		code, msg := chat.ErrorCode(err), chat.ErrorMessage(err)
 		if code == chat.CodeInternal {
-			logf("web: socket %s: %v", sock.ID(), err)
+			logs.errs.Error("request failed", "sid", sock.SessionID(), "socket", sock.ID(), "err", err)
 		}
 		if ack != nil {
 			_ = ack(errorReply{Error: code, Message: msg})
@@ -117,6 +129,15 @@ func attach(room *chat.Room, sock *socketio.Socket, peer chat.Peer, logf func(st
 			return
 		}
 		sock.Establish() // a chatter now: no longer pending, see Config.SocketIO
+		switch nick {
+		case res.Name:
+		case "":
+			logs.lines.Print(key, "chatter joined", "nick", res.Name, "sid", sock.SessionID(), "socket", sock.ID(), "addr", peer.Addr)
+		default:
+			logs.lines.Print(key, "chatter renamed", "nick", res.Name, "previous", nick, "sid", sock.SessionID(),
+				"socket", sock.ID(), "addr", peer.Addr)
+		}
+		nick = res.Name
 		if ack != nil {
 			_ = ack(okReply{OK: true, Name: res.Name, Token: res.Token})
 		}

@@ -15,22 +15,26 @@ import (
 	"github.com/gorilla/websocket"
 
 	"chatserver/chat"
+	"chatserver/internal/logtest"
 	"chatserver/storage/bolt"
 )
 
 // newServerWith starts the whole HTTP front with cfg on a real store in a
-// temporary folder.
+// temporary folder. The room logs to cfg.Logger too; nil means the test's
+// log.
 func newServerWith(t testing.TB, cfg Config) *httptest.Server {
 	t.Helper()
 	store, err := bolt.Open(filepath.Join(t.TempDir(), "chat.db"), bolt.Options{History: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
-	room, err := chat.NewRoom(store, chat.Config{Logf: t.Logf})
+	if cfg.Logger == nil {
+		cfg.Logger, _ = logtest.New(t)
+	}
+	room, err := chat.NewRoom(store, chat.Config{Logger: cfg.Logger})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Logf = t.Logf
 	srv := New(room, cfg)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() {

@@ -1,13 +1,12 @@
 package web
 
 import (
-	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"chatserver/chat"
+	"chatserver/internal/logtest"
 	"chatserver/storage/bolt"
 )
 
@@ -25,29 +24,11 @@ func (s panickyStore) BanExpiry(name string, now time.Time) (time.Time, bool, er
 	return s.Store.BanExpiry(name, now)
 }
 
-// logBuffer collects log lines; safe for concurrent use.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Logf(format string, args ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	fmt.Fprintf(&l.b, format+"\n", args...)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func TestHandlerPanicClosesOnlyThatConnection(t *testing.T) {
-	logs := &logBuffer{}
+	logger, logs := logtest.New(t)
 	ts := newTestServerWith(t, func(store *bolt.Store) chat.Store {
 		return panickyStore{Store: store, trigger: "boom"}
-	}, logs.Logf)
+	}, logger)
 
 	alice := dial(t, ts)
 	alice.SendText(`420["join","alice"]`)
@@ -60,9 +41,7 @@ func TestHandlerPanicClosesOnlyThatConnection(t *testing.T) {
 	if f, err := boom.NextFrame(0); err == nil {
 		t.Fatalf("the panicking connection got %q instead of being closed", f.Data)
 	}
-	if !strings.Contains(logs.String(), "panic") || !strings.Contains(logs.String(), "bug triggered by boom") {
-		t.Errorf("the panic was not logged:\n%s", logs)
-	}
+	logs.Wait(t, "handler panic", "panic", "bug triggered by boom")
 
 	// Everyone else goes on.
 	bob := dial(t, ts)

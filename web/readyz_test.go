@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"chatserver/chat"
+	"chatserver/internal/logtest"
 	"chatserver/storage/bolt"
 )
 
@@ -19,12 +20,13 @@ func TestReadyz(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	room, err := chat.NewRoom(store, chat.Config{Logf: t.Logf})
+	logger, _ := logtest.New(t)
+	room, err := chat.NewRoom(store, chat.Config{Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var storeErr atomic.Pointer[error]
-	srv := New(room, Config{Logf: t.Logf, Ready: func() error {
+	srv := New(room, Config{Logger: logger, Ready: func() error {
 		if p := storeErr.Load(); p != nil {
 			return *p
 		}

@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -17,9 +17,10 @@ import (
 	"time"
 
 	"chatserver/chat"
-	"chatserver/internal/logger"
+	errlog "chatserver/internal/logger"
 	"chatserver/internal/throttle"
 	"chatserver/web/socketio"
+	"chatserver/web/socketio/engineio"
 )
 
 // HTTP timeouts. Held long-polling GETs last up to one ping interval, so
@@ -48,9 +49,10 @@ type Config struct {
 	// caps and timeout of pending connections (those that have not joined
 	// yet: the adapter establishes a connection on its first successful
 	// join), allowed origins and flush interval. New sets Engine.ClientIP
-	// from TrustedProxies and IPv6Prefix, Engine.RequestScheme from
-	// TrustedProxies, adds PublicURL's origin to Engine.AllowedOrigins, and
-	// sets SocketIO.Logf to Logf when it is nil. The addresses
+	// from TrustedProxies and IPv6Prefix, Engine.ClientAddr and
+	// Engine.RequestScheme from TrustedProxies, adds PublicURL's origin to
+	// Engine.AllowedOrigins, and sets SocketIO.Logger to Logger when it is
+	// nil. The addresses
 	// Engine.ExemptIP exempts from the per-address cap (nil: loopback) are
 	// exempt from the room's per-address rate limits too.
 	SocketIO socketio.Config
@@ -76,8 +78,13 @@ type Config struct {
 	// ReadHeaderTimeout bounds the reading of a request's headers; zero
 	// means DefaultReadHeaderTimeout.
 	ReadHeaderTimeout time.Duration
-	// Logf receives internal errors; nil means log.Printf.
-	Logf func(format string, args ...any)
+	// Logger receives internal errors, the HTTP server's own (throttled),
+	// the warnings about clients (a full send queue, throttled per
+	// address), and at info level a line for each chatter who joins,
+	// renames or leaves (nickname, sid, socket id, address; throttled per
+	// address like the connection lines, see engineio.Config.Logger).
+	// Nil means slog.Default().
+	Logger *slog.Logger
 	// Ready reports whether the server can take messages: nil, or why
 	// not. /readyz answers 503 with the error's text, which anyone may
 	// read, while it returns an error. nil means always ready.
@@ -90,9 +97,9 @@ type Server struct {
 	sio   *socketio.Server
 	http  *http.Server
 	hosts hostPolicy
-	logf  func(string, ...any)
 	ready func() error
-	warn  *throttle.Log // warnings about clients, per address
+	warn  *throttle.Log // warnings about clients, per address, and the HTTP server's errors
+	lines *throttle.Log // the chatter lines, per address
 
 	closing   atomic.Bool // Shutdown has begun
 	closeOnce sync.Once
@@ -100,9 +107,9 @@ type Server struct {
 
 // New returns a server for room. Nothing listens until Serve.
 func New(room *chat.Room, cfg Config) *Server {
-	logf := cfg.Logf
-	if logf == nil {
-		logf = log.Printf
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
 	}
 	if cfg.ReadHeaderTimeout <= 0 {
 		cfg.ReadHeaderTimeout = DefaultReadHeaderTimeout
@@ -114,18 +121,20 @@ func New(room *chat.Room, cfg Config) *Server {
 	clientIP := func(r *http.Request) string { return ClientIP(r, trusted) }
 	sioCfg := cfg.SocketIO
 	sioCfg.Engine.ClientIP = func(r *http.Request) string { return addressGroup(clientIP(r), ipv6Bits) }
+	sioCfg.Engine.ClientAddr = clientIP
 	sioCfg.Engine.RequestScheme = func(r *http.Request) string { return requestScheme(r, trusted) }
 	if cfg.PublicURL != nil {
 		sioCfg.Engine.AllowedOrigins = append(slices.Clone(sioCfg.Engine.AllowedOrigins), originOf(cfg.PublicURL))
 	}
-	if sioCfg.Logf == nil {
-		sioCfg.Logf = logf
+	if sioCfg.Logger == nil {
+		sioCfg.Logger = logger
 	}
 	exempt := sioCfg.Engine.ExemptIP
 	if exempt == nil {
 		exempt = isLoopback
 	}
-	warn := throttle.New(logf)
+	warn := throttle.New(logger, slog.LevelWarn, 1)
+	lines := throttle.New(logger, slog.LevelInfo, chatterLogBurst)
 	sio := socketio.NewServer(sioCfg)
 	chatNS := sio.Of("/")
 	// The chat is text only and reads nothing of the CONNECT auth object:
@@ -133,16 +142,16 @@ func New(room *chat.Room, cfg Config) *Server {
 	// attachment, caps the auth object and does not keep it.
 	chatNS.Configure(socketio.NamespaceConfig{})
 	chatNS.OnConnect(func(sock *socketio.Socket) error {
-		attach(room, sock, peerOf(clientIP(sock.Request()), ipv6Bits, exempt), logf, warn)
+		attach(room, sock, peerOf(clientIP(sock.Request()), ipv6Bits, exempt), connLogs{errs: logger, warn: warn, lines: lines})
 		return nil
 	})
-	s := &Server{sio: sio, hosts: newHostPolicy(cfg.PublicURL, cfg.AllowedHosts, machineName()), logf: logf, ready: cfg.Ready, warn: warn}
+	s := &Server{sio: sio, hosts: newHostPolicy(cfg.PublicURL, cfg.AllowedHosts, machineName()), ready: cfg.Ready, warn: warn, lines: lines}
 	s.http = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          logger.New(logf, ""),
+		ErrorLog:          errlog.New(warn, "http server error"),
 		// So that polling clients that die between two requests leave
 		// within seconds.
 		ConnContext: sio.ConnContext,
@@ -219,9 +228,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.sio.Close()
 		err = <-done
 		s.warn.Close()
+		s.lines.Close()
 	})
 	return err
 }
+
+// chatterLogBurst is how many chatter lines of a kind (joined, renamed,
+// left) one client address gets a minute before the rest are counted: as
+// many as its connection lines.
+const chatterLogBurst = engineio.ConnLogBurst
 
 // peerOf tells the room where a connection from the client address ip
 // comes from: the address, and the key of its per-address limits (its

@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -10,19 +11,26 @@ import (
 	"testing"
 
 	"chatserver/chat"
+	"chatserver/internal/logtest"
 	"chatserver/internal/siotest"
 	"chatserver/storage/bolt"
 )
 
 // newTestServer starts the whole HTTP front on a real store in a temp dir.
+// A test's log goes to its own; a benchmark's, which would weigh on what
+// it measures, nowhere.
 func newTestServer(t testing.TB) *httptest.Server {
 	t.Helper()
-	return newTestServerWith(t, nil, t.Logf)
+	logger := slog.New(slog.DiscardHandler)
+	if _, bench := t.(*testing.B); !bench {
+		logger, _ = logtest.New(t)
+	}
+	return newTestServerWith(t, nil, logger)
 }
 
 // newTestServerWith is newTestServer with the room's store wrapped by wrap
-// (when not nil) and internal errors sent to logf.
-func newTestServerWith(t testing.TB, wrap func(*bolt.Store) chat.Store, logf func(string, ...any)) *httptest.Server {
+// (when not nil) and the log sent to logger.
+func newTestServerWith(t testing.TB, wrap func(*bolt.Store) chat.Store, logger *slog.Logger) *httptest.Server {
 	t.Helper()
 	store, err := bolt.Open(filepath.Join(t.TempDir(), "chat.db"), bolt.Options{History: 10})
 	if err != nil {
@@ -32,11 +40,11 @@ func newTestServerWith(t testing.TB, wrap func(*bolt.Store) chat.Store, logf fun
 	if wrap != nil {
 		roomStore = wrap(store)
 	}
-	room, err := chat.NewRoom(roomStore, chat.Config{Logf: logf})
+	room, err := chat.NewRoom(roomStore, chat.Config{Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(room, Config{Logf: logf})
+	srv := New(room, Config{Logger: logger})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() {
 		ts.Close()

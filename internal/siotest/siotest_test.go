@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"chatserver/internal/leaktest"
+	"chatserver/internal/logtest"
 	"chatserver/internal/siotest"
 	"chatserver/web/socketio"
 
@@ -20,7 +21,8 @@ import (
 // answers "ask" through the ack, and "/admin" greets whoever joins.
 func echoServer(t *testing.T) string {
 	t.Helper()
-	srv := socketio.NewServer(socketio.Config{Logf: t.Logf})
+	logger, _ := logtest.New(t)
+	srv := socketio.NewServer(socketio.Config{Logger: logger})
 	srv.Of("/").OnConnect(func(s *socketio.Socket) error {
 		s.On("echo", func(args socketio.Args, _ socketio.AckFunc) {
 			v, _ := args.String(0)

@@ -1,82 +1,102 @@
-// Package throttle keeps warnings about clients from flooding the log: the
-// first warning of a kind about one client address is logged, the ones that
-// follow within a window are counted and reported in one summary line per
-// window, such as
+// Package throttle keeps lines about clients from flooding the log: the
+// first lines of a kind about one client address (one, for a warning) are
+// logged, the ones that follow within a window are counted and reported in
+// one summary line per window, such as
 //
-//	chat: flood disconnects: 347 more from 192.0.2.7 in the last minute
+//	level=WARN msg="similar lines held back" line="disconnected a flooding client" key=192.0.2.7 count=347 window=1m0s
 //
-// A client that makes the server warn in a loop therefore costs one line a
-// minute, and nothing it did is hidden: every warning is either logged or
-// counted in a summary.
+// A client that makes the server log in a loop therefore costs a bounded
+// number of lines a minute, and nothing it did is hidden: every line is
+// either logged or counted in a summary.
 package throttle
 
 import (
 	"container/list"
-	"fmt"
+	"context"
+	"log/slog"
 	"sync"
 	"time"
 )
 
 const (
-	// DefaultWindow is how long warnings of one kind about one address are
-	// counted instead of logged after the first: one summary line a minute
-	// at most, about 1,440 lines a day for a client that never stops.
+	// DefaultWindow is how long lines of one kind about one address are
+	// counted instead of logged once the window's burst is logged: one
+	// summary line a minute at most, about 1,440 lines a day for a client
+	// that never stops.
 	DefaultWindow = time.Minute
-	// DefaultMaxKeys bounds the addresses remembered at once (a few hundred
-	// bytes each). Warnings about further addresses share the key
+	// DefaultMaxKeys bounds the keys remembered at once (a few hundred
+	// bytes each). Lines about further addresses share the key
 	// OtherAddresses until some expire, so a crowd of addresses is
 	// throttled as one.
 	DefaultMaxKeys = 1000
-	// OtherAddresses is the address warnings are counted under while
-	// DefaultMaxKeys addresses are remembered already.
+	// OtherAddresses is the key lines are counted under while
+	// DefaultMaxKeys keys are remembered already.
 	OtherAddresses = "other addresses"
+	// SummaryMsg is the message of a summary line. Its attributes are
+	// line (the message of the lines counted), key (the address they
+	// are about), count and window.
+	SummaryMsg = "similar lines held back"
 )
 
-// Log passes warnings on to a printf-style log function, at most one line
-// per kind and address per window after the first (see the package doc).
-// It is safe for concurrent use. Close reports what is still counted.
+// Log passes lines on to a logger, at most burst lines per kind and key
+// per window, then one summary per window (see the package doc). It is
+// safe for concurrent use. Close reports what is still counted.
 type Log struct {
-	logf    func(format string, args ...any)
+	logger  *slog.Logger
+	level   slog.Level
+	burst   int
 	window  time.Duration
 	maxKeys int
 	now     func() time.Time // time.Now; tests set another clock
 
 	mu      sync.Mutex // guards the fields below
-	keys    map[key]*list.Element
+	keys    map[id]*list.Element
 	order   list.List   // of *entry, by until: the window ending first in front
 	pending int         // entries with held > 0
 	timer   *time.Timer // fires when the front entry's window ends; nil when none is armed
 	closed  bool
 }
 
-type key struct{ kind, addr string }
+// id names a window: the kind of its lines (their message) and their key.
+type id struct{ kind, key string }
 
-// entry is one kind and address whose window is open.
+// entry is one kind and key whose window is open.
 type entry struct {
-	key   key
-	until time.Time // the window ends
-	held  int       // warnings counted, not logged, in the window
+	id     id
+	until  time.Time // the window ends
+	logged int       // lines logged in the window
+	held   int       // lines counted, not logged, in the window
 }
 
-// New returns a Log that writes through logf, with DefaultWindow and
+// New returns a Log that writes to logger at level, burst lines (at least
+// one) of a kind about a key per window, with DefaultWindow and
 // DefaultMaxKeys.
-func New(logf func(format string, args ...any)) *Log {
+func New(logger *slog.Logger, level slog.Level, burst int) *Log {
 	return &Log{
-		logf:    logf,
+		logger:  logger,
+		level:   level,
+		burst:   max(burst, 1),
 		window:  DefaultWindow,
 		maxKeys: DefaultMaxKeys,
 		now:     time.Now,
-		keys:    make(map[key]*list.Element),
+		keys:    make(map[id]*list.Element),
 	}
 }
 
-// Warn logs format and args as one line, unless a warning of the same kind
-// about addr was logged less than a window ago: then it is only counted,
-// and the count is logged as "<kind>: N more from <addr> in the last
-// minute" when the window ends. kind is a short phrase, the same for every
-// warning of a kind ("chat: flood disconnects"). After Close it does
-// nothing.
-func (l *Log) Warn(kind, addr string, format string, args ...any) {
+// Print logs msg with args (slog's alternating keys and values, or
+// slog.Attr values) as one line, unless burst lines with msg about key
+// were logged in the current window: then it is only counted, and the
+// count is logged in a summary line (SummaryMsg) when the window ends. A
+// window opens with the first line of its kind and key; after a summary
+// the next one opens full, so a client that goes on is summarised once a
+// window. msg is the same for every line of a kind ("disconnected a
+// flooding client"): it is the kind. key is the client address the line
+// is about. After Close, or when the logger leaves out the Log's level,
+// it does nothing.
+func (l *Log) Print(key, msg string, args ...any) {
+	if !l.logger.Enabled(context.Background(), l.level) {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -84,27 +104,31 @@ func (l *Log) Warn(kind, addr string, format string, args ...any) {
 	}
 	now := l.now()
 	l.expireLocked(now)
-	k := key{kind, addr}
+	k := id{msg, key}
 	el, open := l.keys[k]
 	if !open && len(l.keys) >= l.maxKeys {
-		k = key{kind, OtherAddresses}
+		k = id{msg, OtherAddresses}
 		el, open = l.keys[k]
 	}
-	if open {
-		e := el.Value.(*entry)
-		if e.held == 0 {
-			l.pending++
-		}
-		e.held++
-		l.armLocked(now)
+	if !open {
+		el = l.order.PushBack(&entry{id: k, until: now.Add(l.window)})
+		l.keys[k] = el
+	}
+	e := el.Value.(*entry)
+	if e.logged < l.burst {
+		e.logged++
+		l.logger.Log(context.Background(), l.level, msg, args...)
 		return
 	}
-	l.keys[k] = l.order.PushBack(&entry{key: k, until: now.Add(l.window)})
-	l.logf(format, args...)
+	if e.held == 0 {
+		l.pending++
+	}
+	e.held++
+	l.armLocked(now)
 }
 
 // Close logs the summaries of every window still open and stops the
-// timer; later warnings are dropped. Idempotent.
+// timer; later lines are dropped. Idempotent.
 func (l *Log) Close() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -126,8 +150,8 @@ func (l *Log) Close() {
 	l.pending = 0
 }
 
-// expireLocked ends the windows that are over at now: one with warnings
-// held logs its summary and opens a new window (so a client that goes on
+// expireLocked ends the windows that are over at now: one with lines held
+// logs its summary and opens a new, full window (so a client that goes on
 // is summarised once per window), one without is forgotten. l.mu held.
 func (l *Log) expireLocked(now time.Time) {
 	for el := l.order.Front(); el != nil; el = l.order.Front() {
@@ -137,22 +161,23 @@ func (l *Log) expireLocked(now time.Time) {
 		}
 		l.order.Remove(el)
 		if e.held == 0 {
-			delete(l.keys, e.key)
+			delete(l.keys, e.id)
 			continue
 		}
 		l.summaryLocked(e)
 		l.pending--
-		e.held, e.until = 0, now.Add(l.window)
-		l.keys[e.key] = l.order.PushBack(e)
+		e.held, e.logged, e.until = 0, l.burst, now.Add(l.window)
+		l.keys[e.id] = l.order.PushBack(e)
 	}
 }
 
 func (l *Log) summaryLocked(e *entry) {
-	l.logf("%s: %d more from %s in the last %s", e.key.kind, e.held, e.key.addr, describe(l.window))
+	l.logger.Log(context.Background(), l.level, SummaryMsg,
+		"line", e.id.kind, "key", e.id.key, "count", e.held, "window", l.window)
 }
 
 // armLocked makes sure a timer will end the front window while summaries
-// are pending, so a count is logged even if no warning follows. l.mu held.
+// are pending, so a count is logged even if no line follows. l.mu held.
 func (l *Log) armLocked(now time.Time) {
 	if l.pending == 0 || l.timer != nil {
 		return
@@ -176,15 +201,4 @@ func (l *Log) fire() {
 	now := l.now()
 	l.expireLocked(now)
 	l.armLocked(now)
-}
-
-// describe writes a window as the end of "in the last ...".
-func describe(d time.Duration) string {
-	switch d {
-	case time.Minute:
-		return "minute"
-	case time.Hour:
-		return "hour"
-	}
-	return fmt.Sprint(d)
 }

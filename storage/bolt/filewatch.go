@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"sync"
 	"syscall"
@@ -29,7 +30,7 @@ var ErrFileGone = errors.New("deleted or replaced while open")
 type fileWatch struct {
 	path string
 	file *os.File // bbolt's handle of the file; fstat works after an unlink
-	logf func(format string, args ...any)
+	log  *slog.Logger
 	stop chan struct{}
 	done chan struct{}
 
@@ -39,11 +40,11 @@ type fileWatch struct {
 }
 
 // startWatch watches file, just opened at path, until close.
-func startWatch(path string, file *os.File, logf func(string, ...any)) *fileWatch {
+func startWatch(path string, file *os.File, logger *slog.Logger) *fileWatch {
 	w := &fileWatch{
 		path:    path,
 		file:    file,
-		logf:    logf,
+		log:     logger,
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 		checked: time.Now(),
@@ -96,10 +97,11 @@ func (w *fileWatch) check() error {
 	}
 	switch {
 	case err != nil && w.err == nil:
-		w.logf("storage: %v; messages and bans are refused until it is back under that name "+
-			"(put it back, for example from a hard link; a restart would begin a new, empty file)", err)
+		w.log.Error("database file deleted or replaced; messages and bans are refused until it is back under its name",
+			"file", w.path, "err", err,
+			"hint", "put it back, for example from a hard link; a restart would begin a new, empty file")
 	case err == nil && w.err != nil:
-		w.logf("storage: the database file %s is back; messages and bans are stored again", w.path)
+		w.log.Info("database file back; messages and bans are stored again", "file", w.path)
 	}
 	w.err, w.checked = err, time.Now()
 	return err

@@ -2,31 +2,20 @@ package bolt
 
 import (
 	"errors"
-	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"chatserver/internal/logtest"
 )
 
-// logLines records what a store logs.
-type logLines struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (l *logLines) logf(format string, args ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lines = append(l.lines, fmt.Sprintf(format, args...))
-}
-
-func (l *logLines) all() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]string(nil), l.lines...)
+// testLogger returns a logger to the test's log.
+func testLogger(t *testing.T) *slog.Logger {
+	logger, _ := logtest.New(t)
+	return logger
 }
 
 // gone asserts that err wraps ErrFileGone.
@@ -67,8 +56,8 @@ func TestFileWatch(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := testPath(t)
-			var log logLines
-			s := openStore(t, path, Options{Logf: log.logf})
+			logger, logs := logtest.New(t)
+			s := openStore(t, path, Options{Logger: logger})
 			if _, err := s.AppendMessages(msgs("kept")); err != nil {
 				t.Fatal(err)
 			}
@@ -104,8 +93,9 @@ func TestFileWatch(t *testing.T) {
 				t.Errorf("BanExpiry with the file gone: %v, %v", banned, err)
 			}
 			gone(t, "second check", s.watch.check())
-			if lines := log.all(); len(lines) != 1 || !strings.Contains(lines[0], path) || !strings.Contains(lines[0], "deleted or replaced") {
-				t.Errorf("log %q, want one line naming the file", lines)
+			if lines := logs.Records(); len(lines) != 1 || lines[0].Attrs["file"] != path || lines[0].Level != slog.LevelError ||
+				!strings.Contains(lines[0].Msg, "deleted or replaced") || !strings.Contains(lines[0].Attrs["err"], tc.detail) {
+				t.Errorf("log %v, want one error naming the file and saying %q", lines, tc.detail)
 			}
 		})
 	}
@@ -113,8 +103,8 @@ func TestFileWatch(t *testing.T) {
 
 func TestFileWatchRecoversWhenTheFileIsBack(t *testing.T) {
 	path := testPath(t)
-	var log logLines
-	s := openStore(t, path, Options{Logf: log.logf})
+	logger, logs := logtest.New(t)
+	s := openStore(t, path, Options{Logger: logger})
 	if _, err := s.AppendMessages(msgs("one")); err != nil {
 		t.Fatal(err)
 	}
@@ -139,9 +129,9 @@ func TestFileWatchRecoversWhenTheFileIsBack(t *testing.T) {
 	if _, err := s.AppendMessages(msgs("two")); err != nil {
 		t.Fatalf("AppendMessages with the file back: %v", err)
 	}
-	lines := log.all()
-	if len(lines) != 2 || !strings.Contains(lines[1], "is back") {
-		t.Errorf("log %q, want the loss and the recovery", lines)
+	lines := logs.Records()
+	if len(lines) != 2 || lines[1].Msg != "database file back; messages and bans are stored again" || lines[1].Attrs["file"] != path {
+		t.Errorf("log %v, want the loss and the recovery", lines)
 	}
 	s.Close()
 
@@ -154,7 +144,7 @@ func TestFileWatchRecoversWhenTheFileIsBack(t *testing.T) {
 
 func TestWriteChecksAStaleFileWatch(t *testing.T) {
 	path := testPath(t)
-	s := openStore(t, path, Options{Logf: t.Logf})
+	s := openStore(t, path, Options{Logger: testLogger(t)})
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +158,7 @@ func TestWriteChecksAStaleFileWatch(t *testing.T) {
 
 func TestFileWatchNoticesWithoutBeingAsked(t *testing.T) {
 	path := testPath(t)
-	s := openStore(t, path, Options{Logf: t.Logf})
+	s := openStore(t, path, Options{Logger: testLogger(t)})
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"log"
+	"log/slog"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -74,10 +74,10 @@ type Options struct {
 	// processes) may be open at once, but not alongside a read-write one.
 	// Used by `chatserver history` while no server runs.
 	ReadOnly bool
-	// Logf receives the reports of a read-write store's file watch (the
-	// file deleted or replaced under it, and back; see Check); nil means
-	// log.Printf.
-	Logf func(format string, args ...any)
+	// Logger receives the reports of a read-write store's file watch (the
+	// file deleted or replaced under it, an error, and back, info; see
+	// Check); nil means slog.Default().
+	Logger *slog.Logger
 }
 
 // withDefaults fills zero fields and validates the rest.
@@ -94,8 +94,8 @@ func (o Options) withDefaults() (Options, error) {
 	case o.Timeout == 0:
 		o.Timeout = DefaultTimeout
 	}
-	if o.Logf == nil {
-		o.Logf = log.Printf
+	if o.Logger == nil {
+		o.Logger = slog.Default()
 	}
 	return o, nil
 }
@@ -194,7 +194,7 @@ func open(path string, opts Options, tune func(*bbolt.Options)) (*Store, error) 
 			return nil, fmt.Errorf("open %s: %w", path, err)
 		}
 	}
-	s.watch = startWatch(path, file, opts.Logf)
+	s.watch = startWatch(path, file, opts.Logger)
 	return s, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"chatserver/chat"
+	"chatserver/internal/logtest"
 	"chatserver/storage/bolt"
 	"chatserver/web/admin"
 )
@@ -26,7 +27,8 @@ func newRoom(t testing.TB, dir string) *chat.Room {
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
-	room, err := chat.NewRoom(store, chat.Config{Logf: t.Logf})
+	logger, _ := logtest.New(t)
+	room, err := chat.NewRoom(store, chat.Config{Logger: logger})
 	if err != nil {
 		store.Close()
 		t.Fatalf("new room: %v", err)
@@ -41,7 +43,8 @@ func newRoom(t testing.TB, dir string) *chat.Room {
 // listen starts an admin server for room at path, closed at cleanup.
 func listen(t testing.TB, path string, room admin.Room) *admin.Server {
 	t.Helper()
-	srv, err := admin.Listen(path, admin.NewHandler(room, t.Logf), t.Logf)
+	logger, _ := logtest.New(t)
+	srv, err := admin.Listen(path, admin.NewHandler(room, logger), logger)
 	if err != nil {
 		t.Fatalf("Listen(%s): %v", path, err)
 	}
@@ -154,7 +157,7 @@ func TestListenRefusesWhileAnotherServerAnswers(t *testing.T) {
 	path := filepath.Join(dir, "chat.db.sock")
 	listen(t, path, newRoom(t, dir))
 
-	_, err := admin.Listen(path, http.NotFoundHandler(), t.Logf)
+	_, err := admin.Listen(path, http.NotFoundHandler(), nil)
 	if !errors.Is(err, admin.ErrInUse) {
 		t.Fatalf("second Listen: %v, want ErrInUse", err)
 	}
@@ -171,7 +174,7 @@ func TestListenLeavesOtherFilesAlone(t *testing.T) {
 	if err := os.WriteFile(path, []byte("precious"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := admin.Listen(path, http.NotFoundHandler(), t.Logf)
+	_, err := admin.Listen(path, http.NotFoundHandler(), nil)
 	if err == nil || !strings.Contains(err.Error(), "not a socket") {
 		t.Fatalf("Listen over a regular file: %v, want a 'not a socket' error", err)
 	}
@@ -210,7 +213,7 @@ func TestLongSocketPath(t *testing.T) {
 
 	t.Run("refused when no short relative name exists", func(t *testing.T) {
 		t.Chdir("/")
-		_, err := admin.Listen(path, http.NotFoundHandler(), t.Logf)
+		_, err := admin.Listen(path, http.NotFoundHandler(), nil)
 		if !errors.Is(err, admin.ErrPathTooLong) || !strings.Contains(err.Error(), path) {
 			t.Fatalf("Listen: %v, want ErrPathTooLong naming the path", err)
 		}
@@ -400,5 +403,55 @@ func TestRefusedRequestsAreJSON(t *testing.T) {
 				t.Errorf("body %s, want %s and a message", body, want)
 			}
 		})
+	}
+}
+
+// TestKicksBansAndLiftedBansAreLogged: each operator action is one info
+// line naming the nickname (as the operator wrote it) and what was done.
+func TestKicksBansAndLiftedBansAreLogged(t *testing.T) {
+	dir := t.TempDir()
+	room := newRoom(t, dir)
+	path := filepath.Join(dir, "chat.db.sock")
+	logger, logs := logtest.New(t)
+	srv, err := admin.Listen(path, admin.NewHandler(room, logger), logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	c, err := admin.Dial(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	ctx := context.Background()
+	bob := room.Connect(newRecConn(), chat.Peer{})
+	t.Cleanup(bob.Leave)
+	if _, err := bob.Join("bob", ""); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := c.Kick(ctx, "BOB", "be nice", 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Kick(ctx, "mallory", "spam", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Unban(ctx, "mallory"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Unban(ctx, "mallory"); err != nil { // no ban left: nothing done, nothing logged
+		t.Fatal(err)
+	}
+	want := []string{
+		"INFO chatter kicked nick=BOB connections_closed=1 reason=be nice",
+		"INFO nickname banned nick=mallory ban=1h0m0s connections_closed=0 reason=spam",
+		"INFO ban lifted nick=mallory",
+	}
+	var got []string
+	for _, r := range logs.Records() {
+		got = append(got, r.String())
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("logged:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

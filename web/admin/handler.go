@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -80,12 +80,13 @@ type ErrorReply struct {
 }
 
 // NewHandler returns the admin routes over room (see the package
-// documentation). logf receives internal errors; nil means log.Printf.
-func NewHandler(room Room, logf func(format string, args ...any)) http.Handler {
-	if logf == nil {
-		logf = log.Printf
+// documentation). logger receives internal errors and, at info level, a
+// line for each kick, ban and lifted ban; nil means slog.Default().
+func NewHandler(room Room, logger *slog.Logger) http.Handler {
+	if logger == nil {
+		logger = slog.Default()
 	}
-	h := &handler{room: room, logf: logf}
+	h := &handler{room: room, log: logger}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/history", h.method(http.MethodGet, h.history))
 	mux.HandleFunc("/chatters", h.method(http.MethodGet, h.chatters))
@@ -99,7 +100,7 @@ func NewHandler(room Room, logf func(format string, args ...any)) http.Handler {
 
 type handler struct {
 	room Room
-	logf func(string, ...any)
+	log  *slog.Logger
 }
 
 // method refuses requests with another method than want, in JSON.
@@ -158,6 +159,12 @@ func (h *handler) kick(w http.ResponseWriter, r *http.Request) {
 		h.failErr(w, err)
 		return
 	}
+	// The reason is the operator's, shown to the chatter kicked.
+	if ban > 0 {
+		h.log.Info("nickname banned", "nick", name, "ban", ban, "connections_closed", closed, "reason", req.Reason)
+	} else {
+		h.log.Info("chatter kicked", "nick", name, "connections_closed", closed, "reason", req.Reason)
+	}
 	h.reply(w, KickReply{OK: true, Closed: closed})
 }
 
@@ -174,6 +181,9 @@ func (h *handler) unban(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.failErr(w, err)
 		return
+	}
+	if was {
+		h.log.Info("ban lifted", "nick", name)
 	}
 	h.reply(w, UnbanReply{OK: true, Unbanned: was})
 }
@@ -220,7 +230,7 @@ func (h *handler) failErr(w http.ResponseWriter, err error) {
 		status = http.StatusBadRequest
 	}
 	if status == http.StatusInternalServerError {
-		h.logf("admin: %v", err)
+		h.log.Error("admin request failed", "err", err)
 	}
 	h.fail(w, status, code, chat.ErrorMessage(err))
 }
@@ -235,7 +245,7 @@ func (h *handler) write(w http.ResponseWriter, status int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		// Replies are plain structs and slices; this is a programming error.
-		h.logf("admin: encoding reply: %v", err)
+		h.log.Error("admin: encoding a reply failed", "err", err)
 		status, body = http.StatusInternalServerError, []byte(`{"error":"internal","message":"internal server error"}`)
 	}
 	writeBody(w, status, body)

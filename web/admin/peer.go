@@ -8,16 +8,10 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"sync"
-	"time"
 
 	"chatserver/internal/owner"
+	"chatserver/internal/throttle"
 )
-
-// refusalLogInterval bounds the log lines about refused peers: a process
-// of another user hammering the socket gets one line a minute, with a
-// count of the refusals in between, instead of one per request.
-const refusalLogInterval = time.Minute
 
 // errNoPeerCred is what peerUID returns on systems where this package
 // cannot learn who is at the other end of a socket.
@@ -83,11 +77,10 @@ func withPeer(ctx context.Context, c net.Conn) context.Context {
 type guard struct {
 	next http.Handler
 	path string
-	logf func(string, ...any)
-
-	mu     sync.Mutex // guards the fields below
-	logged time.Time  // when a refusal was last logged
-	unsaid int        // refusals since then, not logged
+	// warn takes the refusals: a process of another user hammering the
+	// socket gets one line a minute, and a count of the refusals in
+	// between, instead of one per request.
+	warn *throttle.Log
 }
 
 func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -106,23 +99,11 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// refuse answers 403 and logs the refusal, at most once per
-// refusalLogInterval.
+// refuse answers 403 and logs the refusal, throttled by who.
 func (g *guard) refuse(w http.ResponseWriter, who string) {
 	me := os.Geteuid()
-	g.mu.Lock()
-	now := time.Now()
-	if g.logged.IsZero() || now.Sub(g.logged) >= refusalLogInterval {
-		more := ""
-		if g.unsaid > 0 {
-			more = fmt.Sprintf(" (and %d more since the last such line)", g.unsaid)
-		}
-		g.logf("admin: refused a request on %s from %s: only uid %d and root may use it%s", g.path, who, me, more)
-		g.logged, g.unsaid = now, 0
-	} else {
-		g.unsaid++
-	}
-	g.mu.Unlock()
+	g.warn.Print(who, "refused an admin request: only the server's user and root may use the socket",
+		"socket", g.path, "from", who, "allowed_uid", me)
 	body, _ := json.Marshal(ErrorReply{Error: CodeForbidden,
 		Message: fmt.Sprintf("only the user running the server (uid %d) and root may use the admin socket", me)})
 	writeBody(w, http.StatusForbidden, body)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -14,11 +15,12 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"chatserver/internal/logtest"
+	"chatserver/internal/throttle"
 	"chatserver/web/admin"
 )
 
@@ -120,35 +122,11 @@ func openDir(t *testing.T) string {
 	return dir
 }
 
-// logLines collects log lines, safe for concurrent use.
-type logLines struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (l *logLines) logf(format string, args ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lines = append(l.lines, fmt.Sprintf(format, args...))
-}
-
-func (l *logLines) matching(s string) []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []string
-	for _, line := range l.lines {
-		if strings.Contains(line, s) {
-			out = append(out, line)
-		}
-	}
-	return out
-}
-
 func TestServerRefusesAnotherUsersRequests(t *testing.T) {
 	dir := openDir(t)
 	path := filepath.Join(dir, "chat.db.sock")
-	var log logLines
-	srv, err := admin.Listen(path, admin.NewHandler(newRoom(t, t.TempDir()), log.logf), log.logf)
+	logger, logs := logtest.New(t)
+	srv, err := admin.Listen(path, admin.NewHandler(newRoom(t, t.TempDir()), logger), logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,9 +146,10 @@ func TestServerRefusesAnotherUsersRequests(t *testing.T) {
 			t.Errorf("round %d: client as uid %d got %q, want two 403 forbidden answers", round, otherUID, out)
 		}
 	}
-	lines := log.matching("refused a request")
-	if len(lines) != 1 || !strings.Contains(lines[0], fmt.Sprintf("uid %d", otherUID)) || !strings.Contains(lines[0], path) {
-		t.Errorf("log %q, want one line naming uid %d and the socket (refusals are logged at most once a minute)", lines, otherUID)
+	const refused = "refused an admin request: only the server's user and root may use the socket"
+	lines := logs.Matching(refused, "socket", path)
+	if len(lines) != 1 || !strings.Contains(lines[0].Attrs["from"], fmt.Sprintf("uid %d", otherUID)) || lines[0].Level != slog.LevelWarn {
+		t.Errorf("log %v, want one warning naming uid %d and the socket (refusals are logged at most once a minute)", lines, otherUID)
 	}
 
 	// The server's own user is still served.
@@ -181,6 +160,11 @@ func TestServerRefusesAnotherUsersRequests(t *testing.T) {
 	defer c.Close()
 	if _, err := c.History(context.Background(), 0); err != nil {
 		t.Errorf("History as the server's user: %v", err)
+	}
+	// The refusals held back are counted when the server stops.
+	srv.Close()
+	if got := logs.Matching(throttle.SummaryMsg, "line", refused, "count", "3"); len(got) != 1 {
+		t.Errorf("no summary counting the 3 refusals held back:\n%s", logs)
 	}
 }
 

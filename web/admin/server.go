@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -14,8 +14,9 @@ import (
 	"syscall"
 	"time"
 
-	"chatserver/internal/logger"
+	errlog "chatserver/internal/logger"
 	"chatserver/internal/randid"
+	"chatserver/internal/throttle"
 )
 
 // MaxPathLen is the longest Unix socket address the kernel accepts: the
@@ -99,6 +100,7 @@ type Server struct {
 	addr string      // the name bound (path, or a shorter relative name)
 	info os.FileInfo // the socket file as created, to remove only our own
 	http *http.Server
+	warn *throttle.Log  // the refused requests and the HTTP server's errors
 	wg   sync.WaitGroup // the serving goroutine
 
 	once     sync.Once
@@ -118,12 +120,13 @@ type Server struct {
 // it) is replaced. If a process answers on it, Listen fails with an error
 // wrapping ErrInUse; if path is something other than a socket, Listen
 // fails and leaves it alone. The caller is expected to hold the database
-// lock already, so that no second server races for the path. logf
-// receives the HTTP server's own errors and the refused requests; nil
-// means log.Printf.
-func Listen(path string, h http.Handler, logf func(format string, args ...any)) (*Server, error) {
-	if logf == nil {
-		logf = log.Printf
+// lock already, so that no second server races for the path. logger
+// receives the HTTP server's own errors and the refused requests as
+// warnings, one a minute per kind and peer, the rest counted; nil means
+// slog.Default().
+func Listen(path string, h http.Handler, logger *slog.Logger) (*Server, error) {
+	if logger == nil {
+		logger = slog.Default()
 	}
 	addr, err := address(path)
 	if err != nil {
@@ -136,24 +139,26 @@ func Listen(path string, h http.Handler, logf func(format string, args ...any)) 
 	if err != nil {
 		return nil, err
 	}
+	warn := throttle.New(logger, slog.LevelWarn, 1)
 	s := &Server{
 		path: path,
 		addr: addr,
 		info: info,
+		warn: warn,
 		http: &http.Server{
-			Handler:           &guard{next: h, path: path, logf: logf},
+			Handler:           &guard{next: h, path: path, warn: warn},
 			ConnContext:       withPeer,
 			ReadHeaderTimeout: readTimeout,
 			ReadTimeout:       readTimeout,
 			WriteTimeout:      writeTimeout,
-			ErrorLog:          logger.New(logf, "admin: "),
+			ErrorLog:          errlog.New(warn, "admin http server error"),
 		},
 	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logf("admin: serving %s: %v", path, err)
+			logger.Error("admin socket stopped serving", "socket", path, "err", err)
 		}
 	}()
 	return s, nil
@@ -260,6 +265,7 @@ func (s *Server) Close() error {
 			s.http.Close()
 		}
 		s.wg.Wait()
+		s.warn.Close()
 		if fi, err := os.Lstat(s.addr); err == nil && os.SameFile(fi, s.info) {
 			if err := os.Remove(s.addr); err != nil {
 				s.closeErr = fmt.Errorf("remove admin socket %s: %w", s.path, err)

@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"log/slog"
 	"math"
 	"net/http/httptest"
 	"sync/atomic"
@@ -57,7 +58,7 @@ func BenchmarkPrepareSend1000(b *testing.B) {
 		batch = 256
 	)
 	sockets := make(chan *Socket, clients)
-	srv := NewServer(Config{Logf: b.Logf, Engine: engineio.Config{PingInterval: time.Hour}})
+	srv := NewServer(Config{Logger: slog.New(slog.DiscardHandler), Engine: engineio.Config{PingInterval: time.Hour}})
 	srv.Of("/").OnConnect(func(s *Socket) error { sockets <- s; return nil })
 	hs := httptest.NewServer(srv)
 	b.Cleanup(func() {

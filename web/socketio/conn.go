@@ -3,6 +3,7 @@ package socketio
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -358,6 +359,7 @@ func (c *conn) connect(p *packet) {
 	overflow, disconnect, closeConn := s.earlyOverflow, s.pendingDisconnect, s.pendingClose
 	s.mu.Unlock()
 	c.mu.Unlock()
+	c.srv.cfg.Logger.Debug("socket connected", "namespace", ns.name, "socket", s.id, "sid", c.sess.ID())
 
 	switch {
 	case overflow:
@@ -380,7 +382,7 @@ func connectErrorPayload(srv *Server, err error) []byte {
 	}
 	b, mErr := marshalJS(pl)
 	if mErr != nil {
-		srv.cfg.Logf("socketio: connect error data not encodable, sent without it: %v", mErr)
+		srv.cfg.Logger.Error("connect error data not encodable, sent without it", "err", mErr)
 		b, _ = marshalJS(payload{Message: pl.Message})
 	}
 	return b
@@ -428,8 +430,8 @@ func (c *conn) closeAll() {
 func (c *conn) call(kind, name string, f func()) (ok bool) {
 	defer func() {
 		if r := recover(); r != nil {
-			c.srv.cfg.Logf("socketio: panic in %s handler %q (session %s): %v\n%s",
-				kind, name, c.sess.ID(), r, debug.Stack())
+			c.srv.cfg.Logger.Error("handler panic", "handler", kind, "name", name, "sid", c.sess.ID(),
+				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			c.fail(ReasonHandlerPanic)
 			ok = false
 		}

@@ -27,7 +27,7 @@
 // arrived. It is started when there is work and ends when there is none,
 // so an idle connection holds no goroutine; handlers of one connection
 // never overlap. A panic in any of them is
-// recovered, logged through Config.Logf and closes that connection only.
+// recovered, logged through Config.Logger and closes that connection only.
 // Sending (Emit, EmitWithAck, Send, an AckFunc, Disconnect) is safe from
 // any goroutine and never blocks: packets go to the Engine.IO session's
 // bounded queue, and a client whose queue overflows is disconnected.

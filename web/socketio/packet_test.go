@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"chatserver/internal/logtest"
 )
 
 // ph is the placeholder text for attachment n.
@@ -373,7 +375,8 @@ func TestEncodeMatchesProtocolExamples(t *testing.T) {
 }
 
 func TestEncodeControlPackets(t *testing.T) {
-	srv := &Server{cfg: Config{Logf: t.Logf}}
+	logger, _ := logtest.New(t)
+	srv := &Server{cfg: Config{Logger: logger}}
 	tests := []struct {
 		name string
 		typ  packetType

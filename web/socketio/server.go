@@ -2,7 +2,7 @@ package socketio
 
 import (
 	"context"
-	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -23,9 +23,11 @@ type Config struct {
 	// ConnectTimeout closes a connection that has joined no namespace
 	// within it. Default 45s.
 	ConnectTimeout time.Duration
-	// Logf receives internal errors (a recovered handler panic, say).
-	// Nil means log.Printf.
-	Logf func(format string, args ...any)
+	// Logger receives internal errors (a recovered handler panic, say) and,
+	// at debug level, a line for each socket connected to and
+	// disconnected from a namespace. Nil means slog.Default(). It is also
+	// Engine.Logger when that is nil.
+	Logger *slog.Logger
 }
 
 // Server is a Socket.IO v5 server over Engine.IO v4. Mount it at
@@ -50,8 +52,11 @@ func NewServer(cfg Config) *Server {
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = DefaultConnectTimeout
 	}
-	if cfg.Logf == nil {
-		cfg.Logf = log.Printf
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Engine.Logger == nil {
+		cfg.Engine.Logger = cfg.Logger
 	}
 	maxPayload := cfg.Engine.MaxPayload
 	if maxPayload <= 0 {

@@ -7,11 +7,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"chatserver/internal/leaktest"
+	"chatserver/internal/logtest"
 	"chatserver/internal/siotest"
 	"chatserver/web/socketio/engineio"
 )
@@ -20,39 +20,13 @@ import (
 // should take anywhere near it.
 const waitTimeout = 5 * time.Second
 
-// testLog collects Config.Logf lines.
-type testLog struct {
-	t     testing.TB
-	mu    sync.Mutex
-	lines []string
-}
-
-func (l *testLog) logf(format string, args ...any) {
-	line := fmt.Sprintf(format, args...)
-	l.mu.Lock()
-	l.lines = append(l.lines, line)
-	l.mu.Unlock()
-	l.t.Logf("server log: %s", line)
-}
-
-func (l *testLog) contains(s string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, line := range l.lines {
-		if strings.Contains(line, s) {
-			return true
-		}
-	}
-	return false
-}
-
 // startServer runs a Server over httptest with setup registering
 // namespaces; both are closed when the test ends.
-func startServer(t testing.TB, cfg Config, setup func(*Server)) (*Server, *httptest.Server, *testLog) {
+func startServer(t testing.TB, cfg Config, setup func(*Server)) (*Server, *httptest.Server, *logtest.Recorder) {
 	t.Helper()
-	lg := &testLog{t: t}
-	if cfg.Logf == nil {
-		cfg.Logf = lg.logf
+	logger, lg := logtest.New(t)
+	if cfg.Logger == nil {
+		cfg.Logger = logger
 	}
 	if cfg.Engine.PingInterval == 0 {
 		cfg.Engine.PingInterval = time.Minute // no pings in the way
@@ -586,8 +560,8 @@ func TestHandlerPanicClosesOnlyItsConnection(t *testing.T) {
 	if got := receive(t, disconnects); got != "handler panic" {
 		t.Errorf("OnDisconnect: %q", got)
 	}
-	if !lg.contains("kaboom") {
-		t.Error("the panic was not logged")
+	if got := lg.Matching("handler panic", "handler", "event", "name", "boom", "panic", "kaboom"); len(got) != 1 || got[0].Attrs["stack"] == "" {
+		t.Errorf("the panic was not logged with its stack:\n%s", lg)
 	}
 	bystander.SendText(`42["message","fine"]`)
 	bystander.Expect(`42["message-back","fine"]`)
@@ -707,7 +681,8 @@ func TestPollingExchange(t *testing.T) {
 func TestCloseEndsEverySocketAndGoroutine(t *testing.T) {
 	leaktest.Check(t)
 	disconnects := make(chan string, 8)
-	srv := NewServer(Config{Logf: t.Logf, Engine: engineio.Config{PingInterval: time.Minute}})
+	logger, _ := logtest.New(t)
+	srv := NewServer(Config{Logger: logger, Engine: engineio.Config{PingInterval: time.Minute}})
 	echoSetup(disconnects)(srv)
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
@@ -741,8 +716,8 @@ func TestOnConnectLimitsAndFailures(t *testing.T) {
 		if got := receive(t, disconnects); got != "handler panic" {
 			t.Errorf("OnDisconnect: %q", got)
 		}
-		if !lg.contains("connect boom") {
-			t.Error("the panic was not logged")
+		if got := lg.Matching("handler panic", "handler", "connect", "name", "/", "panic", "connect boom"); len(got) != 1 {
+			t.Errorf("the panic was not logged:\n%s", lg)
 		}
 	})
 

@@ -90,6 +90,10 @@ func (s *Socket) dropAuth() {
 // Request returns the Engine.IO handshake request (read-only).
 func (s *Socket) Request() *http.Request { return s.conn.sess.Request() }
 
+// SessionID returns the id of the Engine.IO session (the sid) that
+// carries the socket, which the transport's log lines name.
+func (s *Socket) SessionID() string { return s.conn.sess.ID() }
+
 // Transport returns "polling" or "websocket".
 func (s *Socket) Transport() string { return s.conn.sess.Transport() }
 
@@ -304,6 +308,8 @@ func (s *Socket) disconnected(reason DisconnectReason) {
 	s.mu.Lock()
 	f := s.onDisconnect
 	s.mu.Unlock()
+	s.conn.srv.cfg.Logger.Debug("socket disconnected", "namespace", s.nsp.name, "socket", s.id, "sid", s.conn.sess.ID(),
+		"reason", string(reason))
 	if f != nil {
 		s.conn.call("disconnect", s.nsp.name, func() { f(reason) })
 	}

@@ -97,7 +97,7 @@ func connectErrorPayload2(srv *Server, err error) []byte {
 			if mErr == nil {
 				return b
 			}
-			srv.cfg.Logf("socketio: connect error data not encodable, sent without it: %v", mErr)
+			srv.cfg.Logger.Error("connect error data not encodable, sent without it", "err", mErr)
 		}
 	}
 	b, _ := marshalJS(msg) // a string always encodes

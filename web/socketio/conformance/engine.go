@@ -28,6 +28,7 @@ func engineHandler(allowEIO3 bool) (http.Handler, connHooks, func()) {
 		Transports:   []string{engineio.TransportPolling, engineio.TransportWebSocket},
 		CheckOrigin:  func(*http.Request) bool { return true },
 		AllowEIO3:    allowEIO3,
+		Logger:       logger,
 	}, func(sess *engineio.Session) engineio.Handler {
 		return echoHandler{sess: sess}
 	})

@@ -18,6 +18,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -25,6 +26,10 @@ import (
 	"syscall"
 	"time"
 )
+
+// logger is the servers' log: warnings and errors only, as the suites
+// open hundreds of connections, each of which would be a line at info.
+var logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
 func main() {
 	suite := flag.String("suite", "", `which suite to serve: "engine", "engine3" or "socket"`)

@@ -27,6 +27,7 @@ func socketHandler() (http.Handler, connHooks, func()) {
 			CheckOrigin: func(*http.Request) bool { return true },
 		},
 		ConnectTimeout: 1000 * time.Millisecond,
+		Logger:         logger,
 	})
 
 	// The suite sends binary events and acks; its auth objects are small.

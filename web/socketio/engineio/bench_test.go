@@ -1,6 +1,7 @@
 package engineio
 
 import (
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,7 +14,7 @@ import (
 func TestHeldGETOutlivesHTTPServerWriteTimeout(t *testing.T) {
 	checkNoLeaks(t)
 	const interval = 300 * time.Millisecond
-	srv := NewServer(Config{PingInterval: interval, PingTimeout: time.Second}, func(*Session) Handler { return nopHandler{} })
+	srv := NewServer(Config{PingInterval: interval, PingTimeout: time.Second, Logger: testLogger(t)}, func(*Session) Handler { return nopHandler{} })
 	ts := httptest.NewUnstartedServer(srv)
 	// Shorter than the hold: the package must extend the deadline itself.
 	ts.Config.WriteTimeout = interval / 3
@@ -38,7 +39,7 @@ func (nopHandler) OnClose(string)         {}
 func BenchmarkBroadcastWebSocket(b *testing.B) {
 	const clients = 50
 	sessions := make(chan *Session, clients)
-	srv := NewServer(Config{}, func(s *Session) Handler { sessions <- s; return nopHandler{} })
+	srv := NewServer(Config{Logger: slog.New(slog.DiscardHandler)}, func(s *Session) Handler { sessions <- s; return nopHandler{} })
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
 	defer srv.Close()

@@ -84,6 +84,7 @@ func (s *Session) closeUnlock(reason string, kind closeKind) {
 func (s *Session) finish() {
 	s.mu.Lock()
 	kind, reason, ws, lingering, fr := s.kind, s.reason, s.ws, s.current().lingers(), s.closeFr
+	transport := s.transport
 	s.mu.Unlock()
 
 	if ws != nil {
@@ -108,6 +109,8 @@ func (s *Session) finish() {
 		s.handler.OnClose(reason)
 	}
 	s.dispatchMu.Unlock()
+	s.srv.lines.Print(s.logKey, "connection closed", "sid", s.id, "transport", transport, "addr", s.addr,
+		"eio", int(s.proto), "reason", reason, "duration", time.Since(s.opened).Round(time.Millisecond))
 
 	// The session stops counting (Server.Count, the caps) once OnClose
 	// has returned, so the application never holds more sessions than

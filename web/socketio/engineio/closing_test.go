@@ -56,7 +56,9 @@ func TestWaitingOnMessageReturnsWhenTheSessionCloses(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			checkNoLeaks(t)
 			handlers := make(chan *waitingHandler, 1)
-			srv := NewServer(tt.cfg, func(s *Session) Handler {
+			cfg := tt.cfg
+			cfg.Logger = testLogger(t)
+			srv := NewServer(cfg, func(s *Session) Handler {
 				h := &waitingHandler{sess: s, waiting: make(chan struct{}), closed: make(chan string, 1)}
 				handlers <- h
 				return h

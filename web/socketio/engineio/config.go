@@ -2,6 +2,7 @@ package engineio
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -152,8 +153,8 @@ type Config struct {
 	// such as "2001:db8:1:2::/64".) A result that parses as an IP address
 	// is compared in canonical form (an IPv4-mapped IPv6 address as IPv4);
 	// any other string, including "", is a key of its own. It is called
-	// once per handshake, only when MaxSessionsPerIP is set or pending
-	// sessions are tracked.
+	// once per handshake (for the caps, when MaxSessionsPerIP is set or
+	// pending sessions are tracked; otherwise for the log's throttle).
 	ClientIP func(r *http.Request) string
 	// ExemptIP reports whether an address (as ClientIP returned it, in
 	// canonical form) is exempt from the per-IP caps (MaxSessionsPerIP,
@@ -161,7 +162,31 @@ type Config struct {
 	// are exempt, so local load tools and a local reverse proxy work.
 	// Exempt sessions still count towards MaxSessions and MaxPending.
 	ExemptIP func(ip string) bool
+
+	// Logger receives a line for every session opened and closed (info:
+	// "connection opened" and "connection closed" with the sid, the
+	// transport, the client address, the protocol revision, and at the
+	// close the reason and how long the session lasted), upgraded to
+	// WebSocket (debug) and refused by the caps (warn). Nil means
+	// slog.Default(). The lines about one client address (by ClientIP,
+	// loopback included) are throttled: at most ConnLogBurst lines
+	// opened, and as many closed, a minute, and one refusal, the others
+	// counted in a summary line (see internal/throttle).
+	Logger *slog.Logger
+	// ClientAddr returns the client's address as the log shows it. Nil
+	// means the host part of r.RemoteAddr. (The web package sets it to
+	// honour X-Forwarded-For from trusted proxies.) It is called once per
+	// handshake.
+	ClientAddr func(r *http.Request) string
 }
+
+// ConnLogBurst is how many "connection opened" lines, and how many
+// "connection closed" lines, one client address gets a minute before the
+// rest are counted: more than a household or an office behind one
+// address opens, with each device reconnecting now and then, under the
+// per-address cap; a client opening connections in a loop costs a few
+// lines a minute instead of filling the disk.
+const ConnLogBurst = 100
 
 // settings is a Config with defaults applied and transports resolved.
 type settings struct {
@@ -220,6 +245,12 @@ func resolve(cfg Config) settings {
 	}
 	if cfg.ClientIP == nil {
 		cfg.ClientIP = remoteHost
+	}
+	if cfg.ClientAddr == nil {
+		cfg.ClientAddr = remoteHost
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
 	}
 	if cfg.ExemptIP == nil {
 		cfg.ExemptIP = isLoopback
@@ -324,7 +355,7 @@ func normalizeOrigin(o string) string {
 	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(o)), "/")
 }
 
-// remoteHost is the default Config.ClientIP: the host part of
+// remoteHost is the default Config.ClientIP and ClientAddr: the host part of
 // r.RemoteAddr (all of it if it has no port).
 func remoteHost(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)

@@ -3,6 +3,7 @@ package engineio
 import (
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"chatserver/internal/leaktest"
+	"chatserver/internal/logtest"
 
 	"github.com/gorilla/websocket"
 )
@@ -108,9 +110,10 @@ type env struct {
 	ts       *httptest.Server
 	client   *http.Client
 	accepted chan *recorder
-	echo     bool // sessions echo every message back
-	msgs     int  // capacity of each recorder's msgs; 0: defaultMsgBuffer
-	noPoller bool // read every WebSocket on a goroutine of its own
+	log      *logtest.Recorder // what the server logged, unless cfg had a Logger
+	echo     bool              // sessions echo every message back
+	msgs     int               // capacity of each recorder's msgs; 0: defaultMsgBuffer
+	noPoller bool              // read every WebSocket on a goroutine of its own
 	// goneGrace replaces connGoneGrace when not zero.
 	goneGrace time.Duration
 }
@@ -152,6 +155,12 @@ func withGoneGrace(d time.Duration) envOption { return func(e *env) { e.goneGrac
 // withMsgBuffer sets the capacity of each recorder's msgs.
 func withMsgBuffer(n int) envOption { return func(e *env) { e.msgs = n } }
 
+// testLogger returns a logger to the test's log.
+func testLogger(t testing.TB) *slog.Logger {
+	logger, _ := logtest.New(t)
+	return logger
+}
+
 // newEnv starts a server with cfg and registers its shutdown (and a
 // goroutine-leak check) with t.Cleanup.
 func newEnv(t testing.TB, cfg Config, opts ...envOption) *env {
@@ -160,6 +169,9 @@ func newEnv(t testing.TB, cfg Config, opts ...envOption) *env {
 	e := &env{accepted: make(chan *recorder, 64)}
 	for _, o := range opts {
 		o(e)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger, e.log = logtest.New(t)
 	}
 	e.srv = NewServer(cfg, func(s *Session) Handler {
 		r := &recorder{t: t, sess: s, echo: e.echo, msgs: make(chan received, e.msgBuffer()), closed: make(chan string, 1)}

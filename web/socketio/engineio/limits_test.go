@@ -146,7 +146,7 @@ func TestMaxSessionsCountsUntilOnCloseReturns(t *testing.T) {
 	inClose := make(chan struct{})
 	release := make(chan struct{})
 	var sessions atomic.Int32
-	srv := NewServer(Config{MaxSessions: 1}, func(*Session) Handler {
+	srv := NewServer(Config{MaxSessions: 1, Logger: testLogger(t)}, func(*Session) Handler {
 		if sessions.Add(1) > 1 {
 			return nopHandler{}
 		}
@@ -279,7 +279,7 @@ func TestCapsUnderConcurrentChurn(t *testing.T) {
 		accepted  atomic.Int32
 		refused   atomic.Int32
 	)
-	srv := NewServer(Config{MaxSessions: maxSessions, MaxSessionsPerIP: maxPerIP, ClientIP: headerClientIP},
+	srv := NewServer(Config{MaxSessions: maxSessions, MaxSessionsPerIP: maxPerIP, ClientIP: headerClientIP, Logger: testLogger(t)},
 		func(s *Session) Handler {
 			ip := headerClientIP(s.Request())
 			mu.Lock()

@@ -213,7 +213,8 @@ func TestPendingCapsUnderConcurrentHandshakes(t *testing.T) {
 		evicted     atomic.Int32
 		srv         *Server
 	)
-	srv = NewServer(Config{MaxSessions: maxSessions, MaxPending: maxPending, MaxPendingPerIP: perIP, ClientIP: headerClientIP},
+	srv = NewServer(Config{MaxSessions: maxSessions, MaxPending: maxPending, MaxPendingPerIP: perIP, ClientIP: headerClientIP,
+		Logger: testLogger(t)},
 		func(s *Session) Handler {
 			mu.Lock()
 			live++

@@ -2,6 +2,7 @@ package engineio
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"chatserver/internal/randid"
+	"chatserver/internal/throttle"
 )
 
 // Reasons passed to Handler.OnClose by the server itself. Session.Close
@@ -112,6 +114,8 @@ type Server struct {
 	st       settings
 	accept   func(*Session) Handler
 	upgrader websocket.Upgrader
+	// lines takes the connection lines, warn the refusals (Config.Logger).
+	lines, warn *throttle.Log
 
 	// shutdown is closed by Close; lingering sessions stop waiting on it.
 	shutdown chan struct{}
@@ -174,6 +178,8 @@ func NewServer(cfg Config, accept func(*Session) Handler) *Server {
 
 		pendingGroups: make(map[string]*pendingGroup),
 	}
+	s.lines = throttle.New(s.st.Logger, slog.LevelInfo, ConnLogBurst)
+	s.warn = throttle.New(s.st.Logger, slog.LevelWarn, 1)
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: s.st.WriteTimeout,
 		ReadBufferSize:   wsReadBufferSize,
@@ -230,6 +236,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if sid == "" {
 		sl, ok := s.reserve(r)
 		if !ok {
+			s.warn.Print(canonicalIP(s.st.ClientIP(r)), "connection refused: too many connections",
+				"transport", transport, "addr", s.st.ClientAddr(r))
 			writeErrorBody(w, http.StatusServiceUnavailable, TooManyConnectionsBody)
 			return
 		}
@@ -292,6 +300,8 @@ func (s *Server) Close() {
 	if p := s.poller.Load(); p != nil {
 		p.close()
 	}
+	s.lines.Close()
+	s.warn.Close()
 }
 
 // Count returns the number of open sessions: those from their handshake
@@ -411,10 +421,15 @@ func (s *Server) newSession(r *http.Request, transport string, sl slot) *Session
 	}
 	sess.dispatchMu.Lock()
 
+	sess.addr, sess.logKey, sess.opened = s.st.ClientAddr(r), sl.ip, time.Now()
+	if !s.st.needIP {
+		sess.logKey = canonicalIP(s.st.ClientIP(r))
+	}
+
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
 		s.releaseLocked(sl)
+		s.mu.Unlock()
 		return nil
 	}
 	for {
@@ -436,6 +451,9 @@ func (s *Server) newSession(r *http.Request, transport string, sl slot) *Session
 		s.linkPendingLocked(sl.pend, sess)
 	}
 	s.wg.Add(1) // done by the worker once it has finished the session
+	s.mu.Unlock()
+	s.lines.Print(sess.logKey, "connection opened",
+		"sid", sess.id, "transport", transport, "addr", sess.addr, "eio", int(proto))
 	return sess
 }
 

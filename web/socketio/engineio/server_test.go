@@ -290,7 +290,7 @@ func TestServerCloseEndsEverySessionAndRefusesRequests(t *testing.T) {
 
 func TestAcceptReturningNilClosesSession(t *testing.T) {
 	checkNoLeaks(t)
-	srv := NewServer(Config{}, func(*Session) Handler { return nil })
+	srv := NewServer(Config{Logger: testLogger(t)}, func(*Session) Handler { return nil })
 	ts := httptest.NewServer(srv)
 	t.Cleanup(func() { srv.Close(); ts.Close() })
 	e := &env{srv: srv, ts: ts, client: ts.Client()}

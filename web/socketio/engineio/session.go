@@ -41,6 +41,12 @@ type Session struct {
 	proto protocol // the Engine.IO revision of the handshake
 	b64   bool     // protocol 3: the handshake asked for binary as base64 (b64)
 
+	// For the log: the client's address (Config.ClientAddr), the key its
+	// lines are throttled by (the canonical ClientIP), and when the
+	// handshake came.
+	addr, logKey string
+	opened       time.Time
+
 	// dispatchMu serializes Handler calls. newSession takes it and
 	// acceptSession releases it, so nothing is delivered before the
 	// handler exists.

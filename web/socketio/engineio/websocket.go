@@ -236,6 +236,7 @@ func (s *Session) completeUpgrade(c *wsConn) bool {
 		_ = c.nc.Close()
 		return false
 	}
+	s.srv.st.Logger.Debug("connection upgraded", "sid", s.id, "transport", TransportWebSocket, "addr", s.addr)
 	return true
 }
 

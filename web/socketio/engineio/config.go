@@ -161,6 +161,10 @@ type Config struct {
 	// are exempt, so local load tools and a local reverse proxy work.
 	// Exempt sessions still count towards MaxSessions and MaxPending.
 	ExemptIP func(ip string) bool
+
+	// Metrics, when set, is told of the sessions opened and closed and of
+	// writes that timed out (see Metrics); nil means nobody is.
+	Metrics Metrics
 }
 
 // settings is a Config with defaults applied and transports resolved.
@@ -226,6 +230,9 @@ func resolve(cfg Config) settings {
 	}
 	if cfg.RequestScheme == nil {
 		cfg.RequestScheme = tlsScheme
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = noMetrics{}
 	}
 	st := settings{Config: cfg, allowed: make(map[string]bool, len(cfg.AllowedOrigins)), connGoneGrace: connGoneGrace}
 	st.pending = cfg.MaxPending > 0 || cfg.MaxPendingPerIP > 0 || cfg.PendingTimeout > 0

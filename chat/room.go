@@ -101,6 +101,9 @@ type Config struct {
 	FloodLimit    int // rate-limited messages, or joins, in a row before disconnect
 	Queue         int // messages waiting for the writer
 	Batch         int // messages per transaction at most
+	// Metrics, when set, is told of the messages received, refused,
+	// stored and delivered, and of each store transaction's duration.
+	Metrics Metrics
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	// Logf receives internal errors; nil means log.Printf.
@@ -127,6 +130,9 @@ func (c *Config) setDefaults() {
 	}
 	if !(c.JoinRate > 0) {
 		c.JoinRate = DefaultJoinRate
+	}
+	if c.Metrics == nil {
+		c.Metrics = noMetrics{}
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -408,16 +414,21 @@ func (r *Room) dropPresenceLocked(p *presence) {
 	r.markDirty()
 }
 
-// broadcastLocked sends ev to every joined client except skip. r.mu held.
-func (r *Room) broadcastLocked(ev *Event, skip *presence) {
+// broadcastLocked sends ev to every joined client except skip, and
+// returns how many connections took it. r.mu held.
+func (r *Room) broadcastLocked(ev *Event, skip *presence) int {
+	n := 0
 	for _, p := range r.order {
 		if p == skip {
 			continue
 		}
 		for c := range p.clients {
-			c.conn.Send(ev)
+			if c.conn.Send(ev) {
+				n++
+			}
 		}
 	}
+	return n
 }
 
 func (r *Room) markDirty() {
@@ -518,10 +529,14 @@ func (r *Room) commit(batch []*pending) {
 		msgs[i] = p.msg
 		msgs[i].Time = now
 	}
+	start := time.Now()
 	stored, err := r.store.AppendMessages(msgs)
+	took := time.Since(start)
 	if err == nil && len(stored) != len(msgs) {
 		err = fmt.Errorf("store returned %d of %d messages", len(stored), len(msgs))
 	}
+	r.cfg.Metrics.Committed(len(msgs), took, err)
+
 	if err != nil {
 		r.cfg.Logf("chat: storing %d message(s) failed, senders were told: %v", len(batch), err)
 		for _, p := range batch {
@@ -530,10 +545,12 @@ func (r *Room) commit(batch []*pending) {
 		return
 	}
 	r.mu.Lock()
+	delivered := 0
 	for _, m := range stored {
-		r.broadcastLocked(r.remember(m).ev, nil)
+		delivered += r.broadcastLocked(r.remember(m).ev, nil)
 	}
 	r.mu.Unlock()
+	r.cfg.Metrics.Delivered(delivered)
 	for i, p := range batch {
 		p.done <- result{msg: stored[i]}
 	}

@@ -70,7 +70,9 @@ func TestDeletedDatabaseIsNoticed(t *testing.T) {
 	if err := os.Remove(db); err != nil {
 		t.Fatal(err)
 	}
-	waitReadyz(t, srv.url, http.StatusServiceUnavailable)
+	if r := waitReadyz(t, srv.url, http.StatusServiceUnavailable); r.body != "not ready: the database file was deleted or replaced\n" {
+		t.Errorf("/readyz with the file gone: %q", r.body)
+	}
 	srv.waitLog(t, db+" was deleted or replaced")
 	if reply := call(t, alice, "messages", "into the void"); reply["error"] != "store_failed" {
 		t.Fatalf("message with the file gone: %v, want store_failed", reply)
@@ -78,11 +80,17 @@ func TestDeletedDatabaseIsNoticed(t *testing.T) {
 	if r := readyz(t, srv.url); r.status != http.StatusServiceUnavailable {
 		t.Errorf("/readyz after a refused message: %d %q, want 503", r.status, r.body)
 	}
-	if resp, err := http.Get(srv.url + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
-		t.Errorf("/healthz with the file gone: %v %v, want 200", resp, err)
-	} else {
-		resp.Body.Close()
+	for _, path := range []string{"/livez", "/healthz"} {
+		if resp, err := http.Get(srv.url + path); err != nil || resp.StatusCode != http.StatusOK {
+			t.Errorf("%s with the file gone: %v %v, want 200", path, resp, err)
+		} else {
+			resp.Body.Close()
+		}
 	}
+	waitMetrics(t, srv.url+"/metrics", "the refused message",
+		series{"chatserver_messages_refused_total", []string{"reason", "store_failed"}, 1},
+		series{"chatserver_messages_stored_total", nil, 1},
+	)
 
 	if n := strings.Count(srv.stderr.String(), "storage: database file "+db+" was deleted or replaced"); n != 1 {
 		t.Errorf("the server reported the lost file %d times, want once:\n%s", n, srv.stderr)

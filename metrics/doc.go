@@ -12,5 +12,7 @@
 //
 // The names follow the Prometheus rules: the chatserver_ prefix, _total
 // on counters, base units (seconds). docs/ARCHITECTURE.md lists them.
-// Redis has no series yet: there is no Redis store.
+// Redis has no series yet, there being no Redis store: one would report
+// its errors and reconnects through a hook of its own, as the transport
+// does (chatserver_redis_errors_total, chatserver_redis_reconnects_total).
 package metrics

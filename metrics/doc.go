@@ -11,7 +11,9 @@
 // per server and hands it to the room and to web, which serves it.
 //
 // The names follow the Prometheus rules: the chatserver_ prefix, _total
-// on counters, base units (seconds). docs/ARCHITECTURE.md lists them.
+// on counters, base units (seconds); the few runtime names of the library
+// that do not are served renamed (runtime.go). docs/ARCHITECTURE.md lists
+// them.
 // Redis has no series yet, there being no Redis store: one would report
 // its errors and reconnects through a hook of its own, as the transport
 // does (chatserver_redis_errors_total, chatserver_redis_reconnects_total).

@@ -291,30 +291,56 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write(buf.Bytes())
 }
 
-// tidy fills in the # HELP lines of chatserver's families, which the
-// library writes without text, and types as counters the few families
-// the library calls gauges although they are cumulative totals
-// (process_io_*_total): a name ending in _total is a counter's.
+// tidy mends the library's exposition: it fills in the # HELP lines,
+// which the library writes without text (help, runtimeHelp), renames the
+// families whose names break the Prometheus rules (renamed), and types as
+// counters the families the library calls gauges although they are
+// cumulative totals (process_io_*_total): a name ending in _total is a
+// counter's.
 func tidy(b []byte) []byte {
 	helpPrefix, typePrefix := []byte("# HELP "), []byte("# TYPE ")
-	out := make([]byte, 0, len(b)+len(help)*80)
+	out := make([]byte, 0, len(b)+len(help)*80+len(runtimeHelp)*60)
 	for len(b) > 0 {
 		line, rest, _ := bytes.Cut(b, []byte{'\n'})
 		b = rest
-		if name, ok := bytes.CutPrefix(line, helpPrefix); ok {
-			out = append(out, line...)
-			if text, known := help[string(name)]; known {
-				out = append(out, ' ')
-				out = append(out, text...)
+		switch {
+		case bytes.HasPrefix(line, helpPrefix):
+			name, _, _ := bytes.Cut(line[len(helpPrefix):], []byte{' '})
+			served := servedName(string(name))
+			out = append(append(out, helpPrefix...), served...)
+			text, known := help[served]
+			if !known {
+				text, known = runtimeHelp[served]
 			}
-		} else if decl, ok := bytes.CutPrefix(line, typePrefix); ok && bytes.HasSuffix(decl, []byte("_total gauge")) {
-			out = append(out, typePrefix...)
-			out = append(out, bytes.TrimSuffix(decl, []byte("gauge"))...)
-			out = append(out, "counter"...)
-		} else {
+			if known {
+				out = append(append(out, ' '), text...)
+			}
+		case bytes.HasPrefix(line, typePrefix):
+			name, typ, _ := bytes.Cut(line[len(typePrefix):], []byte{' '})
+			served := servedName(string(name))
+			if strings.HasSuffix(served, "_total") && string(typ) == "gauge" {
+				typ = []byte("counter")
+			}
+			out = append(append(append(append(out, typePrefix...), served...), ' '), typ...)
+		case len(line) > 0 && line[0] != '#':
+			end := bytes.IndexAny(line, "{ ")
+			if end < 0 {
+				end = len(line)
+			}
+			out = append(append(out, servedName(string(line[:end]))...), line[end:]...)
+		default:
 			out = append(out, line...)
 		}
 		out = append(out, '\n')
 	}
 	return out
+}
+
+// servedName is the name under which the library's family called name is
+// served.
+func servedName(name string) string {
+	if to, ok := renamed[name]; ok {
+		return to
+	}
+	return name
 }

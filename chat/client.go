@@ -129,7 +129,31 @@ func (c *Client) detachLocked() {
 // Say stores text as a message from the client and broadcasts it to every
 // joined client, the sender included. It returns once the message is
 // durable and has been queued to everyone, or with a refusal (*Error).
+// Every call counts as a message received, and each refusal as a message
+// refused (Config.Metrics).
 func (c *Client) Say(text string) (storage.Message, error) {
+	m := c.room.cfg.Metrics
+	m.MessageReceived()
+	msg, err := c.say(text)
+	if err != nil {
+		m.MessageRefused(ErrorCode(err))
+	}
+	return msg, err
+}
+
+// SayNonString answers a message whose text is not a string, for
+// transports that see the argument's type before chat does: it is refused
+// with invalid_message (InvalidMessage), and counted like every message
+// the room receives and refuses.
+func (c *Client) SayNonString() error {
+	m := c.room.cfg.Metrics
+	m.MessageReceived()
+	m.MessageRefused(CodeInvalidMessage)
+	return InvalidMessage()
+}
+
+// say is Say without the counting.
+func (c *Client) say(text string) (storage.Message, error) {
 	r := c.room
 	text, err := validateText(text, r.cfg.MaxMessageLen)
 	if err != nil {

@@ -101,6 +101,9 @@ type Config struct {
 	FloodLimit    int // rate-limited messages, or joins, in a row before disconnect
 	Queue         int // messages waiting for the writer
 	Batch         int // messages per transaction at most
+	// Metrics, when set, is told of the messages received, refused,
+	// stored and delivered, and of each store transaction's duration.
+	Metrics Metrics
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	// Logger receives internal errors and the warnings about clients (a
@@ -131,6 +134,9 @@ func (c *Config) setDefaults() {
 	}
 	if !(c.JoinRate > 0) {
 		c.JoinRate = DefaultJoinRate
+	}
+	if c.Metrics == nil {
+		c.Metrics = noMetrics{}
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -412,16 +418,21 @@ func (r *Room) dropPresenceLocked(p *presence) {
 	r.markDirty()
 }
 
-// broadcastLocked sends ev to every joined client except skip. r.mu held.
-func (r *Room) broadcastLocked(ev *Event, skip *presence) {
+// broadcastLocked sends ev to every joined client except skip, and
+// returns how many connections took it. r.mu held.
+func (r *Room) broadcastLocked(ev *Event, skip *presence) int {
+	n := 0
 	for _, p := range r.order {
 		if p == skip {
 			continue
 		}
 		for c := range p.clients {
-			c.conn.Send(ev)
+			if c.conn.Send(ev) {
+				n++
+			}
 		}
 	}
+	return n
 }
 
 func (r *Room) markDirty() {
@@ -522,10 +533,14 @@ func (r *Room) commit(batch []*pending) {
 		msgs[i] = p.msg
 		msgs[i].Time = now
 	}
+	start := time.Now()
 	stored, err := r.store.AppendMessages(msgs)
+	took := time.Since(start)
 	if err == nil && len(stored) != len(msgs) {
 		err = fmt.Errorf("store returned %d of %d messages", len(stored), len(msgs))
 	}
+	r.cfg.Metrics.Committed(len(msgs), took, err)
+
 	if err != nil {
 		r.cfg.Logger.Error("storing messages failed; their senders were told", "count", len(batch), "err", err)
 		for _, p := range batch {
@@ -534,10 +549,12 @@ func (r *Room) commit(batch []*pending) {
 		return
 	}
 	r.mu.Lock()
+	delivered := 0
 	for _, m := range stored {
-		r.broadcastLocked(r.remember(m).ev, nil)
+		delivered += r.broadcastLocked(r.remember(m).ev, nil)
 	}
 	r.mu.Unlock()
+	r.cfg.Metrics.Delivered(delivered)
 	if r.cfg.LogMessages {
 		for _, m := range stored {
 			r.cfg.Logger.Info("message", "id", m.ID, "nick", m.Name, "text", m.Text)

@@ -24,6 +24,7 @@ func TestEveryServeFlagTakesItsEnvironmentVariable(t *testing.T) {
 	}{
 		{"addr", "CHATSERVER_ADDR", "127.0.0.1:9000", func(o *serveOptions) any { return o.addr }, "127.0.0.1:9000"},
 		{"db", "CHATSERVER_DB", "/srv/chat.db", func(o *serveOptions) any { return o.db }, "/srv/chat.db"},
+		{"metrics-addr", "CHATSERVER_METRICS_ADDR", "127.0.0.1:9100", func(o *serveOptions) any { return o.metricsAddr }, "127.0.0.1:9100"},
 		{"history", "CHATSERVER_HISTORY", "50", func(o *serveOptions) any { return o.room.History }, 50},
 		{"allowed-origins", "CHATSERVER_ALLOWED_ORIGINS", "https://a.example,https://b.example",
 			func(o *serveOptions) any { return o.web.SocketIO.Engine.AllowedOrigins }, []string{"https://a.example", "https://b.example"}},

@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"chatserver/chat"
+	"chatserver/metrics"
 	"chatserver/storage"
 	"chatserver/web"
 	"chatserver/web/admin"
@@ -142,6 +143,9 @@ type serveOptions struct {
 	db   string
 	room chat.Config
 	web  web.Config
+	// metricsAddr is --metrics-addr: where /metrics is served instead of
+	// on addr, or "" for on addr; validate sets web.SeparateMetrics.
+	metricsAddr string
 	// trustedProxies is --trusted-proxies as given; validate parses it
 	// into web.TrustedProxies.
 	trustedProxies []string
@@ -161,6 +165,8 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	room, eng := &o.room, &o.web.SocketIO.Engine
 	fs.StringVar(&o.addr, "addr", defaultAddr, "address to listen on, host:port")
 	fs.StringVar(&o.db, "db", defaultDB, "database file, created if missing")
+	fs.StringVar(&o.metricsAddr, "metrics-addr", "",
+		"serve /metrics on this host:port instead of on --addr, e.g. 127.0.0.1:9100 to keep it private")
 	fs.IntVar(&room.History, "history", storage.DefaultHistory, "messages kept and replayed to each joining chatter")
 	fs.StringSliceVar(&eng.AllowedOrigins, "allowed-origins", nil,
 		"other origins whose pages may connect, comma-separated, e.g. https://chat.example.org")
@@ -218,6 +224,9 @@ func (o *serveOptions) validate() error {
 	if o.db == "" {
 		return errors.New("--db must name a file")
 	}
+	if err := o.validateMetricsAddr(); err != nil {
+		return err
+	}
 	if h := o.room.History; h < 1 || h > maxHistory {
 		return fmt.Errorf("--history must be between 1 and %d, got %d", maxHistory, h)
 	}
@@ -270,6 +279,22 @@ func (o *serveOptions) newLogger(w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// validateMetricsAddr checks --metrics-addr and sets web.SeparateMetrics.
+func (o *serveOptions) validateMetricsAddr() error {
+	o.web.SeparateMetrics = o.metricsAddr != ""
+	if o.metricsAddr == "" {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(o.metricsAddr)
+	if err != nil || port == "" {
+		return fmt.Errorf("--metrics-addr must be host:port such as 127.0.0.1:9100, got %q", o.metricsAddr)
+	}
+	if o.metricsAddr == o.addr && port != "0" {
+		return fmt.Errorf("--metrics-addr must differ from --addr (leave it unset to serve /metrics on --addr), got %q for both", o.addr)
+	}
+	return nil
 }
 
 // validateLimits checks the chat and transport limits, each against its
@@ -458,11 +483,23 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	}
 	undo = append(undo, func() { store.Close() })
 
+	// The server's metrics, fed by the room and the transport.
+	reg := metrics.New()
+	o.room.Metrics, o.web.Metrics = reg, reg
+
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return fail(listenError(o.addr, err))
 	}
 	undo = append(undo, func() { ln.Close() })
+
+	var metricsLn net.Listener
+	if o.metricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", o.metricsAddr); err != nil {
+			return fail(listenErrorFor("metrics-addr", "127.0.0.1:9100", o.metricsAddr, err))
+		}
+		undo = append(undo, func() { metricsLn.Close() })
+	}
 
 	roomCfg := o.room
 	roomCfg.Logger = logger
@@ -485,12 +522,7 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 
 	webCfg := o.web
 	webCfg.Logger = logger
-	webCfg.Ready = func() error {
-		if store.Check() != nil {
-			return errDatabaseGone
-		}
-		return nil
-	}
+	webCfg.Ready = func() error { return storeReady(store) }
 	srv := web.New(room, webCfg)
 	dbName := o.db
 	if abs, err := filepath.Abs(o.db); err == nil {
@@ -500,12 +532,20 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	logger.Info("chatserver started", "addr", ln.Addr().String(), "db", dbName)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	var metricsServed chan error // nil, never ready, without --metrics-addr
+	if metricsLn != nil {
+		metricsServed = make(chan error, 1)
+		go func() { metricsServed <- srv.ServeMetrics(metricsLn) }()
+	}
 
 	fmt.Fprintf(out, "chatserver: listening on %s (database %s)\n", displayURL(ln.Addr()), dbName)
 	for _, u := range lanURLs(ln.Addr()) {
 		fmt.Fprintf(out, "chatserver: on this network: %s\n", u)
 	}
 	logExposed(logger, o.db)
+	if metricsLn != nil {
+		fmt.Fprintf(out, "chatserver: metrics on %s/metrics\n", displayURL(metricsLn.Addr()))
+	}
 
 	var runErr error
 	select {
@@ -518,6 +558,11 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 		if runErr == nil {
 			runErr = errors.New("the web server stopped unexpectedly")
 		}
+	case runErr = <-metricsServed:
+		metricsServed = nil
+		if runErr == nil {
+			runErr = errors.New("the metrics server stopped unexpectedly")
+		}
 	}
 
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
@@ -527,6 +572,11 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	}
 	if served != nil {
 		if err := <-served; err != nil && runErr == nil {
+			runErr = err
+		}
+	}
+	if metricsServed != nil {
+		if err := <-metricsServed; err != nil && runErr == nil {
 			runErr = err
 		}
 	}
@@ -551,13 +601,42 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 // deleted or replaced; the log names the file.
 var errDatabaseGone = errors.New("the database file was deleted or replaced")
 
-// listenError explains a failed TCP listen.
-func listenError(addr string, err error) error {
+// errDatabaseUnreadable is what /readyz tells anyone while the database
+// does not answer a read.
+var errDatabaseUnreadable = errors.New("the database does not answer")
+
+// readyStore is what the readiness check asks of the store.
+type readyStore interface {
+	// Check reports whether the file is still in place.
+	Check() error
+	// Ping reports whether the store answers a read.
+	Ping() error
+}
+
+// storeReady is the readiness of the server's store: nil while the file
+// is in place and answers a read (a bbolt read transaction), otherwise
+// what /readyz says.
+func storeReady(store readyStore) error {
+	if store.Check() != nil {
+		return errDatabaseGone
+	}
+	if store.Ping() != nil {
+		return errDatabaseUnreadable
+	}
+	return nil
+}
+
+// listenError explains a failed TCP listen on --addr.
+func listenError(addr string, err error) error { return listenErrorFor("addr", ":8080", addr, err) }
+
+// listenErrorFor explains a failed TCP listen on addr, given by --flag,
+// for which example is an address that needs no privileges.
+func listenErrorFor(flag, example, addr string, err error) error {
 	switch {
 	case errors.Is(err, syscall.EADDRINUSE):
-		return plainf(err, "cannot listen on %s: the port is already in use (is another chatserver or program using it? choose another with --addr)", addr)
+		return plainf(err, "cannot listen on %s: the port is already in use (is another chatserver or program using it? choose another with --%s)", addr, flag)
 	case errors.Is(err, syscall.EACCES):
-		return plainf(err, "cannot listen on %s: permission denied (ports below 1024 need privileges; try --addr :8080)", addr)
+		return plainf(err, "cannot listen on %s: permission denied (ports below 1024 need privileges; try --%s %s)", addr, flag, example)
 	}
 	var op *net.OpError
 	if errors.As(err, &op) && op.Err != nil {

@@ -70,7 +70,9 @@ func TestDeletedDatabaseIsNoticed(t *testing.T) {
 	if err := os.Remove(db); err != nil {
 		t.Fatal(err)
 	}
-	waitReadyz(t, srv.url, http.StatusServiceUnavailable)
+	if r := waitReadyz(t, srv.url, http.StatusServiceUnavailable); r.body != "not ready: the database file was deleted or replaced\n" {
+		t.Errorf("/readyz with the file gone: %q", r.body)
+	}
 	const goneMsg = "database file deleted or replaced; messages and bans are refused until it is back under its name"
 	srv.waitRecord(t, goneMsg, "file", db)
 	if reply := call(t, alice, "messages", "into the void"); reply["error"] != "store_failed" {
@@ -79,11 +81,17 @@ func TestDeletedDatabaseIsNoticed(t *testing.T) {
 	if r := readyz(t, srv.url); r.status != http.StatusServiceUnavailable {
 		t.Errorf("/readyz after a refused message: %d %q, want 503", r.status, r.body)
 	}
-	if resp, err := http.Get(srv.url + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
-		t.Errorf("/healthz with the file gone: %v %v, want 200", resp, err)
-	} else {
-		resp.Body.Close()
+	for _, path := range []string{"/livez", "/healthz"} {
+		if resp, err := http.Get(srv.url + path); err != nil || resp.StatusCode != http.StatusOK {
+			t.Errorf("%s with the file gone: %v %v, want 200", path, resp, err)
+		} else {
+			resp.Body.Close()
+		}
 	}
+	waitMetrics(t, srv.url+"/metrics", "the refused message",
+		series{"chatserver_messages_refused_total", []string{"reason", "store_failed"}, 1},
+		series{"chatserver_messages_stored_total", nil, 1},
+	)
 
 	if n := len(srv.logged(t, goneMsg, "file", db)); n != 1 {
 		t.Errorf("the server reported the lost file %d times, want once:\n%s", n, srv.stderr)

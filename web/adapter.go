@@ -146,7 +146,7 @@ func attach(room *chat.Room, sock *socketio.Socket, peer chat.Peer, logs connLog
 	sock.On(chat.EventMessages, func(args socketio.Args, ack socketio.AckFunc) {
 		text, ok := args.String(0)
 		if !ok {
-			refuse(ack, chat.InvalidMessage())
+			refuse(ack, c.SayNonString())
 			return
 		}
 		msg, err := c.Say(text)

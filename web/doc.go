@@ -1,6 +1,7 @@
 // Package web is chatserver's HTTP front: the embedded page and its
-// assets, the Socket.IO endpoint wired to the chat room, and a health
-// check, all on one listener.
+// assets, the Socket.IO endpoint wired to the chat room, the liveness and
+// readiness checks and the metrics, all on one listener (the metrics, if
+// asked, on one of their own).
 //
 // cmd builds a Config from flags and hands it to New with the room; the
 // caller owns the room and the store and closes them after Shutdown.

@@ -8,13 +8,15 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 )
 
-// healthPath is the one route served whatever the Host header says: it
-// tells nothing and changes nothing, and health checkers often address
-// the server by a name of their own (a container's service name, say).
-const healthPath = "/healthz"
+// livenessPaths are the routes of the liveness check ("/healthz" is its
+// older name), the only ones served whatever the Host header says: they
+// tell nothing and change nothing, and health checkers often address the
+// server by a name of their own (a container's service name, say).
+var livenessPaths = []string{"/livez", "/healthz"}
 
 // forwardedProtoHeader is the header in which a reverse proxy says which
 // scheme the client used. Only proxies listed in TrustedProxies are
@@ -81,10 +83,10 @@ func (p hostPolicy) allows(hostport string) bool {
 }
 
 // guard answers requests for a Host the policy does not allow with 421
-// and a line saying which flag allows it; the health check is exempt.
+// and a line saying which flag allows it; the liveness check is exempt.
 func (p hostPolicy) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == healthPath || p.allows(r.Host) {
+		if slices.Contains(livenessPaths, r.URL.Path) || p.allows(r.Host) {
 			next.ServeHTTP(w, r)
 			return
 		}

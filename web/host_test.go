@@ -16,6 +16,7 @@ import (
 
 	"chatserver/chat"
 	"chatserver/internal/logtest"
+	"chatserver/metrics"
 	"chatserver/storage/bolt"
 )
 
@@ -86,7 +87,7 @@ func TestHostPolicy(t *testing.T) {
 }
 
 func TestForeignHostIsRefusedOnEveryRouteButTheHealthCheck(t *testing.T) {
-	ts := newServerWith(t, Config{AllowedHosts: []string{"chat.example"}})
+	ts := newServerWith(t, Config{AllowedHosts: []string{"chat.example"}, Metrics: metrics.New()})
 	get := func(path, host string) (int, string) {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodGet, ts.URL+path, nil)
@@ -100,7 +101,8 @@ func TestForeignHostIsRefusedOnEveryRouteButTheHealthCheck(t *testing.T) {
 		return res.StatusCode, string(b)
 	}
 	const attacker = "attacker.example:8080"
-	for _, path := range []string{"/", "/static/app.js", "/socket.io/socket.io.js", "/socket.io/?EIO=4&transport=polling", "/nope"} {
+	for _, path := range []string{"/", "/static/app.js", "/socket.io/socket.io.js", "/socket.io/?EIO=4&transport=polling", "/nope",
+		"/readyz", "/metrics"} {
 		code, body := get(path, attacker)
 		if code != http.StatusMisdirectedRequest || !strings.Contains(body, "--allowed-hosts attacker.example") ||
 			!strings.Contains(body, "--public-url") {
@@ -110,8 +112,10 @@ func TestForeignHostIsRefusedOnEveryRouteButTheHealthCheck(t *testing.T) {
 			t.Errorf("%s for an allowed host: 421", path)
 		}
 	}
-	if code, body := get("/healthz", attacker); code != http.StatusOK || body != "ok\n" {
-		t.Errorf("/healthz for %s: %d %q, want 200 ok", attacker, code, body)
+	for _, path := range []string{"/livez", "/healthz"} {
+		if code, body := get(path, attacker); code != http.StatusOK || body != "ok\n" {
+			t.Errorf("%s for %s: %d %q, want 200 ok", path, attacker, code, body)
+		}
 	}
 	if code, body := get("/", "<script>.example"); code != http.StatusMisdirectedRequest || strings.Contains(body, "<script>") {
 		t.Errorf("a host that is not a plain name: %d %q, want 421 without quoting it", code, body)

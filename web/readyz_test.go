@@ -71,8 +71,10 @@ func TestReadyz(t *testing.T) {
 		if status, body := get("/readyz"); status != step.status || body != step.body {
 			t.Errorf("%s: /readyz = %d %q, want %d %q", step.name, status, body, step.status, step.body)
 		}
-		if status, _ := get("/healthz"); status != 200 {
-			t.Errorf("%s: /healthz = %d, want 200", step.name, status)
+		for _, path := range []string{"/livez", "/healthz"} {
+			if status, _ := get(path); status != 200 {
+				t.Errorf("%s: %s = %d, want 200", step.name, path, status)
+			}
 		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"chatserver/chat"
 	errlog "chatserver/internal/logger"
 	"chatserver/internal/throttle"
+	"chatserver/metrics"
 	"chatserver/web/socketio"
 	"chatserver/web/socketio/engineio"
 )
@@ -89,6 +90,13 @@ type Config struct {
 	// not. /readyz answers 503 with the error's text, which anyone may
 	// read, while it returns an error. nil means always ready.
 	Ready func() error
+	// Metrics, when set, is told what the transport does (New sets
+	// SocketIO.Engine.Metrics to it), reads the sessions and the room's
+	// chatters when scraped, and is served at /metrics. nil: no /metrics.
+	Metrics *metrics.Registry
+	// SeparateMetrics serves Metrics only on the listener given to
+	// ServeMetrics (--metrics-addr), not on the main one.
+	SeparateMetrics bool
 }
 
 // Server is chatserver's HTTP front: the page, the Socket.IO endpoint and
@@ -103,6 +111,12 @@ type Server struct {
 
 	closing   atomic.Bool // Shutdown has begun
 	closeOnce sync.Once
+
+	// metrics is Config.Metrics, served at /metrics by http unless
+	// metricsHTTP (Config.SeparateMetrics) serves it instead; nil for
+	// none. Both are set by New before anything is served.
+	metrics     http.Handler
+	metricsHTTP *http.Server
 }
 
 // New returns a server for room. Nothing listens until Serve.
@@ -120,6 +134,9 @@ func New(room *chat.Room, cfg Config) *Server {
 	trusted, ipv6Bits := cfg.TrustedProxies, cfg.IPv6Prefix
 	clientIP := func(r *http.Request) string { return ClientIP(r, trusted) }
 	sioCfg := cfg.SocketIO
+	if cfg.Metrics != nil {
+		sioCfg.Engine.Metrics = cfg.Metrics
+	}
 	sioCfg.Engine.ClientIP = func(r *http.Request) string { return addressGroup(clientIP(r), ipv6Bits) }
 	sioCfg.Engine.ClientAddr = clientIP
 	sioCfg.Engine.RequestScheme = func(r *http.Request) string { return requestScheme(r, trusted) }
@@ -157,16 +174,46 @@ func New(room *chat.Room, cfg Config) *Server {
 		ConnContext: sio.ConnContext,
 		ConnState:   sio.ConnState,
 	}
+	if cfg.Metrics != nil {
+		s.observe(cfg.Metrics, room, cfg.SeparateMetrics)
+	}
 	return s
 }
 
+// observe has m read the transport's sessions and the room's chatters,
+// and serves it: at /metrics of the main listener, or, when separate, on
+// a server of its own for ServeMetrics.
+func (s *Server) observe(m *metrics.Registry, room *chat.Room, separate bool) {
+	m.Observe(metrics.Sources{
+		Sessions: s.sio.Stats,
+		Chatters: func() int { return len(room.Chatters()) },
+	})
+	if !separate {
+		s.metrics = m
+		return
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET "+metricsPath, m)
+	s.metricsHTTP = &http.Server{
+		Handler:           securityHeaders(s.hosts.guard(mux)),
+		ReadHeaderTimeout: s.http.ReadHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          s.http.ErrorLog,
+	}
+}
+
+// metricsPath is where the metrics are served.
+const metricsPath = "/metrics"
+
 // Handler returns the HTTP routes: "/" the page, "/static/" its assets,
 // "/socket.io/socket.io.js" the browser client, "/socket.io/" the
-// real-time endpoint, "/healthz" a liveness check (200 while the process
-// serves), "/readyz" a readiness check (200 "ready" while Config.Ready
-// has no objection and Shutdown has not begun, 503 otherwise). Every route
-// but the liveness check answers only the allowed hosts
-// (Config.AllowedHosts).
+// real-time endpoint, "/livez" (and its older name "/healthz") a liveness
+// check (200 while the process serves), "/readyz" a readiness check (200
+// "ready" while Config.Ready has no objection and Shutdown has not begun,
+// 503 otherwise), and "/metrics" the metrics when Config.Metrics is set
+// and not served apart. Every route but the liveness check answers only
+// the allowed hosts (Config.AllowedHosts).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	static := mustStatic()
@@ -174,12 +221,28 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /static/", http.StripPrefix("/static/", static))
 	mux.Handle("GET /socket.io/socket.io.js", static.file("socket.io.js"))
 	mux.Handle("/socket.io/", s.sio)
-	mux.HandleFunc("GET "+healthPath, func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintln(w, "ok")
-	})
+	for _, path := range livenessPaths {
+		mux.HandleFunc("GET "+path, live)
+	}
 	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.HandleFunc("GET "+metricsPath, s.serveMetrics)
 	return securityHeaders(s.hosts.guard(mux))
+}
+
+// live answers the liveness check: the process serves.
+func live(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintln(w, "ok")
+}
+
+// serveMetrics serves Config.Metrics on the main listener; it is not
+// found when there are none or they are served apart.
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	if s.metrics == nil {
+		http.NotFound(w, r)
+		return
+	}
+	s.metrics.ServeHTTP(w, r)
 }
 
 // readyz answers whether the server takes messages.
@@ -212,6 +275,19 @@ func (s *Server) Serve(ln net.Listener) error {
 	return nil
 }
 
+// ServeMetrics serves the metrics on ln until Shutdown, when
+// Config.SeparateMetrics asked for a listener of their own. It returns
+// nil after Shutdown.
+func (s *Server) ServeMetrics(ln net.Listener) error {
+	if s.metricsHTTP == nil {
+		return errors.New("web: the metrics are not served apart (Config.Metrics and SeparateMetrics)")
+	}
+	if err := s.metricsHTTP.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve metrics: %w", err)
+	}
+	return nil
+}
+
 // Shutdown stops accepting connections, disconnects every client (the
 // Socket.IO connections, which http.Server.Shutdown does not touch), and
 // waits for in-flight requests until ctx ends. The room and the store are
@@ -220,13 +296,19 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.closing.Store(true)
 	s.closeOnce.Do(func() {
+		if s.metricsHTTP != nil {
+			// Nothing lingers there: a scrape in flight is let finish.
+			err = s.metricsHTTP.Shutdown(ctx)
+		}
 		// Close sockets first: held polling GETs are answered and
 		// WebSockets closed, so the HTTP shutdown below does not wait
 		// for them.
 		done := make(chan error, 1)
 		go func() { done <- s.http.Shutdown(ctx) }()
 		s.sio.Close()
-		err = <-done
+		if herr := <-done; err == nil {
+			err = herr
+		}
 		s.warn.Close()
 		s.lines.Close()
 	})

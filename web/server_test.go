@@ -67,6 +67,8 @@ func TestStaticRoutes(t *testing.T) {
 		{"/socket.io/socket.io.js", 200, "javascript", "io"},
 		{"/static/favicon.svg", 200, "image/svg+xml", "<svg"},
 		{"/healthz", 200, "text/plain", "ok"},
+		{"/livez", 200, "text/plain", "ok"},
+		{"/metrics", 404, "", ""}, // no Config.Metrics
 		{"/static/nope.js", 404, "", ""},
 		{"/nope", 404, "", ""},
 		{"/static/../web/server.go", 404, "", ""},

@@ -80,6 +80,10 @@ func (s *Server) ConnContext(ctx context.Context, c net.Conn) context.Context {
 // ConnState is the hook for http.Server.ConnState; see ConnContext.
 func (s *Server) ConnState(c net.Conn, state http.ConnState) { s.eng.ConnState(c, state) }
 
+// Stats returns a snapshot of the Engine.IO sessions under the server,
+// for monitoring (see engineio.Server.Stats).
+func (s *Server) Stats() engineio.Stats { return s.eng.Stats() }
+
 // Close disconnects every client and waits for their goroutines. Idempotent.
 // Clients are not sent DISCONNECT packets, so real clients reconnect (to
 // the next server process, typically); each socket's OnDisconnect runs

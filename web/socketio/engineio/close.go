@@ -116,6 +116,7 @@ func (s *Session) finish() {
 	// has returned, so the application never holds more sessions than
 	// the caps allow; Done tells it the slot is free.
 	s.srv.release(s.slot)
+	s.srv.st.Metrics.SessionClosed(reason)
 	close(s.done)
 
 	// A polling session's goodbye waits for the client's next GET, but

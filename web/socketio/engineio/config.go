@@ -178,6 +178,9 @@ type Config struct {
 	// honour X-Forwarded-For from trusted proxies.) It is called once per
 	// handshake.
 	ClientAddr func(r *http.Request) string
+	// Metrics, when set, is told of the sessions opened and closed and of
+	// writes that timed out (see Metrics); nil means nobody is.
+	Metrics Metrics
 }
 
 // ConnLogBurst is how many "connection opened" lines, and how many
@@ -257,6 +260,9 @@ func resolve(cfg Config) settings {
 	}
 	if cfg.RequestScheme == nil {
 		cfg.RequestScheme = tlsScheme
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = noMetrics{}
 	}
 	st := settings{Config: cfg, allowed: make(map[string]bool, len(cfg.AllowedOrigins)), connGoneGrace: connGoneGrace}
 	st.pending = cfg.MaxPending > 0 || cfg.MaxPendingPerIP > 0 || cfg.PendingTimeout > 0

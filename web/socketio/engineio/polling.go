@@ -123,6 +123,7 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 			}
 			s.recycle(batch)
 			if err != nil {
+				s.srv.countTimeout(err)
 				s.closeWith(ReasonTransportError, closeError)
 			}
 			return

@@ -450,6 +450,7 @@ func (s *Server) newSession(r *http.Request, transport string, sl slot) *Session
 	if sl.pend != nil {
 		s.linkPendingLocked(sl.pend, sess)
 	}
+	s.st.Metrics.SessionOpened()
 	s.wg.Add(1) // done by the worker once it has finished the session
 	s.mu.Unlock()
 	s.lines.Print(sess.logKey, "connection opened",

@@ -133,6 +133,7 @@ func (s *Session) work() {
 			hook(s)
 		}
 		if err := s.flushWebSocket(time.Time{}); err != nil {
+			s.srv.countTimeout(err)
 			s.closeWith(ReasonTransportError, closeError)
 			continue
 		}

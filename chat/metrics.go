@@ -1,0 +1,33 @@
+package chat
+
+import "time"
+
+// Metrics is told what the room does with messages, for monitoring: the
+// metrics package implements it, and Config.Metrics nil means nobody is
+// told. Its methods are called from the connections' goroutines and from
+// the writer: they must be safe for concurrent use, return at once and
+// not call the room.
+type Metrics interface {
+	// MessageReceived is called for each message a client sends, before
+	// it is checked.
+	MessageReceived()
+	// MessageRefused is called for each message refused, with the code
+	// its sender is given (see Client.Say).
+	MessageRefused(code Code)
+	// Committed is called once per store transaction of the writer: the
+	// messages it carried, how long the store took, and its error (nil:
+	// the messages are stored).
+	Committed(messages int, took time.Duration, err error)
+	// Delivered is called once per committed batch with its deliveries:
+	// each stored message counts once for every joined connection it was
+	// queued to.
+	Delivered(n int)
+}
+
+// noMetrics is the Metrics of a Config without: it does nothing.
+type noMetrics struct{}
+
+func (noMetrics) MessageReceived()                    {}
+func (noMetrics) MessageRefused(Code)                 {}
+func (noMetrics) Committed(int, time.Duration, error) {}
+func (noMetrics) Delivered(int)                       {}

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -96,17 +95,6 @@ func holdLock(t testing.TB, path string) *bolt.Store {
 	}
 	t.Cleanup(func() { st.Close() })
 	return st
-}
-
-func TestVersion(t *testing.T) {
-	r := run(t, "version")
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	want := "chatserver " + Version + " (" + runtime.Version()
-	if !strings.HasPrefix(r.stdout, want) {
-		t.Errorf("version printed %q, want it to start with %q", r.stdout, want)
-	}
 }
 
 func TestEveryCommandHasHelpWithExample(t *testing.T) {

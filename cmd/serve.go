@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"chatserver/chat"
+	"chatserver/internal/sdnotify"
 	"chatserver/storage"
 	"chatserver/web"
 	"chatserver/web/admin"
@@ -372,6 +373,7 @@ last; the exit status is 0.`,
 func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	ctx, stopSignals := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stopSignals()
+	errOut, announceVersion := versionFirst(errOut)
 	logf := log.New(errOut, "chatserver: ", log.LstdFlags).Printf
 
 	store, err := openForServe(o.db, o.room.History, logf)
@@ -430,10 +432,12 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	if abs, err := filepath.Abs(o.db); err == nil {
 		dbName = abs
 	}
+	announceVersion()
 	fmt.Fprintf(out, "chatserver: listening on %s (database %s)\n", displayURL(ln.Addr()), dbName)
 	for _, u := range lanURLs(ln.Addr()) {
 		fmt.Fprintf(out, "chatserver: on this network: %s\n", u)
 	}
+	notify(logf, sdnotify.Ready, sdnotify.Status("listening on "+displayURL(ln.Addr())))
 
 	var runErr error
 	select {
@@ -448,6 +452,7 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 		}
 	}
 
+	notify(logf, sdnotify.Stopping, sdnotify.Status("shutting down"))
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
@@ -469,6 +474,14 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 		fmt.Fprintln(errOut, "chatserver: stopped")
 	}
 	return runErr
+}
+
+// notify tells the service manager (systemd, Type=notify) the state in
+// lines; a failure is logged and changes nothing else.
+func notify(logf func(string, ...any), lines ...string) {
+	if _, err := sdnotify.Notify(lines...); err != nil {
+		logf("%v", err)
+	}
 }
 
 // errDatabaseGone is what /readyz tells anyone while the database file is

@@ -18,9 +18,10 @@ import (
 //	go build -ldflags "-X chatserver/cmd.Version=1.2.0 -X chatserver/cmd.Commit=$(git rev-parse HEAD) -X chatserver/cmd.Date=2026-11-29T12:00:00Z"
 //
 // Left empty, each is taken from what the Go toolchain recorded in the
-// binary (runtime/debug.ReadBuildInfo): the module version for `go
-// install chatserver@v1.2.0` (or the version Go derives from the
-// repository's tags), the commit (vcs.revision) and its time (vcs.time).
+// binary (runtime/debug.ReadBuildInfo): the module version (that of a
+// module installed with go install, or the one Go derives from the
+// checkout's tags: 1.2.0 on the commit tagged v1.2.0, a pseudo-version
+// after it), the commit (vcs.revision) and its time (vcs.time).
 var (
 	// Version is the release, such as 1.2.0.
 	Version = ""
@@ -83,9 +84,10 @@ func describeBuild(info *debug.BuildInfo, version, commit, date string) build {
 	}
 	if b.Version == "" {
 		// "(devel)" is a build of a checkout whose version Go could not
-		// tell; a pseudo-version or a tag is kept as Go wrote it.
+		// tell. A tag or a pseudo-version loses its "v", as releases
+		// write it: v1.2.0 is 1.2.0.
 		if v := info.Main.Version; v != "" && v != "(devel)" {
-			b.Version = v
+			b.Version = strings.TrimPrefix(v, "v")
 		} else {
 			b.Version = devVersion
 		}
@@ -176,7 +178,8 @@ had uncommitted changes), the commit's date, the Go release and the platform.
 
 A release sets the version, commit and date when it is built (see the README's
 release section); any other build takes them from what Go recorded: the module
-version of "go install", and the commit of the checkout it was built in.`,
+version (1.2.0 in a checkout of the tag v1.2.0, a pseudo-version after it) and
+the commit of the checkout it was built in.`,
 		Example: `  chatserver version
   chatserver version --long
   # set them when building:

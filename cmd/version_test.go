@@ -44,21 +44,21 @@ func TestVersionLine(t *testing.T) {
 			want: "chatserver 1.2.0 (commit 0123456789ab, 2026-11-29T12:00:00Z, go1.26.8 linux/arm64)",
 		},
 		{
-			name: "go install chatserver@v1.2.0: the module version",
+			name: "a build of the tag v1.2.0: the module version, without the v",
 			info: buildInfo("v1.2.0", "GOOS", "linux", "GOARCH", "arm64"),
-			want: "chatserver v1.2.0 (commit unknown, go1.26.8 linux/arm64)",
+			want: "chatserver 1.2.0 (commit unknown, go1.26.8 linux/arm64)",
 		},
 		{
 			name: "a build in a checkout: Go's version, commit and time",
 			info: buildInfo("v0.0.0-20261129120000-0123456789ab", "GOOS", "linux", "GOARCH", "arm64",
 				"vcs", "git", "vcs.revision", rev, "vcs.time", when, "vcs.modified", "false"),
-			want: "chatserver v0.0.0-20261129120000-0123456789ab (commit 0123456789ab, 2026-11-29T12:00:00Z, go1.26.8 linux/arm64)",
+			want: "chatserver 0.0.0-20261129120000-0123456789ab (commit 0123456789ab, 2026-11-29T12:00:00Z, go1.26.8 linux/arm64)",
 		},
 		{
 			name: "uncommitted changes are said",
 			info: buildInfo("v0.0.0-20261129120000-0123456789ab+dirty", "GOOS", "linux", "GOARCH", "arm64",
 				"vcs.revision", rev, "vcs.time", when, "vcs.modified", "true"),
-			want: "chatserver v0.0.0-20261129120000-0123456789ab+dirty (commit 0123456789ab with local changes, 2026-11-29T12:00:00Z, go1.26.8 linux/arm64)",
+			want: "chatserver 0.0.0-20261129120000-0123456789ab+dirty (commit 0123456789ab with local changes, 2026-11-29T12:00:00Z, go1.26.8 linux/arm64)",
 		},
 		{
 			name: "a checkout whose version Go cannot tell is dev",

@@ -75,7 +75,7 @@ run:
 
 test: deps fmt-check vet cross go-test conformance
 
-deps: system-deps node-deps node2-deps browser-deps python-deps
+deps: system-deps node-deps node2-deps browser-deps python-deps release-deps completion-deps
 
 # Programs from Debian's packages that the tests need, installed only when
 # missing (CI runs as root).
@@ -173,6 +173,13 @@ release: release-deps
 # zip, for the Windows archive, from Debian's packages when missing.
 release-deps:
 	@command -v zip >/dev/null || { echo "installing zip"; apt-get update && apt-get install -y zip; }
+
+# bash-completion, which the bash completion script builds on, for the
+# test that completes command lines in bash (e2e/completion_test.go).
+.PHONY: completion-deps
+completion-deps:
+	@[ -f /usr/share/bash-completion/bash_completion ] || { \
+		echo "installing bash-completion"; apt-get update && apt-get install -y bash-completion; }
 
 clean:
 	rm -f chatserver

@@ -80,6 +80,9 @@ func TestServeLogsItsVersionFirst(t *testing.T) {
 	t.Parallel()
 	version := runCLI(t, "version")
 	srv := startServer(t, filepath.Join(t.TempDir(), "chat.db"))
+	// Standard error and output are two pipes: the log line may arrive
+	// after the listening line.
+	srv.waitLog(t, " starting chatserver ")
 	first, _, _ := strings.Cut(srv.stderr.String(), "\n")
 	m := firstLogLine.FindStringSubmatch(first)
 	if m == nil || m[1]+"\n" != version.stdout {

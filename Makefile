@@ -3,7 +3,11 @@
 #   make build   the binary ./chatserver
 #   make run     go run . serve (pass flags with ARGS="--addr :9000")
 #   make test    install what the tests need, then gofmt, go vet, go test -race,
-#                and the official protocol suites (make conformance)
+#                every release target (make cross) and the official protocol
+#                suites (make conformance)
+#   make cross   build every release target into a temporary directory
+#   make release the release archives and checksum file in dist/
+#                (VERSION=1.2.0; the default is git describe)
 #
 # Test dependencies are installed by `deps`; each kind has its own target so
 # later ones (redis-server, say) slot in beside node-deps and browser-deps.
@@ -69,9 +73,9 @@ build:
 run:
 	$(GO) run . serve $(ARGS)
 
-test: deps fmt-check vet go-test conformance
+test: deps fmt-check vet cross go-test conformance
 
-deps: system-deps node-deps node2-deps browser-deps python-deps
+deps: system-deps node-deps node2-deps browser-deps python-deps release-deps completion-deps
 
 # Programs from Debian's packages that the tests need, installed only when
 # missing (CI runs as root).
@@ -150,6 +154,34 @@ vet:
 go-test:
 	NODE_PATH="$(NODE_MODULES):$(BROWSER_MODULES)" SIO2_NODE_MODULES="$(NODE2_MODULES)" $(GO) test -race ./...
 
+# The release targets (scripts/build.sh: linux amd64, arm64, ARMv6 and
+# ARMv7, darwin amd64 and arm64, windows amd64), static and stripped, as
+# a release builds them. `cross` builds them all, in parallel, into a
+# temporary directory and fails if the ARMv6 binary reaches 12 MB: it runs
+# on every `make test`, so every target builds on every CI run.
+.PHONY: cross release release-deps
+
+cross:
+	@out="$$(mktemp -d)" && trap 'rm -rf "$$out"' EXIT && GO="$(GO)" scripts/build.sh "$$out"
+
+# VERSION is the release's (default: git describe, without the v); the
+# archives and chatserver_VERSION_checksums.txt go to dist/, emptied first.
+VERSION ?=
+release: release-deps
+	GO="$(GO)" VERSION="$(VERSION)" DIST=dist scripts/release.sh
+
+# zip, for the Windows archive, from Debian's packages when missing.
+release-deps:
+	@command -v zip >/dev/null || { echo "installing zip"; apt-get update && apt-get install -y zip; }
+
+# bash-completion, which the bash completion script builds on, for the
+# test that completes command lines in bash (e2e/completion_test.go).
+.PHONY: completion-deps
+completion-deps:
+	@[ -f /usr/share/bash-completion/bash_completion ] || { \
+		echo "installing bash-completion"; apt-get update && apt-get install -y bash-completion; }
+
 clean:
 	rm -f chatserver
+	rm -rf dist
 	rm -rf $(NODE_SRC)/node_modules $(NODE2_SRC)/node_modules $(BROWSER_SRC)/node_modules

@@ -44,16 +44,14 @@ in a browser.`,
   chatserver serve --addr 127.0.0.1:9000 --db /var/lib/chatserver/chat.db
   chatserver history -n 5
   chatserver kick alice --reason "spam"
-  chatserver bench --url http://127.0.0.1:8080`,
+  chatserver bench --url http://127.0.0.1:8080
+  source <(chatserver completion bash)`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		// Bare "chatserver" shows the help.
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 		Args: noArgs,
 	}
-	// Every command here documents itself with an example; the generated
-	// shell-completion command would not.
-	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		newServeCommand(),
@@ -61,6 +59,9 @@ in a browser.`,
 		newKickCommand(),
 		newBenchCommand(),
 		newVersionCommand(),
+		// Cobra's shell completion, with examples like every command here
+		// (Cobra would otherwise add its own, without them).
+		newCompletionCommand(),
 	)
 	return root
 }

@@ -22,6 +22,7 @@ import (
 
 	"chatserver/chat"
 	"chatserver/metrics"
+	"chatserver/internal/sdnotify"
 	"chatserver/storage"
 	"chatserver/web"
 	"chatserver/web/admin"
@@ -529,7 +530,7 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 		dbName = abs
 	}
 	// Before the first request is served: the first line of the log.
-	logger.Info("chatserver started", "addr", ln.Addr().String(), "db", dbName)
+	logger.Info("chatserver started", "version", currentBuild().String(), "addr", ln.Addr().String(), "db", dbName)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	var metricsServed chan error // nil, never ready, without --metrics-addr
@@ -546,6 +547,7 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	if metricsLn != nil {
 		fmt.Fprintf(out, "chatserver: metrics on %s/metrics\n", displayURL(metricsLn.Addr()))
 	}
+	notify(logger, sdnotify.Ready, sdnotify.Status("listening on "+displayURL(ln.Addr())))
 
 	var runErr error
 	select {
@@ -565,6 +567,7 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 		}
 	}
 
+	notify(logger, sdnotify.Stopping, sdnotify.Status("shutting down"))
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
@@ -595,6 +598,14 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	}
 	logger.Info("chatserver stopped")
 	return nil
+}
+
+// notify tells the service manager (systemd, Type=notify) the state in
+// lines; a failure is logged and changes nothing else.
+func notify(logger *slog.Logger, lines ...string) {
+	if _, err := sdnotify.Notify(lines...); err != nil {
+		logger.Warn("telling systemd failed", "err", err)
+	}
 }
 
 // errDatabaseGone is what /readyz tells anyone while the database file is

@@ -7,6 +7,10 @@
 // wire-level Socket.IO test client of internal/siotest for the hardening
 // tests (crashes, floods, malformed input, limits), and with Debian's
 // headless Chromium through playwright-core (browser/run.js) for the page.
+// The operations tests check what a deployment relies on: the version the
+// binary and serve's log tell, a release built by scripts/release.sh, the
+// systemd unit (systemd-analyze) and its readiness notifications, and the
+// bash completion script.
 //
 // The Node packages are installed by `make test` (npm ci into
 // node/node_modules and browser/node_modules, or wherever NODE_PATH

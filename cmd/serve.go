@@ -21,8 +21,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"chatserver/chat"
-	"chatserver/metrics"
 	"chatserver/internal/sdnotify"
+	"chatserver/metrics"
 	"chatserver/storage"
 	"chatserver/web"
 	"chatserver/web/admin"

@@ -404,7 +404,7 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	undo = append(undo, room.Close)
 
 	sock := admin.SocketPath(o.db)
-	adm, err := admin.Listen(sock, admin.NewHandler(room, logf), logf)
+	adm, err := admin.Listen(sock, admin.NewHandler(room, store, logf), logf)
 	if errors.Is(err, admin.ErrPathTooLong) {
 		return fail(plainf(err, "the admin socket path %s is too long for a Unix socket (%d bytes, at most %d); keep the database in a shorter path",
 			sock, len(sock), admin.MaxPathLen))

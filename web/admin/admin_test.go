@@ -41,7 +41,7 @@ func newRoom(t testing.TB, dir string) *chat.Room {
 // listen starts an admin server for room at path, closed at cleanup.
 func listen(t testing.TB, path string, room admin.Room) *admin.Server {
 	t.Helper()
-	srv, err := admin.Listen(path, admin.NewHandler(room, t.Logf), t.Logf)
+	srv, err := admin.Listen(path, admin.NewHandler(room, nil, t.Logf), t.Logf)
 	if err != nil {
 		t.Fatalf("Listen(%s): %v", path, err)
 	}
@@ -367,6 +367,8 @@ func TestRefusedRequestsAreJSON(t *testing.T) {
 	}{
 		{"unknown route", "GET", "/nope", "", 404, admin.CodeNotFound},
 		{"wrong method", "POST", "/history", "", 405, admin.CodeMethodNotAllowed},
+		{"backup is a GET", "POST", "/backup", "", 405, admin.CodeMethodNotAllowed},
+		{"no store to copy", "GET", "/backup", "", 404, admin.CodeNotFound},
 		{"negative n", "GET", "/history?n=-1", "", 400, admin.CodeBadRequest},
 		{"n not a number", "GET", "/history?n=ten", "", 400, admin.CodeBadRequest},
 		{"body not JSON", "POST", "/kick", "kick bob", 400, admin.CodeBadRequest},

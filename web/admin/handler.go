@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"net/http"
 	"strconv"
@@ -25,6 +26,14 @@ type Room interface {
 }
 
 var _ Room = (*chat.Room)(nil)
+
+// Store is what the admin channel needs from the database, for GET
+// /backup; *bolt.Store implements it. Backup writes a consistent copy of
+// the database to the writer to returns, called once with the copy's size
+// in bytes before the first byte, and returns how many bytes it wrote.
+type Store interface {
+	Backup(to func(size int64) io.Writer) (int64, error)
+}
 
 // Request error codes, besides the chat.Code values a Room returns.
 const (
@@ -79,18 +88,20 @@ type ErrorReply struct {
 	Message string    `json:"message"`
 }
 
-// NewHandler returns the admin routes over room (see the package
-// documentation). logf receives internal errors; nil means log.Printf.
-func NewHandler(room Room, logf func(format string, args ...any)) http.Handler {
+// NewHandler returns the admin routes over room and store (see the
+// package documentation). A nil store has no copy to give: GET /backup
+// answers 404. logf receives internal errors; nil means log.Printf.
+func NewHandler(room Room, store Store, logf func(format string, args ...any)) http.Handler {
 	if logf == nil {
 		logf = log.Printf
 	}
-	h := &handler{room: room, logf: logf}
+	h := &handler{room: room, store: store, logf: logf}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/history", h.method(http.MethodGet, h.history))
 	mux.HandleFunc("/chatters", h.method(http.MethodGet, h.chatters))
 	mux.HandleFunc("/kick", h.method(http.MethodPost, h.kick))
 	mux.HandleFunc("/unban", h.method(http.MethodPost, h.unban))
+	mux.HandleFunc("/backup", h.method(http.MethodGet, h.backup))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, http.StatusNotFound, CodeNotFound, "no admin route "+r.URL.Path)
 	})
@@ -98,8 +109,9 @@ func NewHandler(room Room, logf func(format string, args ...any)) http.Handler {
 }
 
 type handler struct {
-	room Room
-	logf func(string, ...any)
+	room  Room
+	store Store // nil: no backups
+	logf  func(string, ...any)
 }
 
 // method refuses requests with another method than want, in JSON.

@@ -30,8 +30,8 @@ const (
 
 	// roleListen listens on the path and answers every request with 200.
 	roleListen = "listen"
-	// roleRequest sends GET /history twice on one connection and prints
-	// each status line.
+	// roleRequest sends GET /history and GET /backup on one connection
+	// and prints each status line.
 	roleRequest = "request"
 
 	otherUID = 65534
@@ -70,8 +70,8 @@ func runRole(role, path string) int {
 		}
 		conn.SetDeadline(time.Now().Add(roleTimeout))
 		r := bufio.NewReader(conn)
-		for range 2 {
-			req, _ := http.NewRequest(http.MethodGet, "http://admin/history", nil)
+		for _, route := range []string{"/history", "/backup"} {
+			req, _ := http.NewRequest(http.MethodGet, "http://admin"+route, nil)
 			if err := req.Write(conn); err != nil {
 				fmt.Fprintln(os.Stderr, err)
 				return 1
@@ -148,7 +148,7 @@ func TestServerRefusesAnotherUsersRequests(t *testing.T) {
 	dir := openDir(t)
 	path := filepath.Join(dir, "chat.db.sock")
 	var log logLines
-	srv, err := admin.Listen(path, admin.NewHandler(newRoom(t, t.TempDir()), log.logf), log.logf)
+	srv, err := admin.Listen(path, admin.NewHandler(newRoom(t, t.TempDir()), nil, log.logf), log.logf)
 	if err != nil {
 		t.Fatal(err)
 	}

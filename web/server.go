@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -82,6 +83,12 @@ type Config struct {
 	// not. /readyz answers 503 with the error's text, which anyone may
 	// read, while it returns an error. nil means always ready.
 	Ready func() error
+	// TLS, when set, makes Serve speak TLS on its listener: HTTPS and
+	// WebSocket over TLS on the one port. Its certificates (Certificates
+	// or GetCertificate, which may change them from one handshake to the
+	// next) are served as they are; the protocol offered is HTTP/1.1.
+	// nil serves plain HTTP.
+	TLS *tls.Config
 }
 
 // Server is chatserver's HTTP front: the page, the Socket.IO endpoint and
@@ -93,6 +100,7 @@ type Server struct {
 	logf  func(string, ...any)
 	ready func() error
 	warn  *throttle.Log // warnings about clients, per address
+	tls   *tls.Config   // nil: plain HTTP
 
 	closing   atomic.Bool // Shutdown has begun
 	closeOnce sync.Once
@@ -137,12 +145,17 @@ func New(room *chat.Room, cfg Config) *Server {
 		return nil
 	})
 	s := &Server{sio: sio, hosts: newHostPolicy(cfg.PublicURL, cfg.AllowedHosts, machineName()), logf: logf, ready: cfg.Ready, warn: warn}
+	httpLogf := logf
+	if cfg.TLS != nil {
+		s.tls = serverTLS(cfg.TLS)
+		httpLogf = handshakeErrors(logf, warn, ipv6Bits)
+	}
 	s.http = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          logger.New(logf, ""),
+		ErrorLog:          logger.New(httpLogf, ""),
 		// So that polling clients that die between two requests leave
 		// within seconds.
 		ConnContext: sio.ConnContext,
@@ -195,8 +208,12 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 // errShuttingDown is /readyz's answer once Shutdown has begun.
 var errShuttingDown = errors.New("shutting down")
 
-// Serve serves on ln until Shutdown. It returns nil after Shutdown.
+// Serve serves on ln until Shutdown, over TLS when Config.TLS is set. It
+// returns nil after Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
+	if s.tls != nil {
+		ln = tls.NewListener(ln, s.tls)
+	}
 	if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve http: %w", err)
 	}

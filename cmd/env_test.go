@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"chatserver/internal/testcert"
 )
 
 // TestEveryServeFlagTakesItsEnvironmentVariable sets each variable alone
@@ -16,6 +18,13 @@ import (
 // written out: they are what users put in their service files, so they
 // must not change.
 func TestEveryServeFlagTakesItsEnvironmentVariable(t *testing.T) {
+	ca := testcert.NewCA(t)
+	certFile, keyFile := ca.WriteFiles(t, t.TempDir(), "server", 1, "localhost")
+	// companions are set with the variable of a flag that needs another.
+	companions := map[string][2]string{
+		"CHATSERVER_TLS_CERT": {"CHATSERVER_TLS_KEY", keyFile},
+		"CHATSERVER_TLS_KEY":  {"CHATSERVER_TLS_CERT", certFile},
+	}
 	tests := []struct {
 		flag, env, value string
 		got              func(o *serveOptions) any
@@ -57,6 +66,8 @@ func TestEveryServeFlagTakesItsEnvironmentVariable(t *testing.T) {
 			func(o *serveOptions) any { return o.web.SocketIO.Engine.PendingTimeout }, 3 * time.Second},
 		{"ipv6-prefix", "CHATSERVER_IPV6_PREFIX", "56", func(o *serveOptions) any { return o.web.IPv6Prefix }, 56},
 		{"allow-eio3", "CHATSERVER_ALLOW_EIO3", "false", func(o *serveOptions) any { return o.web.SocketIO.Engine.AllowEIO3 }, false},
+		{"tls-cert", "CHATSERVER_TLS_CERT", certFile, func(o *serveOptions) any { return o.tlsCert }, certFile},
+		{"tls-key", "CHATSERVER_TLS_KEY", keyFile, func(o *serveOptions) any { return o.tlsKey }, keyFile},
 	}
 	var tested []string
 	for _, tt := range tests {
@@ -66,6 +77,9 @@ func TestEveryServeFlagTakesItsEnvironmentVariable(t *testing.T) {
 				t.Fatalf("--%s defaults to %v already: pick another value", tt.flag, def)
 			}
 			t.Setenv(tt.env, tt.value)
+			if c, ok := companions[tt.env]; ok {
+				t.Setenv(c[0], c[1])
+			}
 			if got := tt.got(parseServe(t)); !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("%s=%s gave --%s %v, want %v", tt.env, tt.value, tt.flag, got, tt.want)
 			}

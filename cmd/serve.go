@@ -25,6 +25,7 @@ import (
 	"chatserver/web"
 	"chatserver/web/admin"
 	"chatserver/web/socketio/engineio"
+	"chatserver/web/tlscert"
 )
 
 const (
@@ -130,6 +131,10 @@ type serveOptions struct {
 	// publicURL is --public-url as given; validate parses it into
 	// web.PublicURL.
 	publicURL string
+	// tlsCert and tlsKey are --tls-cert and --tls-key as given; validate
+	// loads them into cert and web.TLS.
+	tlsCert, tlsKey string
+	cert            *tlscert.Pair
 }
 
 // addFlags defines the flags of serve on fs, every one with its
@@ -180,6 +185,8 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 		"under load, gather each WebSocket client's packets for up to this long into one write (less CPU, more latency); 0 writes each at once")
 	fs.BoolVar(&eng.AllowEIO3, "allow-eio3", engineio.DefaultAllowEIO3,
 		"also serve Socket.IO v2 clients (Engine.IO protocol 3, EIO=3); false refuses them")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate file (with any intermediates after it): serve HTTPS and WSS on --addr; needs --tls-key; SIGHUP reloads both")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
 	withEnv(fs)
 }
 
@@ -223,7 +230,7 @@ func (o *serveOptions) validate() error {
 		return fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	o.web.TrustedProxies = proxies
-	return nil
+	return o.validateTLS()
 }
 
 // validateLimits checks the chat and transport limits, each against its
@@ -341,6 +348,12 @@ Only requests for an IP address, localhost, this machine's names, the host of
 --public-url or one of --allowed-hosts are served (others get HTTP 421), so a
 foreign name pointed at this machine cannot be used to reach it from a browser.
 
+With --tls-cert and --tls-key the server speaks HTTPS and WebSocket over TLS
+itself, on --addr. SIGHUP reads both files again, so a renewed certificate is
+served without a restart; a pair that cannot be used is logged and the one in
+use kept. (Browsers offer notifications and installing the page only over
+HTTPS or on localhost.)
+
 Every flag can also be set by its environment variable; a flag on the command
 line wins. On shutdown every client is disconnected and the file is closed
 last; the exit status is 0.`,
@@ -350,7 +363,8 @@ last; the exit status is 0.`,
   chatserver serve --allowed-origins https://chat.example.org,https://example.org
   chatserver serve --public-url https://chat.example.org --trusted-proxies 127.0.0.1,::1
   chatserver serve --trusted-proxies 127.0.0.1,10.0.0.0/8 --max-connections-per-ip 20
-  chatserver serve --rate 2 --burst 5 --max-message 500`,
+  chatserver serve --rate 2 --burst 5 --max-message 500
+  chatserver serve --addr :8443 --tls-cert /etc/chatserver/cert.pem --tls-key /etc/chatserver/key.pem`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := applyEnv(cmd.Flags()); err != nil {
@@ -423,6 +437,13 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 		return nil
 	}
 	srv := web.New(room, webCfg)
+	scheme := "http"
+	if o.cert != nil {
+		scheme = "https"
+		logf("%s", describeCert("serving the TLS certificate", o.tlsCert, o.cert.Leaf(), time.Now()))
+		stopReload := reloadOnHangup(o.cert, o.tlsCert, logf)
+		defer stopReload()
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
@@ -430,8 +451,8 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	if abs, err := filepath.Abs(o.db); err == nil {
 		dbName = abs
 	}
-	fmt.Fprintf(out, "chatserver: listening on %s (database %s)\n", displayURL(ln.Addr()), dbName)
-	for _, u := range lanURLs(ln.Addr()) {
+	fmt.Fprintf(out, "chatserver: listening on %s (database %s)\n", displayURL(ln.Addr(), scheme), dbName)
+	for _, u := range lanURLs(ln.Addr(), scheme) {
 		fmt.Fprintf(out, "chatserver: on this network: %s\n", u)
 	}
 
@@ -490,22 +511,24 @@ func listenError(addr string, err error) error {
 	return plainf(err, "cannot listen on %s: %v", addr, err)
 }
 
-// displayURL is the address to open in a browser on this machine.
-func displayURL(a net.Addr) string {
+// displayURL is the address to open in a browser on this machine, with
+// scheme http or https.
+func displayURL(a net.Addr, scheme string) string {
 	tcp, ok := a.(*net.TCPAddr)
 	if !ok {
-		return "http://" + a.String()
+		return scheme + "://" + a.String()
 	}
 	host := tcp.IP.String()
 	if tcp.IP == nil || tcp.IP.IsUnspecified() {
 		host = "localhost"
 	}
-	return "http://" + net.JoinHostPort(host, strconv.Itoa(tcp.Port))
+	return scheme + "://" + net.JoinHostPort(host, strconv.Itoa(tcp.Port))
 }
 
 // lanURLs suggests addresses for other devices when the server listens on
-// every interface: this machine's non-loopback IPv4 addresses.
-func lanURLs(a net.Addr) []string {
+// every interface: this machine's non-loopback IPv4 addresses, with
+// scheme http or https.
+func lanURLs(a net.Addr, scheme string) []string {
 	tcp, ok := a.(*net.TCPAddr)
 	if !ok || (tcp.IP != nil && !tcp.IP.IsUnspecified()) {
 		return nil
@@ -520,7 +543,7 @@ func lanURLs(a net.Addr) []string {
 		if !ok || ipnet.IP.To4() == nil || ipnet.IP.IsLoopback() || !ipnet.IP.IsGlobalUnicast() {
 			continue
 		}
-		urls = append(urls, "http://"+net.JoinHostPort(ipnet.IP.String(), strconv.Itoa(tcp.Port)))
+		urls = append(urls, scheme+"://"+net.JoinHostPort(ipnet.IP.String(), strconv.Itoa(tcp.Port)))
 		if len(urls) == maxLANAddrs {
 			break
 		}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"chatserver/internal/testcert"
 )
 
 // TestEveryServeFlagTakesItsEnvironmentVariable sets each variable alone
@@ -17,6 +19,13 @@ import (
 // written out: they are what users put in their service files, so they
 // must not change.
 func TestEveryServeFlagTakesItsEnvironmentVariable(t *testing.T) {
+	ca := testcert.NewCA(t)
+	certFile, keyFile := ca.WriteFiles(t, t.TempDir(), "server", 1, "localhost")
+	// companions are set with the variable of a flag that needs another.
+	companions := map[string][2]string{
+		"CHATSERVER_TLS_CERT": {"CHATSERVER_TLS_KEY", keyFile},
+		"CHATSERVER_TLS_KEY":  {"CHATSERVER_TLS_CERT", certFile},
+	}
 	tests := []struct {
 		flag, env, value string
 		got              func(o *serveOptions) any
@@ -62,6 +71,8 @@ func TestEveryServeFlagTakesItsEnvironmentVariable(t *testing.T) {
 		{"log-format", "CHATSERVER_LOG_FORMAT", "json", func(o *serveOptions) any { return o.logFormat }, "json"},
 		{"log-level", "CHATSERVER_LOG_LEVEL", "debug", func(o *serveOptions) any { return o.level }, slog.LevelDebug},
 		{"log-messages", "CHATSERVER_LOG_MESSAGES", "true", func(o *serveOptions) any { return o.room.LogMessages }, true},
+		{"tls-cert", "CHATSERVER_TLS_CERT", certFile, func(o *serveOptions) any { return o.tlsCert }, certFile},
+		{"tls-key", "CHATSERVER_TLS_KEY", keyFile, func(o *serveOptions) any { return o.tlsKey }, keyFile},
 	}
 	var tested []string
 	for _, tt := range tests {
@@ -71,6 +82,9 @@ func TestEveryServeFlagTakesItsEnvironmentVariable(t *testing.T) {
 				t.Fatalf("--%s defaults to %v already: pick another value", tt.flag, def)
 			}
 			t.Setenv(tt.env, tt.value)
+			if c, ok := companions[tt.env]; ok {
+				t.Setenv(c[0], c[1])
+			}
 			if got := tt.got(parseServe(t)); !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("%s=%s gave --%s %v, want %v", tt.env, tt.value, tt.flag, got, tt.want)
 			}

@@ -44,6 +44,7 @@ in a browser.`,
   chatserver serve --addr 127.0.0.1:9000 --db /var/lib/chatserver/chat.db
   chatserver history -n 5
   chatserver kick alice --reason "spam"
+  chatserver backup /var/backups/chat.db
   chatserver bench --url http://127.0.0.1:8080
   source <(chatserver completion bash)`,
 		SilenceUsage:  true,
@@ -57,6 +58,7 @@ in a browser.`,
 		newServeCommand(),
 		newHistoryCommand(),
 		newKickCommand(),
+		newBackupCommand(),
 		newBenchCommand(),
 		newVersionCommand(),
 		// Cobra's shell completion, with examples like every command here

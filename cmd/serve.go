@@ -27,6 +27,7 @@ import (
 	"chatserver/web"
 	"chatserver/web/admin"
 	"chatserver/web/socketio/engineio"
+	"chatserver/web/tlscert"
 )
 
 const (
@@ -157,6 +158,10 @@ type serveOptions struct {
 	// validate checks both and parses the level into level.
 	logFormat, logLevel string
 	level               slog.Level
+	// tlsCert and tlsKey are --tls-cert and --tls-key as given; validate
+	// loads them into cert and web.TLS.
+	tlsCert, tlsKey string
+	cert            *tlscert.Pair
 }
 
 // addFlags defines the flags of serve on fs, every one with its
@@ -215,6 +220,8 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 		"least severe log lines written: debug, info, warn or error (warn leaves out the lines for each connection and chatter)")
 	fs.BoolVar(&room.LogMessages, "log-messages", false,
 		"log the text of every stored message with its nickname (off, the log carries no message text)")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate file (with any intermediates after it): serve HTTPS and WSS on --addr; needs --tls-key; SIGHUP reloads both")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
 	withEnv(fs)
 }
 
@@ -269,7 +276,7 @@ func (o *serveOptions) validate() error {
 		return fmt.Errorf("--log-level must be debug, info, warn or error, got %q", o.logLevel)
 	}
 	o.level = level
-	return nil
+	return o.validateTLS()
 }
 
 // newLogger returns the logger of --log-format and --log-level, writing
@@ -420,6 +427,12 @@ connection opened and closed and each chatter joining and leaving (info),
 warnings about clients throttled per address. Message text is logged only
 with --log-messages.
 
+With --tls-cert and --tls-key the server speaks HTTPS and WebSocket over TLS
+itself, on --addr. SIGHUP reads both files again, so a renewed certificate is
+served without a restart; a pair that cannot be used is logged and the one in
+use kept. (Browsers offer notifications and installing the page only over
+HTTPS or on localhost.)
+
 Every flag can also be set by its environment variable, and in a TOML file
 given by --config (or CHATSERVER_CONFIG) whose keys are the flag names:
 max-message = 2000, allowed-hosts = ["chat.lan"], ping-interval = "25s". A flag
@@ -440,7 +453,8 @@ status is 0.`,
   chatserver serve --rate 2 --burst 5 --max-message 500
   chatserver serve --log-format json --log-level warn
   chatserver serve --config /etc/chatserver/chatserver.toml
-  chatserver serve --config /etc/chatserver/chatserver.toml --check`,
+  chatserver serve --config /etc/chatserver/chatserver.toml --check
+  chatserver serve --addr :8443 --tls-cert /etc/chatserver/cert.pem --tls-key /etc/chatserver/key.pem`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			define := func(fs *pflag.FlagSet) { new(serveOptions).addFlags(fs) }
@@ -511,7 +525,7 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	undo = append(undo, room.Close)
 
 	sock := admin.SocketPath(o.db)
-	adm, err := admin.Listen(sock, admin.NewHandler(room, logger), logger)
+	adm, err := admin.Listen(sock, admin.NewHandler(room, store, logger), logger)
 	if errors.Is(err, admin.ErrPathTooLong) {
 		return fail(plainf(err, "the admin socket path %s is too long for a Unix socket (%d bytes, at most %d); keep the database in a shorter path",
 			sock, len(sock), admin.MaxPathLen))
@@ -525,6 +539,13 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	webCfg.Logger = logger
 	webCfg.Ready = func() error { return storeReady(store) }
 	srv := web.New(room, webCfg)
+	scheme := "http"
+	if o.cert != nil {
+		scheme = "https"
+		logCert(logger, "serving the TLS certificate", o.tlsCert, o.cert.Leaf(), time.Now())
+		stopReload := reloadOnHangup(o.cert, o.tlsCert, logger)
+		defer stopReload()
+	}
 	dbName := o.db
 	if abs, err := filepath.Abs(o.db); err == nil {
 		dbName = abs
@@ -539,15 +560,15 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 		go func() { metricsServed <- srv.ServeMetrics(metricsLn) }()
 	}
 
-	fmt.Fprintf(out, "chatserver: listening on %s (database %s)\n", displayURL(ln.Addr()), dbName)
-	for _, u := range lanURLs(ln.Addr()) {
+	fmt.Fprintf(out, "chatserver: listening on %s (database %s)\n", displayURL(ln.Addr(), scheme), dbName)
+	for _, u := range lanURLs(ln.Addr(), scheme) {
 		fmt.Fprintf(out, "chatserver: on this network: %s\n", u)
 	}
 	logExposed(logger, o.db)
 	if metricsLn != nil {
-		fmt.Fprintf(out, "chatserver: metrics on %s/metrics\n", displayURL(metricsLn.Addr()))
+		fmt.Fprintf(out, "chatserver: metrics on %s/metrics\n", displayURL(metricsLn.Addr(), "http"))
 	}
-	notify(logger, sdnotify.Ready, sdnotify.Status("listening on "+displayURL(ln.Addr())))
+	notify(logger, sdnotify.Ready, sdnotify.Status("listening on "+displayURL(ln.Addr(), scheme)))
 
 	var runErr error
 	select {
@@ -656,22 +677,24 @@ func listenErrorFor(flag, example, addr string, err error) error {
 	return plainf(err, "cannot listen on %s: %v", addr, err)
 }
 
-// displayURL is the address to open in a browser on this machine.
-func displayURL(a net.Addr) string {
+// displayURL is the address to open in a browser on this machine, with
+// scheme http or https.
+func displayURL(a net.Addr, scheme string) string {
 	tcp, ok := a.(*net.TCPAddr)
 	if !ok {
-		return "http://" + a.String()
+		return scheme + "://" + a.String()
 	}
 	host := tcp.IP.String()
 	if tcp.IP == nil || tcp.IP.IsUnspecified() {
 		host = "localhost"
 	}
-	return "http://" + net.JoinHostPort(host, strconv.Itoa(tcp.Port))
+	return scheme + "://" + net.JoinHostPort(host, strconv.Itoa(tcp.Port))
 }
 
 // lanURLs suggests addresses for other devices when the server listens on
-// every interface: this machine's non-loopback IPv4 addresses.
-func lanURLs(a net.Addr) []string {
+// every interface: this machine's non-loopback IPv4 addresses, with
+// scheme http or https.
+func lanURLs(a net.Addr, scheme string) []string {
 	tcp, ok := a.(*net.TCPAddr)
 	if !ok || (tcp.IP != nil && !tcp.IP.IsUnspecified()) {
 		return nil
@@ -686,7 +709,7 @@ func lanURLs(a net.Addr) []string {
 		if !ok || ipnet.IP.To4() == nil || ipnet.IP.IsLoopback() || !ipnet.IP.IsGlobalUnicast() {
 			continue
 		}
-		urls = append(urls, "http://"+net.JoinHostPort(ipnet.IP.String(), strconv.Itoa(tcp.Port)))
+		urls = append(urls, scheme+"://"+net.JoinHostPort(ipnet.IP.String(), strconv.Itoa(tcp.Port)))
 		if len(urls) == maxLANAddrs {
 			break
 		}

@@ -177,7 +177,7 @@ type server struct {
 	err    error         // from Wait, valid once exited is closed
 }
 
-var listeningLine = regexp.MustCompile(`^chatserver: listening on (http://127\.0\.0\.1:\d+) \(database (.+)\)$`)
+var listeningLine = regexp.MustCompile(`^chatserver: listening on (https?://127\.0\.0\.1:\d+) \(database (.+)\)$`)
 
 // startServer starts `chatserver serve` on a free port of 127.0.0.1 with
 // the database db, waits until it listens, and kills it at the end of the
@@ -314,6 +314,10 @@ type driver struct {
 	stdin  io.WriteCloser
 	exited chan struct{}
 
+	// ca is a PEM file of the authorities its clients trust for https://
+	// URLs; "" for Node's own.
+	ca string
+
 	mu      sync.Mutex // guards the fields below
 	log     []msg      // everything the driver printed, in order
 	used    []bool     // log[i] was returned by a wait
@@ -436,13 +440,22 @@ func (d *driver) connect(client, url string, transports ...string) {
 	if len(transports) > 0 {
 		opts["transports"] = transports
 	}
-	d.send(map[string]any{"op": "connect", "client": client, "url": url, "opts": opts})
+	d.send(d.connectCommand(client, url, opts))
 	d.wait(client+" connected", func(m msg) bool {
 		if m.Client == client && m.Type == "connect_error" {
 			d.t.Fatalf("%s could not connect: %s", client, m.Message)
 		}
 		return m.Client == client && m.Type == "connect"
 	})
+}
+
+// connectCommand is the driver's connect command, trusting d.ca if set.
+func (d *driver) connectCommand(client, url string, opts map[string]any) map[string]any {
+	cmd := map[string]any{"op": "connect", "client": client, "url": url, "opts": opts}
+	if d.ca != "" {
+		cmd["ca"] = d.ca
+	}
+	return cmd
 }
 
 // emit sends an event without an ack.

@@ -170,6 +170,28 @@ func (s *server) waitRecord(t testing.TB, msg string, kv ...string) logRecord {
 	return found
 }
 
+// waitRecordContaining waits until the server has logged a record with
+// message msg whose attribute key contains sub, within eventTimeout, and
+// returns it.
+func (s *server) waitRecordContaining(t testing.TB, msg, key, sub string) logRecord {
+	t.Helper()
+	var found logRecord
+	ok := s.stderr.waitUntil(func(all string) bool {
+		recs, _ := parseLog(all)
+		for _, r := range recs {
+			if r.msg == msg && strings.Contains(r.attrs[key], sub) {
+				found = r
+				return true
+			}
+		}
+		return false
+	}, eventTimeout)
+	if !ok {
+		t.Fatalf("the server did not log %q with %s containing %q within %s", msg, key, sub, eventTimeout)
+	}
+	return found
+}
+
 // checkLogLines fails the test if the server wrote anything to standard
 // error that is not a log record, besides one last plain line of a
 // command that failed ("chatserver: ...").

@@ -75,7 +75,7 @@ func (d *driver) connectError(client, url string, transports ...string) string {
 	if len(transports) > 0 {
 		opts["transports"] = transports
 	}
-	d.send(map[string]any{"op": "connect", "client": client, "url": url, "opts": opts})
+	d.send(d.connectCommand(client, url, opts))
 	return d.wait(client+" connect_error", func(m msg) bool {
 		if m.Client == client && m.Type == "connect" {
 			d.t.Fatalf("%s connected to %s, want a connect_error", client, url)

@@ -17,4 +17,13 @@
 // overall and per client address (ClientIP, with TrustedProxies for a
 // reverse proxy in front); and the http.Server's header timeout and size,
 // which stop half-open requests (slowloris) from holding connections.
+//
+// # TLS
+//
+// With Config.TLS the same listener speaks TLS: HTTPS and WebSocket over
+// TLS, HTTP/1.1 only. The certificate comes from the configuration at
+// each handshake, so one that web/tlscert reloads is served without a
+// restart. Failed handshakes, which a port open to the internet sees all
+// day, are logged once per client address and then counted, as the
+// warnings about clients are.
 package web

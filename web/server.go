@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -97,6 +98,12 @@ type Config struct {
 	// SeparateMetrics serves Metrics only on the listener given to
 	// ServeMetrics (--metrics-addr), not on the main one.
 	SeparateMetrics bool
+	// TLS, when set, makes Serve speak TLS on its listener: HTTPS and
+	// WebSocket over TLS on the one port. Its certificates (Certificates
+	// or GetCertificate, which may change them from one handshake to the
+	// next) are served as they are; the protocol offered is HTTP/1.1.
+	// nil serves plain HTTP.
+	TLS *tls.Config
 }
 
 // Server is chatserver's HTTP front: the page, the Socket.IO endpoint and
@@ -108,6 +115,7 @@ type Server struct {
 	ready func() error
 	warn  *throttle.Log // warnings about clients, per address, and the HTTP server's errors
 	lines *throttle.Log // the chatter lines, per address
+	tls   *tls.Config   // nil: plain HTTP
 
 	closing   atomic.Bool // Shutdown has begun
 	closeOnce sync.Once
@@ -163,6 +171,9 @@ func New(room *chat.Room, cfg Config) *Server {
 		return nil
 	})
 	s := &Server{sio: sio, hosts: newHostPolicy(cfg.PublicURL, cfg.AllowedHosts, machineName()), ready: cfg.Ready, warn: warn, lines: lines}
+	if cfg.TLS != nil {
+		s.tls = serverTLS(cfg.TLS)
+	}
 	s.http = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -267,8 +278,12 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 // errShuttingDown is /readyz's answer once Shutdown has begun.
 var errShuttingDown = errors.New("shutting down")
 
-// Serve serves on ln until Shutdown. It returns nil after Shutdown.
+// Serve serves on ln until Shutdown, over TLS when Config.TLS is set. It
+// returns nil after Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
+	if s.tls != nil {
+		ln = tls.NewListener(ln, s.tls)
+	}
 	if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve http: %w", err)
 	}

@@ -9,7 +9,12 @@
 //   {"op":"connect","client":"a","url":"http://127.0.0.1:1234","opts":{...}}
 //       opts go to io(); reconnection is off and forceNew on unless given.
 //       Each client gets its own HTTP agent (no keep-alive), so that drop
-//       can close its polling connections.
+//       can close its polling connections; an https:// URL gets an HTTPS
+//       agent, for polling over HTTPS and WebSocket over TLS.
+//   {"op":"connect","client":"a","url":"https://127.0.0.1:1234","ca":"/tmp/ca.pem"}
+//       with "ca", the client trusts only the certificates in that PEM
+//       file (the server's name and validity are checked as always);
+//       without it, Node's own trusted authorities.
 //   {"op":"emit","client":"a","event":"join","args":["alice"],"ack":1}
 //       with "ack" (a number), the last argument is an ack callback and the
 //       answer is reported as {"type":"ack","ref":1,...}.
@@ -43,7 +48,9 @@
 // The driver never outlives its test: it exits when standard input closes
 // and after DRIVER_TIMEOUT_MS (default 60 s) whatever happens.
 
+const fs = require('fs');
 const http = require('http');
+const https = require('https');
 const { io } = require('socket.io-client');
 const readline = require('readline');
 
@@ -73,9 +80,13 @@ setTimeout(() => {
 
 function connect(cmd) {
   if (sockets.has(cmd.client)) throw new Error(`client ${cmd.client} exists`);
-  const agent = new http.Agent({ keepAlive: false });
+  const trust = cmd.ca ? { ca: fs.readFileSync(cmd.ca) } : {};
+  const agent = cmd.url.startsWith('https:')
+    ? new https.Agent({ keepAlive: false, ...trust })
+    : new http.Agent({ keepAlive: false });
   const opts = Object.assign(
     { reconnection: false, forceNew: true, timeout: CONNECT_TIMEOUT_MS, agent },
+    trust,
     cmd.opts || {},
   );
   const s = io(cmd.url, opts);

@@ -52,6 +52,15 @@
 // Values returned by a Store are copied out of the transaction and belong
 // to the caller.
 //
+// # Backups
+//
+// Backup writes the whole file as it stands at one moment (bbolt's
+// Tx.WriteTo in one read transaction), announcing the copy's size first;
+// the copy opens as any chatserver file does. Commits go on meanwhile,
+// but one that must enlarge the file's memory map waits for the copy, so
+// the caller keeps the copy moving (the admin channel cuts off a reader
+// that stalls).
+//
 // # The file under a running store
 //
 // A file deleted (or replaced) while open keeps working for the process

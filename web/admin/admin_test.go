@@ -44,7 +44,7 @@ func newRoom(t testing.TB, dir string) *chat.Room {
 func listen(t testing.TB, path string, room admin.Room) *admin.Server {
 	t.Helper()
 	logger, _ := logtest.New(t)
-	srv, err := admin.Listen(path, admin.NewHandler(room, logger), logger)
+	srv, err := admin.Listen(path, admin.NewHandler(room, nil, logger), logger)
 	if err != nil {
 		t.Fatalf("Listen(%s): %v", path, err)
 	}
@@ -370,6 +370,8 @@ func TestRefusedRequestsAreJSON(t *testing.T) {
 	}{
 		{"unknown route", "GET", "/nope", "", 404, admin.CodeNotFound},
 		{"wrong method", "POST", "/history", "", 405, admin.CodeMethodNotAllowed},
+		{"backup is a GET", "POST", "/backup", "", 405, admin.CodeMethodNotAllowed},
+		{"no store to copy", "GET", "/backup", "", 404, admin.CodeNotFound},
 		{"negative n", "GET", "/history?n=-1", "", 400, admin.CodeBadRequest},
 		{"n not a number", "GET", "/history?n=ten", "", 400, admin.CodeBadRequest},
 		{"body not JSON", "POST", "/kick", "kick bob", 400, admin.CodeBadRequest},
@@ -413,7 +415,7 @@ func TestKicksBansAndLiftedBansAreLogged(t *testing.T) {
 	room := newRoom(t, dir)
 	path := filepath.Join(dir, "chat.db.sock")
 	logger, logs := logtest.New(t)
-	srv, err := admin.Listen(path, admin.NewHandler(room, logger), logger)
+	srv, err := admin.Listen(path, admin.NewHandler(room, nil, logger), logger)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -165,27 +165,37 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		var untrusted *UntrustedError
-		switch {
-		case errors.As(err, &untrusted):
-			return untrusted
-		case errors.Is(err, ErrNoServer), errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ECONNREFUSED):
-			return fmt.Errorf("%s: %w", c.path, ErrNoServer)
-		}
-		return fmt.Errorf("admin request to %s: %w", c.path, err)
+		return c.requestError(err)
 	}
 	defer resp.Body.Close()
-	dec := json.NewDecoder(io.LimitReader(resp.Body, maxReply))
 	if resp.StatusCode != http.StatusOK {
-		var rep ErrorReply
-		if err := dec.Decode(&rep); err != nil || rep.Error == "" {
-			return &Error{Status: resp.StatusCode, Code: chat.CodeInternal,
-				Message: fmt.Sprintf("the server answered %s without an explanation", resp.Status)}
-		}
-		return &Error{Status: resp.StatusCode, Code: rep.Error, Message: rep.Message}
+		return refusal(resp)
 	}
+	dec := json.NewDecoder(io.LimitReader(resp.Body, maxReply))
 	if err := dec.Decode(out); err != nil {
 		return fmt.Errorf("decode admin reply from %s: %w", c.path, err)
 	}
 	return nil
+}
+
+// requestError words an error of http.Client.Do.
+func (c *Client) requestError(err error) error {
+	var untrusted *UntrustedError
+	switch {
+	case errors.As(err, &untrusted):
+		return untrusted
+	case errors.Is(err, ErrNoServer), errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("%s: %w", c.path, ErrNoServer)
+	}
+	return fmt.Errorf("admin request to %s: %w", c.path, err)
+}
+
+// refusal decodes a reply other than 200 into an *Error.
+func refusal(resp *http.Response) error {
+	var rep ErrorReply
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxReply)).Decode(&rep); err != nil || rep.Error == "" {
+		return &Error{Status: resp.StatusCode, Code: chat.CodeInternal,
+			Message: fmt.Sprintf("the server answered %s without an explanation", resp.Status)}
+	}
+	return &Error{Status: resp.StatusCode, Code: rep.Error, Message: rep.Message}
 }

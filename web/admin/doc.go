@@ -1,12 +1,13 @@
 // Package admin is chatserver's admin channel: a small HTTP+JSON API on a
-// Unix socket beside the database file, through which the `history` and
-// `kick` commands reach a running `chatserver serve`.
+// Unix socket beside the database file, through which the `history`,
+// `kick` and `backup` commands reach a running `chatserver serve`.
 //
 // The server side is Listen (bind the socket, replacing a stale one left by
-// a crash) with NewHandler (the routes, over a Room). The client side is
-// Dial, whose Client has a method for each route the commands use
-// (History, Kick, Unban); GET /chatters serves whoever looks at a running
-// server by other means. SocketPath names the socket of a database file.
+// a crash) with NewHandler (the routes, over a Room and a Store). The
+// client side is Dial, whose Client has a method for each route the
+// commands use (History, Kick, Unban, Backup); GET /chatters serves
+// whoever looks at a running server by other means. SocketPath names the
+// socket of a database file.
 //
 // # Routes
 //
@@ -14,8 +15,15 @@
 //	GET  /chatters      present nicknames, sorted
 //	POST /kick          {"name", "reason", "ban"}   -> {"ok":true,"closed":N}
 //	POST /unban         {"name"}                    -> {"ok":true,"unbanned":bool}
+//	GET  /backup        a consistent copy of the database file (application/octet-stream)
 //
 // "ban" is a Go duration ("10m", "2h"); empty or absent means no ban.
+//
+// GET /backup answers with the copy's exact Content-Length and streams it
+// from one read transaction of the store. A copy that fails part way ends
+// the connection before that many bytes, so a client never takes part of a
+// copy for a whole one. The server gives the client as long as it keeps
+// reading (each write has its own deadline), and cuts off one that stops.
 // A refused request is answered with a 4xx or 5xx status and the body
 // {"error": code, "message": text}, where code is a chat.Code (for example
 // "no_such_chatter") or one of this package's request codes

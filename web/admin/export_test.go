@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"net/http"
+	"time"
 )
 
 // Chatters asks GET /chatters for the nicknames present, sorted. The
@@ -13,4 +14,12 @@ func (c *Client) Chatters(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	return names, nil
+}
+
+// SetBackupIdle makes Client.Backup give up after d without a byte, until
+// the returned restore is called.
+func SetBackupIdle(d time.Duration) (restore func()) {
+	old := backupIdle
+	backupIdle = d
+	return func() { backupIdle = old }
 }

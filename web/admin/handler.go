@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -25,6 +26,14 @@ type Room interface {
 }
 
 var _ Room = (*chat.Room)(nil)
+
+// Store is what the admin channel needs from the database, for GET
+// /backup; *bolt.Store implements it. Backup writes a consistent copy of
+// the database to the writer to returns, called once with the copy's size
+// in bytes before the first byte, and returns how many bytes it wrote.
+type Store interface {
+	Backup(to func(size int64) io.Writer) (int64, error)
+}
 
 // Request error codes, besides the chat.Code values a Room returns.
 const (
@@ -79,19 +88,21 @@ type ErrorReply struct {
 	Message string    `json:"message"`
 }
 
-// NewHandler returns the admin routes over room (see the package
-// documentation). logger receives internal errors and, at info level, a
-// line for each kick, ban and lifted ban; nil means slog.Default().
-func NewHandler(room Room, logger *slog.Logger) http.Handler {
+// NewHandler returns the admin routes over room and store (see the
+// package documentation). A nil store has no copy to give: GET /backup
+// answers 404. logger receives internal errors and, at info level, a line
+// for each kick, ban and lifted ban; nil means slog.Default().
+func NewHandler(room Room, store Store, logger *slog.Logger) http.Handler {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	h := &handler{room: room, log: logger}
+	h := &handler{room: room, store: store, log: logger}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/history", h.method(http.MethodGet, h.history))
 	mux.HandleFunc("/chatters", h.method(http.MethodGet, h.chatters))
 	mux.HandleFunc("/kick", h.method(http.MethodPost, h.kick))
 	mux.HandleFunc("/unban", h.method(http.MethodPost, h.unban))
+	mux.HandleFunc("/backup", h.method(http.MethodGet, h.backup))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, http.StatusNotFound, CodeNotFound, "no admin route "+r.URL.Path)
 	})
@@ -99,8 +110,9 @@ func NewHandler(room Room, logger *slog.Logger) http.Handler {
 }
 
 type handler struct {
-	room Room
-	log  *slog.Logger
+	room  Room
+	store Store // nil: no backups
+	log   *slog.Logger
 }
 
 // method refuses requests with another method than want, in JSON.

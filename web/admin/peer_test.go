@@ -32,8 +32,8 @@ const (
 
 	// roleListen listens on the path and answers every request with 200.
 	roleListen = "listen"
-	// roleRequest sends GET /history twice on one connection and prints
-	// each status line.
+	// roleRequest sends GET /history and GET /backup on one connection
+	// and prints each status line.
 	roleRequest = "request"
 
 	otherUID = 65534
@@ -72,8 +72,8 @@ func runRole(role, path string) int {
 		}
 		conn.SetDeadline(time.Now().Add(roleTimeout))
 		r := bufio.NewReader(conn)
-		for range 2 {
-			req, _ := http.NewRequest(http.MethodGet, "http://admin/history", nil)
+		for _, route := range []string{"/history", "/backup"} {
+			req, _ := http.NewRequest(http.MethodGet, "http://admin"+route, nil)
 			if err := req.Write(conn); err != nil {
 				fmt.Fprintln(os.Stderr, err)
 				return 1
@@ -126,7 +126,7 @@ func TestServerRefusesAnotherUsersRequests(t *testing.T) {
 	dir := openDir(t)
 	path := filepath.Join(dir, "chat.db.sock")
 	logger, logs := logtest.New(t)
-	srv, err := admin.Listen(path, admin.NewHandler(newRoom(t, t.TempDir()), logger), logger)
+	srv, err := admin.Listen(path, admin.NewHandler(newRoom(t, t.TempDir()), nil, logger), logger)
 	if err != nil {
 		t.Fatal(err)
 	}

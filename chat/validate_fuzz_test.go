@@ -19,7 +19,8 @@ const fuzzMaxLen = 8
 func FuzzValidateName(f *testing.F) {
 	for _, s := range []string{"alice", "  bob  ", "", " ", "ALICE", "a\u202eb", "zero\u200bwidth", "tab\tname", "nul\x00",
 		"\xff\xfe", "ééééééééé", "😀😀😀😀😀😀😀😀", "a b",
-		"alice\u034F", "\u3164", "ａｌｉｃｅ", "аlice", "´bob", "e\u0301\u0301", "ﷺ"} {
+		"alice\u034F", "\u3164", "ａｌｉｃｅ", "аlice", "´bob", "e\u0301\u0301", "ﷺ",
+		"\u1F82\u1F82\u1F82\u1F82\u1F82\u1F82\u1F82\u1F82", "´\u03B1\u0313\u0300\u0345\u03B1\u0313\u0300\u0345"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
@@ -27,6 +28,10 @@ func FuzzValidateName(f *testing.F) {
 		if err != nil {
 			if ErrorCode(err) != CodeInvalidName || ErrorMessage(err) == "" {
 				t.Fatalf("validateName(%q) refused with %v (code %q), want invalid_name with a message", in, err, ErrorCode(err))
+			}
+			kept := strings.TrimSpace(nick.Normalize(strings.TrimSpace(in)))
+			if strings.Contains(ErrorMessage(err), "longer than") && utf8.ValidString(in) && utf8.RuneCountInString(kept) <= fuzzMaxLen {
+				t.Fatalf("validateName(%q) refused as too long, but its NFKC form %q fits", in, kept)
 			}
 			return
 		}

@@ -9,6 +9,8 @@ import (
 	"os"
 	"regexp"
 	"strings"
+
+	"chatserver/web/socketio/engineio"
 )
 
 // healthPath is the one route served whatever the Host header says: it
@@ -152,7 +154,8 @@ func requestScheme(r *http.Request, trusted []netip.Prefix) string {
 }
 
 // originOf returns the origin of u ("https://chat.example.org"), the form
-// in which browsers send it.
+// in which browsers send it (engineio.NormalizeOrigin: without the
+// scheme's default port).
 func originOf(u *url.URL) string {
-	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host)
+	return engineio.NormalizeOrigin(u.Scheme + "://" + u.Host)
 }

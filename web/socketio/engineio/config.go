@@ -78,7 +78,8 @@ type Config struct {
 	// AllowedOrigins. A refused request gets HTTP 403.
 	CheckOrigin func(r *http.Request) bool
 	// AllowedOrigins lists extra origins ("https://chat.example") accepted
-	// by the default CheckOrigin. Requests from them that are not the
+	// by the default CheckOrigin, compared as NormalizeOrigin gives them
+	// (letter case, a trailing slash and a default port aside). Requests from them that are not the
 	// request's own origin are answered with CORS headers, as the
 	// reference server does with its cors option set to these origins and
 	// credentials allowed: Access-Control-Allow-Origin (the Origin as
@@ -167,7 +168,7 @@ type Config struct {
 type settings struct {
 	Config
 	polling, websocket bool
-	allowed            map[string]bool // lower-cased AllowedOrigins, no trailing slash
+	allowed            map[string]bool // AllowedOrigins, normalized (NormalizeOrigin)
 	// pending: pending sessions are tracked (MaxPending, MaxPendingPerIP
 	// or PendingTimeout is set).
 	pending bool
@@ -244,7 +245,7 @@ func resolve(cfg Config) settings {
 		}
 	}
 	for _, o := range cfg.AllowedOrigins {
-		st.allowed[normalizeOrigin(o)] = true
+		st.allowed[NormalizeOrigin(o)] = true
 	}
 	return st
 }
@@ -269,7 +270,7 @@ func (st *settings) originAllowed(r *http.Request) bool {
 	if st.CheckOrigin != nil {
 		return st.CheckOrigin(r)
 	}
-	return st.allowed[normalizeOrigin(origin)] || st.sameOrigin(r, origin)
+	return st.allowed[NormalizeOrigin(origin)] || st.sameOrigin(r, origin)
 }
 
 // sameOrigin reports whether origin is r's own: the scheme the client used
@@ -292,7 +293,7 @@ func (st *settings) sameOrigin(r *http.Request, origin string) bool {
 // server's own origin needs none). It returns "" for every other request.
 func (st *settings) corsOrigin(r *http.Request) string {
 	origin := r.Header.Get("Origin")
-	if origin == "" || !st.allowed[normalizeOrigin(origin)] || st.sameOrigin(r, origin) {
+	if origin == "" || !st.allowed[NormalizeOrigin(origin)] || st.sameOrigin(r, origin) {
 		return ""
 	}
 	return origin
@@ -319,9 +320,16 @@ func tlsScheme(r *http.Request) string {
 	return "http"
 }
 
-// normalizeOrigin makes origins comparable: lower case, no trailing slash.
-func normalizeOrigin(o string) string {
-	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(o)), "/")
+// NormalizeOrigin returns the origin o in the form browsers send, in which
+// origins compare: lower case, without a trailing slash or the scheme's
+// default port ("HTTPS://Chat.Example:443/" is "https://chat.example").
+func NormalizeOrigin(o string) string {
+	o = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(o)), "/")
+	scheme, host, ok := strings.Cut(o, "://")
+	if !ok {
+		return o
+	}
+	return scheme + "://" + withoutDefaultPort(host, scheme)
 }
 
 // remoteHost is the default Config.ClientIP: the host part of

@@ -115,7 +115,7 @@ type Config struct {
 	// the cap first closes a pending session (ReasonEvicted: the oldest
 	// of the client address with the most pending sessions) and takes its
 	// place once it has ended; it is refused only when no session is
-	// pending.
+	// pending but handshakes still in progress (see MaxPending).
 	MaxSessions int
 	// MaxSessionsPerIP caps open sessions per client address (ClientIP),
 	// counted and refused like MaxSessions, but never by closing another
@@ -130,17 +130,26 @@ type Config struct {
 	// chatserver: a successful join). Pending sessions are tracked when
 	// MaxPending, MaxPendingPerIP or PendingTimeout is set; an application
 	// that sets them must call Establish for every session it means to
-	// keep. A handshake is never refused by the pending caps: it closes an
-	// older pending session instead (ReasonEvicted), so that a client
-	// opening sessions in a loop pushes out its own and a newcomer still
-	// gets in. A handshake that finds MaxPending full closes the oldest
-	// pending session of the client address with the most pending sessions
+	// keep. A handshake over a pending cap closes an older pending session
+	// (ReasonEvicted) and takes its place, so that a client opening
+	// sessions in a loop pushes out its own and a newcomer still gets in.
+	// A handshake that finds MaxPending full closes the oldest pending
+	// session of the client address with the most pending sessions
 	// (exempt addresses included, each a client of its own).
+	//
+	// A place is held from the moment a handshake is admitted, before its
+	// session exists (for a WebSocket, while the upgrade is answered), and
+	// such a place has no session to close. A handshake that finds every
+	// place it could take held by handshakes still in progress is refused,
+	// as over MaxSessions (HTTP 503 with TooManyConnectionsBody), rather
+	// than waiting for them: that takes a burst of concurrent handshakes
+	// at least as large as the cap, and a client tries again.
 	MaxPending int
 	// MaxPendingPerIP caps the pending sessions of one client address
 	// (exempt addresses are not capped); 0 means no cap. A handshake that
 	// finds its address's pending sessions at the cap closes the oldest of
-	// them.
+	// them, or is refused when all of them are handshakes still in
+	// progress (see MaxPending).
 	MaxPendingPerIP int
 	// PendingTimeout closes a session still pending this long after its
 	// handshake (ReasonPendingTimeout); 0 means never.

@@ -136,6 +136,45 @@ func TestMaxPendingEvictsFromTheBusiestAddress(t *testing.T) {
 	wantPending(t, e.srv, 3, map[string]int{alice: 1, carol: 1, dave: 1})
 }
 
+// TestPendingCapsRefuseWhenOnlyHandshakesHoldThem: a place held by a
+// handshake still in progress (reserved, its session not made yet) has no
+// session to close, so a handshake that finds every place it could take
+// held that way is refused, HTTP 503, rather than waiting.
+func TestPendingCapsRefuseWhenOnlyHandshakesHoldThem(t *testing.T) {
+	const alice, bob = "192.0.2.1", "192.0.2.2"
+	for _, tt := range []struct {
+		name string
+		cfg  Config
+		next string // the address of the refused handshake
+	}{
+		{"MaxPendingPerIP", Config{MaxPendingPerIP: 1}, alice},
+		{"MaxPending", Config{MaxPending: 1}, bob},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.ClientIP = headerClientIP
+			e := newEnv(t, tt.cfg)
+			from := func(ip string) *http.Request {
+				r := httptest.NewRequest(http.MethodGet, "/engine.io/?EIO=4&transport=polling", nil)
+				r.Header.Set(clientIPHeader, ip)
+				return r
+			}
+			sl, ok := e.srv.reserve(from(alice)) // a handshake in progress
+			if !ok {
+				t.Fatal("the first handshake was refused")
+			}
+			if _, ok := e.srv.reserve(from(tt.next)); ok {
+				t.Fatal("a handshake took a place held by a handshake in progress")
+			}
+			if a := e.handshakeFrom(t, TransportPolling, tt.next); a.status != http.StatusServiceUnavailable || a.body != TooManyConnectionsBody {
+				t.Errorf("handshake: %d %q, want 503 %q", a.status, a.body, TooManyConnectionsBody)
+			}
+			e.srv.release(sl)
+			e.mustOpen(t, TransportPolling, tt.next)
+			wantPending(t, e.srv, 1, map[string]int{tt.next: 1})
+		})
+	}
+}
+
 func TestMaxSessionsEvictsPendingSessions(t *testing.T) {
 	e := newEnv(t, Config{MaxSessions: 2, MaxPending: 10})
 	s1 := e.mustOpen(t, TransportPolling, "")

@@ -84,6 +84,10 @@ type guard struct {
 	next http.Handler
 	path string
 	logf func(string, ...any)
+	// describe names a user in a log line; nil means owner.Describe,
+	// which may read the user database, so it is asked only for a line
+	// that is logged.
+	describe func(uid uint32) string
 
 	mu     sync.Mutex // guards the fields below
 	logged time.Time  // when a refusal was last logged
@@ -94,25 +98,35 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p, ok := r.Context().Value(peerKey{}).(peer)
 	switch {
 	case !ok:
-		g.refuse(w, "a connection of unknown origin")
+		g.refuse(w, func() string { return "a connection of unknown origin" })
 	case errors.Is(p.err, errNoPeerCred):
 		g.next.ServeHTTP(w, r)
 	case p.err != nil:
-		g.refuse(w, fmt.Sprintf("a process whose user could not be read (%v)", p.err))
+		g.refuse(w, func() string { return fmt.Sprintf("a process whose user could not be read (%v)", p.err) })
 	case !owner.Trusted(p.uid):
-		g.refuse(w, "a process of "+owner.Describe(p.uid))
+		g.refuse(w, func() string { return "a process of " + g.describeUser(p.uid) })
 	default:
 		g.next.ServeHTTP(w, r)
 	}
 }
 
+// describeUser names the user uid for a log line.
+func (g *guard) describeUser(uid uint32) string {
+	if g.describe != nil {
+		return g.describe(uid)
+	}
+	return owner.Describe(uid)
+}
+
 // refuse answers 403 and logs the refusal, at most once per
-// refusalLogInterval.
-func (g *guard) refuse(w http.ResponseWriter, who string) {
+// refusalLogInterval, naming the peer as describe says: it is called only
+// for a line that is logged.
+func (g *guard) refuse(w http.ResponseWriter, describe func() string) {
 	me := os.Geteuid()
 	g.mu.Lock()
 	now := time.Now()
 	if g.logged.IsZero() || now.Sub(g.logged) >= refusalLogInterval {
+		who := describe()
 		more := ""
 		if g.unsaid > 0 {
 			more = fmt.Sprintf(" (and %d more since the last such line)", g.unsaid)

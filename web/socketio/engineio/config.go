@@ -167,8 +167,9 @@ type Config struct {
 	ClientIP func(r *http.Request) string
 	// ExemptIP reports whether an address (as ClientIP returned it, in
 	// canonical form) is exempt from the per-IP caps (MaxSessionsPerIP,
-	// MaxPendingPerIP). Nil means loopback addresses (127.0.0.0/8, ::1)
-	// are exempt, so local load tools and a local reverse proxy work.
+	// MaxPendingPerIP). Nil means IsLoopback: loopback addresses
+	// (127.0.0.0/8, ::1) are exempt, so local load tools and a local
+	// reverse proxy work.
 	// Exempt sessions still count towards MaxSessions and MaxPending.
 	ExemptIP func(ip string) bool
 }
@@ -232,7 +233,7 @@ func resolve(cfg Config) settings {
 		cfg.ClientIP = remoteHost
 	}
 	if cfg.ExemptIP == nil {
-		cfg.ExemptIP = isLoopback
+		cfg.ExemptIP = IsLoopback
 	}
 	if cfg.RequestScheme == nil {
 		cfg.RequestScheme = tlsScheme
@@ -351,8 +352,9 @@ func remoteHost(r *http.Request) string {
 	return host
 }
 
-// isLoopback is the default Config.ExemptIP: 127.0.0.0/8 and ::1.
-func isLoopback(ip string) bool {
+// IsLoopback reports whether ip is a loopback address (127.0.0.0/8, ::1,
+// IPv4-mapped or not). It is the default Config.ExemptIP.
+func IsLoopback(ip string) bool {
 	addr, err := netip.ParseAddr(ip)
 	return err == nil && addr.Unmap().IsLoopback()
 }

@@ -95,7 +95,7 @@ func validateText(text string, maxLen int) (string, error) {
 		if r == '\n' || r == '\t' {
 			continue
 		}
-		if unicode.IsControl(r) || isBidiControl(r) {
+		if unicode.IsControl(r) || IsBidiControl(r) {
 			return "", errorf(CodeInvalidMessage, "message contains a control character (U+%04X)", r)
 		}
 		visible = visible || !unicode.IsSpace(r) && !nick.Invisible(r)
@@ -106,9 +106,12 @@ func validateText(text string, maxLen int) (string, error) {
 	return text, nil
 }
 
-// isBidiControl reports whether r is an explicit bidirectional formatting
-// character, which can make displayed text read differently from what it is.
-func isBidiControl(r rune) bool {
+// IsBidiControl reports whether r is an explicit bidirectional formatting
+// character (the embeddings, overrides and isolates, and the left-to-right,
+// right-to-left and Arabic letter marks), which can make displayed text
+// read differently from what it is. Messages may not hold one; the
+// history command escapes them.
+func IsBidiControl(r rune) bool {
 	return r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 || r == 0x200E || r == 0x200F || r == 0x061C
 }
 

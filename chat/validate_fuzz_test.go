@@ -40,7 +40,7 @@ func FuzzValidateName(f *testing.F) {
 			t.Fatalf("nickname %q accepted as %q, want it trimmed and in NFKC, %q", in, got, want)
 		}
 		for _, r := range got {
-			if r != ' ' && !unicode.IsPrint(r) || unicode.Is(unicode.Cf, r) || isBidiControl(r) || nick.Invisible(r) {
+			if r != ' ' && !unicode.IsPrint(r) || unicode.Is(unicode.Cf, r) || IsBidiControl(r) || nick.Invisible(r) {
 				t.Fatalf("validateName(%q) accepted %q with U+%04X", in, got, r)
 			}
 		}
@@ -78,7 +78,7 @@ func FuzzValidateText(f *testing.F) {
 		}
 		visible := false
 		for i, r := range got {
-			if (unicode.IsControl(r) && r != '\n' && r != '\t') || isBidiControl(r) {
+			if (unicode.IsControl(r) && r != '\n' && r != '\t') || IsBidiControl(r) {
 				t.Fatalf("validateText(%q) accepted %q with U+%04X", in, got, r)
 			}
 			if stripped(r) && !inFlag(got, i) {

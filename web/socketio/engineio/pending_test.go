@@ -196,6 +196,31 @@ func TestMaxSessionsEvictsPendingSessions(t *testing.T) {
 	wantCount(t, e.srv, 2, nil)
 }
 
+// TestEstablishingAgainTakesNoServerLock: the application may call
+// Establish on every successful join (renames too); once the session is
+// established, that costs no turn at the server's lock, which every
+// handshake and close takes.
+func TestEstablishingAgainTakesNoServerLock(t *testing.T) {
+	e := newEnv(t, Config{MaxPending: 10})
+	r := e.mustOpen(t, TransportPolling, "")
+	r.sess.Establish()
+	wantPending(t, e.srv, 0, nil)
+
+	e.srv.mu.Lock()
+	done := make(chan struct{})
+	go func() {
+		r.sess.Establish()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Error("Establish on an established session waited for the server's lock")
+	}
+	e.srv.mu.Unlock()
+	<-done
+}
+
 func TestMaxSessionsPerIPNeverEvicts(t *testing.T) {
 	const alice = "192.0.2.1"
 	e := newEnv(t, Config{MaxSessionsPerIP: 2, MaxPending: 10, ClientIP: headerClientIP})

@@ -58,6 +58,10 @@ type Session struct {
 	// closed, without (closed).
 	state atomic.Uint32
 
+	// established is set once Establish has given up the session's
+	// pending place, so that calling it again takes no lock.
+	established atomic.Bool
+
 	// heardAt is, for protocol 3, when the client's last packet arrived,
 	// in nanoseconds since monoEpoch (heard, lastHeard). Atomic, so that
 	// each packet need not take mu.

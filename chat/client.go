@@ -54,11 +54,14 @@ func (c *Client) Name() string {
 // chatter per present chatter, itself included; everyone else is sent add
 // chatter unless the nickname was already present with the same token.
 // Every join with a valid nickname, accepted or not, counts against the
-// join limits.
+// join limits. A join refused as invalid takes no join token but counts,
+// as one over the limits does, toward the refusals in a row that
+// disconnect (Config.FloodLimit).
 func (c *Client) Join(name, token string) (JoinResult, error) {
 	r := c.room
 	name, err := validateName(name, r.cfg.MaxNameLen)
 	if err != nil {
+		c.refused(&c.refusedJoins, c.Name(), "joins")
 		return JoinResult{}, err
 	}
 	if err := c.takeJoin(); err != nil {
@@ -240,9 +243,10 @@ func (c *Client) addrBucketsLocked(now time.Time) *addrBuckets {
 	})
 }
 
-// refused counts a rate-limited request of the kind what ("messages",
-// "joins") in *inARow, and disconnects the client once that reaches the
-// flood limit, logging it (throttled per address) once.
+// refused counts a refused request of the kind what ("messages",
+// "joins"; rate-limited, or a join with an invalid nickname) in *inARow,
+// and disconnects the client once that reaches the flood limit, logging
+// it (throttled per address) once.
 func (c *Client) refused(inARow *int, name, what string) {
 	r := c.room
 	*inARow++

@@ -141,6 +141,53 @@ func TestRenameFloodIsRefusedThenDisconnected(t *testing.T) {
 	equal(t, "the watcher during the flood", watcher.take(), nil)
 }
 
+// TestInvalidJoinsCountTowardTheFloodLimit: a join refused as invalid
+// takes no join token, so a few leave the join burst whole, but it counts
+// as a refusal in a row: FloodLimit of them disconnect, as many refused
+// joins would, and a join that takes a token starts the count again.
+func TestInvalidJoinsCountTowardTheFloodLimit(t *testing.T) {
+	f := newFixture(t, Config{JoinRate: 1, JoinBurst: 2, FloodLimit: 3})
+	c, conn := f.join(t, "a")
+	invalid := func(n int) {
+		t.Helper()
+		for range n {
+			_, err := c.Join("bad\u200Bname", "")
+			wantCode(t, err, CodeInvalidName)
+		}
+	}
+	invalid(2)
+	if _, err := c.Join("b", ""); err != nil {
+		t.Fatalf("rename after invalid joins, within the burst: %v", err)
+	}
+	invalid(2)
+	if conn.isClosed() {
+		t.Fatal("disconnected after 2 invalid joins in a row, want FloodLimit (3)")
+	}
+	invalid(1)
+	if !conn.isClosed() {
+		t.Fatal("still connected after FloodLimit invalid joins in a row")
+	}
+}
+
+// TestInvalidAndRateLimitedJoinsCountTogether: the refusals in a row that
+// disconnect are joins refused either as invalid or as over the limit.
+func TestInvalidAndRateLimitedJoinsCountTogether(t *testing.T) {
+	f := newFixture(t, Config{JoinRate: 1, JoinBurst: 1, FloodLimit: 3})
+	c, conn := f.join(t, "a")
+	_, err := c.Join("b", "")
+	wantCode(t, err, CodeRateLimited)
+	_, err = c.Join("", "")
+	wantCode(t, err, CodeInvalidName)
+	if conn.isClosed() {
+		t.Fatal("disconnected after 2 refused joins in a row, want FloodLimit (3)")
+	}
+	_, err = c.Join("c", "")
+	wantCode(t, err, CodeRateLimited)
+	if !conn.isClosed() {
+		t.Fatal("still connected after FloodLimit refused joins in a row, invalid or rate-limited")
+	}
+}
+
 func TestJoinsFromOneAddressShareOneAllowance(t *testing.T) {
 	f := newFixture(t, Config{JoinBurst: 2, AddressFactor: 2})
 	for i := range 4 {

@@ -98,7 +98,7 @@ type Config struct {
 	// connections, in connections: its buckets are AddressFactor times
 	// Rate and Burst, and JoinRate and JoinBurst.
 	AddressFactor int
-	FloodLimit    int // rate-limited messages, or joins, in a row before disconnect
+	FloodLimit    int // rate-limited messages, or rate-limited or invalid joins, in a row before disconnect
 	Queue         int // messages waiting for the writer
 	Batch         int // messages per transaction at most
 	// Metrics, when set, is told of the messages received, refused,

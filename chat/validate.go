@@ -20,16 +20,35 @@ func checkLength(s string, maxLen int, code Code, what string) error {
 	return nil
 }
 
+// maxComposed is the most characters that NFKC makes into one: a
+// character in NFKC form decomposes (NFKD) into 4 at most (U+1F82, alpha
+// with psili, varia and ypogegrammeni), and NFKC, which is NFKD composed
+// again, only ever shortens a text by composing.
+const maxComposed = 4
+
+// maxRawNameLen is the most characters a nickname can have as sent (and
+// trimmed) and still be maxLen characters at most in NFKC: maxComposed
+// characters sent for each one kept, and for the one space NFKC can put
+// in front ("´" is a space and a combining accent in NFKC), which is
+// trimmed. A longer nickname is refused before normalizing it, which
+// costs up to 18 characters for each one (U+FDFA) and is not done for
+// a name that cannot fit.
+func maxRawNameLen(maxLen int) int { return maxComposed * (maxLen + 1) }
+
 // validateName checks name against the nickname rules and returns it as
 // it is kept and shown: trimmed, in NFKC (nick.Normalize), 1 to maxLen
 // characters of that form, none of them a control, format or invisible
 // character (nick.Invisible). The characters are checked as sent, so that
-// a refusal names the one the client sent, and again once normalized.
+// a refusal names the one the client sent, and again once normalized; a
+// name too long to fit in any form (maxRawNameLen) is refused first.
 func validateName(name string, maxLen int) (string, error) {
 	if !utf8.ValidString(name) {
 		return "", errorf(CodeInvalidName, "nickname is not valid UTF-8")
 	}
 	name = strings.TrimSpace(name)
+	if bound := maxRawNameLen(maxLen); len(name) > bound*utf8.UTFMax || utf8.RuneCountInString(name) > bound {
+		return "", errorf(CodeInvalidName, "nickname is longer than %d characters", maxLen)
+	}
 	if err := checkNameChars(name); err != nil {
 		return "", err
 	}
@@ -76,7 +95,7 @@ func validateText(text string, maxLen int) (string, error) {
 		if r == '\n' || r == '\t' {
 			continue
 		}
-		if unicode.IsControl(r) || isBidiControl(r) {
+		if unicode.IsControl(r) || IsBidiControl(r) {
 			return "", errorf(CodeInvalidMessage, "message contains a control character (U+%04X)", r)
 		}
 		visible = visible || !unicode.IsSpace(r) && !nick.Invisible(r)
@@ -87,9 +106,12 @@ func validateText(text string, maxLen int) (string, error) {
 	return text, nil
 }
 
-// isBidiControl reports whether r is an explicit bidirectional formatting
-// character, which can make displayed text read differently from what it is.
-func isBidiControl(r rune) bool {
+// IsBidiControl reports whether r is an explicit bidirectional formatting
+// character (the embeddings, overrides and isolates, and the left-to-right,
+// right-to-left and Arabic letter marks), which can make displayed text
+// read differently from what it is. Messages may not hold one; the
+// history command escapes them.
+func IsBidiControl(r rune) bool {
 	return r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 || r == 0x200E || r == 0x200F || r == 0x061C
 }
 

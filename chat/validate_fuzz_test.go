@@ -19,7 +19,8 @@ const fuzzMaxLen = 8
 func FuzzValidateName(f *testing.F) {
 	for _, s := range []string{"alice", "  bob  ", "", " ", "ALICE", "a\u202eb", "zero\u200bwidth", "tab\tname", "nul\x00",
 		"\xff\xfe", "ééééééééé", "😀😀😀😀😀😀😀😀", "a b",
-		"alice\u034F", "\u3164", "ａｌｉｃｅ", "аlice", "´bob", "e\u0301\u0301", "ﷺ"} {
+		"alice\u034F", "\u3164", "ａｌｉｃｅ", "аlice", "´bob", "e\u0301\u0301", "ﷺ",
+		"\u1F82\u1F82\u1F82\u1F82\u1F82\u1F82\u1F82\u1F82", "´\u03B1\u0313\u0300\u0345\u03B1\u0313\u0300\u0345"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
@@ -28,6 +29,10 @@ func FuzzValidateName(f *testing.F) {
 			if ErrorCode(err) != CodeInvalidName || ErrorMessage(err) == "" {
 				t.Fatalf("validateName(%q) refused with %v (code %q), want invalid_name with a message", in, err, ErrorCode(err))
 			}
+			kept := strings.TrimSpace(nick.Normalize(strings.TrimSpace(in)))
+			if strings.Contains(ErrorMessage(err), "longer than") && utf8.ValidString(in) && utf8.RuneCountInString(kept) <= fuzzMaxLen {
+				t.Fatalf("validateName(%q) refused as too long, but its NFKC form %q fits", in, kept)
+			}
 			return
 		}
 		checkAccepted(t, "nickname", in, got)
@@ -35,7 +40,7 @@ func FuzzValidateName(f *testing.F) {
 			t.Fatalf("nickname %q accepted as %q, want it trimmed and in NFKC, %q", in, got, want)
 		}
 		for _, r := range got {
-			if r != ' ' && !unicode.IsPrint(r) || unicode.Is(unicode.Cf, r) || isBidiControl(r) || nick.Invisible(r) {
+			if r != ' ' && !unicode.IsPrint(r) || unicode.Is(unicode.Cf, r) || IsBidiControl(r) || nick.Invisible(r) {
 				t.Fatalf("validateName(%q) accepted %q with U+%04X", in, got, r)
 			}
 		}
@@ -73,7 +78,7 @@ func FuzzValidateText(f *testing.F) {
 		}
 		visible := false
 		for i, r := range got {
-			if (unicode.IsControl(r) && r != '\n' && r != '\t') || isBidiControl(r) {
+			if (unicode.IsControl(r) && r != '\n' && r != '\t') || IsBidiControl(r) {
 				t.Fatalf("validateText(%q) accepted %q with U+%04X", in, got, r)
 			}
 			if stripped(r) && !inFlag(got, i) {

@@ -1,9 +1,17 @@
 package chat
 
 import (
+	"math"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+
+	"chatserver/nick"
 )
 
 func TestValidateName(t *testing.T) {
@@ -23,6 +31,7 @@ func TestValidateName(t *testing.T) {
 		{"NFKC that starts with a space is trimmed", "\u00B4bob", "\u0301bob", ""},
 		{"the limit applies to the NFKC form", strings.Repeat("e\u0301", 32), strings.Repeat("é", 32), ""},
 		{"emoji", "😀", "😀", ""},
+		{"four characters sent make one kept", strings.Repeat("\u03B1\u0313\u0300\u0345", 32), strings.Repeat("\u1F82", 32), ""},
 
 		// Invisible characters, each after "alice" and alone.
 		{"combining grapheme joiner", "alice\u034F", "", "U+034F"},
@@ -193,6 +202,78 @@ func TestBanCoversLookAlikes(t *testing.T) {
 		_, err := f.room.Connect(&recConn{}, Peer{}).Join(tt.name, "")
 		if got := ErrorCode(err); got != tt.code {
 			t.Errorf("Join(%+q) with spammer banned: %v (code %q), want %q", tt.name, err, got, tt.code)
+		}
+	}
+}
+
+// TestALongNicknameIsRefusedBeforeNormalizing sends nicknames too long to
+// fit in any form: they are refused as too long without being brought to
+// NFKC, which would make each U+FDFA 18 characters, so refusing one
+// allocates less than the name's own size (its normalized copy would be
+// larger).
+func TestALongNicknameIsRefusedBeforeNormalizing(t *testing.T) {
+	for _, tt := range []struct{ name, in string }{
+		{"a megabyte of U+FDFA", strings.Repeat("\uFDFA", 1<<20/3)},
+		{"one character past the bound", strings.Repeat("\uFDFA", maxRawNameLen(DefaultMaxNameLen)+1)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var err error
+			allocated := allocatedBy(func() { _, err = validateName(tt.in, DefaultMaxNameLen) })
+			if ErrorCode(err) != CodeInvalidName || !strings.Contains(ErrorMessage(err), "longer than 32") {
+				t.Fatalf("refused with %v, want invalid_name saying longer than 32", err)
+			}
+			if allocated >= uint64(len(tt.in)) {
+				t.Fatalf("refusing a name of %d bytes allocated %d bytes, want less than the name", len(tt.in), allocated)
+			}
+		})
+	}
+}
+
+// allocatedBy returns the fewest bytes that f allocated in three runs
+// (the fewest, so that what other goroutines allocate meanwhile counts
+// less).
+func allocatedBy(f func()) uint64 {
+	least := uint64(math.MaxUint64)
+	for range 3 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		f()
+		runtime.ReadMemStats(&after)
+		least = min(least, after.TotalAlloc-before.TotalAlloc)
+	}
+	return least
+}
+
+// TestTheRawLengthBoundFitsEveryNormalizedNickname checks, over every
+// character, the two facts that maxRawNameLen relies on to never refuse a
+// nickname whose NFKC form fits: a character of NFKC form decomposes into
+// at most maxComposed characters (NFKC is NFKD composed again, and NFKD
+// never drops a character, so at most maxComposed characters sent make one
+// kept), and the NFKC form of a character the rules let through
+// (printable, not a space) starts with at most one space (the one trimmed
+// from "´", U+00B4), ends with none and is not blank.
+func TestTheRawLengthBoundFitsEveryNormalizedNickname(t *testing.T) {
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if !utf8.ValidRune(r) {
+			continue
+		}
+		s := string(r)
+		if norm.NFKC.IsNormalString(s) {
+			if n := utf8.RuneCountInString(norm.NFKD.String(s)); n > maxComposed {
+				t.Errorf("U+%04X decomposes into %d characters, more than maxComposed (%d)", r, n, maxComposed)
+			}
+			continue // its own NFKC form: no space is brought in
+		}
+		if checkNameChars(s) != nil || unicode.IsSpace(r) {
+			continue
+		}
+		nfkc := nick.Normalize(s)
+		trimmed := strings.TrimLeftFunc(nfkc, unicode.IsSpace)
+		if lead := utf8.RuneCountInString(nfkc) - utf8.RuneCountInString(trimmed); lead > 1 {
+			t.Errorf("U+%04X is %+q in NFKC: %d spaces before it, want 1 at most", r, nfkc, lead)
+		}
+		if trimmed == "" || strings.TrimRightFunc(nfkc, unicode.IsSpace) != nfkc {
+			t.Errorf("U+%04X is %+q in NFKC: blank, or a space after it", r, nfkc)
 		}
 	}
 }

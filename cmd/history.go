@@ -166,14 +166,7 @@ func unsafeRune(r rune, layout bool) bool {
 	if layout && (r == '\n' || r == '\t') {
 		return false
 	}
-	return unicode.IsControl(r) || isBidiControl(r)
-}
-
-// isBidiControl reports whether r is an explicit bidirectional formatting
-// character, which can make displayed text read differently from what it
-// is.
-func isBidiControl(r rune) bool {
-	return r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 || r == 0x200E || r == 0x200F || r == 0x061C
+	return unicode.IsControl(r) || chat.IsBidiControl(r)
 }
 
 // writeJSON prints msgs as an indented JSON array of wire messages.
@@ -200,7 +193,7 @@ func writeJSON(out io.Writer, msgs []storage.Message) error {
 // bidi formatting) as \u escapes, which mean the same in JSON. They can
 // only occur inside strings.
 func jsonSafe(s string) string {
-	unsafe := func(r rune) bool { return r == 0x7f || r >= 0x80 && r <= 0x9f || isBidiControl(r) }
+	unsafe := func(r rune) bool { return r == 0x7f || r >= 0x80 && r <= 0x9f || chat.IsBidiControl(r) }
 	if !strings.ContainsFunc(s, unsafe) {
 		return s
 	}

@@ -415,7 +415,8 @@ overall and per client address (loopback is exempt from the per-address limits;
 put a reverse proxy's address in --trusted-proxies to count by X-Forwarded-For;
 IPv6 clients count by --ipv6-prefix network), and connections that have not
 joined yet (--max-pending, --max-pending-per-ip: a new one pushes out the
-oldest instead of being refused; --pending-timeout closes them).
+oldest instead of being refused, unless all are still being opened;
+--pending-timeout closes them).
 
 Only requests for an IP address, localhost, this machine's names, the host of
 --public-url or one of --allowed-hosts are served (others get HTTP 421), so a

@@ -132,15 +132,6 @@ func (e *BadProxyError) Error() string {
 	return "not an IP address or CIDR network: " + e.Entry
 }
 
-// isLoopback reports whether ip is a loopback address (127.0.0.0/8, ::1):
-// the clients exempt from the per-address limits, as they are from the
-// per-address connection cap unless engineio.Config.ExemptIP says
-// otherwise.
-func isLoopback(ip string) bool {
-	addr, err := netip.ParseAddr(ip)
-	return err == nil && addr.Unmap().IsLoopback()
-}
-
 // DefaultIPv6Prefix is Config.IPv6Prefix's default: an IPv6 subscriber is
 // usually given a whole /64 and can use any address in it, so a /64 is
 // one client for the per-address caps.

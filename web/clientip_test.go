@@ -2,12 +2,16 @@ package web
 
 import (
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"slices"
 	"testing"
+	"time"
 
 	"chatserver/chat"
+	"chatserver/internal/siotest"
+	"chatserver/web/socketio/engineio"
 )
 
 func TestClientIP(t *testing.T) {
@@ -75,6 +79,35 @@ func TestParseTrustedProxies(t *testing.T) {
 	}
 }
 
+// TestEngineAndRoomAskExemptIPAboutTheSameAddress: the per-address
+// connection caps and the room's per-address limits exempt the same
+// clients, since Engine.ExemptIP is asked about the same string, the
+// client's address key (its /64 for IPv6), by both.
+func TestEngineAndRoomAskExemptIPAboutTheSameAddress(t *testing.T) {
+	asked := make(chan string, 16)
+	cfg := Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")}}
+	cfg.SocketIO.Engine.MaxSessionsPerIP = 5
+	cfg.SocketIO.Engine.ExemptIP = func(ip string) bool {
+		asked <- ip
+		return false
+	}
+	ts := newServerWith(t, cfg)
+	c := siotest.Dial(t, ts.URL, siotest.Options{Header: http.Header{"X-Forwarded-For": {"2001:db8:1:2::7"}}})
+	c.Connect("/", "")
+	c.SendText(`420["join","alice"]`)
+	c.Expect(`42["add chatter","alice"]`)
+	for _, by := range []string{"the engine", "the room"} {
+		select {
+		case ip := <-asked:
+			if ip != "2001:db8:1:2::/64" {
+				t.Errorf("ExemptIP asked by %s about %q, want 2001:db8:1:2::/64", by, ip)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("ExemptIP not asked by %s", by)
+		}
+	}
+}
+
 func TestPeerOf(t *testing.T) {
 	only := func(ip string) func(string) bool { return func(s string) bool { return s == ip } }
 	for _, tc := range []struct {
@@ -82,13 +115,16 @@ func TestPeerOf(t *testing.T) {
 		exempt func(string) bool
 		want   chat.Peer
 	}{
-		{"203.0.113.7", isLoopback, chat.Peer{Addr: "203.0.113.7", Key: "203.0.113.7"}},
-		{"2001:db8:1:2::7", isLoopback, chat.Peer{Addr: "2001:db8:1:2::7", Key: "2001:db8:1:2::/64"}},
-		{"127.0.0.1", isLoopback, chat.Peer{Addr: "127.0.0.1"}},
-		{"127.8.9.1", isLoopback, chat.Peer{Addr: "127.8.9.1"}},
-		{"::1", isLoopback, chat.Peer{Addr: "::1"}},
+		{"203.0.113.7", engineio.IsLoopback, chat.Peer{Addr: "203.0.113.7", Key: "203.0.113.7"}},
+		{"2001:db8:1:2::7", engineio.IsLoopback, chat.Peer{Addr: "2001:db8:1:2::7", Key: "2001:db8:1:2::/64"}},
+		{"127.0.0.1", engineio.IsLoopback, chat.Peer{Addr: "127.0.0.1"}},
+		{"127.8.9.1", engineio.IsLoopback, chat.Peer{Addr: "127.8.9.1"}},
+		{"::1", engineio.IsLoopback, chat.Peer{Addr: "::1"}},
 		{"127.0.0.1", only("203.0.113.7"), chat.Peer{Addr: "127.0.0.1", Key: "127.0.0.1"}},
 		{"203.0.113.7", only("203.0.113.7"), chat.Peer{Addr: "203.0.113.7"}},
+		// exempt is asked about the key, as Engine.ExemptIP is.
+		{"2001:db8:1:2::7", only("2001:db8:1:2::/64"), chat.Peer{Addr: "2001:db8:1:2::7"}},
+		{"2001:db8:1:2::7", only("2001:db8:1:2::7"), chat.Peer{Addr: "2001:db8:1:2::7", Key: "2001:db8:1:2::/64"}},
 	} {
 		if got := peerOf(tc.ip, DefaultIPv6Prefix, tc.exempt); got != tc.want {
 			t.Errorf("peerOf(%q) = %+v, want %+v", tc.ip, got, tc.want)

@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"chatserver/web/socketio/engineio"
 )
 
 // livenessPaths are the routes of the liveness check ("/healthz" is its
@@ -154,7 +156,8 @@ func requestScheme(r *http.Request, trusted []netip.Prefix) string {
 }
 
 // originOf returns the origin of u ("https://chat.example.org"), the form
-// in which browsers send it.
+// in which browsers send it (engineio.NormalizeOrigin: without the
+// scheme's default port).
 func originOf(u *url.URL) string {
-	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host)
+	return engineio.NormalizeOrigin(u.Scheme + "://" + u.Host)
 }

@@ -128,28 +128,38 @@ func TestForeignHostIsRefusedOnEveryRouteButTheHealthCheck(t *testing.T) {
 	}
 }
 
+// TestPublicURLIsAnAllowedHostAndOrigin: the public URL's origin is
+// allowed in the form browsers send it, without the scheme's default
+// port, whether the URL writes that port or not.
 func TestPublicURLIsAnAllowedHostAndOrigin(t *testing.T) {
-	public, _ := url.Parse("https://chat.example.org")
-	ts := newServerWith(t, Config{PublicURL: public})
-	handshake := func(origin string) int {
-		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, ts.URL+"/socket.io/?EIO=4&transport=polling", nil)
-		req.Host = "chat.example.org"
-		req.Header.Set("Origin", origin)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		return res.StatusCode
-	}
-	// Over plain HTTP from an untrusted peer, the https page is another
-	// origin, but the public URL's origin is allowed.
-	if code := handshake("https://chat.example.org"); code != http.StatusOK {
-		t.Errorf("handshake from the public origin: %d, want 200", code)
-	}
-	if code := handshake("http://chat.example.org:8080"); code != http.StatusForbidden {
-		t.Errorf("handshake from another origin on the public host: %d, want 403", code)
+	for _, publicURL := range []string{"https://chat.example.org", "https://chat.example.org:443", "HTTPS://Chat.Example.org:443/"} {
+		t.Run(publicURL, func(t *testing.T) {
+			public, err := url.Parse(publicURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts := newServerWith(t, Config{PublicURL: public})
+			handshake := func(origin string) int {
+				t.Helper()
+				req, _ := http.NewRequest(http.MethodGet, ts.URL+"/socket.io/?EIO=4&transport=polling", nil)
+				req.Host = "chat.example.org"
+				req.Header.Set("Origin", origin)
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res.Body.Close()
+				return res.StatusCode
+			}
+			// Over plain HTTP from an untrusted peer, the https page is
+			// another origin, but the public URL's origin is allowed.
+			if code := handshake("https://chat.example.org"); code != http.StatusOK {
+				t.Errorf("handshake from the public origin: %d, want 200", code)
+			}
+			if code := handshake("http://chat.example.org:8080"); code != http.StatusForbidden {
+				t.Errorf("handshake from another origin on the public host: %d, want 403", code)
+			}
+		})
 	}
 }
 

@@ -56,7 +56,9 @@ type Config struct {
 	// Engine.AllowedOrigins, and sets SocketIO.Logger to Logger when it is
 	// nil. The addresses
 	// Engine.ExemptIP exempts from the per-address cap (nil: loopback) are
-	// exempt from the room's per-address rate limits too.
+	// exempt from the room's per-address rate limits too; both ask it
+	// about the address under which the client is counted (an IPv6
+	// address's network of IPv6Prefix bits, such as "2001:db8:1:2::/64").
 	SocketIO socketio.Config
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For header
 	// names the client (see ClientIP) and whose X-Forwarded-Proto header
@@ -156,7 +158,7 @@ func New(room *chat.Room, cfg Config) *Server {
 	}
 	exempt := sioCfg.Engine.ExemptIP
 	if exempt == nil {
-		exempt = isLoopback
+		exempt = engineio.IsLoopback // the engine's default
 	}
 	warn := throttle.New(logger, slog.LevelWarn, 1)
 	lines := throttle.New(logger, slog.LevelInfo, chatterLogBurst)
@@ -338,11 +340,13 @@ const chatterLogBurst = engineio.ConnLogBurst
 // peerOf tells the room where a connection from the client address ip
 // comes from: the address, and the key of its per-address limits (its
 // addressGroup for an IPv6 prefix of ipv6Bits) unless exempt says it has
-// none.
+// none. exempt is asked about the key, which is what the engine's
+// ExemptIP is given too (Engine.ClientIP returns the key), so that the
+// connection caps and the room's limits exempt the same clients.
 func peerOf(ip string, ipv6Bits int, exempt func(string) bool) chat.Peer {
 	peer := chat.Peer{Addr: ip}
-	if !exempt(ip) {
-		peer.Key = addressGroup(ip, ipv6Bits)
+	if key := addressGroup(ip, ipv6Bits); !exempt(key) {
+		peer.Key = key
 	}
 	return peer
 }

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 
 	"chatserver/internal/owner"
 	"chatserver/internal/throttle"
@@ -81,28 +83,48 @@ type guard struct {
 	// socket gets one line a minute, and a count of the refusals in
 	// between, instead of one per request.
 	warn *throttle.Log
+	// describe names a user in a log line; nil means owner.Describe,
+	// which may read the user database, so it is asked only for a line
+	// that is logged.
+	describe func(uid uint32) string
 }
 
 func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p, ok := r.Context().Value(peerKey{}).(peer)
 	switch {
 	case !ok:
-		g.refuse(w, "a connection of unknown origin")
+		g.refuse(w, "unknown", func() string { return "a connection of unknown origin" })
 	case errors.Is(p.err, errNoPeerCred):
 		g.next.ServeHTTP(w, r)
 	case p.err != nil:
-		g.refuse(w, fmt.Sprintf("a process whose user could not be read (%v)", p.err))
+		g.refuse(w, "unreadable", func() string { return fmt.Sprintf("a process whose user could not be read (%v)", p.err) })
 	case !owner.Trusted(p.uid):
-		g.refuse(w, "a process of "+owner.Describe(p.uid))
+		g.refuse(w, "uid "+strconv.FormatUint(uint64(p.uid), 10), func() string { return "a process of " + g.describeUser(p.uid) })
 	default:
 		g.next.ServeHTTP(w, r)
 	}
 }
 
-// refuse answers 403 and logs the refusal, throttled by who.
-func (g *guard) refuse(w http.ResponseWriter, who string) {
+// describeUser names the user uid for a log line.
+func (g *guard) describeUser(uid uint32) string {
+	if g.describe != nil {
+		return g.describe(uid)
+	}
+	return owner.Describe(uid)
+}
+
+// lazyText is a log value worked out only for a line that is written.
+type lazyText func() string
+
+// LogValue is the text.
+func (f lazyText) LogValue() slog.Value { return slog.StringValue(f()) }
+
+// refuse answers 403 and logs the refusal, throttled by key (one line a
+// minute per kind of peer, the rest counted), naming the peer as who
+// says: it is worked out only for a line that is logged.
+func (g *guard) refuse(w http.ResponseWriter, key string, who lazyText) {
 	me := os.Geteuid()
-	g.warn.Print(who, "refused an admin request: only the server's user and root may use the socket",
+	g.warn.Print(key, "refused an admin request: only the server's user and root may use the socket",
 		"socket", g.path, "from", who, "allowed_uid", me)
 	body, _ := json.Marshal(ErrorReply{Error: CodeForbidden,
 		Message: fmt.Sprintf("only the user running the server (uid %d) and root may use the admin socket", me)})

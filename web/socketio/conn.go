@@ -75,7 +75,7 @@ func newConn(srv *Server, sess *engineio.Session) *conn {
 	return &conn{
 		srv:     srv,
 		sess:    sess,
-		dec:     decoder{rules: srv.rules, maxBinary: srv.maxBinary},
+		dec:     decoder{rules: srv.rules, maxBinary: srv.maxBinary, v2: sess.Protocol() == 3},
 		v2:      sess.Protocol() == 3,
 		room:    make(chan struct{}, 1),
 		sockets: make(map[string]*Socket),
@@ -286,9 +286,6 @@ func (c *conn) connectDefault() {
 // connect handles a CONNECT packet.
 func (c *conn) connect(p *packet) {
 	name, auth := p.nsp, json.RawMessage(p.data)
-	if c.v2 {
-		name, auth = namespace2(p.nsp)
-	}
 	ns := c.srv.namespace(name)
 	if ns == nil {
 		payload := invalidNamespace

@@ -20,7 +20,9 @@ type NamespaceConfig struct {
 	AllowBinary bool
 	// MaxAuth caps the CONNECT auth object, in bytes of JSON. A CONNECT
 	// with a larger one is refused with CONNECT_ERROR
-	// {"message":"Auth too large"}; the connection stays open. Zero means
+	// {"message":"Auth too large"}; the connection stays open. The query
+	// that is the auth of a v2 client's CONNECT is held to it as sent,
+	// before it is parsed, and the object it makes too. Zero means
 	// DefaultMaxAuth.
 	MaxAuth int
 	// KeepAuth keeps the auth object for Socket.Auth after OnConnect has

@@ -266,6 +266,9 @@ type decoder struct {
 	// maxBinary bounds the attachment bytes held for the packet being
 	// reassembled; zero means no bound.
 	maxBinary int
+	// v2 decodes the packets of a Socket.IO v2 client, whose CONNECT
+	// carries its auth as the namespace's query (connect2).
+	v2 bool
 
 	pending *packet // binary packet waiting for attachments
 	held    int     // bytes of pending's attachments so far
@@ -314,8 +317,11 @@ func (d *decoder) feed(data []byte, binary bool) (*packet, error) {
 		if err := p.checkAttachments(); err != nil {
 			return nil, err
 		}
-	case p.typ == packetConnect && p.data != nil && d.rules != nil:
-		if len(p.data) > d.rules(p.nsp).MaxAuth {
+	case p.typ == packetConnect:
+		if d.v2 {
+			d.connect2(p)
+		}
+		if p.data != nil && d.rules != nil && len(p.data) > d.rules(p.nsp).MaxAuth {
 			// Refused when handled; what it said is not kept meanwhile.
 			p.data, p.authTooLarge = nil, true
 		}

@@ -281,6 +281,43 @@ func TestDecoderAppliesNamespaceRules(t *testing.T) {
 
 }
 
+// TestDecoderTurnsAV2ConnectQueryIntoAuth: the decoder of a v2 client
+// splits a CONNECT's namespace from its query and makes the query the
+// auth object, holding both to the namespace's MaxAuth; a query over it
+// as sent is refused unparsed, however small the object it stands for.
+func TestDecoderTurnsAV2ConnectQueryIntoAuth(t *testing.T) {
+	const maxAuth = 16
+	tests := []struct {
+		name     string
+		msg      string
+		wantNsp  string
+		wantAuth string // the CONNECT payload kept; "" for none
+		tooLarge bool   // the CONNECT was marked authTooLarge
+	}{
+		{name: "no query", msg: `0/custom,`, wantNsp: "/custom"},
+		{name: "an empty query", msg: `0/custom?,`, wantNsp: "/custom"},
+		{name: "a query", msg: `0/custom?token=a%20b,`, wantNsp: "/custom", wantAuth: `{"token":"a b"}`},
+		{name: "a v2 CONNECT's payload is not its auth", msg: `0/custom,{"a":"b"}`, wantNsp: "/custom"},
+		{name: "an object over MaxAuth", msg: `0/custom?t=1234567890,`, wantNsp: "/custom", tooLarge: true},
+		{name: "a query of MaxAuth bytes making a smaller object", msg: `0/custom?x=1&x=2&x=3&x=4,`, wantNsp: "/custom", wantAuth: `{"x":"4"}`},
+		{name: "a query over MaxAuth making a smaller object", msg: `0/custom?x=1&x=2&x=3&x=456,`, wantNsp: "/custom", tooLarge: true},
+		{name: "a megabyte of query", msg: `0/custom?` + strings.Repeat("x=1&", 1<<18) + `,`, wantNsp: "/custom", tooLarge: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := decoder{rules: rulesOf(maxAuth), v2: true}
+			p, err := d.feed([]byte(tt.msg), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.nsp != tt.wantNsp || p.authTooLarge != tt.tooLarge || string(p.data) != tt.wantAuth {
+				t.Errorf("CONNECT: namespace %q, authTooLarge %v, data %q; want %q, %v, %q",
+					p.nsp, p.authTooLarge, p.data, tt.wantNsp, tt.tooLarge, tt.wantAuth)
+			}
+		})
+	}
+}
+
 // encoded is an encoded packet: its text and its attachments.
 type encoded struct {
 	text string

@@ -19,7 +19,9 @@ import (
 //   - a CONNECT to another namespace carries no auth object: the
 //     namespace may end in "?query", whose parameters become the socket's
 //     Auth object (string values, the last of a repeated name winning, as
-//     the reference does); the reply is "0/nsp," without payload;
+//     the reference does), made by the decoder (connect2), which holds
+//     the query as sent and the object to MaxAuth; the reply is "0/nsp,"
+//     without payload;
 //   - a refusal is an ERROR packet whose payload is a JSON string
 //     ("Invalid namespace", or the OnConnect error's message), or a
 //     ConnectError's Data when it has some.
@@ -35,13 +37,29 @@ var invalidNamespace2 = []byte(`"Invalid namespace"`)
 // v2 auth) is over the namespace's MaxAuth.
 var authTooLarge2 = []byte(`"Auth too large"`)
 
-// namespace2 splits the namespace of a v2 CONNECT into the name and the
-// auth object its query stands for ({} without one).
-func namespace2(nsp string) (string, json.RawMessage) {
-	name, query, found := strings.Cut(nsp, "?")
-	if !found || query == "" {
-		return name, emptyAuth
+// connect2 makes the CONNECT p of a v2 client what a v4 client would
+// have sent: its namespace without the query, and the auth object the
+// query stands for (none without a query; a payload is not the auth of a
+// v2 client). A query longer than the namespace's MaxAuth is refused as
+// sent (authTooLarge), before it is parsed; the object it makes is then
+// held to MaxAuth as any auth object is.
+func (d *decoder) connect2(p *packet) {
+	name, query, _ := strings.Cut(p.nsp, "?")
+	p.nsp, p.data = name, nil
+	if query == "" {
+		return
 	}
+	if d.rules != nil && len(query) > d.rules(name).MaxAuth {
+		p.authTooLarge = true
+		return
+	}
+	p.data = queryAuth(query)
+}
+
+// queryAuth returns the auth object the query of a v2 CONNECT stands
+// for: its parameters as string values, the last of a repeated name
+// winning.
+func queryAuth(query string) json.RawMessage {
 	type param struct{ key, value string }
 	var params []param
 	seen := make(map[string]int)
@@ -72,7 +90,7 @@ func namespace2(nsp string) (string, json.RawMessage) {
 		b.Write(v)
 	}
 	b.WriteByte('}')
-	return name, b.Bytes()
+	return b.Bytes()
 }
 
 // unescapeQuery decodes one query component, or returns it as it is when

@@ -74,6 +74,8 @@ func TestV2NamespaceConnect(t *testing.T) {
 		{"an accepted connection", `40/admin?token=good,`, []string{`40/admin,`, `42/admin,["welcome"]`}},
 		{"a query over MaxAuth is refused with a string", `40/custom?t=` + strings.Repeat("a", DefaultMaxAuth) + `,`,
 			[]string{`44/custom,"Auth too large"`}},
+		{"a query over MaxAuth as sent is refused, however small its object", `40/custom?` + strings.Repeat("x=1&", DefaultMaxAuth/4+1) + `,`,
+			[]string{`44/custom,"Auth too large"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -79,7 +79,8 @@ type Config struct {
 	// AllowedOrigins. A refused request gets HTTP 403.
 	CheckOrigin func(r *http.Request) bool
 	// AllowedOrigins lists extra origins ("https://chat.example") accepted
-	// by the default CheckOrigin. Requests from them that are not the
+	// by the default CheckOrigin, compared as NormalizeOrigin gives them
+	// (letter case, a trailing slash and a default port aside). Requests from them that are not the
 	// request's own origin are answered with CORS headers, as the
 	// reference server does with its cors option set to these origins and
 	// credentials allowed: Access-Control-Allow-Origin (the Origin as
@@ -115,7 +116,7 @@ type Config struct {
 	// the cap first closes a pending session (ReasonEvicted: the oldest
 	// of the client address with the most pending sessions) and takes its
 	// place once it has ended; it is refused only when no session is
-	// pending.
+	// pending but handshakes still in progress (see MaxPending).
 	MaxSessions int
 	// MaxSessionsPerIP caps open sessions per client address (ClientIP),
 	// counted and refused like MaxSessions, but never by closing another
@@ -130,17 +131,26 @@ type Config struct {
 	// chatserver: a successful join). Pending sessions are tracked when
 	// MaxPending, MaxPendingPerIP or PendingTimeout is set; an application
 	// that sets them must call Establish for every session it means to
-	// keep. A handshake is never refused by the pending caps: it closes an
-	// older pending session instead (ReasonEvicted), so that a client
-	// opening sessions in a loop pushes out its own and a newcomer still
-	// gets in. A handshake that finds MaxPending full closes the oldest
-	// pending session of the client address with the most pending sessions
+	// keep. A handshake over a pending cap closes an older pending session
+	// (ReasonEvicted) and takes its place, so that a client opening
+	// sessions in a loop pushes out its own and a newcomer still gets in.
+	// A handshake that finds MaxPending full closes the oldest pending
+	// session of the client address with the most pending sessions
 	// (exempt addresses included, each a client of its own).
+	//
+	// A place is held from the moment a handshake is admitted, before its
+	// session exists (for a WebSocket, while the upgrade is answered), and
+	// such a place has no session to close. A handshake that finds every
+	// place it could take held by handshakes still in progress is refused,
+	// as over MaxSessions (HTTP 503 with TooManyConnectionsBody), rather
+	// than waiting for them: that takes a burst of concurrent handshakes
+	// at least as large as the cap, and a client tries again.
 	MaxPending int
 	// MaxPendingPerIP caps the pending sessions of one client address
 	// (exempt addresses are not capped); 0 means no cap. A handshake that
 	// finds its address's pending sessions at the cap closes the oldest of
-	// them.
+	// them, or is refused when all of them are handshakes still in
+	// progress (see MaxPending).
 	MaxPendingPerIP int
 	// PendingTimeout closes a session still pending this long after its
 	// handshake (ReasonPendingTimeout); 0 means never.
@@ -158,8 +168,9 @@ type Config struct {
 	ClientIP func(r *http.Request) string
 	// ExemptIP reports whether an address (as ClientIP returned it, in
 	// canonical form) is exempt from the per-IP caps (MaxSessionsPerIP,
-	// MaxPendingPerIP). Nil means loopback addresses (127.0.0.0/8, ::1)
-	// are exempt, so local load tools and a local reverse proxy work.
+	// MaxPendingPerIP). Nil means IsLoopback: loopback addresses
+	// (127.0.0.0/8, ::1) are exempt, so local load tools and a local
+	// reverse proxy work.
 	// Exempt sessions still count towards MaxSessions and MaxPending.
 	ExemptIP func(ip string) bool
 
@@ -195,7 +206,7 @@ const ConnLogBurst = 100
 type settings struct {
 	Config
 	polling, websocket bool
-	allowed            map[string]bool // lower-cased AllowedOrigins, no trailing slash
+	allowed            map[string]bool // AllowedOrigins, normalized (NormalizeOrigin)
 	// pending: pending sessions are tracked (MaxPending, MaxPendingPerIP
 	// or PendingTimeout is set).
 	pending bool
@@ -256,7 +267,7 @@ func resolve(cfg Config) settings {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.ExemptIP == nil {
-		cfg.ExemptIP = isLoopback
+		cfg.ExemptIP = IsLoopback
 	}
 	if cfg.RequestScheme == nil {
 		cfg.RequestScheme = tlsScheme
@@ -281,7 +292,7 @@ func resolve(cfg Config) settings {
 		}
 	}
 	for _, o := range cfg.AllowedOrigins {
-		st.allowed[normalizeOrigin(o)] = true
+		st.allowed[NormalizeOrigin(o)] = true
 	}
 	return st
 }
@@ -306,7 +317,7 @@ func (st *settings) originAllowed(r *http.Request) bool {
 	if st.CheckOrigin != nil {
 		return st.CheckOrigin(r)
 	}
-	return st.allowed[normalizeOrigin(origin)] || st.sameOrigin(r, origin)
+	return st.allowed[NormalizeOrigin(origin)] || st.sameOrigin(r, origin)
 }
 
 // sameOrigin reports whether origin is r's own: the scheme the client used
@@ -329,7 +340,7 @@ func (st *settings) sameOrigin(r *http.Request, origin string) bool {
 // server's own origin needs none). It returns "" for every other request.
 func (st *settings) corsOrigin(r *http.Request) string {
 	origin := r.Header.Get("Origin")
-	if origin == "" || !st.allowed[normalizeOrigin(origin)] || st.sameOrigin(r, origin) {
+	if origin == "" || !st.allowed[NormalizeOrigin(origin)] || st.sameOrigin(r, origin) {
 		return ""
 	}
 	return origin
@@ -356,9 +367,16 @@ func tlsScheme(r *http.Request) string {
 	return "http"
 }
 
-// normalizeOrigin makes origins comparable: lower case, no trailing slash.
-func normalizeOrigin(o string) string {
-	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(o)), "/")
+// NormalizeOrigin returns the origin o in the form browsers send, in which
+// origins compare: lower case, without a trailing slash or the scheme's
+// default port ("HTTPS://Chat.Example:443/" is "https://chat.example").
+func NormalizeOrigin(o string) string {
+	o = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(o)), "/")
+	scheme, host, ok := strings.Cut(o, "://")
+	if !ok {
+		return o
+	}
+	return scheme + "://" + withoutDefaultPort(host, scheme)
 }
 
 // remoteHost is the default Config.ClientIP and ClientAddr: the host part of
@@ -371,8 +389,9 @@ func remoteHost(r *http.Request) string {
 	return host
 }
 
-// isLoopback is the default Config.ExemptIP: 127.0.0.0/8 and ::1.
-func isLoopback(ip string) bool {
+// IsLoopback reports whether ip is a loopback address (127.0.0.0/8, ::1,
+// IPv4-mapped or not). It is the default Config.ExemptIP.
+func IsLoopback(ip string) bool {
 	addr, err := netip.ParseAddr(ip)
 	return err == nil && addr.Unmap().IsLoopback()
 }

@@ -44,10 +44,15 @@ func (st *settings) goneGrace(n int) time.Duration {
 // connWatch follows one HTTP connection for the polling sessions whose
 // last answered GET it carried. Its mu is taken after a Session's, never
 // the other way round.
+//
+// A set, since a session leaves it on every answered GET that came on
+// another connection: behind a reverse proxy that spreads its clients
+// over a pool of connections, each holds many sessions and they move
+// from one to another all the time.
 type connWatch struct {
 	mu       sync.Mutex
 	closed   bool
-	sessions []*Session // each with conn == this watch
+	sessions map[*Session]struct{} // each with conn == this watch; nil while empty
 }
 
 // attach adds sess, reporting false if the connection has closed.
@@ -57,7 +62,10 @@ func (w *connWatch) attach(sess *Session) bool {
 	if w.closed {
 		return false
 	}
-	w.sessions = append(w.sessions, sess)
+	if w.sessions == nil {
+		w.sessions = make(map[*Session]struct{})
+	}
+	w.sessions[sess] = struct{}{}
 	return true
 }
 
@@ -65,15 +73,7 @@ func (w *connWatch) attach(sess *Session) bool {
 func (w *connWatch) detach(sess *Session) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for i, s := range w.sessions {
-		if s == sess {
-			last := len(w.sessions) - 1
-			w.sessions[i] = w.sessions[last]
-			w.sessions[last] = nil
-			w.sessions = w.sessions[:last]
-			return
-		}
-	}
+	delete(w.sessions, sess)
 }
 
 // close marks the connection closed and returns the sessions attached to
@@ -82,7 +82,10 @@ func (w *connWatch) close() []*Session {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.closed = true
-	sessions := w.sessions
+	sessions := make([]*Session, 0, len(w.sessions))
+	for sess := range w.sessions {
+		sessions = append(sessions, sess)
+	}
 	w.sessions = nil
 	return sessions
 }

@@ -361,3 +361,28 @@ func TestGoneGraceGrowsWithTheAnswer(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkConnWatchMove moves sessions between the connections of a
+// reverse proxy's pool, as their answered GETs arrive on one connection
+// after another: each move detaches a session from a watch holding many.
+func BenchmarkConnWatchMove(b *testing.B) {
+	const sessions, pool = 10_000, 8
+	watches := make([]*connWatch, pool)
+	for i := range watches {
+		watches[i] = &connWatch{}
+	}
+	ss := make([]*Session, sessions)
+	at := make([]int, sessions)
+	for i := range ss {
+		ss[i] = &Session{}
+		at[i] = i % pool
+		watches[at[i]].attach(ss[i])
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		n := i % sessions
+		watches[at[n]].detach(ss[n])
+		at[n] = (at[n] + 1) % pool
+		watches[at[n]].attach(ss[n])
+	}
+}

@@ -162,12 +162,14 @@
 // PendingTimeout set, a session is pending from its handshake until the
 // application calls Session.Establish (pending.go). A pending session is
 // closed at PendingTimeout (ReasonPendingTimeout), and a handshake that
-// finds a pending cap full is not refused: it closes the oldest pending
-// session of its own address (MaxPendingPerIP) or of the address with the
-// most (MaxPending) with ReasonEvicted, and takes its place. Over
-// MaxSessions, it closes such a session and waits (up to evictWait) for it
-// to end, so that the application still never holds more than the cap; it
-// is refused only when no session is pending. MaxSessionsPerIP never
+// finds a pending cap full closes the oldest pending session of its own
+// address (MaxPendingPerIP) or of the address with the most (MaxPending)
+// with ReasonEvicted, and takes its place. Over MaxSessions, it closes
+// such a session and waits (up to evictWait) for it to end, so that the
+// application still never holds more than the cap. A place is held from
+// the handshake's admission, before its session exists; a handshake that
+// finds no place it could take but places of handshakes still in progress
+// (no session to close yet) is refused as over a cap. MaxSessionsPerIP never
 // closes a session: over it the handshake is refused. So a client that
 // opens sessions in a loop and never establishes them pushes out only its
 // own, or those of the busiest address, and a newcomer still gets in.

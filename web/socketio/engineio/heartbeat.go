@@ -93,7 +93,7 @@ func (s *Session) pongOverdue(now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.proto == protocol3 {
-		return !now.Before(s.silenceDeadlineLocked())
+		return !now.Before(s.silenceDeadline())
 	}
 	if s.pingOutstandingLocked() {
 		return !now.Before(s.pongDeadline)

@@ -15,14 +15,17 @@ var pongMessage = controlMessage(typePong, "")
 // startHeartbeat3Locked arms a new protocol 3 session's timer for its
 // silence deadline. s.mu must be held.
 func (s *Session) startHeartbeat3Locked() {
-	s.heardAt = time.Now()
+	s.setHeard(time.Now())
 	s.heartbeat = time.AfterFunc(s.srv.st.PingInterval+s.srv.st.PingTimeout, s.beat)
 }
 
-// silenceDeadlineLocked returns when a protocol 3 session that hears
-// nothing more from its client times out. s.mu must be held.
-func (s *Session) silenceDeadlineLocked() time.Time {
-	return s.heardAt.Add(s.srv.st.PingInterval + s.srv.st.PingTimeout)
+// silenceDeadline returns when a protocol 3 session that hears nothing
+// more from its client times out. It needs no lock: a packet heard just
+// after it was read moves the deadline on for the next look (beat3 arms
+// the timer again rather than being reset by each packet), as one heard
+// just after the decision would have.
+func (s *Session) silenceDeadline() time.Time {
+	return s.lastHeard().Add(s.srv.st.PingInterval + s.srv.st.PingTimeout)
 }
 
 // beat3 is beat for protocol 3: it closes the session once its silence
@@ -36,7 +39,7 @@ func (s *Session) beat3() {
 		return
 	}
 	now := time.Now()
-	if deadline := s.silenceDeadlineLocked(); now.Before(deadline) {
+	if deadline := s.silenceDeadline(); now.Before(deadline) {
 		s.heartbeat.Reset(deadline.Sub(now))
 		s.mu.Unlock()
 		return
@@ -45,9 +48,16 @@ func (s *Session) beat3() {
 	s.closeWith(ReasonPingTimeout, closeError)
 }
 
-// heard records that a packet arrived from a protocol 3 client.
-func (s *Session) heard() {
-	s.mu.Lock()
-	s.heardAt = time.Now()
-	s.mu.Unlock()
-}
+// monoEpoch is the origin of heardAt. Durations since it are measured on
+// the monotonic clock, so that a step of the wall clock moves no deadline.
+var monoEpoch = time.Now()
+
+// heard records that a packet arrived from a protocol 3 client. It takes
+// no lock: every packet of the session calls it.
+func (s *Session) heard() { s.setHeard(time.Now()) }
+
+// setHeard records t as when the client was last heard from.
+func (s *Session) setHeard(t time.Time) { s.heardAt.Store(int64(t.Sub(monoEpoch))) }
+
+// lastHeard returns when the client was last heard from.
+func (s *Session) lastHeard() time.Time { return monoEpoch.Add(time.Duration(s.heardAt.Load())) }

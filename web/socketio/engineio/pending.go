@@ -227,14 +227,18 @@ func (s *Server) awaitEnd(sess *Session, r *http.Request) bool {
 // nor evicted by newer handshakes. The application calls it once the
 // client has shown it is a real one. It is idempotent, does nothing when
 // pending sessions are not tracked or the session has closed, and may be
-// called from any goroutine.
+// called from any goroutine; once it has returned, calling it again takes
+// no lock (an application may call it for every sign of a real client).
 func (s *Session) Establish() {
-	if s.slot.pend == nil {
+	if s.slot.pend == nil || s.established.Load() {
 		return
 	}
 	s.srv.mu.Lock()
 	s.srv.dropPendingLocked(s.slot.pend)
 	s.srv.mu.Unlock()
+	// Set only now, so that a concurrent first call does not return
+	// before the place is given up.
+	s.established.Store(true)
 }
 
 // Pending returns the number of pending sessions (Config.MaxPending):

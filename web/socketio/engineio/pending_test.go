@@ -136,6 +136,45 @@ func TestMaxPendingEvictsFromTheBusiestAddress(t *testing.T) {
 	wantPending(t, e.srv, 3, map[string]int{alice: 1, carol: 1, dave: 1})
 }
 
+// TestPendingCapsRefuseWhenOnlyHandshakesHoldThem: a place held by a
+// handshake still in progress (reserved, its session not made yet) has no
+// session to close, so a handshake that finds every place it could take
+// held that way is refused, HTTP 503, rather than waiting.
+func TestPendingCapsRefuseWhenOnlyHandshakesHoldThem(t *testing.T) {
+	const alice, bob = "192.0.2.1", "192.0.2.2"
+	for _, tt := range []struct {
+		name string
+		cfg  Config
+		next string // the address of the refused handshake
+	}{
+		{"MaxPendingPerIP", Config{MaxPendingPerIP: 1}, alice},
+		{"MaxPending", Config{MaxPending: 1}, bob},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.ClientIP = headerClientIP
+			e := newEnv(t, tt.cfg)
+			from := func(ip string) *http.Request {
+				r := httptest.NewRequest(http.MethodGet, "/engine.io/?EIO=4&transport=polling", nil)
+				r.Header.Set(clientIPHeader, ip)
+				return r
+			}
+			sl, ok := e.srv.reserve(from(alice)) // a handshake in progress
+			if !ok {
+				t.Fatal("the first handshake was refused")
+			}
+			if _, ok := e.srv.reserve(from(tt.next)); ok {
+				t.Fatal("a handshake took a place held by a handshake in progress")
+			}
+			if a := e.handshakeFrom(t, TransportPolling, tt.next); a.status != http.StatusServiceUnavailable || a.body != TooManyConnectionsBody {
+				t.Errorf("handshake: %d %q, want 503 %q", a.status, a.body, TooManyConnectionsBody)
+			}
+			e.srv.release(sl)
+			e.mustOpen(t, TransportPolling, tt.next)
+			wantPending(t, e.srv, 1, map[string]int{tt.next: 1})
+		})
+	}
+}
+
 func TestMaxSessionsEvictsPendingSessions(t *testing.T) {
 	e := newEnv(t, Config{MaxSessions: 2, MaxPending: 10})
 	s1 := e.mustOpen(t, TransportPolling, "")
@@ -155,6 +194,31 @@ func TestMaxSessionsEvictsPendingSessions(t *testing.T) {
 	e.mustRefuse(t, TransportWebSocket, "")
 	e.mustRefuse(t, TransportPolling, "")
 	wantCount(t, e.srv, 2, nil)
+}
+
+// TestEstablishingAgainTakesNoServerLock: the application may call
+// Establish on every successful join (renames too); once the session is
+// established, that costs no turn at the server's lock, which every
+// handshake and close takes.
+func TestEstablishingAgainTakesNoServerLock(t *testing.T) {
+	e := newEnv(t, Config{MaxPending: 10})
+	r := e.mustOpen(t, TransportPolling, "")
+	r.sess.Establish()
+	wantPending(t, e.srv, 0, nil)
+
+	e.srv.mu.Lock()
+	done := make(chan struct{})
+	go func() {
+		r.sess.Establish()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Error("Establish on an established session waited for the server's lock")
+	}
+	e.srv.mu.Unlock()
+	<-done
 }
 
 func TestMaxSessionsPerIPNeverEvicts(t *testing.T) {

@@ -274,16 +274,36 @@ func TestProtocol3PingTimeout(t *testing.T) {
 	})
 }
 
+// TestProtocol3HeardTakesNoLock: every packet of a protocol 3 client
+// records that it was heard without the session's lock, so that packets
+// do not queue behind whatever holds it.
+func TestProtocol3HeardTakesNoLock(t *testing.T) {
+	s := &Session{}
+	s.setHeard(time.Now().Add(-time.Minute))
+	before := s.lastHeard()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		s.heard()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("heard waited for the session's lock")
+	}
+	if !s.lastHeard().After(before) {
+		t.Errorf("last heard %v, want after %v", s.lastHeard(), before)
+	}
+}
+
 func TestProtocol3EveryPacketMovesTheDeadline(t *testing.T) {
 	// With an hour-long heartbeat nothing times out by itself; the test
 	// moves the session's last-heard time back instead of waiting.
 	e := newEnv(t, Config{AllowEIO3: true, PingInterval: 30 * time.Minute, PingTimeout: 30 * time.Minute})
 	sid, r := e.openPolling3(t, "")
-	silent := func(d time.Duration) {
-		r.sess.mu.Lock()
-		r.sess.heardAt = time.Now().Add(-d)
-		r.sess.mu.Unlock()
-	}
+	silent := func(d time.Duration) { r.sess.setHeard(time.Now().Add(-d)) }
 	silent(59 * time.Minute)
 	if resp := e.post(t, e.poll3URL(sid), "6:4hello"); resp.status != http.StatusOK {
 		t.Fatalf("message within the deadline: status %d", resp.status)

@@ -64,6 +64,15 @@ type Session struct {
 	// closed, without (closed).
 	state atomic.Uint32
 
+	// established is set once Establish has given up the session's
+	// pending place, so that calling it again takes no lock.
+	established atomic.Bool
+
+	// heardAt is, for protocol 3, when the client's last packet arrived,
+	// in nanoseconds since monoEpoch (heard, lastHeard). Atomic, so that
+	// each packet need not take mu.
+	heardAt atomic.Int64
+
 	mu           sync.Mutex // guards the fields below
 	transport    string
 	queue        []*Message  // packets for the client, oldest first
@@ -74,7 +83,6 @@ type Session struct {
 	postActive   bool        // a polling POST is being served
 	pongDeadline time.Time   // the outstanding ping's; zero while none is
 	nextPingAt   time.Time   // while no ping is outstanding: when the next one is due
-	heardAt      time.Time   // protocol 3: when the client's last packet arrived
 	ws           *wsConn     // the session's WebSocket, once open
 	flusher      *flusher    // writes ws's queue, set with ws
 	probeConn    *wsConn     // the probing WebSocket, during an upgrade

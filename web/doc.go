@@ -24,6 +24,7 @@
 // TLS, HTTP/1.1 only. The certificate comes from the configuration at
 // each handshake, so one that web/tlscert reloads is served without a
 // restart. Failed handshakes, which a port open to the internet sees all
-// day, are logged once per client address and then counted, as the
-// warnings about clients are.
+// day, are logged once per client address (an IPv6 one by its
+// Config.IPv6Prefix network) and then counted, as the warnings about
+// clients are.
 package web

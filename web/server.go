@@ -181,7 +181,7 @@ func New(room *chat.Room, cfg Config) *Server {
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          errlog.New(warn, "http server error"),
+		ErrorLog:          errlog.New(warn, "http server error", func(host string) string { return addressGroup(host, ipv6Bits) }),
 		// So that polling clients that die between two requests leave
 		// within seconds.
 		ConnContext: sio.ConnContext,

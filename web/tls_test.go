@@ -171,7 +171,7 @@ func TestTLSHandshakeErrorsAreThrottled(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), tlsTimeout)
 	defer cancel()
 	srv.Shutdown(ctx)
-	if sums := logs.Matching(throttle.SummaryMsg, "key", "http: TLS handshake", "count", fmt.Sprint(attempts-1)); len(sums) != 1 {
+	if sums := logs.Matching(throttle.SummaryMsg, "key", "127.0.0.1", "count", fmt.Sprint(attempts-1)); len(sums) != 1 {
 		t.Errorf("log %s, want one summary of %d held-back handshake errors", logs, attempts-1)
 	}
 }

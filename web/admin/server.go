@@ -151,7 +151,7 @@ func Listen(path string, h http.Handler, logger *slog.Logger) (*Server, error) {
 			ReadHeaderTimeout: readTimeout,
 			ReadTimeout:       readTimeout,
 			WriteTimeout:      writeTimeout,
-			ErrorLog:          errlog.New(warn, "admin http server error"),
+			ErrorLog:          errlog.New(warn, "admin http server error", nil),
 		},
 	}
 	s.wg.Add(1)

@@ -27,7 +27,7 @@ type checkResult struct {
 }
 
 // check is `serve --check` once the settings are valid (resolve): it looks
-// at the database, the admin socket and the address as serve would use
+// at the database, the admin socket and the addresses as serve would use
 // them, without creating, changing or keeping hold of anything, and prints
 // what it found and then the effective settings, each with where it came
 // from; that part is itself a configuration file. The first problem found
@@ -50,8 +50,7 @@ func (o *serveOptions) check(out io.Writer, r *resolved) error {
 	results = append(results, checkResult{what: "database " + db, found: found, err: err})
 	found, err = checkAdminSocket(admin.SocketPath(db))
 	results = append(results, checkResult{what: "admin socket " + admin.SocketPath(db), found: found, err: err})
-	found, err = checkAddress(o.addr)
-	results = append(results, checkResult{what: "address " + o.addr, found: found, err: err})
+	results = append(results, checkAddresses(o.addr, o.metricsAddr)...)
 
 	var b strings.Builder
 	b.WriteString("# chatserver serve --check\n")
@@ -174,18 +173,44 @@ func checkAdminSocket(path string) (string, error) {
 	}
 }
 
-// checkAddress tells whether serve could listen on addr, by listening and
-// closing at once.
-func checkAddress(addr string) (string, error) {
+// checkAddresses tells whether serve could listen on addr and, when it is
+// set, on metricsAddr (--metrics-addr): it listens on both at once, as
+// serve does, and closes them.
+func checkAddresses(addr, metricsAddr string) []checkResult {
+	ln, found, err := checkAddress(addr, listenError)
+	results := []checkResult{{what: "address " + addr, found: found, err: err}}
+	if metricsAddr != "" {
+		metricsLn, found, err := checkAddress(metricsAddr, func(addr string, err error) error {
+			return listenErrorFor("metrics-addr", "127.0.0.1:9100", addr, err)
+		})
+		results = append(results, checkResult{what: "metrics address " + metricsAddr, found: found, err: err})
+		results = closeTrial(results, metricsLn, metricsAddr)
+	}
+	return closeTrial(results, ln, addr)
+}
+
+// checkAddress listens on addr, as serve would, and returns the listener
+// (nil when it failed) and what it found; explain turns a failure into
+// the error serve would give.
+func checkAddress(addr string, explain func(addr string, err error) error) (net.Listener, string, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return "", listenError(addr, err)
-	}
-	if err := ln.Close(); err != nil {
-		return "", fmt.Errorf("close the trial listener on %s: %w", addr, err)
+		return nil, "", explain(addr, err)
 	}
 	if _, port, _ := net.SplitHostPort(addr); port == "0" {
-		return "free (port 0: serve takes a free port of the system's choosing)", nil
+		return ln, "free (port 0: serve takes a free port of the system's choosing)", nil
 	}
-	return "free", nil
+	return ln, "free", nil
+}
+
+// closeTrial closes ln, the trial listener on addr unless nil, and adds a
+// failure to close it to results.
+func closeTrial(results []checkResult, ln net.Listener, addr string) []checkResult {
+	if ln == nil {
+		return results
+	}
+	if err := ln.Close(); err != nil {
+		results = append(results, checkResult{what: "address " + addr, err: fmt.Errorf("close the trial listener on %s: %w", addr, err)})
+	}
+	return results
 }

@@ -436,7 +436,7 @@ func TestCheckReportsTheSettingsAndWhereEachCameFrom(t *testing.T) {
 	}
 }
 
-func TestCheckLooksAtTheDatabaseAndTheAddress(t *testing.T) {
+func TestCheckLooksAtTheDatabaseAndTheAddresses(t *testing.T) {
 	dir := t.TempDir()
 	stored := filepath.Join(dir, "stored.db")
 	seed(t, stored, 10, "alice", "one", "two", "three")
@@ -459,31 +459,41 @@ func TestCheckLooksAtTheDatabaseAndTheAddress(t *testing.T) {
 	tests := []struct {
 		name     string
 		db, addr string
+		metrics  string // --metrics-addr, unless empty
 		code     int
 		line     string // in the report on standard output
 		err      string // the error, when the code is not 0
 	}{
-		{"a stored database", stored, "127.0.0.1:0", 0,
+		{"a stored database", stored, "127.0.0.1:0", "", 0,
 			"# database " + stored + ": a chatserver database holding 3 messages, not in use", ""},
-		{"an empty file", empty, "127.0.0.1:0", 0,
+		{"an empty file", empty, "127.0.0.1:0", "", 0,
 			"# database " + empty + ": an empty file, which serve will set up as a new database", ""},
-		{"a database another process holds", held, "127.0.0.1:0", exitError,
+		{"a database another process holds", held, "127.0.0.1:0", "", exitError,
 			"# database " + held + ": PROBLEM: " + held + " is locked by another process",
 			held + " is locked by another process (a chatserver starting or stopping, or another program); serve would fail on it"},
-		{"another program's file", foreign, "127.0.0.1:0", exitError,
+		{"another program's file", foreign, "127.0.0.1:0", "", exitError,
 			"# database " + foreign + ": PROBLEM: " + foreign + " is not a chatserver database",
 			foreign + " is not a chatserver database"},
-		{"a directory that does not exist", filepath.Join(dir, "nowhere", "chat.db"), "127.0.0.1:0", exitError,
+		{"a directory that does not exist", filepath.Join(dir, "nowhere", "chat.db"), "127.0.0.1:0", "", exitError,
 			": PROBLEM: " + filepath.Join(dir, "nowhere", "chat.db") + " does not exist, and neither does its directory",
 			"neither does its directory " + filepath.Join(dir, "nowhere")},
-		{"an address in use", stored, taken.Addr().String(), exitError,
+		{"an address in use", stored, taken.Addr().String(), "", exitError,
 			"# address " + taken.Addr().String() + ": PROBLEM: cannot listen on " + taken.Addr().String() + ": the port is already in use",
 			"the port is already in use"},
+		{"a free metrics address", stored, "127.0.0.1:0", "127.0.0.1:0", 0,
+			"# metrics address 127.0.0.1:0: free", ""},
+		{"a metrics address in use", stored, "127.0.0.1:0", taken.Addr().String(), exitError,
+			"# metrics address " + taken.Addr().String() + ": PROBLEM: cannot listen on " + taken.Addr().String() + ": the port is already in use",
+			"the port is already in use (is another chatserver or program using it? choose another with --metrics-addr)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before, _ := os.ReadFile(tt.db)
-			r := run(t, "serve", "--check", "--db", tt.db, "--addr", tt.addr)
+			args := []string{"serve", "--check", "--db", tt.db, "--addr", tt.addr}
+			if tt.metrics != "" {
+				args = append(args, "--metrics-addr", tt.metrics)
+			}
+			r := run(t, args...)
 			if r.code != tt.code || !strings.Contains(r.stdout, tt.line) {
 				t.Fatalf("exit %d, report\n%s\nwant exit %d and the line %q", r.code, r.stdout, tt.code, tt.line)
 			}

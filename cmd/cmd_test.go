@@ -429,6 +429,18 @@ func (l *lines) waitFor(t testing.TB, re *regexp.Regexp, d time.Duration) string
 	}
 }
 
+// next returns the next line written, within d.
+func (l *lines) next(t testing.TB, d time.Duration) string {
+	t.Helper()
+	select {
+	case line := <-l.seen:
+		return line
+	case <-time.After(d):
+		t.Fatalf("no line within %s", d)
+		return ""
+	}
+}
+
 func TestServeInProcess(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "chat.db")

@@ -540,6 +540,12 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	webCfg.Logger = logger
 	webCfg.Ready = func() error { return storeReady(store) }
 	srv := web.New(room, webCfg)
+	dbName := o.db
+	if abs, err := filepath.Abs(o.db); err == nil {
+		dbName = abs
+	}
+	// Before the first request is served: the first line of the log.
+	logger.Info("chatserver started", "version", currentBuild().String(), "addr", ln.Addr().String(), "db", dbName)
 	scheme := "http"
 	if o.cert != nil {
 		scheme = "https"
@@ -547,12 +553,6 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 		stopReload := reloadOnHangup(o.cert, o.tlsCert, logger)
 		defer stopReload()
 	}
-	dbName := o.db
-	if abs, err := filepath.Abs(o.db); err == nil {
-		dbName = abs
-	}
-	// Before the first request is served: the first line of the log.
-	logger.Info("chatserver started", "version", currentBuild().String(), "addr", ln.Addr().String(), "db", dbName)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	var metricsServed chan error // nil, never ready, without --metrics-addr

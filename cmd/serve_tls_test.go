@@ -83,6 +83,10 @@ func TestServeInProcessOverTLS(t *testing.T) {
 		<-exited
 	})
 	url := out.waitFor(t, regexp.MustCompile(`^chatserver: listening on (https://127\.0\.0\.1:\d+) \(database `), 10*time.Second)
+	// The started line, naming the version, comes first, as without TLS.
+	if first := errOut.next(t, 10*time.Second); !strings.Contains(first, `msg="chatserver started" version=`) {
+		t.Errorf("the first log line is %q, want chatserver started", first)
+	}
 	errOut.waitFor(t, regexp.MustCompile(`msg="(serving the TLS certificate)" cert="`+regexp.QuoteMeta(certFile)+` for localhost, 127\.0\.0\.1 \(serial 77\), valid until .* UTC"$`), 10*time.Second)
 
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}}

@@ -550,9 +550,9 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	if o.cert != nil {
 		scheme = "https"
 		logCert(logger, "serving the TLS certificate", o.tlsCert, o.cert.Leaf(), time.Now())
-		stopReload := reloadOnHangup(o.cert, o.tlsCert, logger)
-		defer stopReload()
 	}
+	stopReload := reloadOnHangup(o.cert, o.tlsCert, logger)
+	defer stopReload()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	var metricsServed chan error // nil, never ready, without --metrics-addr

@@ -39,10 +39,13 @@ func (o *serveOptions) validateTLS() error {
 	return nil
 }
 
-// reloadOnHangup reads the certificate and key of pair again at each
-// SIGHUP, in a goroutine, until the returned stop is called (which waits
-// for it). certFile names the pair in the log. A pair that cannot be used
-// is logged and the one in use is kept.
+// reloadOnHangup catches SIGHUP, in a goroutine, until the returned stop
+// is called (which waits for it), so that the signal never ends the
+// server (systemd's Restart=on-failure would take that for a clean exit).
+// With a pair it reads the pair's certificate and key again at each
+// SIGHUP; certFile names the pair in the log, and a pair that cannot be
+// used is logged and the one in use is kept. Without one (plain HTTP) it
+// logs that there is nothing to reload.
 func reloadOnHangup(pair *tlscert.Pair, certFile string, logger *slog.Logger) (stop func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -52,6 +55,10 @@ func reloadOnHangup(pair *tlscert.Pair, certFile string, logger *slog.Logger) (s
 		for {
 			select {
 			case <-hup:
+				if pair == nil {
+					logger.Info("SIGHUP: nothing to reload (no TLS certificate is served)")
+					continue
+				}
 				leaf, err := pair.Reload()
 				if err != nil {
 					logger.Warn("SIGHUP: the new TLS certificate was refused; the one in use is kept",

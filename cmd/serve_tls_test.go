@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -131,5 +132,47 @@ func TestDescribeCert(t *testing.T) {
 				t.Errorf("describeCert = %q, want it to end %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestServeInProcessOutlivesSIGHUPWithoutTLS: without TLS there is
+// nothing to reload, but SIGHUP (systemctl reload, a closed terminal)
+// must not end the server.
+func TestServeInProcessOutlivesSIGHUPWithoutTLS(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "chat.db")
+	ctx, cancel := context.WithCancel(context.Background())
+	root := NewRootCommand()
+	out, errOut := newLines(), newLines()
+	root.SetOut(out)
+	root.SetErr(errOut)
+	root.SetArgs([]string{"serve", "--addr", "127.0.0.1:0", "--db", db})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		root.ExecuteContext(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-exited
+	})
+	url := out.waitFor(t, regexp.MustCompile(`^chatserver: listening on (http://127\.0\.0\.1:\d+) \(database `), 10*time.Second)
+	errOut.waitFor(t, regexp.MustCompile(`msg="chatserver (started)"`), 10*time.Second)
+
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	errOut.waitFor(t, regexp.MustCompile(`level=INFO msg="(SIGHUP: nothing to reload) \(no TLS certificate is served\)"$`), 10*time.Second)
+	resp, err := http.Get(url + "/healthz")
+	if err != nil {
+		t.Fatalf("after SIGHUP: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /healthz after SIGHUP: %s", resp.Status)
+	}
+	select {
+	case <-exited:
+		t.Fatal("serve returned after SIGHUP")
+	default:
 	}
 }

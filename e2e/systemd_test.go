@@ -34,6 +34,7 @@ func TestSystemdUnitIsWhatTheGuideSays(t *testing.T) {
 		// No other flag: a drop-in's Environment=CHATSERVER_... would
 		// lose to it.
 		"ExecStart=" + unitBinary + " serve --db /var/lib/chatserver/chat.db",
+		"ExecReload=/bin/kill -HUP $MAINPID",
 		"User=chatserver",
 		"StateDirectory=chatserver",
 		"Restart=on-failure",

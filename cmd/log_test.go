@@ -2,11 +2,16 @@ package cmd
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"log"
+	"log/slog"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // logAtEveryLevel logs one line at each level through the logger that
@@ -70,5 +75,48 @@ func TestServeLogsInTheChosenFormatFromTheChosenLevel(t *testing.T) {
 				t.Errorf("logged the levels %q, want %q:\n%s", levels, tt.levels, out)
 			}
 		})
+	}
+}
+
+// TestServeSendsTheStandardLogToItsLog: what libraries write with the
+// standard log package (the metrics library's errors) comes out in the
+// chosen format, as a warning; when serve returns, the log package and
+// slog's default are as they were.
+func TestServeSendsTheStandardLogToItsLog(t *testing.T) {
+	prevOut, prevFlags, prevDefault := log.Writer(), log.Flags(), slog.Default()
+	db := filepath.Join(t.TempDir(), "chat.db")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	root := NewRootCommand()
+	out, errOut := newLines(), newLines()
+	root.SetOut(out)
+	root.SetErr(errOut)
+	root.SetArgs([]string{"serve", "--addr", "127.0.0.1:0", "--db", db, "--log-format", "json"})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		root.ExecuteContext(ctx)
+	}()
+	errOut.waitFor(t, regexp.MustCompile(`"msg":"chatserver (started)"`), 10*time.Second)
+
+	log.Printf("ERROR: metrics: cannot open %s: %s", "/proc/self/io", "permission denied")
+	line := errOut.waitFor(t, regexp.MustCompile(`^(\{.*"msg":"library error".*\})$`), 10*time.Second)
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(line), &rec); err != nil {
+		t.Fatalf("line %q is not a JSON object: %v", line, err)
+	}
+	if rec["level"] != "WARN" || rec["err"] != "ERROR: metrics: cannot open /proc/self/io: permission denied" {
+		t.Errorf("logged %q, want a warning with the line as err", line)
+	}
+
+	cancel()
+	select {
+	case <-exited:
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if log.Writer() != prevOut || log.Flags() != prevFlags || slog.Default() != prevDefault {
+		t.Errorf("after serve: log writes to %v with flags %d, slog's default %v; want %v, %d, %v as before",
+			log.Writer(), log.Flags(), slog.Default(), prevOut, prevFlags, prevDefault)
 	}
 }

@@ -484,6 +484,7 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	ctx, stopSignals := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stopSignals()
 	logger := o.newLogger(errOut)
+	defer routeStandardLog(logger)()
 
 	store, err := openForServe(o.db, o.room.History, logger)
 	if err != nil {

@@ -80,10 +80,15 @@ To restore a copy, stop the server and put the copy in the database's place.`,
 	return cmd
 }
 
+// interruptSignals end a backup as an interruption, which removes the
+// temporary file: Ctrl-C, kill, and SIGHUP, which a dropped ssh session
+// sends and which would otherwise end the process with the file left.
+var interruptSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
+
 // run writes the copy to a temporary file beside file and renames it into
 // place once it is whole, on disk and sound.
 func (o *backupOptions) run(ctx context.Context, out io.Writer, file string) error {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(ctx, interruptSignals...)
 	defer stop()
 	if err := o.checkTarget(file); err != nil {
 		return err

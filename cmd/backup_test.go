@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -281,6 +282,16 @@ func TestOnlyDBHasAnEnvironmentVariableInBackup(t *testing.T) {
 	})
 	if !slices.Equal(withVar, []string{"db"}) {
 		t.Errorf("backup: flags with an environment variable %q, want [db]", withVar)
+	}
+}
+
+// TestBackupIsInterruptedByTheSignalsOfAClosedSession: an ssh session
+// that drops sends SIGHUP, which must clean up like Ctrl-C and kill.
+func TestBackupIsInterruptedByTheSignalsOfAClosedSession(t *testing.T) {
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP} {
+		if !slices.Contains(interruptSignals, sig) {
+			t.Errorf("backup does not catch %v", sig)
+		}
 	}
 }
 

@@ -84,8 +84,9 @@ var ErrBackupCut = errors.New("the copy was cut off")
 // Backup asks the server for a consistent copy of its database (GET
 // /backup) and writes it to w, returning how many bytes it wrote. The copy
 // may take as long as it needs; a server that sends nothing for 5 seconds
-// (or whose answer does not begin within them) is given up on. An error wrapping ErrBackupCut means that w holds part of a copy
-// only; a refusal is an *Error.
+// (or whose answer does not begin within them) is given up on, however
+// long the writes to w take. An error wrapping ErrBackupCut means that w
+// holds part of a copy only; a refusal is an *Error.
 func (c *Client) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -113,9 +114,14 @@ func (c *Client) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	if resp.ContentLength < 0 {
 		return 0, fmt.Errorf("backup from %s: the server did not say how long the copy is", c.path)
 	}
+	// The watchdog runs only while a read waits on the server, so that
+	// slow local writes to w do not count as the server's silence.
+	watchdog.Stop()
 	body := readerFunc(func(p []byte) (int, error) {
 		watchdog.Reset(backupIdle)
-		return resp.Body.Read(p)
+		n, err := resp.Body.Read(p)
+		watchdog.Stop()
+		return n, err
 	})
 	n, err := io.Copy(w, body)
 	switch {

@@ -213,6 +213,26 @@ func TestBackupCutOffIsNoCopy(t *testing.T) {
 	})
 }
 
+// TestBackupWaitsOutASlowDisk: only the server's silence counts against
+// the idle limit, not the time the local writes take.
+func TestBackupWaitsOutASlowDisk(t *testing.T) {
+	const idle = 100 * time.Millisecond
+	defer admin.SetBackupIdle(idle)()
+	body := bytes.Repeat([]byte("x"), 1<<20)
+	c := dialBackup(t, &fakeStore{size: int64(len(body)), body: body}, nil)
+	var buf bytes.Buffer
+	var once sync.Once
+	w := writerFunc(func(p []byte) (int, error) {
+		// A disk that takes several idle limits over one write.
+		once.Do(func() { <-time.After(5 * idle) })
+		return buf.Write(p)
+	})
+	n, err := c.Backup(context.Background(), w)
+	if err != nil || n != int64(len(body)) || !bytes.Equal(buf.Bytes(), body) {
+		t.Fatalf("Backup to a slow disk: %d bytes, %v; want the whole %d-byte copy", n, err, len(body))
+	}
+}
+
 // writerFunc is an io.Writer made of a function.
 type writerFunc func(p []byte) (int, error)
 

@@ -375,6 +375,9 @@ func (s *fileSetting) convert(fs *pflag.FlagSet, v any) error {
 			if !ok {
 				return fail("%s must be %s, such as %s = %s; entry %d is %s", s.key, wantTOML(f), s.key, exampleTOML(f), i+1, describeTOML(item))
 			}
+			if n, isInt := item.(int64); isInt && elemType(f) == "int" && !fitsInt(n, strconv.IntSize) {
+				return fail("%s: entry %d, %d, is out of range for %s (%d-bit integers here)", s.key, i+1, n, s.key, strconv.IntSize)
+			}
 			args = append(args, arg)
 		}
 		s.args, s.list = args, true
@@ -384,8 +387,22 @@ func (s *fileSetting) convert(fs *pflag.FlagSet, v any) error {
 	if !ok {
 		return fail("%s must be %s, such as %s = %s; got %s", s.key, wantTOML(f), s.key, exampleTOML(f), describeTOML(v))
 	}
+	// pflag reads an int flag's argument as 64 bits and truncates it to
+	// int: on a 32-bit system a large value would wrap around unseen.
+	if n, isInt := v.(int64); isInt && f.Value.Type() == "int" && !fitsInt(n, strconv.IntSize) {
+		return fail("%s = %d is out of range for %s (%d-bit integers here)", s.key, n, s.key, strconv.IntSize)
+	}
 	s.args = []string{arg}
 	return nil
+}
+
+// fitsInt tells whether n fits a signed integer of bits bits.
+func fitsInt(n int64, bits int) bool {
+	if bits >= 64 {
+		return true
+	}
+	limit := int64(1) << (bits - 1)
+	return n >= -limit && n < limit
 }
 
 // valueKind is how a flag's value is written in TOML.
@@ -415,11 +432,13 @@ func kindOf(typ string) valueKind {
 	}
 }
 
-// elemKind is the kind of the entries of the list flag f: its pflag type
+// elemKind is the kind of the entries of the list flag f (elemType).
+func elemKind(f *pflag.Flag) valueKind { return kindOf(elemType(f)) }
+
+// elemType is the pflag type of the entries of the list flag f: its type
 // less the Slice or Array suffix (stringSlice, durationSlice, intSlice).
-func elemKind(f *pflag.Flag) valueKind {
-	typ := f.Value.Type()
-	return kindOf(strings.TrimSuffix(strings.TrimSuffix(typ, "Slice"), "Array"))
+func elemType(f *pflag.Flag) string {
+	return strings.TrimSuffix(strings.TrimSuffix(f.Value.Type(), "Slice"), "Array")
 }
 
 // scalarArg converts the TOML value v into the argument of Value.Set for

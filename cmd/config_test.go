@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -580,6 +581,29 @@ func TestTOMLStringReadsBack(t *testing.T) {
 		var got map[string]string
 		if _, err := toml.Decode("k = "+tomlString(s)+"\n", &got); err != nil || got["k"] != s {
 			t.Errorf("%q written as %s reads back as %q, %v", s, tomlString(s), got["k"], err)
+		}
+	}
+}
+
+// TestFitsInt: what the config file gives an int flag must fit the
+// system's int, which is 32 bits on some targets.
+func TestFitsInt(t *testing.T) {
+	tests := []struct {
+		n    int64
+		bits int
+		want bool
+	}{
+		{0, 32, true},
+		{2147483647, 32, true},
+		{2147483648, 32, false},
+		{-2147483648, 32, true},
+		{-2147483649, 32, false},
+		{9000000000, 64, true},
+		{math.MinInt64, 64, true},
+	}
+	for _, tt := range tests {
+		if got := fitsInt(tt.n, tt.bits); got != tt.want {
+			t.Errorf("fitsInt(%d, %d) = %v, want %v", tt.n, tt.bits, got, tt.want)
 		}
 	}
 }

@@ -59,7 +59,7 @@ for dir in "$dist"/build/*/; do
 	cp -R contrib/. "$stage/contrib/"
 	find "$stage" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 	if [[ $target == windows_* ]]; then
-		(cd "$stage" && find . -type f | LC_ALL=C sort | zip -X -q "$dist/$archive.zip" -@)
+		(cd "$stage" && find . -type f | LC_ALL=C sort | TZ=UTC zip -X -q "$dist/$archive.zip" -@)
 	else
 		(cd "$stage" && tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" -cf - -- *) |
 			gzip -n -9 >"$dist/$archive.tar.gz"

@@ -29,8 +29,15 @@ const (
 	// OtherAddresses until some expire, so a crowd of addresses is
 	// throttled as one.
 	DefaultMaxKeys = 1000
+	// DefaultKindBudget bounds the lines of one kind logged per window
+	// over all keys: a client with many addresses (an IPv6 network, a
+	// botnet) gets no more lines than that, the rest counted under
+	// OtherAddresses. With the summaries, one kind costs at most about
+	// twice this many lines a window, whatever the number of addresses.
+	DefaultKindBudget = 200
 	// OtherAddresses is the key lines are counted under while
-	// DefaultMaxKeys keys are remembered already.
+	// DefaultMaxKeys keys are remembered already, or once their kind has
+	// used up DefaultKindBudget in the window.
 	OtherAddresses = "other addresses"
 	// SummaryMsg is the message of a summary line. Its attributes are
 	// line (the message of the lines counted), key (the address they
@@ -47,18 +54,26 @@ type Log struct {
 	burst   int
 	window  time.Duration
 	maxKeys int
+	budget  int              // DefaultKindBudget; tests set less
 	now     func() time.Time // time.Now; tests set another clock
 
 	mu      sync.Mutex // guards the fields below
 	keys    map[id]*list.Element
-	order   list.List   // of *entry, by until: the window ending first in front
-	pending int         // entries with held > 0
-	timer   *time.Timer // fires when the front entry's window ends; nil when none is armed
+	spent   map[string]*spending // lines logged per kind in its window
+	order   list.List            // of *entry, by until: the window ending first in front
+	pending int                  // entries with held > 0
+	timer   *time.Timer          // fires when the front entry's window ends; nil when none is armed
 	closed  bool
 }
 
 // id names a window: the kind of its lines (their message) and their key.
 type id struct{ kind, key string }
+
+// spending is what one kind of line has logged in its window.
+type spending struct {
+	until  time.Time
+	logged int
+}
 
 // entry is one kind and key whose window is open.
 type entry struct {
@@ -78,8 +93,10 @@ func New(logger *slog.Logger, level slog.Level, burst int) *Log {
 		burst:   max(burst, 1),
 		window:  DefaultWindow,
 		maxKeys: DefaultMaxKeys,
+		budget:  DefaultKindBudget,
 		now:     time.Now,
 		keys:    make(map[id]*list.Element),
+		spent:   make(map[string]*spending),
 	}
 }
 
@@ -116,9 +133,26 @@ func (l *Log) Print(key, msg string, args ...any) {
 	}
 	e := el.Value.(*entry)
 	if e.logged < l.burst {
-		e.logged++
-		l.logger.Log(context.Background(), l.level, msg, args...)
-		return
+		sp := l.spent[msg]
+		if sp == nil || !now.Before(sp.until) {
+			sp = &spending{until: now.Add(l.window)}
+			l.spent[msg] = sp
+		}
+		if sp.logged < l.budget {
+			sp.logged++
+			e.logged++
+			l.logger.Log(context.Background(), l.level, msg, args...)
+			return
+		}
+		// The kind's budget is spent: count it with the crowd.
+		if k.key != OtherAddresses {
+			k = id{msg, OtherAddresses}
+			if el, open = l.keys[k]; !open {
+				el = l.order.PushBack(&entry{id: k, until: now.Add(l.window), logged: l.burst})
+				l.keys[k] = el
+			}
+			e = el.Value.(*entry)
+		}
 	}
 	if e.held == 0 {
 		l.pending++
@@ -147,6 +181,7 @@ func (l *Log) Close() {
 	}
 	l.order.Init()
 	clear(l.keys)
+	clear(l.spent)
 	l.pending = 0
 }
 

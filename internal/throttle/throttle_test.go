@@ -165,6 +165,24 @@ func TestAddressesOverTheLimitShareOneKey(t *testing.T) {
 	equal(t, "summary", rec.take(), []string{summary("WARN", "k", OtherAddresses, 3, "1h0m0s")})
 }
 
+func TestAKindLogsNoMoreThanItsBudgetOverAllAddresses(t *testing.T) {
+	l, rec, clk := newTestLog(t, 2, 0)
+	l.budget = 3
+	for i := range 5 { // five addresses, two lines each
+		for j := range 2 {
+			l.Print(fmt.Sprintf("2001:db8:%d::/64", i), "opened", "n", 10*i+j)
+		}
+	}
+	l.Print("192.0.2.1", "other kind", "n", 0)
+	equal(t, "logged", rec.take(), []string{"WARN opened n=0", "WARN opened n=1", "WARN opened n=10", "WARN other kind n=0"})
+	clk.advance(2 * time.Hour) // a new window: the budget is back
+	l.Print("2001:db8:9::/64", "opened", "n", 90)
+	equal(t, "after the window", rec.take(), []string{
+		summary("WARN", "opened", OtherAddresses, 7, "1h0m0s"),
+		"WARN opened n=90",
+	})
+}
+
 func TestSummaryComesWithoutAnotherLine(t *testing.T) {
 	logger, rec := logtest.New(t)
 	l := New(logger, slog.LevelWarn, 1)

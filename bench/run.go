@@ -70,10 +70,19 @@ type runner struct {
 // Canceling ctx (Ctrl-C) ends the current phase early; Run still closes
 // everything and returns the figures so far, with Interrupted set. Run
 // returns only after every goroutine it started has ended. The error is
-// non-nil when cfg is invalid (no Result) or when no client could connect
-// (with the Result, whose FirstError says why).
+// non-nil when cfg is invalid (no Result), when this machine cannot carry
+// it (no Result: the error wraps ErrMachineLimit for too few file
+// descriptors or local ports, ErrSourceAddr for a source address it does
+// not have), or when no client could connect (with the Result, whose
+// FirstError says why).
 func Run(ctx context.Context, cfg Config, progress io.Writer) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := checkMachine(&cfg); err != nil {
+		return nil, err
+	}
+	if err := checkSourceAddrs(cfg.SourceAddrs); err != nil {
 		return nil, err
 	}
 	r := newRunner(cfg)
@@ -90,10 +99,11 @@ func newRunner(cfg Config) *runner {
 		pollURL: cfg.endpoint(TransportPolling),
 		joined:  make([]atomic.Bool, cfg.Clients),
 	}
+	src := newSourcePicker(cfg.SourceAddrs)
 	if cfg.Transport == TransportPolling {
-		r.httpClient = newHTTPClient(cfg.Clients, cfg.ConnectTimeout)
+		r.httpClient = newHTTPClient(cfg.Clients, cfg.ConnectTimeout, src)
 	} else {
-		r.dialer = newDialer(cfg.ConnectTimeout)
+		r.dialer = newDialer(cfg.ConnectTimeout, src)
 	}
 	r.clients = make([]*client, cfg.Clients)
 	for i := range r.clients {
@@ -222,6 +232,8 @@ func (r *runner) run(ctx context.Context, progress io.Writer) (*Result, error) {
 		Idle:      r.cfg.Idle,
 		Duration:  seconds(r.cfg.Duration),
 		ToolProcs: runtime.GOMAXPROCS(0),
+
+		SourceAddrs: len(r.cfg.SourceAddrs),
 	}
 
 	// Phase 1: connect and join, paced by Ramp, then wait for the joins to

@@ -176,6 +176,19 @@ func (r *runner) alive() int64 {
 	return n
 }
 
+// unconfirmed is the number of live clients (as alive counts them) whose
+// join has not been confirmed yet. A client lost after its join was
+// confirmed does not stand in for a live one still waiting.
+func (r *runner) unconfirmed() int64 {
+	var n int64
+	for i, c := range r.clients {
+		if c.connected.Load() && !c.joinRefused.Load() && !c.lost.Load() && !r.joined[i].Load() {
+			n++
+		}
+	}
+	return n
+}
+
 // totals sums the clients' counters.
 func (r *runner) totals() (t clientTotals) {
 	for _, c := range r.clients {
@@ -335,7 +348,7 @@ func (r *runner) settle(ctx context.Context) bool {
 		if quiet < r.cfg.Quiet {
 			continue
 		}
-		if r.joinedCount.Load() >= r.alive() || quiet >= r.cfg.ConnectTimeout {
+		if r.unconfirmed() == 0 || quiet >= r.cfg.ConnectTimeout {
 			return true
 		}
 	}

@@ -173,7 +173,7 @@ func (c *client) connect(ctx context.Context) error {
 		t, err = dialWebSocket(ctx, c.r.dialer, c.r.wsURL)
 	}
 	if err != nil {
-		return err
+		return explainDial(err)
 	}
 	if !c.setTransport(t) {
 		return errClosed

@@ -3,6 +3,7 @@ package bench
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -88,6 +89,13 @@ type Config struct {
 	// machine) whose CPU time and resident memory the run reads from /proc
 	// and reports beside the load figures.
 	ServerPID int
+	// SourceAddrs are the local IPv4 addresses the clients connect from,
+	// one per connection in turn (ParseSourceAddrs reads them from a
+	// list); empty lets the system choose. One source address reaches one
+	// server port through at most the ephemeral port range (about 28,000
+	// ports on Linux), so more clients than that need several; on Linux
+	// every address of 127.0.0.0/8 is loopback.
+	SourceAddrs []netip.Addr
 }
 
 // DefaultConfig returns a Config with every default filled in.
@@ -149,6 +157,21 @@ func (c *Config) Validate() error {
 		return bad("quiet must be positive, not %v", c.Quiet)
 	case c.ServerPID < 0:
 		return bad("server pid must not be negative, not %d", c.ServerPID)
+	case len(c.SourceAddrs) > MaxSourceAddrs:
+		return bad("at most %d source addresses, not %d", MaxSourceAddrs, len(c.SourceAddrs))
+	}
+	seen := make(map[netip.Addr]bool, len(c.SourceAddrs))
+	for _, a := range c.SourceAddrs {
+		switch {
+		case !a.Is4() || a.IsUnspecified():
+			return bad("source address %v is not one IPv4 address", a)
+		case seen[a]:
+			return bad("source address %s is listed twice", a)
+		}
+		seen[a] = true
+	}
+	if host, err := netip.ParseAddr(u.Hostname()); err == nil && len(c.SourceAddrs) > 0 && !host.Unmap().Is4() {
+		return bad("url %q is IPv6 but the source addresses are IPv4", c.URL)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -29,6 +30,7 @@ type fakeChat struct {
 	order    []*fakeSession // joined sessions in join order
 	nextSID  int
 	nextMsg  int
+	remotes  map[string]bool // RemoteAddr (ip:port) of every request: one per TCP connection
 
 	gotMessage chan struct{} // closed at the first "messages" event, for tests to wait on
 }
@@ -49,13 +51,17 @@ type fakeSession struct {
 
 func startFakeChat(t testing.TB, nodeLike bool) (*httptest.Server, *fakeChat) {
 	t.Helper()
-	f := &fakeChat{nodeLike: nodeLike, sessions: map[string]*fakeSession{}, joined: map[*fakeSession]string{}, gotMessage: make(chan struct{})}
+	f := &fakeChat{nodeLike: nodeLike, sessions: map[string]*fakeSession{}, joined: map[*fakeSession]string{},
+		remotes: map[string]bool{}, gotMessage: make(chan struct{})}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	return srv, f
 }
 
 func (f *fakeChat) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	f.mu.Lock()
+	f.remotes[req.RemoteAddr] = true
+	f.mu.Unlock()
 	q := req.URL.Query()
 	if req.URL.Path != "/socket.io/" || q.Get("EIO") != "4" {
 		http.Error(w, "bad request", http.StatusBadRequest)
@@ -86,6 +92,23 @@ func (f *fakeChat) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 		f.poll(w, req, s)
 	}
+}
+
+// connectionsByIP counts the TCP connections that sent requests, by the
+// client's IP address.
+func (f *fakeChat) connectionsByIP(t testing.TB) map[string]int {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := map[string]int{}
+	for addr := range f.remotes {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			t.Fatalf("remote address %q: %v", addr, err)
+		}
+		n[host]++
+	}
+	return n
 }
 
 func (f *fakeChat) openPacket(s *fakeSession, upgrades string) string {

@@ -29,14 +29,18 @@ const (
 
 // newHTTPClient returns the HTTP client shared by the polling clients of a
 // run: up to two connections per bench client (one held GET and one POST)
-// kept alive between requests.
-func newHTTPClient(clients int, timeout time.Duration) *http.Client {
+// kept alive between requests. With src each connection is made from src's
+// next source address.
+func newHTTPClient(clients int, timeout time.Duration, src *sourcePicker) *http.Client {
 	tr := &http.Transport{
 		MaxIdleConns:        2 * clients,
 		MaxIdleConnsPerHost: 2 * clients,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
 		TLSHandshakeTimeout: timeout,
+	}
+	if src != nil {
+		tr.DialContext = src.dialContext
 	}
 	return &http.Client{Transport: tr}
 }

@@ -22,6 +22,9 @@ type Result struct {
 	Payload   int     `json:"payload"` // bytes per message text
 	Idle      bool    `json:"idle"`
 	Duration  float64 `json:"duration_s"` // of the send phase or hold, as asked
+	// SourceAddrs is how many local addresses the clients connected from;
+	// 0 when the system chose.
+	SourceAddrs int `json:"source_addrs,omitempty"`
 
 	Connected     int64  `json:"connected"`      // clients whose Socket.IO connect succeeded
 	ConnectErrors int64  `json:"connect_errors"` // clients that never connected
@@ -142,7 +145,11 @@ func (r *Result) WriteTable(w io.Writer) error {
 	row := func(label, format string, args ...any) {
 		fmt.Fprintf(tw, "%s\t%s\n", label, fmt.Sprintf(format, args...))
 	}
-	row("target:", "%s (%s), run %s", r.URL, r.Transport, r.RunID)
+	if r.SourceAddrs > 0 {
+		row("target:", "%s (%s) from %d source addresses, run %s", r.URL, r.Transport, r.SourceAddrs, r.RunID)
+	} else {
+		row("target:", "%s (%s), run %s", r.URL, r.Transport, r.RunID)
+	}
 	if r.Idle {
 		row("load:", "%d clients, idle hold %s", r.Clients, fsec(r.Duration))
 	} else {

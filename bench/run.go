@@ -70,10 +70,19 @@ type runner struct {
 // Canceling ctx (Ctrl-C) ends the current phase early; Run still closes
 // everything and returns the figures so far, with Interrupted set. Run
 // returns only after every goroutine it started has ended. The error is
-// non-nil when cfg is invalid (no Result) or when no client could connect
-// (with the Result, whose FirstError says why).
+// non-nil when cfg is invalid (no Result), when this machine cannot carry
+// it (no Result: the error wraps ErrMachineLimit for too few file
+// descriptors or local ports, ErrSourceAddr for a source address it does
+// not have), or when no client could connect (with the Result, whose
+// FirstError says why).
 func Run(ctx context.Context, cfg Config, progress io.Writer) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := checkMachine(&cfg); err != nil {
+		return nil, err
+	}
+	if err := checkSourceAddrs(cfg.SourceAddrs); err != nil {
 		return nil, err
 	}
 	r := newRunner(cfg)
@@ -90,10 +99,11 @@ func newRunner(cfg Config) *runner {
 		pollURL: cfg.endpoint(TransportPolling),
 		joined:  make([]atomic.Bool, cfg.Clients),
 	}
+	src := newSourcePicker(cfg.SourceAddrs)
 	if cfg.Transport == TransportPolling {
-		r.httpClient = newHTTPClient(cfg.Clients, cfg.ConnectTimeout)
+		r.httpClient = newHTTPClient(cfg.Clients, cfg.ConnectTimeout, src)
 	} else {
-		r.dialer = newDialer(cfg.ConnectTimeout)
+		r.dialer = newDialer(cfg.ConnectTimeout, src)
 	}
 	r.clients = make([]*client, cfg.Clients)
 	for i := range r.clients {
@@ -166,6 +176,19 @@ func (r *runner) alive() int64 {
 	return n
 }
 
+// unconfirmed is the number of live clients (as alive counts them) whose
+// join has not been confirmed yet. A client lost after its join was
+// confirmed does not stand in for a live one still waiting.
+func (r *runner) unconfirmed() int64 {
+	var n int64
+	for i, c := range r.clients {
+		if c.connected.Load() && !c.joinRefused.Load() && !c.lost.Load() && !r.joined[i].Load() {
+			n++
+		}
+	}
+	return n
+}
+
 // totals sums the clients' counters.
 func (r *runner) totals() (t clientTotals) {
 	for _, c := range r.clients {
@@ -222,6 +245,8 @@ func (r *runner) run(ctx context.Context, progress io.Writer) (*Result, error) {
 		Idle:      r.cfg.Idle,
 		Duration:  seconds(r.cfg.Duration),
 		ToolProcs: runtime.GOMAXPROCS(0),
+
+		SourceAddrs: len(r.cfg.SourceAddrs),
 	}
 
 	// Phase 1: connect and join, paced by Ramp, then wait for the joins to
@@ -323,7 +348,7 @@ func (r *runner) settle(ctx context.Context) bool {
 		if quiet < r.cfg.Quiet {
 			continue
 		}
-		if r.joinedCount.Load() >= r.alive() || quiet >= r.cfg.ConnectTimeout {
+		if r.unconfirmed() == 0 || quiet >= r.cfg.ConnectTimeout {
 			return true
 		}
 	}

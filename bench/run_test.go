@@ -264,3 +264,39 @@ func envInto(t *testing.T, name string, dst any) {
 		t.Fatalf("%s=%q: %v", name, v, err)
 	}
 }
+
+func TestUnconfirmedCountsOnlyLiveClientsWaitingForTheirJoin(t *testing.T) {
+	cfg := testConfig("http://127.0.0.1:1", TransportWebSocket)
+	cfg.Clients = 6
+	r := newRunner(cfg)
+	type state struct{ connected, joined, lost, refused bool }
+	states := []state{
+		{connected: true, joined: true},             // confirmed
+		{connected: true},                           // waiting: counts
+		{connected: true, joined: true, lost: true}, // confirmed, then lost
+		{connected: true, lost: true},               // lost before its join
+		{connected: true, refused: true},            // refused
+		{connected: false},                          // never connected
+	}
+	for i, s := range states {
+		c := r.clients[i]
+		c.connected.Store(s.connected)
+		c.lost.Store(s.lost)
+		c.joinRefused.Store(s.refused)
+		if s.joined {
+			r.markJoined(i)
+		}
+	}
+	// Two joins are confirmed and two clients alive, but one of the
+	// confirmed ones is lost: one live client still waits.
+	if got := r.unconfirmed(); got != 1 {
+		t.Errorf("unconfirmed = %d, want 1", got)
+	}
+	if r.joinedCount.Load() != 2 || r.alive() != 2 {
+		t.Errorf("joined %d alive %d, want 2 and 2", r.joinedCount.Load(), r.alive())
+	}
+	r.markJoined(1)
+	if got := r.unconfirmed(); got != 0 {
+		t.Errorf("unconfirmed after the last join = %d, want 0", got)
+	}
+}

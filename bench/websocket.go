@@ -33,14 +33,19 @@ const (
 // wsWriteBuffers is shared by every WebSocket client of the process.
 var wsWriteBuffers sync.Pool
 
-// newDialer returns the WebSocket dialer shared by all clients of a run.
-func newDialer(timeout time.Duration) *websocket.Dialer {
-	return &websocket.Dialer{
+// newDialer returns the WebSocket dialer shared by all clients of a run;
+// with src each connection is made from src's next source address.
+func newDialer(timeout time.Duration, src *sourcePicker) *websocket.Dialer {
+	d := &websocket.Dialer{
 		HandshakeTimeout: timeout,
 		ReadBufferSize:   wsReadBufferSize,
 		WriteBufferSize:  wsWriteBufferSize,
 		WriteBufferPool:  &wsWriteBuffers,
 	}
+	if src != nil {
+		d.NetDialContext = src.dialContext
+	}
+	return d
 }
 
 // wsTransport is one WebSocket-only Engine.IO session. next is called by the

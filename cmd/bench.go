@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime"
@@ -48,9 +49,40 @@ func (o *benchOptions) addFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.Drain, "drain", c.Drain, "wait this long after the last send for late deliveries")
 	fs.DurationVar(&c.Quiet, "quiet", c.Quiet, "join traffic must be silent this long before sending starts")
 	fs.IntVar(&c.ServerPID, "server-pid", 0, "pid of the server process on this machine: report its CPU (user and system) and memory from /proc")
+	fs.Var((*sourceAddrsValue)(&c.SourceAddrs), "source-addrs",
+		"local IPv4 addresses to connect from, in turn: a range 127.0.0.1-127.0.0.8 or a comma list (each reaches one server port through about 28,000 connections); default: the system chooses")
 	fs.BoolVar(&o.json, "json", false, "print the result as JSON instead of a table")
 	fs.IntVar(&o.procs, "procs", defaultBenchProcs, "CPU cores the load tool may use (GOMAXPROCS); 0 uses all")
 }
+
+// sourceAddrsValue is the --source-addrs flag: a list of IPv4 addresses and
+// ranges, read by bench.ParseSourceAddrs.
+type sourceAddrsValue []netip.Addr
+
+// Set replaces the list with the one in s.
+func (v *sourceAddrsValue) Set(s string) error {
+	addrs, err := bench.ParseSourceAddrs(s)
+	if err != nil {
+		return err
+	}
+	*v = addrs
+	return nil
+}
+
+// String prints the list as Set reads it: addresses joined by commas.
+func (v *sourceAddrsValue) String() string {
+	b := make([]byte, 0, 16*len(*v))
+	for i, a := range *v {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = a.AppendTo(b)
+	}
+	return string(b)
+}
+
+// Type names the flag's value in the help.
+func (v *sourceAddrsValue) Type() string { return "addrs" }
 
 func newBenchCommand() *cobra.Command {
 	var o benchOptions
@@ -68,6 +100,13 @@ messages per second each for --duration. Every message carries its send time,
 so each receiver measures the delivery latency. With --idle the clients only
 join and hold, to measure memory and the cost of a join storm.
 
+One local address reaches one server port through at most the ephemeral port
+range (about 28,000 ports on Linux): beyond that, --source-addrs spreads the
+connections over several (on Linux every address of 127.0.0.0/8 is loopback).
+Every client needs a file descriptor (two with polling); a run that needs more
+than the process may open, or more local ports than there are, stops at once
+and says which limit to raise.
+
 A progress line goes to standard error once a second; the result (a table, or
 JSON with --json) goes to standard output. Ctrl-C stops early and still prints
 the figures so far. The load tool's own CPU time is part of the result: on a
@@ -75,6 +114,7 @@ small machine it competes with the server it measures, so by default it uses
 one core (--procs) and warns when it was busy enough to be the limit.`,
 		Example: `  chatserver bench --url http://127.0.0.1:8080 --clients 200 --senders 10 --rate 20 --duration 20s
   chatserver bench --clients 2000 --ramp 0 --idle --duration 30s --server-pid 1234
+  chatserver bench --clients 10000 --ramp 1000 --idle --timeout 120s --source-addrs 127.0.0.1-127.0.0.8
   chatserver bench --transport polling --clients 50 --json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

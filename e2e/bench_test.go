@@ -2,8 +2,11 @@ package e2e
 
 import (
 	"encoding/json"
+	"net"
 	"path/filepath"
+	"regexp"
 	"testing"
+	"time"
 )
 
 // TestBenchDrivesTheRealServer runs `chatserver bench` against a real
@@ -41,6 +44,63 @@ func TestBenchDrivesTheRealServer(t *testing.T) {
 			if res.Joined != 6 || res.Sent == 0 || res.Acked != res.Sent ||
 				res.Expected != res.Sent*6 || res.Delivered != res.Expected || res.Loss != 0 {
 				t.Fatalf("bench result %+v: want 6 joined, every message acked and delivered to all 6", res)
+			}
+		})
+	}
+}
+
+// openedFrom matches the client address of a `connection opened` log line.
+var openedFrom = regexp.MustCompile(`msg="connection opened" .*\baddr=(\S+)`)
+
+// TestBenchConnectsFromEverySourceAddress runs `chatserver bench
+// --source-addrs` with two loopback addresses on both transports: the
+// server logs connections from each of them.
+func TestBenchConnectsFromEverySourceAddress(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.2:0")
+	if err != nil {
+		t.Skipf("cannot bind 127.0.0.2 here (only Linux has all of 127.0.0.0/8 on loopback): %v", err)
+	}
+	ln.Close()
+	for _, transport := range []string{"websocket", "polling"} {
+		t.Run(transport, func(t *testing.T) {
+			srv := startServer(t, filepath.Join(t.TempDir(), "chat.db"), "--rate", "100", "--burst", "100")
+			r := runCLI(t, "bench", "--url", srv.url, "--transport", transport, "--source-addrs", "127.0.0.1-127.0.0.2",
+				"--clients", "4", "--senders", "1", "--rate", "5", "--duration", "1s", "--json")
+			if r.code != 0 {
+				t.Fatalf("bench exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+			}
+			var res struct {
+				Joined      int64 `json:"joined"`
+				Loss        int64 `json:"loss"`
+				SourceAddrs int   `json:"source_addrs"`
+			}
+			if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+				t.Fatalf("bench --json output: %v\n%s", err, r.stdout)
+			}
+			if res.Joined != 4 || res.Loss != 0 || res.SourceAddrs != 2 {
+				t.Fatalf("bench result %+v: want 4 joined, no loss, 2 source addresses", res)
+			}
+			// One Engine.IO connection per client.
+			byAddr := func(log string) map[string]int {
+				n := map[string]int{}
+				for _, m := range openedFrom.FindAllStringSubmatch(log, -1) {
+					n[m[1]]++
+				}
+				return n
+			}
+			if !srv.stderr.waitUntil(func(all string) bool {
+				n := byAddr(all)
+				return n["127.0.0.1"]+n["127.0.0.2"] >= 4
+			}, 10*time.Second) {
+				t.Fatalf("the server did not log 4 connections opened:\n%s", srv.stderr)
+			}
+			// WebSocket clients dial once each, so the turns are exact; a
+			// polling client's requests share a connection pool, whose
+			// dials the handshakes interleave with.
+			n := byAddr(srv.stderr.String())
+			exact := transport == "websocket"
+			if len(n) != 2 || n["127.0.0.1"] == 0 || n["127.0.0.2"] == 0 || (exact && n["127.0.0.1"] != 2) {
+				t.Fatalf("connections opened by address %v, want them from 127.0.0.1 and 127.0.0.2 (2 each over WebSocket)", n)
 			}
 		})
 	}

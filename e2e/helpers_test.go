@@ -336,8 +336,16 @@ func startDriver(t testing.TB) *driver {
 // of node/driver.js, and stops it at the end of the test.
 func startDriverIn(t testing.TB, dir string) *driver {
 	t.Helper()
-	d := &driver{t: t, exited: make(chan struct{}), changed: make(chan struct{}, 1)}
-	d.cmd = exec.Command("node", "driver.js")
+	return runDriver(t, "node driver", exec.Command("node", "driver.js"), dir)
+}
+
+// runDriver starts cmd in dir as a driver speaking JSON lines (the Node
+// and the Python ones), waits for its "ready" and stops it at the end of
+// the test, logging what it said if the test failed; name names it in
+// messages.
+func runDriver(t testing.TB, name string, cmd *exec.Cmd, dir string) *driver {
+	t.Helper()
+	d := &driver{t: t, cmd: cmd, exited: make(chan struct{}), changed: make(chan struct{}, 1)}
 	d.cmd.Dir = dir
 	d.cmd.Env = append(os.Environ(), fmt.Sprintf("DRIVER_TIMEOUT_MS=%d", driverTimeout.Milliseconds()))
 	stderr := &lineWriter{}
@@ -361,7 +369,7 @@ func startDriverIn(t testing.TB, dir string) *driver {
 		t.Fatal(err)
 	}
 	if err := d.cmd.Start(); err != nil {
-		t.Fatalf("start node driver: %v", err)
+		t.Fatalf("start %s: %v", name, err)
 	}
 	go func() {
 		d.cmd.Wait()
@@ -379,13 +387,13 @@ func startDriverIn(t testing.TB, dir string) *driver {
 			d.mu.Lock()
 			for _, m := range d.log {
 				b, _ := json.Marshal(m)
-				t.Logf("driver: %s", b)
+				t.Logf("%s: %s", name, b)
 			}
 			d.mu.Unlock()
-			t.Logf("driver stderr: %s", stderr)
+			t.Logf("%s stderr: %s", name, stderr)
 		}
 	})
-	d.wait("driver ready", func(m msg) bool { return m.Type == "ready" })
+	d.wait(name+" ready", func(m msg) bool { return m.Type == "ready" })
 	return d
 }
 

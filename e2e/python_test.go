@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 // The Python tests drive the server with Debian's python-socketio 5.x
@@ -77,58 +75,9 @@ func startPythonDriver(t testing.TB) *driver {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &driver{t: t, exited: make(chan struct{}), changed: make(chan struct{}, 1)}
 	// -I: ignore PYTHON* variables and the user's site-packages, so that
 	// only Debian's packages are imported.
-	d.cmd = exec.Command(pythonPath, "-I", "driver.py")
-	d.cmd.Dir = dir
-	d.cmd.Env = append(os.Environ(), fmt.Sprintf("DRIVER_TIMEOUT_MS=%d", driverTimeout.Milliseconds()))
-	stderr := &lineWriter{}
-	d.cmd.Stderr = stderr
-	d.cmd.Stdout = &lineWriter{line: func(line string) {
-		var m msg
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			m = msg{Type: "error", Message: "driver printed non-JSON: " + line}
-		}
-		d.mu.Lock()
-		d.log = append(d.log, m)
-		d.used = append(d.used, false)
-		d.mu.Unlock()
-		select {
-		case d.changed <- struct{}{}:
-		default:
-		}
-	}}
-	if d.stdin, err = d.cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.cmd.Start(); err != nil {
-		t.Fatalf("start python driver: %v", err)
-	}
-	go func() {
-		d.cmd.Wait()
-		close(d.exited)
-	}()
-	t.Cleanup(func() {
-		d.stdin.Close()
-		select {
-		case <-d.exited:
-		case <-time.After(5 * time.Second):
-			d.cmd.Process.Kill()
-			<-d.exited
-		}
-		if t.Failed() {
-			d.mu.Lock()
-			for _, m := range d.log {
-				b, _ := json.Marshal(m)
-				t.Logf("python driver: %s", b)
-			}
-			d.mu.Unlock()
-			t.Logf("python driver stderr: %s", stderr)
-		}
-	})
-	d.wait("python driver ready", func(m msg) bool { return m.Type == "ready" })
-	return d
+	return runDriver(t, "python driver", exec.Command(pythonPath, "-I", "driver.py"), dir)
 }
 
 // TestPythonClientChats has two python-socketio clients chat on each

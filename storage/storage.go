@@ -8,6 +8,7 @@ package storage
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -15,6 +16,52 @@ import (
 // chatter unless configured otherwise: the default of the chat room's
 // Config.History, of a store's history size and of --history.
 const DefaultHistory = 10
+
+// DefaultRoom is the name of the room that always exists: the one every
+// classic client reaches at the Socket.IO namespace "/", and the one a file
+// written before rooms existed holds its history in. It cannot be added or
+// removed.
+const DefaultRoom = "general"
+
+// MaxRoomName is the longest room name, in characters.
+const MaxRoomName = 32
+
+// CheckRoomName reports whether name may name a room: 1 to MaxRoomName
+// characters of a-z, 0-9, '-' and '_', starting with a letter or a digit.
+// The error says what is wrong in plain words and wraps ErrBadRoomName.
+func CheckRoomName(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("the room name is empty: %w", ErrBadRoomName)
+	case len(name) > MaxRoomName:
+		return fmt.Errorf("the room name %q is longer than %d characters: %w", name, MaxRoomName, ErrBadRoomName)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case (c == '-' || c == '_') && i > 0:
+		default:
+			return fmt.Errorf("the room name %q may hold only a-z, 0-9, - and _, and must start with a letter or digit: %w", name, ErrBadRoomName)
+		}
+	}
+	return nil
+}
+
+// Room is one room as stored.
+type Room struct {
+	// Name is the room's name (CheckRoomName); DefaultRoom for the
+	// default room.
+	Name string `json:"name"`
+	// Topic is a line the operator gave the room, or "".
+	Topic string `json:"topic"`
+	// Created is when the room was added, in UTC; the zero time for the
+	// default room of a file written before rooms existed.
+	Created time.Time `json:"created"`
+	// Messages is how many messages the room keeps (filled in by the
+	// stores' Rooms; ignored by AddRoom).
+	Messages int `json:"messages"`
+}
 
 // Message is one stored chat message.
 type Message struct {
@@ -49,6 +96,21 @@ var (
 	// chatserver whose schema this binary does not understand. The file is
 	// left untouched; upgrade chatserver or use another file.
 	ErrNewerSchema = errors.New("database was written by a newer chatserver")
+
+	// ErrNoSuchRoom is returned by calls naming a room the store does not
+	// have.
+	ErrNoSuchRoom = errors.New("no such room")
+
+	// ErrRoomExists is returned by AddRoom for a room that exists already
+	// (DefaultRoom always does).
+	ErrRoomExists = errors.New("room exists already")
+
+	// ErrDefaultRoom is returned by RemoveRoom for DefaultRoom, which
+	// always exists.
+	ErrDefaultRoom = errors.New("the default room cannot be removed")
+
+	// ErrBadRoomName is wrapped by CheckRoomName's errors.
+	ErrBadRoomName = errors.New("bad room name")
 
 	// ErrCorrupt is returned by a call on an open store when the underlying
 	// file turned out to be damaged while it was being read or written (for

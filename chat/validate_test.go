@@ -171,7 +171,7 @@ func TestLookAlikesOfAPresentNicknameAreRefused(t *testing.T) {
 		{"\u3164", CodeInvalidName},
 		{"\u115F", CodeInvalidName},
 	} {
-		_, err := f.room.Connect(&recConn{}, Peer{}).Join(tt.name, "")
+		_, err := f.connect(&recConn{}, Peer{}).Join(tt.name, "")
 		if got := ErrorCode(err); got != tt.code {
 			t.Errorf("Join(%+q) with alice present: %v (code %q), want %q", tt.name, err, got, tt.code)
 		}
@@ -187,7 +187,7 @@ func TestLookAlikesOfAPresentNicknameAreRefused(t *testing.T) {
 func TestBanCoversLookAlikes(t *testing.T) {
 	f := newFixture(t, Config{})
 	f.join(t, "spammer")
-	if _, err := f.room.Kick("spammer", "spam", time.Hour); err != nil {
+	if _, err := f.kick("spammer", "spam", time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct {
@@ -199,7 +199,7 @@ func TestBanCoversLookAlikes(t *testing.T) {
 		{"ＳＰＡＭＭＥＲ", CodeBanned},
 		{"spammer\u034F", CodeInvalidName},
 	} {
-		_, err := f.room.Connect(&recConn{}, Peer{}).Join(tt.name, "")
+		_, err := f.connect(&recConn{}, Peer{}).Join(tt.name, "")
 		if got := ErrorCode(err); got != tt.code {
 			t.Errorf("Join(%+q) with spammer banned: %v (code %q), want %q", tt.name, err, got, tt.code)
 		}

@@ -229,7 +229,7 @@ func TestBackupCutOffLeavesNoFile(t *testing.T) {
 	db := filepath.Join(dir, "chat.db")
 	store := holdLock(t, db)
 	logger, _ := logtest.New(t)
-	room, err := chat.NewRoom(store, chat.Config{Logger: logger})
+	room, err := chat.NewHub(context.Background(), store, chat.Config{Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}

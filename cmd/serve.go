@@ -520,14 +520,14 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 
 	roomCfg := o.room
 	roomCfg.Logger = logger
-	room, err := chat.NewRoom(store, roomCfg)
+	hub, err := chat.NewHub(ctx, store, roomCfg)
 	if err != nil {
-		return fail(fmt.Errorf("start the room: %w", openError(o.db, err)))
+		return fail(fmt.Errorf("start the rooms: %w", openError(o.db, err)))
 	}
-	undo = append(undo, room.Close)
+	undo = append(undo, hub.Close)
 
 	sock := admin.SocketPath(o.db)
-	adm, err := admin.Listen(sock, admin.NewHandler(room, store, logger), logger)
+	adm, err := admin.Listen(sock, admin.NewHandler(hub, store, logger), logger)
 	if errors.Is(err, admin.ErrPathTooLong) {
 		return fail(plainf(err, "the admin socket path %s is too long for a Unix socket (%d bytes, at most %d); keep the database in a shorter path",
 			sock, len(sock), admin.MaxPathLen))
@@ -540,7 +540,7 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	webCfg := o.web
 	webCfg.Logger = logger
 	webCfg.Ready = func() error { return storeReady(store) }
-	srv := web.New(room, webCfg)
+	srv := web.New(hub, webCfg)
 	dbName := o.db
 	if abs, err := filepath.Abs(o.db); err == nil {
 		dbName = abs
@@ -609,7 +609,7 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	if err := adm.Close(); err != nil {
 		logger.Error("shutdown: closing the admin socket failed", "err", err)
 	}
-	room.Close()
+	hub.Close()
 	if err := store.Close(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("close database: %w", err)
 	}

@@ -601,8 +601,8 @@ func TestPrepareSend(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range socks {
-		if !s.Send(p) {
-			t.Fatalf("Send to %s failed", s.ID())
+		if err := s.Send(p); err != nil {
+			t.Fatalf("Send to %s: %v", s.ID(), err)
 		}
 	}
 	for _, c := range clients {
@@ -618,8 +618,8 @@ func TestPrepareSend(t *testing.T) {
 		if other.Namespace() != "/other" {
 			t.Errorf("Namespace() = %q", other.Namespace())
 		}
-		if socks[0].Send(other) {
-			t.Error("Send of a /other event to a / socket succeeded")
+		if err := socks[0].Send(other); !errors.Is(err, ErrWrongNamespace) {
+			t.Errorf("Send of a /other event to a / socket: %v, want ErrWrongNamespace", err)
 		}
 	})
 
@@ -631,8 +631,8 @@ func TestPrepareSend(t *testing.T) {
 		if again := receive(t, sockets); again == socks[1] {
 			t.Fatal("the new CONNECT got the old socket")
 		}
-		if socks[1].Send(p) {
-			t.Error("Send succeeds after the client disconnected")
+		if err := socks[1].Send(p); !errors.Is(err, ErrClosed) {
+			t.Errorf("Send after the client disconnected: %v, want ErrClosed", err)
 		}
 	})
 }

@@ -85,11 +85,21 @@ func (c *Client) Join(name, token string) (JoinResult, error) {
 		return JoinResult{Name: c.presence.name, Token: c.presence.token}, nil
 	}
 	p, held := r.names[key]
-	if held && (token == "" || subtle.ConstantTimeCompare([]byte(token), []byte(p.token)) != 1) {
+	tokenOK := held && token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(p.token)) == 1
+	switch {
+	case held && len(p.clients) == 0:
+		// Kept through the grace of a dropped connection: taken back
+		// without anyone seeing it go. Without its token the taker may
+		// be anyone, so the old token stops working.
+		p.endGrace()
+		if !tokenOK {
+			p.token = randid.Hex(tokenBytes)
+		}
+	case held && !tokenOK:
 		return JoinResult{}, errorf(CodeNameTaken, "the nickname %q is in use, pick another", p.name)
 	}
 	if c.presence != nil {
-		c.detachLocked()
+		c.detachLocked(false)
 	}
 	if !held {
 		p = &presence{name: name, token: randid.Hex(tokenBytes), clients: make(map[*Client]struct{})}
@@ -113,15 +123,24 @@ func (c *Client) Join(name, token string) (JoinResult, error) {
 	return JoinResult{Name: p.name, Token: p.token}, nil
 }
 
-// detachLocked removes c from its presence, announcing the nickname's
-// departure if c was its last connection. room.mu held.
-func (c *Client) detachLocked() {
+// detachLocked removes c from its presence. If c was its last
+// connection, the nickname's departure is announced, or, with grace and a
+// Config.PresenceGrace, held back for that long. room.mu held.
+func (c *Client) detachLocked(grace bool) {
 	p := c.presence
 	c.presence, c.name = nil, ""
 	delete(p.clients, c)
-	if len(p.clients) == 0 {
-		c.room.dropPresenceLocked(p)
+	if len(p.clients) > 0 {
+		return
 	}
+	r := c.room
+	if !grace || r.cfg.PresenceGrace <= 0 {
+		r.dropPresenceLocked(p)
+		return
+	}
+	p.graceGen++
+	gen := p.graceGen
+	p.stopGrace = r.cfg.AfterFunc(r.cfg.PresenceGrace, func() { r.graceOver(p, gen) })
 }
 
 // Say stores text as a message from the client and broadcasts it to every
@@ -220,16 +239,28 @@ func (c *Client) takeJoin() error {
 }
 
 // Leave removes the connection from the room (the transport calls it when
-// the connection ends). If it was the last connection of its nickname,
-// everyone is sent remove chatter. Idempotent.
-func (c *Client) Leave() {
+// the connection ends on purpose: the client left, or was made to). If it
+// was the last connection of its nickname, everyone is sent remove chatter
+// at once. Leave and Drop are idempotent, together: only the first call
+// counts.
+func (c *Client) Leave() { c.leave(false) }
+
+// Drop is Leave for a connection that was lost rather than ended (a
+// network drop, a missed heartbeat, a server restart): if it was the last
+// connection of its nickname, the nickname stays present for
+// Config.PresenceGrace, and a connection that joins with it within that
+// time (a reconnecting page) takes it back without anyone seeing it leave
+// and return. Only when the grace runs out is remove chatter sent.
+func (c *Client) Drop() { c.leave(true) }
+
+func (c *Client) leave(grace bool) {
 	c.leaveOnce.Do(func() {
 		r := c.room
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		delete(r.clients, c)
 		if c.presence != nil {
-			c.detachLocked()
+			c.detachLocked(grace)
 		}
 	})
 }

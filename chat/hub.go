@@ -253,12 +253,12 @@ func (h *Hub) Kick(ctx context.Context, room, name, reason string, ban time.Dura
 	}
 	var res KickResult
 	for _, r := range rooms {
-		if n := r.kick(name, reason); n > 0 {
+		if n, found := r.kick(name, reason); found {
 			res.Closed += n
 			res.Rooms = append(res.Rooms, r.name)
 		}
 	}
-	if res.Closed == 0 && ban <= 0 {
+	if len(res.Rooms) == 0 && ban <= 0 {
 		if room != "" {
 			return res, errorf(CodeNoSuchChatter, "no chatter called %q is present in the room %q", name, room)
 		}

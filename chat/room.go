@@ -49,6 +49,10 @@ const (
 	// DefaultFloodLimit refusals in a row disconnect the client: one that
 	// ignores rate_limited errors that long is a script, not a person.
 	DefaultFloodLimit = 20
+	// DefaultPresenceGrace is serve's --presence-grace: long enough for a
+	// phone to come back from a Wi-Fi blip or a page to reconnect, short
+	// enough that someone who is gone is soon shown gone.
+	DefaultPresenceGrace = 5 * time.Second
 	// DefaultQueue bounds the messages waiting for the writer; senders
 	// block (each on its own connection) while it is full.
 	DefaultQueue = 4096
@@ -112,6 +116,16 @@ type Config struct {
 	FloodLimit    int // rate-limited messages, or rate-limited or invalid joins, in a row before disconnect
 	Queue         int // messages waiting for the writer
 	Batch         int // messages per transaction at most
+	// PresenceGrace is how long a nickname stays present after its last
+	// connection was lost (Client.Drop) rather than ended: a reconnecting
+	// page that joins with it within that time is not seen to leave and
+	// return. Zero means no grace (every departure is announced at once);
+	// serve's default is DefaultPresenceGrace.
+	PresenceGrace time.Duration
+	// AfterFunc runs f after d unless the returned stop is called first,
+	// as time.AfterFunc does; nil means time.AfterFunc. Tests drive it
+	// with their clock.
+	AfterFunc func(d time.Duration, f func()) (stop func() bool)
 	// Metrics, when set, is told of the messages received, refused,
 	// stored and delivered, and of each store transaction's duration.
 	Metrics Metrics
@@ -151,6 +165,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.AfterFunc == nil {
+		c.AfterFunc = func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -221,6 +238,32 @@ type presence struct {
 	clients map[*Client]struct{}
 	added   *Event      // "add chatter" name: built once, sent to every later joiner
 	msgs    *nickBucket // the nickname's message bucket, shared by its connections and rooms
+	// stopGrace stops the timer of the grace that keeps the nickname
+	// while it has no connection (nil: none runs); graceGen tells a timer
+	// that fires late whether it is still the current one. r.mu.
+	stopGrace func() bool
+	graceGen  uint64
+}
+
+// endGrace stops the grace timer, if one runs. r.mu held.
+func (p *presence) endGrace() {
+	if p.stopGrace != nil {
+		p.stopGrace()
+		p.stopGrace = nil
+	}
+	p.graceGen++
+}
+
+// graceOver announces the departure of p, whose grace (number gen) ran
+// out with no connection taking it back.
+func (r *Room) graceOver(p *presence, gen uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p.graceGen != gen || len(p.clients) > 0 || r.names[nick.Key(p.name)] != p || r.closed {
+		return
+	}
+	p.stopGrace = nil
+	r.dropPresenceLocked(p)
 }
 
 // delivered is a stored message with the event that carries it, built once
@@ -297,6 +340,9 @@ func (r *Room) Close() {
 	r.once.Do(func() {
 		r.mu.Lock()
 		r.closed = true
+		for _, p := range r.names {
+			p.endGrace()
+		}
 		r.mu.Unlock()
 		close(r.stop)
 	})
@@ -321,6 +367,7 @@ func (r *Room) remove(reason string) int {
 	}
 	now := r.cfg.Now()
 	for key, p := range r.names {
+		p.endGrace()
 		r.hub.lim.releaseNick(key, p.msgs, now)
 	}
 	clear(r.names)
@@ -408,14 +455,16 @@ func (r *Room) addPresenceLocked(p *presence, now time.Time) {
 
 // kick removes the chatter called name: each of its connections gets a
 // kicked event with reason and is closed, everyone else gets remove
-// chatter. It returns how many connections were closed (0: not present).
-func (r *Room) kick(name, reason string) int {
+// chatter. It returns how many connections were closed, and whether the
+// nickname was present (perhaps held through a grace, with none).
+func (r *Room) kick(name, reason string) (int, bool) {
 	r.mu.Lock()
 	p, ok := r.names[nick.Key(name)]
 	if !ok {
 		r.mu.Unlock()
-		return 0
+		return 0, false
 	}
+	p.endGrace()
 	kicked := newEvent(EventKicked, kickedArg{Reason: reason})
 	conns := make([]Conn, 0, len(p.clients))
 	for c := range p.clients {
@@ -429,7 +478,7 @@ func (r *Room) kick(name, reason string) int {
 	for _, conn := range conns {
 		conn.Close()
 	}
-	return len(conns)
+	return len(conns), true
 }
 
 type kickedArg struct {

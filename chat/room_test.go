@@ -254,10 +254,33 @@ func describe(ev *Event) string {
 	}
 }
 
-// fakeClock is a settable clock for rate limits and bans.
+// fakeClock is a settable clock for rate limits, bans and timers.
 type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu     sync.Mutex
+	now    time.Time
+	timers []*fakeTimer
+}
+
+// fakeTimer is a timer of a fakeClock.
+type fakeTimer struct {
+	at      time.Time
+	f       func()
+	stopped bool
+}
+
+// AfterFunc runs f once the clock has been advanced by d.
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) func() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{at: c.now.Add(d), f: f}
+	c.timers = append(c.timers, t)
+	return func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		was := !t.stopped
+		t.stopped = true
+		return was
+	}
 }
 
 func (c *fakeClock) Now() time.Time {
@@ -266,10 +289,28 @@ func (c *fakeClock) Now() time.Time {
 	return c.now
 }
 
+// Advance moves the clock on by d and runs the timers that are due, in
+// the order they were made.
 func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	c.now = c.now.Add(d)
+	var due []func()
+	kept := c.timers[:0]
+	for _, t := range c.timers {
+		switch {
+		case t.stopped:
+		case !t.at.After(c.now):
+			t.stopped = true
+			due = append(due, t.f)
+		default:
+			kept = append(kept, t)
+		}
+	}
+	c.timers = kept
 	c.mu.Unlock()
+	for _, f := range due {
+		f()
+	}
 }
 
 type fixture struct {
@@ -284,6 +325,9 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 	clock := &fakeClock{now: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)}
 	if cfg.Now == nil {
 		cfg.Now = clock.Now
+	}
+	if cfg.AfterFunc == nil {
+		cfg.AfterFunc = clock.AfterFunc
 	}
 	if cfg.Logger == nil {
 		cfg.Logger, _ = logtest.New(t)

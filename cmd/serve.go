@@ -133,6 +133,9 @@ const (
 	// maxFlushInterval bounds --flush-interval: beyond it a chat feels
 	// slow.
 	maxFlushInterval = time.Second
+	// maxPresenceGrace bounds --presence-grace: beyond it people gone
+	// are shown present for too long.
+	maxPresenceGrace = 10 * time.Minute
 )
 
 // serveOptions are the flags of `chatserver serve`. Each flag writes
@@ -188,6 +191,8 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 		"the connections of one client address (loopback exempt) share the message and join allowance of this many connections")
 	fs.IntVar(&room.FloodLimit, "flood-limit", chat.DefaultFloodLimit,
 		"refused (rate_limited) messages, or joins, in a row after which the connection is closed")
+	fs.DurationVar(&room.PresenceGrace, "presence-grace", chat.DefaultPresenceGrace,
+		"how long a chatter whose connection dropped stays listed, so that a quick reconnect goes unseen (0: announce at once)")
 	fs.IntVar(&eng.SendQueue, "send-queue", 0,
 		"packets that may wait for one client; a client that stops reading is disconnected when it is full "+
 			"(0: automatic, the larger of 4096 and --history + --max-connections + 64)")
@@ -315,6 +320,12 @@ func (o *serveOptions) validateLimits() error {
 		}
 		return nil
 	}
+	durationRange := func(flag string, d, lo, hi time.Duration) error {
+		if d < lo || d > hi {
+			return fmt.Errorf("--%s must be between %s and %s, got %s", flag, lo, hi, d)
+		}
+		return nil
+	}
 	timing := func(flag string, d time.Duration) error {
 		if d < minTiming || d > maxTiming {
 			return fmt.Errorf("--%s must be between %s and %s, got %s", flag, minTiming, maxTiming, d)
@@ -325,6 +336,7 @@ func (o *serveOptions) validateLimits() error {
 		intRange("max-message", room.MaxMessageLen, 1, maxMessageLimit),
 		intRange("burst", room.Burst, 1, maxBurst),
 		intRange("flood-limit", room.FloodLimit, 1, maxBurst),
+		durationRange("presence-grace", room.PresenceGrace, 0, maxPresenceGrace),
 		intRange("ip-rate-factor", room.AddressFactor, 1, maxIPRateFactor),
 		intRange("max-payload", eng.MaxPayload, 1, maxPayloadLimit),
 		intRange("max-connections", eng.MaxSessions, 0, math.MaxInt32),

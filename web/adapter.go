@@ -38,6 +38,21 @@ func namespaceOf(room string) string {
 	return "/" + room
 }
 
+// lost reports whether a socket that left for reason was lost rather than
+// ended: its network dropped or it missed the heartbeat, or the server is
+// restarting. A client that comes back within the presence grace is not
+// seen to leave (chat.Client.Drop). A client that left (a DISCONNECT, a
+// close packet), was made to (a kick, a flood, a full send queue) or broke
+// the protocol left on purpose.
+func lost(reason socketio.DisconnectReason) bool {
+	switch reason {
+	case socketio.ReasonTransportClose, socketio.ReasonTransportError, socketio.ReasonPingTimeout,
+		socketio.ReasonServerShuttingDown:
+		return true
+	}
+	return false
+}
+
 // conn adapts one Socket.IO namespace socket to chat.Conn.
 type conn struct {
 	sock   *socketio.Socket
@@ -200,7 +215,11 @@ func attach(room *chat.Room, sock *socketio.Socket, p *person, peer chat.Peer, l
 			logs.warn.Print(key, "disconnected a slow client: it did not read its messages and its send queue is full",
 				"nick", who, "room", roomName, "addr", peer.Addr, "sid", sock.SessionID())
 		}
-		c.Leave()
+		if lost(reason) {
+			c.Drop()
+		} else {
+			c.Leave()
+		}
 		leave()
 		if nick != "" {
 			logs.lines.Print(key, "chatter left", "nick", nick, "room", roomName, "sid", sock.SessionID(), "socket", sock.ID(),

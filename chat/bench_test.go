@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"chatserver/storage"
 )
@@ -16,6 +17,7 @@ type countConn struct{ n atomic.Int64 }
 
 func (c *countConn) Send(*Event) bool { c.n.Add(1); return true }
 func (c *countConn) Close()           {}
+func (c *countConn) ID() string       { return "count" }
 
 // BenchmarkBroadcast1000 measures one message from one sender delivered to
 // 1000 joined connections (the writer's commit path with an in-memory
@@ -73,5 +75,65 @@ func BenchmarkJoinWithHistory(b *testing.B) {
 			b.Fatal(err)
 		}
 		c.Leave()
+	}
+}
+
+// BenchmarkBroadcast1000Recovery is BenchmarkBroadcast1000 with recovery
+// on: each message also takes its place in the room's log and carries an
+// offset. Compare the two side by side.
+func BenchmarkBroadcast1000Recovery(b *testing.B) {
+	f := newFixture(b, Config{Rate: 1e9, Burst: 1 << 30, RecoveryWindow: time.Minute, Logger: slog.New(slog.DiscardHandler)})
+	conns := make([]*countConn, 1000)
+	var sender *Client
+	for i := range conns {
+		conns[i] = &countConn{}
+		c := f.connect(conns[i], Peer{})
+		if _, err := c.Join(fmt.Sprintf("user%d", i), ""); err != nil {
+			b.Fatal(err)
+		}
+		if i == 0 {
+			sender = c
+		}
+	}
+	text := strings.Repeat("x", 64)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := sender.Say(text); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(conns)), "ns/delivery")
+}
+
+// BenchmarkResume1000 measures a recovery that sends 1000 missed events
+// (a full log) to the client that comes back.
+func BenchmarkResume1000(b *testing.B) {
+	f := newFixture(b, Config{Rate: 1e9, Burst: 1 << 30, RecoveryWindow: time.Hour, RecoveryEvents: 1000, PresenceGrace: time.Hour,
+		Logger: slog.New(slog.DiscardHandler)})
+	sender, _ := f.join(b, "sender")
+	text := strings.Repeat("x", 64)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		away, conn := f.join(b, "away")
+		pid, off := away.PID(), conn.lastOffset()
+		away.Drop()
+		for range 1000 {
+			if _, err := sender.Say(text); err != nil {
+				b.Fatal(err)
+			}
+		}
+		back := &countConn{}
+		b.StartTimer()
+		c, rec, ok := f.room.Resume(back, f.hub.Connect(Peer{}, back.Close), pid, off)
+		if !ok || rec.Missed != 1000 {
+			b.Fatalf("Resume: %+v, %v", rec, ok)
+		}
+		b.StopTimer()
+		c.Leave()
+		b.StartTimer()
 	}
 }

@@ -18,6 +18,12 @@ type Client struct {
 	person *Person
 	conn   Conn
 
+	// pid is the private id of the client's recovery session ("" with
+	// recovery off); from is the log position it has surely seen
+	// everything up to (its join's, or its recovery's). room.mu.
+	pid  string
+	from uint64
+
 	// name and presence are guarded by room.mu (a kick clears them).
 	name     string
 	presence *presence
@@ -33,6 +39,10 @@ type JoinResult struct {
 	// even while its old connection has not timed out yet.
 	Token string `json:"token"`
 }
+
+// PID returns the private id of the client's recovery session, which the
+// transport tells the client (and only it); "" with recovery off.
+func (c *Client) PID() string { return c.pid }
 
 // Name returns the client's nickname, or "" before it joined.
 func (c *Client) Name() string {
@@ -104,6 +114,7 @@ func (c *Client) Join(name, token string) (JoinResult, error) {
 	if !held {
 		p = &presence{name: name, token: randid.Hex(tokenBytes), clients: make(map[*Client]struct{})}
 		p.added = newEvent(EventAddChatter, p.name)
+		r.logLocked(p.added)
 		r.addPresenceLocked(p, r.cfg.Now())
 		r.broadcastLocked(p.added, p)
 		r.markDirty()
@@ -111,14 +122,24 @@ func (c *Client) Join(name, token string) (JoinResult, error) {
 	p.clients[c] = struct{}{}
 	c.presence = p
 	c.name = p.name
+	c.from = r.seq
 
 	for _, d := range r.recent {
 		c.conn.Send(d.ev)
 	}
 	// Each presence's add chatter event is shared by every joiner, so a
-	// join storm encodes each nickname once, not once per joiner.
+	// join storm encodes each nickname once, not once per joiner. The
+	// joiner's own comes last, carrying the log's position: a client
+	// that recovers then has nothing of this replay sent again.
 	for _, q := range r.order {
-		c.conn.Send(q.added)
+		if q != p {
+			c.conn.Send(q.added)
+		}
+	}
+	if p.added.Offset == offset(r.epoch, r.seq) || !r.recovering() {
+		c.conn.Send(p.added)
+	} else {
+		c.conn.Send(r.positionEvent(p.name))
 	}
 	return JoinResult{Name: p.name, Token: p.token}, nil
 }
@@ -260,6 +281,9 @@ func (c *Client) leave(grace bool) {
 		defer r.mu.Unlock()
 		delete(r.clients, c)
 		if c.presence != nil {
+			if grace {
+				r.keepSessionLocked(c, c.presence)
+			}
 			c.detachLocked(grace)
 		}
 	})

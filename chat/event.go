@@ -12,6 +12,11 @@ import (
 type Event struct {
 	Name string
 	Args []any
+	// Offset names the event's position in its room's log, for clients
+	// that recover (Room.Resume): a transport sends it to them as the
+	// event's last argument. "" for events that are not in a log and
+	// need none.
+	Offset string
 
 	mu  sync.Mutex                // serialises the making of encodings
 	enc atomic.Pointer[[]encoded] // read without the lock; replaced whole
@@ -29,12 +34,13 @@ func newEvent(name string, args ...any) *Event {
 }
 
 // Encoded returns the encoding of ev that key names (a transport's
-// namespace and protocol variant, say), made by encode on the first call
+// namespace and protocol variant, say), made by encode (of ev's Name,
+// Args and perhaps Offset) on the first call
 // for that key and shared by every later one: a broadcast is encoded once
 // per key, not once per recipient. Every call with the same key must pass
 // an encode function of the same result type T; a call with another T
 // panics, since two transports would then be sharing a key by mistake.
-func Encoded[T any](ev *Event, key string, encode func(name string, args []any) (T, error)) (T, error) {
+func Encoded[T any](ev *Event, key string, encode func(ev *Event) (T, error)) (T, error) {
 	if e, ok := ev.lookup(key); ok {
 		return e.val.(T), e.err
 	}
@@ -43,7 +49,7 @@ func Encoded[T any](ev *Event, key string, encode func(name string, args []any) 
 	if e, ok := ev.lookup(key); ok {
 		return e.val.(T), e.err
 	}
-	v, err := encode(ev.Name, ev.Args)
+	v, err := encode(ev)
 	var list []encoded
 	if old := ev.enc.Load(); old != nil {
 		list = append(list, *old...)

@@ -62,8 +62,19 @@ func NewHub(ctx context.Context, store Store, cfg Config) (*Hub, error) {
 		h.Close()
 		return nil, fmt.Errorf("list rooms: the store has no default room %q", storage.DefaultRoom)
 	}
+	// What the last clean shutdown saved for recovery is taken back (and
+	// out of the store) in any case: after this run it would be stale.
+	saved, _, err := store.TakeRecovery(ctx)
+	if err != nil {
+		h.Close()
+		return nil, fmt.Errorf("read the recovery state: %w", err)
+	}
+	recs := make(map[string]*storage.RoomRecovery, len(saved.Rooms))
+	for i := range saved.Rooms {
+		recs[saved.Rooms[i].Room] = &saved.Rooms[i]
+	}
 	for _, sr := range stored {
-		r, err := newRoom(ctx, h, sr)
+		r, err := newRoom(ctx, h, sr, recs[sr.Name])
 		if err != nil {
 			h.Close()
 			return nil, fmt.Errorf("open room %s: %w", sr.Name, err)
@@ -73,17 +84,47 @@ func NewHub(ctx context.Context, store Store, cfg Config) (*Hub, error) {
 	return h, nil
 }
 
-// Close closes every room (see Room.Close) and summarises the warnings
-// still held back. Idempotent.
+// Close closes every room (see Room.Close), saves what recovery needs
+// across a restart (each room's event log and the sessions of the clients
+// that lost their connection, see Room.Resume) in the store, and
+// summarises the warnings still held back. Idempotent.
 func (h *Hub) Close() {
 	h.mu.Lock()
+	already := h.closed
 	h.closed = true
 	rooms := h.sortedLocked()
 	h.mu.Unlock()
 	for _, r := range rooms {
 		r.Close()
 	}
+	if !already && h.cfg.RecoveryWindow > 0 && h.store != nil {
+		h.saveRecovery(rooms)
+	}
 	h.warn.Close()
+}
+
+// saveRecovery saves the rooms' logs and sessions; a failure is logged,
+// since clients then only reconnect as new ones.
+func (h *Hub) saveRecovery(rooms []*Room) {
+	state := storage.RecoveryState{Saved: h.cfg.Now().UTC()}
+	for _, r := range rooms {
+		r.mu.Lock()
+		removed := r.removed
+		rec, err := r.recoveryStateLocked()
+		r.mu.Unlock()
+		if err != nil {
+			h.cfg.Logger.Error("saving the recovery state failed; clients will reconnect as new ones", "err", err)
+			return
+		}
+		if !removed {
+			state.Rooms = append(state.Rooms, rec)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	if err := h.store.SaveRecovery(ctx, state); err != nil {
+		h.cfg.Logger.Error("saving the recovery state failed; clients will reconnect as new ones", "err", err)
+	}
 }
 
 // Room returns the room called name, or nil when there is none.
@@ -191,7 +232,7 @@ func (h *Hub) addRoom(ctx context.Context, name, topic string) (*Room, error) {
 		}
 		return nil, errorf(CodeStoreFailed, "the room could not be saved: %v", err)
 	}
-	r, err := newRoom(ctx, h, sr)
+	r, err := newRoom(ctx, h, sr, nil)
 	if err != nil {
 		// The room is stored; it opens at the next start. Say so.
 		return nil, errorf(CodeStoreFailed, "the room was saved but could not be opened: %v", err)

@@ -251,10 +251,10 @@ func TestAFailedRemovalChangesNothing(t *testing.T) {
 func TestEncodedKeepsOneEncodingPerKey(t *testing.T) {
 	ev := newEvent(EventMessages, "ann: hi")
 	calls := 0
-	enc := func(prefix string) func(string, []any) (string, error) {
-		return func(name string, args []any) (string, error) {
+	enc := func(prefix string) func(*Event) (string, error) {
+		return func(ev *Event) (string, error) {
 			calls++
-			return prefix + name, nil
+			return prefix + ev.Name, nil
 		}
 	}
 	for range 3 {

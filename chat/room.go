@@ -86,6 +86,10 @@ type Store interface {
 	Ban(ctx context.Context, name string, until time.Time) error
 	// Unban lifts a ban and reports whether there was one.
 	Unban(ctx context.Context, name string) (bool, error)
+	// SaveRecovery keeps state until TakeRecovery.
+	SaveRecovery(ctx context.Context, state storage.RecoveryState) error
+	// TakeRecovery returns the state SaveRecovery kept, and forgets it.
+	TakeRecovery(ctx context.Context) (storage.RecoveryState, bool, error)
 }
 
 // Conn is one client's membership of one room as the transport carries
@@ -97,6 +101,9 @@ type Conn interface {
 	// Close takes the client out of the room after the events already
 	// queued (and ends its connection when that was its only room).
 	Close()
+	// ID is the transport's id of the client's socket, which a client
+	// that recovers keeps (Room.Resume).
+	ID() string
 }
 
 // Config tunes a Hub and its rooms: every room has the same limits.
@@ -122,6 +129,14 @@ type Config struct {
 	// return. Zero means no grace (every departure is announced at once);
 	// serve's default is DefaultPresenceGrace.
 	PresenceGrace time.Duration
+	// RecoveryWindow is how long a client that lost its connection may
+	// recover it (Room.Resume): its session, and the room's event log.
+	// Zero turns recovery off: no log, no sessions, no offsets; serve's
+	// default is DefaultRecoveryWindow.
+	RecoveryWindow time.Duration
+	// RecoveryEvents is how many events a room's log keeps; zero means
+	// DefaultRecoveryEvents.
+	RecoveryEvents int
 	// AfterFunc runs f after d unless the returned stop is called first,
 	// as time.AfterFunc does; nil means time.AfterFunc. Tests drive it
 	// with their clock.
@@ -154,6 +169,7 @@ func (c *Config) setDefaults() {
 	def(&c.FloodLimit, DefaultFloodLimit)
 	def(&c.Queue, DefaultQueue)
 	def(&c.Batch, DefaultBatch)
+	def(&c.RecoveryEvents, DefaultRecoveryEvents)
 	if !(c.Rate > 0) {
 		c.Rate = DefaultRate
 	}
@@ -198,6 +214,13 @@ type Room struct {
 	lastTime time.Time            // time of the newest message, to keep times monotonic
 	closed   bool
 	removed  bool // closed because the room was removed: nothing more is stored
+
+	// The event log and the sessions of recovery (recovery.go).
+	epoch        string
+	seq          uint64
+	log          []logEntry // the newest cfg.RecoveryEvents events, oldest first
+	sessions     map[string]*session
+	sessionQueue []*session // the sessions in the order they expire
 }
 
 // Peer is where a connection comes from, as the transport tells the room.
@@ -290,8 +313,9 @@ type result struct {
 const storeTimeout = time.Minute
 
 // newRoom loads the room's recent history, clears presence left behind by
-// a crash and starts its writer.
-func newRoom(ctx context.Context, h *Hub, sr storage.Room) (*Room, error) {
+// a crash, takes back rec (the log and sessions a clean shutdown saved;
+// nil for none) and starts its writer.
+func newRoom(ctx context.Context, h *Hub, sr storage.Room, rec *storage.RoomRecovery) (*Room, error) {
 	msgs, err := h.store.RecentMessages(ctx, sr.Name, h.cfg.History)
 	if err != nil {
 		return nil, fmt.Errorf("load history: %w", err)
@@ -309,11 +333,19 @@ func newRoom(ctx context.Context, h *Hub, sr storage.Room) (*Room, error) {
 		dirty:   make(chan struct{}, 1),
 		stop:    make(chan struct{}),
 		stopped: make(chan struct{}),
-		clients: make(map[*Client]struct{}),
-		names:   make(map[string]*presence),
+		clients:  make(map[*Client]struct{}),
+		names:    make(map[string]*presence),
+		epoch:    newEpoch(),
+		sessions: make(map[string]*session),
 	}
 	for _, m := range msgs {
 		r.remember(m)
+	}
+	if rec != nil && r.recovering() {
+		r.restoreLocked(*rec)
+		if len(r.names) > 0 {
+			r.markDirty()
+		}
 	}
 	go r.writer()
 	return r, nil
@@ -385,6 +417,9 @@ func (r *Room) remove(reason string) int {
 // removed refuses with CodeUnavailable.
 func (r *Room) Connect(conn Conn, person *Person) (*Client, error) {
 	c := &Client{room: r, person: person, conn: conn}
+	if r.recovering() {
+		c.pid = newPID()
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -498,7 +533,9 @@ func (r *Room) dropPresenceLocked(p *presence) {
 	if i < len(r.order) && r.order[i] == p {
 		r.order = slices.Delete(r.order, i, i+1)
 	}
-	r.broadcastLocked(newEvent(EventRemoveChatter, p.name), nil)
+	ev := newEvent(EventRemoveChatter, p.name)
+	r.logLocked(ev)
+	r.broadcastLocked(ev, nil)
 	r.markDirty()
 }
 
@@ -662,7 +699,9 @@ func (r *Room) deliver(msgs []storage.Message) int {
 	r.mu.Lock()
 	n := 0
 	for _, m := range msgs {
-		n += r.broadcastLocked(r.remember(m).ev, nil)
+		ev := r.remember(m).ev
+		r.logLocked(ev)
+		n += r.broadcastLocked(ev, nil)
 	}
 	r.mu.Unlock()
 	r.cfg.Metrics.Delivered(n)

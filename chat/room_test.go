@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,6 +28,7 @@ type memStore struct {
 	appends  int // AppendMessages calls
 	failNext error
 	gate     *storeGate // when set, AppendMessages waits on it
+	recovery *storage.RecoveryState
 }
 
 // memRoom is one room of a memStore.
@@ -181,6 +183,24 @@ func (s *memStore) Unban(_ context.Context, name string) (bool, error) {
 	return ok, nil
 }
 
+func (s *memStore) SaveRecovery(_ context.Context, state storage.RecoveryState) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.recovery = &state
+	return nil
+}
+
+func (s *memStore) TakeRecovery(context.Context) (storage.RecoveryState, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.recovery == nil {
+		return storage.RecoveryState{}, false, nil
+	}
+	state := *s.recovery
+	s.recovery = nil
+	return state, true, nil
+}
+
 // storedChatters returns the default room's stored presence.
 func (s *memStore) storedChatters() []string { return s.storedChattersOf(storage.DefaultRoom) }
 
@@ -206,6 +226,7 @@ func (s *memStore) seedChatters(room string, names ...string) {
 type recConn struct {
 	mu     sync.Mutex
 	events []string // "name|arg0"
+	sent   []*Event // every event, as sent
 	closed bool
 }
 
@@ -216,8 +237,11 @@ func (c *recConn) Send(ev *Event) bool {
 		return false
 	}
 	c.events = append(c.events, describe(ev))
+	c.sent = append(c.sent, ev)
 	return true
 }
+
+func (c *recConn) ID() string { return fmt.Sprintf("rec%p", c) }
 
 func (c *recConn) Close() {
 	c.mu.Lock()
@@ -247,6 +271,12 @@ func describe(ev *Event) string {
 	switch a := ev.Args[0].(type) {
 	case string:
 		return ev.Name + "|" + a
+	case json.RawMessage: // an event taken back from a saved log
+		var s string
+		if json.Unmarshal(a, &s) == nil {
+			return ev.Name + "|" + s
+		}
+		return ev.Name + "|" + string(a)
 	case kickedArg:
 		return ev.Name + "|" + a.Reason
 	default:

@@ -136,6 +136,9 @@ const (
 	// maxPresenceGrace bounds --presence-grace: beyond it people gone
 	// are shown present for too long.
 	maxPresenceGrace = 10 * time.Minute
+	// maxRecoveryWindow bounds --recovery-window: a day covers a laptop
+	// closed overnight; the log keeps 1000 events a room in any case.
+	maxRecoveryWindow = 24 * time.Hour
 )
 
 // serveOptions are the flags of `chatserver serve`. Each flag writes
@@ -193,6 +196,8 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 		"refused (rate_limited) messages, or joins, in a row after which the connection is closed")
 	fs.DurationVar(&room.PresenceGrace, "presence-grace", chat.DefaultPresenceGrace,
 		"how long a chatter whose connection dropped stays listed, so that a quick reconnect goes unseen (0: announce at once)")
+	fs.DurationVar(&room.RecoveryWindow, "recovery-window", chat.DefaultRecoveryWindow,
+		"how long a client whose connection dropped may come back and get what it missed, also across a restart (0: off)")
 	fs.IntVar(&eng.SendQueue, "send-queue", 0,
 		"packets that may wait for one client; a client that stops reading is disconnected when it is full "+
 			"(0: automatic, the larger of 4096 and --history + --max-connections + 64)")
@@ -337,6 +342,7 @@ func (o *serveOptions) validateLimits() error {
 		intRange("burst", room.Burst, 1, maxBurst),
 		intRange("flood-limit", room.FloodLimit, 1, maxBurst),
 		durationRange("presence-grace", room.PresenceGrace, 0, maxPresenceGrace),
+		durationRange("recovery-window", room.RecoveryWindow, 0, maxRecoveryWindow),
 		intRange("ip-rate-factor", room.AddressFactor, 1, maxIPRateFactor),
 		intRange("max-payload", eng.MaxPayload, 1, maxPayloadLimit),
 		intRange("max-connections", eng.MaxSessions, 0, math.MaxInt32),

@@ -287,6 +287,9 @@ type msg struct {
 	Reason  string            `json:"reason"`
 	Message string            `json:"message"`
 	ID      string            `json:"id"`
+	// Recovered is socket.recovered at a connect: the connection state
+	// was recovered.
+	Recovered bool `json:"recovered"`
 }
 
 // str returns argument i as a string, failing the test otherwise.

@@ -7,6 +7,7 @@
 package storage
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -119,3 +120,53 @@ var (
 	// be closed and the file checked or replaced.
 	ErrCorrupt = errors.New("database file is corrupt")
 )
+
+// RecoveryState is what a server keeps across a clean restart so that the
+// clients it had recover what they missed (Socket.IO connection state
+// recovery): per room, the position and the recent events of its event
+// log and the sessions of the clients that were connected. A store keeps
+// one: saved at a clean shutdown, taken back (and removed) at the next
+// start.
+type RecoveryState struct {
+	// Saved is when the state was saved, in UTC.
+	Saved time.Time `json:"saved"`
+	// Rooms are the rooms' logs and sessions.
+	Rooms []RoomRecovery `json:"rooms"`
+}
+
+// RoomRecovery is one room's part of a RecoveryState.
+type RoomRecovery struct {
+	Room string `json:"room"`
+	// Epoch names the log's lifetime: offsets of another epoch are not
+	// this log's.
+	Epoch string `json:"epoch"`
+	// Seq is the position of the newest event the log ever held.
+	Seq uint64 `json:"seq"`
+	// Events are the newest events, oldest first, with no gap up to Seq.
+	Events []LoggedEvent `json:"events"`
+	// Sessions are the clients that may recover.
+	Sessions []Session `json:"sessions"`
+}
+
+// LoggedEvent is one event of a room's log as the clients receive it.
+type LoggedEvent struct {
+	Seq  uint64            `json:"seq"`
+	Name string            `json:"name"`
+	Args []json.RawMessage `json:"args"`
+}
+
+// Session is a client that lost its connection and may recover it.
+type Session struct {
+	// PID is the private session id the client recovers with.
+	PID string `json:"pid"`
+	// SocketID is the id the client's socket had, and keeps.
+	SocketID string `json:"socket_id"`
+	// Name and Token are the nickname it held and its resume token.
+	Name  string `json:"name"`
+	Token string `json:"token"`
+	// From is the log position the client has surely seen everything up
+	// to.
+	From uint64 `json:"from"`
+	// Expires is when the session ends, in UTC.
+	Expires time.Time `json:"expires"`
+}

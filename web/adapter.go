@@ -56,10 +56,19 @@ func lost(reason socketio.DisconnectReason) bool {
 // conn adapts one Socket.IO namespace socket to chat.Conn.
 type conn struct {
 	sock   *socketio.Socket
-	encode func(name string, args []any) (*socketio.Prepared, error) // for sock's namespace
+	encode encoder // for sock's namespace
 	person *person
 	once   sync.Once
+	// offsets: the client recovers its connection state, so every event
+	// of a room's log goes to it with its offset as the last argument,
+	// under the encoding key offsetKey.
+	offsets      bool
+	offsetKey    string
+	encodeOffset encoder
 }
+
+// encoder turns a chat event into a Socket.IO packet.
+type encoder = func(ev *chat.Event) (*socketio.Prepared, error)
 
 var _ chat.Conn = (*conn)(nil)
 
@@ -68,15 +77,29 @@ var _ chat.Conn = (*conn)(nil)
 // encoding each chat.Event caches, so a broadcast is encoded once per
 // room, never once per recipient, and an event never goes out under
 // another room's namespace.
-func encoderFor(nsp string) func(name string, args []any) (*socketio.Prepared, error) {
-	return func(name string, args []any) (*socketio.Prepared, error) {
-		return socketio.Prepare(nsp, name, args...)
+func encoderFor(nsp string) encoder {
+	return func(ev *chat.Event) (*socketio.Prepared, error) {
+		return socketio.Prepare(nsp, ev.Name, ev.Args...)
+	}
+}
+
+// offsetEncoderFor is encoderFor for clients that recover: the event's
+// offset goes last.
+func offsetEncoderFor(nsp string) encoder {
+	return func(ev *chat.Event) (*socketio.Prepared, error) {
+		return socketio.Prepare(nsp, ev.Name, append(ev.Args[:len(ev.Args):len(ev.Args)], ev.Offset)...)
 	}
 }
 
 func (c *conn) Send(ev *chat.Event) bool {
 	nsp := c.sock.Namespace()
-	p, err := chat.Encoded(ev, nsp, c.encode)
+	var p *socketio.Prepared
+	var err error
+	if c.offsets && ev.Offset != "" {
+		p, err = chat.Encoded(ev, c.offsetKey, c.encodeOffset)
+	} else {
+		p, err = chat.Encoded(ev, nsp, c.encode)
+	}
 	if err != nil {
 		// Chat events are built from plain strings and structs; failing
 		// to encode one is a programming error, not the client's fault.
@@ -91,6 +114,9 @@ func (c *conn) Send(ev *chat.Event) bool {
 		panic("web: sending chat event " + ev.Name + " to " + nsp + ": " + err.Error())
 	}
 }
+
+// ID returns the socket's id, which a recovering client keeps.
+func (c *conn) ID() string { return c.sock.ID() }
 
 // Close takes the socket out of its room; when it is the connection's
 // last room, the whole connection is closed, as it always was for a
@@ -190,20 +216,54 @@ type connLogs struct {
 	warn, lines *throttle.Log
 }
 
+// recoveryAuth is what a recovering client adds to its CONNECT auth.
+type recoveryAuth struct {
+	PID    string `json:"pid"`
+	Offset string `json:"offset"`
+}
+
 // attach wires one namespace socket to its room. p is the person of the
 // socket's connection and peer where it comes from; leave runs when the
-// socket has left the room.
+// socket has left the room. A Socket.IO v4 client with a recovery session
+// in its CONNECT auth gets its seat back with what it missed (see
+// chat.Room.Resume); any other becomes a new member, told a private
+// session id to recover with if the room keeps them.
 func attach(room *chat.Room, sock *socketio.Socket, p *person, peer chat.Peer, logs connLogs, leave func()) error {
-	cn := &conn{sock: sock, encode: encoderFor(sock.Namespace()), person: p}
-	c, err := room.Connect(cn, p.chat)
-	if err != nil {
-		return err
+	nsp := sock.Namespace()
+	cn := &conn{sock: sock, encode: encoderFor(nsp), person: p, offsets: !sock.ProtocolV2(),
+		offsetKey: nsp + "\x00offset", encodeOffset: offsetEncoderFor(nsp)}
+	var c *chat.Client
+	nick := ""
+	if cn.offsets {
+		var auth recoveryAuth
+		if decodeObject(sock.Auth(), &auth) && auth.PID != "" {
+			var rec chat.Recovered
+			var ok bool
+			if c, rec, ok = room.Resume(cn, p.chat, auth.PID, auth.Offset); ok {
+				sock.Recover(auth.PID, rec.SocketID)
+				sock.Establish() // a chatter already
+				nick = rec.Name
+				logs.lines.Print(cmp.Or(peer.Key, peer.Addr), "chatter recovered", "nick", rec.Name, "room", room.Name(),
+					"sid", sock.SessionID(), "socket", sock.ID(), "addr", peer.Addr, "missed", rec.Missed)
+			}
+		}
+	}
+	if c == nil {
+		var err error
+		if c, err = room.Connect(cn, p.chat); err != nil {
+			return err
+		}
+		if pid := c.PID(); pid != "" && cn.offsets {
+			sock.Recover(pid, "")
+		} else {
+			cn.offsets = false // no session, no offsets
+		}
 	}
 	roomName := room.Name()
 	// The log names the chatter by the nickname it joined with, and
 	// throttles the lines about it by its address. nick is used by the
 	// handlers and OnDisconnect only, which run one at a time.
-	key, nick := cmp.Or(peer.Key, peer.Addr), ""
+	key := cmp.Or(peer.Key, peer.Addr)
 	sock.OnDisconnect(func(reason socketio.DisconnectReason) {
 		if reason == socketio.ReasonSendQueueFull {
 			// Worth a line: the client (or its network) cannot keep up,

@@ -35,7 +35,7 @@
 //   {"op":"exit"}
 // Output (one JSON object per line):
 //   {"type":"ready"}
-//   {"type":"connect","client":"a","id":"..."}
+//   {"type":"connect","client":"a","id":"...","recovered":false}
 //   {"type":"connect_error","client":"a","message":"..."}
 //   {"type":"disconnect","client":"a","reason":"..."}
 //   {"type":"event","client":"a","event":"messages","args":[...]}
@@ -93,7 +93,7 @@ function connect(cmd) {
   sockets.set(cmd.client, s);
   agents.set(cmd.client, agent);
   const client = cmd.client;
-  s.on('connect', () => out({ type: 'connect', client, id: s.id }));
+  s.on('connect', () => out({ type: 'connect', client, id: s.id, recovered: s.recovered }));
   s.on('connect_error', (err) => out({ type: 'connect_error', client, message: String(err && err.message) }));
   s.on('disconnect', (reason) => out({ type: 'disconnect', client, reason }));
   s.onAny((event, ...args) => out({ type: 'event', client, event, args }));

@@ -100,6 +100,8 @@ func (c *recConn) Send(ev *chat.Event) bool {
 
 func (c *recConn) Close() { c.once.Do(func() { close(c.closed) }) }
 
+func (c *recConn) ID() string { return "rec" }
+
 func (c *recConn) find(name string) *chat.Event {
 	c.mu.Lock()
 	defer c.mu.Unlock()

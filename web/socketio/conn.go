@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,10 +22,11 @@ const (
 	maxQueuedPackets = 64
 
 	// maxEarlyPackets bounds what may be emitted to a socket while its
-	// OnConnect function runs (those packets wait for the CONNECT reply).
-	// It matches the Engine.IO default send queue; more closes the
+	// OnConnect function runs (those packets wait for the CONNECT reply):
+	// room for a recovering client's missed events (a chat room's log
+	// keeps 1000) and the broadcasts meanwhile. More closes the
 	// connection as a full send queue would.
-	maxEarlyPackets = 1024
+	maxEarlyPackets = 2048
 )
 
 var (
@@ -339,10 +341,17 @@ func (c *conn) connect(p *packet) {
 
 	var reply []byte // a v2 client is told nothing but the namespace
 	if !c.v2 {
-		reply = make([]byte, 0, 10+len(s.id))
-		reply = append(reply, `{"sid":"`...)
-		reply = append(reply, s.id...) // base64url: nothing to escape
-		reply = append(reply, `"}`...)
+		s.mu.Lock()
+		id, pid := s.id, s.pid
+		s.mu.Unlock()
+		reply = make([]byte, 0, 20+len(id)+len(pid))
+		reply = append(reply, `{"sid":`...)
+		reply = strconv.AppendQuote(reply, id)
+		if pid != "" {
+			reply = append(reply, `,"pid":`...)
+			reply = strconv.AppendQuote(reply, pid)
+		}
+		reply = append(reply, '}')
 	}
 
 	c.mu.Lock()

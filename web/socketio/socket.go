@@ -59,6 +59,7 @@ type Socket struct {
 	conn *conn
 
 	mu                sync.Mutex // guards the fields below and orders sends
+	pid               string     // private session id of the CONNECT reply, or ""
 	auth              json.RawMessage
 	state             socketState
 	early             [][]*engineio.Message // sent while connecting, wait for the reply
@@ -72,7 +73,37 @@ type Socket struct {
 }
 
 // ID returns the Socket.IO socket id (distinct from the Engine.IO sid).
-func (s *Socket) ID() string { return s.id }
+func (s *Socket) ID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.id
+}
+
+// Recover prepares the CONNECT reply of a client that recovers its
+// connection state (Socket.IO 4.6 and later): pid is the private session
+// id the reply carries (and that the client sends back, with the offset
+// of the last event it saw, in the auth of its next CONNECT), and id,
+// when not "", the socket id to keep from the socket it had before. It
+// takes effect only when called in OnConnect, and only for clients of
+// Socket.IO protocol 5 (ProtocolV2 false): v2 clients know nothing of it.
+func (s *Socket) Recover(pid, id string) {
+	if s.conn.v2 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != stateConnecting {
+		return
+	}
+	s.pid = pid
+	if id != "" {
+		s.id = id
+	}
+}
+
+// ProtocolV2 reports whether the client speaks Socket.IO protocol 4 (a
+// v2 client over Engine.IO 3) rather than 5.
+func (s *Socket) ProtocolV2() bool { return s.conn.v2 }
 
 // Namespace returns the namespace name, e.g. "/".
 func (s *Socket) Namespace() string { return s.nsp.name }

@@ -1,0 +1,304 @@
+package chat
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"chatserver/internal/randid"
+	"chatserver/nick"
+	"chatserver/storage"
+)
+
+// Connection state recovery (docs/ARCHITECTURE.md, "Recovery"): every
+// event a room broadcasts (messages, add chatter, remove chatter) gets the
+// next position of the room's event log, and its Offset names that
+// position. A client that loses its connection leaves a session behind
+// for Config.RecoveryWindow; when it comes back with the session's private
+// id and the offset of the last event it saw, Room.Resume gives it its
+// seat back and sends it, in order, every event of the log after that
+// offset. The log keeps the newest Config.RecoveryEvents events; a clean
+// shutdown saves it with the sessions in the store, and the next start
+// takes them back, so that recovery survives a restart.
+
+// Defaults of the recovery settings.
+const (
+	// DefaultRecoveryWindow is serve's --recovery-window: how long a
+	// lost client may recover, as in the reference server.
+	DefaultRecoveryWindow = 2 * time.Minute
+	// DefaultRecoveryEvents is the events a room's log keeps: enough for
+	// a busy room over a phone's lock screen, small enough to keep in
+	// memory and to save at shutdown.
+	DefaultRecoveryEvents = 1000
+	// maxSessions bounds the sessions a room keeps; beyond it the oldest
+	// goes first.
+	maxSessions = 10_000
+	// epochBytes is the entropy of a log's epoch.
+	epochBytes = 6
+	// pidBytes is the entropy of a private session id: as a resume token.
+	pidBytes = tokenBytes
+)
+
+// session is a lost client that may recover.
+type session struct {
+	storage.Session
+	gone bool // resumed or expired: only the queue still holds it
+}
+
+// offset names position seq of the log of epoch, as clients see it.
+func offset(epoch string, seq uint64) string {
+	return epoch + "-" + strconv.FormatUint(seq, 36)
+}
+
+// parseOffset reads an offset; ok is false for anything offset did not
+// make.
+func parseOffset(s string) (epoch string, seq uint64, ok bool) {
+	epoch, num, found := strings.Cut(s, "-")
+	if !found || epoch == "" || len(s) > 64 {
+		return "", 0, false
+	}
+	seq, err := strconv.ParseUint(num, 36, 64)
+	if err != nil {
+		return "", 0, false
+	}
+	return epoch, seq, true
+}
+
+// recovering reports whether the room keeps a log and sessions.
+func (r *Room) recovering() bool { return r.cfg.RecoveryWindow > 0 }
+
+// logLocked gives ev the log's next position and keeps it among the
+// newest events. It must run before ev is first sent. r.mu held.
+func (r *Room) logLocked(ev *Event) {
+	if !r.recovering() {
+		return
+	}
+	r.seq++
+	ev.Offset = offset(r.epoch, r.seq)
+	if len(r.log) >= r.cfg.RecoveryEvents {
+		copy(r.log, r.log[1:])
+		r.log[len(r.log)-1] = logEntry{seq: r.seq, ev: ev}
+		return
+	}
+	r.log = append(r.log, logEntry{seq: r.seq, ev: ev})
+}
+
+// logEntry is one event of the log at its position.
+type logEntry struct {
+	seq uint64
+	ev  *Event
+}
+
+// positionEvent returns an add chatter event for name that is not in the
+// log but carries the log's current position: the last event of a join's
+// replay, so that the joiner's offset says it has seen everything so far.
+// r.mu held.
+func (r *Room) positionEvent(name string) *Event {
+	ev := newEvent(EventAddChatter, name)
+	if r.recovering() {
+		ev.Offset = offset(r.epoch, r.seq)
+	}
+	return ev
+}
+
+// keepSessionLocked leaves a session behind for c, which was joined and
+// lost its connection. r.mu held.
+func (r *Room) keepSessionLocked(c *Client, p *presence) {
+	if !r.recovering() || c.pid == "" {
+		return
+	}
+	now := r.cfg.Now()
+	r.expireSessionsLocked(now)
+	if len(r.sessions) >= maxSessions {
+		r.dropOldestSessionLocked()
+	}
+	s := &session{Session: storage.Session{
+		PID: c.pid, SocketID: c.conn.ID(), Name: p.name, Token: p.token, From: c.from,
+		Expires: now.Add(r.cfg.RecoveryWindow).UTC(),
+	}}
+	r.sessions[s.PID] = s
+	r.sessionQueue = append(r.sessionQueue, s)
+}
+
+// expireSessionsLocked forgets the sessions whose window has passed; they
+// are in the queue in the order they expire. r.mu held.
+func (r *Room) expireSessionsLocked(now time.Time) {
+	for len(r.sessionQueue) > 0 {
+		s := r.sessionQueue[0]
+		if !s.gone && now.Before(s.Expires) {
+			return
+		}
+		r.dropOldestSessionLocked()
+	}
+}
+
+// dropOldestSessionLocked forgets the session at the head of the queue.
+// r.mu held.
+func (r *Room) dropOldestSessionLocked() {
+	s := r.sessionQueue[0]
+	r.sessionQueue[0] = nil
+	r.sessionQueue = r.sessionQueue[1:]
+	if !s.gone && r.sessions[s.PID] == s {
+		delete(r.sessions, s.PID)
+	}
+	s.gone = true
+}
+
+// Recovered is what Resume gives back to the transport.
+type Recovered struct {
+	// SocketID is the id the client's socket had: a recovered socket
+	// keeps it.
+	SocketID string
+	// Name is the nickname it holds again.
+	Name string
+	// Missed is how many events were sent to it again.
+	Missed int
+}
+
+// Resume gives a client that lost its connection its seat back, if it
+// may: pid is the private id of its session and off the offset of the last
+// event it saw ("" when it saw none since it joined). On success the
+// client holds its nickname again, without anyone seeing it leave or
+// return unless its grace had ended, and conn has been sent every event of
+// the log after off, in order, and nothing else; it may send at once. A
+// pid that names no live session, an offset that is not this log's, lies
+// ahead of it or behind what it still holds, or a nickname taken by
+// another since, gives ok false and changes nothing but forgetting the
+// session: the transport then connects the client as a new one.
+func (r *Room) Resume(conn Conn, person *Person, pid, off string) (c *Client, rec Recovered, ok bool) {
+	if !r.recovering() || pid == "" {
+		return nil, Recovered{}, false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, Recovered{}, false
+	}
+	now := r.cfg.Now()
+	r.expireSessionsLocked(now)
+	s := r.sessions[pid]
+	if s == nil || !now.Before(s.Expires) {
+		return nil, Recovered{}, false
+	}
+	// One try: a session is its client's once, right or wrong.
+	delete(r.sessions, pid)
+	s.gone = true
+
+	from := s.From
+	if off != "" {
+		epoch, seq, valid := parseOffset(off)
+		if !valid || epoch != r.epoch || seq < s.From || seq > r.seq {
+			return nil, Recovered{}, false
+		}
+		from = seq
+	}
+	// The log must still hold every event after from.
+	if from < r.seq && (len(r.log) == 0 || r.log[0].seq > from+1) {
+		return nil, Recovered{}, false
+	}
+
+	key := nick.Key(s.Name)
+	p := r.names[key]
+	switch {
+	case p == nil:
+		p = &presence{name: s.Name, token: s.Token, clients: make(map[*Client]struct{})}
+		p.added = newEvent(EventAddChatter, p.name)
+		r.logLocked(p.added)
+		r.addPresenceLocked(p, now)
+		r.broadcastLocked(p.added, p)
+		r.markDirty()
+	case len(p.clients) == 0:
+		p.endGrace() // taken back within its grace: nobody saw it go
+	case p.token != s.Token:
+		return nil, Recovered{}, false // someone else holds the nickname now
+	}
+	// The client keeps its private id, as with the reference server.
+	c = &Client{room: r, person: person, conn: conn, pid: pid, from: from}
+	r.clients[c] = struct{}{}
+	p.clients[c] = struct{}{}
+	c.presence, c.name = p, p.name
+	missed := 0
+	for _, e := range r.log {
+		if e.seq > from {
+			conn.Send(e.ev)
+			missed++
+		}
+	}
+	return c, Recovered{SocketID: s.SocketID, Name: p.name, Missed: missed}, true
+}
+
+// recoveryStateLocked is what the room saves at a clean shutdown. r.mu
+// held.
+func (r *Room) recoveryStateLocked() (storage.RoomRecovery, error) {
+	rec := storage.RoomRecovery{Room: r.name, Epoch: r.epoch, Seq: r.seq}
+	for _, e := range r.log {
+		le := storage.LoggedEvent{Seq: e.seq, Name: e.ev.Name, Args: make([]json.RawMessage, len(e.ev.Args))}
+		for i, a := range e.ev.Args {
+			b, err := json.Marshal(a)
+			if err != nil {
+				return storage.RoomRecovery{}, fmt.Errorf("encode event %d of room %s: %w", e.seq, r.name, err)
+			}
+			le.Args[i] = b
+		}
+		rec.Events = append(rec.Events, le)
+	}
+	now := r.cfg.Now()
+	for _, s := range r.sessionQueue {
+		if !s.gone && now.Before(s.Expires) {
+			rec.Sessions = append(rec.Sessions, s.Session)
+		}
+	}
+	return rec, nil
+}
+
+// restoreLocked takes back what the room saved at the last clean
+// shutdown: the log and its position, and the sessions, each of whose
+// nicknames is held present through a grace from now, so that the clients
+// that come back at once are not seen to leave and return. r.mu held, or
+// r not yet shared.
+func (r *Room) restoreLocked(rec storage.RoomRecovery) {
+	r.epoch, r.seq = rec.Epoch, rec.Seq
+	events := rec.Events
+	if len(events) > r.cfg.RecoveryEvents {
+		events = events[len(events)-r.cfg.RecoveryEvents:]
+	}
+	for _, le := range events {
+		args := make([]any, len(le.Args))
+		for i, a := range le.Args {
+			args[i] = a
+		}
+		ev := newEvent(le.Name, args...)
+		ev.Offset = offset(r.epoch, le.Seq)
+		r.log = append(r.log, logEntry{seq: le.Seq, ev: ev})
+	}
+	now := r.cfg.Now()
+	for _, ss := range rec.Sessions {
+		if !now.Before(ss.Expires) || ss.PID == "" || r.sessions[ss.PID] != nil {
+			continue
+		}
+		s := &session{Session: ss}
+		r.sessions[s.PID] = s
+		r.sessionQueue = append(r.sessionQueue, s)
+		key := nick.Key(ss.Name)
+		if r.names[key] != nil || r.cfg.PresenceGrace <= 0 {
+			continue
+		}
+		p := &presence{name: ss.Name, token: ss.Token, clients: make(map[*Client]struct{})}
+		p.added = r.positionEvent(p.name)
+		r.addPresenceLocked(p, now)
+		p.graceGen++
+		gen := p.graceGen
+		p.stopGrace = r.cfg.AfterFunc(r.cfg.PresenceGrace, func() { r.graceOver(p, gen) })
+	}
+	// The queue expires in order.
+	slices.SortFunc(r.sessionQueue, func(a, b *session) int { return a.Expires.Compare(b.Expires) })
+}
+
+// newEpoch returns the epoch of a new log.
+func newEpoch() string { return randid.Hex(epochBytes) }
+
+// newPID returns a fresh private session id.
+func newPID() string { return randid.Hex(pidBytes) }

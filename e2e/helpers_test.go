@@ -455,11 +455,17 @@ func (d *driver) connect(client, url string, transports ...string) {
 }
 
 // connectWith opens a connection named client with the driver's options
-// opts and waits until it is connected.
-func (d *driver) connectWith(client, url string, opts map[string]any) {
+// opts, waits until it is connected and returns the connect report.
+func (d *driver) connectWith(client, url string, opts map[string]any) msg {
 	d.t.Helper()
 	d.send(d.connectCommand(client, url, opts))
-	d.wait(client+" connected", func(m msg) bool {
+	return d.connected(client)
+}
+
+// connected waits for client's next connect report.
+func (d *driver) connected(client string) msg {
+	d.t.Helper()
+	return d.wait(client+" connected", func(m msg) bool {
 		if m.Client == client && m.Type == "connect_error" {
 			d.t.Fatalf("%s could not connect: %s", client, m.Message)
 		}

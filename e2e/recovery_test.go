@@ -20,24 +20,6 @@ func reconnecting(delayMS int) map[string]any {
 	}
 }
 
-// connectWith connects client with opts and returns its connect report.
-func (d *driver) connectWith(client, url string, opts map[string]any) msg {
-	d.t.Helper()
-	d.send(d.connectCommand(client, url, opts))
-	return d.connected(client)
-}
-
-// connected waits for client's next connect report.
-func (d *driver) connected(client string) msg {
-	d.t.Helper()
-	return d.wait(client+" connected", func(m msg) bool {
-		if m.Client == client && m.Type == "connect_error" {
-			d.t.Fatalf("%s could not connect: %s", client, m.Message)
-		}
-		return m.Client == client && m.Type == "connect"
-	})
-}
-
 // sendAll has client send texts, each acked, in order.
 func (d *driver) sendAll(t testing.TB, client string, texts []string) {
 	t.Helper()

@@ -373,8 +373,13 @@ func (r *Room) Close() {
 	r.once.Do(func() {
 		r.mu.Lock()
 		r.closed = true
-		for _, p := range r.names {
+		// A nickname held only by its grace has no connection: it is not
+		// stored as present (its session, if any, is kept for recovery).
+		for key, p := range r.names {
 			p.endGrace()
+			if len(p.clients) == 0 {
+				r.forgetPresenceLocked(key, p)
+			}
 		}
 		r.mu.Unlock()
 		close(r.stop)
@@ -519,6 +524,16 @@ func (r *Room) kick(name, reason string) (int, bool) {
 
 type kickedArg struct {
 	Reason string `json:"reason"`
+}
+
+// forgetPresenceLocked forgets p, present under key, without telling
+// anyone: the room is closing. r.mu held.
+func (r *Room) forgetPresenceLocked(key string, p *presence) {
+	delete(r.names, key)
+	r.hub.lim.releaseNick(key, p.msgs, r.cfg.Now())
+	if i := slices.Index(r.order, p); i >= 0 {
+		r.order = slices.Delete(r.order, i, i+1)
+	}
 }
 
 // dropPresenceLocked forgets p and announces its departure. Its message

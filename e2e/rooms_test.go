@@ -481,7 +481,9 @@ func TestRoomsSurviveARestart(t *testing.T) {
 		t.Fatalf("room add with no server: exit %d, %q %q", r.code, r.stdout, r.stderr)
 	}
 
-	srv = startServer(t, db)
+	// Without a grace, ann (not coming back) is not held present
+	// through the restart.
+	srv = startServer(t, db, "--presence-grace", "0")
 	d.connect("lobby", srv.url, "websocket")
 	if got, want := d.roomsAsked("lobby"), "general / | chess /chess one move a day | games /games board games"; got != want {
 		t.Errorf("rooms after the restart: %s, want %s", got, want)

@@ -8,6 +8,9 @@
 //
 //	meta      "app"    → "chatserver"   marks the file as chatserver's
 //	          "schema" → "2"            layout version, decimal
+//	          "recovery" → JSON         the recovery state a clean shutdown saved
+//	                                    (storage.RecoveryState), deleted when the next
+//	                                    start takes it; absent after a crash
 //	bans      nick.Key(nickname) → expiry, RFC 3339 with nanoseconds, UTC
 //	rooms     one nested bucket per room, named by its name
 //	          (storage.CheckRoomName), each holding:

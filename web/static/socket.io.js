@@ -800,9 +800,10 @@
       var name = this._transportFor(fallback);
       if (!name) {
         var err = new Error('no usable transport');
-        this._fire('error', err);
-        this._activeSockets().forEach(function (s) { s._fire('connect_error', err); });
+        var active = this._activeSockets();
         this._stopAll();
+        this._fire('error', err);
+        active.forEach(function (s) { s._fire('connect_error', err); });
         return;
       }
       var engine = new Engine(this.uri, name, this.opts.query);

@@ -68,10 +68,13 @@
    */
   var JOIN_RETRY_MS = 3000;
   /**
-   * A room the room list no longer names while the page is in it is being removed: its kick,
-   * with the operator's reason, follows. The page waits this long for it before leaving anyway.
+   * A kick is followed by the server's DISCONNECT for that room, and a room the room list no
+   * longer names while the page is in it is being removed: its kick, with the operator's reason,
+   * follows. The page waits this long for them before leaving by itself. (Leaving first would
+   * race the server: a DISCONNECT for a namespace the server has already left ends the whole
+   * connection, every room's.)
    */
-  var REMOVAL_WAIT_MS = 3000;
+  var SERVER_WAIT_MS = 3000;
 
   /** The room of namespace "/", and the rule for the names of the others. */
   var DEFAULT_ROOM = 'general';
@@ -227,7 +230,7 @@
     var room = {
       name: name,
       socket: manager.socket(isDefault ? '/' : '/' + name),
-      topic: '',
+      topic: topicOf(name),
       me: null,            // nickname the server confirmed for us, or null when not in the room
       wanted: null,        // nickname to (re-)join with on every connect, or null
       token: null,         // resume token from the last join ack
@@ -256,7 +259,9 @@
       jump: false,         // off screen: the "New messages" button was shown
       listed: false,       // a room list from the server named it
       removed: false,      // the room list dropped it: it is being removed
+      kicked: false,       // kicked on this connection: its end is final
       kickReason: '',
+      kickTimer: null,
       removalTimer: null
     };
     room.list.setAttribute('aria-label', 'Messages in ' + name);
@@ -316,7 +321,7 @@
     if (!saved || typeof saved !== 'object') return { nick: null, rooms: {} };
     if (typeof saved.name === 'string') {
       var seat = {};
-      seat[DEFAULT_ROOM] = { name: saved.name, token: saved.token };
+      seat[DEFAULT_ROOM] = { name: saved.name, token: typeof saved.token === 'string' ? saved.token : null };
       return { nick: saved.name, rooms: seat };
     }
     var rooms = {};
@@ -438,7 +443,7 @@
       return;
     }
     // Its kick, with the reason, is on its way.
-    room.removalTimer = setTimeout(function () { dropRoom(room, removedLine(room)); }, REMOVAL_WAIT_MS);
+    room.removalTimer = setTimeout(function () { dropRoom(room, removedLine(room)); }, SERVER_WAIT_MS);
   }
 
   function removedLine(room) {
@@ -452,10 +457,12 @@
   function dropRoom(room, line, notice) {
     if (room.name === DEFAULT_ROOM || page.rooms.get(room.name) !== room) return;
     clearTimeout(room.removalTimer);
+    clearTimeout(room.kickTimer);
     clearTimeout(room.graceTimer);
     page.rooms.delete(room.name);
     room.socket.off();
-    room.socket.disconnect();
+    // A room being removed is left by the server, which says so (see SERVER_WAIT_MS).
+    if (!room.removed || !room.socket.connected) room.socket.disconnect();
     var general = defaultRoom();
     if (isCurrent(room)) {
       showRoom(general);
@@ -1098,10 +1105,13 @@
     el.reconnect.hidden = kind !== 'disconnected';
   }
 
-  /** After a room's socket lost its connection: what the page as a whole is now. */
-  function connectionChanged(reason) {
+  /**
+   * After a room's socket lost its connection: what the page as a whole is now. final: the end
+   * was meant (we left, or were kicked), not the server closing a connection nobody used.
+   */
+  function connectionChanged(reason, final) {
     if (anyRoom(function (room) { return room.socket.connected; })) return; // still there
-    if (reason !== 'io client disconnect' && !connectionNeeded()) {
+    if (!final && reason !== 'io client disconnect' && !connectionNeeded()) {
       // The server closed a connection that never got into a room (not joined in time, or
       // pushed out by newer ones): no reconnecting; the next join connects again.
       page.rooms.forEach(function (room) { room.socket.disconnect(); });
@@ -1143,6 +1153,7 @@
       var how = socket.transport === 'polling' ? 'long-polling' : 'WebSocket';
       setStatus('connected', 'Connected', 'Connected over ' + how);
       room.joinedOnce = false;
+      room.kicked = false;
       if (room.wanted) join(room, room.wanted, true);
       if (room.name === DEFAULT_ROOM) requestRooms();
     });
@@ -1151,11 +1162,12 @@
       room.replaying = false;
       room.joinSeq += 1; // a join ack that can no longer come is not waited for
       setJoining(room, false);
+      clearTimeout(room.kickTimer);
       if (room.removed) {
         dropRoom(room, removedLine(room));
         return;
       }
-      connectionChanged(reason);
+      connectionChanged(reason, room.kicked);
     });
 
     socket.on('connect_error', function (err) {
@@ -1201,7 +1213,12 @@
       saveSeats();
       if (isCurrent(room)) showMe();
       resetChatters(room);
-      socket.disconnect(); // no automatic way back in
+      // No automatic way back in: the server's DISCONNECT follows (see SERVER_WAIT_MS).
+      room.kicked = true;
+      clearTimeout(room.kickTimer);
+      room.kickTimer = setTimeout(function () {
+        if (socket.connected) socket.disconnect();
+      }, SERVER_WAIT_MS);
       setPhase(room, 'join');
       // A room being removed kicks everyone out: the room list tells.
       if (room.name !== DEFAULT_ROOM && defaultRoom().socket.connected) requestRooms();

@@ -405,6 +405,18 @@ function namespacesConnected(page) {
   return Array.from(found).sort();
 }
 
+/**
+ * Joins room nsp as name on a connection of its own, opened by page with the Socket.IO client it
+ * loaded (not the page's own chat). Returns the join's ack.
+ */
+async function joinElsewhere(page, nsp, name) {
+  return page.evaluate(({ nsp, name }) => new Promise((resolve) => {
+    const socket = window.io(nsp, { forceNew: true, transports: ['websocket'] });
+    socket.on('connect', () => socket.emit('join', name, resolve));
+    socket.on('connect_error', (err) => resolve({ error: err.message }));
+  }), { nsp, name });
+}
+
 /** Where the room strip of a phone sits and whether a thumb can use it. */
 async function roomStrip(page) {
   return page.evaluate(() => {
@@ -490,6 +502,23 @@ async function rooms(run) {
   await ada.evaluate(() => { location.hash = '#no-such-room'; });
   s = await run.until(ada, 'general with a notice about the unknown room', (st) => st.room === 'general' && /no-such-room/.test(st.notice));
   run.expect(roomList(s) === 'general games', 'ada (desktop) lists an unknown room: ' + JSON.stringify(s.rooms));
+
+  // A nickname taken in one room only: the page asks for another one there, with the usual
+  // line, and keeps the person's nickname everywhere else.
+  const cat = await run.open('cat (desktop)', 'desktop');
+  const other = await joinElsewhere(cat, '/games', 'cat');
+  run.expect(other && other.ok, 'another "cat" could not join games: ' + JSON.stringify(other));
+  await run.join(cat, 'cat');
+  await enter(run, cat, 'games');
+  s = await run.until(cat, 'a line saying the nickname is taken in games', (st) => st.phase === 'join' &&
+    /already using/i.test(st.joinError) && st.me === '');
+  await run.screenshot(cat, 'desktop-room-nickname-taken');
+  await run.join(cat, 'kitty');
+  await run.chattersAre(cat, ['ada', 'bob', 'cat', 'kitty']);
+  s = await enter(run, cat, 'general');
+  run.expect(s.me === 'cat' && s.phase === 'chat', 'cat (desktop) is not cat in general any more: ' + JSON.stringify(s));
+  await cat.close();
+  await run.chattersAre(ada, ['ada', 'bob']);
 
   // A room the operator adds while the pages are open appears in both lists at once.
   await run.ask('room', ['add', 'music', '--topic', 'Records, gigs and practice rooms']);

@@ -546,11 +546,19 @@ async function rooms(run) {
     transcript(st).join('\n') === ['bob: Who is in for Catan on Friday?', 'ada: Count me in for Friday.'].join('\n'));
   await run.chattersAre(ada, ['ada', 'bob']);
 
-  // A room removed while a page is in it: the page says so, drops it and goes to general.
+  // A room removed while a page is in it: the page says so, drops it and goes to general. The
+  // other rooms stay on the same connection.
+  const connections = [ada.handshakes, bob.handshakes];
   await run.ask('room', ['remove', 'games']);
   s = await run.until(bob, 'back in general, games gone', (st) => st.room === 'general' && st.hash === '#general' &&
     roomList(st) === 'general music' && st.system.some((line) => /games/.test(line) && /removed/.test(line)));
   await run.until(ada, 'games gone from the list', (st) => roomList(st) === 'general music');
+  await bob.focus('#chat_input');
+  await run.say(bob, 'Games is gone, see you in music.');
+  await run.sees(ada, 'bob', 'Games is gone, see you in music.');
+  run.expect(ada.handshakes === connections[0] && bob.handshakes === connections[1] &&
+    (await run.state(ada)).status === 'connected' && (await run.state(bob)).status === 'connected',
+  'the removal of games cost a connection: ' + JSON.stringify([connections, [ada.handshakes, bob.handshakes]]));
   await run.screenshot(bob, 'phone-room-removed');
 
   // After a server restart both pages reconnect every room they are in, each with its token.

@@ -65,7 +65,8 @@ type Room struct {
 
 // Message is one stored chat message.
 type Message struct {
-	// ID is assigned by the store: strictly increasing, never reused.
+	// ID is assigned by the store: strictly increasing within its room,
+	// never reused by it (a room removed and added again begins anew).
 	ID uint64 `json:"id"`
 	// Name is the sender's nickname as it was when the message was sent.
 	Name string `json:"name"`

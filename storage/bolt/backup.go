@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"context"
 	"io"
 
 	"go.etcd.io/bbolt"
@@ -23,7 +24,7 @@ import (
 // copy then holds what the store still has.
 func (s *Store) Backup(to func(size int64) io.Writer) (int64, error) {
 	var n int64
-	err := s.view("backup", func(tx *bbolt.Tx) error {
+	err := s.view(context.Background(), "backup", func(tx *bbolt.Tx) error {
 		var err error
 		n, err = tx.WriteTo(to(tx.Size()))
 		return err

@@ -42,10 +42,10 @@ func TestBackupIsACompleteDatabase(t *testing.T) {
 	src := testPath(t)
 	s := openStore(t, src, Options{History: 5})
 	mustAppend(t, s, msgs("one", "two", "three"))
-	if err := s.Ban("mallory", baseTime.Add(time.Hour)); err != nil {
+	if err := s.Ban(t.Context(), "mallory", baseTime.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetChatters([]string{"alice", "bob"}); err != nil {
+	if err := s.SetChatters(t.Context(), storage.DefaultRoom, []string{"alice", "bob"}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -70,10 +70,10 @@ func TestBackupIsACompleteDatabase(t *testing.T) {
 			if got := texts(mustRecent(t, c)); !slices.Equal(got, []string{"one", "two", "three"}) {
 				t.Errorf("messages in the copy: %q", got)
 			}
-			if _, banned, err := c.BanExpiry("MALLORY", baseTime); err != nil || !banned {
+			if _, banned, err := c.BanExpiry(t.Context(), "MALLORY", baseTime); err != nil || !banned {
 				t.Errorf("ban in the copy: %v, %v", banned, err)
 			}
-			if names, err := c.Chatters(); err != nil || !slices.Equal(names, []string{"alice", "bob"}) {
+			if names, err := c.Chatters(t.Context(), storage.DefaultRoom); err != nil || !slices.Equal(names, []string{"alice", "bob"}) {
 				t.Errorf("chatters in the copy: %q, %v", names, err)
 			}
 		})
@@ -95,7 +95,7 @@ func TestBackupIsOneMoment(t *testing.T) {
 			if !started {
 				started = true
 				go func() {
-					_, err := s.AppendMessages(msgs("during"))
+					_, err := s.AppendMessages(t.Context(), storage.DefaultRoom, msgs("during"))
 					committed <- err
 				}()
 			}

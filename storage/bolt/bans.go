@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"time"
 
@@ -15,15 +16,15 @@ import (
 // (nick.Key), whatever its case.
 func banKey(name string) []byte { return []byte(nick.Key(name)) }
 
-// Ban refuses name (and every name nick.Key equates with it) until the
-// given time, replacing any earlier ban of that nickname. The expiry is
+// Ban refuses name (and every name nick.Key equates with it) in every
+// room until the given time, replacing any earlier ban of that nickname. The expiry is
 // stored in UTC with nanoseconds. While the file is gone (Check), nothing
 // is written and the error wraps ErrFileGone.
-func (s *Store) Ban(name string, until time.Time) error {
-	if err := s.durable("ban"); err != nil {
+func (s *Store) Ban(ctx context.Context, name string, until time.Time) error {
+	if err := s.durable(ctx, "ban"); err != nil {
 		return err
 	}
-	return s.update("ban", func(tx *bbolt.Tx) error {
+	return s.update(ctx, "ban", func(tx *bbolt.Tx) error {
 		b, err := bucket(tx, bucketBans)
 		if err != nil {
 			return err
@@ -35,12 +36,12 @@ func (s *Store) Ban(name string, until time.Time) error {
 // Unban lifts the ban of name's nickname (nick.Key) and reports whether a
 // ban entry existed, expired or not. When there was none it writes nothing.
 // While the file is gone (Check), it refuses like Ban.
-func (s *Store) Unban(name string) (bool, error) {
-	if err := s.durable("unban"); err != nil {
+func (s *Store) Unban(ctx context.Context, name string) (bool, error) {
+	if err := s.durable(ctx, "unban"); err != nil {
 		return false, err
 	}
 	var found bool
-	err := s.update("unban", func(tx *bbolt.Tx) error {
+	err := s.update(ctx, "unban", func(tx *bbolt.Tx) error {
 		found = false
 		b, err := bucket(tx, bucketBans)
 		if err != nil {
@@ -59,12 +60,12 @@ func (s *Store) Unban(name string) (bool, error) {
 }
 
 // BanExpiry reports whether name's nickname (nick.Key) is banned at now
-// and until when. A ban whose expiry is not after now reports banned false and
+// and until when. Bans hold in every room. A ban whose expiry is not after now reports banned false and
 // a zero time. It never writes (so it works on a read-only store): expired
 // entries stay until Ban overwrites them or Unban removes them, and are
 // invisible meanwhile.
-func (s *Store) BanExpiry(name string, now time.Time) (until time.Time, banned bool, err error) {
-	err = s.view("ban expiry", func(tx *bbolt.Tx) error {
+func (s *Store) BanExpiry(ctx context.Context, name string, now time.Time) (until time.Time, banned bool, err error) {
+	err = s.view(ctx, "ban expiry", func(tx *bbolt.Tx) error {
 		until, banned = time.Time{}, false
 		b, err := bucket(tx, bucketBans)
 		if b == nil {

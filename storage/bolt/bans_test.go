@@ -24,7 +24,7 @@ func TestBans(t *testing.T) {
 		"zoneMe": day.In(time.FixedZone("UTC-5", -5*60*60)),
 		"ας":     day, // final sigma
 	} {
-		if err := s.Ban(name, until); err != nil {
+		if err := s.Ban(t.Context(), name, until); err != nil {
 			t.Fatalf("Ban(%q): %v", name, err)
 		}
 	}
@@ -49,7 +49,7 @@ func TestBans(t *testing.T) {
 	}
 	for _, tt := range expiry {
 		t.Run("BanExpiry "+tt.name+" at "+tt.at.Format(time.TimeOnly), func(t *testing.T) {
-			until, banned, err := s.BanExpiry(tt.name, tt.at)
+			until, banned, err := s.BanExpiry(t.Context(), tt.name, tt.at)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -70,10 +70,10 @@ func TestBans(t *testing.T) {
 	})
 
 	t.Run("ban again replaces the expiry", func(t *testing.T) {
-		if err := s.Ban("BOB", hour); err != nil {
+		if err := s.Ban(t.Context(), "BOB", hour); err != nil {
 			t.Fatal(err)
 		}
-		if until, banned, err := s.BanExpiry("bob", now); err != nil || !banned || !until.Equal(hour) {
+		if until, banned, err := s.BanExpiry(t.Context(), "bob", now); err != nil || !banned || !until.Equal(hour) {
 			t.Errorf("BanExpiry(bob) = %v, %v, %v; want %v, true", until, banned, err, hour)
 		}
 	})
@@ -89,13 +89,13 @@ func TestBans(t *testing.T) {
 	}
 	for _, tt := range unban {
 		t.Run("Unban "+tt.name, func(t *testing.T) {
-			found, err := s.Unban(tt.name)
+			found, err := s.Unban(t.Context(), tt.name)
 			if err != nil || found != tt.found {
 				t.Errorf("Unban(%q) = %v, %v; want %v, nil", tt.name, found, err, tt.found)
 			}
 		})
 	}
-	if _, banned, _ := s.BanExpiry("ann", now); banned {
+	if _, banned, _ := s.BanExpiry(t.Context(), "ann", now); banned {
 		t.Error("ann still banned after Unban")
 	}
 }
@@ -107,14 +107,14 @@ func TestBansSurviveReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Ban("Ann", until); err != nil {
+	if err := s.Ban(t.Context(), "Ann", until); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	ro := openStore(t, path, Options{ReadOnly: true})
-	got, banned, err := ro.BanExpiry("ann", until.Add(-time.Second))
+	got, banned, err := ro.BanExpiry(t.Context(), "ann", until.Add(-time.Second))
 	if err != nil || !banned || !got.Equal(until) {
 		t.Errorf("BanExpiry after reopen = %v, %v, %v; want %v, true, nil (nanoseconds kept)", got, banned, err, until)
 	}
@@ -157,7 +157,7 @@ func TestBansUnderOlderKeysStillMatch(t *testing.T) {
 			before := readFile(t, path)
 			s := openStore(t, path, Options{ReadOnly: readOnly})
 			for _, tt := range expiry {
-				until, banned, err := s.BanExpiry(tt.name, now)
+				until, banned, err := s.BanExpiry(t.Context(), tt.name, now)
 				if err != nil || banned != tt.banned || !until.Equal(tt.until) {
 					t.Errorf("BanExpiry(%q) = %v, %v, %v; want %v, %v", tt.name, until, banned, err, tt.until, tt.banned)
 				}
@@ -211,7 +211,7 @@ func fileWithBans(t *testing.T, bans map[string]time.Time) string {
 func storedBans(t *testing.T, s *Store) map[string]time.Time {
 	t.Helper()
 	got := make(map[string]time.Time)
-	err := s.view("test", func(tx *bbolt.Tx) error {
+	err := s.view(t.Context(), "test", func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketBans).ForEach(func(k, v []byte) error {
 			until, err := decodeExpiry(k, v)
 			got[string(k)] = until

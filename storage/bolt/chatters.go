@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"context"
 	"fmt"
 
 	"go.etcd.io/bbolt"
@@ -9,54 +10,75 @@ import (
 )
 
 // RemoveChatter removes every present name that is the same nickname as
-// name (nick.Key) and reports whether there was one. When there was none
-// it writes nothing.
-func (s *Store) RemoveChatter(name string) (bool, error) {
-	var found bool
-	err := s.update("remove chatter", func(tx *bbolt.Tx) error {
-		found = false
-		b, err := bucket(tx, bucketChatters)
-		if err != nil {
-			return err
+// name (nick.Key) from room, or from every room when room is "", and
+// returns the rooms it was removed from: storage.DefaultRoom first, the
+// others by name; none when no room had it, and then nothing is written.
+// A room that does not exist gives storage.ErrNoSuchRoom.
+func (s *Store) RemoveChatter(ctx context.Context, room, name string) ([]string, error) {
+	op := roomOp("remove chatter from", room)
+	if room == "" {
+		op = "remove chatter from every room"
+	}
+	var removed []string
+	err := s.update(ctx, op, func(tx *bbolt.Tx) error {
+		removed = nil
+		names := []string{room}
+		if room == "" {
+			rooms, err := bucket(tx, bucketRooms)
+			if err != nil {
+				return err
+			}
+			if names, err = roomNames(rooms); err != nil {
+				return err
+			}
 		}
 		key := nick.Key(name)
-		var match [][]byte
-		if err := b.ForEach(func(k, _ []byte) error {
-			if nick.Key(string(k)) == key {
-				match = append(match, []byte(string(k)))
+		for _, rn := range names {
+			r, err := s.room(tx, rn)
+			if err != nil {
+				return err
 			}
-			return nil
-		}); err != nil {
-			return err
+			var match [][]byte
+			if err := r.chatters.ForEach(func(k, _ []byte) error {
+				if nick.Key(string(k)) == key {
+					match = append(match, []byte(string(k)))
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			for _, k := range match {
+				if err := r.chatters.Delete(k); err != nil {
+					return fmt.Errorf("room %s: delete %q: %w", rn, k, err)
+				}
+			}
+			if len(match) > 0 {
+				removed = append(removed, rn)
+			}
 		}
-		if len(match) == 0 {
+		if len(removed) == 0 {
 			return errNoChange
 		}
-		for _, k := range match {
-			if err := b.Delete(k); err != nil {
-				return fmt.Errorf("delete %q: %w", k, err)
-			}
-		}
-		found = true
 		return nil
 	})
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	return found, nil
+	return removed, nil
 }
 
-// Chatters returns the present names in byte order (sort.Strings order).
-// The slice is the caller's.
-func (s *Store) Chatters() ([]string, error) {
+// Chatters returns the names present in room in byte order (sort.Strings
+// order). A room that does not exist gives storage.ErrNoSuchRoom. The
+// slice is the caller's.
+func (s *Store) Chatters(ctx context.Context, room string) ([]string, error) {
 	var names []string
-	err := s.view("chatters", func(tx *bbolt.Tx) error {
+	err := s.view(ctx, roomOp("chatters of", room), func(tx *bbolt.Tx) error {
 		names = nil
-		b, err := bucket(tx, bucketChatters)
-		if b == nil {
+		r, err := s.room(tx, room)
+		if r.chatters == nil {
 			return err
 		}
-		return b.ForEach(func(k, _ []byte) error {
+		return r.chatters.ForEach(func(k, _ []byte) error {
 			names = append(names, string(k))
 			return nil
 		})
@@ -67,14 +89,22 @@ func (s *Store) Chatters() ([]string, error) {
 	return names, nil
 }
 
-// SetChatters replaces the presence set with names (each exactly as given)
-// in one transaction.
-func (s *Store) SetChatters(names []string) error {
-	return s.update("set chatters", func(tx *bbolt.Tx) error {
-		if err := recreate(tx, bucketChatters); err != nil {
+// SetChatters replaces the presence set of room with names (each exactly
+// as given) in one transaction. A room that does not exist gives
+// storage.ErrNoSuchRoom.
+func (s *Store) SetChatters(ctx context.Context, room string, names []string) error {
+	return s.update(ctx, roomOp("set chatters of", room), func(tx *bbolt.Tx) error {
+		r, err := s.room(tx, room)
+		if err != nil {
 			return err
 		}
-		b := tx.Bucket(bucketChatters)
+		if err := r.b.DeleteBucket(bucketChatters); err != nil {
+			return fmt.Errorf("delete bucket %s: %w", bucketChatters, err)
+		}
+		b, err := r.b.CreateBucket(bucketChatters)
+		if err != nil {
+			return fmt.Errorf("create bucket %s: %w", bucketChatters, err)
+		}
 		for _, name := range names {
 			if err := b.Put([]byte(name), []byte{}); err != nil {
 				return fmt.Errorf("put %q: %w", name, err)
@@ -82,15 +112,4 @@ func (s *Store) SetChatters(names []string) error {
 		}
 		return nil
 	})
-}
-
-// recreate replaces bucket name with an empty one.
-func recreate(tx *bbolt.Tx, name []byte) error {
-	if err := tx.DeleteBucket(name); err != nil {
-		return fmt.Errorf("delete bucket %s: %w", name, err)
-	}
-	if _, err := tx.CreateBucket(name); err != nil {
-		return fmt.Errorf("create bucket %s: %w", name, err)
-	}
-	return nil
 }

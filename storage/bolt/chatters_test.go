@@ -1,8 +1,11 @@
 package bolt
 
 import (
+	"errors"
 	"slices"
 	"testing"
+
+	"chatserver/storage"
 )
 
 func TestChatters(t *testing.T) {
@@ -38,19 +41,19 @@ func TestChatters(t *testing.T) {
 				var err error
 				switch st.op {
 				case "remove":
-					var found bool
-					found, err = s.RemoveChatter(st.name)
-					if err == nil && found != st.found {
-						t.Errorf("RemoveChatter(%q) = %v, want %v", st.name, found, st.found)
+					var from []string
+					from, err = s.RemoveChatter(t.Context(), storage.DefaultRoom, st.name)
+					if want := map[bool][]string{true: {storage.DefaultRoom}}[st.found]; err == nil && !slices.Equal(from, want) {
+						t.Errorf("RemoveChatter(%q) = %q, want %q", st.name, from, want)
 					}
 				case "set":
-					err = s.SetChatters(st.names)
+					err = s.SetChatters(t.Context(), storage.DefaultRoom, st.names)
 				}
 				if err != nil {
 					t.Fatalf("%s %q: %v", st.op, st.name, err)
 				}
 			}
-			got, err := s.Chatters()
+			got, err := s.Chatters(t.Context(), storage.DefaultRoom)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -63,13 +66,13 @@ func TestChatters(t *testing.T) {
 
 func TestSetChattersRefusesAnEmptyNameAndKeepsTheSet(t *testing.T) {
 	s := openStore(t, testPath(t), Options{})
-	if err := s.SetChatters([]string{"ann"}); err != nil {
+	if err := s.SetChatters(t.Context(), storage.DefaultRoom, []string{"ann"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetChatters([]string{"bob", ""}); err == nil {
+	if err := s.SetChatters(t.Context(), storage.DefaultRoom, []string{"bob", ""}); err == nil {
 		t.Error(`SetChatters(["bob", ""]) succeeded, want an error`)
 	}
-	if got, err := s.Chatters(); err != nil || !slices.Equal(got, []string{"ann"}) {
+	if got, err := s.Chatters(t.Context(), storage.DefaultRoom); err != nil || !slices.Equal(got, []string{"ann"}) {
 		t.Errorf("after the refused write Chatters() = %q, %v; want [ann]", got, err)
 	}
 }
@@ -82,7 +85,7 @@ func TestPresenceLeftByCrashStaysUntilReplaced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := crashed.SetChatters([]string{"ann", "bob"}); err != nil {
+	if err := crashed.SetChatters(t.Context(), storage.DefaultRoom, []string{"ann", "bob"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := crashed.Close(); err != nil {
@@ -90,10 +93,10 @@ func TestPresenceLeftByCrashStaysUntilReplaced(t *testing.T) {
 	}
 
 	s := openStore(t, path, Options{})
-	if got, err := s.Chatters(); err != nil || !slices.Equal(got, []string{"ann", "bob"}) {
+	if got, err := s.Chatters(t.Context(), storage.DefaultRoom); err != nil || !slices.Equal(got, []string{"ann", "bob"}) {
 		t.Fatalf("after restart Chatters() = %q, %v; want the stale [ann bob]", got, err)
 	}
-	if err := s.SetChatters(nil); err != nil {
+	if err := s.SetChatters(t.Context(), storage.DefaultRoom, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -101,7 +104,100 @@ func TestPresenceLeftByCrashStaysUntilReplaced(t *testing.T) {
 	}
 
 	s = openStore(t, path, Options{ReadOnly: true})
-	if got, err := s.Chatters(); err != nil || len(got) != 0 {
+	if got, err := s.Chatters(t.Context(), storage.DefaultRoom); err != nil || len(got) != 0 {
 		t.Errorf("after clearing and reopening Chatters() = %q, %v; want none", got, err)
+	}
+}
+
+func TestChattersPerRoom(t *testing.T) {
+	s := openStore(t, testPath(t), Options{})
+	mustAddRoom(t, s, "games", "music")
+	for room, names := range map[string][]string{
+		storage.DefaultRoom: {"ann", "bob"},
+		"games":             {"Bob", "cy"},
+		"music":             {},
+	} {
+		if err := s.SetChatters(t.Context(), room, names); err != nil {
+			t.Fatalf("SetChatters(%s): %v", room, err)
+		}
+	}
+	// Replacing one room's set leaves the others alone.
+	if err := s.SetChatters(t.Context(), "music", []string{"dee"}); err != nil {
+		t.Fatal(err)
+	}
+	for room, want := range map[string][]string{
+		storage.DefaultRoom: {"ann", "bob"},
+		"games":             {"Bob", "cy"},
+		"music":             {"dee"},
+	} {
+		if got := mustChatters(t, s, room); !slices.Equal(got, want) {
+			t.Errorf("Chatters(%s) = %q, want %q", room, got, want)
+		}
+	}
+}
+
+func TestRemoveChatter(t *testing.T) {
+	tests := []struct {
+		name       string
+		room, nick string
+		wantFrom   []string
+		want       map[string][]string // the sets afterwards
+	}{
+		{"from one room", "games", "BOB", []string{"games"}, map[string][]string{
+			storage.DefaultRoom: {"ann", "bob"}, "games": {"cy"}, "music": {"bob"}, "quiet": nil}},
+		{"from the default room", storage.DefaultRoom, "bob", []string{storage.DefaultRoom}, map[string][]string{
+			storage.DefaultRoom: {"ann"}, "games": {"Bob", "cy"}, "music": {"bob"}, "quiet": nil}},
+		{"from every room, default first, then by name", "", "bob", []string{storage.DefaultRoom, "games", "music"}, map[string][]string{
+			storage.DefaultRoom: {"ann"}, "games": {"cy"}, "music": nil, "quiet": nil}},
+		{"from every room, found in one", "", "cy", []string{"games"}, map[string][]string{
+			storage.DefaultRoom: {"ann", "bob"}, "games": {"Bob"}, "music": {"bob"}, "quiet": nil}},
+		{"from every room, found in none", "", "zoe", nil, map[string][]string{
+			storage.DefaultRoom: {"ann", "bob"}, "games": {"Bob", "cy"}, "music": {"bob"}, "quiet": nil}},
+		{"from a room that lacks the name", "quiet", "ann", nil, map[string][]string{
+			storage.DefaultRoom: {"ann", "bob"}, "games": {"Bob", "cy"}, "music": {"bob"}, "quiet": nil}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := testPath(t)
+			s := openStore(t, path, Options{})
+			mustAddRoom(t, s, "music", "games", "quiet")
+			for room, names := range map[string][]string{
+				storage.DefaultRoom: {"ann", "bob"},
+				"games":             {"Bob", "cy"},
+				"music":             {"bob"},
+			} {
+				if err := s.SetChatters(t.Context(), room, names); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := readFile(t, path)
+			from, err := s.RemoveChatter(t.Context(), tt.room, tt.nick)
+			if err != nil || !slices.Equal(from, tt.wantFrom) {
+				t.Errorf("RemoveChatter(%q, %q) = %q, %v; want %q, nil", tt.room, tt.nick, from, err, tt.wantFrom)
+			}
+			if len(tt.wantFrom) == 0 {
+				assertUnchanged(t, path, before)
+			}
+			for room, want := range tt.want {
+				if got := mustChatters(t, s, room); !slices.Equal(got, want) {
+					t.Errorf("Chatters(%s) = %q, want %q", room, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestChatterCallsOnMissingRooms(t *testing.T) {
+	s := openStore(t, testPath(t), Options{})
+	for _, room := range []string{"nowhere", "Bad Name", "-x"} {
+		if err := s.SetChatters(t.Context(), room, []string{"ann"}); !errors.Is(err, storage.ErrNoSuchRoom) {
+			t.Errorf("SetChatters(%q) = %v, want ErrNoSuchRoom", room, err)
+		}
+		if got, err := s.Chatters(t.Context(), room); !errors.Is(err, storage.ErrNoSuchRoom) || got != nil {
+			t.Errorf("Chatters(%q) = %q, %v; want ErrNoSuchRoom", room, got, err)
+		}
+		if got, err := s.RemoveChatter(t.Context(), room, "ann"); !errors.Is(err, storage.ErrNoSuchRoom) || got != nil {
+			t.Errorf("RemoveChatter(%q) = %q, %v; want ErrNoSuchRoom", room, got, err)
+		}
 	}
 }

@@ -18,10 +18,10 @@ import (
 // every few seconds.
 const FileCheckInterval = 2 * time.Second
 
-// ErrFileGone is wrapped by Check, AppendMessages, Ban and Unban while the
-// store's path no longer names the file it has open: the file was deleted
-// (or another file put in its place), so what is written to it would be
-// lost with it.
+// ErrFileGone is wrapped by Check, AppendMessages, AddRoom, RemoveRoom,
+// Ban and Unban while the store's path no longer names the file it has
+// open: the file was deleted (or another file put in its place), so what
+// is written to it would be lost with it.
 var ErrFileGone = errors.New("deleted or replaced while open")
 
 // fileWatch compares a read-write store's open file with its path, every

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"chatserver/internal/logtest"
+	"chatserver/storage"
 )
 
 // testLogger returns a logger to the test's log.
@@ -58,10 +59,11 @@ func TestFileWatch(t *testing.T) {
 			path := testPath(t)
 			logger, logs := logtest.New(t)
 			s := openStore(t, path, Options{Logger: logger})
-			if _, err := s.AppendMessages(msgs("kept")); err != nil {
+			mustAddRoom(t, s, "games")
+			if _, err := s.AppendMessages(t.Context(), storage.DefaultRoom, msgs("kept")); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.Ban("mallory", baseTime.Add(time.Hour)); err != nil {
+			if err := s.Ban(t.Context(), "mallory", baseTime.Add(time.Hour)); err != nil {
 				t.Fatal(err)
 			}
 			keep := filepath.Join(t.TempDir(), "link.db")
@@ -79,17 +81,19 @@ func TestFileWatch(t *testing.T) {
 			if err != nil && (!strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), tc.detail)) {
 				t.Errorf("Check: %q, want the path and %q", err, tc.detail)
 			}
-			_, err = s.AppendMessages(msgs("lost"))
+			_, err = s.AppendMessages(t.Context(), storage.DefaultRoom, msgs("lost"))
 			gone(t, "AppendMessages", err)
-			gone(t, "Ban", s.Ban("eve", baseTime.Add(time.Hour)))
-			_, err = s.Unban("mallory")
+			gone(t, "Ban", s.Ban(t.Context(), "eve", baseTime.Add(time.Hour)))
+			gone(t, "AddRoom", s.AddRoom(t.Context(), storage.Room{Name: "lost"}))
+			gone(t, "RemoveRoom", s.RemoveRoom(t.Context(), "games"))
+			_, err = s.Unban(t.Context(), "mallory")
 			gone(t, "Unban", err)
 
 			// Reads go on, from the open file.
-			if got, err := s.RecentMessages(0); err != nil || strings.Join(texts(got), ",") != "kept" {
+			if got, err := s.RecentMessages(t.Context(), storage.DefaultRoom, 0); err != nil || strings.Join(texts(got), ",") != "kept" {
 				t.Errorf("RecentMessages with the file gone: %q, %v", texts(got), err)
 			}
-			if _, banned, err := s.BanExpiry("mallory", baseTime); err != nil || !banned {
+			if _, banned, err := s.BanExpiry(t.Context(), "mallory", baseTime); err != nil || !banned {
 				t.Errorf("BanExpiry with the file gone: %v, %v", banned, err)
 			}
 			gone(t, "second check", s.watch.check())
@@ -105,7 +109,7 @@ func TestFileWatchRecoversWhenTheFileIsBack(t *testing.T) {
 	path := testPath(t)
 	logger, logs := logtest.New(t)
 	s := openStore(t, path, Options{Logger: logger})
-	if _, err := s.AppendMessages(msgs("one")); err != nil {
+	if _, err := s.AppendMessages(t.Context(), storage.DefaultRoom, msgs("one")); err != nil {
 		t.Fatal(err)
 	}
 	keep := filepath.Join(filepath.Dir(path), "backup.db")
@@ -126,7 +130,7 @@ func TestFileWatchRecoversWhenTheFileIsBack(t *testing.T) {
 	if err := s.Check(); err != nil {
 		t.Fatalf("Check with the file back: %v", err)
 	}
-	if _, err := s.AppendMessages(msgs("two")); err != nil {
+	if _, err := s.AppendMessages(t.Context(), storage.DefaultRoom, msgs("two")); err != nil {
 		t.Fatalf("AppendMessages with the file back: %v", err)
 	}
 	lines := logs.Records()
@@ -137,7 +141,7 @@ func TestFileWatchRecoversWhenTheFileIsBack(t *testing.T) {
 
 	// What was acknowledged is in the file under its name.
 	ro := openStore(t, path, Options{ReadOnly: true})
-	if got, err := ro.RecentMessages(0); err != nil || strings.Join(texts(got), ",") != "one,two" {
+	if got, err := ro.RecentMessages(t.Context(), storage.DefaultRoom, 0); err != nil || strings.Join(texts(got), ",") != "one,two" {
 		t.Errorf("stored %q, %v; want one,two", texts(got), err)
 	}
 }
@@ -152,7 +156,7 @@ func TestWriteChecksAStaleFileWatch(t *testing.T) {
 	s.watch.mu.Lock()
 	s.watch.checked = time.Now().Add(-FileCheckInterval)
 	s.watch.mu.Unlock()
-	_, err := s.AppendMessages(msgs("lost"))
+	_, err := s.AppendMessages(t.Context(), storage.DefaultRoom, msgs("lost"))
 	gone(t, "AppendMessages", err)
 }
 

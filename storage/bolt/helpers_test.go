@@ -6,9 +6,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"go.etcd.io/bbolt"
 
@@ -65,22 +68,56 @@ func texts(ms []storage.Message) []string {
 	return out
 }
 
-// mustAppend appends and fails the test on error.
+// mustAppend appends to the default room and fails the test on error.
 func mustAppend(tb testing.TB, s *Store, ms []storage.Message) []storage.Message {
 	tb.Helper()
-	got, err := s.AppendMessages(ms)
+	return mustAppendTo(tb, s, storage.DefaultRoom, ms)
+}
+
+// mustAppendTo appends to room and fails the test on error.
+func mustAppendTo(tb testing.TB, s *Store, room string, ms []storage.Message) []storage.Message {
+	tb.Helper()
+	got, err := s.AppendMessages(tb.Context(), room, ms)
 	if err != nil {
-		tb.Fatalf("AppendMessages(%d messages): %v", len(ms), err)
+		tb.Fatalf("AppendMessages(%s, %d messages): %v", room, len(ms), err)
 	}
 	return got
 }
 
-// mustRecent reads all kept messages and fails the test on error.
+// mustRecent reads all messages the default room keeps and fails the test
+// on error.
 func mustRecent(tb testing.TB, s *Store) []storage.Message {
 	tb.Helper()
-	got, err := s.RecentMessages(0)
+	return mustRecentOf(tb, s, storage.DefaultRoom)
+}
+
+// mustRecentOf reads all messages room keeps and fails the test on error.
+func mustRecentOf(tb testing.TB, s *Store, room string) []storage.Message {
+	tb.Helper()
+	got, err := s.RecentMessages(tb.Context(), room, 0)
 	if err != nil {
-		tb.Fatalf("RecentMessages(0): %v", err)
+		tb.Fatalf("RecentMessages(%s, 0): %v", room, err)
+	}
+	return got
+}
+
+// mustAddRoom adds the rooms named and fails the test on error.
+func mustAddRoom(tb testing.TB, s *Store, names ...string) {
+	tb.Helper()
+	for _, name := range names {
+		if err := s.AddRoom(tb.Context(), storage.Room{Name: name}); err != nil {
+			tb.Fatalf("AddRoom(%s): %v", name, err)
+		}
+	}
+}
+
+// mustChatters reads the names present in room and fails the test on
+// error.
+func mustChatters(tb testing.TB, s *Store, room string) []string {
+	tb.Helper()
+	got, err := s.Chatters(tb.Context(), room)
+	if err != nil {
+		tb.Fatalf("Chatters(%s): %v", room, err)
 	}
 	return got
 }
@@ -174,11 +211,128 @@ func chatserverFile(tb testing.TB, n int) (string, []byte) {
 	for i := range batch {
 		batch[i] = fmt.Sprintf("message %d %s", i, strings.Repeat("x", 200))
 	}
-	if _, err := s.AppendMessages(msgs(batch...)); err != nil {
+	if _, err := s.AppendMessages(tb.Context(), storage.DefaultRoom, msgs(batch...)); err != nil {
 		tb.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
 		tb.Fatal(err)
 	}
 	return path, readFile(tb, path)
+}
+
+// doctor changes the bbolt file at path with fill, past the Store.
+func doctor(tb testing.TB, path string, fill func(tx *bbolt.Tx) error) {
+	tb.Helper()
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: testTimeout})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(fill); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// doctored creates a sound chatserver file with a room "games" holding
+// two messages and a chatter, and a ban, lets fill change it past the
+// Store, and returns its path.
+func doctored(tb testing.TB, fill func(tx *bbolt.Tx) error) string {
+	tb.Helper()
+	path := testPath(tb)
+	s, err := Open(path, Options{Timeout: testTimeout})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	mustAddRoom(tb, s, "games")
+	mustAppendTo(tb, s, "games", msgs("one", "two"))
+	if err := s.SetChatters(tb.Context(), "games", []string{"ann"}); err != nil {
+		tb.Fatal(err)
+	}
+	if err := s.Ban(tb.Context(), "mallory", baseTime.Add(time.Hour)); err != nil {
+		tb.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	doctor(tb, path, fill)
+	return path
+}
+
+// games returns the bucket of the room "games" of a doctored file.
+func games(tx *bbolt.Tx) *bbolt.Bucket {
+	return tx.Bucket(bucketRooms).Bucket([]byte("games"))
+}
+
+// dumpFile lists everything the bbolt file at path holds, sorted, one
+// line per bucket ("rooms/general", with " sequence N" when that is not
+// zero) and per value ("meta schema 2"). Keys that are not printable text
+// are shown in hex ("0x0000000000000003"). Two files with the same lines
+// hold the same data, however bbolt laid out their pages.
+func dumpFile(tb testing.TB, path string) []string {
+	tb.Helper()
+	db, err := bbolt.Open(path, 0, &bbolt.Options{ReadOnly: true, Timeout: testTimeout})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	var lines []string
+	var walk func(path string, b *bbolt.Bucket) error
+	walk = func(path string, b *bbolt.Bucket) error {
+		line := path
+		if seq := b.Sequence(); seq != 0 {
+			line += fmt.Sprintf(" sequence %d", seq)
+		}
+		lines = append(lines, line)
+		return b.ForEach(func(k, v []byte) error {
+			if v == nil {
+				return walk(path+"/"+printable(k), b.Bucket(k))
+			}
+			lines = append(lines, path+" "+printable(k)+" "+string(v))
+			return nil
+		})
+	}
+	err = db.View(func(tx *bbolt.Tx) error {
+		return tx.ForEach(func(name []byte, b *bbolt.Bucket) error { return walk(printable(name), b) })
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	slices.Sort(lines)
+	return lines
+}
+
+// printable is k as text if it is printable, else in hex.
+func printable(k []byte) string {
+	if utf8.Valid(k) && !strings.ContainsFunc(string(k), func(r rune) bool { return !unicode.IsPrint(r) || r == ' ' || r == '/' }) {
+		return string(k)
+	}
+	return fmt.Sprintf("%#x", k)
+}
+
+// readCreated returns the stored creation time of room in the file at
+// path.
+func readCreated(tb testing.TB, path, room string) time.Time {
+	tb.Helper()
+	var created time.Time
+	db, err := bbolt.Open(path, 0, &bbolt.Options{ReadOnly: true, Timeout: testTimeout})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	err = db.View(func(tx *bbolt.Tx) error {
+		var err error
+		created, err = decodeCreated(tx.Bucket(bucketRooms).Bucket([]byte(room)).Get(keyCreated))
+		return err
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return created
+}
+
+// v1Copy copies testdata/v1.db, a file of schema 1, to a temporary
+// directory and returns the copy's path.
+func v1Copy(tb testing.TB) string {
+	tb.Helper()
+	return writeFile(tb, readFile(tb, filepath.Join("testdata", "v1.db")))
 }

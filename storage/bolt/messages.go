@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -11,30 +12,34 @@ import (
 	"chatserver/storage"
 )
 
-// AppendMessages stores msgs in one read-write transaction (one fsync),
-// assigning each the next ID of the messages bucket's sequence (strictly
-// increasing, never reused, continuing across restarts) and trimming the
-// bucket to the newest History messages in the same transaction. It returns
-// new copies of the messages with ID set and Time converted to UTC; msgs is
-// not modified. Either all of msgs are stored or none is. While the file
-// is gone (Check), nothing is written and the error wraps ErrFileGone.
+// AppendMessages stores msgs in room in one read-write transaction (one
+// fsync), assigning each the next ID of the sequence of the room's
+// messages bucket (strictly increasing within the room, never reused,
+// continuing across restarts) and trimming the room to its newest History
+// messages in the same transaction. It returns new copies of the messages
+// with ID set and Time converted to UTC; msgs is not modified. Either all
+// of msgs are stored or none is. A room that does not exist gives
+// storage.ErrNoSuchRoom. While the file is gone (Check), nothing is
+// written and the error wraps ErrFileGone.
 //
 // Concurrent callers are not batched here: the chat package owns the
 // group-commit writer and hands it a whole batch. An empty msgs writes
 // nothing. A write error (disk full, read-only file system) is returned.
-func (s *Store) AppendMessages(msgs []storage.Message) ([]storage.Message, error) {
-	if err := s.durable("append messages"); err != nil {
+func (s *Store) AppendMessages(ctx context.Context, room string, msgs []storage.Message) ([]storage.Message, error) {
+	op := roomOp("append messages to", room)
+	if err := s.durable(ctx, op); err != nil {
 		return nil, err
 	}
 	out := make([]storage.Message, len(msgs))
-	err := s.update("append messages", func(tx *bbolt.Tx) error {
-		if len(msgs) == 0 {
-			return errNoChange
-		}
-		b, err := bucket(tx, bucketMessages)
+	err := s.update(ctx, op, func(tx *bbolt.Tx) error {
+		r, err := s.room(tx, room)
 		if err != nil {
 			return err
 		}
+		if len(msgs) == 0 {
+			return errNoChange
+		}
+		b := r.messages
 		for i, m := range msgs {
 			id, err := b.NextSequence()
 			if err != nil {
@@ -59,17 +64,18 @@ func (s *Store) AppendMessages(msgs []storage.Message) ([]storage.Message, error
 	return out, nil
 }
 
-// RecentMessages returns at most n of the newest stored messages, oldest
-// first; n <= 0 returns all that are kept. The slice is the caller's.
-func (s *Store) RecentMessages(n int) ([]storage.Message, error) {
+// RecentMessages returns at most n of the newest messages stored in room,
+// oldest first; n <= 0 returns all that are kept. A room that does not
+// exist gives storage.ErrNoSuchRoom. The slice is the caller's.
+func (s *Store) RecentMessages(ctx context.Context, room string, n int) ([]storage.Message, error) {
 	var out []storage.Message
-	err := s.view("recent messages", func(tx *bbolt.Tx) error {
+	err := s.view(ctx, roomOp("recent messages of", room), func(tx *bbolt.Tx) error {
 		out = nil
-		b, err := bucket(tx, bucketMessages)
-		if b == nil {
+		r, err := s.room(tx, room)
+		if r.messages == nil {
 			return err
 		}
-		c := b.Cursor()
+		c := r.messages.Cursor()
 		for k, v := c.Last(); k != nil && (n <= 0 || len(out) < n); k, v = c.Prev() {
 			m, err := decodeMessage(k, v)
 			if err != nil {

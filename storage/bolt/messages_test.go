@@ -1,8 +1,10 @@
 package bolt
 
 import (
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,7 +50,7 @@ func TestAppendMessagesKeepsNewestHistory(t *testing.T) {
 				}
 				// Trimmed in the same transaction: the bucket never holds
 				// more than History messages after a call returns.
-				if n := storedCount(t, s); n > limit {
+				if n := storedCount(t, s, storage.DefaultRoom); n > limit {
 					t.Fatalf("bucket holds %d messages after AppendMessages, history is %d", n, limit)
 				}
 			}
@@ -65,12 +67,12 @@ func TestAppendMessagesKeepsNewestHistory(t *testing.T) {
 	}
 }
 
-// storedCount counts the entries of the messages bucket directly.
-func storedCount(tb testing.TB, s *Store) int {
+// storedCount counts the entries of room's messages bucket directly.
+func storedCount(tb testing.TB, s *Store, room string) int {
 	tb.Helper()
 	var n int
-	err := s.view("count", func(tx *bbolt.Tx) error {
-		n = tx.Bucket(bucketMessages).Stats().KeyN
+	err := s.view(tb.Context(), "count", func(tx *bbolt.Tx) error {
+		n = tx.Bucket(bucketRooms).Bucket([]byte(room)).Bucket(bucketMessages).Stats().KeyN
 		return nil
 	})
 	if err != nil {
@@ -114,7 +116,7 @@ func TestAppendMessagesReturnsStoredCopies(t *testing.T) {
 func TestAppendNoMessagesWritesNothing(t *testing.T) {
 	path, before := chatserverFile(t, 2)
 	s := openStore(t, path, Options{History: 3})
-	got, err := s.AppendMessages(nil)
+	got, err := s.AppendMessages(t.Context(), storage.DefaultRoom, nil)
 	if err != nil || len(got) != 0 {
 		t.Fatalf("AppendMessages(nil) = %v, %v; want nothing, nil", got, err)
 	}
@@ -140,7 +142,7 @@ func TestRecentMessages(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("n=%d", tt.n), func(t *testing.T) {
-			got, err := s.RecentMessages(tt.n)
+			got, err := s.RecentMessages(t.Context(), storage.DefaultRoom, tt.n)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -151,7 +153,7 @@ func TestRecentMessages(t *testing.T) {
 	}
 	t.Run("empty store", func(t *testing.T) {
 		empty := openStore(t, testPath(t), Options{})
-		got, err := empty.RecentMessages(0)
+		got, err := empty.RecentMessages(t.Context(), storage.DefaultRoom, 0)
 		if err != nil || len(got) != 0 {
 			t.Errorf("RecentMessages on an empty store = %v, %v; want nothing, nil", got, err)
 		}
@@ -188,7 +190,10 @@ func TestReopenWithSmallerHistoryTrims(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mustAddRoom(t, s, "games", "music")
 	mustAppend(t, s, msgs("a", "b", "c", "d", "e"))
+	mustAppendTo(t, s, "games", msgs("1", "2", "3"))
+	mustAppendTo(t, s, "music", msgs("x"))
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -198,11 +203,91 @@ func TestReopenWithSmallerHistoryTrims(t *testing.T) {
 		if got := texts(mustRecent(t, ro)); !slices.Equal(got, []string{"a", "b", "c", "d", "e"}) {
 			t.Errorf("kept %q, want all five", got)
 		}
-	})
-	t.Run("read-write open trims at once", func(t *testing.T) {
-		rw := openStore(t, path, Options{History: 2})
-		if got := texts(mustRecent(t, rw)); !slices.Equal(got, []string{"d", "e"}) {
-			t.Errorf("kept %q, want [d e]", got)
+		if got := texts(mustRecentOf(t, ro, "games")); !slices.Equal(got, []string{"1", "2", "3"}) {
+			t.Errorf("games kept %q, want all three", got)
 		}
 	})
+	t.Run("read-write open trims every room at once", func(t *testing.T) {
+		rw := openStore(t, path, Options{History: 2})
+		for room, want := range map[string][]string{
+			storage.DefaultRoom: {"d", "e"},
+			"games":             {"2", "3"},
+			"music":             {"x"},
+		} {
+			if got := texts(mustRecentOf(t, rw, room)); !slices.Equal(got, want) {
+				t.Errorf("%s kept %q, want %q", room, got, want)
+			}
+			if n := storedCount(t, rw, room); n != len(want) {
+				t.Errorf("%s holds %d messages, want %d", room, n, len(want))
+			}
+		}
+	})
+}
+
+func TestRoomsKeepTheirOwnHistory(t *testing.T) {
+	s := openStore(t, testPath(t), Options{History: 3})
+	mustAddRoom(t, s, "games", "music")
+	type appended struct {
+		room  string
+		texts []string
+		ids   []uint64 // the IDs AppendMessages gives
+	}
+	steps := []appended{
+		{storage.DefaultRoom, []string{"g1", "g2"}, []uint64{1, 2}},
+		{"games", []string{"a1"}, []uint64{1}},
+		{storage.DefaultRoom, []string{"g3", "g4", "g5"}, []uint64{3, 4, 5}},
+		{"games", []string{"a2", "a3", "a4", "a5"}, []uint64{2, 3, 4, 5}},
+		{"games", []string{"a6"}, []uint64{6}},
+		{storage.DefaultRoom, []string{"g6"}, []uint64{6}},
+	}
+	for _, st := range steps {
+		got := mustAppendTo(t, s, st.room, msgs(st.texts...))
+		ids := make([]uint64, len(got))
+		for i, m := range got {
+			ids[i] = m.ID
+		}
+		if !slices.Equal(ids, st.ids) {
+			t.Errorf("AppendMessages(%s, %q) gave IDs %v, want %v", st.room, st.texts, ids, st.ids)
+		}
+	}
+	for room, want := range map[string][]string{
+		storage.DefaultRoom: {"g4", "g5", "g6"},
+		"games":             {"a4", "a5", "a6"},
+		"music":             nil,
+	} {
+		got := mustRecentOf(t, s, room)
+		if !slices.Equal(texts(got), want) {
+			t.Errorf("RecentMessages(%s) = %q, want %q", room, texts(got), want)
+		}
+		if n := storedCount(t, s, room); n != len(want) {
+			t.Errorf("%s holds %d messages, want %d", room, n, len(want))
+		}
+	}
+	if got, err := s.RecentMessages(t.Context(), "games", 2); err != nil || !slices.Equal(texts(got), []string{"a5", "a6"}) {
+		t.Errorf("RecentMessages(games, 2) = %q, %v; want [a5 a6]", texts(got), err)
+	}
+}
+
+func TestMessagesOfMissingRooms(t *testing.T) {
+	path := testPath(t)
+	s := openStore(t, path, Options{})
+	mustAddRoom(t, s, "games")
+	before := readFile(t, path)
+	for _, room := range []string{"nowhere", "", "Games", "games ", "-games", strings.Repeat("g", storage.MaxRoomName+1)} {
+		t.Run(fmt.Sprintf("%q", room), func(t *testing.T) {
+			for _, ms := range [][]storage.Message{msgs("lost"), nil} {
+				got, err := s.AppendMessages(t.Context(), room, ms)
+				if !errors.Is(err, storage.ErrNoSuchRoom) || got != nil {
+					t.Errorf("AppendMessages(%q, %d messages) = %v, %v; want ErrNoSuchRoom", room, len(ms), got, err)
+				}
+				if err != nil && !strings.HasPrefix(err.Error(), "append messages to room ") {
+					t.Errorf("error %q does not say what failed", err)
+				}
+			}
+			if got, err := s.RecentMessages(t.Context(), room, 0); !errors.Is(err, storage.ErrNoSuchRoom) || got != nil {
+				t.Errorf("RecentMessages(%q) = %v, %v; want ErrNoSuchRoom", room, got, err)
+			}
+		})
+	}
+	assertUnchanged(t, path, before)
 }

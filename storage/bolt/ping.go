@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 
 	"go.etcd.io/bbolt"
@@ -15,7 +16,7 @@ import (
 // storage.ErrCorrupt when the pages cannot be read. Whether the file is
 // still in place is Check's question.
 func (s *Store) Ping() error {
-	return s.view("ping", func(tx *bbolt.Tx) error {
+	return s.view(context.Background(), "ping", func(tx *bbolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if meta == nil || !bytes.Equal(meta.Get(keyApp), []byte(appName)) {
 			return fmt.Errorf("the chatserver marker is missing: %w", storage.ErrCorrupt)

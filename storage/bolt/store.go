@@ -1,7 +1,7 @@
 package bolt
 
 import (
-	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -29,8 +28,9 @@ const (
 	DefaultTimeout = time.Second
 
 	// SchemaVersion is the layout version this package writes and the newest
-	// it reads. Open refuses files with a larger version.
-	SchemaVersion = 1
+	// it reads. Open refuses files with a larger version and migrates files
+	// of version 1 (see doc.go).
+	SchemaVersion = 2
 
 	// appName is stored under meta/app; it tells a chatserver file apart
 	// from another program's bbolt file.
@@ -39,20 +39,6 @@ const (
 	// fileMode is the mode of a newly created database file: chat history
 	// and presence are private to the user running the server.
 	fileMode = 0o600
-)
-
-// Bucket and key names of the layout described in doc.go.
-var (
-	bucketMeta     = []byte("meta")
-	bucketMessages = []byte("messages")
-	bucketChatters = []byte("chatters")
-	bucketBans     = []byte("bans")
-
-	keySchema = []byte("schema")
-	keyApp    = []byte("app")
-
-	// dataBuckets are the buckets besides meta that a chatserver file has.
-	dataBuckets = [][]byte{bucketMessages, bucketChatters, bucketBans}
 )
 
 // errNoChange is returned by an update body that found nothing to change;
@@ -109,6 +95,10 @@ type Store struct {
 	path     string
 	history  int
 	readOnly bool
+	// legacy: a read-only store of a schema-1 file, which only a
+	// read-write Open migrates; its top-level messages and chatters are
+	// the default room's.
+	legacy bool
 	// unkeyedBans: a read-only store whose file holds bans under older
 	// keys, which only a read-write Open re-keys; BanExpiry looks further.
 	unkeyedBans bool
@@ -135,8 +125,11 @@ type Store struct {
 // process) holds the file, Open gives up after opts.Timeout with an error
 // wrapping storage.ErrLocked.
 //
-// A read-write open trims stored history to opts.History if a previous run
-// kept more.
+// A read-write open migrates a file of schema version 1 to the current
+// layout (doc.go), and trims the history of every room to opts.History if
+// a previous run kept more, in one transaction. A read-only open never
+// writes: it serves a schema-1 file as it is, its history and presence
+// as the default room's.
 func Open(path string, opts Options) (*Store, error) {
 	return open(path, opts, nil)
 }
@@ -171,7 +164,14 @@ func open(path string, opts Options, tune func(*bbolt.Options)) (*Store, error) 
 			return nil, err
 		}
 		if opts.ReadOnly {
-			return &Store{path: path, history: opts.History, readOnly: true, unkeyedBans: inspected.staleBanKeys, db: db}, nil
+			return &Store{
+				path:        path,
+				history:     opts.History,
+				readOnly:    true,
+				legacy:      inspected.schema == 1,
+				unkeyedBans: inspected.staleBanKeys,
+				db:          db,
+			}, nil
 		}
 		if err := db.Close(); err != nil {
 			return nil, fmt.Errorf("open %s: close after inspection: %w", path, err)
@@ -188,7 +188,7 @@ func open(path string, opts Options, tune func(*bbolt.Options)) (*Store, error) 
 		return nil, openError(path, opts.Timeout, err)
 	}
 	s := &Store{path: path, history: opts.History, db: db}
-	if st.fresh || st.missingBuckets || st.messages > opts.History || st.staleBanKeys {
+	if st.needsPrepare(opts.History) {
 		if err := s.prepare(); err != nil {
 			_ = db.Close()
 			return nil, fmt.Errorf("open %s: %w", path, err)
@@ -203,14 +203,6 @@ func open(path string, opts Options, tune func(*bbolt.Options)) (*Store, error) 
 func lockTimeout(deadline time.Time) time.Duration {
 	const floor = time.Millisecond
 	return max(time.Until(deadline), floor)
-}
-
-// fileState is what inspect learned about an existing file.
-type fileState struct {
-	fresh          bool // a bbolt file without any bucket: initialise it
-	missingBuckets bool // chatserver marker present, some data bucket absent
-	messages       int  // messages stored
-	staleBanKeys   bool // a ban is stored under another key than its nick.Key
 }
 
 // inspect opens an existing, non-empty file read-only (shared lock, no
@@ -240,131 +232,6 @@ func inspect(path string, size int64, timeout time.Duration, readOnly bool) (*bb
 		return nil, fileState{}, fmt.Errorf("open %s: %w (%w)", path, storage.ErrNotChatserver, err)
 	}
 	return db, st, nil
-}
-
-// checkLayout reads every bucket of a chatserver file (so that damaged pages
-// surface here, under guard, rather than later) and reports its state.
-func checkLayout(tx *bbolt.Tx, size int64) (fileState, error) {
-	if tx.Size() > size {
-		return fileState{}, fmt.Errorf("file is %d bytes but its pages need %d: %w", size, tx.Size(), storage.ErrNotChatserver)
-	}
-	var names []string
-	if err := tx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
-		names = append(names, string(name))
-		return nil
-	}); err != nil {
-		return fileState{}, err
-	}
-	meta := tx.Bucket(bucketMeta)
-	if meta == nil {
-		if len(names) == 0 {
-			return fileState{fresh: true}, nil
-		}
-		return fileState{}, fmt.Errorf("bbolt file without chatserver marker (buckets %q): %w", names, storage.ErrNotChatserver)
-	}
-	if app := meta.Get(keyApp); !bytes.Equal(app, []byte(appName)) {
-		return fileState{}, fmt.Errorf("meta/app is %q, want %q: %w", app, appName, storage.ErrNotChatserver)
-	}
-	if _, err := schemaVersion(meta); err != nil {
-		return fileState{}, err
-	}
-	var st fileState
-	for _, name := range dataBuckets {
-		b := tx.Bucket(name)
-		if b == nil {
-			st.missingBuckets = true
-			continue
-		}
-		n := 0
-		err := b.ForEach(func(k, v []byte) error {
-			if bytes.Equal(name, bucketMessages) && len(k) != 8 {
-				return fmt.Errorf("message key %x is not 8 bytes: %w", k, storage.ErrNotChatserver)
-			}
-			if bytes.Equal(name, bucketBans) && staleBanKey(k) {
-				st.staleBanKeys = true
-			}
-			n++
-			return nil
-		})
-		if err != nil {
-			return fileState{}, err
-		}
-		if bytes.Equal(name, bucketMessages) {
-			st.messages = n
-		}
-	}
-	return st, nil
-}
-
-// schemaVersion parses meta/schema, refusing versions this binary does not
-// know.
-func schemaVersion(meta *bbolt.Bucket) (int, error) {
-	raw := meta.Get(keySchema)
-	v, err := strconv.Atoi(string(raw))
-	if err != nil || v < 1 {
-		return 0, fmt.Errorf("meta/schema is %q: %w", raw, storage.ErrNotChatserver)
-	}
-	if v > SchemaVersion {
-		return 0, fmt.Errorf("schema version %d, this chatserver understands up to %d: %w", v, SchemaVersion, storage.ErrNewerSchema)
-	}
-	return v, nil
-}
-
-// consistencyCheck runs bbolt's own page-level check (double-freed,
-// unreachable or out-of-range pages) on a read-only handle.
-func consistencyCheck(db *bbolt.DB) error {
-	return db.View(func(tx *bbolt.Tx) error {
-		var first error
-		for err := range tx.Check() {
-			if first == nil {
-				first = err
-			}
-		}
-		if first != nil {
-			return fmt.Errorf("consistency check: %v: %w", first, storage.ErrNotChatserver)
-		}
-		return nil
-	})
-}
-
-// prepare gives a read-write file the chatserver layout: marker, missing
-// buckets, bans under their current keys (rekeyBans), and history trimmed
-// to s.history. It runs once in Open, in one transaction, and refuses
-// (without writing) a file that gained foreign buckets since it was
-// inspected.
-func (s *Store) prepare() error {
-	return guard(func() error {
-		return s.db.Update(func(tx *bbolt.Tx) error {
-			meta := tx.Bucket(bucketMeta)
-			if meta == nil {
-				foreign := tx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
-					return fmt.Errorf("bbolt file without chatserver marker (bucket %q): %w", name, storage.ErrNotChatserver)
-				})
-				if foreign != nil {
-					return foreign
-				}
-				var err error
-				if meta, err = tx.CreateBucket(bucketMeta); err != nil {
-					return err
-				}
-				if err := meta.Put(keyApp, []byte(appName)); err != nil {
-					return err
-				}
-				if err := meta.Put(keySchema, []byte(strconv.Itoa(SchemaVersion))); err != nil {
-					return err
-				}
-			}
-			for _, name := range dataBuckets {
-				if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-					return fmt.Errorf("create bucket %s: %w", name, err)
-				}
-			}
-			if err := rekeyBans(tx.Bucket(bucketBans)); err != nil {
-				return err
-			}
-			return trim(tx.Bucket(bucketMessages), s.history)
-		})
-	})
 }
 
 // guardedOpen is bbolt.Open turned safe for files with damaged pages: a panic
@@ -449,8 +316,8 @@ func (s *Store) Close() error {
 
 // Check reports whether the store's path still names the file it has
 // open: nil, or an error wrapping ErrFileGone once the file was deleted or
-// another file was put in its place. Then AppendMessages, Ban and Unban
-// refuse with that error, since what they wrote would be lost with the
+// another file was put in its place. Then AppendMessages, AddRoom,
+// RemoveRoom, Ban and Unban refuse with that error, since what they wrote would be lost with the
 // file; reads go on. When the same file is back under the path (say,
 // linked back from a hard link), Check and the writes succeed again. The
 // answer is at most FileCheckInterval old. A read-only store answers nil.
@@ -461,17 +328,36 @@ func (s *Store) Check() error {
 	return s.watch.current()
 }
 
+// begun returns the error a call named op gives when ctx is already done,
+// or nil. The context is looked at only when a call begins: bbolt's
+// transactions cannot be interrupted, so one that has begun runs to its
+// end.
+func begun(ctx context.Context, op string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
+}
+
 // durable refuses a write that would be acknowledged as durable while the
-// file is gone (Check). op names the call in errors.
-func (s *Store) durable(op string) error {
+// file is gone (Check), and one whose ctx is done. op names the call in
+// errors.
+func (s *Store) durable(ctx context.Context, op string) error {
+	if err := begun(ctx, op); err != nil {
+		return err
+	}
 	if err := s.Check(); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	return nil
 }
 
-// view runs fn in a read-only transaction. op names the call in errors.
-func (s *Store) view(op string, fn func(tx *bbolt.Tx) error) error {
+// view runs fn in a read-only transaction unless ctx is done. op names
+// the call in errors.
+func (s *Store) view(ctx context.Context, op string, fn func(tx *bbolt.Tx) error) error {
+	if err := begun(ctx, op); err != nil {
+		return err
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.db == nil {
@@ -483,10 +369,14 @@ func (s *Store) view(op string, fn func(tx *bbolt.Tx) error) error {
 	return nil
 }
 
-// update runs fn in a read-write transaction, committed (one fsync) if fn
-// returns nil. If fn returns errNoChange the transaction is rolled back
-// without writing and update returns nil. op names the call in errors.
-func (s *Store) update(op string, fn func(tx *bbolt.Tx) error) error {
+// update runs fn in a read-write transaction unless ctx is done,
+// committed (one fsync) if fn returns nil. If fn returns errNoChange the
+// transaction is rolled back without writing and update returns nil. op
+// names the call in errors.
+func (s *Store) update(ctx context.Context, op string, fn func(tx *bbolt.Tx) error) error {
+	if err := begun(ctx, op); err != nil {
+		return err
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if err := s.writable(); err != nil {
@@ -514,8 +404,9 @@ func (s *Store) writable() error {
 	return nil
 }
 
-// bucket returns the named bucket or, when a file inspected read-only lacks
-// it, an error saying so; writes always find it because Open creates it.
+// bucket returns the named top-level bucket. A file opened read-only may
+// lack it (nil, nil: read as empty); in a write it is an error, since a
+// read-write Open creates every bucket of the layout.
 func bucket(tx *bbolt.Tx, name []byte) (*bbolt.Bucket, error) {
 	if b := tx.Bucket(name); b != nil {
 		return b, nil

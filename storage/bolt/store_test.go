@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +28,7 @@ func TestOpenCreatesLayout(t *testing.T) {
 			case "bbolt file without buckets":
 				path = rawBolt(t, func(*bbolt.Tx) error { return nil })
 			}
+			start := time.Now().UTC()
 			s, err := Open(path, Options{Timeout: testTimeout})
 			if err != nil {
 				t.Fatalf("Open: %v", err)
@@ -35,30 +37,19 @@ func TestOpenCreatesLayout(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			db, err := bbolt.Open(path, 0, &bbolt.Options{ReadOnly: true, Timeout: testTimeout})
-			if err != nil {
-				t.Fatal(err)
+			created := readCreated(t, path, storage.DefaultRoom)
+			if created.Before(start) || created.After(time.Now()) || created.Location() != time.UTC {
+				t.Errorf("the default room was created at %v, want a UTC time since %v", created, start)
 			}
-			defer db.Close()
-			err = db.View(func(tx *bbolt.Tx) error {
-				meta := tx.Bucket([]byte("meta"))
-				if meta == nil {
-					t.Fatal("no meta bucket")
-				}
-				for key, want := range map[string]string{"app": "chatserver", "schema": "1"} {
-					if got := string(meta.Get([]byte(key))); got != want {
-						t.Errorf("meta/%s = %q, want %q", key, got, want)
-					}
-				}
-				for _, b := range []string{"messages", "chatters", "bans"} {
-					if tx.Bucket([]byte(b)) == nil {
-						t.Errorf("no %s bucket", b)
-					}
-				}
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
+			want := []string{
+				"bans",
+				"meta", "meta app chatserver", "meta schema 2",
+				"rooms", "rooms/general", "rooms/general created " + created.Format(time.RFC3339Nano),
+				"rooms/general/chatters", "rooms/general/messages", "rooms/general topic ",
+			}
+			slices.Sort(want)
+			if got := dumpFile(t, path); !slices.Equal(got, want) {
+				t.Errorf("layout:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 			}
 		})
 	}
@@ -115,8 +106,83 @@ func TestOpenRefusesForeignFilesUntouched(t *testing.T) {
 			return rawMeta(t, "app", "chatserver", "schema", "one")
 		}, storage.ErrNotChatserver},
 		{"newer schema", func(t *testing.T) string {
-			return rawMeta(t, "app", "chatserver", "schema", "2")
+			return rawMeta(t, "app", "chatserver", "schema", "3")
 		}, storage.ErrNewerSchema},
+		{"newer schema, otherwise a sound file", func(t *testing.T) string {
+			return doctored(t, func(tx *bbolt.Tx) error { return tx.Bucket(bucketMeta).Put(keySchema, []byte("3")) })
+		}, storage.ErrNewerSchema},
+		{"foreign top-level bucket", func(t *testing.T) string {
+			return doctored(t, func(tx *bbolt.Tx) error { _, err := tx.CreateBucket([]byte("widgets")); return err })
+		}, storage.ErrNotChatserver},
+		{"schema-1 bucket in a schema-2 file", func(t *testing.T) string {
+			return doctored(t, func(tx *bbolt.Tx) error { _, err := tx.CreateBucket(bucketMessages); return err })
+		}, storage.ErrNotChatserver},
+		{"schema-2 bucket in a schema-1 file", func(t *testing.T) string {
+			path := v1Copy(t)
+			doctor(t, path, func(tx *bbolt.Tx) error { _, err := tx.CreateBucket(bucketRooms); return err })
+			return path
+		}, storage.ErrNotChatserver},
+		{"room with a bad name", func(t *testing.T) string {
+			return doctored(t, func(tx *bbolt.Tx) error {
+				_, err := createRoom(tx.Bucket(bucketRooms), "Games Night", "", baseTime)
+				return err
+			})
+		}, storage.ErrNotChatserver},
+		{"a value among the rooms", func(t *testing.T) string {
+			return doctored(t, func(tx *bbolt.Tx) error { return tx.Bucket(bucketRooms).Put([]byte("music"), []byte("x")) })
+		}, storage.ErrNotChatserver},
+		{"foreign key in a room", func(t *testing.T) string {
+			return doctored(t, func(tx *bbolt.Tx) error { return games(tx).Put([]byte("colour"), []byte("blue")) })
+		}, storage.ErrNotChatserver},
+		{"foreign bucket in a room", func(t *testing.T) string {
+			return doctored(t, func(tx *bbolt.Tx) error { _, err := games(tx).CreateBucket([]byte("photos")); return err })
+		}, storage.ErrNotChatserver},
+		{"a room's topic is a bucket", func(t *testing.T) string {
+			return doctored(t, func(tx *bbolt.Tx) error {
+				if err := games(tx).Delete(keyTopic); err != nil {
+					return err
+				}
+				_, err := games(tx).CreateBucket(keyTopic)
+				return err
+			})
+		}, storage.ErrNotChatserver},
+		{"a room's messages are a value", func(t *testing.T) string {
+			return doctored(t, func(tx *bbolt.Tx) error {
+				if err := games(tx).DeleteBucket(bucketMessages); err != nil {
+					return err
+				}
+				return games(tx).Put(bucketMessages, []byte("x"))
+			})
+		}, storage.ErrNotChatserver},
+		{"a room's creation time unreadable", func(t *testing.T) string {
+			return doctored(t, func(tx *bbolt.Tx) error { return games(tx).Put(keyCreated, []byte("yesterday")) })
+		}, storage.ErrNotChatserver},
+		{"message key of 3 bytes in a room", func(t *testing.T) string {
+			return doctored(t, func(tx *bbolt.Tx) error { return games(tx).Bucket(bucketMessages).Put([]byte("abc"), []byte("{}")) })
+		}, storage.ErrNotChatserver},
+		{"message ID past its room's sequence", func(t *testing.T) string {
+			return doctored(t, func(tx *bbolt.Tx) error { return games(tx).Bucket(bucketMessages).Put(messageKey(99), []byte("{}")) })
+		}, storage.ErrNotChatserver},
+		{"bucket among a room's messages", func(t *testing.T) string {
+			return doctored(t, func(tx *bbolt.Tx) error {
+				_, err := games(tx).Bucket(bucketMessages).CreateBucket(messageKey(0))
+				return err
+			})
+		}, storage.ErrNotChatserver},
+		{"bucket among a room's chatters", func(t *testing.T) string {
+			return doctored(t, func(tx *bbolt.Tx) error {
+				_, err := games(tx).Bucket(bucketChatters).CreateBucket([]byte("bob"))
+				return err
+			})
+		}, storage.ErrNotChatserver},
+		{"bucket among the bans", func(t *testing.T) string {
+			return doctored(t, func(tx *bbolt.Tx) error { _, err := tx.Bucket(bucketBans).CreateBucket([]byte("ann")); return err })
+		}, storage.ErrNotChatserver},
+		{"message key of 3 bytes in a schema-1 file", func(t *testing.T) string {
+			path := v1Copy(t)
+			doctor(t, path, func(tx *bbolt.Tx) error { return tx.Bucket(bucketMessages).Put([]byte("abc"), []byte("{}")) })
+			return path
+		}, storage.ErrNotChatserver},
 		{"chatserver file truncated", func(t *testing.T) string {
 			_, data := chatserverFile(t, 200)
 			return writeFile(t, data[:len(data)/2])
@@ -265,12 +331,15 @@ func TestReadOnlyStoreRefusesWrites(t *testing.T) {
 		name string
 		call func() error
 	}{
-		{"AppendMessages", func() error { _, err := s.AppendMessages(msgs("hi")); return err }},
-		{"AppendMessages empty", func() error { _, err := s.AppendMessages(nil); return err }},
-		{"RemoveChatter", func() error { _, err := s.RemoveChatter("ann"); return err }},
-		{"SetChatters", func() error { return s.SetChatters([]string{"ann"}) }},
-		{"Ban", func() error { return s.Ban("bob", until) }},
-		{"Unban", func() error { _, err := s.Unban("bob"); return err }},
+		{"AppendMessages", func() error { _, err := s.AppendMessages(t.Context(), storage.DefaultRoom, msgs("hi")); return err }},
+		{"AppendMessages empty", func() error { _, err := s.AppendMessages(t.Context(), storage.DefaultRoom, nil); return err }},
+		{"RemoveChatter", func() error { _, err := s.RemoveChatter(t.Context(), storage.DefaultRoom, "ann"); return err }},
+		{"RemoveChatter everywhere", func() error { _, err := s.RemoveChatter(t.Context(), "", "ann"); return err }},
+		{"SetChatters", func() error { return s.SetChatters(t.Context(), storage.DefaultRoom, []string{"ann"}) }},
+		{"AddRoom", func() error { return s.AddRoom(t.Context(), storage.Room{Name: "games"}) }},
+		{"RemoveRoom", func() error { return s.RemoveRoom(t.Context(), "games") }},
+		{"Ban", func() error { return s.Ban(t.Context(), "bob", until) }},
+		{"Unban", func() error { _, err := s.Unban(t.Context(), "bob"); return err }},
 	}
 	for _, w := range writes {
 		t.Run(w.name, func(t *testing.T) {
@@ -301,14 +370,17 @@ func TestClosedStoreRefusesCalls(t *testing.T) {
 		name string
 		call func() error
 	}{
-		{"AppendMessages", func() error { _, err := s.AppendMessages(msgs("hi")); return err }},
-		{"RecentMessages", func() error { _, err := s.RecentMessages(0); return err }},
-		{"RemoveChatter", func() error { _, err := s.RemoveChatter("ann"); return err }},
-		{"Chatters", func() error { _, err := s.Chatters(); return err }},
-		{"SetChatters", func() error { return s.SetChatters(nil) }},
-		{"Ban", func() error { return s.Ban("bob", now) }},
-		{"Unban", func() error { _, err := s.Unban("bob"); return err }},
-		{"BanExpiry", func() error { _, _, err := s.BanExpiry("bob", now); return err }},
+		{"AppendMessages", func() error { _, err := s.AppendMessages(t.Context(), storage.DefaultRoom, msgs("hi")); return err }},
+		{"RecentMessages", func() error { _, err := s.RecentMessages(t.Context(), storage.DefaultRoom, 0); return err }},
+		{"RemoveChatter", func() error { _, err := s.RemoveChatter(t.Context(), storage.DefaultRoom, "ann"); return err }},
+		{"Rooms", func() error { _, err := s.Rooms(t.Context()); return err }},
+		{"AddRoom", func() error { return s.AddRoom(t.Context(), storage.Room{Name: "games"}) }},
+		{"RemoveRoom", func() error { return s.RemoveRoom(t.Context(), "games") }},
+		{"Chatters", func() error { _, err := s.Chatters(t.Context(), storage.DefaultRoom); return err }},
+		{"SetChatters", func() error { return s.SetChatters(t.Context(), storage.DefaultRoom, nil) }},
+		{"Ban", func() error { return s.Ban(t.Context(), "bob", now) }},
+		{"Unban", func() error { _, err := s.Unban(t.Context(), "bob"); return err }},
+		{"BanExpiry", func() error { _, _, err := s.BanExpiry(t.Context(), "bob", now); return err }},
 	}
 	for _, c := range calls {
 		t.Run(c.name, func(t *testing.T) {
@@ -326,7 +398,7 @@ func TestCloseDuringCallsEndsThemCleanly(t *testing.T) {
 	for w := range writers {
 		go func() {
 			for range 20 {
-				if _, err := s.AppendMessages(msgs("from writer", string(rune('a'+w)))); err != nil {
+				if _, err := s.AppendMessages(t.Context(), storage.DefaultRoom, msgs("from writer", string(rune('a'+w)))); err != nil {
 					errs <- err
 					return
 				}
@@ -366,7 +438,7 @@ func TestWriteErrorIsReturned(t *testing.T) {
 	var werr error
 	for range 2 * maxSize / len(big) {
 		var got []storage.Message
-		if got, werr = s.AppendMessages(msgs(big)); werr != nil {
+		if got, werr = s.AppendMessages(t.Context(), storage.DefaultRoom, msgs(big)); werr != nil {
 			break
 		}
 		stored += len(got)
@@ -381,7 +453,7 @@ func TestWriteErrorIsReturned(t *testing.T) {
 		t.Errorf("after the failed write %d messages are kept, want the %d stored before", len(got), stored)
 	}
 	// The failed transaction left nothing behind: small writes still work.
-	if err := s.SetChatters([]string{"ann"}); err != nil {
+	if err := s.SetChatters(t.Context(), storage.DefaultRoom, []string{"ann"}); err != nil {
 		t.Errorf("SetChatters after failed append: %v", err)
 	}
 }
@@ -417,4 +489,50 @@ func freeLivePage(tb testing.TB, data []byte) []byte {
 	le.PutUint16(free[freeCount:], 1)
 	le.PutUint64(free[pageHeader:], root)
 	return data
+}
+
+func TestOpenCompletesASchema2File(t *testing.T) {
+	// A file with the marker of schema 2 but not all of its buckets (only
+	// a hand-made file is like that) reads as empty and gets them from a
+	// read-write Open.
+	for _, tc := range []struct {
+		name string
+		make func(t *testing.T) string
+	}{
+		{"only the marker", func(t *testing.T) string { return rawMeta(t, "app", "chatserver", "schema", "2") }},
+		{"no default room", func(t *testing.T) string {
+			return doctored(t, func(tx *bbolt.Tx) error { return tx.Bucket(bucketRooms).DeleteBucket([]byte(storage.DefaultRoom)) })
+		}},
+		{"a room without its chatters", func(t *testing.T) string {
+			return doctored(t, func(tx *bbolt.Tx) error { return games(tx).DeleteBucket(bucketChatters) })
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := tc.make(t)
+			before := readFile(t, path)
+			ro := openStore(t, path, Options{ReadOnly: true})
+			rooms := mustRooms(t, ro)
+			if len(rooms) == 0 || rooms[0].Name != storage.DefaultRoom {
+				t.Errorf("read-only Rooms = %+v, want the default room first", rooms)
+			}
+			if got := mustRecent(t, ro); len(got) != 0 {
+				t.Errorf("read-only default room holds %+v", got)
+			}
+			if err := ro.Close(); err != nil {
+				t.Fatal(err)
+			}
+			assertUnchanged(t, path, before)
+
+			rw := openStore(t, path, Options{})
+			for _, r := range mustRooms(t, rw) {
+				mustAppendTo(t, rw, r.Name, msgs("hello"))
+				if err := rw.SetChatters(t.Context(), r.Name, []string{"ann"}); err != nil {
+					t.Errorf("SetChatters(%s): %v", r.Name, err)
+				}
+			}
+			if got := texts(mustRecent(t, rw)); !slices.Equal(got, []string{"hello"}) {
+				t.Errorf("default room holds %q", got)
+			}
+		})
+	}
 }

@@ -26,7 +26,7 @@ func BenchmarkBroadcast1000(b *testing.B) {
 	var sender *Client
 	for i := range conns {
 		conns[i] = &countConn{}
-		c := f.room.Connect(conns[i], Peer{})
+		c := f.connect(conns[i], Peer{})
 		if _, err := c.Join(fmt.Sprintf("user%d", i), ""); err != nil {
 			b.Fatal(err)
 		}
@@ -54,7 +54,7 @@ func BenchmarkJoinWithHistory(b *testing.B) {
 	f := newFixture(b, Config{Rate: 1e9, Burst: 1 << 30, Logger: slog.New(slog.DiscardHandler)})
 	var sender *Client
 	for i := 0; i < 100; i++ {
-		c := f.room.Connect(&countConn{}, Peer{})
+		c := f.connect(&countConn{}, Peer{})
 		if _, err := c.Join(fmt.Sprintf("present%d", i), ""); err != nil {
 			b.Fatal(err)
 		}
@@ -68,7 +68,7 @@ func BenchmarkJoinWithHistory(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		c := f.room.Connect(&countConn{}, Peer{})
+		c := f.connect(&countConn{}, Peer{})
 		if _, err := c.Join(fmt.Sprintf("joiner%d", i), ""); err != nil {
 			b.Fatal(err)
 		}

@@ -1,31 +1,24 @@
 package chat
 
 import (
+	"context"
 	"crypto/subtle"
 	"sync"
-	"time"
 
 	"chatserver/internal/randid"
 	"chatserver/nick"
 	"chatserver/storage"
 )
 
-// Client is one connection's membership of the room. The transport calls
-// its methods from the connection's goroutine, one at a time, in the order
-// the client's events arrived.
+// Client is one person's membership of one room. The transport calls its
+// methods from the connection's goroutine, one at a time, in the order the
+// client's events arrived.
 type Client struct {
-	room *Room
-	conn Conn
-	peer Peer
+	room   *Room
+	person *Person
+	conn   Conn
 
-	// The connection's buckets, guarded by room.mu (a request draws from
-	// them together with shared ones).
-	msgs, joins bucket
-	// Rate-limited requests in a row, of each kind; touched only from
-	// the connection's goroutine (Say, Join), so not guarded.
-	refusedMsgs, refusedJoins int
-
-	// name and presence are guarded by room.mu (Kick clears them).
+	// name and presence are guarded by room.mu (a kick clears them).
 	name     string
 	presence *presence
 
@@ -61,13 +54,15 @@ func (c *Client) Join(name, token string) (JoinResult, error) {
 	r := c.room
 	name, err := validateName(name, r.cfg.MaxNameLen)
 	if err != nil {
-		c.refused(&c.refusedJoins, c.Name(), "joins")
+		c.person.refused(&c.person.refusedJoins, c.Name(), "joins")
 		return JoinResult{}, err
 	}
 	if err := c.takeJoin(); err != nil {
 		return JoinResult{}, err
 	}
-	until, banned, err := r.store.BanExpiry(name, r.cfg.Now())
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	until, banned, err := r.store.BanExpiry(ctx, name, r.cfg.Now())
+	cancel()
 	if err != nil {
 		r.cfg.Logger.Error("reading bans failed", "nick", name, "err", err)
 		return JoinResult{}, errorf(CodeInternal, "the server could not check the nickname, try again")
@@ -79,7 +74,7 @@ func (c *Client) Join(name, token string) (JoinResult, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return JoinResult{}, errClosed
+		return JoinResult{}, r.closedError()
 	}
 	if _, connected := r.clients[c]; !connected {
 		return JoinResult{}, errorf(CodeUnavailable, "the connection is closing")
@@ -164,27 +159,25 @@ func (c *Client) say(text string) (storage.Message, error) {
 	}
 	r.mu.Lock()
 	name, closed := c.name, r.closed
-	if name != "" && !closed {
-		now := r.cfg.Now()
-		var addr *bucket
-		if a := c.addrBucketsLocked(now); a != nil {
-			addr = &a.msgs
-		}
-		ok := takeAll(now, draw{&c.msgs, r.lim.msg}, draw{&c.presence.msgs, r.lim.msg}, draw{addr, r.lim.addrMsg})
-		if !ok {
-			r.mu.Unlock()
-			c.refused(&c.refusedMsgs, name, "messages")
-			return storage.Message{}, errorf(CodeRateLimited, "you are sending too fast, slow down")
-		}
-		c.refusedMsgs = 0
+	var nb *nickBucket
+	if c.presence != nil {
+		nb = c.presence.msgs
+	}
+	if closed {
+		err = r.closedError()
 	}
 	r.mu.Unlock()
 	switch {
 	case closed:
-		return storage.Message{}, errClosed
+		return storage.Message{}, err
 	case name == "":
 		return storage.Message{}, errorf(CodeNotJoined, "join with a nickname before sending messages")
 	}
+	if !r.hub.lim.takeMessage(c.person, nb, r.cfg.Now()) {
+		c.person.refused(&c.person.refusedMsgs, name, "messages")
+		return storage.Message{}, errorf(CodeRateLimited, "you are sending too fast, slow down")
+	}
+	c.person.refusedMsgs = 0
 
 	p := &pending{msg: storage.Message{Name: name, Text: text}, done: make(chan result, 1)}
 	select {
@@ -211,56 +204,19 @@ func (c *Client) say(text string) (storage.Message, error) {
 func (c *Client) takeJoin() error {
 	r := c.room
 	r.mu.Lock()
-	if r.closed {
+	closed, name := r.closed, c.name
+	if closed {
+		err := r.closedError()
 		r.mu.Unlock()
-		return errClosed
+		return err
 	}
-	now := r.cfg.Now()
-	var addr *bucket
-	if a := c.addrBucketsLocked(now); a != nil {
-		addr = &a.joins
-	}
-	ok := takeAll(now, draw{&c.joins, r.lim.join}, draw{addr, r.lim.addrJoin})
-	name := c.name
 	r.mu.Unlock()
-	if !ok {
-		c.refused(&c.refusedJoins, name, "joins")
+	if !r.hub.lim.takeJoin(c.person, r.cfg.Now()) {
+		c.person.refused(&c.person.refusedJoins, name, "joins")
 		return errorf(CodeRateLimited, "too many joins or nickname changes in a short time; wait a few seconds and try again")
 	}
-	c.refusedJoins = 0
+	c.person.refusedJoins = 0
 	return nil
-}
-
-// addrBucketsLocked returns the buckets of the client's address, or nil
-// when it is exempt. room.mu held.
-func (c *Client) addrBucketsLocked(now time.Time) *addrBuckets {
-	if c.peer.Key == "" {
-		return nil
-	}
-	r := c.room
-	return r.addrs.get(c.peer.Key, now, func() addrBuckets {
-		return addrBuckets{msgs: r.lim.addrMsg.full(now), joins: r.lim.addrJoin.full(now)}
-	})
-}
-
-// refused counts a refused request of the kind what ("messages",
-// "joins"; rate-limited, or a join with an invalid nickname) in *inARow,
-// and disconnects the client once that reaches the flood limit, logging
-// it (throttled per address) once.
-func (c *Client) refused(inARow *int, name, what string) {
-	r := c.room
-	*inARow++
-	if *inARow < r.cfg.FloodLimit {
-		return
-	}
-	if *inARow == r.cfg.FloodLimit { // once, not for stragglers
-		if name == "" {
-			name = "(not joined)"
-		}
-		r.warn.Print(c.peer.logKey(), "disconnected a flooding client",
-			"nick", name, "addr", c.peer.addr(), "requests", what, "refused_in_a_row", *inARow)
-	}
-	c.conn.Close()
 }
 
 // Leave removes the connection from the room (the transport calls it when

@@ -29,11 +29,19 @@ const (
 	// CodeStoreFailed: the message could not be made durable (disk full,
 	// read-only file...). It was not delivered to anyone.
 	CodeStoreFailed Code = "store_failed"
-	// CodeUnavailable: the server is shutting down.
+	// CodeUnavailable: the server is shutting down, or the room was
+	// removed.
 	CodeUnavailable Code = "unavailable"
 	// CodeNoSuchChatter: an admin request named a nickname that is not
 	// present.
 	CodeNoSuchChatter Code = "no_such_chatter"
+	// CodeNoSuchRoom: an admin request named a room that does not exist.
+	CodeNoSuchRoom Code = "no_such_room"
+	// CodeRoomExists: an admin request added a room that exists already.
+	CodeRoomExists Code = "room_exists"
+	// CodeInvalidRoom: an admin request gave a room name that breaks the
+	// rule (storage.CheckRoomName), or asked to remove the default room.
+	CodeInvalidRoom Code = "invalid_room"
 	// CodeInternal: an unexpected server-side failure.
 	CodeInternal Code = "internal"
 )

@@ -2,6 +2,7 @@ package chat
 
 import (
 	"container/list"
+	"sync"
 	"time"
 )
 
@@ -9,7 +10,10 @@ import (
 // message draws one token from the bucket of its connection, of its
 // nickname and of its client address; a join or rename draws from the join
 // buckets of its connection and of its address. A request is refused
-// unless every bucket has a token, and then it takes none.
+// unless every bucket has a token, and then it takes none. The buckets
+// are a person's, not a room's: a connection in three rooms, a nickname
+// held in two, an address with connections everywhere each have one
+// allowance for all of them (the hub's limiter).
 
 const (
 	// maxAddresses bounds the client addresses whose buckets are kept (a
@@ -180,4 +184,106 @@ func (m *recent[V]) expire(now time.Time) {
 		}
 		m.remove(el)
 	}
+}
+
+// limiter holds the buckets that span rooms: of connections (in their
+// Person), of nicknames and of client addresses. It has its own lock,
+// taken after a room's when both are held, never before.
+type limiter struct {
+	msg, join         limit // per connection (msg also per nickname)
+	addrMsg, addrJoin limit // per client address
+
+	mu    sync.Mutex             // guards the fields below and every Person's buckets
+	addrs *recent[addrBuckets]   // per-address buckets, by Peer.Key
+	nicks map[string]*nickBucket // nicknames present in some room, by nick.Key
+	left  *recent[bucket]        // message buckets of nicknames present nowhere, by nick.Key
+}
+
+// nickBucket is the message bucket of a nickname, shared by every room
+// it is present in.
+type nickBucket struct {
+	refs int // presences holding it
+	b    bucket
+}
+
+func newLimiter(cfg Config) *limiter {
+	msg := limit{rate: cfg.Rate, burst: float64(cfg.Burst)}
+	join := limit{rate: cfg.JoinRate, burst: float64(cfg.JoinBurst)}
+	l := &limiter{msg: msg, join: join, addrMsg: msg.scaled(cfg.AddressFactor), addrJoin: join.scaled(cfg.AddressFactor)}
+	l.addrs = newRecent[addrBuckets](maxAddresses, max(l.addrMsg.refillTime(), l.addrJoin.refillTime()))
+	l.left = newRecent[bucket](maxLeftNicknames, msg.refillTime())
+	l.nicks = make(map[string]*nickBucket)
+	return l
+}
+
+// acquireNick returns the message bucket of the nickname key, for one
+// more presence: the one its other rooms share, or the one it left with
+// if that has not refilled yet, or a full one.
+func (l *limiter) acquireNick(key string, now time.Time) *nickBucket {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	nb := l.nicks[key]
+	if nb == nil {
+		nb = &nickBucket{}
+		if b, ok := l.left.take(key, now); ok {
+			nb.b = b
+		} else {
+			nb.b = l.msg.full(now)
+		}
+		l.nicks[key] = nb
+	}
+	nb.refs++
+	return nb
+}
+
+// releaseNick gives back one presence's hold on the nickname's bucket;
+// the last one keeps it among those that left until it has refilled, for
+// the nickname's return.
+func (l *limiter) releaseNick(key string, nb *nickBucket, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if nb.refs--; nb.refs > 0 {
+		return
+	}
+	if l.nicks[key] == nb {
+		delete(l.nicks, key)
+	}
+	if nb.b.refill(l.msg, now); nb.b.tokens < l.msg.burst {
+		l.left.put(key, nb.b, now)
+	}
+}
+
+// takeMessage draws a message token from the person's connection, the
+// nickname's bucket and the person's address, or from none of them.
+func (l *limiter) takeMessage(p *Person, nb *nickBucket, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var addr *bucket
+	if a := l.addrLocked(p.peer, now); a != nil {
+		addr = &a.msgs
+	}
+	return takeAll(now, draw{&p.msgs, l.msg}, draw{&nb.b, l.msg}, draw{addr, l.addrMsg})
+}
+
+// takeJoin draws a join token from the person's connection and address,
+// or from neither.
+func (l *limiter) takeJoin(p *Person, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var addr *bucket
+	if a := l.addrLocked(p.peer, now); a != nil {
+		addr = &a.joins
+	}
+	return takeAll(now, draw{&p.joins, l.join}, draw{addr, l.addrJoin})
+}
+
+// addrLocked returns the buckets of peer's address, or nil when it is
+// exempt. l.mu held.
+func (l *limiter) addrLocked(peer Peer, now time.Time) *addrBuckets {
+	if peer.Key == "" {
+		return nil
+	}
+	return l.addrs.get(peer.Key, now, func() addrBuckets {
+		return addrBuckets{msgs: l.addrMsg.full(now), joins: l.addrJoin.full(now)}
+	})
 }

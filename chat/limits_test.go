@@ -14,7 +14,7 @@ import (
 func (f *fixture) joinFrom(t testing.TB, peer Peer, name string) (*Client, *recConn) {
 	t.Helper()
 	conn := &recConn{}
-	c := f.room.Connect(conn, peer)
+	c := f.connect(conn, peer)
 	if _, err := c.Join(name, ""); err != nil {
 		t.Fatalf("Join(%q) from %+v: %v", name, peer, err)
 	}
@@ -42,7 +42,7 @@ func remote(addr string) Peer { return Peer{Addr: addr, Key: addr} }
 
 func TestNicknameKeepsItsBucketAcrossConnections(t *testing.T) {
 	f := newFixture(t, Config{Rate: 1, Burst: 2})
-	first := f.room.Connect(&recConn{}, Peer{})
+	first := f.connect(&recConn{}, Peer{})
 	res, err := first.Join("alice", "")
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +52,7 @@ func TestNicknameKeepsItsBucketAcrossConnections(t *testing.T) {
 	}
 
 	// A second connection resuming the nickname shares its bucket.
-	second := f.room.Connect(&recConn{}, Peer{})
+	second := f.connect(&recConn{}, Peer{})
 	if _, err := second.Join("alice", res.Token); err != nil {
 		t.Fatal(err)
 	}
@@ -75,12 +75,12 @@ func TestNicknameKeepsItsBucketAcrossConnections(t *testing.T) {
 
 	// Once refilled, the kept bucket is forgotten: the map stays small.
 	third.Leave()
-	if n := f.room.left.len(); n != 1 {
+	if n := f.hub.lim.left.len(); n != 1 {
 		t.Fatalf("%d nickname buckets kept after leaving with an empty one, want 1", n)
 	}
 	f.clock.Advance(2 * time.Second)
 	fourth, _ := f.join(t, "alice")
-	if n := f.room.left.len(); n != 0 {
+	if n := f.hub.lim.left.len(); n != 0 {
 		t.Fatalf("%d nickname buckets kept once refilled, want 0", n)
 	}
 	if n := sayAll(t, fourth, 3); n != 2 {
@@ -193,7 +193,7 @@ func TestJoinsFromOneAddressShareOneAllowance(t *testing.T) {
 	for i := range 4 {
 		f.joinFrom(t, remote("2001:db8::/64"), fmt.Sprint("n", i))
 	}
-	_, err := f.room.Connect(&recConn{}, remote("2001:db8::/64")).Join("n4", "")
+	_, err := f.connect(&recConn{}, remote("2001:db8::/64")).Join("n4", "")
 	wantCode(t, err, CodeRateLimited)
 	f.joinFrom(t, remote("192.0.2.7"), "elsewhere")
 	f.joinFrom(t, Peer{Addr: "::1"}, "exempt")
@@ -222,7 +222,7 @@ func TestFloodDisconnectsAreLoggedOncePerAddress(t *testing.T) {
 		"WARN disconnected a flooding client nick=f0 addr=192.0.2.7 requests=messages refused_in_a_row=2",
 		"WARN disconnected a flooding client nick=local addr=127.0.0.1 requests=messages refused_in_a_row=2",
 	})
-	f.room.Close()
+	f.hub.Close()
 	got := logs.Matching(throttle.SummaryMsg, "line", "disconnected a flooding client")
 	if len(got) != 1 || got[0].Attrs["key"] != "192.0.2.7" || got[0].Attrs["count"] != "4" {
 		t.Errorf("summaries at Close: %v, want one counting 4 more from 192.0.2.7", got)

@@ -64,7 +64,7 @@ func TestMetricsCountMessages(t *testing.T) {
 	f := newFixture(t, Config{Metrics: m, Burst: 2, Rate: 1})
 	alice, _ := f.join(t, "alice")
 	_, bobConn := f.join(t, "bob")
-	stranger := f.room.Connect(&recConn{}, Peer{})
+	stranger := f.connect(&recConn{}, Peer{})
 
 	steps := []struct {
 		name string

@@ -1,6 +1,8 @@
 package chat
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -8,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"chatserver/internal/throttle"
 	"chatserver/nick"
 	"chatserver/storage"
 )
@@ -57,35 +58,46 @@ const (
 	DefaultBatch = 512
 )
 
-// Store is what the room needs from its storage (storage/bolt implements
-// it). Implementations must be safe for concurrent use.
+// Store is what the hub and its rooms need from their storage
+// (storage/bolt implements it). Every call names its room where it has
+// one; bans are global. Implementations must be safe for concurrent use.
 type Store interface {
+	// Rooms lists the stored rooms, storage.DefaultRoom among them.
+	Rooms(ctx context.Context) ([]storage.Room, error)
+	// AddRoom stores a new room (storage.ErrRoomExists when it exists).
+	AddRoom(ctx context.Context, r storage.Room) error
+	// RemoveRoom deletes a room with its history and presence
+	// (storage.ErrNoSuchRoom when there is none).
+	RemoveRoom(ctx context.Context, name string) error
 	// AppendMessages stores msgs durably in one transaction, trimming the
-	// history, and returns them with IDs assigned.
-	AppendMessages(msgs []storage.Message) ([]storage.Message, error)
-	// RecentMessages returns at most n newest messages, oldest first.
-	RecentMessages(n int) ([]storage.Message, error)
-	// SetChatters replaces the stored presence set with names.
-	SetChatters(names []string) error
+	// room's history, and returns them with IDs assigned.
+	AppendMessages(ctx context.Context, room string, msgs []storage.Message) ([]storage.Message, error)
+	// RecentMessages returns at most n newest messages of the room,
+	// oldest first.
+	RecentMessages(ctx context.Context, room string, n int) ([]storage.Message, error)
+	// SetChatters replaces the room's stored presence set with names.
+	SetChatters(ctx context.Context, room string, names []string) error
 	// BanExpiry reports whether name is banned at now, and until when.
-	BanExpiry(name string, now time.Time) (time.Time, bool, error)
+	BanExpiry(ctx context.Context, name string, now time.Time) (time.Time, bool, error)
 	// Ban refuses name until the given time.
-	Ban(name string, until time.Time) error
+	Ban(ctx context.Context, name string, until time.Time) error
 	// Unban lifts a ban and reports whether there was one.
-	Unban(name string) (bool, error)
+	Unban(ctx context.Context, name string) (bool, error)
 }
 
-// Conn is one client connection as the room sees it; the web package
-// adapts a Socket.IO socket to it.
+// Conn is one client's membership of one room as the transport carries
+// it; the web package adapts a Socket.IO namespace socket to it.
 type Conn interface {
 	// Send queues ev for the client. It must never block; false means the
 	// connection is gone.
 	Send(ev *Event) bool
-	// Close disconnects the client after the events already queued.
+	// Close takes the client out of the room after the events already
+	// queued (and ends its connection when that was its only room).
 	Close()
 }
 
-// Config tunes a Room. Zero fields take the Default values.
+// Config tunes a Hub and its rooms: every room has the same limits.
+// Zero fields take the Default values.
 type Config struct {
 	History       int     // messages replayed to a joining client
 	MaxMessageLen int     // characters per message, after trimming
@@ -146,14 +158,15 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Room is the one chat room of a server. It owns the set of connections,
-// the presence of nicknames, the recent history, the rate limits and the
-// writer goroutine.
+// Room is one chat room: its connections, the presence of nicknames, the
+// recent history and the writer goroutine that commits its messages. The
+// Hub makes, finds and closes rooms.
 type Room struct {
-	cfg   Config
+	hub   *Hub
+	name  string
+	topic string
+	cfg   *Config // the hub's
 	store Store
-	lim   limits
-	warn  *throttle.Log // warnings about clients, per address
 
 	queue   chan *pending // messages for the writer
 	dirty   chan struct{} // presence changed; capacity 1
@@ -167,15 +180,8 @@ type Room struct {
 	order    []*presence          // the values of names, sorted by name
 	recent   []*delivered         // newest cfg.History messages, oldest first
 	lastTime time.Time            // time of the newest message, to keep times monotonic
-	addrs    *recent[addrBuckets] // per-address buckets, by Peer.Key
-	left     *recent[bucket]      // message buckets of nicknames that left, by nick.Key
 	closed   bool
-}
-
-// limits are the shapes of the room's buckets.
-type limits struct {
-	msg, join         limit // per connection (msg also per nickname)
-	addrMsg, addrJoin limit // per client address
+	removed  bool // closed because the room was removed: nothing more is stored
 }
 
 // Peer is where a connection comes from, as the transport tells the room.
@@ -214,8 +220,8 @@ type presence struct {
 	name    string
 	token   string
 	clients map[*Client]struct{}
-	added   *Event // "add chatter" name: built once, sent to every later joiner
-	msgs    bucket // the nickname's message bucket, shared by its connections; r.mu
+	added   *Event      // "add chatter" name: built once, sent to every later joiner
+	msgs    *nickBucket // the nickname's message bucket, shared by its connections and rooms
 }
 
 // delivered is a stored message with the event that carries it, built once
@@ -236,28 +242,28 @@ type result struct {
 	err error
 }
 
-// NewRoom loads the recent history, clears presence left behind by a crash
-// and starts the writer. The caller must Close the room.
-func NewRoom(store Store, cfg Config) (*Room, error) {
-	cfg.setDefaults()
-	msgs, err := store.RecentMessages(cfg.History)
+// storeTimeout bounds one store call of a room's own (loading, the
+// writer's commits, presence), so that a stuck store is reported rather
+// than waited on for ever, where the store can notice.
+const storeTimeout = time.Minute
+
+// newRoom loads the room's recent history, clears presence left behind by
+// a crash and starts its writer.
+func newRoom(ctx context.Context, h *Hub, sr storage.Room) (*Room, error) {
+	msgs, err := h.store.RecentMessages(ctx, sr.Name, h.cfg.History)
 	if err != nil {
 		return nil, fmt.Errorf("load history: %w", err)
 	}
-	if err := store.SetChatters(nil); err != nil {
+	if err := h.store.SetChatters(ctx, sr.Name, nil); err != nil {
 		return nil, fmt.Errorf("clear presence left from an earlier run: %w", err)
 	}
-	msg := limit{rate: cfg.Rate, burst: float64(cfg.Burst)}
-	join := limit{rate: cfg.JoinRate, burst: float64(cfg.JoinBurst)}
-	lim := limits{msg: msg, join: join, addrMsg: msg.scaled(cfg.AddressFactor), addrJoin: join.scaled(cfg.AddressFactor)}
 	r := &Room{
-		cfg:     cfg,
-		store:   store,
-		lim:     lim,
-		warn:    throttle.New(cfg.Logger, slog.LevelWarn, 1),
-		addrs:   newRecent[addrBuckets](maxAddresses, max(lim.addrMsg.refillTime(), lim.addrJoin.refillTime())),
-		left:    newRecent[bucket](maxLeftNicknames, msg.refillTime()),
-		queue:   make(chan *pending, cfg.Queue),
+		hub:     h,
+		name:    sr.Name,
+		topic:   sr.Topic,
+		cfg:     &h.cfg,
+		store:   h.store,
+		queue:   make(chan *pending, h.cfg.Queue),
 		dirty:   make(chan struct{}, 1),
 		stop:    make(chan struct{}),
 		stopped: make(chan struct{}),
@@ -271,11 +277,23 @@ func NewRoom(store Store, cfg Config) (*Room, error) {
 	return r, nil
 }
 
+// Name returns the room's name (storage.DefaultRoom for the default room).
+func (r *Room) Name() string { return r.name }
+
+// Topic returns the line the operator gave the room, or "".
+func (r *Room) Topic() string { return r.topic }
+
+// Info describes the room.
+func (r *Room) Info() RoomInfo {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return RoomInfo{Name: r.name, Topic: r.topic, Messages: len(r.recent), Chatters: r.chattersLocked()}
+}
+
 // Close stops the room: new messages are refused, those already queued
 // are written and answered, the stored presence is brought up to date,
-// and the writer exits; warnings still held back are summarised in the
-// log. Connections are not closed here: the transport closes them (each
-// then calls Leave). Idempotent.
+// and the writer exits. Connections are not closed here: the transport
+// closes them (each then calls Leave). Idempotent.
 func (r *Room) Close() {
 	r.once.Do(func() {
 		r.mu.Lock()
@@ -284,18 +302,58 @@ func (r *Room) Close() {
 		close(r.stop)
 	})
 	<-r.stopped
-	r.warn.Close()
 }
 
-// Connect registers a new connection from peer. The client receives
-// nothing until it joins.
-func (r *Room) Connect(conn Conn, peer Peer) *Client {
-	now := r.cfg.Now()
-	c := &Client{room: r, conn: conn, peer: peer, msgs: r.lim.msg.full(now), joins: r.lim.join.full(now)}
+// remove closes the room for good, once the store has deleted it: every
+// connection is sent kicked with reason and closed, and the writer
+// answers what is still queued with an error. It returns how many
+// connections were closed.
+func (r *Room) remove(reason string) int {
+	kicked := newEvent(EventKicked, kickedArg{Reason: reason})
 	r.mu.Lock()
-	r.clients[c] = struct{}{}
+	r.closed, r.removed = true, true
+	conns := make([]Conn, 0, len(r.clients))
+	for c := range r.clients {
+		if c.presence != nil {
+			c.conn.Send(kicked)
+		}
+		c.name, c.presence = "", nil
+		conns = append(conns, c.conn)
+	}
+	now := r.cfg.Now()
+	for key, p := range r.names {
+		r.hub.lim.releaseNick(key, p.msgs, now)
+	}
+	clear(r.names)
+	r.order = nil
 	r.mu.Unlock()
-	return c
+	for _, conn := range conns {
+		conn.Close()
+	}
+	r.Close()
+	return len(conns)
+}
+
+// Connect registers person's membership of the room, carried by conn. The
+// client receives nothing until it joins. A room that is closing or was
+// removed refuses with CodeUnavailable.
+func (r *Room) Connect(conn Conn, person *Person) (*Client, error) {
+	c := &Client{room: r, person: person, conn: conn}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, r.closedError()
+	}
+	r.clients[c] = struct{}{}
+	return c, nil
+}
+
+// closedError is the refusal of a closed room. r.mu held.
+func (r *Room) closedError() error {
+	if r.removed {
+		return errorf(CodeUnavailable, "the room %q was removed", r.name)
+	}
+	return errClosed
 }
 
 // History returns up to n recent messages, oldest first, from memory
@@ -321,6 +379,13 @@ func (r *Room) Chatters() []string {
 	return r.chattersLocked()
 }
 
+// ChatterCount returns how many nicknames are present.
+func (r *Room) ChatterCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.order)
+}
+
 func (r *Room) chattersLocked() []string {
 	names := make([]string, len(r.order))
 	for i, p := range r.order {
@@ -331,43 +396,26 @@ func (r *Room) chattersLocked() []string {
 
 // addPresenceLocked makes p present: it enters names and its place in
 // order (a binary search and one copy, rather than a sort per join), and
-// takes back the message bucket the nickname left with, if it has not
-// refilled yet. r.mu held.
+// takes the nickname's message bucket from the hub. r.mu held.
 func (r *Room) addPresenceLocked(p *presence, now time.Time) {
 	key := nick.Key(p.name)
 	r.names[key] = p
-	if b, ok := r.left.take(key, now); ok {
-		p.msgs = b
-	} else {
-		p.msgs = r.lim.msg.full(now)
-	}
+	p.msgs = r.hub.lim.acquireNick(key, now)
 	i, _ := slices.BinarySearchFunc(r.order, p.name, func(q *presence, name string) int {
 		return strings.Compare(q.name, name)
 	})
 	r.order = slices.Insert(r.order, i, p)
 }
 
-// Kick removes the chatter called name: each of its connections gets a
+// kick removes the chatter called name: each of its connections gets a
 // kicked event with reason and is closed, everyone else gets remove
-// chatter. With ban > 0 the nickname is also refused for that long (even
-// when it is not present). It returns how many connections were closed,
-// and a CodeNoSuchChatter error when the name was not present and no ban
-// was asked.
-func (r *Room) Kick(name, reason string, ban time.Duration) (int, error) {
-	if ban > 0 {
-		if err := r.store.Ban(name, r.cfg.Now().Add(ban)); err != nil {
-			// The operator asked: say why, in plain words, and kick nobody.
-			return 0, errorf(CodeStoreFailed, "the ban could not be saved, nobody was kicked: %v", err)
-		}
-	}
+// chatter. It returns how many connections were closed (0: not present).
+func (r *Room) kick(name, reason string) int {
 	r.mu.Lock()
 	p, ok := r.names[nick.Key(name)]
 	if !ok {
 		r.mu.Unlock()
-		if ban > 0 {
-			return 0, nil
-		}
-		return 0, errorf(CodeNoSuchChatter, "no chatter called %q is present", name)
+		return 0
 	}
 	kicked := newEvent(EventKicked, kickedArg{Reason: reason})
 	conns := make([]Conn, 0, len(p.clients))
@@ -382,16 +430,7 @@ func (r *Room) Kick(name, reason string, ban time.Duration) (int, error) {
 	for _, conn := range conns {
 		conn.Close()
 	}
-	return len(conns), nil
-}
-
-// Unban lifts the ban on name and reports whether there was one.
-func (r *Room) Unban(name string) (bool, error) {
-	had, err := r.store.Unban(name)
-	if err != nil {
-		return false, errorf(CodeStoreFailed, "the ban could not be lifted: %v", err)
-	}
-	return had, nil
+	return len(conns)
 }
 
 type kickedArg struct {
@@ -399,15 +438,12 @@ type kickedArg struct {
 }
 
 // dropPresenceLocked forgets p and announces its departure. Its message
-// bucket is kept until it has refilled, for the nickname's return. r.mu
-// held.
+// bucket goes back to the hub, which keeps it until it has refilled, for
+// the nickname's return. r.mu held.
 func (r *Room) dropPresenceLocked(p *presence) {
 	key := nick.Key(p.name)
 	delete(r.names, key)
-	now := r.cfg.Now()
-	if p.msgs.refill(r.lim.msg, now); p.msgs.tokens < r.lim.msg.burst {
-		r.left.put(key, p.msgs, now)
-	}
+	r.hub.lim.releaseNick(key, p.msgs, r.cfg.Now())
 	i, _ := slices.BinarySearchFunc(r.order, p.name, func(q *presence, name string) int {
 		return strings.Compare(q.name, name)
 	})
@@ -534,7 +570,9 @@ func (r *Room) commit(batch []*pending) {
 		msgs[i].Time = now
 	}
 	start := time.Now()
-	stored, err := r.store.AppendMessages(msgs)
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	stored, err := r.store.AppendMessages(ctx, r.name, msgs)
+	cancel()
 	took := time.Since(start)
 	if err == nil && len(stored) != len(msgs) {
 		err = fmt.Errorf("store returned %d of %d messages", len(stored), len(msgs))
@@ -542,22 +580,21 @@ func (r *Room) commit(batch []*pending) {
 	r.cfg.Metrics.Committed(len(msgs), took, err)
 
 	if err != nil {
-		r.cfg.Logger.Error("storing messages failed; their senders were told", "count", len(batch), "err", err)
+		refusal := errorf(CodeStoreFailed, "the server could not save your message; it was not sent")
+		if r.gone(err) {
+			refusal = errorf(CodeUnavailable, "the room %q was removed; your message was not sent", r.name)
+		} else {
+			r.cfg.Logger.Error("storing messages failed; their senders were told", "room", r.name, "count", len(batch), "err", err)
+		}
 		for _, p := range batch {
-			p.done <- result{err: errorf(CodeStoreFailed, "the server could not save your message; it was not sent")}
+			p.done <- result{err: refusal}
 		}
 		return
 	}
-	r.mu.Lock()
-	delivered := 0
-	for _, m := range stored {
-		delivered += r.broadcastLocked(r.remember(m).ev, nil)
-	}
-	r.mu.Unlock()
-	r.cfg.Metrics.Delivered(delivered)
+	r.deliver(stored)
 	if r.cfg.LogMessages {
 		for _, m := range stored {
-			r.cfg.Logger.Info("message", "id", m.ID, "nick", m.Name, "text", m.Text)
+			r.cfg.Logger.Info("message", "room", r.name, "id", m.ID, "nick", m.Name, "text", m.Text)
 		}
 	}
 	for i, p := range batch {
@@ -565,16 +602,49 @@ func (r *Room) commit(batch []*pending) {
 	}
 }
 
+// deliver hands committed messages, in ID order, to the room's clients:
+// each is remembered in the recent history and queued to every joined
+// connection, the sender included. It is the one way in for messages:
+// the writer's own, and those another node committed when a bus carries
+// them. It returns the deliveries made.
+func (r *Room) deliver(msgs []storage.Message) int {
+	r.mu.Lock()
+	n := 0
+	for _, m := range msgs {
+		n += r.broadcastLocked(r.remember(m).ev, nil)
+	}
+	r.mu.Unlock()
+	r.cfg.Metrics.Delivered(n)
+	return n
+}
+
 // syncPresence writes the current set of nicknames to the store. Changes
 // that arrive while it writes mark the room dirty again, so bursts of
 // joins and leaves coalesce into few transactions.
 func (r *Room) syncPresence() {
 	r.mu.Lock()
-	names := r.chattersLocked()
+	names, removed := r.chattersLocked(), r.removed
 	r.mu.Unlock()
-	if err := r.store.SetChatters(names); err != nil {
-		r.cfg.Logger.Error("saving the chatter list failed", "err", err)
+	if removed {
+		return // the store has deleted the room with its presence
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	if err := r.store.SetChatters(ctx, r.name, names); err != nil && !r.gone(err) {
+		r.cfg.Logger.Error("saving the chatter list failed", "room", r.name, "err", err)
+	}
+}
+
+// gone reports whether err, from a store call of the room's, means that
+// the room was removed meanwhile. Hub.RemoveRoom deletes the room from
+// the store and from the hub under the hub's lock before it tells the
+// room (remove), so a call can fail for the removal before r.removed is
+// set; once the hub's lock is free, the hub no longer has the room.
+func (r *Room) gone(err error) bool {
+	r.mu.Lock()
+	removed := r.removed
+	r.mu.Unlock()
+	return removed || errors.Is(err, storage.ErrNoSuchRoom) && r.hub.Room(r.name) != r
 }
 
 // tokenBytes is the entropy of a resume token: 16 random bytes, written

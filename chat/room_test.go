@@ -1,9 +1,11 @@
 package chat
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,18 +16,25 @@ import (
 	"chatserver/storage"
 )
 
-// memStore is an in-memory Store for the room's rules. It can be told to
-// fail writes, which a real file cannot be made to do on demand.
+// memStore is an in-memory Store for the rules of the hub and its rooms.
+// It can be told to fail writes, which a real file cannot be made to do
+// on demand.
 type memStore struct {
 	mu       sync.Mutex
 	history  int
-	seq      uint64
-	msgs     []storage.Message
-	chatters []string
+	rooms    map[string]*memRoom
 	bans     map[string]time.Time
 	appends  int // AppendMessages calls
 	failNext error
 	gate     *storeGate // when set, AppendMessages waits on it
+}
+
+// memRoom is one room of a memStore.
+type memRoom struct {
+	info     storage.Room
+	seq      uint64
+	msgs     []storage.Message
+	chatters []string
 }
 
 // storeGate holds AppendMessages: each call signals entered, then waits
@@ -36,10 +45,64 @@ type storeGate struct {
 }
 
 func newMemStore(history int) *memStore {
-	return &memStore{history: history, bans: map[string]time.Time{}}
+	return &memStore{
+		history: history,
+		rooms:   map[string]*memRoom{storage.DefaultRoom: {info: storage.Room{Name: storage.DefaultRoom}}},
+		bans:    map[string]time.Time{},
+	}
 }
 
-func (s *memStore) AppendMessages(msgs []storage.Message) ([]storage.Message, error) {
+// room returns the room called name; s.mu held.
+func (s *memStore) room(name string) (*memRoom, error) {
+	r := s.rooms[name]
+	if r == nil {
+		return nil, fmt.Errorf("room %s: %w", name, storage.ErrNoSuchRoom)
+	}
+	return r, nil
+}
+
+func (s *memStore) Rooms(context.Context) ([]storage.Room, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []storage.Room
+	for _, r := range s.rooms {
+		info := r.info
+		info.Messages = len(r.msgs)
+		out = append(out, info)
+	}
+	slices.SortFunc(out, func(a, b storage.Room) int { return compareRooms(a.Name, b.Name) })
+	return out, nil
+}
+
+func (s *memStore) AddRoom(_ context.Context, r storage.Room) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rooms[r.Name] != nil {
+		return storage.ErrRoomExists
+	}
+	if err := s.failNext; err != nil {
+		s.failNext = nil
+		return err
+	}
+	s.rooms[r.Name] = &memRoom{info: r}
+	return nil
+}
+
+func (s *memStore) RemoveRoom(_ context.Context, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.room(name); err != nil {
+		return err
+	}
+	if err := s.failNext; err != nil {
+		s.failNext = nil
+		return err
+	}
+	delete(s.rooms, name)
+	return nil
+}
+
+func (s *memStore) AppendMessages(_ context.Context, room string, msgs []storage.Message) ([]storage.Message, error) {
 	s.mu.Lock()
 	gate := s.gate
 	s.mu.Unlock()
@@ -54,51 +117,63 @@ func (s *memStore) AppendMessages(msgs []storage.Message) ([]storage.Message, er
 		s.failNext = nil
 		return nil, err
 	}
+	r, err := s.room(room)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]storage.Message, len(msgs))
 	for i, m := range msgs {
-		s.seq++
-		m.ID = s.seq
+		r.seq++
+		m.ID = r.seq
 		out[i] = m
-		s.msgs = append(s.msgs, m)
+		r.msgs = append(r.msgs, m)
 	}
-	if over := len(s.msgs) - s.history; over > 0 {
-		s.msgs = append([]storage.Message(nil), s.msgs[over:]...)
+	if over := len(r.msgs) - s.history; over > 0 {
+		r.msgs = append([]storage.Message(nil), r.msgs[over:]...)
 	}
 	return out, nil
 }
 
-func (s *memStore) RecentMessages(n int) ([]storage.Message, error) {
+func (s *memStore) RecentMessages(_ context.Context, room string, n int) ([]storage.Message, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	m := s.msgs
+	r, err := s.room(room)
+	if err != nil {
+		return nil, err
+	}
+	m := r.msgs
 	if n > 0 && n < len(m) {
 		m = m[len(m)-n:]
 	}
 	return append([]storage.Message(nil), m...), nil
 }
 
-func (s *memStore) SetChatters(names []string) error {
+func (s *memStore) SetChatters(_ context.Context, room string, names []string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.chatters = append([]string(nil), names...)
+	r, err := s.room(room)
+	if err != nil {
+		return err
+	}
+	r.chatters = append([]string(nil), names...)
 	return nil
 }
 
-func (s *memStore) BanExpiry(name string, now time.Time) (time.Time, bool, error) {
+func (s *memStore) BanExpiry(_ context.Context, name string, now time.Time) (time.Time, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	until, ok := s.bans[nick.Key(name)]
 	return until, ok && until.After(now), nil
 }
 
-func (s *memStore) Ban(name string, until time.Time) error {
+func (s *memStore) Ban(_ context.Context, name string, until time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.bans[nick.Key(name)] = until
 	return nil
 }
 
-func (s *memStore) Unban(name string) (bool, error) {
+func (s *memStore) Unban(_ context.Context, name string) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, ok := s.bans[nick.Key(name)]
@@ -106,10 +181,25 @@ func (s *memStore) Unban(name string) (bool, error) {
 	return ok, nil
 }
 
-func (s *memStore) storedChatters() []string {
+// storedChatters returns the default room's stored presence.
+func (s *memStore) storedChatters() []string { return s.storedChattersOf(storage.DefaultRoom) }
+
+// storedChattersOf returns the stored presence of room (nil when the room
+// is gone).
+func (s *memStore) storedChattersOf(room string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]string(nil), s.chatters...)
+	if r := s.rooms[room]; r != nil {
+		return append([]string(nil), r.chatters...)
+	}
+	return nil
+}
+
+// seedChatters stores names as room's presence, as a crash leaves it.
+func (s *memStore) seedChatters(room string, names ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rooms[room].chatters = names
 }
 
 // recConn records what the room sends to one connection.
@@ -183,7 +273,8 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 type fixture struct {
-	room  *Room
+	hub   *Hub
+	room  *Room // the default room
 	store *memStore
 	clock *fakeClock
 }
@@ -198,19 +289,40 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 		cfg.Logger, _ = logtest.New(t)
 	}
 	store := newMemStore(10)
-	room, err := NewRoom(store, cfg)
+	hub, err := NewHub(context.Background(), store, cfg)
 	if err != nil {
-		t.Fatalf("NewRoom: %v", err)
+		t.Fatalf("NewHub: %v", err)
 	}
-	t.Cleanup(room.Close)
-	return &fixture{room: room, store: store, clock: clock}
+	t.Cleanup(hub.Close)
+	return &fixture{hub: hub, room: hub.Default(), store: store, clock: clock}
+}
+
+// connect makes a person of a new connection from peer, whose flood
+// disconnect closes conn, and enters it in the default room through conn.
+func (f *fixture) connect(conn Conn, peer Peer) *Client {
+	return f.connectTo(f.room, conn, peer)
+}
+
+// connectTo is connect for another room.
+func (f *fixture) connectTo(room *Room, conn Conn, peer Peer) *Client {
+	c, err := room.Connect(conn, f.hub.Connect(peer, conn.Close))
+	if err != nil {
+		panic(fmt.Sprintf("Connect to room %s: %v", room.Name(), err))
+	}
+	return c
+}
+
+// kick kicks name from every room, as the admin channel does.
+func (f *fixture) kick(name, reason string, ban time.Duration) (int, error) {
+	res, err := f.hub.Kick(context.Background(), "", name, reason, ban)
+	return res.Closed, err
 }
 
 // join connects a client and joins it as name, failing the test on error.
 func (f *fixture) join(t testing.TB, name string) (*Client, *recConn) {
 	t.Helper()
 	conn := &recConn{}
-	c := f.room.Connect(conn, Peer{})
+	c := f.connect(conn, Peer{})
 	if _, err := c.Join(name, ""); err != nil {
 		t.Fatalf("Join(%q): %v", name, err)
 	}
@@ -269,7 +381,7 @@ func TestSayEchoesToSenderAndBroadcastsToJoinedOnly(t *testing.T) {
 	alice, aliceConn := f.join(t, "alice")
 	_, bobConn := f.join(t, "bob")
 	lurker := &recConn{}
-	f.room.Connect(lurker, Peer{})
+	f.connect(lurker, Peer{})
 	aliceConn.take()
 	bobConn.take()
 
@@ -307,42 +419,42 @@ func TestRefusals(t *testing.T) {
 		code Code
 	}{
 		{"empty nickname", func(t *testing.T, f *fixture) error {
-			_, err := f.room.Connect(&recConn{}, Peer{}).Join("   ", "")
+			_, err := f.connect(&recConn{}, Peer{}).Join("   ", "")
 			return err
 		}, CodeInvalidName},
 		{"nickname too long", func(t *testing.T, f *fixture) error {
-			_, err := f.room.Connect(&recConn{}, Peer{}).Join(strings.Repeat("n", 33), "")
+			_, err := f.connect(&recConn{}, Peer{}).Join(strings.Repeat("n", 33), "")
 			return err
 		}, CodeInvalidName},
 		{"nickname with control char", func(t *testing.T, f *fixture) error {
-			_, err := f.room.Connect(&recConn{}, Peer{}).Join("a\x07b", "")
+			_, err := f.connect(&recConn{}, Peer{}).Join("a\x07b", "")
 			return err
 		}, CodeInvalidName},
 		{"nickname with bidi override", func(t *testing.T, f *fixture) error {
-			_, err := f.room.Connect(&recConn{}, Peer{}).Join("a\u202eb", "")
+			_, err := f.connect(&recConn{}, Peer{}).Join("a\u202eb", "")
 			return err
 		}, CodeInvalidName},
 		{"nickname with zero-width space", func(t *testing.T, f *fixture) error {
-			_, err := f.room.Connect(&recConn{}, Peer{}).Join("a\u200bb", "")
+			_, err := f.connect(&recConn{}, Peer{}).Join("a\u200bb", "")
 			return err
 		}, CodeInvalidName},
 		{"nickname taken in another case", func(t *testing.T, f *fixture) error {
 			f.join(t, "Alice")
-			_, err := f.room.Connect(&recConn{}, Peer{}).Join("aLiCe", "")
+			_, err := f.connect(&recConn{}, Peer{}).Join("aLiCe", "")
 			return err
 		}, CodeNameTaken},
 		{"nickname taken, final sigma", func(t *testing.T, f *fixture) error {
 			f.join(t, "ΑΣ")
-			_, err := f.room.Connect(&recConn{}, Peer{}).Join("ας", "")
+			_, err := f.connect(&recConn{}, Peer{}).Join("ας", "")
 			return err
 		}, CodeNameTaken},
 		{"nickname taken, wrong token", func(t *testing.T, f *fixture) error {
 			f.join(t, "alice")
-			_, err := f.room.Connect(&recConn{}, Peer{}).Join("alice", "not-the-token")
+			_, err := f.connect(&recConn{}, Peer{}).Join("alice", "not-the-token")
 			return err
 		}, CodeNameTaken},
 		{"message before join", func(t *testing.T, f *fixture) error {
-			_, err := f.room.Connect(&recConn{}, Peer{}).Say("hi")
+			_, err := f.connect(&recConn{}, Peer{}).Say("hi")
 			return err
 		}, CodeNotJoined},
 		{"blank message", func(t *testing.T, f *fixture) error { c, _ := f.join(t, "a"); _, err := c.Say(" \n\t "); return err }, CodeInvalidMessage},
@@ -374,7 +486,7 @@ func TestMaxLengthMessageAccepted(t *testing.T) {
 func TestResumeTokenTakesNicknameBackAtOnce(t *testing.T) {
 	f := newFixture(t, Config{})
 	old := &recConn{}
-	oldClient := f.room.Connect(old, Peer{})
+	oldClient := f.connect(old, Peer{})
 	res, err := oldClient.Join("alice", "")
 	if err != nil {
 		t.Fatal(err)
@@ -384,7 +496,7 @@ func TestResumeTokenTakesNicknameBackAtOnce(t *testing.T) {
 
 	// The page reconnects before the old connection has timed out.
 	fresh := &recConn{}
-	res2, err := f.room.Connect(fresh, Peer{}).Join("alice", res.Token)
+	res2, err := f.connect(fresh, Peer{}).Join("alice", res.Token)
 	if err != nil {
 		t.Fatalf("resume: %v", err)
 	}
@@ -494,7 +606,7 @@ func TestKick(t *testing.T) {
 	aliceConn.take()
 	bobConn.take()
 
-	n, err := f.room.Kick("ALICE", "be nice", 0)
+	n, err := f.kick("ALICE", "be nice", 0)
 	if err != nil || n != 1 {
 		t.Fatalf("Kick = %d, %v", n, err)
 	}
@@ -506,20 +618,20 @@ func TestKick(t *testing.T) {
 	alice.Leave() // the transport reports the disconnect later
 	equal(t, "bob after leave", bobConn.take(), nil)
 
-	_, err = f.room.Kick("nobody", "", 0)
+	_, err = f.kick("nobody", "", 0)
 	wantCode(t, err, CodeNoSuchChatter)
 }
 
 func TestBanRefusesNicknameUntilExpiry(t *testing.T) {
 	f := newFixture(t, Config{})
 	f.join(t, "troll")
-	if _, err := f.room.Kick("troll", "spam", 10*time.Minute); err != nil {
+	if _, err := f.kick("troll", "spam", 10*time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	_, err := f.room.Connect(&recConn{}, Peer{}).Join("Troll", "")
+	_, err := f.connect(&recConn{}, Peer{}).Join("Troll", "")
 	wantCode(t, err, CodeBanned)
 	f.clock.Advance(11 * time.Minute)
-	if _, err := f.room.Connect(&recConn{}, Peer{}).Join("troll", ""); err != nil {
+	if _, err := f.connect(&recConn{}, Peer{}).Join("troll", ""); err != nil {
 		t.Fatalf("after expiry: %v", err)
 	}
 }
@@ -618,24 +730,32 @@ func TestCloseRefusesNewMessagesAndLeavesPresenceEmpty(t *testing.T) {
 	c.Leave()
 	f.room.Close()
 	f.room.Close() // idempotent
-	_, err := f.room.Connect(&recConn{}, Peer{}).Join("b", "")
+	_, err := f.room.Connect(&recConn{}, f.hub.Connect(Peer{}, func() {}))
+	wantCode(t, err, CodeUnavailable)
+	_, err = c.Say("too late")
 	wantCode(t, err, CodeUnavailable)
 	if got := f.store.storedChatters(); len(got) != 0 {
 		t.Fatalf("stored presence after close: %q", got)
 	}
 }
 
-func TestNewRoomClearsPresenceLeftByCrash(t *testing.T) {
+func TestNewHubClearsPresenceLeftByCrash(t *testing.T) {
 	store := newMemStore(10)
-	store.chatters = []string{"ghost"}
+	if err := store.AddRoom(context.Background(), storage.Room{Name: "games"}); err != nil {
+		t.Fatal(err)
+	}
+	store.seedChatters(storage.DefaultRoom, "ghost")
+	store.seedChatters("games", "ghost", "phantom")
 	logger, _ := logtest.New(t)
-	room, err := NewRoom(store, Config{Logger: logger})
+	hub, err := NewHub(context.Background(), store, Config{Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer room.Close()
-	if got := store.storedChatters(); len(got) != 0 {
-		t.Fatalf("presence after start: %q", got)
+	defer hub.Close()
+	for _, room := range []string{storage.DefaultRoom, "games"} {
+		if got := store.storedChattersOf(room); len(got) != 0 {
+			t.Fatalf("presence of %s after start: %q", room, got)
+		}
 	}
 }
 

@@ -180,3 +180,24 @@ func flagTags(s string) int {
 	}
 	return 0
 }
+
+// CheckTopic checks a room topic and returns it as kept: valid UTF-8,
+// trimmed, one line of at most MaxTopicLen characters without control or
+// bidi characters. An empty topic is allowed (none). A refusal is an
+// *Error with CodeInvalidRoom. Hub.AddRoom applies it, and so does the
+// room command before it writes a topic into a file no server has open.
+func CheckTopic(topic string) (string, error) {
+	if !utf8.ValidString(topic) {
+		return "", errorf(CodeInvalidRoom, "the topic is not valid UTF-8")
+	}
+	topic = strings.TrimSpace(stripInvisible(topic))
+	if n := utf8.RuneCountInString(topic); n > MaxTopicLen {
+		return "", errorf(CodeInvalidRoom, "the topic is longer than %d characters", MaxTopicLen)
+	}
+	for _, r := range topic {
+		if unicode.IsControl(r) || IsBidiControl(r) {
+			return "", errorf(CodeInvalidRoom, "the topic must be one line without control characters (U+%04X)", r)
+		}
+	}
+	return topic, nil
+}

@@ -145,6 +145,40 @@ func TestValidateText(t *testing.T) {
 	}
 }
 
+func TestCheckTopic(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     string
+		refusal  string // part of the refusal's message; "" when kept
+	}{
+		{"plain", "board games on Friday", "board games on Friday", ""},
+		{"none", "", "", ""},
+		{"blank is none", "  \t ", "", ""},
+		{"trimmed", "  homework help  ", "homework help", ""},
+		{"invisible characters stripped", "ga\u200Bmes\uFEFF", "games", ""},
+		{"at the limit", strings.Repeat("t", MaxTopicLen), strings.Repeat("t", MaxTopicLen), ""},
+		{"too long", strings.Repeat("t", MaxTopicLen+1), "", "longer than 200"},
+		{"two lines", "two\nlines", "", "one line"},
+		{"a tab", "a\ttab", "", "U+0009"},
+		{"bidi override", "read \u202Ethis", "", "U+202E"},
+		{"invalid UTF-8", "\xc3\x28", "", "UTF-8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := CheckTopic(tt.in)
+			if tt.refusal == "" {
+				if err != nil || got != tt.want {
+					t.Fatalf("CheckTopic(%+q) = %+q, %v; want %+q", tt.in, got, err, tt.want)
+				}
+				return
+			}
+			if ErrorCode(err) != CodeInvalidRoom || !strings.Contains(ErrorMessage(err), tt.refusal) {
+				t.Fatalf("CheckTopic(%+q) = %+q, %v (%s); want invalid_room saying %q", tt.in, got, err, ErrorCode(err), tt.refusal)
+			}
+		})
+	}
+}
+
 // TestLookAlikesOfAPresentNicknameAreRefused joins alice and tries each
 // look-alike of her nickname: one that compares equal to it (nick.Key) is
 // taken, one with an invisible character is invalid; the nickname shown is
@@ -171,7 +205,7 @@ func TestLookAlikesOfAPresentNicknameAreRefused(t *testing.T) {
 		{"\u3164", CodeInvalidName},
 		{"\u115F", CodeInvalidName},
 	} {
-		_, err := f.room.Connect(&recConn{}, Peer{}).Join(tt.name, "")
+		_, err := f.connect(&recConn{}, Peer{}).Join(tt.name, "")
 		if got := ErrorCode(err); got != tt.code {
 			t.Errorf("Join(%+q) with alice present: %v (code %q), want %q", tt.name, err, got, tt.code)
 		}
@@ -187,7 +221,7 @@ func TestLookAlikesOfAPresentNicknameAreRefused(t *testing.T) {
 func TestBanCoversLookAlikes(t *testing.T) {
 	f := newFixture(t, Config{})
 	f.join(t, "spammer")
-	if _, err := f.room.Kick("spammer", "spam", time.Hour); err != nil {
+	if _, err := f.kick("spammer", "spam", time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct {
@@ -199,7 +233,7 @@ func TestBanCoversLookAlikes(t *testing.T) {
 		{"ＳＰＡＭＭＥＲ", CodeBanned},
 		{"spammer\u034F", CodeInvalidName},
 	} {
-		_, err := f.room.Connect(&recConn{}, Peer{}).Join(tt.name, "")
+		_, err := f.connect(&recConn{}, Peer{}).Join(tt.name, "")
 		if got := ErrorCode(err); got != tt.code {
 			t.Errorf("Join(%+q) with spammer banned: %v (code %q), want %q", tt.name, err, got, tt.code)
 		}

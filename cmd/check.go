@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -127,11 +128,15 @@ func checkDatabase(path string) (string, error) {
 		return "", openError(path, err)
 	}
 	defer st.Close()
-	msgs, err := st.RecentMessages(0)
+	rooms, err := st.Rooms(context.Background())
 	if err != nil {
 		return "", fmt.Errorf("read %s: %w", path, err)
 	}
-	return fmt.Sprintf("a chatserver database holding %d messages, not in use", len(msgs)), nil
+	msgs := 0
+	for _, r := range rooms {
+		msgs += r.Messages
+	}
+	return fmt.Sprintf("a chatserver database holding %s in %s, not in use", plural(msgs, "message"), plural(len(rooms), "room")), nil
 }
 
 // checkCreatable tells whether serve could create the database at path,

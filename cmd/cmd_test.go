@@ -67,7 +67,7 @@ func seed(t testing.TB, path string, history int, name string, texts ...string) 
 	for i, text := range texts {
 		msgs[i] = storage.Message{Name: name, Text: text, Time: start.Add(time.Duration(i+1) * time.Second)}
 	}
-	stored, err := st.AppendMessages(msgs)
+	stored, err := st.AppendMessages(context.Background(), storage.DefaultRoom, msgs)
 	if err != nil {
 		t.Fatalf("append: %v", err)
 	}
@@ -200,7 +200,7 @@ func TestKickWithoutServerEditsTheFile(t *testing.T) {
 	}
 	seed(t, db, 30, "alice", texts...)
 	withStore(t, db, func(st *bolt.Store) {
-		if err := st.SetChatters([]string{"alice", "Bob"}); err != nil {
+		if err := st.SetChatters(context.Background(), storage.DefaultRoom, []string{"alice", "Bob"}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -212,7 +212,7 @@ func TestKickWithoutServerEditsTheFile(t *testing.T) {
 		output   string // in stdout on success, in the report on failure
 		chatters string
 	}{
-		{"kick a stored chatter, case-insensitively", []string{"kick", "BOB"}, 0, "removed BOB from the stored chatters", "alice"},
+		{"kick a stored chatter, case-insensitively", []string{"kick", "BOB"}, 0, "removed BOB from the stored chatters of the room general", "alice"},
 		{"kick an absent nickname", []string{"kick", "bob"}, exitError, `no chatter called "bob"`, "alice"},
 		{"ban an absent nickname", []string{"kick", "carol", "--ban", "1h"}, 0, "banned carol for 1h0m0s", "alice"},
 		{"unban", []string{"kick", "--unban", "carol"}, 0, "unbanned carol", "alice"},
@@ -227,14 +227,14 @@ func TestKickWithoutServerEditsTheFile(t *testing.T) {
 			t.Errorf("%s: output %q, want %q", s.name, got, s.output)
 		}
 		withStore(t, db, func(st *bolt.Store) {
-			names, err := st.Chatters()
+			names, err := st.Chatters(context.Background(), storage.DefaultRoom)
 			if err != nil || strings.Join(names, ",") != s.chatters {
 				t.Errorf("%s: stored chatters %q, %v; want %q", s.name, names, err, s.chatters)
 			}
 		})
 	}
 	withStore(t, db, func(st *bolt.Store) {
-		if msgs, _ := st.RecentMessages(0); len(msgs) != 30 {
+		if msgs, _ := st.RecentMessages(context.Background(), storage.DefaultRoom, 0); len(msgs) != 30 {
 			t.Errorf("%d messages left, want 30", len(msgs))
 		}
 	})
@@ -505,7 +505,7 @@ func TestServeInProcess(t *testing.T) {
 	}
 	// The ban was stored, and the file is free again.
 	withStore(t, db, func(st *bolt.Store) {
-		if _, banned, err := st.BanExpiry("mallory", time.Now()); err != nil || !banned {
+		if _, banned, err := st.BanExpiry(context.Background(), "mallory", time.Now()); err != nil || !banned {
 			t.Errorf("mallory banned = %v, %v", banned, err)
 		}
 	})

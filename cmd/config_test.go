@@ -466,7 +466,7 @@ func TestCheckLooksAtTheDatabaseAndTheAddresses(t *testing.T) {
 		err      string // the error, when the code is not 0
 	}{
 		{"a stored database", stored, "127.0.0.1:0", "", 0,
-			"# database " + stored + ": a chatserver database holding 3 messages, not in use", ""},
+			"# database " + stored + ": a chatserver database holding 3 messages in 1 room, not in use", ""},
 		{"an empty file", empty, "127.0.0.1:0", "", 0,
 			"# database " + empty + ": an empty file, which serve will set up as a new database", ""},
 		{"a database another process holds", held, "127.0.0.1:0", "", exitError,

@@ -25,12 +25,14 @@ const historyTimeFormat = "2006-01-02 15:04:05"
 // historyOptions are the flags of `chatserver history`.
 type historyOptions struct {
 	db   string
+	room string
 	n    int
 	json bool
 }
 
 func (o *historyOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.db, "db", defaultDB, "database file")
+	fs.StringVar(&o.room, "room", storage.DefaultRoom, "the room whose messages to print")
 	fs.IntVarP(&o.n, "n", "n", 0, "show at most the newest N messages (0: all that are kept)")
 	fs.BoolVar(&o.json, "json", false, "print a JSON array of {id, name, text, time} instead of text")
 	withEnv(fs, "db")
@@ -43,15 +45,16 @@ func (o *historyOptions) validate() error {
 	if o.n < 0 {
 		return fmt.Errorf("-n must be 0 or more, got %d", o.n)
 	}
-	return nil
+	return checkRoomFlag(o.room)
 }
 
 func newHistoryCommand() *cobra.Command {
 	var o historyOptions
 	cmd := &cobra.Command{
 		Use:   "history",
-		Short: "Print the stored messages, oldest first",
-		Long: `Print the stored messages, oldest first, one per line:
+		Short: "Print the stored messages of a room, oldest first",
+		Long: `Print the stored messages of a room (--room, the default room "general"
+unless told), oldest first, one per line:
 
   2026-11-29 12:00:01 alice: hi
 
@@ -67,6 +70,7 @@ the admin socket (FILE.sock); otherwise the file is opened read-only and left
 unchanged.`,
 		Example: `  chatserver history
   chatserver history -n 3
+  chatserver history --room games
   chatserver history --db /var/lib/chatserver/chat.db --json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -81,6 +85,7 @@ unchanged.`,
 		},
 	}
 	o.addFlags(cmd.Flags())
+	mustCompleteFlag(cmd, "room", completeRooms(&o.db, true))
 	return cmd
 }
 
@@ -100,8 +105,11 @@ func (o *historyOptions) fetch(ctx context.Context) ([]storage.Message, error) {
 	c, err := admin.Dial(admin.SocketPath(o.db))
 	if err == nil {
 		defer c.Close()
-		msgs, err := c.History(ctx, o.n)
+		msgs, err := c.History(ctx, o.room, o.n)
 		if !errors.Is(err, admin.ErrNoServer) {
+			if chat.ErrorCode(err) == chat.CodeNoSuchRoom {
+				return nil, plainf(err, "there is no room called %q", o.room)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("ask the running chatserver: %w", err)
 			}
@@ -115,7 +123,10 @@ func (o *historyOptions) fetch(ctx context.Context) ([]storage.Message, error) {
 		return nil, err
 	}
 	defer st.Close()
-	msgs, err := st.RecentMessages(o.n)
+	msgs, err := st.RecentMessages(ctx, o.room, o.n)
+	if errors.Is(err, storage.ErrNoSuchRoom) {
+		return nil, plainf(err, "there is no room called %q in %s", o.room, o.db)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read messages: %w", openError(o.db, err))
 	}
@@ -177,11 +188,17 @@ func writeJSON(out io.Writer, msgs []storage.Message) error {
 	for i, m := range msgs {
 		wire[i] = chat.WireMessage{ID: m.ID, Name: m.Name, Text: m.Text, Time: m.Time.UTC().Format(chat.TimeFormat)}
 	}
+	return printJSON(out, wire)
+}
+
+// printJSON prints v as indented JSON, HTML characters as they are, with
+// what a terminal would act on escaped (jsonSafe).
+func printJSON(out io.Writer, v any) error {
 	var buf strings.Builder
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(wire); err != nil {
+	if err := enc.Encode(v); err != nil {
 		return err
 	}
 	_, err := io.WriteString(out, jsonSafe(buf.String()))
@@ -206,4 +223,18 @@ func jsonSafe(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// checkRoomFlag checks the value of a --room flag.
+func checkRoomFlag(room string) error {
+	if err := storage.CheckRoomName(room); err != nil {
+		return fmt.Errorf("--room: %s", roomNameProblem(err))
+	}
+	return nil
+}
+
+// roomNameProblem is the plain words of a room-name error, without the
+// sentinel's text.
+func roomNameProblem(err error) string {
+	return strings.TrimSuffix(err.Error(), ": "+storage.ErrBadRoomName.Error())
 }

@@ -13,12 +13,14 @@ import (
 	"github.com/spf13/pflag"
 
 	"chatserver/chat"
+	"chatserver/storage"
 	"chatserver/web/admin"
 )
 
 // kickOptions are the flags of `chatserver kick`.
 type kickOptions struct {
 	db     string
+	room   string
 	reason string
 	ban    time.Duration
 	unban  bool
@@ -26,6 +28,7 @@ type kickOptions struct {
 
 func (o *kickOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.db, "db", defaultDB, "database file")
+	fs.StringVar(&o.room, "room", "", "kick from this room only (default: every room the nickname is in)")
 	fs.StringVar(&o.reason, "reason", "", "reason shown to the kicked chatter")
 	fs.DurationVar(&o.ban, "ban", 0, "also refuse the nickname for this long, e.g. 10m or 24h (kept in the file)")
 	fs.BoolVar(&o.unban, "unban", false, "lift the nickname's ban instead of kicking")
@@ -42,8 +45,10 @@ func (o *kickOptions) validate(name string) error {
 		return fmt.Errorf("--reason is longer than %d characters", admin.MaxReasonLen)
 	case o.ban < 0:
 		return fmt.Errorf("--ban must not be negative, got %s", o.ban)
-	case o.unban && (o.ban > 0 || o.reason != ""):
-		return errors.New("--unban cannot be combined with --ban or --reason")
+	case o.unban && (o.ban > 0 || o.reason != "" || o.room != ""):
+		return errors.New("--unban cannot be combined with --ban, --reason or --room (bans hold in every room)")
+	case o.room != "":
+		return checkRoomFlag(o.room)
 	}
 	return nil
 }
@@ -53,18 +58,20 @@ func newKickCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "kick NICK",
 		Short: "Disconnect a chatter, optionally banning the nickname",
-		Long: `Kick the chatter called NICK (compared regardless of case and look-alike letters).
+		Long: `Kick the chatter called NICK (compared regardless of case and look-alike letters)
+from every room it is in, or from the room --room names.
 
 While "chatserver serve" runs on the file, every connection holding the nickname
-gets a "kicked" event with the reason and is disconnected, and everyone else
-sees the chatter leave; this goes through the admin socket (FILE.sock). With
-no server running, the nickname is removed from the stored chatter set.
-A nickname that is not there is an error (exit status 1).
+there gets a "kicked" event with the reason and is disconnected, and everyone
+else there sees the chatter leave; this goes through the admin socket
+(FILE.sock). With no server running, the nickname is removed from the stored
+chatter sets. A nickname that is not there is an error (exit status 1).
 
---ban also refuses the nickname for a while, stored in the file so that it
-survives restarts; with --ban, a nickname that is not present is only banned.
---unban lifts a ban.`,
+--ban also refuses the nickname for a while in every room, stored in the file
+so that it survives restarts; with --ban, a nickname that is not present is
+only banned. --unban lifts a ban.`,
 		Example: `  chatserver kick alice
+  chatserver kick alice --room games
   chatserver kick alice --reason "please keep it friendly"
   chatserver kick spammer --ban 24h --reason "spam"
   chatserver kick --unban spammer`,
@@ -81,6 +88,7 @@ survives restarts; with --ban, a nickname that is not present is only banned.
 		},
 	}
 	o.addFlags(cmd.Flags())
+	mustCompleteFlag(cmd, "room", completeRooms(&o.db, true))
 	return cmd
 }
 
@@ -107,16 +115,22 @@ func (o *kickOptions) online(ctx context.Context, out io.Writer, c *admin.Client
 		}
 		return reportUnban(out, name, was)
 	}
-	closed, err := c.Kick(ctx, name, o.reason, o.ban)
-	if chat.ErrorCode(err) == chat.CodeNoSuchChatter {
+	rep, err := c.Kick(ctx, o.room, name, o.reason, o.ban)
+	switch chat.ErrorCode(err) {
+	case "":
+	case chat.CodeNoSuchChatter:
+		if o.room != "" {
+			return plainf(err, "no chatter called %q is present in the room %q", name, o.room)
+		}
 		return plainf(err, "no chatter called %q is present", name)
-	}
-	if err != nil {
+	case chat.CodeNoSuchRoom:
+		return plainf(err, "there is no room called %q", o.room)
+	default:
 		return adminError(err)
 	}
 	switch {
-	case closed > 0:
-		fmt.Fprintf(out, "kicked %s (%s closed)\n", name, plural(closed, "connection"))
+	case rep.Closed > 0:
+		fmt.Fprintf(out, "kicked %s from %s (%s closed)\n", name, roomList(rep.Rooms), plural(rep.Closed, "connection"))
 	default:
 		fmt.Fprintf(out, "%s is not present\n", name)
 	}
@@ -134,24 +148,27 @@ func (o *kickOptions) offline(out io.Writer, name string) error {
 	}
 	defer st.Close()
 	if o.unban {
-		was, err := st.Unban(name)
+		was, err := st.Unban(context.Background(), name)
 		if err != nil {
 			return fmt.Errorf("lift ban: %w", openError(o.db, err))
 		}
 		return reportUnban(out, name, was)
 	}
 	if o.ban > 0 {
-		if err := st.Ban(name, time.Now().Add(o.ban)); err != nil {
+		if err := st.Ban(context.Background(), name, time.Now().Add(o.ban)); err != nil {
 			return fmt.Errorf("store ban: %w", openError(o.db, err))
 		}
 	}
-	removed, err := st.RemoveChatter(name)
+	rooms, err := st.RemoveChatter(context.Background(), o.room, name)
+	if errors.Is(err, storage.ErrNoSuchRoom) {
+		return plainf(err, "there is no room called %q in %s", o.room, o.db)
+	}
 	if err != nil {
 		return fmt.Errorf("remove chatter: %w", openError(o.db, err))
 	}
 	switch {
-	case removed:
-		fmt.Fprintf(out, "removed %s from the stored chatters (no server is running)\n", name)
+	case len(rooms) > 0:
+		fmt.Fprintf(out, "removed %s from the stored chatters of %s (no server is running)\n", name, roomList(rooms))
 	case o.ban == 0:
 		return fmt.Errorf("no chatter called %q is in %s (no server is running)", name, o.db)
 	}
@@ -172,6 +189,18 @@ func reportUnban(out io.Writer, name string, was bool) error {
 // adminError words a refusal of the running server.
 func adminError(err error) error {
 	return fmt.Errorf("the running chatserver refused: %w", err)
+}
+
+// roomList names rooms for a sentence: "the room general", "the rooms
+// general and games".
+func roomList(rooms []string) string {
+	switch len(rooms) {
+	case 0:
+		return "no room"
+	case 1:
+		return "the room " + rooms[0]
+	}
+	return "the rooms " + strings.Join(rooms[:len(rooms)-1], ", ") + " and " + rooms[len(rooms)-1]
 }
 
 func plural(n int, word string) string {

@@ -173,7 +173,7 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.db, "db", defaultDB, "database file, created if missing")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "",
 		"serve /metrics on this host:port instead of on --addr, e.g. 127.0.0.1:9100 to keep it private")
-	fs.IntVar(&room.History, "history", storage.DefaultHistory, "messages kept and replayed to each joining chatter")
+	fs.IntVar(&room.History, "history", storage.DefaultHistory, "messages kept per room and replayed to each chatter joining it")
 	fs.StringSliceVar(&eng.AllowedOrigins, "allowed-origins", nil,
 		"other origins whose pages may connect, comma-separated, e.g. https://chat.example.org")
 	fs.StringVar(&o.publicURL, "public-url", "",
@@ -400,13 +400,14 @@ func newServeCommand() *cobra.Command {
 		Short: "Run the chat server",
 		Long: `Serve the chat page and the Socket.IO endpoint until SIGINT (Ctrl-C) or SIGTERM.
 
-The database file keeps the newest --history messages and the bans; it is
-created if missing and locked while the server runs, so a second server on the
-same file fails at once. Beside it, FILE.sock is the admin socket (mode 0600)
-that "chatserver history" and "chatserver kick" use while the server runs.
+The database file keeps the rooms ("chatserver room"), the newest --history
+messages of each and the bans; it is created if missing and locked while the
+server runs, so a second server on the same file fails at once. Beside it,
+FILE.sock is the admin socket (mode 0600) that "chatserver history", "kick",
+"room" and "backup" use while the server runs.
 
-Every limit has a default fit for a room of a few hundred people on a small
-machine: message length, a rate limit per connection and per nickname (a token
+Every limit has a default fit for a few hundred people on a small machine, and
+holds for a person across the rooms: message length, a rate limit per connection and per nickname (a token
 bucket: --rate messages a second, bursts of --burst) and per client address
 (--ip-rate-factor times that, shared by its connections), limits on joins and
 renames, --flood-limit refusals in a row close the connection, the send queue
@@ -520,14 +521,14 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 
 	roomCfg := o.room
 	roomCfg.Logger = logger
-	room, err := chat.NewRoom(store, roomCfg)
+	hub, err := chat.NewHub(ctx, store, roomCfg)
 	if err != nil {
-		return fail(fmt.Errorf("start the room: %w", openError(o.db, err)))
+		return fail(fmt.Errorf("start the rooms: %w", openError(o.db, err)))
 	}
-	undo = append(undo, room.Close)
+	undo = append(undo, hub.Close)
 
 	sock := admin.SocketPath(o.db)
-	adm, err := admin.Listen(sock, admin.NewHandler(room, store, logger), logger)
+	adm, err := admin.Listen(sock, admin.NewHandler(hub, store, logger), logger)
 	if errors.Is(err, admin.ErrPathTooLong) {
 		return fail(plainf(err, "the admin socket path %s is too long for a Unix socket (%d bytes, at most %d); keep the database in a shorter path",
 			sock, len(sock), admin.MaxPathLen))
@@ -540,7 +541,7 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	webCfg := o.web
 	webCfg.Logger = logger
 	webCfg.Ready = func() error { return storeReady(store) }
-	srv := web.New(room, webCfg)
+	srv := web.New(hub, webCfg)
 	dbName := o.db
 	if abs, err := filepath.Abs(o.db); err == nil {
 		dbName = abs
@@ -609,7 +610,7 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	if err := adm.Close(); err != nil {
 		logger.Error("shutdown: closing the admin socket failed", "err", err)
 	}
-	room.Close()
+	hub.Close()
 	if err := store.Close(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("close database: %w", err)
 	}

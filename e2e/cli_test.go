@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"chatserver/storage"
 	"chatserver/storage/bolt"
 )
 
@@ -115,7 +117,7 @@ func TestKickWhileStoppedEditsTheFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.SetChatters([]string{"alice", "bob"}); err != nil {
+	if err := st.SetChatters(context.Background(), storage.DefaultRoom, []string{"alice", "bob"}); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()
@@ -131,7 +133,7 @@ func TestKickWhileStoppedEditsTheFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if names, err := st.Chatters(); err != nil || strings.Join(names, ",") != "alice" {
+	if names, err := st.Chatters(context.Background(), storage.DefaultRoom); err != nil || strings.Join(names, ",") != "alice" {
 		t.Errorf("stored chatters %q, %v; want alice", names, err)
 	}
 }

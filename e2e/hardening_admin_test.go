@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -216,7 +217,7 @@ func writeDB(t testing.TB, path string, msgs ...storage.Message) {
 	for i := range msgs {
 		msgs[i].Time = time.Now()
 	}
-	if _, err := st.AppendMessages(msgs); err != nil {
+	if _, err := st.AppendMessages(context.Background(), storage.DefaultRoom, msgs); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -254,7 +255,7 @@ func TestCommandsRefuseAnotherUsersSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if _, banned, err := st.BanExpiry("mallory", time.Now()); err != nil || banned {
+	if _, banned, err := st.BanExpiry(context.Background(), "mallory", time.Now()); err != nil || banned {
 		t.Errorf("mallory banned in the file: %v, %v", banned, err)
 	}
 }

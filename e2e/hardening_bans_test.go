@@ -48,7 +48,7 @@ func TestBansRefuseTheNicknameAcrossRestarts(t *testing.T) {
 	}
 	watcher := joinWS(t, srv.url, "watcher")
 	troll := joinWS(t, srv.url, "troll")
-	cliOK(t, "kicked troll (1 connection closed)\nbanned troll for 10m0s", "kick", "troll", "--ban", "10m", "--reason", "spam", "--db", db)
+	cliOK(t, "kicked troll from the room general (1 connection closed)\nbanned troll for 10m0s", "kick", "troll", "--ban", "10m", "--reason", "spam", "--db", db)
 	ev := troll.WaitEvent("kicked", func(ev siotest.Event) bool { return ev.Name == "kicked" })
 	var kicked struct{ Reason string }
 	if len(ev.Args) != 1 || json.Unmarshal(ev.Args[0], &kicked) != nil || kicked.Reason != "spam" {

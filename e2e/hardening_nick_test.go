@@ -56,7 +56,7 @@ func TestBanCoversLookAlikeNicknames(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "chat.db")
 	srv := startServer(t, db)
 	spammer := joinWS(t, srv.url, "spammer")
-	cliOK(t, "kicked spammer (1 connection closed)\nbanned spammer for 1h0m0s", "kick", "spammer", "--ban", "1h", "--db", db)
+	cliOK(t, "kicked spammer from the room general (1 connection closed)\nbanned spammer for 1h0m0s", "kick", "spammer", "--ban", "1h", "--db", db)
 	spammer.WaitClosed()
 
 	check := func(when string) {

@@ -98,7 +98,7 @@ func TestMetricsAfterChatTraffic(t *testing.T) {
 	waitMetrics(t, url, "a fresh server",
 		series{"chatserver_messages_received_total", nil, 0},
 		series{"chatserver_connections", []string{"transport", "websocket"}, 0},
-		series{"chatserver_chatters", []string{"room", "/"}, 0},
+		series{"chatserver_chatters", []string{"room", "general"}, 0},
 		series{"chatserver_store_commit_seconds_count", nil, 0},
 	)
 
@@ -122,7 +122,7 @@ func TestMetricsAfterChatTraffic(t *testing.T) {
 		series{"chatserver_engineio_sessions", nil, 2},
 		series{"chatserver_engineio_sessions_pending", nil, 0},
 		series{"chatserver_engineio_sessions_opened_total", nil, 2},
-		series{"chatserver_chatters", []string{"room", "/"}, 2},
+		series{"chatserver_chatters", []string{"room", "general"}, 2},
 		series{"chatserver_messages_received_total", nil, 4},
 		series{"chatserver_messages_stored_total", nil, 3},
 		series{"chatserver_messages_refused_total", []string{"reason", "invalid_message"}, 1},
@@ -151,7 +151,7 @@ func TestMetricsAfterChatTraffic(t *testing.T) {
 	waitMetrics(t, url, "after bob left",
 		series{"chatserver_connections", []string{"transport", "polling"}, 0},
 		series{"chatserver_engineio_sessions", nil, 1},
-		series{"chatserver_chatters", []string{"room", "/"}, 1},
+		series{"chatserver_chatters", []string{"room", "general"}, 1},
 		series{"chatserver_engineio_sessions_closed_total", []string{"reason", "transport_close"}, 1},
 	)
 }
@@ -176,7 +176,7 @@ func TestMetricsAddr(t *testing.T) {
 	say(t, alice, "counted")
 	waitMetrics(t, metricsURL, "a message",
 		series{"chatserver_messages_stored_total", nil, 1},
-		series{"chatserver_chatters", []string{"room", "/"}, 1},
+		series{"chatserver_chatters", []string{"room", "general"}, 1},
 	)
 	for _, tt := range []struct {
 		what, url, host string

@@ -33,10 +33,6 @@ const ContentType = "text/plain; version=0.0.4; charset=utf-8"
 // for the disks on which a commit and its fsync take a millisecond or two.
 var CommitBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
-// MainRoom is the room label of the one room there is, the Socket.IO
-// namespace "/".
-const MainRoom = "/"
-
 // Names of the families. Counters end in _total; values are in base
 // units (seconds).
 const (
@@ -99,9 +95,15 @@ var closeReasons = []string{
 type Sources struct {
 	// Sessions returns the transport's sessions (socketio.Server.Stats).
 	Sessions func() engineio.Stats
-	// Chatters returns the number of nicknames present in the room
-	// MainRoom.
-	Chatters func() int
+	// Chatters returns the number of nicknames present in each room, by
+	// room name: one series per room, labelled room.
+	Chatters func() []RoomCount
+}
+
+// RoomCount is a gauge's value for one room.
+type RoomCount struct {
+	Room  string
+	Count int
 }
 
 // Registry is one server's metrics: it counts what the chat room
@@ -265,7 +267,9 @@ func (r *Registry) writeGauges(w io.Writer) {
 	}
 	if src.Chatters != nil {
 		vm.WriteMetadataIfNeeded(w, nameChatters, "gauge")
-		fmt.Fprintf(w, "%s{room=%q} %d\n", nameChatters, MainRoom, max(src.Chatters(), 0))
+		for _, rc := range src.Chatters() {
+			fmt.Fprintf(w, "%s{room=%q} %d\n", nameChatters, rc.Room, max(rc.Count, 0))
+		}
 	}
 }
 

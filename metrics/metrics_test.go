@@ -49,7 +49,7 @@ func TestRegistryCountsWhatItIsTold(t *testing.T) {
 	r := New()
 	r.Observe(Sources{
 		Sessions: func() engineio.Stats { return engineio.Stats{Sessions: 5, Pending: 1, Polling: 1, WebSocket: 3} },
-		Chatters: func() int { return 2 },
+		Chatters: func() []RoomCount { return []RoomCount{{"general", 2}, {"games", 1}} },
 	})
 	for range 3 {
 		r.MessageReceived()
@@ -93,7 +93,8 @@ func TestRegistryCountsWhatItIsTold(t *testing.T) {
 		{"chatserver_connections", []string{"transport", "websocket"}, 3},
 		{"chatserver_engineio_sessions", nil, 5},
 		{"chatserver_engineio_sessions_pending", nil, 1},
-		{"chatserver_chatters", []string{"room", "/"}, 2},
+		{"chatserver_chatters", []string{"room", "general"}, 2},
+		{"chatserver_chatters", []string{"room", "games"}, 1},
 	} {
 		if got := value(t, e, tt.name, tt.labels...); got != tt.want {
 			t.Errorf("%s%q = %v, want %v", tt.name, tt.labels, got, tt.want)

@@ -2,40 +2,145 @@ package web
 
 import (
 	"cmp"
+	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 
 	"chatserver/chat"
 	"chatserver/internal/throttle"
+	"chatserver/storage"
 	"chatserver/web/socketio"
 )
 
-// conn adapts a Socket.IO socket to chat.Conn.
+// A room is a Socket.IO namespace: the default room is "/", every other
+// room NAME is "/NAME". The default room has no second name: "/general"
+// is no room.
+
+// roomOf returns the room of namespace nsp, and false for a namespace
+// that cannot be a room.
+func roomOf(nsp string) (string, bool) {
+	if nsp == "/" {
+		return storage.DefaultRoom, true
+	}
+	name, ok := strings.CutPrefix(nsp, "/")
+	if !ok || name == storage.DefaultRoom || storage.CheckRoomName(name) != nil {
+		return "", false
+	}
+	return name, true
+}
+
+// namespaceOf returns the namespace of room.
+func namespaceOf(room string) string {
+	if room == storage.DefaultRoom {
+		return "/"
+	}
+	return "/" + room
+}
+
+// conn adapts one Socket.IO namespace socket to chat.Conn.
 type conn struct {
-	sock *socketio.Socket
-	once sync.Once
+	sock   *socketio.Socket
+	encode func(name string, args []any) (*socketio.Prepared, error) // for sock's namespace
+	person *person
+	once   sync.Once
 }
 
 var _ chat.Conn = (*conn)(nil)
 
-// encode turns a chat event into a Socket.IO packet for namespace "/";
-// chat.Event caches the result so a broadcast is encoded once.
-func encode(name string, args []any) (any, error) {
-	return socketio.Prepare("/", name, args...)
+// encoderFor returns the function that turns a chat event into a
+// Socket.IO packet for namespace nsp. The namespace is the key of the
+// encoding each chat.Event caches, so a broadcast is encoded once per
+// room, never once per recipient, and an event never goes out under
+// another room's namespace.
+func encoderFor(nsp string) func(name string, args []any) (*socketio.Prepared, error) {
+	return func(name string, args []any) (*socketio.Prepared, error) {
+		return socketio.Prepare(nsp, name, args...)
+	}
 }
 
 func (c *conn) Send(ev *chat.Event) bool {
-	p, err := ev.Encoded(encode)
+	nsp := c.sock.Namespace()
+	p, err := chat.Encoded(ev, nsp, c.encode)
 	if err != nil {
 		// Chat events are built from plain strings and structs; failing
 		// to encode one is a programming error, not the client's fault.
 		panic("web: encoding chat event " + ev.Name + ": " + err.Error())
 	}
-	return c.sock.Send(p.(*socketio.Prepared))
+	switch err := c.sock.Send(p); {
+	case err == nil:
+		return true
+	case errors.Is(err, socketio.ErrClosed), errors.Is(err, socketio.ErrQueueFull):
+		return false // the client is gone, or is being disconnected for not reading
+	default:
+		panic("web: sending chat event " + ev.Name + " to " + nsp + ": " + err.Error())
+	}
 }
 
+// Close takes the socket out of its room; when it is the connection's
+// last room, the whole connection is closed, as it always was for a
+// client of one room.
 func (c *conn) Close() {
-	c.once.Do(func() { c.sock.Disconnect(true) })
+	c.once.Do(func() { c.sock.Disconnect(c.person.last(c.sock)) })
+}
+
+// person is one Engine.IO connection's chat.Person with the sockets it
+// has in rooms.
+type person struct {
+	chat *chat.Person
+
+	mu      sync.Mutex
+	sockets map[*socketio.Socket]struct{}
+}
+
+// last reports whether sock is the only socket of the connection.
+func (p *person) last(sock *socketio.Socket) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, in := p.sockets[sock]
+	return in && len(p.sockets) == 1
+}
+
+// people finds the person of each Engine.IO connection, by its sid, for
+// as long as it has sockets in rooms.
+type people struct {
+	hub *chat.Hub
+
+	mu sync.Mutex
+	m  map[string]*person
+}
+
+// enter returns the person of sock's connection, made on its first
+// socket, with sock counted among its sockets until leave.
+func (pp *people) enter(sock *socketio.Socket, peer chat.Peer) *person {
+	sid := sock.SessionID()
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	p := pp.m[sid]
+	if p == nil {
+		p = &person{sockets: make(map[*socketio.Socket]struct{})}
+		// A flood on one socket ends the whole connection: Disconnect
+		// with closeConn closes it even when that socket is gone.
+		p.chat = pp.hub.Connect(peer, func() { sock.Disconnect(true) })
+		pp.m[sid] = p
+	}
+	p.mu.Lock()
+	p.sockets[sock] = struct{}{}
+	p.mu.Unlock()
+	return p
+}
+
+// leave forgets sock; the person goes with its last socket.
+func (pp *people) leave(sock *socketio.Socket, p *person) {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	p.mu.Lock()
+	delete(p.sockets, sock)
+	empty := len(p.sockets) == 0
+	p.mu.Unlock()
+	if sid := sock.SessionID(); empty && pp.m[sid] == p {
+		delete(pp.m, sid)
+	}
 }
 
 // joinOptions is the optional second argument of join.
@@ -70,10 +175,16 @@ type connLogs struct {
 	warn, lines *throttle.Log
 }
 
-// attach wires one socket of namespace "/" to the room. peer is where the
-// socket comes from.
-func attach(room *chat.Room, sock *socketio.Socket, peer chat.Peer, logs connLogs) {
-	c := room.Connect(&conn{sock: sock}, peer)
+// attach wires one namespace socket to its room. p is the person of the
+// socket's connection and peer where it comes from; leave runs when the
+// socket has left the room.
+func attach(room *chat.Room, sock *socketio.Socket, p *person, peer chat.Peer, logs connLogs, leave func()) error {
+	cn := &conn{sock: sock, encode: encoderFor(sock.Namespace()), person: p}
+	c, err := room.Connect(cn, p.chat)
+	if err != nil {
+		return err
+	}
+	roomName := room.Name()
 	// The log names the chatter by the nickname it joined with, and
 	// throttles the lines about it by its address. nick is used by the
 	// handlers and OnDisconnect only, which run one at a time.
@@ -87,11 +198,12 @@ func attach(room *chat.Room, sock *socketio.Socket, peer chat.Peer, logs connLog
 				who = "(not joined)"
 			}
 			logs.warn.Print(key, "disconnected a slow client: it did not read its messages and its send queue is full",
-				"nick", who, "addr", peer.Addr, "sid", sock.SessionID())
+				"nick", who, "room", roomName, "addr", peer.Addr, "sid", sock.SessionID())
 		}
 		c.Leave()
+		leave()
 		if nick != "" {
-			logs.lines.Print(key, "chatter left", "nick", nick, "sid", sock.SessionID(), "socket", sock.ID(),
+			logs.lines.Print(key, "chatter left", "nick", nick, "room", roomName, "sid", sock.SessionID(), "socket", sock.ID(),
 				"addr", peer.Addr, "reason", string(reason))
 		}
 	})
@@ -101,7 +213,7 @@ func attach(room *chat.Room, sock *socketio.Socket, peer chat.Peer, logs connLog
 	refuse := func(ack socketio.AckFunc, err error) {
 		code, msg := chat.ErrorCode(err), chat.ErrorMessage(err)
 		if code == chat.CodeInternal {
-			logs.errs.Error("request failed", "sid", sock.SessionID(), "socket", sock.ID(), "err", err)
+			logs.errs.Error("request failed", "room", roomName, "sid", sock.SessionID(), "socket", sock.ID(), "err", err)
 		}
 		if ack != nil {
 			_ = ack(errorReply{Error: code, Message: msg})
@@ -132,9 +244,9 @@ func attach(room *chat.Room, sock *socketio.Socket, peer chat.Peer, logs connLog
 		switch nick {
 		case res.Name:
 		case "":
-			logs.lines.Print(key, "chatter joined", "nick", res.Name, "sid", sock.SessionID(), "socket", sock.ID(), "addr", peer.Addr)
+			logs.lines.Print(key, "chatter joined", "nick", res.Name, "room", roomName, "sid", sock.SessionID(), "socket", sock.ID(), "addr", peer.Addr)
 		default:
-			logs.lines.Print(key, "chatter renamed", "nick", res.Name, "previous", nick, "sid", sock.SessionID(),
+			logs.lines.Print(key, "chatter renamed", "nick", res.Name, "previous", nick, "room", roomName, "sid", sock.SessionID(),
 				"socket", sock.ID(), "addr", peer.Addr)
 		}
 		nick = res.Name
@@ -158,4 +270,5 @@ func attach(room *chat.Room, sock *socketio.Socket, peer chat.Peer, logs connLog
 			_ = ack(okReply{OK: true, ID: msg.ID})
 		}
 	})
+	return nil
 }

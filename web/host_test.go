@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/tls"
 	"io"
 	"net/http"
@@ -32,7 +33,7 @@ func newServerWith(t testing.TB, cfg Config) *httptest.Server {
 	if cfg.Logger == nil {
 		cfg.Logger, _ = logtest.New(t)
 	}
-	room, err := chat.NewRoom(store, chat.Config{Logger: cfg.Logger})
+	room, err := chat.NewHub(context.Background(), store, chat.Config{Logger: cfg.Logger})
 	if err != nil {
 		t.Fatal(err)
 	}

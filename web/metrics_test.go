@@ -40,7 +40,7 @@ func startMetricsServer(t *testing.T, separate bool) *metricsServer {
 	}
 	reg := metrics.New()
 	logger, _ := logtest.New(t)
-	room, err := chat.NewRoom(store, chat.Config{Logger: logger, Metrics: reg})
+	room, err := chat.NewHub(context.Background(), store, chat.Config{Logger: logger, Metrics: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestMetricsFollowChatTraffic(t *testing.T) {
 	m := startMetricsServer(t, false)
 	waitSamples(t, m.url, "a new server", []sample{
 		{"chatserver_connections", []string{"transport", "websocket"}, 0},
-		{"chatserver_chatters", []string{"room", "/"}, 0},
+		{"chatserver_chatters", []string{"room", "general"}, 0},
 		{"chatserver_messages_received_total", nil, 0},
 	})
 
@@ -196,7 +196,7 @@ func TestMetricsFollowChatTraffic(t *testing.T) {
 		{"chatserver_connections", []string{"transport", "polling"}, 0},
 		{"chatserver_engineio_sessions", nil, 2},
 		{"chatserver_engineio_sessions_opened_total", nil, 2},
-		{"chatserver_chatters", []string{"room", "/"}, 2},
+		{"chatserver_chatters", []string{"room", "general"}, 2},
 		{"chatserver_messages_received_total", nil, 3},
 		{"chatserver_messages_refused_total", []string{"reason", "invalid_message"}, 2},
 		{"chatserver_messages_stored_total", nil, 1},
@@ -209,7 +209,7 @@ func TestMetricsFollowChatTraffic(t *testing.T) {
 	waitSamples(t, m.url, "after bob left", []sample{
 		{"chatserver_connections", []string{"transport", "websocket"}, 1},
 		{"chatserver_engineio_sessions", nil, 1},
-		{"chatserver_chatters", []string{"room", "/"}, 1},
+		{"chatserver_chatters", []string{"room", "general"}, 1},
 		{"chatserver_engineio_sessions_closed_total", []string{"reason", "transport_close"}, 1},
 	})
 	e := scrapeAt(t, m.url)

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -17,11 +18,11 @@ type panickyStore struct {
 	trigger string
 }
 
-func (s panickyStore) BanExpiry(name string, now time.Time) (time.Time, bool, error) {
+func (s panickyStore) BanExpiry(ctx context.Context, name string, now time.Time) (time.Time, bool, error) {
 	if name == s.trigger {
 		panic("bug triggered by " + name)
 	}
-	return s.Store.BanExpiry(name, now)
+	return s.Store.BanExpiry(ctx, name, now)
 }
 
 func TestHandlerPanicClosesOnlyThatConnection(t *testing.T) {

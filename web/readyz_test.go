@@ -21,7 +21,7 @@ func TestReadyz(t *testing.T) {
 		t.Fatal(err)
 	}
 	logger, _ := logtest.New(t)
-	room, err := chat.NewRoom(store, chat.Config{Logger: logger})
+	room, err := chat.NewHub(context.Background(), store, chat.Config{Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}

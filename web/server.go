@@ -129,8 +129,10 @@ type Server struct {
 	metricsHTTP *http.Server
 }
 
-// New returns a server for room. Nothing listens until Serve.
-func New(room *chat.Room, cfg Config) *Server {
+// New returns a server for the rooms of hub: the default room at the
+// namespace "/", every other room NAME at "/NAME". Nothing listens until
+// Serve.
+func New(hub *chat.Hub, cfg Config) *Server {
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.Default()
@@ -163,15 +165,51 @@ func New(room *chat.Room, cfg Config) *Server {
 	warn := throttle.New(logger, slog.LevelWarn, 1)
 	lines := throttle.New(logger, slog.LevelInfo, chatterLogBurst)
 	sio := socketio.NewServer(sioCfg)
-	chatNS := sio.Of("/")
+	logs := connLogs{errs: logger, warn: warn, lines: lines}
+	pp := &people{hub: hub, m: make(map[string]*person)}
+	var lob lobby
+	onConnect := func(sock *socketio.Socket) error {
+		name, _ := roomOf(sock.Namespace())
+		room := hub.Room(name)
+		if room == nil {
+			return socketio.ErrInvalidNamespace // removed since the namespace was made
+		}
+		peer := peerOf(clientIP(sock.Request()), ipv6Bits, exempt)
+		p := pp.enter(sock, peer)
+		lobbied := sock.Namespace() == "/"
+		leave := func() {
+			if lobbied {
+				lob.remove(sock)
+			}
+			pp.leave(sock, p)
+		}
+		if err := attach(room, sock, p, peer, logs, leave); err != nil {
+			pp.leave(sock, p)
+			return socketio.ErrInvalidNamespace
+		}
+		if lobbied {
+			lob.add(sock)
+			sock.On(EventRooms, func(_ socketio.Args, ack socketio.AckFunc) {
+				if ack != nil {
+					_ = ack(roomsReply{OK: true, Rooms: roomList(hub)})
+				}
+			})
+		}
+		return nil
+	}
 	// The chat is text only and reads nothing of the CONNECT auth object:
 	// the zero configuration refuses binary packets before buffering any
 	// attachment, caps the auth object and does not keep it.
-	chatNS.Configure(socketio.NamespaceConfig{})
-	chatNS.OnConnect(func(sock *socketio.Socket) error {
-		attach(room, sock, peerOf(clientIP(sock.Request()), ipv6Bits, exempt), connLogs{errs: logger, warn: warn, lines: lines})
-		return nil
-	})
+	setup := func(n *socketio.Namespace) {
+		n.Configure(socketio.NamespaceConfig{})
+		n.OnConnect(onConnect)
+	}
+	setup(sio.Of("/"))
+	sio.Match(func(nsp string) bool {
+		name, ok := roomOf(nsp)
+		return ok && hub.Room(name) != nil
+	}, setup)
+	hub.Watch(func() { lob.announce(roomList(hub)) })
 	s := &Server{sio: sio, hosts: newHostPolicy(cfg.PublicURL, cfg.AllowedHosts, machineName()), ready: cfg.Ready, warn: warn, lines: lines}
 	if cfg.TLS != nil {
 		s.tls = serverTLS(cfg.TLS)
@@ -188,18 +226,25 @@ func New(room *chat.Room, cfg Config) *Server {
 		ConnState:   sio.ConnState,
 	}
 	if cfg.Metrics != nil {
-		s.observe(cfg.Metrics, room, cfg.SeparateMetrics)
+		s.observe(cfg.Metrics, hub, cfg.SeparateMetrics)
 	}
 	return s
 }
 
-// observe has m read the transport's sessions and the room's chatters,
+// observe has m read the transport's sessions and the rooms' chatters,
 // and serves it: at /metrics of the main listener, or, when separate, on
 // a server of its own for ServeMetrics.
-func (s *Server) observe(m *metrics.Registry, room *chat.Room, separate bool) {
+func (s *Server) observe(m *metrics.Registry, hub *chat.Hub, separate bool) {
 	m.Observe(metrics.Sources{
 		Sessions: s.sio.Stats,
-		Chatters: func() int { return len(room.Chatters()) },
+		Chatters: func() []metrics.RoomCount {
+			rooms := hub.Rooms()
+			out := make([]metrics.RoomCount, len(rooms))
+			for i, r := range rooms {
+				out[i] = metrics.RoomCount{Room: r.Name(), Count: r.ChatterCount()}
+			}
+			return out
+		},
 	})
 	if !separate {
 		s.metrics = m

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -40,7 +41,7 @@ func newTestServerWith(t testing.TB, wrap func(*bolt.Store) chat.Store, logger *
 	if wrap != nil {
 		roomStore = wrap(store)
 	}
-	room, err := chat.NewRoom(roomStore, chat.Config{Logger: logger})
+	room, err := chat.NewHub(context.Background(), roomStore, chat.Config{Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ func tlsServer(t *testing.T, cfg *tls.Config, logger *slog.Logger) (*Server, str
 	if err != nil {
 		t.Fatal(err)
 	}
-	room, err := chat.NewRoom(store, chat.Config{Logger: logger})
+	room, err := chat.NewHub(context.Background(), store, chat.Config{Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,19 +16,20 @@ import (
 
 	"chatserver/chat"
 	"chatserver/internal/logtest"
+	"chatserver/storage"
 	"chatserver/storage/bolt"
 	"chatserver/web/admin"
 )
 
-// newRoom returns a real room over a real store in dir, closed at cleanup.
-func newRoom(t testing.TB, dir string) *chat.Room {
+// newRoom returns a real hub over a real store in dir, closed at cleanup.
+func newRoom(t testing.TB, dir string) *chat.Hub {
 	t.Helper()
 	store, err := bolt.Open(filepath.Join(dir, "chat.db"), bolt.Options{})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
 	logger, _ := logtest.New(t)
-	room, err := chat.NewRoom(store, chat.Config{Logger: logger})
+	room, err := chat.NewHub(context.Background(), store, chat.Config{Logger: logger})
 	if err != nil {
 		store.Close()
 		t.Fatalf("new room: %v", err)
@@ -41,7 +42,7 @@ func newRoom(t testing.TB, dir string) *chat.Room {
 }
 
 // listen starts an admin server for room at path, closed at cleanup.
-func listen(t testing.TB, path string, room admin.Room) *admin.Server {
+func listen(t testing.TB, path string, room admin.Hub) *admin.Server {
 	t.Helper()
 	logger, _ := logtest.New(t)
 	srv, err := admin.Listen(path, admin.NewHandler(room, nil, logger), logger)
@@ -76,6 +77,19 @@ type recConn struct {
 }
 
 func newRecConn() *recConn { return &recConn{closed: make(chan struct{})} }
+
+// enter connects conn to hub's room (the default room when ""), as a
+// connection of its own.
+func enter(hub *chat.Hub, room string, conn chat.Conn) *chat.Client {
+	if room == "" {
+		room = storage.DefaultRoom
+	}
+	c, err := hub.Room(room).Connect(conn, hub.Connect(chat.Peer{}, conn.Close))
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
 
 func (c *recConn) Send(ev *chat.Event) bool {
 	c.mu.Lock()
@@ -251,7 +265,7 @@ func TestClientAgainstRoom(t *testing.T) {
 	ctx := context.Background()
 
 	aliceConn, bobConn := newRecConn(), newRecConn()
-	alice, bob := room.Connect(aliceConn, chat.Peer{}), room.Connect(bobConn, chat.Peer{})
+	alice, bob := enter(room, "", aliceConn), enter(room, "", bobConn)
 	t.Cleanup(func() { alice.Leave(); bob.Leave() })
 	for _, j := range []struct {
 		c    *chat.Client
@@ -272,7 +286,7 @@ func TestClientAgainstRoom(t *testing.T) {
 			n    int
 			want []string
 		}{{0, []string{"one", "two", "three"}}, {2, []string{"two", "three"}}, {10, []string{"one", "two", "three"}}} {
-			msgs, err := c.History(ctx, tc.n)
+			msgs, err := c.History(ctx, "", tc.n)
 			if err != nil {
 				t.Fatalf("History(%d): %v", tc.n, err)
 			}
@@ -297,9 +311,9 @@ func TestClientAgainstRoom(t *testing.T) {
 	})
 
 	t.Run("kick closes the chatter's connection with a reason", func(t *testing.T) {
-		closed, err := c.Kick(ctx, "BOB", "be nice", 0)
-		if err != nil || closed != 1 {
-			t.Fatalf("Kick = %d, %v; want 1 connection closed", closed, err)
+		rep, err := c.Kick(ctx, "", "BOB", "be nice", 0)
+		if err != nil || rep.Closed != 1 || strings.Join(rep.Rooms, ",") != "general" {
+			t.Fatalf("Kick = %+v, %v; want 1 connection closed in general", rep, err)
 		}
 		select {
 		case <-bobConn.closed:
@@ -319,7 +333,7 @@ func TestClientAgainstRoom(t *testing.T) {
 	})
 
 	t.Run("kicking an absent nickname is no_such_chatter", func(t *testing.T) {
-		_, err := c.Kick(ctx, "carol", "", 0)
+		_, err := c.Kick(ctx, "", "carol", "", 0)
 		var aerr *admin.Error
 		if !errors.As(err, &aerr) || aerr.Status != http.StatusNotFound {
 			t.Fatalf("Kick(carol): %v, want a 404 *admin.Error", err)
@@ -330,10 +344,10 @@ func TestClientAgainstRoom(t *testing.T) {
 	})
 
 	t.Run("ban and unban an absent nickname", func(t *testing.T) {
-		if closed, err := c.Kick(ctx, "mallory", "", time.Hour); err != nil || closed != 0 {
-			t.Fatalf("Kick with ban = %d, %v; want 0, nil", closed, err)
+		if rep, err := c.Kick(ctx, "", "mallory", "", time.Hour); err != nil || rep.Closed != 0 {
+			t.Fatalf("Kick with ban = %+v, %v; want 0, nil", rep, err)
 		}
-		m := room.Connect(newRecConn(), chat.Peer{})
+		m := enter(room, "", newRecConn())
 		defer m.Leave()
 		if _, err := m.Join("mallory", ""); chat.ErrorCode(err) != chat.CodeBanned {
 			t.Fatalf("join while banned: %v, want banned", err)
@@ -426,16 +440,16 @@ func TestKicksBansAndLiftedBansAreLogged(t *testing.T) {
 	}
 	t.Cleanup(c.Close)
 	ctx := context.Background()
-	bob := room.Connect(newRecConn(), chat.Peer{})
+	bob := enter(room, "", newRecConn())
 	t.Cleanup(bob.Leave)
 	if _, err := bob.Join("bob", ""); err != nil {
 		t.Fatal(err)
 	}
 
-	if _, err := c.Kick(ctx, "BOB", "be nice", 0); err != nil {
+	if _, err := c.Kick(ctx, "", "BOB", "be nice", 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Kick(ctx, "mallory", "spam", time.Hour); err != nil {
+	if _, err := c.Kick(ctx, "", "mallory", "spam", time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Unban(ctx, "mallory"); err != nil {
@@ -445,8 +459,8 @@ func TestKicksBansAndLiftedBansAreLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"INFO chatter kicked nick=BOB connections_closed=1 reason=be nice",
-		"INFO nickname banned nick=mallory ban=1h0m0s connections_closed=0 reason=spam",
+		"INFO chatter kicked nick=BOB connections_closed=1 rooms=[general] reason=be nice",
+		"INFO nickname banned nick=mallory ban=1h0m0s connections_closed=0 rooms=[] reason=spam",
 		"INFO ban lifted nick=mallory",
 	}
 	var got []string

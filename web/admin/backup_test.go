@@ -56,12 +56,12 @@ func TestBackupThroughTheSocketIsTheDatabase(t *testing.T) {
 	}
 	t.Cleanup(func() { store.Close() })
 	logger, _ := logtest.New(t)
-	room, err := chat.NewRoom(store, chat.Config{Logger: logger})
+	room, err := chat.NewHub(context.Background(), store, chat.Config{Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(room.Close)
-	alice := room.Connect(newRecConn(), chat.Peer{})
+	alice := enter(room, "", newRecConn())
 	t.Cleanup(alice.Leave)
 	if _, err := alice.Join("alice", ""); err != nil {
 		t.Fatal(err)
@@ -98,7 +98,7 @@ func TestBackupThroughTheSocketIsTheDatabase(t *testing.T) {
 		if err != nil {
 			t.Fatalf("round %d: the copy does not open: %v", round, err)
 		}
-		msgs, err := cp.RecentMessages(0)
+		msgs, err := cp.RecentMessages(context.Background(), storage.DefaultRoom, 0)
 		cp.Close()
 		var texts []string
 		for _, m := range msgs {

@@ -104,12 +104,16 @@ func dialError(path string, err error) error {
 // Close releases the client's idle connection.
 func (c *Client) Close() { c.http.CloseIdleConnections() }
 
-// History returns up to n recent messages, oldest first (n <= 0: all that
-// the server keeps).
-func (c *Client) History(ctx context.Context, n int) ([]storage.Message, error) {
+// History returns up to n recent messages of room, oldest first (n <= 0:
+// all that the server keeps; room "": the default room). A room that does
+// not exist gives an error whose chat.ErrorCode is chat.CodeNoSuchRoom.
+func (c *Client) History(ctx context.Context, room string, n int) ([]storage.Message, error) {
 	q := url.Values{}
 	if n > 0 {
 		q.Set("n", strconv.Itoa(n))
+	}
+	if room != "" {
+		q.Set("room", room)
 	}
 	var msgs []storage.Message
 	if err := c.do(ctx, http.MethodGet, "/history?"+q.Encode(), nil, &msgs); err != nil {
@@ -118,18 +122,49 @@ func (c *Client) History(ctx context.Context, n int) ([]storage.Message, error) 
 	return msgs, nil
 }
 
-// Kick disconnects the chatter called name, whose connections get a kicked
-// event with reason, and with ban > 0 refuses the nickname for that long.
-// It returns how many connections were closed. A nickname that is not
-// present (and no ban) gives an error whose chat.ErrorCode is
+// Kick disconnects the chatter called name from room (every room it is
+// in when room is ""), whose connections there get a kicked event with
+// reason, and with ban > 0 refuses the nickname everywhere for that long.
+// It returns how many connections were closed, in which rooms. A nickname
+// that is not present (and no ban) gives an error whose chat.ErrorCode is
 // chat.CodeNoSuchChatter.
-func (c *Client) Kick(ctx context.Context, name, reason string, ban time.Duration) (int, error) {
-	req := KickRequest{Name: name, Reason: reason}
+func (c *Client) Kick(ctx context.Context, room, name, reason string, ban time.Duration) (KickReply, error) {
+	req := KickRequest{Name: name, Reason: reason, Room: room}
 	if ban > 0 {
 		req.Ban = ban.String()
 	}
 	var rep KickReply
 	if err := c.do(ctx, http.MethodPost, "/kick", req, &rep); err != nil {
+		return KickReply{}, err
+	}
+	return rep, nil
+}
+
+// Rooms lists the rooms, the default room first, with their topics,
+// the messages they keep and the chatters present.
+func (c *Client) Rooms(ctx context.Context) ([]chat.RoomInfo, error) {
+	var rooms []chat.RoomInfo
+	if err := c.do(ctx, http.MethodGet, "/rooms", nil, &rooms); err != nil {
+		return nil, err
+	}
+	return rooms, nil
+}
+
+// AddRoom adds the room name with topic, open to clients at once.
+func (c *Client) AddRoom(ctx context.Context, name, topic string) (chat.RoomInfo, error) {
+	var info chat.RoomInfo
+	if err := c.do(ctx, http.MethodPost, "/rooms", AddRoomRequest{Name: name, Topic: topic}, &info); err != nil {
+		return chat.RoomInfo{}, err
+	}
+	return info, nil
+}
+
+// RemoveRoom removes the room name: its clients are kicked and its
+// history and chatters deleted. It returns how many connections were
+// closed.
+func (c *Client) RemoveRoom(ctx context.Context, name string) (int, error) {
+	var rep RemoveRoomReply
+	if err := c.do(ctx, http.MethodPost, "/rooms/remove", RemoveRoomRequest{Name: name}, &rep); err != nil {
 		return 0, err
 	}
 	return rep.Closed, nil

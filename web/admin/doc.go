@@ -1,23 +1,29 @@
 // Package admin is chatserver's admin channel: a small HTTP+JSON API on a
 // Unix socket beside the database file, through which the `history`,
-// `kick` and `backup` commands reach a running `chatserver serve`.
+// `kick`, `room` and `backup` commands reach a running `chatserver serve`.
 //
 // The server side is Listen (bind the socket, replacing a stale one left by
-// a crash) with NewHandler (the routes, over a Room and a Store). The
+// a crash) with NewHandler (the routes, over a Hub and a Store). The
 // client side is Dial, whose Client has a method for each route the
-// commands use (History, Kick, Unban, Backup); GET /chatters serves
-// whoever looks at a running server by other means. SocketPath names the
+// commands use (History, Kick, Unban, Rooms, AddRoom, RemoveRoom,
+// Backup); GET /chatters serves whoever looks at a running server by
+// other means. SocketPath names the
 // socket of a database file.
 //
 // # Routes
 //
-//	GET  /history?n=N   recent messages, oldest first (n <= 0 or absent: all kept)
-//	GET  /chatters      present nicknames, sorted
-//	POST /kick          {"name", "reason", "ban"}   -> {"ok":true,"closed":N}
-//	POST /unban         {"name"}                    -> {"ok":true,"unbanned":bool}
-//	GET  /backup        a consistent copy of the database file (application/octet-stream)
+//	GET  /history?room=R&n=N   recent messages, oldest first (n <= 0 or absent: all kept)
+//	GET  /chatters?room=R      present nicknames, sorted
+//	POST /kick                 {"name", "reason", "ban", "room"} -> {"ok":true,"closed":N,"rooms":[...]}
+//	POST /unban                {"name"}                    -> {"ok":true,"unbanned":bool}
+//	GET  /rooms                [{"name","topic","messages","chatters"}], the default room first
+//	POST /rooms                {"name", "topic"}           -> the new room as GET /rooms lists it
+//	POST /rooms/remove         {"name"}                    -> {"ok":true,"closed":N}
+//	GET  /backup               a consistent copy of the database file (application/octet-stream)
 //
-// "ban" is a Go duration ("10m", "2h"); empty or absent means no ban.
+// room is a room's name; absent means the default room ("general"), and
+// for /kick every room the nickname is in. "ban" is a Go duration ("10m",
+// "2h"); empty or absent means no ban; bans hold in every room.
 //
 // GET /backup answers with the copy's exact Content-Length and streams it
 // from one read transaction of the store. A copy that fails part way ends
@@ -26,7 +32,8 @@
 // reading (each write has its own deadline), and cuts off one that stops.
 // A refused request is answered with a 4xx or 5xx status and the body
 // {"error": code, "message": text}, where code is a chat.Code (for example
-// "no_such_chatter") or one of this package's request codes
+// "no_such_chatter", "no_such_room", "room_exists", "invalid_room") or
+// one of this package's request codes
 // ("bad_request", "not_found", "method_not_allowed", "too_large",
 // "forbidden").
 //

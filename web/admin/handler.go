@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,16 +17,18 @@ import (
 	"chatserver/storage"
 )
 
-// Room is what the admin channel needs from the chat room; *chat.Room
+// Hub is what the admin channel needs from the chat rooms; *chat.Hub
 // implements it. Its methods are called from request goroutines.
-type Room interface {
-	History(n int) []storage.Message
-	Chatters() []string
-	Kick(name, reason string, ban time.Duration) (int, error)
-	Unban(name string) (bool, error)
+type Hub interface {
+	Room(name string) *chat.Room
+	Infos() []chat.RoomInfo
+	AddRoom(ctx context.Context, name, topic string) (*chat.Room, error)
+	RemoveRoom(ctx context.Context, name string) (int, error)
+	Kick(ctx context.Context, room, name, reason string, ban time.Duration) (chat.KickResult, error)
+	Unban(ctx context.Context, name string) (bool, error)
 }
 
-var _ Room = (*chat.Room)(nil)
+var _ Hub = (*chat.Hub)(nil)
 
 // Store is what the admin channel needs from the database, for GET
 // /backup; *bolt.Store implements it. Backup writes a consistent copy of
@@ -61,12 +64,35 @@ type KickRequest struct {
 	Reason string `json:"reason,omitempty"`
 	// Ban is a Go duration ("10m"); empty means no ban.
 	Ban string `json:"ban,omitempty"`
+	// Room limits the kick to one room; empty means every room the
+	// nickname is in.
+	Room string `json:"room,omitempty"`
 }
 
 // KickReply answers a successful POST /kick.
 type KickReply struct {
 	OK bool `json:"ok"`
 	// Closed is how many connections of the chatter were closed.
+	Closed int `json:"closed"`
+	// Rooms are the rooms the chatter was kicked from.
+	Rooms []string `json:"rooms"`
+}
+
+// AddRoomRequest is the body of POST /rooms.
+type AddRoomRequest struct {
+	Name  string `json:"name"`
+	Topic string `json:"topic,omitempty"`
+}
+
+// RemoveRoomRequest is the body of POST /rooms/remove.
+type RemoveRoomRequest struct {
+	Name string `json:"name"`
+}
+
+// RemoveRoomReply answers a successful POST /rooms/remove.
+type RemoveRoomReply struct {
+	OK bool `json:"ok"`
+	// Closed is how many connections were in the room.
 	Closed int `json:"closed"`
 }
 
@@ -88,18 +114,21 @@ type ErrorReply struct {
 	Message string    `json:"message"`
 }
 
-// NewHandler returns the admin routes over room and store (see the
+// NewHandler returns the admin routes over hub and store (see the
 // package documentation). A nil store has no copy to give: GET /backup
 // answers 404. logger receives internal errors and, at info level, a line
-// for each kick, ban and lifted ban; nil means slog.Default().
-func NewHandler(room Room, store Store, logger *slog.Logger) http.Handler {
+// for each kick, ban, lifted ban and room added or removed; nil means
+// slog.Default().
+func NewHandler(hub Hub, store Store, logger *slog.Logger) http.Handler {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	h := &handler{room: room, store: store, log: logger}
+	h := &handler{hub: hub, store: store, log: logger}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/history", h.method(http.MethodGet, h.history))
 	mux.HandleFunc("/chatters", h.method(http.MethodGet, h.chatters))
+	mux.HandleFunc("/rooms", h.rooms)
+	mux.HandleFunc("/rooms/remove", h.method(http.MethodPost, h.removeRoom))
 	mux.HandleFunc("/kick", h.method(http.MethodPost, h.kick))
 	mux.HandleFunc("/unban", h.method(http.MethodPost, h.unban))
 	mux.HandleFunc("/backup", h.method(http.MethodGet, h.backup))
@@ -110,7 +139,7 @@ func NewHandler(room Room, store Store, logger *slog.Logger) http.Handler {
 }
 
 type handler struct {
-	room  Room
+	hub   Hub
 	store Store // nil: no backups
 	log   *slog.Logger
 }
@@ -127,7 +156,26 @@ func (h *handler) method(want string, next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// room finds the room of the request's "room" query parameter (absent:
+// the default room), answering the request itself when there is none.
+func (h *handler) room(w http.ResponseWriter, r *http.Request) (*chat.Room, bool) {
+	name := r.URL.Query().Get("room")
+	if name == "" {
+		name = storage.DefaultRoom
+	}
+	room := h.hub.Room(name)
+	if room == nil {
+		h.fail(w, http.StatusNotFound, chat.CodeNoSuchRoom, fmt.Sprintf("there is no room called %q", name))
+		return nil, false
+	}
+	return room, true
+}
+
 func (h *handler) history(w http.ResponseWriter, r *http.Request) {
+	room, ok := h.room(w, r)
+	if !ok {
+		return
+	}
 	n := 0
 	if s := r.URL.Query().Get("n"); s != "" {
 		v, err := strconv.Atoi(s)
@@ -137,11 +185,52 @@ func (h *handler) history(w http.ResponseWriter, r *http.Request) {
 		}
 		n = v
 	}
-	h.reply(w, h.room.History(n))
+	h.reply(w, room.History(n))
 }
 
-func (h *handler) chatters(w http.ResponseWriter, _ *http.Request) {
-	h.reply(w, h.room.Chatters())
+func (h *handler) chatters(w http.ResponseWriter, r *http.Request) {
+	room, ok := h.room(w, r)
+	if !ok {
+		return
+	}
+	h.reply(w, room.Chatters())
+}
+
+// rooms lists the rooms (GET) or adds one (POST).
+func (h *handler) rooms(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+		h.reply(w, h.hub.Infos())
+	case http.MethodPost:
+		var req AddRoomRequest
+		if !h.decode(w, r, &req) {
+			return
+		}
+		room, err := h.hub.AddRoom(r.Context(), req.Name, req.Topic)
+		if err != nil {
+			h.failErr(w, err)
+			return
+		}
+		h.log.Info("room added", "room", room.Name(), "topic", room.Topic())
+		h.reply(w, room.Info())
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		h.fail(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, r.URL.Path+" takes GET or POST")
+	}
+}
+
+func (h *handler) removeRoom(w http.ResponseWriter, r *http.Request) {
+	var req RemoveRoomRequest
+	if !h.decode(w, r, &req) {
+		return
+	}
+	closed, err := h.hub.RemoveRoom(r.Context(), req.Name)
+	if err != nil {
+		h.failErr(w, err)
+		return
+	}
+	h.log.Info("room removed", "room", req.Name, "connections_closed", closed)
+	h.reply(w, RemoveRoomReply{OK: true, Closed: closed})
 }
 
 func (h *handler) kick(w http.ResponseWriter, r *http.Request) {
@@ -166,18 +255,21 @@ func (h *handler) kick(w http.ResponseWriter, r *http.Request) {
 		}
 		ban = d
 	}
-	closed, err := h.room.Kick(name, req.Reason, ban)
+	res, err := h.hub.Kick(r.Context(), req.Room, name, req.Reason, ban)
 	if err != nil {
 		h.failErr(w, err)
 		return
 	}
 	// The reason is the operator's, shown to the chatter kicked.
 	if ban > 0 {
-		h.log.Info("nickname banned", "nick", name, "ban", ban, "connections_closed", closed, "reason", req.Reason)
+		h.log.Info("nickname banned", "nick", name, "ban", ban, "connections_closed", res.Closed, "rooms", res.Rooms, "reason", req.Reason)
 	} else {
-		h.log.Info("chatter kicked", "nick", name, "connections_closed", closed, "reason", req.Reason)
+		h.log.Info("chatter kicked", "nick", name, "connections_closed", res.Closed, "rooms", res.Rooms, "reason", req.Reason)
 	}
-	h.reply(w, KickReply{OK: true, Closed: closed})
+	if res.Rooms == nil {
+		res.Rooms = []string{}
+	}
+	h.reply(w, KickReply{OK: true, Closed: res.Closed, Rooms: res.Rooms})
 }
 
 func (h *handler) unban(w http.ResponseWriter, r *http.Request) {
@@ -189,7 +281,7 @@ func (h *handler) unban(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	was, err := h.room.Unban(name)
+	was, err := h.hub.Unban(r.Context(), name)
 	if err != nil {
 		h.failErr(w, err)
 		return
@@ -228,6 +320,9 @@ func (h *handler) name(w http.ResponseWriter, name string) (string, bool) {
 // statusOf maps the chat codes a Room returns to HTTP statuses.
 var statusOf = map[chat.Code]int{
 	chat.CodeNoSuchChatter: http.StatusNotFound,
+	chat.CodeNoSuchRoom:    http.StatusNotFound,
+	chat.CodeRoomExists:    http.StatusConflict,
+	chat.CodeInvalidRoom:   http.StatusBadRequest,
 	chat.CodeInvalidName:   http.StatusBadRequest,
 	chat.CodeUnavailable:   http.StatusServiceUnavailable,
 	chat.CodeStoreFailed:   http.StatusInternalServerError,

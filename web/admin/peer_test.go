@@ -158,7 +158,7 @@ func TestServerRefusesAnotherUsersRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if _, err := c.History(context.Background(), 0); err != nil {
+	if _, err := c.History(context.Background(), "", 0); err != nil {
 		t.Errorf("History as the server's user: %v", err)
 	}
 	// The refusals held back are counted when the server stops.

@@ -95,8 +95,8 @@ func BenchmarkPrepareSend1000(b *testing.B) {
 			b.Fatal(err)
 		}
 		for _, s := range socks {
-			if !s.Send(p) {
-				b.Fatal("a socket was dropped")
+			if err := s.Send(p); err != nil {
+				b.Fatalf("a socket was dropped: %v", err)
 			}
 		}
 		sent += clients

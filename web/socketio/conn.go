@@ -286,13 +286,9 @@ func (c *conn) connectDefault() {
 // connect handles a CONNECT packet.
 func (c *conn) connect(p *packet) {
 	name, auth := p.nsp, json.RawMessage(p.data)
-	ns := c.srv.namespace(name)
+	ns := c.srv.lookup(name)
 	if ns == nil {
-		payload := invalidNamespace
-		if c.v2 {
-			payload = invalidNamespace2
-		}
-		c.sess.Send(controlMessage(packetConnectError, name, payload))
+		c.refuseNamespace(name)
 		return
 	}
 	if c.socket(name) != nil {
@@ -322,6 +318,11 @@ func (c *conn) connect(p *packet) {
 			}
 			return
 		}
+	}
+	if errors.Is(err, ErrInvalidNamespace) {
+		s.markClosed(false)
+		c.refuseNamespace(ns.name)
+		return
 	}
 	if err != nil {
 		s.markClosed(false)
@@ -364,6 +365,15 @@ func (c *conn) connect(p *packet) {
 	case disconnect:
 		s.Disconnect(closeConn)
 	}
+}
+
+// refuseNamespace answers a CONNECT to a namespace that does not exist.
+func (c *conn) refuseNamespace(name string) {
+	payload := invalidNamespace
+	if c.v2 {
+		payload = invalidNamespace2
+	}
+	c.sess.Send(controlMessage(packetConnectError, name, payload))
 }
 
 // connectErrorPayload is the CONNECT_ERROR payload for an OnConnect error.

@@ -40,8 +40,10 @@ type Server struct {
 	eng       *engineio.Server
 	wg        sync.WaitGroup // one per connection not yet finished
 
-	mu     sync.RWMutex // guards nsps and closed
+	mu     sync.RWMutex // guards nsps, match and closed
 	nsps   map[string]*Namespace
+	match  func(name string) bool
+	setup  func(n *Namespace)
 	closed bool
 
 	closeOnce sync.Once
@@ -114,10 +116,50 @@ func (s *Server) Of(name string) *Namespace {
 	return n
 }
 
+// Match serves namespaces that are not registered beforehand, for
+// applications whose namespaces come and go: a CONNECT to an unregistered
+// name for which match returns true registers it (as Of would), runs setup
+// on it (to Configure it and set its OnConnect), then is handled as usual.
+// match is asked again for every such CONNECT, so a name it stops
+// accepting is refused from then on unless it was registered; a namespace
+// that goes away should also refuse in its OnConnect (ErrInvalidNamespace).
+// match and setup run on the connection's goroutine and must not call the
+// Server.
+func (s *Server) Match(match func(name string) bool, setup func(n *Namespace)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.match, s.setup = match, setup
+}
+
 func (s *Server) namespace(name string) *Namespace {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.nsps[name]
+}
+
+// lookup returns the namespace a CONNECT for name goes to: a registered
+// one, or one that Match accepts now (registered on the way), or nil.
+func (s *Server) lookup(name string) *Namespace {
+	if n := s.namespace(name); n != nil {
+		return n
+	}
+	s.mu.RLock()
+	match, setup := s.match, s.setup
+	s.mu.RUnlock()
+	if match == nil || !match(name) {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := s.nsps[name]; n != nil {
+		return n
+	}
+	n := &Namespace{name: name, cfg: NamespaceConfig{}.withDefaults()}
+	if setup != nil {
+		setup(n)
+	}
+	s.nsps[name] = n
+	return n
 }
 
 // rules returns the configuration of namespace name; an unregistered one

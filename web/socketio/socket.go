@@ -24,6 +24,14 @@ var (
 	// ErrTooManyPendingAcks is returned by EmitWithAck when the client has
 	// left 1024 acknowledgements on that socket unanswered.
 	ErrTooManyPendingAcks = errors.New("socketio: too many unanswered acks")
+	// ErrWrongNamespace is returned by Send for an event prepared for
+	// another namespace than the socket's: a programming error, never the
+	// client's.
+	ErrWrongNamespace = errors.New("socketio: event prepared for another namespace")
+	// ErrInvalidNamespace, returned by an OnConnect function, refuses the
+	// CONNECT exactly as a namespace that does not exist is refused
+	// ("Invalid namespace"), for namespaces that come and go.
+	ErrInvalidNamespace = errors.New("socketio: invalid namespace")
 	// ErrQueueFull is returned when more than 1024 packets are emitted to
 	// a socket whose OnConnect function is still running; the connection
 	// is closed once it returns.
@@ -225,15 +233,16 @@ func Prepare(nsp, event string, args ...any) (*Prepared, error) {
 // Namespace returns the namespace p was prepared for.
 func (p *Prepared) Namespace() string { return p.nsp }
 
-// Send queues a prepared event. It never blocks; false means the socket is
-// gone (closed, or its send queue overflowed and it was disconnected). It
-// also returns false, sending nothing, when p was prepared for another
-// namespace.
-func (s *Socket) Send(p *Prepared) bool {
+// Send queues a prepared event. It never blocks. It returns ErrClosed when
+// the socket is gone (closed, or its send queue overflowed and it was
+// disconnected), ErrQueueFull when too much was sent while it was
+// connecting, and ErrWrongNamespace, sending nothing, when p was prepared
+// for another namespace (or is nil).
+func (s *Socket) Send(p *Prepared) error {
 	if p == nil || p.nsp != s.nsp.name {
-		return false
+		return ErrWrongNamespace
 	}
-	return s.send(p.msgs) == nil
+	return s.send(p.msgs)
 }
 
 // Disconnect removes the socket from its namespace, telling the client

@@ -132,8 +132,8 @@ func TestPreparedEventServesV2AndV4Alike(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !s2.Send(p) || !s4.Send(p) {
-		t.Fatal("Send failed")
+	if err := errors.Join(s2.Send(p), s4.Send(p)); err != nil {
+		t.Fatalf("Send: %v", err)
 	}
 	want := `451-["messages","ann: hi 😀",` + ph(0) + `]`
 	v2.Expect(want)

@@ -1,0 +1,304 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"chatserver/internal/throttle"
+	"chatserver/storage"
+)
+
+// Hub owns the rooms of a server: it creates them from the store at start,
+// adds and removes them for the operator, finds them for the transport,
+// and closes them. What spans rooms lives here too: the rate limits of a
+// person (a connection, a nickname, a client address: the same in every
+// room), the bans, and the log of warnings about clients.
+type Hub struct {
+	cfg   Config
+	store Store
+	lim   *limiter
+	warn  *throttle.Log // warnings about clients, per address
+
+	mu       sync.Mutex       // guards the fields below
+	rooms    map[string]*Room // by name
+	watchers []func()
+	closed   bool
+}
+
+// RoomInfo describes a room for lists: the admin channel's and the page's.
+type RoomInfo struct {
+	Name  string `json:"name"`
+	Topic string `json:"topic"`
+	// Messages is how many messages the room keeps (at most
+	// Config.History).
+	Messages int `json:"messages"`
+	// Chatters are the nicknames present, sorted.
+	Chatters []string `json:"chatters"`
+}
+
+// NewHub opens every room the store has (the default room always among
+// them): each loads its recent history, clears the presence a crash left
+// behind and starts its writer. The caller must Close the hub.
+func NewHub(ctx context.Context, store Store, cfg Config) (*Hub, error) {
+	cfg.setDefaults()
+	stored, err := store.Rooms(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list rooms: %w", err)
+	}
+	h := &Hub{
+		cfg:   cfg,
+		store: store,
+		lim:   newLimiter(cfg),
+		warn:  throttle.New(cfg.Logger, slog.LevelWarn, 1),
+		rooms: make(map[string]*Room, len(stored)),
+	}
+	if !slices.ContainsFunc(stored, func(r storage.Room) bool { return r.Name == storage.DefaultRoom }) {
+		h.Close()
+		return nil, fmt.Errorf("list rooms: the store has no default room %q", storage.DefaultRoom)
+	}
+	for _, sr := range stored {
+		r, err := newRoom(ctx, h, sr)
+		if err != nil {
+			h.Close()
+			return nil, fmt.Errorf("open room %s: %w", sr.Name, err)
+		}
+		h.rooms[sr.Name] = r
+	}
+	return h, nil
+}
+
+// Close closes every room (see Room.Close) and summarises the warnings
+// still held back. Idempotent.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	h.closed = true
+	rooms := h.sortedLocked()
+	h.mu.Unlock()
+	for _, r := range rooms {
+		r.Close()
+	}
+	h.warn.Close()
+}
+
+// Room returns the room called name, or nil when there is none.
+func (h *Hub) Room(name string) *Room {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.rooms[name]
+}
+
+// Default returns the default room (storage.DefaultRoom), which always
+// exists.
+func (h *Hub) Default() *Room { return h.Room(storage.DefaultRoom) }
+
+// Rooms returns the rooms, the default room first, then by name.
+func (h *Hub) Rooms() []*Room {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.sortedLocked()
+}
+
+func (h *Hub) sortedLocked() []*Room {
+	out := make([]*Room, 0, len(h.rooms))
+	for _, r := range h.rooms {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b *Room) int { return compareRooms(a.name, b.name) })
+	return out
+}
+
+// compareRooms orders room names: the default room first, then by name.
+func compareRooms(a, b string) int {
+	switch {
+	case a == b:
+		return 0
+	case a == storage.DefaultRoom:
+		return -1
+	case b == storage.DefaultRoom:
+		return 1
+	}
+	return strings.Compare(a, b)
+}
+
+// Infos describes every room, in the order of Rooms.
+func (h *Hub) Infos() []RoomInfo {
+	rooms := h.Rooms()
+	out := make([]RoomInfo, len(rooms))
+	for i, r := range rooms {
+		out[i] = r.Info()
+	}
+	return out
+}
+
+// Watch has f called, on its own, after every room added or removed (not
+// under any lock of the hub, in the goroutine that changed the rooms). f
+// must return quickly.
+func (h *Hub) Watch(f func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.watchers = append(h.watchers, f)
+}
+
+func (h *Hub) notify() {
+	h.mu.Lock()
+	watchers := slices.Clone(h.watchers)
+	h.mu.Unlock()
+	for _, f := range watchers {
+		f()
+	}
+}
+
+// AddRoom adds the room name with topic, stored at once and open to
+// clients when AddRoom returns. A bad name (CodeInvalidRoom), a topic
+// that is too long or not one line (CodeInvalidRoom), or a room that
+// exists already (CodeRoomExists) changes nothing.
+func (h *Hub) AddRoom(ctx context.Context, name, topic string) (*Room, error) {
+	if err := storage.CheckRoomName(name); err != nil {
+		return nil, errorf(CodeInvalidRoom, "%s", roomNameProblem(err))
+	}
+	topic, err := CheckTopic(topic)
+	if err != nil {
+		return nil, err
+	}
+	r, err := h.addRoom(ctx, name, topic)
+	if err != nil {
+		return nil, err
+	}
+	h.notify()
+	return r, nil
+}
+
+// addRoom is AddRoom under h.mu, without telling the watchers.
+func (h *Hub) addRoom(ctx context.Context, name, topic string) (*Room, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.closed:
+		return nil, errClosed
+	case h.rooms[name] != nil:
+		return nil, errorf(CodeRoomExists, "the room %q exists already", name)
+	}
+	sr := storage.Room{Name: name, Topic: topic, Created: h.cfg.Now().UTC()}
+	if err := h.store.AddRoom(ctx, sr); err != nil {
+		if errors.Is(err, storage.ErrRoomExists) {
+			return nil, errorf(CodeRoomExists, "the room %q exists already", name)
+		}
+		return nil, errorf(CodeStoreFailed, "the room could not be saved: %v", err)
+	}
+	r, err := newRoom(ctx, h, sr)
+	if err != nil {
+		// The room is stored; it opens at the next start. Say so.
+		return nil, errorf(CodeStoreFailed, "the room was saved but could not be opened: %v", err)
+	}
+	h.rooms[name] = r
+	return r, nil
+}
+
+// RemoveRoom deletes the room name with its history and presence: each
+// of its connections is sent kicked with a reason and closed, and the
+// room is gone for new ones. It returns how many connections were closed.
+// The default room cannot be removed (CodeInvalidRoom); a room that does
+// not exist is CodeNoSuchRoom.
+func (h *Hub) RemoveRoom(ctx context.Context, name string) (int, error) {
+	if name == storage.DefaultRoom {
+		return 0, errorf(CodeInvalidRoom, "the default room %q cannot be removed", name)
+	}
+	h.mu.Lock()
+	r := h.rooms[name]
+	if r == nil {
+		h.mu.Unlock()
+		return 0, errorf(CodeNoSuchRoom, "there is no room called %q", name)
+	}
+	if err := h.store.RemoveRoom(ctx, name); err != nil {
+		h.mu.Unlock()
+		if errors.Is(err, storage.ErrNoSuchRoom) {
+			return 0, errorf(CodeNoSuchRoom, "there is no room called %q", name)
+		}
+		return 0, errorf(CodeStoreFailed, "the room could not be removed, nothing changed: %v", err)
+	}
+	delete(h.rooms, name)
+	h.mu.Unlock()
+	closed := r.remove(fmt.Sprintf("the room %q was removed", name))
+	h.notify()
+	return closed, nil
+}
+
+// Kick removes the chatter called name from room, or from every room it
+// is in when room is "": each of its connections there gets a kicked
+// event with reason and is closed, everyone else there gets remove
+// chatter. With ban > 0 the nickname is also refused everywhere for that
+// long (even when it is not present). It returns how many connections
+// were closed in which rooms (sorted as Rooms), and a CodeNoSuchChatter
+// error when the name was present nowhere asked and no ban was asked.
+func (h *Hub) Kick(ctx context.Context, room, name, reason string, ban time.Duration) (KickResult, error) {
+	rooms := h.Rooms()
+	if room != "" {
+		r := h.Room(room)
+		if r == nil {
+			return KickResult{}, errorf(CodeNoSuchRoom, "there is no room called %q", room)
+		}
+		rooms = []*Room{r}
+	}
+	if ban > 0 {
+		if err := h.store.Ban(ctx, name, h.cfg.Now().Add(ban)); err != nil {
+			// The operator asked: say why, in plain words, and kick nobody.
+			return KickResult{}, errorf(CodeStoreFailed, "the ban could not be saved, nobody was kicked: %v", err)
+		}
+	}
+	var res KickResult
+	for _, r := range rooms {
+		if n := r.kick(name, reason); n > 0 {
+			res.Closed += n
+			res.Rooms = append(res.Rooms, r.name)
+		}
+	}
+	if res.Closed == 0 && ban <= 0 {
+		if room != "" {
+			return res, errorf(CodeNoSuchChatter, "no chatter called %q is present in the room %q", name, room)
+		}
+		return res, errorf(CodeNoSuchChatter, "no chatter called %q is present", name)
+	}
+	return res, nil
+}
+
+// KickResult is what a kick did.
+type KickResult struct {
+	// Closed is how many connections were closed.
+	Closed int `json:"closed"`
+	// Rooms are the rooms the chatter was kicked from.
+	Rooms []string `json:"rooms"`
+}
+
+// Unban lifts the ban on name and reports whether there was one.
+func (h *Hub) Unban(ctx context.Context, name string) (bool, error) {
+	had, err := h.store.Unban(ctx, name)
+	if err != nil {
+		return false, errorf(CodeStoreFailed, "the ban could not be lifted: %v", err)
+	}
+	return had, nil
+}
+
+// Connect registers a new transport connection from peer: one person,
+// who may then enter rooms (Room.Connect) and shares its rate limits
+// among them. closeAll ends the whole connection (a flood disconnect);
+// it must not block.
+func (h *Hub) Connect(peer Peer, closeAll func()) *Person {
+	now := h.cfg.Now()
+	return &Person{hub: h, peer: peer, closeAll: closeAll, msgs: h.lim.msg.full(now), joins: h.lim.join.full(now)}
+}
+
+// roomNameProblem is the plain words of a room-name error, without the
+// sentinel's text.
+func roomNameProblem(err error) string {
+	msg := err.Error()
+	return strings.TrimSuffix(msg, ": "+storage.ErrBadRoomName.Error())
+}
+
+// MaxTopicLen is the longest room topic, in characters.
+const MaxTopicLen = 200

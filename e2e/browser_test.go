@@ -53,8 +53,8 @@ var browserScenarios = []struct{ name, what string }{
 // gamesTopic is the topic of the room the rooms scenario finds when it starts.
 const gamesTopic = "Board games on Friday, video games any time"
 
-// scenarioSetup prepares the database of the scenarios that need it, before
-// their server first starts.
+// scenarioSetup prepares the server of the scenarios that need it (its
+// database is db), once it runs and before the script starts.
 var scenarioSetup = map[string]func(t *testing.T, db string){
 	"rooms": func(t *testing.T, db string) {
 		if r := runCLI(t, "room", "add", "games", "--topic", gamesTopic, "--db", db); r.code != 0 {
@@ -165,18 +165,18 @@ func TestBrowser(t *testing.T) {
 	}
 }
 
-// runScenario prepares the database with setup (if not nil), starts a server
-// with args, runs `node run.js name` against it, stops and restarts the server
-// or runs `chatserver room` when the script asks, and turns the script's
-// findings into test failures.
+// runScenario starts a server with args, prepares it with setup (if not nil),
+// runs `node run.js name` against it, stops and restarts the server or runs
+// `chatserver room` when the script asks, and turns the script's findings
+// into test failures.
 func runScenario(t *testing.T, dir, name, shots string, setup func(*testing.T, string), args ...string) {
 	db := filepath.Join(t.TempDir(), "chat.db")
-	if setup != nil {
-		setup(t, db)
-	}
 	addr := freeLoopbackAddr(t)
 	args = append([]string{"--addr", addr}, args...)
 	srv := startServer(t, db, args...)
+	if setup != nil {
+		setup(t, db)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), scenarioTimeout+scenarioGrace)
 	defer cancel()

@@ -551,7 +551,7 @@ async function rooms(run) {
   const connections = [ada.handshakes, bob.handshakes];
   await run.ask('room', ['remove', 'games']);
   s = await run.until(bob, 'back in general, games gone', (st) => st.room === 'general' && st.hash === '#general' &&
-    roomList(st) === 'general music' && st.system.some((line) => /games/.test(line) && /removed/.test(line)));
+    roomList(st) === 'general music' && st.system.some((line) => /games/.test(line) && /removed|no longer/.test(line)));
   await run.until(ada, 'games gone from the list', (st) => roomList(st) === 'general music');
   await bob.focus('#chat_input');
   await run.say(bob, 'Games is gone, see you in music.');

@@ -447,7 +447,8 @@
   }
 
   function removedLine(room) {
-    return 'The room ' + quoted(room.name) + ' was removed' + (room.kickReason ? ': ' + room.kickReason : '.');
+    if (room.kickReason) return 'You are no longer in ' + quoted(room.name) + ': ' + room.kickReason;
+    return 'The room ' + quoted(room.name) + ' was removed.';
   }
 
   /**

@@ -411,7 +411,7 @@ function namespacesConnected(page) {
  */
 async function joinElsewhere(page, nsp, name) {
   return page.evaluate(({ nsp, name }) => new Promise((resolve) => {
-    const socket = window.io(nsp, { forceNew: true, transports: ['websocket'] });
+    const socket = window.io(nsp, { forceNew: true });
     socket.on('connect', () => socket.emit('join', name, resolve));
     socket.on('connect_error', (err) => resolve({ error: err.message }));
   }), { nsp, name });
@@ -504,8 +504,9 @@ async function rooms(run) {
   run.expect(roomList(s) === 'general games', 'ada (desktop) lists an unknown room: ' + JSON.stringify(s.rooms));
 
   // A nickname taken in one room only: the page asks for another one there, with the usual
-  // line, and keeps the person's nickname everywhere else.
-  const cat = await run.open('cat (desktop)', 'desktop');
+  // line, and keeps the person's nickname everywhere else. This page has no WebSocket: its
+  // rooms share one long-polling session.
+  const cat = await run.open('cat (desktop, no WebSocket)', 'desktop', { noWebSocket: true });
   const other = await joinElsewhere(cat, '/games', 'cat');
   run.expect(other && other.ok, 'another "cat" could not join games: ' + JSON.stringify(other));
   await run.join(cat, 'cat');
@@ -516,7 +517,10 @@ async function rooms(run) {
   await run.join(cat, 'kitty');
   await run.chattersAre(cat, ['ada', 'bob', 'cat', 'kitty']);
   s = await enter(run, cat, 'general');
-  run.expect(s.me === 'cat' && s.phase === 'chat', 'cat (desktop) is not cat in general any more: ' + JSON.stringify(s));
+  run.expect(s.me === 'cat' && s.phase === 'chat' && /long-polling/.test(s.statusDetail),
+    'cat (desktop, no WebSocket) is not cat in general over long-polling: ' + JSON.stringify(s));
+  run.expect(cat.handshakes === 2, 'cat (desktop, no WebSocket) opened ' + cat.handshakes +
+    ' connections, not one for its rooms and one for the other cat');
   await cat.close();
   await run.chattersAre(ada, ['ada', 'bob']);
 

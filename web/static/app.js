@@ -360,7 +360,10 @@
         li.dataset.room = name;
         var link = make('a', 'room-link');
         link.href = '#' + name;
-        link.appendChild(make('span', 'room-name', name));
+        var text = make('span', 'room-text');
+        text.appendChild(make('span', 'room-name', name));
+        text.appendChild(make('span', 'room-about'));
+        link.appendChild(text);
         var badge = make('span', 'room-badge');
         badge.hidden = true;
         link.appendChild(badge);
@@ -375,6 +378,7 @@
       badgeNode.textContent = unread > 0 ? String(unread) : '';
       a.setAttribute('aria-label', name + (unread > 0 ? ', ' + unread + ' unread' : ''));
       a.title = topicOf(name);
+      a.querySelector('.room-about').textContent = topicOf(name);
       if (page.current && page.current.name === name) a.setAttribute('aria-current', 'page');
       else a.removeAttribute('aria-current');
     });

@@ -526,6 +526,13 @@ async function rooms(run) {
   await cat.context().close();
   await run.chattersAre(ada, ['ada', 'bob']);
 
+  // A link to a room that does not exist leads to general, with a notice.
+  const dan = await run.open('dan (phone)', 'phone', { hash: '#nowhere' });
+  await run.join(dan, 'dan');
+  s = await run.until(dan, 'general with a notice about "nowhere"', (st) => st.room === 'general' &&
+    st.hash === '#general' && /nowhere/.test(st.notice) && roomList(st) === 'general games');
+  await dan.context().close();
+
   // A room the operator adds while the pages are open appears in both lists at once.
   await run.ask('room', ['add', 'music', '--topic', 'Records, gigs and practice rooms']);
   for (const page of [ada, bob]) await run.until(page, 'music in the room list', (st) => roomList(st) === 'general games music');
@@ -559,7 +566,6 @@ async function rooms(run) {
   s = await run.until(bob, 'back in general, games gone', (st) => st.room === 'general' && st.hash === '#general' &&
     roomList(st) === 'general music' && st.system.some((line) => /games/.test(line) && /removed|no longer/.test(line)));
   await run.until(ada, 'games gone from the list', (st) => roomList(st) === 'general music');
-  await bob.focus('#chat_input');
   await run.say(bob, 'Games is gone, see you in music.');
   await run.sees(ada, 'bob', 'Games is gone, see you in music.');
   run.expect(ada.handshakes === connections[0] && bob.handshakes === connections[1] &&

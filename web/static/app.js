@@ -472,6 +472,9 @@
     if (isCurrent(room)) {
       showRoom(general);
       setHash(DEFAULT_ROOM);
+      // The focus went with the room's form or composer: back to the one on screen.
+      var lost = !document.activeElement || document.activeElement === document.body;
+      if (lost) (general.phase === 'chat' ? el.chatInput : el.nickInput).focus();
     }
     saveSeats();
     if (line) addSystem(general, line, 'error');

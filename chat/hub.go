@@ -24,6 +24,9 @@ type Hub struct {
 	store Store
 	lim   *limiter
 	warn  *throttle.Log // warnings about clients, per address
+	// pacers counts the people's pacing timers armed and release loops
+	// running (pace.go), which Close waits for.
+	pacers sync.WaitGroup
 
 	mu       sync.Mutex       // guards the fields below
 	rooms    map[string]*Room // by name
@@ -73,8 +76,9 @@ func NewHub(ctx context.Context, store Store, cfg Config) (*Hub, error) {
 	return h, nil
 }
 
-// Close closes every room (see Room.Close) and summarises the warnings
-// still held back. Idempotent.
+// Close closes every room (see Room.Close: paced messages are dropped),
+// waits for the release loops of paced messages to return, and
+// summarises the warnings still held back. Idempotent.
 func (h *Hub) Close() {
 	h.mu.Lock()
 	h.closed = true
@@ -83,6 +87,7 @@ func (h *Hub) Close() {
 	for _, r := range rooms {
 		r.Close()
 	}
+	h.pacers.Wait()
 	h.warn.Close()
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -49,6 +50,17 @@ const (
 	// DefaultFloodLimit refusals in a row disconnect the client: one that
 	// ignores rate_limited errors that long is a script, not a person.
 	DefaultFloodLimit = 20
+	// DefaultPaceBacklog and DefaultPaceDelay bound pacing: a message over
+	// the rate limits waits its turn, up to 50 of them per connection and
+	// 10 s of them at Rate, whichever is fewer. A paste of a few dozen
+	// lines arrives whole, at Rate after the burst; a script firing
+	// hundreds at once fills the backlog at once and is then refused
+	// until FloodLimit refusals disconnect it.
+	DefaultPaceBacklog = 50
+	DefaultPaceDelay   = 10 * time.Second
+	// NoPacing as Config.PaceBacklog turns pacing off: every message over
+	// the rate limits is refused with rate_limited at once.
+	NoPacing = -1
 	// DefaultQueue bounds the messages waiting for the writer; senders
 	// block (each on its own connection) while it is full.
 	DefaultQueue = 4096
@@ -110,13 +122,27 @@ type Config struct {
 	// Rate and Burst, and JoinRate and JoinBurst.
 	AddressFactor int
 	FloodLimit    int // rate-limited messages, or rate-limited or invalid joins, in a row before disconnect
-	Queue         int // messages waiting for the writer
-	Batch         int // messages per transaction at most
+	// PaceBacklog is how many messages over the rate limits one
+	// connection may have waiting their turn (paced: sent at the rate
+	// limit, in order) before more are refused with rate_limited; the
+	// per-address buckets lend AddressFactor times as many over all the
+	// address's connections. NoPacing (any negative value) turns pacing
+	// off.
+	PaceBacklog int
+	// PaceDelay bounds how long a paced message waits: with a slow Rate,
+	// fewer than PaceBacklog messages are paced, PaceDelay's worth.
+	PaceDelay time.Duration
+	Queue     int // messages waiting for the writer
+	Batch     int // messages per transaction at most
 	// Metrics, when set, is told of the messages received, refused,
 	// stored and delivered, and of each store transaction's duration.
 	Metrics Metrics
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// AfterFunc calls f in its own goroutine once d has passed on the
+	// clock of Now, unless the Timer is stopped first: it wakes paced
+	// messages. nil means time.AfterFunc.
+	AfterFunc func(d time.Duration, f func()) Timer
 	// Logger receives internal errors and the warnings about clients (a
 	// flood disconnect, throttled per address); nil means slog.Default().
 	Logger *slog.Logger
@@ -149,12 +175,31 @@ func (c *Config) setDefaults() {
 	if c.Metrics == nil {
 		c.Metrics = noMetrics{}
 	}
+	if c.PaceBacklog == 0 {
+		c.PaceBacklog = DefaultPaceBacklog
+	}
+	if c.PaceDelay <= 0 {
+		c.PaceDelay = DefaultPaceDelay
+	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.AfterFunc == nil {
+		c.AfterFunc = afterFunc
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+}
+
+// paceBacklog is how many paced messages one connection may have
+// waiting: PaceBacklog, at most PaceDelay's worth at Rate, 0 without
+// pacing. Defaults set.
+func (c *Config) paceBacklog() int {
+	if c.PaceBacklog < 0 {
+		return 0
+	}
+	return int(min(float64(c.PaceBacklog), math.Floor(c.PaceDelay.Seconds()*c.Rate)))
 }
 
 // Room is one chat room: its connections, the presence of nicknames, the
@@ -241,6 +286,28 @@ type result struct {
 	err error
 }
 
+// write hands p to the writer and waits for its answer; a room closing
+// first answers errClosed.
+func (r *Room) write(p *pending) (storage.Message, error) {
+	select {
+	case r.queue <- p:
+	case <-r.stop:
+		return storage.Message{}, errClosed
+	}
+	select {
+	case res := <-p.done:
+		return res.msg, res.err
+	case <-r.stopped:
+		// The writer answers every message it took before it exits.
+		select {
+		case res := <-p.done:
+			return res.msg, res.err
+		default:
+			return storage.Message{}, errClosed
+		}
+	}
+}
+
 // storeTimeout bounds one store call of a room's own (loading, the
 // writer's commits, presence), so that a stuck store is reported rather
 // than waited on for ever, where the store can notice.
@@ -289,18 +356,33 @@ func (r *Room) Info() RoomInfo {
 	return RoomInfo{Name: r.name, Topic: r.topic, Messages: len(r.recent), Chatters: r.chattersLocked()}
 }
 
-// Close stops the room: new messages are refused, those already queued
-// are written and answered, the stored presence is brought up to date,
-// and the writer exits. Connections are not closed here: the transport
-// closes them (each then calls Leave). Idempotent.
+// Close stops the room: new messages are refused, paced ones still
+// waiting their turn are dropped and answered with errClosed, those
+// already queued are written and answered, the stored presence is
+// brought up to date, and the writer exits. Connections are not closed
+// here: the transport closes them (each then calls Leave). Idempotent.
 func (r *Room) Close() {
 	r.once.Do(func() {
 		r.mu.Lock()
 		r.closed = true
+		dropped := r.dropPacedLocked(nil)
 		r.mu.Unlock()
+		settleAll(dropped, errClosed)
 		close(r.stop)
 	})
 	<-r.stopped
+}
+
+// dropPacedLocked takes the paced messages of the room's clients out of
+// their people's backlogs, and appends them to out. r.mu held.
+func (r *Room) dropPacedLocked(out []*Paced) []*Paced {
+	l := r.hub.lim
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for c := range r.clients {
+		out = c.person.dropLocked(c, out)
+	}
+	return out
 }
 
 // remove closes the room for good, once the store has deleted it: every
@@ -325,7 +407,10 @@ func (r *Room) remove(reason string) int {
 	}
 	clear(r.names)
 	r.order = nil
+	dropped := r.dropPacedLocked(nil)
+	refusal := r.closedError()
 	r.mu.Unlock()
+	settleAll(dropped, refusal)
 	for _, conn := range conns {
 		conn.Close()
 	}
@@ -418,14 +503,17 @@ func (r *Room) kick(name, reason string) int {
 	}
 	kicked := newEvent(EventKicked, kickedArg{Reason: reason})
 	conns := make([]Conn, 0, len(p.clients))
+	var dropped []*Paced
 	for c := range p.clients {
 		c.name = ""
 		c.presence = nil
 		c.conn.Send(kicked)
 		conns = append(conns, c.conn)
+		dropped = c.person.drop(c, dropped)
 	}
 	r.dropPresenceLocked(p)
 	r.mu.Unlock()
+	settleAll(dropped, errLeftWhilePaced)
 	for _, conn := range conns {
 		conn.Close()
 	}
@@ -527,7 +615,7 @@ func (r *Room) writer() {
 			r.syncPresence()
 		case <-r.stop:
 			// Senders stopped enqueueing when closed was set under r.mu
-			// (see Client.Say); drain what is left.
+			// (see Client.post); drain what is left.
 			for {
 				batch = r.fill(batch[:0])
 				if len(batch) == 0 {

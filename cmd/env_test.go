@@ -41,6 +41,7 @@ func TestEveryServeFlagTakesItsEnvironmentVariable(t *testing.T) {
 		{"rate", "CHATSERVER_RATE", "2.5", func(o *serveOptions) any { return o.room.Rate }, 2.5},
 		{"burst", "CHATSERVER_BURST", "7", func(o *serveOptions) any { return o.room.Burst }, 7},
 		{"flood-limit", "CHATSERVER_FLOOD_LIMIT", "4", func(o *serveOptions) any { return o.room.FloodLimit }, 4},
+		{"pace-backlog", "CHATSERVER_PACE_BACKLOG", "20", func(o *serveOptions) any { return o.room.PaceBacklog }, 20},
 		{"ip-rate-factor", "CHATSERVER_IP_RATE_FACTOR", "10", func(o *serveOptions) any { return o.room.AddressFactor }, 10},
 		{"send-queue", "CHATSERVER_SEND_QUEUE", "9000", func(o *serveOptions) any { return o.web.SocketIO.Engine.SendQueue }, 9000},
 		{"max-payload", "CHATSERVER_MAX_PAYLOAD", "65536", func(o *serveOptions) any { return o.web.SocketIO.Engine.MaxPayload }, 65536},

@@ -167,7 +167,7 @@ func (h *Hub) AddRoom(ctx context.Context, name, topic string) (*Room, error) {
 	if err := storage.CheckRoomName(name); err != nil {
 		return nil, errorf(CodeInvalidRoom, "%s", roomNameProblem(err))
 	}
-	topic, err := validateTopic(topic)
+	topic, err := CheckTopic(topic)
 	if err != nil {
 		return nil, err
 	}

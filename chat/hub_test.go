@@ -3,10 +3,13 @@ package chat
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"chatserver/internal/logtest"
 	"chatserver/storage"
 )
 
@@ -266,5 +269,115 @@ func TestEncodedKeepsOneEncodingPerKey(t *testing.T) {
 	}
 	if calls != 2 {
 		t.Fatalf("encode ran %d times for two keys", calls)
+	}
+}
+
+// removalRace is a memStore whose writes to one room, once armed, wait
+// until that room has been removed from the store: the room's writer
+// then fails for a removal the room has not been told of yet.
+type removalRace struct {
+	*memStore
+	room    string
+	armed   atomic.Bool
+	entered chan struct{} // capacity 1: a write of the room is waiting
+	removed chan struct{} // closed when the store has removed the room
+}
+
+func newRemovalRace(room string) *removalRace {
+	return &removalRace{memStore: newMemStore(10), room: room, entered: make(chan struct{}, 1), removed: make(chan struct{})}
+}
+
+func (s *removalRace) hold(room string) {
+	if room == s.room && s.armed.Load() {
+		select {
+		case s.entered <- struct{}{}:
+		default:
+		}
+		<-s.removed
+	}
+}
+
+func (s *removalRace) SetChatters(ctx context.Context, room string, names []string) error {
+	s.hold(room)
+	return s.memStore.SetChatters(ctx, room, names)
+}
+
+func (s *removalRace) AppendMessages(ctx context.Context, room string, msgs []storage.Message) ([]storage.Message, error) {
+	s.hold(room)
+	return s.memStore.AppendMessages(ctx, room, msgs)
+}
+
+func (s *removalRace) RemoveRoom(ctx context.Context, name string) error {
+	err := s.memStore.RemoveRoom(ctx, name)
+	if name == s.room && err == nil {
+		close(s.removed)
+	}
+	return err
+}
+
+// TestAWriteCaughtByARemovalIsNoError: the room's writer may store a
+// message or the presence just as the room is removed; the store then
+// says there is no such room before the room knows. That is the removal,
+// not a failure: the sender is told the room was removed, and nothing is
+// logged as an error.
+func TestAWriteCaughtByARemovalIsNoError(t *testing.T) {
+	for _, what := range []string{"presence", "message"} {
+		t.Run(what, func(t *testing.T) {
+			logger, logs := logtest.New(t)
+			store := newRemovalRace("games")
+			hub, err := NewHub(context.Background(), store, Config{Logger: logger})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(hub.Close)
+			games, err := hub.AddRoom(context.Background(), "games", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn := &recConn{}
+			ann, err := games.Connect(conn, hub.Connect(Peer{}, conn.Close))
+			if err != nil {
+				t.Fatal(err)
+			}
+			said := make(chan error, 1)
+			if what == "presence" {
+				store.armed.Store(true)
+				if _, err := ann.Join("ann", ""); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				if _, err := ann.Join("ann", ""); err != nil {
+					t.Fatal(err)
+				}
+				deadline := time.Now().Add(5 * time.Second)
+				for strings.Join(store.storedChattersOf("games"), ",") != "ann" {
+					if time.Now().After(deadline) {
+						t.Fatal("ann's presence was not stored")
+					}
+					time.Sleep(time.Millisecond)
+				}
+				store.armed.Store(true)
+				go func() {
+					_, err := ann.Say("just then")
+					said <- err
+				}()
+			}
+			select {
+			case <-store.entered:
+			case <-time.After(5 * time.Second):
+				t.Fatalf("the writer did not store the %s", what)
+			}
+			if _, err := hub.RemoveRoom(context.Background(), "games"); err != nil {
+				t.Fatal(err)
+			}
+			if what == "message" {
+				wantCode(t, <-said, CodeUnavailable)
+			}
+			for _, r := range logs.Records() {
+				if r.Level >= slog.LevelError {
+					t.Errorf("logged %s", r)
+				}
+			}
+		})
 	}
 }

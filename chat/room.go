@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -667,11 +668,8 @@ func (r *Room) commit(batch []*pending) {
 	r.cfg.Metrics.Committed(len(msgs), took, err)
 
 	if err != nil {
-		r.mu.Lock()
-		removed := r.removed
-		r.mu.Unlock()
 		refusal := errorf(CodeStoreFailed, "the server could not save your message; it was not sent")
-		if removed {
+		if r.gone(err) {
 			refusal = errorf(CodeUnavailable, "the room %q was removed; your message was not sent", r.name)
 		} else {
 			r.cfg.Logger.Error("storing messages failed; their senders were told", "room", r.name, "count", len(batch), "err", err)
@@ -720,9 +718,21 @@ func (r *Room) syncPresence() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
-	if err := r.store.SetChatters(ctx, r.name, names); err != nil {
+	if err := r.store.SetChatters(ctx, r.name, names); err != nil && !r.gone(err) {
 		r.cfg.Logger.Error("saving the chatter list failed", "room", r.name, "err", err)
 	}
+}
+
+// gone reports whether err, from a store call of the room's, means that
+// the room was removed meanwhile. Hub.RemoveRoom deletes the room from
+// the store and from the hub under the hub's lock before it tells the
+// room (remove), so a call can fail for the removal before r.removed is
+// set; once the hub's lock is free, the hub no longer has the room.
+func (r *Room) gone(err error) bool {
+	r.mu.Lock()
+	removed := r.removed
+	r.mu.Unlock()
+	return removed || errors.Is(err, storage.ErrNoSuchRoom) && r.hub.Room(r.name) != r
 }
 
 // tokenBytes is the entropy of a resume token: 16 random bytes, written

@@ -181,10 +181,12 @@ func flagTags(s string) int {
 	return 0
 }
 
-// validateTopic checks a room topic and returns it as kept: valid UTF-8,
+// CheckTopic checks a room topic and returns it as kept: valid UTF-8,
 // trimmed, one line of at most MaxTopicLen characters without control or
-// bidi characters. An empty topic is allowed (none).
-func validateTopic(topic string) (string, error) {
+// bidi characters. An empty topic is allowed (none). A refusal is an
+// *Error with CodeInvalidRoom. Hub.AddRoom applies it, and so does the
+// room command before it writes a topic into a file no server has open.
+func CheckTopic(topic string) (string, error) {
 	if !utf8.ValidString(topic) {
 		return "", errorf(CodeInvalidRoom, "the topic is not valid UTF-8")
 	}

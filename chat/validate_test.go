@@ -145,6 +145,40 @@ func TestValidateText(t *testing.T) {
 	}
 }
 
+func TestCheckTopic(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     string
+		refusal  string // part of the refusal's message; "" when kept
+	}{
+		{"plain", "board games on Friday", "board games on Friday", ""},
+		{"none", "", "", ""},
+		{"blank is none", "  \t ", "", ""},
+		{"trimmed", "  homework help  ", "homework help", ""},
+		{"invisible characters stripped", "ga\u200Bmes\uFEFF", "games", ""},
+		{"at the limit", strings.Repeat("t", MaxTopicLen), strings.Repeat("t", MaxTopicLen), ""},
+		{"too long", strings.Repeat("t", MaxTopicLen+1), "", "longer than 200"},
+		{"two lines", "two\nlines", "", "one line"},
+		{"a tab", "a\ttab", "", "U+0009"},
+		{"bidi override", "read \u202Ethis", "", "U+202E"},
+		{"invalid UTF-8", "\xc3\x28", "", "UTF-8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := CheckTopic(tt.in)
+			if tt.refusal == "" {
+				if err != nil || got != tt.want {
+					t.Fatalf("CheckTopic(%+q) = %+q, %v; want %+q", tt.in, got, err, tt.want)
+				}
+				return
+			}
+			if ErrorCode(err) != CodeInvalidRoom || !strings.Contains(ErrorMessage(err), tt.refusal) {
+				t.Fatalf("CheckTopic(%+q) = %+q, %v (%s); want invalid_room saying %q", tt.in, got, err, ErrorCode(err), tt.refusal)
+			}
+		})
+	}
+}
+
 // TestLookAlikesOfAPresentNicknameAreRefused joins alice and tries each
 // look-alike of her nickname: one that compares equal to it (nick.Key) is
 // taken, one with an invisible character is invalid; the nickname shown is

@@ -46,8 +46,8 @@ func newBackupCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "backup FILE",
 		Short: "Write a consistent copy of the database to FILE",
-		Long: `Write a consistent copy of the database to FILE: the messages, the bans and
-the stored chatters as they were at one moment, in a file that
+		Long: `Write a consistent copy of the database to FILE: the rooms with their messages
+and stored chatters, and the bans, as they were at one moment, in a file that
 "chatserver history --db FILE" reads and "chatserver serve --db FILE" serves.
 
 While "chatserver serve" runs on the database, the copy comes from it through

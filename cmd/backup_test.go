@@ -195,8 +195,8 @@ func TestBackupWhileServing(t *testing.T) {
 }
 
 // serveInProcess runs `chatserver serve` on db in this process until the
-// test ends, once it listens.
-func serveInProcess(t *testing.T, db string) {
+// test ends, once it listens, and returns its address (http://...).
+func serveInProcess(t *testing.T, db string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	root := NewRootCommand()
@@ -213,7 +213,7 @@ func serveInProcess(t *testing.T, db string) {
 		cancel()
 		<-exited
 	})
-	out.waitFor(t, regexp.MustCompile(`^chatserver: listening on (\S+)`), 10*time.Second)
+	return out.waitFor(t, regexp.MustCompile(`^chatserver: listening on (\S+)`), 10*time.Second)
 }
 
 // cutStore is an admin.Store whose copy fails part way.

@@ -43,7 +43,8 @@ func TestCompletionAsksTheBinary(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"__complete", ""}, []string{"serve\t", "history\t", "kick\t", "version\t", "completion\t"}},
+		{[]string{"__complete", ""}, []string{"serve\t", "history\t", "kick\t", "room\t", "version\t", "completion\t"}},
+		{[]string{"__complete", "room", ""}, []string{"add\t", "list\t", "remove\t"}},
 		{[]string{"__complete", "serve", "--max-con"}, []string{"--max-connections\t", "--max-connections-per-ip\t"}},
 		{[]string{"__complete", "completion", ""}, []string{"bash\t", "zsh\t", "fish\t", "powershell\t"}},
 	}

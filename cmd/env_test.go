@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,12 +98,13 @@ func TestEveryServeFlagTakesItsEnvironmentVariable(t *testing.T) {
 }
 
 // TestOnlyDBHasAnEnvironmentVariableInHistoryAndKick: the variables are
-// derived from the flag names, and a CHATSERVER_BAN or CHATSERVER_REASON
-// left in the environment must not change what kick does.
+// derived from the flag names, and a CHATSERVER_BAN, CHATSERVER_REASON or
+// CHATSERVER_TOPIC left in the environment must not change what kick or
+// room add does.
 func TestOnlyDBHasAnEnvironmentVariableInHistoryAndKick(t *testing.T) {
 	root := NewRootCommand()
-	for _, name := range []string{"history", "kick"} {
-		cmd, _, err := root.Find([]string{name})
+	for _, name := range []string{"history", "kick", "room add", "room list", "room remove"} {
+		cmd, _, err := root.Find(strings.Fields(name))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -85,6 +85,7 @@ unchanged.`,
 		},
 	}
 	o.addFlags(cmd.Flags())
+	mustCompleteFlag(cmd, "room", completeRooms(&o.db, true))
 	return cmd
 }
 
@@ -187,11 +188,17 @@ func writeJSON(out io.Writer, msgs []storage.Message) error {
 	for i, m := range msgs {
 		wire[i] = chat.WireMessage{ID: m.ID, Name: m.Name, Text: m.Text, Time: m.Time.UTC().Format(chat.TimeFormat)}
 	}
+	return printJSON(out, wire)
+}
+
+// printJSON prints v as indented JSON, HTML characters as they are, with
+// what a terminal would act on escaped (jsonSafe).
+func printJSON(out io.Writer, v any) error {
 	var buf strings.Builder
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(wire); err != nil {
+	if err := enc.Encode(v); err != nil {
 		return err
 	}
 	_, err := io.WriteString(out, jsonSafe(buf.String()))

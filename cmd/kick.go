@@ -88,6 +88,7 @@ only banned. --unban lifts a ban.`,
 		},
 	}
 	o.addFlags(cmd.Flags())
+	mustCompleteFlag(cmd, "room", completeRooms(&o.db, true))
 	return cmd
 }
 

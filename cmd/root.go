@@ -35,15 +35,16 @@ const defaultDB = "chatserver.db"
 func NewRootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "chatserver",
-		Short: "A self-hosted chat room: one binary, one database file",
+		Short: "A self-hosted chat server: one binary, one database file",
 		Long: `chatserver is a self-hosted chat appliance: one binary that serves a chat page
-and a Socket.IO v4 endpoint, keeping recent history and presence in one bbolt
-database file. Start it with "chatserver serve" and open the printed address
-in a browser.`,
+and a Socket.IO v4 endpoint, keeping its rooms with their recent history and
+presence in one bbolt database file. Start it with "chatserver serve" and open
+the printed address in a browser; "chatserver room add" adds rooms.`,
 		Example: `  chatserver serve
   chatserver serve --addr 127.0.0.1:9000 --db /var/lib/chatserver/chat.db
   chatserver history -n 5
   chatserver kick alice --reason "spam"
+  chatserver room add games --topic "board games on Friday"
   chatserver backup /var/backups/chat.db
   chatserver bench --url http://127.0.0.1:8080
   source <(chatserver completion bash)`,
@@ -58,6 +59,7 @@ in a browser.`,
 		newServeCommand(),
 		newHistoryCommand(),
 		newKickCommand(),
+		newRoomCommand(),
 		newBackupCommand(),
 		newBenchCommand(),
 		newVersionCommand(),

@@ -177,7 +177,7 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.db, "db", defaultDB, "database file, created if missing")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "",
 		"serve /metrics on this host:port instead of on --addr, e.g. 127.0.0.1:9100 to keep it private")
-	fs.IntVar(&room.History, "history", storage.DefaultHistory, "messages kept and replayed to each joining chatter")
+	fs.IntVar(&room.History, "history", storage.DefaultHistory, "messages kept per room and replayed to each chatter joining it")
 	fs.StringSliceVar(&eng.AllowedOrigins, "allowed-origins", nil,
 		"other origins whose pages may connect, comma-separated, e.g. https://chat.example.org")
 	fs.StringVar(&o.publicURL, "public-url", "",
@@ -411,13 +411,14 @@ func newServeCommand() *cobra.Command {
 		Short: "Run the chat server",
 		Long: `Serve the chat page and the Socket.IO endpoint until SIGINT (Ctrl-C) or SIGTERM.
 
-The database file keeps the newest --history messages and the bans; it is
-created if missing and locked while the server runs, so a second server on the
-same file fails at once. Beside it, FILE.sock is the admin socket (mode 0600)
-that "chatserver history" and "chatserver kick" use while the server runs.
+The database file keeps the rooms ("chatserver room"), the newest --history
+messages of each and the bans; it is created if missing and locked while the
+server runs, so a second server on the same file fails at once. Beside it,
+FILE.sock is the admin socket (mode 0600) that "chatserver history", "kick",
+"room" and "backup" use while the server runs.
 
-Every limit has a default fit for a room of a few hundred people on a small
-machine: message length, a rate limit per connection and per nickname (a token
+Every limit has a default fit for a few hundred people on a small machine, and
+holds for a person across the rooms: message length, a rate limit per connection and per nickname (a token
 bucket: --rate messages a second, bursts of --burst) and per client address
 (--ip-rate-factor times that, shared by its connections) where a message over
 the limit waits its turn (up to --pace-backlog of them) before any is refused,

@@ -30,8 +30,8 @@ func openForServe(path string, history int, logger *slog.Logger) (*bolt.Store, e
 	return st, openError(path, err)
 }
 
-// openOffline opens the database for `history` or `kick` when no server
-// answered on the admin socket. A missing file is not created.
+// openOffline opens the database for `history`, `kick`, `room` or
+// `backup` when no server answered on the admin socket. A missing file is not created.
 func openOffline(path string, readOnly bool) (*bolt.Store, error) {
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil, plainf(err, "no database at %s (no chatserver has run with it yet; pass --db or set %s)", path, envName("db"))

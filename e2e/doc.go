@@ -3,7 +3,7 @@
 // database, and drive it five ways: with the real npm socket.io-client v4
 // through the Node script node/driver.js (every transport), with Debian's
 // python-socketio client through python/driver.py (polling and
-// WebSocket), with the binary's own commands (history, kick), with the
+// WebSocket), with the binary's own commands (history, kick, room), with the
 // wire-level Socket.IO test client of internal/siotest for the hardening
 // tests (crashes, floods, malformed input, limits), and with Debian's
 // headless Chromium through playwright-core (browser/run.js) for the page.

@@ -132,7 +132,7 @@ func TestV2ClientsChatWithV4Clients(t *testing.T) {
 }
 
 // TestV2UnknownNamespaceIsRefused: a v2 client asking for a namespace
-// other than "/" gets the v2 refusal, an ERROR packet "Invalid
+// that is no room gets the v2 refusal, an ERROR packet "Invalid
 // namespace", on every transport; and with --allow-eio3=false a v2 client
 // cannot connect at all.
 func TestV2UnknownNamespaceIsRefused(t *testing.T) {

@@ -448,6 +448,13 @@ func (d *driver) connect(client, url string, transports ...string) {
 	if len(transports) > 0 {
 		opts["transports"] = transports
 	}
+	d.connectWith(client, url, opts)
+}
+
+// connectWith opens a connection named client with the driver's options
+// opts and waits until it is connected.
+func (d *driver) connectWith(client, url string, opts map[string]any) {
+	d.t.Helper()
 	d.send(d.connectCommand(client, url, opts))
 	d.wait(client+" connected", func(m msg) bool {
 		if m.Client == client && m.Type == "connect_error" {

@@ -140,9 +140,9 @@ func TestTransportTextArrivesByteExact(t *testing.T) {
 	d.nothingUnread(t, clients...)
 }
 
-// TestTransportUnknownNamespaceIsRefused: the chat lives on "/" only; a
-// client of any transport kind asking for another namespace gets
-// connect_error "Invalid namespace".
+// TestTransportUnknownNamespaceIsRefused: a client of any transport kind
+// asking for a namespace that is no room gets connect_error "Invalid
+// namespace".
 func TestTransportUnknownNamespaceIsRefused(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, filepath.Join(t.TempDir(), "chat.db"))

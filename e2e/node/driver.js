@@ -8,6 +8,10 @@
 // Commands (one JSON object per line):
 //   {"op":"connect","client":"a","url":"http://127.0.0.1:1234","opts":{...}}
 //       opts go to io(); reconnection is off and forceNew on unless given.
+//       With "forceNew":false the client shares one Manager, so one
+//       Engine.IO connection, with the others of the same server that
+//       gave it, as io() does by default: io(url) and io(url + "/games")
+//       are then two namespace sockets multiplexed on one connection.
 //       Each client gets its own HTTP agent (no keep-alive), so that drop
 //       can close its polling connections; an https:// URL gets an HTTPS
 //       agent, for polling over HTTPS and WebSocket over TLS.

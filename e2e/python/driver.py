@@ -9,7 +9,10 @@ and websocket-client for WebSocket.
 Commands (one JSON object per line):
   {"op":"connect","client":"a","url":"http://127.0.0.1:1234","opts":{"transports":["polling"]}}
       connects in the background; reconnection is off. Without transports
-      the client's default is used (polling, then an upgrade).
+      the client's default is used (polling, then an upgrade). With
+      "namespace" in opts ("/games") the client connects to that namespace
+      (python-socketio's namespaces=[...]) instead of "/", and its events,
+      emits and acks are that namespace's.
   {"op":"emit","client":"a","event":"join","args":["alice"],"ack":1}
       with "ack" (a number), the answer is reported as
       {"type":"ack","ref":1,...}, or as an error after ACK_TIMEOUT_S.
@@ -48,6 +51,7 @@ CONNECT_TIMEOUT_S = 5  # for the Engine.IO requests and the namespace CONNECT
 
 _out_lock = threading.Lock()
 _clients = {}  # client name -> socketio.Client; touched by the main thread only
+_namespaces = {}  # client name -> the namespace it connects to
 _leaving = set()  # client names the driver disconnected itself
 
 
@@ -81,12 +85,14 @@ def connect(cmd):
     if name in _clients:
         raise ValueError("client %s exists" % name)
     opts = cmd.get("opts") or {}
+    namespace = opts.get("namespace") or "/"
     sio = socketio.Client(reconnection=False, handle_sigint=False, request_timeout=CONNECT_TIMEOUT_S)
     _clients[name] = sio
+    _namespaces[name] = namespace
     failed = threading.Event()  # a connect_error was reported
 
     def on_connect():
-        out({"type": "connect", "client": name, "id": sio.get_sid()})
+        out({"type": "connect", "client": name, "id": sio.get_sid(namespace=namespace)})
 
     def on_connect_error(data=None):
         failed.set()
@@ -100,14 +106,14 @@ def connect(cmd):
     def on_any(event, *args):
         out({"type": "event", "client": name, "event": event, "args": list(args)})
 
-    sio.on("connect", on_connect)
-    sio.on("connect_error", on_connect_error)
-    sio.on("disconnect", on_disconnect)
-    sio.on("*", on_any)
+    sio.on("connect", on_connect, namespace=namespace)
+    sio.on("connect_error", on_connect_error, namespace=namespace)
+    sio.on("disconnect", on_disconnect, namespace=namespace)
+    sio.on("*", on_any, namespace=namespace)
 
     def run():
         try:
-            sio.connect(cmd["url"], transports=opts.get("transports"), wait_timeout=CONNECT_TIMEOUT_S)
+            sio.connect(cmd["url"], transports=opts.get("transports"), namespaces=[namespace], wait_timeout=CONNECT_TIMEOUT_S)
         except Exception as err:
             if not failed.is_set():
                 out({"type": "connect_error", "client": name, "message": str(err)})
@@ -125,9 +131,10 @@ def client_of(cmd):
 def emit(cmd):
     sio = client_of(cmd)
     name, ref = cmd["client"], cmd.get("ack")
+    namespace = _namespaces[name]
     args = tuple(cmd.get("args") or [])
     if ref is None:
-        sio.emit(cmd["event"], args)
+        sio.emit(cmd["event"], args, namespace=namespace)
         return
     answered = threading.Event()
 
@@ -144,7 +151,7 @@ def emit(cmd):
     timer = threading.Timer(ACK_TIMEOUT_S, on_timeout)
     timer.daemon = True
     timer.start()
-    sio.emit(cmd["event"], args, callback=on_ack)
+    sio.emit(cmd["event"], args, namespace=namespace, callback=on_ack)
 
 
 def handle(cmd):

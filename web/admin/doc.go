@@ -3,10 +3,11 @@
 // `kick`, `room` and `backup` commands reach a running `chatserver serve`.
 //
 // The server side is Listen (bind the socket, replacing a stale one left by
-// a crash) with NewHandler (the routes, over a Room and a Store). The
+// a crash) with NewHandler (the routes, over a Hub and a Store). The
 // client side is Dial, whose Client has a method for each route the
-// commands use (History, Kick, Unban, Backup); GET /chatters serves
-// whoever looks at a running server by other means. SocketPath names the
+// commands use (History, Kick, Unban, Rooms, AddRoom, RemoveRoom,
+// Backup); GET /chatters serves whoever looks at a running server by
+// other means. SocketPath names the
 // socket of a database file.
 //
 // # Routes

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -790,5 +791,48 @@ func TestSendPreparedDoesNotAllocate(t *testing.T) {
 	s.Send(p) // the CONNECT reply and this grow the queue once
 	if n := testing.AllocsPerRun(1000, func() { s.Send(p) }); n != 0 {
 		t.Errorf("Send allocates %v times per call, want 0", n)
+	}
+}
+
+func TestMatchServesNamespacesThatComeAndGo(t *testing.T) {
+	var mu sync.Mutex
+	open := map[string]bool{"/games": true}
+	isOpen := func(name string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return open[name]
+	}
+	setups := 0
+	_, hs, _ := startServer(t, Config{}, func(srv *Server) {
+		srv.Match(isOpen, func(n *Namespace) {
+			setups++
+			n.OnConnect(func(s *Socket) error {
+				if !isOpen(s.Namespace()) {
+					return ErrInvalidNamespace
+				}
+				return s.Emit("hello", s.Namespace())
+			})
+		})
+	})
+	c := dial(t, hs)
+
+	c.Connect("/games", "")
+	c.Expect(`42/games,["hello","/games"]`)
+	c.SendText(`40/nope,`)
+	c.Expect(`44/nope,{"message":"Invalid namespace"}`)
+
+	// Gone: refused exactly as a namespace that never was, although it
+	// stays registered; the connection is not hurt.
+	mu.Lock()
+	open["/games"] = false
+	open["/later"] = true
+	mu.Unlock()
+	other := dial(t, hs)
+	other.SendText(`40/games,`)
+	other.Expect(`44/games,{"message":"Invalid namespace"}`)
+	other.Connect("/later", "")
+	other.Expect(`42/later,["hello","/later"]`)
+	if setups != 2 {
+		t.Errorf("setup ran %d times for two namespaces", setups)
 	}
 }

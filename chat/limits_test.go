@@ -260,6 +260,7 @@ func TestRefillTime(t *testing.T) {
 	}{
 		{limit{rate: 5, burst: 10}, 2 * time.Second},
 		{limit{rate: 0.5, burst: 5}, 10 * time.Second},
+		{limit{rate: 5, burst: 10, debt: 50}, 12 * time.Second}, // from the deepest debt
 		{limit{rate: 1e-9, burst: 1e6}, maxIdle},
 	} {
 		if got := tc.l.refillTime(); got != tc.want {

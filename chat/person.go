@@ -1,8 +1,8 @@
 package chat
 
 // Person is one transport connection as the hub sees it: where it comes
-// from and its own rate limits, shared by the rooms it is in (one Client
-// in each). The transport makes one with Hub.Connect and enters rooms
+// from, its own rate limits and its backlog of paced messages, shared by
+// the rooms it is in (one Client in each). The transport makes one with Hub.Connect and enters rooms
 // with Room.Connect.
 type Person struct {
 	hub      *Hub

@@ -459,3 +459,39 @@ func TestConnectionsOfOneAddressArePacedAndBoundedTogether(t *testing.T) {
 		last[name] = round
 	}
 }
+
+// TestPacingOnTheRealClock runs pacing on time.Now and time.AfterFunc:
+// paced messages are stored in order, Say waiting for each; and when the
+// hub closes with messages waiting, every one of them has been answered,
+// stored or refused, by the time Close returns.
+func TestPacingOnTheRealClock(t *testing.T) {
+	f := newFixture(t, Config{Rate: 1000, Burst: 1, Now: time.Now, AfterFunc: afterFunc})
+	alice, _ := f.join(t, "alice")
+	for _, text := range numbered("said", 0, 5) {
+		if _, err := alice.Say(text); err != nil {
+			t.Fatalf("Say(%q): %v", text, err)
+		}
+	}
+	equal(t, "history", texts(f.room.History(0)), numbered("said", 0, 5))
+
+	var o outcomes
+	const posted = 50
+	for _, text := range numbered("posted", 0, posted) {
+		o.post(alice, text)
+	}
+	f.hub.Close()
+	got := o.take()
+	if len(got) != posted {
+		t.Fatalf("%d of %d messages answered when Close returned", len(got), posted)
+	}
+	var stored []string
+	for _, oc := range got {
+		switch {
+		case oc.err == nil:
+			stored = append(stored, oc.text)
+		case ErrorCode(oc.err) != CodeUnavailable:
+			t.Errorf("%q: %v", oc.text, oc.err)
+		}
+	}
+	equal(t, "stored before the close", stored, numbered("posted", 0, len(stored)))
+}

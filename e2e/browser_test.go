@@ -47,6 +47,20 @@ var browserScenarios = []struct{ name, what string }{
 	{"crowd", "five people joining and three leaving at once show as one line; the chatter list follows"},
 	{"busyAddress", "a page whose join is refused as too fast, its address having used up its joins, tries again and gets in"},
 	{"welcome", "a page on its welcome screen holds no connection and does not reconnect when the server closes one that did not join"},
+	{"rooms", "rooms on one connection: unread counts in the list and the title, history and chatters per room, the room in the URL, rooms added and removed live, a reload and a restart take every seat back, the room list on a phone"},
+}
+
+// gamesTopic is the topic of the room the rooms scenario finds when it starts.
+const gamesTopic = "Board games on Friday, video games any time"
+
+// scenarioSetup prepares the server of the scenarios that need it (its
+// database is db), once it runs and before the script starts.
+var scenarioSetup = map[string]func(t *testing.T, db string){
+	"rooms": func(t *testing.T, db string) {
+		if r := runCLI(t, "room", "add", "games", "--topic", gamesTopic, "--db", db); r.code != 0 {
+			t.Fatalf("chatserver room add games: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	},
 }
 
 // scenarioArgs are the serve flags of the scenarios that need some.
@@ -132,6 +146,9 @@ type scenarioReport struct {
 	Name string `json:"name"`
 	Path string `json:"path"`
 	OK   bool   `json:"ok"`
+	// Args are the arguments of a "room" request: `chatserver room ARGS`
+	// against the running server.
+	Args []string `json:"args"`
 }
 
 // TestBrowser runs every browser scenario in turn (not in parallel: each
@@ -143,19 +160,23 @@ func TestBrowser(t *testing.T) {
 	for _, sc := range browserScenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Logf("%s: %s", sc.name, sc.what)
-			runScenario(t, dir, sc.name, shots, scenarioArgs[sc.name]...)
+			runScenario(t, dir, sc.name, shots, scenarioSetup[sc.name], scenarioArgs[sc.name]...)
 		})
 	}
 }
 
-// runScenario starts a server with args, runs `node run.js name` against it, stops
-// and restarts the server when the script asks, and turns the script's
-// findings into test failures.
-func runScenario(t *testing.T, dir, name, shots string, args ...string) {
+// runScenario starts a server with args, prepares it with setup (if not nil),
+// runs `node run.js name` against it, stops and restarts the server or runs
+// `chatserver room` when the script asks, and turns the script's findings
+// into test failures.
+func runScenario(t *testing.T, dir, name, shots string, setup func(*testing.T, string), args ...string) {
 	db := filepath.Join(t.TempDir(), "chat.db")
 	addr := freeLoopbackAddr(t)
 	args = append([]string{"--addr", addr}, args...)
 	srv := startServer(t, db, args...)
+	if setup != nil {
+		setup(t, db)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), scenarioTimeout+scenarioGrace)
 	defer cancel()
@@ -214,9 +235,9 @@ func runScenario(t *testing.T, dir, name, shots string, args ...string) {
 		<-exited
 	})
 
-	answer := func(op string) {
+	answer := func(op string, ok bool) {
 		t.Helper()
-		b, _ := json.Marshal(map[string]string{"op": op})
+		b, _ := json.Marshal(map[string]any{"op": op, "ok": ok})
 		if _, err := stdin.Write(append(b, '\n')); err != nil {
 			t.Fatalf("answer run.js: %v", err)
 		}
@@ -236,6 +257,7 @@ func runScenario(t *testing.T, dir, name, shots string, args ...string) {
 		case "fail":
 			t.Error(r.Text)
 		case "ask":
+			ok := true
 			switch r.Op {
 			case "stop":
 				if code := srv.stop(t, syscall.SIGTERM); code != 0 {
@@ -243,10 +265,15 @@ func runScenario(t *testing.T, dir, name, shots string, args ...string) {
 				}
 			case "start":
 				srv = startServer(t, db, args...)
+			case "room":
+				res := runCLI(t, append(append([]string{"room"}, r.Args...), "--db", db)...)
+				if ok = res.code == 0; !ok {
+					t.Errorf("chatserver room %v: exit %d\n%s%s", r.Args, res.code, res.stdout, res.stderr)
+				}
 			default:
 				t.Fatalf("run.js asked for %q", r.Op)
 			}
-			answer(r.Op)
+			answer(r.Op, ok)
 		case "done":
 			done = true
 			if !r.OK && !t.Failed() {

@@ -71,7 +71,19 @@ function readState() {
     system: Array.from(document.querySelectorAll('#messages li.sys .sys-text')).map((s) => s.textContent),
     joinError: byId('join_error').textContent,
     title: document.title,
-    focused: document.activeElement ? document.activeElement.id : ''
+    focused: document.activeElement ? document.activeElement.id : '',
+    room: byId('app').dataset.room,
+    topic: byId('room_topic').textContent,
+    notice: byId('room_notice').textContent,
+    hash: location.hash,
+    rooms: Array.from(document.querySelectorAll('#rooms li')).map((li) => {
+      const badge = li.querySelector('.room-badge');
+      return {
+        name: li.querySelector('.room-name').textContent,
+        unread: badge && !badge.hidden ? Number(badge.textContent) : 0,
+        current: li.querySelector('a').getAttribute('aria-current') === 'page'
+      };
+    })
   };
 }
 
@@ -110,7 +122,7 @@ class Run {
    * options: noWebSocket (remove window.WebSocket before any script runs), bypassCSP (so that
    * markup inserted as HTML would run instead of being blocked: the page itself must be safe),
    * colorScheme, forwardedFor (an address every request names in X-Forwarded-For, as a reverse
-   * proxy would; the server must trust loopback as a proxy).
+   * proxy would; the server must trust loopback as a proxy), hash (opens /HASH, e.g. "#games").
    */
   async open(label, device, options) {
     options = options || {};
@@ -166,7 +178,7 @@ class Run {
       }
       this.problem(label + ': console error: ' + text + (location ? ' (' + location + ')' : ''));
     });
-    const response = await page.goto(this.base + '/', { waitUntil: 'load' });
+    const response = await page.goto(this.base + '/' + (options.hash || ''), { waitUntil: 'load' });
     const csp = (response && response.headers()['content-security-policy']) || '';
     this.checkCSP(label, csp);
     // A new page waits on its welcome screen without a connection (it connects on joining).
@@ -282,14 +294,17 @@ class Run {
     report({ type: 'shot', name: name, path: path });
   }
 
-  /** Asks the Go test to stop ("stop") or start again ("start") the server, and waits until done. */
-  async ask(op) {
-    report({ type: 'ask', op: op });
+  /**
+   * Asks the Go test to stop ("stop") or start again ("start") the server, or to run
+   * `chatserver room ARGS` against it ("room", args), and waits until done.
+   */
+  async ask(op, args) {
+    report(args ? { type: 'ask', op: op, args: args } : { type: 'ask', op: op });
     const answer = await new Promise((resolve) => {
       if (this.answers.length > 0) resolve(this.answers.shift());
       else this.waiters.push(resolve);
     });
-    this.expect(answer.op === op, 'the Go test answered ' + JSON.stringify(answer) + ' to ' + op);
+    this.expect(answer.op === op && answer.ok, 'the Go test answered ' + JSON.stringify(answer) + ' to ' + op + (args ? ' ' + args.join(' ') : ''));
   }
 
   /** Hands a line from the Go test to whoever waits for one. */

@@ -11,8 +11,10 @@
  * Output, one JSON object a line on stdout:
  *   {"type":"log","text"}                progress
  *   {"type":"ask","op":"stop"|"start"}   stop the server, or start it again on the same file and
- *                                        port; the test answers {"op":"stop"} or {"op":"start"}
- *                                        on stdin once done
+ *                                        port; the test answers {"op":"stop","ok":true} or
+ *                                        {"op":"start","ok":true} on stdin once done
+ *   {"type":"ask","op":"room","args"}    run `chatserver room ARGS` against the running server;
+ *                                        answered {"op":"room","ok"} once it exited
  *   {"type":"shot","name","path"}        a screenshot was saved
  *   {"type":"fail","text"}               a check failed
  *   {"type":"done","ok"}                 the last line

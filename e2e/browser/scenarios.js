@@ -368,4 +368,227 @@ async function welcome(run) {
   run.expect(late.handshakes === lateOpened, 'late (phone, no WebSocket): reconnected on its welcome screen');
 }
 
-module.exports = { chat, markup, polling, restart, crowd, busyAddress, welcome };
+/**
+ * The topic of the room "games", which the server has when the rooms scenario starts (see
+ * e2e/browser_test.go).
+ */
+const GAMES_TOPIC = 'Board games on Friday, video games any time';
+
+/** The names in a page's room list, in order. */
+function roomList(state) {
+  return state.rooms.map((r) => r.name).join(' ');
+}
+
+/** The unread count a page's room list shows for room. */
+function unreadIn(state, room) {
+  const r = state.rooms.find((x) => x.name === room);
+  return r ? r.unread : -1;
+}
+
+/** Shows room by following its link in the page's room list, and waits until it is on screen. */
+async function enter(run, page, room) {
+  await page.click('#rooms li[data-room="' + room + '"] a');
+  const s = await run.until(page, 'room ' + room + ' on screen', (st) => st.room === room &&
+    st.rooms.some((r) => r.name === room && r.current) && st.hash === '#' + room);
+  await page.focus('#chat_input');
+  return s;
+}
+
+/** The Engine.IO namespaces a page connected to ("/" and "/games", say), from what it sent. */
+function namespacesConnected(page) {
+  const packets = [].concat.apply([], page.framesSent.map((frame) => frame.split('\x1e')));
+  const found = new Set();
+  for (const packet of packets) {
+    const m = /^40(\/[^,]*)?,?(\{|$)/.exec(packet);
+    if (m) found.add(m[1] || '/');
+  }
+  return Array.from(found).sort();
+}
+
+/**
+ * Joins room nsp as name on a connection of its own, opened by page with the Socket.IO client it
+ * loaded (not the page's own chat). Returns the join's ack.
+ */
+async function joinElsewhere(page, nsp, name) {
+  return page.evaluate(({ nsp, name }) => new Promise((resolve) => {
+    const socket = window.io(nsp, { forceNew: true });
+    socket.on('connect', () => socket.emit('join', name, resolve));
+    socket.on('connect_error', (err) => resolve({ error: err.message }));
+  }), { nsp, name });
+}
+
+/** Where the room strip of a phone sits and whether a thumb can use it. */
+async function roomStrip(page) {
+  return page.evaluate(() => {
+    const list = document.getElementById('rooms');
+    const box = list.getBoundingClientRect();
+    return {
+      shown: box.width > 0 && box.height > 0 && getComputedStyle(list).visibility === 'visible',
+      top: box.top,
+      bottom: box.bottom,
+      scrolls: getComputedStyle(list).overflowX,
+      links: Array.from(list.querySelectorAll('a')).map((a) => {
+        const r = a.getBoundingClientRect();
+        return { name: a.textContent, height: r.height, width: r.width, left: r.left };
+      }),
+      viewport: { width: innerWidth, height: innerHeight }
+    };
+  });
+}
+
+/**
+ * Two people, one in the default room on a laptop and one who opens /#games on a phone. Each
+ * room has its own messages and chatters, but one connection carries them all; a message in a
+ * room not on screen counts in that room's entry of the list and in the tab's title; the URL's
+ * hash follows the room; an unknown room falls back to general; rooms added and removed by the
+ * operator appear and go while the pages are open; a reload and a server restart take every seat
+ * back; the room strip on the phone can be reached and tapped.
+ */
+async function rooms(run) {
+  const ada = await run.open('ada (desktop)', 'desktop');
+  await run.join(ada, 'ada');
+  let s = await run.until(ada, 'the room list "general games"', (st) => roomList(st) === 'general games');
+  run.expect(s.room === 'general' && s.rooms[0].current && s.topic === '' && s.hash === '',
+    'ada (desktop) is not in general with a plain URL: ' + JSON.stringify(s));
+  await run.say(ada, 'Morning! Anyone for lunch at noon?');
+
+  // Opening /#games directly lands in games; the default room is joined too, on the same connection.
+  const bob = await run.open('bob (phone)', 'phone', { hash: '#games' });
+  await run.join(bob, 'bob');
+  s = await run.until(bob, 'games on screen with its topic', (st) => st.room === 'games' && st.topic === GAMES_TOPIC &&
+    roomList(st) === 'general games' && st.rooms[1].current && st.hash === '#games');
+  run.expect(s.messages.length === 0, 'bob (phone) shows messages of another room in games: ' + JSON.stringify(transcript(s)));
+  await run.chattersAre(bob, ['bob']);
+  await run.chattersAre(ada, ['ada', 'bob']);
+  run.expect(bob.handshakes === 1, 'bob (phone) opened ' + bob.handshakes + ' connections for two rooms');
+  run.expect(namespacesConnected(bob).join(' ') === '/ /games', 'bob (phone) connected to ' + JSON.stringify(namespacesConnected(bob)));
+
+  // A message in a room not on screen counts in the list and in the title.
+  await run.say(bob, 'Who is in for Catan on Friday?');
+  await run.say(ada, 'Lunch is at the Thai place.');
+  s = await run.until(bob, 'an unread count of 1 on general and "(1) Chat"', (st) => unreadIn(st, 'general') === 1 && st.title === '(1) Chat');
+  run.expect(transcript(s).join('\n') === 'bob: Who is in for Catan on Friday?', 'bob (phone) shows in games: ' + JSON.stringify(transcript(s)));
+  run.expect(unreadIn(s, 'games') === 0, 'bob (phone) counts its own room as unread: ' + JSON.stringify(s.rooms));
+  await run.screenshot(bob, 'phone-rooms-unread');
+
+  // Switching shows each room's own history and chatters, and clears its count.
+  s = await enter(run, bob, 'general');
+  run.expect(transcript(s).join('\n') === ['ada: Morning! Anyone for lunch at noon?', 'ada: Lunch is at the Thai place.'].join('\n'),
+    'bob (phone) shows in general: ' + JSON.stringify(transcript(s)));
+  await run.chattersAre(bob, ['ada', 'bob']);
+  await run.until(bob, 'no unread count left', (st) => unreadIn(st, 'general') === 0 && st.title === 'Chat');
+
+  s = await enter(run, ada, 'games');
+  await run.until(ada, 'joined games as ada', (st) => st.phase === 'chat' && st.me === 'ada' && st.chatters.indexOf('ada') >= 0);
+  s = await run.until(ada, 'the history of games', (st) => transcript(st).join('\n') === 'bob: Who is in for Catan on Friday?');
+  run.expect(s.topic === GAMES_TOPIC, 'ada (desktop) does not show the topic of games: ' + JSON.stringify(s.topic));
+  await run.chattersAre(ada, ['ada', 'bob']);
+  await run.say(ada, 'Count me in for Friday.');
+  s = await run.until(bob, 'an unread count of 1 on games', (st) => unreadIn(st, 'games') === 1 && st.title === '(1) Chat');
+  run.expect(transcript(s).every((line) => !/Friday/.test(line)), 'bob (phone) shows a message of games in general: ' + JSON.stringify(transcript(s)));
+  await run.screenshot(ada, 'desktop-rooms');
+  s = await enter(run, ada, 'general');
+  run.expect(transcript(s).join('\n') === ['ada: Morning! Anyone for lunch at noon?', 'ada: Lunch is at the Thai place.'].join('\n'),
+    'ada (desktop) shows in general: ' + JSON.stringify(transcript(s)));
+  run.expect(ada.handshakes === 1, 'ada (desktop) opened ' + ada.handshakes + ' connections');
+
+  // Back and forward move between rooms, as the hash does.
+  await ada.goBack();
+  await run.until(ada, 'games again after Back', (st) => st.room === 'games' && st.hash === '#games' && transcript(st).length === 2);
+  await ada.goForward();
+  await run.until(ada, 'general again after Forward', (st) => st.room === 'general' && st.hash === '#general');
+
+  // An unknown room falls back to general with a short notice.
+  await ada.evaluate(() => { location.hash = '#no-such-room'; });
+  s = await run.until(ada, 'general with a notice about the unknown room', (st) => st.room === 'general' && /no-such-room/.test(st.notice));
+  run.expect(roomList(s) === 'general games', 'ada (desktop) lists an unknown room: ' + JSON.stringify(s.rooms));
+
+  // A nickname taken in one room only: the page asks for another one there, with the usual
+  // line, and keeps the person's nickname everywhere else. This page has no WebSocket: its
+  // rooms share one long-polling session.
+  const cat = await run.open('cat (desktop, no WebSocket)', 'desktop', { noWebSocket: true });
+  const other = await joinElsewhere(cat, '/games', 'cat');
+  run.expect(other && other.ok, 'another "cat" could not join games: ' + JSON.stringify(other));
+  await run.join(cat, 'cat');
+  await enter(run, cat, 'games');
+  s = await run.until(cat, 'a line saying the nickname is taken in games', (st) => st.phase === 'join' &&
+    /already using/i.test(st.joinError) && st.me === '');
+  await run.screenshot(cat, 'desktop-room-nickname-taken');
+  await run.join(cat, 'kitty');
+  await run.chattersAre(cat, ['ada', 'bob', 'cat', 'kitty']);
+  s = await enter(run, cat, 'general');
+  run.expect(s.me === 'cat' && s.phase === 'chat' && /long-polling/.test(s.statusDetail),
+    'cat (desktop, no WebSocket) is not cat in general over long-polling: ' + JSON.stringify(s));
+  run.expect(cat.handshakes === 2, 'cat (desktop, no WebSocket) opened ' + cat.handshakes +
+    ' connections, not one for its rooms and one for the other cat');
+  // Closing its browser closes the connections too: a long-polling page closed between two
+  // GETs leaves its session to the server's heartbeat while the browser keeps the connection.
+  await cat.context().close();
+  await run.chattersAre(ada, ['ada', 'bob']);
+
+  // A link to a room that does not exist leads to general, with a notice.
+  const dan = await run.open('dan (phone)', 'phone', { hash: '#nowhere' });
+  await run.join(dan, 'dan');
+  s = await run.until(dan, 'general with a notice about "nowhere"', (st) => st.room === 'general' &&
+    st.hash === '#general' && /nowhere/.test(st.notice) && roomList(st) === 'general games');
+  await dan.context().close();
+
+  // A room the operator adds while the pages are open appears in both lists at once.
+  await run.ask('room', ['add', 'music', '--topic', 'Records, gigs and practice rooms']);
+  for (const page of [ada, bob]) await run.until(page, 'music in the room list', (st) => roomList(st) === 'general games music');
+
+  // The phone's room strip is on screen and each room can be tapped.
+  const strip = await roomStrip(bob);
+  run.expect(strip.shown && strip.top >= 0 && strip.bottom < strip.viewport.height / 3,
+    'bob (phone): the room list is not near the top of the screen: ' + JSON.stringify(strip));
+  run.expect(strip.links.length === 3 && strip.links.every((l) => l.height >= 28 && l.width >= 44),
+    'bob (phone): the rooms are not all big enough to tap: ' + JSON.stringify(strip.links));
+  run.expect(strip.links.every((l) => l.left < strip.viewport.width) || strip.scrolls === 'auto',
+    'bob (phone): rooms lie off screen and the list does not scroll: ' + JSON.stringify(strip));
+  await bob.tap('#rooms li[data-room="music"] a');
+  s = await run.until(bob, 'joined music by a tap', (st) => st.room === 'music' && st.phase === 'chat' && st.me === 'bob' &&
+    st.topic === 'Records, gigs and practice rooms' && st.hash === '#music');
+  await run.screenshot(bob, 'phone-rooms');
+
+  // A reload takes every seat back, in the room of the URL, without showing a message twice.
+  await bob.reload({ waitUntil: 'load' });
+  s = await run.until(bob, 'back in music after a reload', (st) => st.status === 'connected' && st.room === 'music' &&
+    st.phase === 'chat' && st.me === 'bob' && roomList(st) === 'general games music');
+  s = await enter(run, bob, 'games');
+  await run.until(bob, 'back in games as bob, its history once', (st) => st.phase === 'chat' && st.me === 'bob' &&
+    transcript(st).join('\n') === ['bob: Who is in for Catan on Friday?', 'ada: Count me in for Friday.'].join('\n'));
+  await run.chattersAre(ada, ['ada', 'bob']);
+
+  // A room removed while a page is in it: the page says so, drops it and goes to general. The
+  // other rooms stay on the same connection.
+  const connections = [ada.handshakes, bob.handshakes];
+  await run.ask('room', ['remove', 'games']);
+  s = await run.until(bob, 'back in general, games gone', (st) => st.room === 'general' && st.hash === '#general' &&
+    roomList(st) === 'general music' && st.system.some((line) => /games/.test(line) && /removed|no longer/.test(line)));
+  await run.until(ada, 'games gone from the list', (st) => roomList(st) === 'general music');
+  await run.say(bob, 'Games is gone, see you in music.');
+  await run.sees(ada, 'bob', 'Games is gone, see you in music.');
+  run.expect(ada.handshakes === connections[0] && bob.handshakes === connections[1] &&
+    (await run.state(ada)).status === 'connected' && (await run.state(bob)).status === 'connected',
+  'the removal of games cost a connection: ' + JSON.stringify([connections, [ada.handshakes, bob.handshakes]]));
+  await run.screenshot(bob, 'phone-room-removed');
+
+  // After a server restart both pages reconnect every room they are in, each with its token.
+  await enter(run, ada, 'music');
+  await run.until(ada, 'joined music as ada', (st) => st.phase === 'chat' && st.me === 'ada');
+  run.outage = true;
+  await run.ask('stop');
+  await run.until(ada, 'the lost connection shown', (st) => st.status === 'reconnecting');
+  await run.ask('start');
+  for (const page of [ada, bob]) {
+    await run.until(page, 'reconnected', (st) => st.status === 'connected' && st.phase === 'chat', RECONNECT_MS);
+  }
+  run.outage = false;
+  await run.chattersAre(ada, ['ada', 'bob']);
+  await run.say(ada, 'Still here after the restart.');
+  await enter(run, bob, 'music');
+  await run.sees(bob, 'ada', 'Still here after the restart.');
+  await run.chattersAre(bob, ['ada', 'bob']);
+}
+
+module.exports = { chat, markup, polling, restart, crowd, busyAddress, welcome, rooms };

@@ -7,17 +7,35 @@
  *   const socket = io();                       // same origin, namespace "/", path "/socket.io/"
  *   socket.on('connect', () => socket.emit('join', 'ada', (reply) => { ... }));
  *   socket.timeout(5000).emit('messages', 'hi', (err, reply) => { ... });
+ *   const games = io('/games');                // namespace "/games" on the same connection
  *
- * Options (all optional): path ('/socket.io/'), transports (['websocket', 'polling']), query ({}),
- * auth (object, or function(cb) calling cb(object)), autoConnect (true), reconnection (true),
- * reconnectionAttempts (Infinity), reconnectionDelay (500 ms), reconnectionDelayMax (5000 ms),
- * randomizationFactor (0.5), timeout (20000 ms: how long one connection attempt may take).
+ * Multiplexing, as with the reference client: io(url) returns the socket of url's namespace on a
+ * Manager shared by every io() of the same origin, path and query, so the sockets of several
+ * namespaces share one Engine.IO connection. forceNew: true or multiplex: false (or asking io()
+ * for a namespace that manager already has) makes a Manager of its own. A Manager can be made
+ * directly as well:
+ *
+ *   const manager = new io.Manager({ autoConnect: false });    // the page's origin
+ *   const general = manager.socket('/'), games = manager.socket('/games', { auth: {...} });
+ *
+ * Options (all optional; all but auth and autoConnect belong to the Manager, and a shared one
+ * keeps those of the io() that made it): path ('/socket.io/'), transports (['websocket',
+ * 'polling']), query ({}), auth (object, or function(cb) calling cb(object)), autoConnect (true),
+ * reconnection (true), reconnectionAttempts (Infinity), reconnectionDelay (500 ms),
+ * reconnectionDelayMax (5000 ms), randomizationFactor (0.5), timeout (20000 ms: how long one
+ * connection attempt may take), forceNew (false), multiplex (true).
  *
  * Socket events: connect, connect_error (Error), disconnect (reason), reconnect_attempt (attempt),
  * reconnect (attempt), reconnect_error (Error), reconnect_failed, and the extra
  * reconnecting ({attempt, delay}) fired when a retry is scheduled, plus every server event.
+ * Manager events: open, close (reason), error (Error: an attempt failed), and the same
+ * reconnect_attempt, reconnect, reconnect_error, reconnect_failed and reconnecting, which go to
+ * every active socket as well.
  *
  * Behaviour worth knowing:
+ * - Each socket has its own auth, connect and disconnect, buffer and acks. The Manager opens the
+ *   connection when a socket connects and closes it when the last active socket disconnects;
+ *   after a reconnect every active socket sends its own CONNECT again, with its own auth.
  * - WebSocket first. If WebSocket is missing or never managed to open in this page, the same attempt
  *   falls back to HTTP long-polling, and once polling works the page keeps using it.
  * - The server pings; the client answers and treats pingInterval + pingTimeout of silence as a
@@ -26,8 +44,9 @@
  *   listeners run first, so what they emit (a re-join, say) goes out before the buffered emits.
  * - A timeout() ack starts counting when the packet is written, not while it waits in the buffer,
  *   and fails at once with an Error if the connection drops before the reply.
- * - A DISCONNECT from the server ("io server disconnect") or a CONNECT_ERROR ends reconnection,
- *   as with the reference client; call connect() to start again.
+ * - A DISCONNECT from the server ("io server disconnect") or a CONNECT_ERROR ends that socket
+ *   only, and its reconnection, as with the reference client; call connect() to start again.
+ *   A CONNECT answered for a socket that has left meanwhile is answered with a DISCONNECT.
  */
 (function (root) {
   'use strict';
@@ -652,30 +671,41 @@
     return value;
   }
 
-  // ------------------------------------------------------------------------------------------
-  // Socket: the public object io() returns. It is also its own manager: it owns the Engine,
-  // the reconnection timer and the send buffer.
+  // Manager: one Engine.IO connection and its reconnection, shared by the sockets of its
+  // namespaces. It opens the connection when a socket connects, closes it when the last active
+  // socket leaves, and routes each packet to the socket of its namespace.
 
-  class Socket extends Emitter {
-    constructor(baseURL, nsp, opts) {
+  /** Where a connection goes: the Engine.IO endpoint (origin and path) and its query. */
+  function locate(uri, opts) {
+    var here = root.location ? root.location.href : 'http://localhost/';
+    var url = new URL(uri || '', here);
+    var path = opts.path.replace(/\/?$/, '/');
+    if (path.charAt(0) !== '/') path = '/' + path;
+    var query = Object.assign({}, opts.query || {});
+    url.searchParams.forEach(function (value, key) { query[key] = value; });
+    return { base: url.protocol + '//' + url.host + path, query: query, nsp: uri ? (url.pathname || '/') : '/' };
+  }
+
+  class Manager extends Emitter {
+    /** new io.Manager(uri, opts): uri's origin (the page's when left out); its path is ignored. */
+    constructor(uri, opts) {
       super();
-      this.nsp = nsp;
+      if (uri && typeof uri === 'object') {
+        opts = uri;
+        uri = undefined;
+      }
+      opts = Object.assign({}, DEFAULTS, opts || {});
+      var where = locate(uri, opts);
+      opts.query = where.query;
       this.opts = opts;
-      this.id = undefined;
-      this.connected = false;
-      this.recovered = false;
-      this._baseURL = baseURL;
-      this._active = false;       // wants to be connected (false after disconnect() or a server refusal)
-      this._engine = null;
-      this._attempts = 0;         // reconnection attempts since the last successful connect
+      this.uri = where.base;
+      this.nsps = Object.create(null); // namespace -> Socket
+      this.engine = null;
+      this._attempts = 0;         // reconnection attempts since a namespace last connected
       this._retryTimer = null;
-      this._retryAt = 0;
       this._connectTimer = null;
-      this._buffer = [];          // packets emitted while disconnected
-      this._acks = Object.create(null);
-      this._ackId = 0;
+      this._connected = false;    // a namespace connected over the current engine
       this._binary = null;        // a binary packet waiting for its attachments
-      this._flags = {};
       var self = this;
       this._onOnline = function () {
         if (self._retryTimer !== null) {
@@ -684,7 +714,288 @@
           self._attempt();
         }
       };
-      if (opts.autoConnect) this.connect();
+    }
+
+    /**
+     * The socket of namespace nsp on this connection, made on first use (opts: auth,
+     * autoConnect, which defaults to the manager's). Asked again, it is the same socket.
+     */
+    socket(nsp, opts) {
+      opts = opts || {};
+      nsp = nsp || '/';
+      if (nsp.charAt(0) !== '/') nsp = '/' + nsp;
+      var socket = this.nsps[nsp];
+      if (!socket) socket = this.nsps[nsp] = new Socket(this, nsp, opts);
+      var auto = opts.autoConnect !== undefined ? opts.autoConnect : this.opts.autoConnect;
+      if (auto && !socket.active) socket.connect();
+      return socket;
+    }
+
+    _sockets() {
+      var nsps = this.nsps;
+      return Object.keys(nsps).map(function (nsp) { return nsps[nsp]; });
+    }
+
+    _activeSockets() {
+      return this._sockets().filter(function (s) { return s._active; });
+    }
+
+    /** Fires event on the manager, then on every active socket. */
+    _broadcast(event, arg) {
+      this._fire(event, arg);
+      this._activeSockets().forEach(function (s) { s._fire(event, arg); });
+    }
+
+    /** A socket started connecting: open the connection, or use the one there is. */
+    _socketStarted(socket) {
+      if (this.engine) {
+        if (this.engine.opened) socket._sendConnect();
+        return;
+      }
+      if (this._retryTimer !== null) return; // the scheduled retry connects it too
+      this._attempts = 0;
+      if (typeof root.addEventListener === 'function') root.addEventListener('online', this._onOnline);
+      this._open(false);
+    }
+
+    /** A socket stopped being active; the last one closes the connection. */
+    _socketStopped() {
+      if (this._activeSockets().length === 0) this._close();
+    }
+
+    /** The first namespace connected over this engine: the attempt succeeded. */
+    _socketConnected() {
+      if (this._connected) return;
+      this._connected = true;
+      clearTimeout(this._connectTimer);
+      var attempts = this._attempts;
+      this._attempts = 0;
+      if (attempts > 0) this._fire('reconnect', attempts);
+    }
+
+    _close() {
+      clearTimeout(this._retryTimer);
+      this._retryTimer = null;
+      clearTimeout(this._connectTimer);
+      this._attempts = 0;
+      if (typeof root.removeEventListener === 'function') root.removeEventListener('online', this._onOnline);
+      if (this.engine) {
+        this.engine.close();
+        this.engine = null;
+      }
+      this._binary = null;
+    }
+
+    _transportFor(fallback) {
+      var list = this.opts.transports;
+      var wsOK = list.indexOf('websocket') >= 0 && typeof WebSocket !== 'undefined';
+      var pollOK = list.indexOf('polling') >= 0 && typeof fetch !== 'undefined';
+      if (fallback || (preferPolling && pollOK) || !wsOK) return pollOK ? 'polling' : null;
+      return 'websocket';
+    }
+
+    /** Opens a fresh Engine.IO session; fallback=true forces long-polling for this try. */
+    _open(fallback) {
+      var self = this;
+      var name = this._transportFor(fallback);
+      if (!name) {
+        var err = new Error('no usable transport');
+        var active = this._activeSockets();
+        this._stopAll();
+        this._fire('error', err);
+        active.forEach(function (s) { s._fire('connect_error', err); });
+        return;
+      }
+      var engine = new Engine(this.uri, name, this.opts.query);
+      this.engine = engine;
+      this._connected = false;
+      clearTimeout(this._connectTimer);
+      this._connectTimer = setTimeout(function () {
+        // Closing through the engine runs the same path as a failed transport (with fallback).
+        if (self.engine === engine && !self._connected) engine._onClose('timeout', new Error('timeout'));
+      }, this.opts.timeout);
+      engine.on('open', function () {
+        if (self.engine !== engine) return;
+        if (name === 'websocket') websocketWorked = true;
+        if (name === 'polling' && fallback) preferPolling = true;
+        self._fire('open');
+        self._activeSockets().forEach(function (s) {
+          if (!s.connected && self.engine === engine) s._sendConnect();
+        });
+      });
+      engine.on('data', function (data) {
+        if (self.engine === engine) self._onData(data);
+      });
+      engine.on('close', function (reason, error) {
+        if (self.engine !== engine) return;
+        self._onEngineClose(engine, name, reason, error);
+      });
+      engine.open();
+    }
+
+    _onEngineClose(engine, name, reason, error) {
+      this.engine = null;
+      this._binary = null;
+      clearTimeout(this._connectTimer);
+      // A WebSocket that never worked in this page gets a second chance over long-polling at once.
+      if (name === 'websocket' && !engine.opened && !websocketWorked && this._transportFor(true) === 'polling') {
+        this._open(true);
+        return;
+      }
+      var err = new Error(reason);
+      if (reason !== 'timeout' && !engine.opened) err = new Error(name === 'websocket' ? 'websocket error' : 'xhr poll error');
+      err.description = error;
+      var retrying = this._attempts > 0;
+      // Connected sockets are disconnected; the others failed to connect.
+      this._sockets().forEach(function (s) {
+        if (s.connected) {
+          s._onDisconnected(reason);
+        } else if (s._active) {
+          s._fire('connect_error', err);
+          if (retrying) s._fire('reconnect_error', err);
+        }
+      });
+      if (engine.opened) {
+        this._fire('close', reason);
+      } else {
+        this._fire('error', err);
+        if (retrying) this._fire('reconnect_error', err);
+      }
+      this._scheduleRetry();
+    }
+
+    /** Ends every socket without events: no reconnection is to come. */
+    _stopAll() {
+      this._sockets().forEach(function (s) { s._active = false; });
+      this._close();
+    }
+
+    _scheduleRetry() {
+      var self = this;
+      if (this.engine || this._retryTimer !== null || this._activeSockets().length === 0) return;
+      if (!this.opts.reconnection) {
+        this._stopAll();
+        return;
+      }
+      if (this._attempts >= this.opts.reconnectionAttempts) {
+        var active = this._activeSockets();
+        this._stopAll();
+        this._fire('reconnect_failed');
+        active.forEach(function (s) { s._fire('reconnect_failed'); });
+        return;
+      }
+      this._attempts += 1;
+      var delay = this._backoff(this._attempts);
+      this._retryTimer = setTimeout(function () {
+        self._retryTimer = null;
+        self._attempt();
+      }, delay);
+      this._broadcast('reconnecting', { attempt: this._attempts, delay: delay });
+    }
+
+    _attempt() {
+      if (this._activeSockets().length === 0) return;
+      var attempt = this._attempts;
+      this._activeSockets().forEach(function (s) { s._attempts = attempt; });
+      this._broadcast('reconnect_attempt', attempt);
+      if (this._activeSockets().length > 0 && !this.engine) this._open(false);
+    }
+
+    /** reconnectionDelay doubling per attempt, spread by randomizationFactor, capped at the max. */
+    _backoff(attempt) {
+      var o = this.opts;
+      var ms = o.reconnectionDelay * Math.pow(2, Math.min(attempt - 1, 30));
+      if (o.randomizationFactor > 0) {
+        var rand = Math.random();
+        var deviation = Math.floor(rand * o.randomizationFactor * ms);
+        ms = (Math.floor(rand * 10) & 1) === 0 ? ms - deviation : ms + deviation;
+      }
+      return Math.max(0, Math.min(ms, o.reconnectionDelayMax)) | 0;
+    }
+
+    /** Writes a Socket.IO packet (and its attachments); false when there is no open session. */
+    _write(packet) {
+      var engine = this.engine;
+      if (!engine || !engine.opened) return false;
+      var buffers = [];
+      if (hasBinary(packet.data)) {
+        packet = Object.assign({}, packet, {
+          type: packet.type === ACK ? BINARY_ACK : BINARY_EVENT,
+          data: deconstruct(packet.data, buffers)
+        });
+        packet.attachments = buffers.length;
+      }
+      if (!engine.send(encodeSocketPacket(packet))) return false;
+      for (var i = 0; i < buffers.length; i++) {
+        var b = buffers[i];
+        if (typeof Blob !== 'undefined' && b instanceof Blob) {
+          // Blobs would need async reading; send them as empty to keep the placeholders aligned.
+          b = new ArrayBuffer(0);
+        }
+        engine.send(b);
+      }
+      return true;
+    }
+
+    _onData(data) {
+      if (typeof data !== 'string') {
+        // An attachment of a pending binary packet; anything else is ignored.
+        var pending = this._binary;
+        if (!pending) return;
+        pending.buffers.push(data);
+        if (pending.buffers.length === pending.packet.attachments) {
+          this._binary = null;
+          var packet = pending.packet;
+          packet.data = reconstruct(packet.data, pending.buffers);
+          packet.type = packet.type === BINARY_EVENT ? EVENT : ACK;
+          this._route(packet);
+        }
+        return;
+      }
+      var decoded = decodeSocketPacket(data);
+      if (!decoded || this._binary) {
+        if (this.engine) this.engine._onClose('parse error', new Error('invalid socket.io packet'));
+        return;
+      }
+      if ((decoded.type === BINARY_EVENT || decoded.type === BINARY_ACK) && decoded.attachments > 0) {
+        this._binary = { packet: decoded, buffers: [] };
+        return;
+      }
+      if (decoded.type === BINARY_EVENT) decoded.type = EVENT;
+      if (decoded.type === BINARY_ACK) decoded.type = ACK;
+      this._route(decoded);
+    }
+
+    /** Hands a packet to its namespace's socket; a namespace nobody wants any more is left. */
+    _route(packet) {
+      var socket = this.nsps[packet.nsp];
+      if (socket && socket._active) {
+        socket._onPacket(packet);
+      } else if (packet.type === CONNECT) {
+        this._write({ type: DISCONNECT, nsp: packet.nsp });
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Socket: one namespace on a Manager's connection. It owns its auth, its connected state, the
+  // buffer of emits made while disconnected and its acks.
+
+  class Socket extends Emitter {
+    constructor(manager, nsp, opts) {
+      super();
+      this.io = manager;
+      this.nsp = nsp;
+      this.auth = opts.auth;
+      this.id = undefined;
+      this.connected = false;
+      this.recovered = false;
+      this._active = false;       // wants to be connected (false after disconnect() or a server refusal)
+      this._attempts = 0;         // reconnection attempts this socket saw since it last connected
+      this._buffer = [];          // packets emitted while disconnected
+      this._acks = Object.create(null);
+      this._ackId = 0;
+      this._flags = {};
     }
 
     get disconnected() {
@@ -698,7 +1009,8 @@
 
     /** The transport in use ("websocket" or "polling"), or null when there is none. */
     get transport() {
-      return this._engine && this._engine.opened && !this._engine.closed ? this._engine.transportName : null;
+      var engine = this.io.engine;
+      return engine && engine.opened && !engine.closed ? engine.transportName : null;
     }
 
     /** Starts connecting (no-op when already active). Returns this. */
@@ -706,8 +1018,7 @@
       if (this._active) return this;
       this._active = true;
       this._attempts = 0;
-      if (typeof root.addEventListener === 'function') root.addEventListener('online', this._onOnline);
-      this._open(false);
+      this.io._socketStarted(this);
       return this;
     }
 
@@ -715,10 +1026,13 @@
       return this.connect();
     }
 
-    /** Leaves for good: sends DISCONNECT, closes the connection and stops reconnecting. */
+    /**
+     * Leaves for good: sends DISCONNECT and stops reconnecting. The connection closes with the
+     * last socket that leaves it.
+     */
     disconnect() {
       var wasConnected = this.connected;
-      if (wasConnected) this._write({ type: DISCONNECT, nsp: this.nsp });
+      if (wasConnected) this.io._write({ type: DISCONNECT, nsp: this.nsp });
       this._deactivate();
       if (wasConnected) this._onDisconnected('io client disconnect');
       return this;
@@ -790,140 +1104,24 @@
 
     _deactivate() {
       this._active = false;
-      clearTimeout(this._retryTimer);
-      this._retryTimer = null;
-      clearTimeout(this._connectTimer);
-      if (typeof root.removeEventListener === 'function') root.removeEventListener('online', this._onOnline);
-      if (this._engine) {
-        this._engine.close();
-        this._engine = null;
-      }
+      this.io._socketStopped();
     }
 
-    _transportFor(fallback) {
-      var list = this.opts.transports;
-      var wsOK = list.indexOf('websocket') >= 0 && typeof WebSocket !== 'undefined';
-      var pollOK = list.indexOf('polling') >= 0 && typeof fetch !== 'undefined';
-      if (fallback || (preferPolling && pollOK) || !wsOK) return pollOK ? 'polling' : null;
-      return 'websocket';
-    }
-
-    /** Opens a fresh Engine.IO session; fallback=true forces long-polling for this try. */
-    _open(fallback) {
-      var self = this;
-      var name = this._transportFor(fallback);
-      if (!name) {
-        this._onConnectFailed(new Error('no usable transport'), false);
-        return;
-      }
-      var engine = new Engine(this._baseURL, name, this.opts.query);
-      this._engine = engine;
-      clearTimeout(this._connectTimer);
-      this._connectTimer = setTimeout(function () {
-        // Closing through the engine runs the same path as a failed transport (with fallback).
-        if (self._engine === engine && !self.connected) engine._onClose('timeout', new Error('timeout'));
-      }, this.opts.timeout);
-      engine.on('open', function () {
-        if (self._engine !== engine) return;
-        if (name === 'websocket') websocketWorked = true;
-        if (name === 'polling' && fallback) preferPolling = true;
-        self._sendConnect();
-      });
-      engine.on('data', function (data) {
-        if (self._engine === engine) self._onData(data);
-      });
-      engine.on('close', function (reason, error) {
-        if (self._engine !== engine) return;
-        self._engine = null;
-        self._binary = null;
-        if (self.connected) {
-          self._onDisconnected(reason);
-          self._scheduleRetry();
-          return;
-        }
-        // Never reached CONNECT on this session. A WebSocket that never worked in this page
-        // gets a second chance over long-polling right away.
-        var canFallBack = name === 'websocket' && !engine.opened && !websocketWorked &&
-          self._transportFor(true) === 'polling';
-        if (canFallBack) {
-          self._open(true);
-          return;
-        }
-        var err = new Error(reason);
-        if (reason !== 'timeout' && !engine.opened) {
-          err = new Error(name === 'websocket' ? 'websocket error' : 'xhr poll error');
-        }
-        err.description = error;
-        self._onConnectFailed(err, true);
-      });
-      engine.open();
-    }
-
+    /** Sends CONNECT with this socket's auth (an object, or a function(cb) calling cb(object)). */
     _sendConnect() {
       var self = this;
-      var auth = this.opts.auth;
+      var engine = this.io.engine;
       var send = function (data) {
-        if (!self._engine) return;
+        if (self.io.engine !== engine || !self._active || self.connected) return;
         var packet = { type: CONNECT, nsp: self.nsp };
         if (data && typeof data === 'object') packet.data = data;
-        self._write(packet);
+        self.io._write(packet);
       };
-      if (typeof auth === 'function') auth(send); else send(auth);
-    }
-
-    _onConnectFailed(err, retry) {
-      clearTimeout(this._connectTimer);
-      this._fire('connect_error', err);
-      if (this._attempts > 0) this._fire('reconnect_error', err);
-      if (retry) {
-        this._scheduleRetry();
-      } else {
-        this._deactivate();
-      }
-    }
-
-    _scheduleRetry() {
-      var self = this;
-      if (!this._active) return;
-      if (!this.opts.reconnection) {
-        this._deactivate();
-        return;
-      }
-      if (this._attempts >= this.opts.reconnectionAttempts) {
-        this._deactivate();
-        this._fire('reconnect_failed');
-        return;
-      }
-      this._attempts += 1;
-      var delay = this._backoff(this._attempts);
-      this._retryAt = Date.now() + delay;
-      this._retryTimer = setTimeout(function () {
-        self._retryTimer = null;
-        self._attempt();
-      }, delay);
-      this._fire('reconnecting', { attempt: this._attempts, delay: delay });
-    }
-
-    _attempt() {
-      if (!this._active) return;
-      this._fire('reconnect_attempt', this._attempts);
-      if (this._active && !this._engine) this._open(false);
-    }
-
-    /** reconnectionDelay doubling per attempt, spread by randomizationFactor, capped at the max. */
-    _backoff(attempt) {
-      var o = this.opts;
-      var ms = o.reconnectionDelay * Math.pow(2, Math.min(attempt - 1, 30));
-      if (o.randomizationFactor > 0) {
-        var rand = Math.random();
-        var deviation = Math.floor(rand * o.randomizationFactor * ms);
-        ms = (Math.floor(rand * 10) & 1) === 0 ? ms - deviation : ms + deviation;
-      }
-      return Math.max(0, Math.min(ms, o.reconnectionDelayMax)) | 0;
+      if (typeof this.auth === 'function') this.auth(send); else send(this.auth);
     }
 
     _onConnected(sid) {
-      clearTimeout(this._connectTimer);
+      this.io._socketConnected();
       var attempts = this._attempts;
       this._attempts = 0;
       this.id = sid;
@@ -967,7 +1165,7 @@
       } else if (ack) {
         ack.timer = 0; // marks "sent"
       }
-      if (!this._write(entry.packet)) {
+      if (!this.io._write(entry.packet)) {
         // The session died under us; the packet waits for the next connect.
         if (ack) {
           clearTimeout(ack.timer);
@@ -977,59 +1175,7 @@
       }
     }
 
-    _write(packet) {
-      if (!this._engine) return false;
-      var buffers = [];
-      if (hasBinary(packet.data)) {
-        packet = Object.assign({}, packet, {
-          type: packet.type === ACK ? BINARY_ACK : BINARY_EVENT,
-          data: deconstruct(packet.data, buffers)
-        });
-        packet.attachments = buffers.length;
-      }
-      if (!this._engine.send(encodeSocketPacket(packet))) return false;
-      for (var i = 0; i < buffers.length; i++) {
-        var b = buffers[i];
-        if (typeof Blob !== 'undefined' && b instanceof Blob) {
-          // Blobs would need async reading; send them as empty to keep the placeholders aligned.
-          b = new ArrayBuffer(0);
-        }
-        this._engine.send(b);
-      }
-      return true;
-    }
-
-    _onData(data) {
-      if (typeof data !== 'string') {
-        // An attachment of a pending binary packet; anything else is ignored.
-        var pending = this._binary;
-        if (!pending) return;
-        pending.buffers.push(data);
-        if (pending.buffers.length === pending.packet.attachments) {
-          this._binary = null;
-          var packet = pending.packet;
-          packet.data = reconstruct(packet.data, pending.buffers);
-          packet.type = packet.type === BINARY_EVENT ? EVENT : ACK;
-          this._onPacket(packet);
-        }
-        return;
-      }
-      var decoded = decodeSocketPacket(data);
-      if (!decoded || this._binary) {
-        if (this._engine) this._engine._onClose('parse error', new Error('invalid socket.io packet'));
-        return;
-      }
-      if ((decoded.type === BINARY_EVENT || decoded.type === BINARY_ACK) && decoded.attachments > 0) {
-        this._binary = { packet: decoded, buffers: [] };
-        return;
-      }
-      if (decoded.type === BINARY_EVENT) decoded.type = EVENT;
-      if (decoded.type === BINARY_ACK) decoded.type = ACK;
-      this._onPacket(decoded);
-    }
-
     _onPacket(packet) {
-      if (packet.nsp !== this.nsp) return;
       switch (packet.type) {
         case CONNECT:
           if (!this.connected && typeof packet.data.sid === 'string') this._onConnected(packet.data.sid);
@@ -1070,35 +1216,39 @@
       return function () {
         if (sent) return;
         sent = true;
-        self._write({ type: ACK, nsp: self.nsp, id: id, data: Array.prototype.slice.call(arguments) });
+        self.io._write({ type: ACK, nsp: self.nsp, id: id, data: Array.prototype.slice.call(arguments) });
       };
     }
   }
 
   // ------------------------------------------------------------------------------------------
-  // io(): builds a Socket from a URL and options.
+  // io(): the socket of a URL's namespace, on the shared Manager of its origin, path and query.
+
+  /** Managers io() shares, by Engine.IO endpoint and query. */
+  var managers = Object.create(null);
 
   function io(uri, opts) {
     if (uri && typeof uri === 'object') {
       opts = uri;
       uri = undefined;
     }
-    opts = Object.assign({}, DEFAULTS, opts || {});
-    var here = root.location ? root.location.href : 'http://localhost/';
-    var url = new URL(uri || '', here);
-    var nsp = uri ? (url.pathname || '/') : '/';
-    var path = opts.path.replace(/\/?$/, '/');
-    if (path.charAt(0) !== '/') path = '/' + path;
-    var base = url.protocol + '//' + url.host + path;
-    var query = Object.assign({}, opts.query || {});
-    url.searchParams.forEach(function (value, key) { query[key] = value; });
-    opts.query = query;
-    return new Socket(base, nsp, opts);
+    opts = opts || {};
+    var where = locate(uri, Object.assign({}, DEFAULTS, opts));
+    var key = where.base + '?' + queryString(where.query);
+    var shared = managers[key];
+    var manager;
+    if (opts.forceNew || opts.multiplex === false || (shared && shared.nsps[where.nsp])) {
+      manager = new Manager(uri, opts);
+    } else {
+      manager = shared || (managers[key] = new Manager(uri, opts));
+    }
+    return manager.socket(where.nsp, opts);
   }
 
   io.connect = io;
   io.io = io;
   io.protocol = SOCKET_PROTOCOL;
+  io.Manager = Manager;
   io.Socket = Socket;
 
   root.io = io;

@@ -81,6 +81,8 @@ func (c *Client) Join(name, token string) (JoinResult, error) {
 		return JoinResult{}, errorf(CodeBanned, "the nickname %q is banned until %s", name, until.UTC().Format("2006-01-02 15:04 MST"))
 	}
 
+	var dropped []*Paced
+	defer func() { settleAll(dropped, errRenamedWhilePaced) }() // after the unlock below
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -109,7 +111,9 @@ func (c *Client) Join(name, token string) (JoinResult, error) {
 		return JoinResult{}, errorf(CodeNameTaken, "the nickname %q is in use, pick another", p.name)
 	}
 	if c.presence != nil {
-		c.detachLocked(false)
+		// A rename: the messages still waiting their turn under the old
+		// nickname are dropped (answered once r.mu is released).
+		dropped = c.detachLocked(false)
 	}
 	if !held {
 		p = &presence{name: name, token: randid.Hex(tokenBytes), clients: make(map[*Client]struct{})}
@@ -144,39 +148,63 @@ func (c *Client) Join(name, token string) (JoinResult, error) {
 	return JoinResult{Name: p.name, Token: p.token}, nil
 }
 
-// detachLocked removes c from its presence. If c was its last
-// connection, the nickname's departure is announced, or, with grace and a
+// detachLocked removes c from its presence and returns c's paced
+// messages, taken out of its person's backlog, for the caller to answer
+// once the lock is released. If c was the presence's last connection, the
+// nickname's departure is announced, or, with grace and a
 // Config.PresenceGrace, held back for that long. room.mu held.
-func (c *Client) detachLocked(grace bool) {
+func (c *Client) detachLocked(grace bool) []*Paced {
 	p := c.presence
 	c.presence, c.name = nil, ""
 	delete(p.clients, c)
+	dropped := c.person.drop(c, nil)
 	if len(p.clients) > 0 {
-		return
+		return dropped
 	}
 	r := c.room
 	if !grace || r.cfg.PresenceGrace <= 0 {
 		r.dropPresenceLocked(p)
-		return
+		return dropped
 	}
 	p.graceGen++
 	gen := p.graceGen
-	p.stopGrace = r.cfg.AfterFunc(r.cfg.PresenceGrace, func() { r.graceOver(p, gen) })
+	p.grace = r.cfg.AfterFunc(r.cfg.PresenceGrace, func() { r.graceOver(p, gen) })
+	return dropped
 }
 
 // Say stores text as a message from the client and broadcasts it to every
 // joined client, the sender included. It returns once the message is
-// durable and has been queued to everyone, or with a refusal (*Error).
-// Every call counts as a message received, and each refusal as a message
-// refused (Config.Metrics).
+// durable and has been queued to everyone, or with a refusal (*Error). A
+// message over the rate limits is paced (see Post): Say waits for its
+// turn, and a Leave, kick or Close meanwhile ends the wait with a
+// refusal, the message unsent. Every call counts as a message received,
+// and each refusal as a message refused (Config.Metrics).
 func (c *Client) Say(text string) (storage.Message, error) {
-	m := c.room.cfg.Metrics
-	m.MessageReceived()
-	msg, err := c.say(text)
-	if err != nil {
-		m.MessageRefused(ErrorCode(err))
+	msg, w, err := c.Post(text)
+	if w != nil {
+		return w.wait()
 	}
 	return msg, err
+}
+
+// Post is Say for a transport that must keep handling the connection
+// while a message waits its turn. A message that is stored at once, or
+// refused, is answered as Say answers it, before Post returns. One over
+// the rate limits that the person's backlog has room for is paced: Post
+// then returns at once with a zero Message, a nil error and the *Paced,
+// whose Then gives the answer once the message is stored or dropped.
+// The person's later messages, to this room or another, wait behind it.
+func (c *Client) Post(text string) (storage.Message, *Paced, error) {
+	m := c.room.cfg.Metrics
+	m.MessageReceived()
+	msg, w, err := c.post(text)
+	switch {
+	case err != nil:
+		m.MessageRefused(ErrorCode(err))
+	case w != nil:
+		m.MessagePaced()
+	}
+	return msg, w, err
 }
 
 // SayNonString answers a message whose text is not a string, for
@@ -190,53 +218,40 @@ func (c *Client) SayNonString() error {
 	return InvalidMessage()
 }
 
-// say is Say without the counting.
-func (c *Client) say(text string) (storage.Message, error) {
+// post is Post without the counting.
+func (c *Client) post(text string) (storage.Message, *Paced, error) {
 	r := c.room
 	text, err := validateText(text, r.cfg.MaxMessageLen)
 	if err != nil {
-		return storage.Message{}, err
+		return storage.Message{}, nil, err
 	}
+	// The decision is made under r.mu, so that a Leave or kick, which
+	// drops the client's paced messages under it, cannot miss one.
 	r.mu.Lock()
-	name, closed := c.name, r.closed
-	var nb *nickBucket
-	if c.presence != nil {
-		nb = c.presence.msgs
+	if r.closed {
+		err := r.closedError()
+		r.mu.Unlock()
+		return storage.Message{}, nil, err
 	}
-	if closed {
-		err = r.closedError()
+	pres := c.presence
+	if pres == nil {
+		r.mu.Unlock()
+		return storage.Message{}, nil, errorf(CodeNotJoined, "join with a nickname before sending messages")
 	}
+	w, ok := r.hub.lim.takeMessage(c, pres, text, r.cfg.Now())
 	r.mu.Unlock()
-	switch {
-	case closed:
-		return storage.Message{}, err
-	case name == "":
-		return storage.Message{}, errorf(CodeNotJoined, "join with a nickname before sending messages")
-	}
-	if !r.hub.lim.takeMessage(c.person, nb, r.cfg.Now()) {
-		c.person.refused(&c.person.refusedMsgs, name, "messages")
-		return storage.Message{}, errorf(CodeRateLimited, "you are sending too fast, slow down")
+	if !ok {
+		c.person.refused(&c.person.refusedMsgs, pres.name, "messages")
+		return storage.Message{}, nil, errorf(CodeRateLimited, "you are sending too fast, slow down")
 	}
 	c.person.refusedMsgs = 0
-
-	p := &pending{msg: storage.Message{Name: name, Text: text}, done: make(chan result, 1)}
-	select {
-	case r.queue <- p:
-	case <-r.stop:
-		return storage.Message{}, errClosed
+	if w != nil {
+		return storage.Message{}, w, nil
 	}
-	select {
-	case res := <-p.done:
-		return res.msg, res.err
-	case <-r.stopped:
-		// The writer answers every message it took before it exits.
-		select {
-		case res := <-p.done:
-			return res.msg, res.err
-		default:
-			return storage.Message{}, errClosed
-		}
-	}
+	// Writers stop taking messages once closed is set under r.mu (see
+	// Room.Close): write answers errClosed then.
+	msg, err := r.write(&pending{msg: storage.Message{Name: pres.name, Text: text}, done: make(chan result, 1)})
+	return msg, nil, err
 }
 
 // takeJoin takes a join token from the connection's bucket and its
@@ -261,9 +276,10 @@ func (c *Client) takeJoin() error {
 
 // Leave removes the connection from the room (the transport calls it when
 // the connection ends on purpose: the client left, or was made to). If it
-// was the last connection of its nickname, everyone is sent remove chatter
-// at once. Leave and Drop are idempotent, together: only the first call
-// counts.
+// was the last connection of its nickname, everyone is sent remove
+// chatter at once. Its paced messages still waiting are dropped, unsent,
+// and answered. Leave and Drop are idempotent, together: only the first
+// call counts.
 func (c *Client) Leave() { c.leave(false) }
 
 // Drop is Leave for a connection that was lost rather than ended (a
@@ -271,20 +287,24 @@ func (c *Client) Leave() { c.leave(false) }
 // connection of its nickname, the nickname stays present for
 // Config.PresenceGrace, and a connection that joins with it within that
 // time (a reconnecting page) takes it back without anyone seeing it leave
-// and return. Only when the grace runs out is remove chatter sent.
+// and return; only when the grace runs out is remove chatter sent. With
+// recovery on, a joined client also leaves a session to recover with
+// (Room.Resume). Its paced messages are dropped, as with Leave.
 func (c *Client) Drop() { c.leave(true) }
 
 func (c *Client) leave(grace bool) {
 	c.leaveOnce.Do(func() {
 		r := c.room
 		r.mu.Lock()
-		defer r.mu.Unlock()
 		delete(r.clients, c)
+		var dropped []*Paced
 		if c.presence != nil {
 			if grace {
 				r.keepSessionLocked(c, c.presence)
 			}
-			c.detachLocked(grace)
+			dropped = c.detachLocked(grace)
 		}
+		r.mu.Unlock()
+		settleAll(dropped, errLeftWhilePaced)
 	})
 }

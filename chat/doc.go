@@ -10,4 +10,9 @@
 // broadcasts them in ID order and only then answers each sender. So a
 // message acknowledged to its sender is durable, and every client sees
 // messages in the same order as the history.
+//
+// Rate limits: a message over its person's token buckets is paced, not
+// refused: it waits its turn in the person's bounded backlog and then goes
+// to the writer like any other (pace.go). Only past the backlog is it
+// refused.
 package chat

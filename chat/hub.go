@@ -24,6 +24,9 @@ type Hub struct {
 	store Store
 	lim   *limiter
 	warn  *throttle.Log // warnings about clients, per address
+	// pacers counts the people's pacing timers armed and release loops
+	// running (pace.go), which Close waits for.
+	pacers sync.WaitGroup
 
 	mu       sync.Mutex       // guards the fields below
 	rooms    map[string]*Room // by name
@@ -84,10 +87,11 @@ func NewHub(ctx context.Context, store Store, cfg Config) (*Hub, error) {
 	return h, nil
 }
 
-// Close closes every room (see Room.Close), saves what recovery needs
-// across a restart (each room's event log and the sessions of the clients
-// that lost their connection, see Room.Resume) in the store, and
-// summarises the warnings still held back. Idempotent.
+// Close closes every room (see Room.Close: paced messages are dropped),
+// waits for the release loops of paced messages to return, saves what
+// recovery needs across a restart (each room's event log and the sessions
+// of the clients that lost their connection, see Room.Resume) in the
+// store, and summarises the warnings still held back. Idempotent.
 func (h *Hub) Close() {
 	h.mu.Lock()
 	already := h.closed
@@ -97,6 +101,7 @@ func (h *Hub) Close() {
 	for _, r := range rooms {
 		r.Close()
 	}
+	h.pacers.Wait()
 	if !already && h.cfg.RecoveryWindow > 0 && h.store != nil {
 		h.saveRecovery(rooms)
 	}

@@ -112,7 +112,7 @@ func texts(ms []storage.Message) []string {
 }
 
 func TestRateLimitsArePerPersonNotPerRoom(t *testing.T) {
-	f := newFixture(t, Config{Rate: 0.001, Burst: 4, FloodLimit: 100})
+	f := newFixture(t, Config{Rate: 0.001, Burst: 4, FloodLimit: 100, PaceBacklog: NoPacing})
 	games := f.addRoom(t, "games", "")
 	conn := &recConn{}
 	person := f.hub.Connect(Peer{}, conn.Close)

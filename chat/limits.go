@@ -2,6 +2,7 @@ package chat
 
 import (
 	"container/list"
+	"math"
 	"sync"
 	"time"
 )
@@ -9,11 +10,14 @@ import (
 // The rate limits (docs/ARCHITECTURE.md, "Rate limits and floods"): a
 // message draws one token from the bucket of its connection, of its
 // nickname and of its client address; a join or rename draws from the join
-// buckets of its connection and of its address. A request is refused
-// unless every bucket has a token, and then it takes none. The buckets
-// are a person's, not a room's: a connection in three rooms, a nickname
-// held in two, an address with connections everywhere each have one
-// allowance for all of them (the hub's limiter).
+// buckets of its connection and of its address. A join is refused unless
+// every bucket has a token, and then it takes none. A message that finds
+// a bucket empty is paced instead (pace.go): it takes its tokens ahead,
+// leaving the buckets in debt, and waits until they would have refilled;
+// only past each bucket's debt bound is it refused. The buckets are a
+// person's, not a room's: a connection in three rooms, a nickname held in
+// two, an address with connections everywhere each have one allowance for
+// all of them (the hub's limiter).
 
 const (
 	// maxAddresses bounds the client addresses whose buckets are kept (a
@@ -31,19 +35,23 @@ const (
 	maxIdle = 24 * time.Hour
 )
 
-// limit is a token bucket's shape: rate tokens a second, burst at most.
+// limit is a token bucket's shape: rate tokens a second, burst at most,
+// and debt tokens at most taken ahead by paced messages (0: none, a
+// request without a token is refused).
 type limit struct {
 	rate  float64
 	burst float64
+	debt  float64
 }
 
 // full returns a bucket of the limit's shape, full at now.
 func (l limit) full(now time.Time) bucket { return bucket{tokens: l.burst, last: now} }
 
-// refillTime is how long an empty bucket takes to be full again, so how
-// long an unused bucket must be kept before forgetting it loses nothing.
+// refillTime is how long a bucket at its deepest debt takes to be full
+// again, so how long an unused bucket must be kept before forgetting it
+// loses nothing.
 func (l limit) refillTime() time.Duration {
-	secs := l.burst / l.rate
+	secs := (l.burst + l.debt) / l.rate
 	if secs >= maxIdle.Seconds() {
 		return maxIdle
 	}
@@ -52,7 +60,8 @@ func (l limit) refillTime() time.Duration {
 
 // scaled is the limit of factor connections together.
 func (l limit) scaled(factor int) limit {
-	return limit{rate: l.rate * float64(factor), burst: l.burst * float64(factor)}
+	f := float64(factor)
+	return limit{rate: l.rate * f, burst: l.burst * f, debt: l.debt * f}
 }
 
 // bucket is one token bucket; its limit is kept by its owner.
@@ -94,6 +103,35 @@ func takeAll(now time.Time, draws ...draw) bool {
 		}
 	}
 	return true
+}
+
+// reserveAll takes one token from each bucket, and reports how long the
+// request must wait for them: 0 when every bucket had a token. With pace
+// set, a bucket without a token lends one down to its limit's debt, and
+// the wait is until the most indebted bucket would be back at zero;
+// without, or past a debt, nothing is taken and ok is false.
+func reserveAll(now time.Time, pace bool, draws ...draw) (wait time.Duration, ok bool) {
+	var secs float64
+	for _, d := range draws {
+		if d.b == nil {
+			continue
+		}
+		d.b.refill(d.l, now)
+		if d.b.tokens >= 1 {
+			continue
+		}
+		if !pace || d.b.tokens-1 < -d.l.debt {
+			return 0, false
+		}
+		secs = max(secs, (1-d.b.tokens)/d.l.rate)
+	}
+	for _, d := range draws {
+		if d.b != nil {
+			d.b.tokens--
+		}
+	}
+	// Rounded up: a paced request is never sent before its tokens are.
+	return time.Duration(math.Ceil(secs * float64(time.Second))), true
 }
 
 // addrBuckets are the buckets one client address shares among its
@@ -187,13 +225,15 @@ func (m *recent[V]) expire(now time.Time) {
 }
 
 // limiter holds the buckets that span rooms: of connections (in their
-// Person), of nicknames and of client addresses. It has its own lock,
-// taken after a room's when both are held, never before.
+// Person), of nicknames and of client addresses, and every person's
+// paced messages. It has its own lock, taken after a room's when both are
+// held, never before.
 type limiter struct {
 	msg, join         limit // per connection (msg also per nickname)
 	addrMsg, addrJoin limit // per client address
+	backlog           int   // paced messages one person may have waiting; 0: no pacing
 
-	mu    sync.Mutex             // guards the fields below and every Person's buckets
+	mu    sync.Mutex             // guards the fields below and every Person's buckets and paced messages
 	addrs *recent[addrBuckets]   // per-address buckets, by Peer.Key
 	nicks map[string]*nickBucket // nicknames present in some room, by nick.Key
 	left  *recent[bucket]        // message buckets of nicknames present nowhere, by nick.Key
@@ -207,9 +247,10 @@ type nickBucket struct {
 }
 
 func newLimiter(cfg Config) *limiter {
-	msg := limit{rate: cfg.Rate, burst: float64(cfg.Burst)}
+	backlog := cfg.paceBacklog()
+	msg := limit{rate: cfg.Rate, burst: float64(cfg.Burst), debt: float64(backlog)}
 	join := limit{rate: cfg.JoinRate, burst: float64(cfg.JoinBurst)}
-	l := &limiter{msg: msg, join: join, addrMsg: msg.scaled(cfg.AddressFactor), addrJoin: join.scaled(cfg.AddressFactor)}
+	l := &limiter{msg: msg, join: join, addrMsg: msg.scaled(cfg.AddressFactor), addrJoin: join.scaled(cfg.AddressFactor), backlog: backlog}
 	l.addrs = newRecent[addrBuckets](maxAddresses, max(l.addrMsg.refillTime(), l.addrJoin.refillTime()))
 	l.left = newRecent[bucket](maxLeftNicknames, msg.refillTime())
 	l.nicks = make(map[string]*nickBucket)
@@ -251,18 +292,6 @@ func (l *limiter) releaseNick(key string, nb *nickBucket, now time.Time) {
 	if nb.b.refill(l.msg, now); nb.b.tokens < l.msg.burst {
 		l.left.put(key, nb.b, now)
 	}
-}
-
-// takeMessage draws a message token from the person's connection, the
-// nickname's bucket and the person's address, or from none of them.
-func (l *limiter) takeMessage(p *Person, nb *nickBucket, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var addr *bucket
-	if a := l.addrLocked(p.peer, now); a != nil {
-		addr = &a.msgs
-	}
-	return takeAll(now, draw{&p.msgs, l.msg}, draw{&nb.b, l.msg}, draw{addr, l.addrMsg})
 }
 
 // takeJoin draws a join token from the person's connection and address,

@@ -22,7 +22,8 @@ func (f *fixture) joinFrom(t testing.TB, peer Peer, name string) (*Client, *recC
 }
 
 // sayAll sends n messages and returns how many were accepted; every other
-// one must be refused with rate_limited.
+// one must be refused with rate_limited. The room must not pace (NoPacing):
+// these tests count what the buckets grant, which pacing draws on alike.
 func sayAll(t testing.TB, c *Client, n int) int {
 	t.Helper()
 	accepted := 0
@@ -41,7 +42,7 @@ func sayAll(t testing.TB, c *Client, n int) int {
 func remote(addr string) Peer { return Peer{Addr: addr, Key: addr} }
 
 func TestNicknameKeepsItsBucketAcrossConnections(t *testing.T) {
-	f := newFixture(t, Config{Rate: 1, Burst: 2})
+	f := newFixture(t, Config{Rate: 1, Burst: 2, PaceBacklog: NoPacing})
 	first := f.connect(&recConn{}, Peer{})
 	res, err := first.Join("alice", "")
 	if err != nil {
@@ -99,7 +100,7 @@ func TestAddressSharesOneAllowance(t *testing.T) {
 		{"exempt: per connection only", []Peer{{Addr: "127.0.0.1"}, {Addr: "127.0.0.1"}, {Addr: "127.0.0.1"}}, 6},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, Config{Rate: 1, Burst: 2, AddressFactor: 2})
+			f := newFixture(t, Config{Rate: 1, Burst: 2, AddressFactor: 2, PaceBacklog: NoPacing})
 			accepted := 0
 			for i, peer := range tc.peers {
 				c, _ := f.joinFrom(t, peer, fmt.Sprint("chatter", i))
@@ -201,7 +202,7 @@ func TestJoinsFromOneAddressShareOneAllowance(t *testing.T) {
 
 func TestFloodDisconnectsAreLoggedOncePerAddress(t *testing.T) {
 	logger, logs := logtest.New(t)
-	f := newFixture(t, Config{Rate: 1, Burst: 1, FloodLimit: 2, AddressFactor: 100, Logger: logger})
+	f := newFixture(t, Config{Rate: 1, Burst: 1, FloodLimit: 2, AddressFactor: 100, PaceBacklog: NoPacing, Logger: logger})
 	flood := func(peer Peer, name string) {
 		t.Helper()
 		c, conn := f.joinFrom(t, peer, name)
@@ -259,6 +260,7 @@ func TestRefillTime(t *testing.T) {
 	}{
 		{limit{rate: 5, burst: 10}, 2 * time.Second},
 		{limit{rate: 0.5, burst: 5}, 10 * time.Second},
+		{limit{rate: 5, burst: 10, debt: 50}, 12 * time.Second}, // from the deepest debt
 		{limit{rate: 1e-9, burst: 1e6}, maxIdle},
 	} {
 		if got := tc.l.refillTime(); got != tc.want {

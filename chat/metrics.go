@@ -12,8 +12,13 @@ type Metrics interface {
 	// it is checked.
 	MessageReceived()
 	// MessageRefused is called for each message refused, with the code
-	// its sender is given (see Client.Say).
+	// its sender is given (see Client.Say), a paced message dropped before
+	// its turn included.
 	MessageRefused(code Code)
+	// MessagePaced is called for each message over the rate limits that
+	// waits its turn rather than being refused (see Client.Post); it is
+	// later stored, or refused, like any other.
+	MessagePaced()
 	// Committed is called once per store transaction of the writer: the
 	// messages it carried, how long the store took, and its error (nil:
 	// the messages are stored).
@@ -29,5 +34,6 @@ type noMetrics struct{}
 
 func (noMetrics) MessageReceived()                    {}
 func (noMetrics) MessageRefused(Code)                 {}
+func (noMetrics) MessagePaced()                       {}
 func (noMetrics) Committed(int, time.Duration, error) {}
 func (noMetrics) Delivered(int)                       {}

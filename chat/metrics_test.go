@@ -11,13 +11,14 @@ import (
 
 // recMetrics records what a room tells its Metrics.
 type recMetrics struct {
-	mu                          sync.Mutex
-	received, stored, delivered int
-	refused                     map[Code]int
-	commits, failedCommits      int
+	mu                                 sync.Mutex
+	received, paced, stored, delivered int
+	refused                            map[Code]int
+	commits, failedCommits             int
 }
 
 func (m *recMetrics) MessageReceived() { m.mu.Lock(); m.received++; m.mu.Unlock() }
+func (m *recMetrics) MessagePaced()    { m.mu.Lock(); m.paced++; m.mu.Unlock() }
 func (m *recMetrics) MessageRefused(code Code) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -40,8 +41,8 @@ func (m *recMetrics) Delivered(n int) { m.mu.Lock(); m.delivered += n; m.mu.Unlo
 
 // snapshot is what a recMetrics holds, for comparison.
 type snapshot struct {
-	received, stored, delivered, commits, failedCommits int
-	refused                                             string // "code=n" in code order
+	received, paced, stored, delivered, commits, failedCommits int
+	refused                                                    string // "code=n" in code order
 }
 
 func (m *recMetrics) snapshot() snapshot {
@@ -53,7 +54,7 @@ func (m *recMetrics) snapshot() snapshot {
 			refused = append(refused, fmt.Sprintf("%s=%d", code, n))
 		}
 	}
-	return snapshot{m.received, m.stored, m.delivered, m.commits, m.failedCommits, strings.Join(refused, " ")}
+	return snapshot{m.received, m.paced, m.stored, m.delivered, m.commits, m.failedCommits, strings.Join(refused, " ")}
 }
 
 // TestMetricsCountMessages sends messages that are stored, refused for
@@ -61,7 +62,7 @@ func (m *recMetrics) snapshot() snapshot {
 // what the room's Metrics were told after each.
 func TestMetricsCountMessages(t *testing.T) {
 	m := &recMetrics{}
-	f := newFixture(t, Config{Metrics: m, Burst: 2, Rate: 1})
+	f := newFixture(t, Config{Metrics: m, Burst: 2, Rate: 1, PaceBacklog: NoPacing})
 	alice, _ := f.join(t, "alice")
 	_, bobConn := f.join(t, "bob")
 	stranger := f.connect(&recConn{}, Peer{})
@@ -117,5 +118,29 @@ func TestMetricsCountMessages(t *testing.T) {
 	wantCode(t, func() error { _, err := alice.Say("after close"); return err }(), CodeUnavailable)
 	if got := m.snapshot().refused; !strings.Contains(got, "unavailable=1") {
 		t.Errorf("refusals after close %q, want unavailable=1 among them", got)
+	}
+}
+
+// TestMetricsCountPacedMessages: a message over the rate limits is counted
+// as paced when it starts waiting, then as stored once its turn comes, or
+// as refused (unavailable) when it is dropped before.
+func TestMetricsCountPacedMessages(t *testing.T) {
+	m := &recMetrics{}
+	f := newFixture(t, Config{Metrics: m, Burst: 1, Rate: 1})
+	alice, _ := f.join(t, "alice")
+	var o outcomes
+	for _, text := range []string{"at once", "its turn", "dropped"} {
+		o.post(alice, text)
+	}
+	if got, want := m.snapshot(), (snapshot{received: 3, paced: 2, stored: 1, delivered: 1, commits: 1}); got != want {
+		t.Errorf("sent: metrics %+v, want %+v", got, want)
+	}
+	f.clock.Advance(time.Second)
+	if got, want := m.snapshot(), (snapshot{received: 3, paced: 2, stored: 2, delivered: 2, commits: 2}); got != want {
+		t.Errorf("after one turn: metrics %+v, want %+v", got, want)
+	}
+	alice.Leave()
+	if got, want := m.snapshot(), (snapshot{received: 3, paced: 2, stored: 2, delivered: 2, commits: 2, refused: "unavailable=1"}); got != want {
+		t.Errorf("after leaving: metrics %+v, want %+v", got, want)
 	}
 }

@@ -1,16 +1,21 @@
 package chat
 
 // Person is one transport connection as the hub sees it: where it comes
-// from and its own rate limits, shared by the rooms it is in (one Client
-// in each). The transport makes one with Hub.Connect and enters rooms
+// from, its own rate limits and its backlog of paced messages, shared by
+// the rooms it is in (one Client in each). The transport makes one with Hub.Connect and enters rooms
 // with Room.Connect.
 type Person struct {
 	hub      *Hub
 	peer     Peer
 	closeAll func()
 
-	// The connection's buckets, guarded by hub.lim.mu.
+	// The connection's buckets and its paced messages, guarded by
+	// hub.lim.mu (pace.go).
 	msgs, joins bucket
+	waiting     []*Paced // oldest first, due times in order
+	releasing   bool     // the release loop is running
+	timer       Timer    // armed for the release loop, which has not started yet
+	releaseFn   func()   // p.release, made once
 	// Refused requests in a row, of each kind, over all rooms; touched
 	// only from the connection's goroutine (the transport calls Say and
 	// Join of one connection one at a time), so not guarded.
@@ -23,8 +28,8 @@ func (p *Person) Peer() Peer { return p.peer }
 // refused counts a refused request of the kind what ("messages",
 // "joins"; rate-limited, or a join with an invalid nickname) in *inARow,
 // and ends the whole connection once that reaches the flood limit,
-// logging it (throttled per address) once. name is the nickname it was
-// sent under, or "".
+// logging it (throttled per address) once; its paced messages are dropped
+// then. name is the nickname it was sent under, or "".
 func (p *Person) refused(inARow *int, name, what string) {
 	h := p.hub
 	*inARow++
@@ -38,5 +43,6 @@ func (p *Person) refused(inARow *int, name, what string) {
 		h.warn.Print(p.peer.logKey(), "disconnected a flooding client",
 			"nick", name, "addr", p.peer.addr(), "requests", what, "refused_in_a_row", *inARow)
 	}
+	settleAll(p.drop(nil, nil), errLeftWhilePaced)
 	p.closeAll()
 }

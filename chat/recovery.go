@@ -291,7 +291,7 @@ func (r *Room) restoreLocked(rec storage.RoomRecovery) {
 		r.addPresenceLocked(p, now)
 		p.graceGen++
 		gen := p.graceGen
-		p.stopGrace = r.cfg.AfterFunc(r.cfg.PresenceGrace, func() { r.graceOver(p, gen) })
+		p.grace = r.cfg.AfterFunc(r.cfg.PresenceGrace, func() { r.graceOver(p, gen) })
 	}
 	// The queue expires in order.
 	slices.SortFunc(r.sessionQueue, func(a, b *session) int { return a.Expires.Compare(b.Expires) })

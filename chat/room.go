@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -54,6 +55,17 @@ const (
 	// phone to come back from a Wi-Fi blip or a page to reconnect, short
 	// enough that someone who is gone is soon shown gone.
 	DefaultPresenceGrace = 5 * time.Second
+	// DefaultPaceBacklog and DefaultPaceDelay bound pacing: a message over
+	// the rate limits waits its turn, up to 50 of them per connection and
+	// 10 s of them at Rate, whichever is fewer. A paste of a few dozen
+	// lines arrives whole, at Rate after the burst; a script firing
+	// hundreds at once fills the backlog at once and is then refused
+	// until FloodLimit refusals disconnect it.
+	DefaultPaceBacklog = 50
+	DefaultPaceDelay   = 10 * time.Second
+	// NoPacing as Config.PaceBacklog turns pacing off: every message over
+	// the rate limits is refused with rate_limited at once.
+	NoPacing = -1
 	// DefaultQueue bounds the messages waiting for the writer; senders
 	// block (each on its own connection) while it is full.
 	DefaultQueue = 4096
@@ -122,8 +134,6 @@ type Config struct {
 	// Rate and Burst, and JoinRate and JoinBurst.
 	AddressFactor int
 	FloodLimit    int // rate-limited messages, or rate-limited or invalid joins, in a row before disconnect
-	Queue         int // messages waiting for the writer
-	Batch         int // messages per transaction at most
 	// PresenceGrace is how long a nickname stays present after its last
 	// connection was lost (Client.Drop) rather than ended: a reconnecting
 	// page that joins with it within that time is not seen to leave and
@@ -138,15 +148,27 @@ type Config struct {
 	// RecoveryEvents is how many events a room's log keeps; zero means
 	// DefaultRecoveryEvents.
 	RecoveryEvents int
-	// AfterFunc runs f after d unless the returned stop is called first,
-	// as time.AfterFunc does; nil means time.AfterFunc. Tests drive it
-	// with their clock.
-	AfterFunc func(d time.Duration, f func()) (stop func() bool)
+	// PaceBacklog is how many messages over the rate limits one
+	// connection may have waiting their turn (paced: sent at the rate
+	// limit, in order) before more are refused with rate_limited; the
+	// per-address buckets lend AddressFactor times as many over all the
+	// address's connections. NoPacing (any negative value) turns pacing
+	// off.
+	PaceBacklog int
+	// PaceDelay bounds how long a paced message waits: with a slow Rate,
+	// fewer than PaceBacklog messages are paced, PaceDelay's worth.
+	PaceDelay time.Duration
+	Queue     int // messages waiting for the writer
+	Batch     int // messages per transaction at most
 	// Metrics, when set, is told of the messages received, refused,
 	// stored and delivered, and of each store transaction's duration.
 	Metrics Metrics
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// AfterFunc calls f in its own goroutine once d has passed on the
+	// clock of Now, unless the Timer is stopped first: it wakes paced
+	// messages and ends presence graces. nil means time.AfterFunc.
+	AfterFunc func(d time.Duration, f func()) Timer
 	// Logger receives internal errors and the warnings about clients (a
 	// flood disconnect, throttled per address); nil means slog.Default().
 	Logger *slog.Logger
@@ -180,15 +202,31 @@ func (c *Config) setDefaults() {
 	if c.Metrics == nil {
 		c.Metrics = noMetrics{}
 	}
+	if c.PaceBacklog == 0 {
+		c.PaceBacklog = DefaultPaceBacklog
+	}
+	if c.PaceDelay <= 0 {
+		c.PaceDelay = DefaultPaceDelay
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
 	if c.AfterFunc == nil {
-		c.AfterFunc = func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
+		c.AfterFunc = afterFunc
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+}
+
+// paceBacklog is how many paced messages one connection may have
+// waiting: PaceBacklog, at most PaceDelay's worth at Rate, 0 without
+// pacing. Defaults set.
+func (c *Config) paceBacklog() int {
+	if c.PaceBacklog < 0 {
+		return 0
+	}
+	return int(min(float64(c.PaceBacklog), math.Floor(c.PaceDelay.Seconds()*c.Rate)))
 }
 
 // Room is one chat room: its connections, the presence of nicknames, the
@@ -262,18 +300,18 @@ type presence struct {
 	clients map[*Client]struct{}
 	added   *Event      // "add chatter" name: built once, sent to every later joiner
 	msgs    *nickBucket // the nickname's message bucket, shared by its connections and rooms
-	// stopGrace stops the timer of the grace that keeps the nickname
+	// grace is the timer of the grace that keeps the nickname
 	// while it has no connection (nil: none runs); graceGen tells a timer
 	// that fires late whether it is still the current one. r.mu.
-	stopGrace func() bool
-	graceGen  uint64
+	grace    Timer
+	graceGen uint64
 }
 
 // endGrace stops the grace timer, if one runs. r.mu held.
 func (p *presence) endGrace() {
-	if p.stopGrace != nil {
-		p.stopGrace()
-		p.stopGrace = nil
+	if p.grace != nil {
+		p.grace.Stop()
+		p.grace = nil
 	}
 	p.graceGen++
 }
@@ -286,7 +324,7 @@ func (r *Room) graceOver(p *presence, gen uint64) {
 	if p.graceGen != gen || len(p.clients) > 0 || r.names[nick.Key(p.name)] != p || r.closed {
 		return
 	}
-	p.stopGrace = nil
+	p.grace = nil
 	r.dropPresenceLocked(p)
 }
 
@@ -306,6 +344,28 @@ type pending struct {
 type result struct {
 	msg storage.Message
 	err error
+}
+
+// write hands p to the writer and waits for its answer; a room closing
+// first answers errClosed.
+func (r *Room) write(p *pending) (storage.Message, error) {
+	select {
+	case r.queue <- p:
+	case <-r.stop:
+		return storage.Message{}, errClosed
+	}
+	select {
+	case res := <-p.done:
+		return res.msg, res.err
+	case <-r.stopped:
+		// The writer answers every message it took before it exits.
+		select {
+		case res := <-p.done:
+			return res.msg, res.err
+		default:
+			return storage.Message{}, errClosed
+		}
+	}
 }
 
 // storeTimeout bounds one store call of a room's own (loading, the
@@ -365,10 +425,11 @@ func (r *Room) Info() RoomInfo {
 	return RoomInfo{Name: r.name, Topic: r.topic, Messages: len(r.recent), Chatters: r.chattersLocked()}
 }
 
-// Close stops the room: new messages are refused, those already queued
-// are written and answered, the stored presence is brought up to date,
-// and the writer exits. Connections are not closed here: the transport
-// closes them (each then calls Leave). Idempotent.
+// Close stops the room: new messages are refused, paced ones still
+// waiting their turn are dropped and answered with errClosed, those
+// already queued are written and answered, the stored presence is
+// brought up to date, and the writer exits. Connections are not closed
+// here: the transport closes them (each then calls Leave). Idempotent.
 func (r *Room) Close() {
 	r.once.Do(func() {
 		r.mu.Lock()
@@ -381,10 +442,24 @@ func (r *Room) Close() {
 				r.forgetPresenceLocked(key, p)
 			}
 		}
+		dropped := r.dropPacedLocked(nil)
 		r.mu.Unlock()
+		settleAll(dropped, errClosed)
 		close(r.stop)
 	})
 	<-r.stopped
+}
+
+// dropPacedLocked takes the paced messages of the room's clients out of
+// their people's backlogs, and appends them to out. r.mu held.
+func (r *Room) dropPacedLocked(out []*Paced) []*Paced {
+	l := r.hub.lim
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for c := range r.clients {
+		out = c.person.dropLocked(c, out)
+	}
+	return out
 }
 
 // remove closes the room for good, once the store has deleted it: every
@@ -410,7 +485,10 @@ func (r *Room) remove(reason string) int {
 	}
 	clear(r.names)
 	r.order = nil
+	dropped := r.dropPacedLocked(nil)
+	refusal := r.closedError()
 	r.mu.Unlock()
+	settleAll(dropped, refusal)
 	for _, conn := range conns {
 		conn.Close()
 	}
@@ -508,14 +586,17 @@ func (r *Room) kick(name, reason string) (int, bool) {
 	p.endGrace()
 	kicked := newEvent(EventKicked, kickedArg{Reason: reason})
 	conns := make([]Conn, 0, len(p.clients))
+	var dropped []*Paced
 	for c := range p.clients {
 		c.name = ""
 		c.presence = nil
 		c.conn.Send(kicked)
 		conns = append(conns, c.conn)
+		dropped = c.person.drop(c, dropped)
 	}
 	r.dropPresenceLocked(p)
 	r.mu.Unlock()
+	settleAll(dropped, errLeftWhilePaced)
 	for _, conn := range conns {
 		conn.Close()
 	}
@@ -629,7 +710,7 @@ func (r *Room) writer() {
 			r.syncPresence()
 		case <-r.stop:
 			// Senders stopped enqueueing when closed was set under r.mu
-			// (see Client.Say); drain what is left.
+			// (see Client.post); drain what is left.
 			for {
 				batch = r.fill(batch[:0])
 				if len(batch) == 0 {

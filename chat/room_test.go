@@ -284,33 +284,19 @@ func describe(ev *Event) string {
 	}
 }
 
-// fakeClock is a settable clock for rate limits, bans and timers.
+// fakeClock is a settable clock for rate limits, bans and the timers of
+// paced messages (Config.AfterFunc), which fire only in Advance.
 type fakeClock struct {
 	mu     sync.Mutex
 	now    time.Time
-	timers []*fakeTimer
+	timers []*fakeTimer // armed, in the order they were
 }
 
 // fakeTimer is a timer of a fakeClock.
 type fakeTimer struct {
-	at      time.Time
-	f       func()
-	stopped bool
-}
-
-// AfterFunc runs f once the clock has been advanced by d.
-func (c *fakeClock) AfterFunc(d time.Duration, f func()) func() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{at: c.now.Add(d), f: f}
-	c.timers = append(c.timers, t)
-	return func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		was := !t.stopped
-		t.stopped = true
-		return was
-	}
+	c   *fakeClock
+	due time.Time
+	f   func()
 }
 
 func (c *fakeClock) Now() time.Time {
@@ -319,27 +305,61 @@ func (c *fakeClock) Now() time.Time {
 	return c.now
 }
 
-// Advance moves the clock on by d and runs the timers that are due, in
-// the order they were made.
+// AfterFunc is Config.AfterFunc on the fake clock.
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) Timer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{c: c, due: c.now.Add(d), f: f}
+	c.timers = append(c.timers, t)
+	return t
+}
+
+func (t *fakeTimer) Stop() bool {
+	t.c.mu.Lock()
+	defer t.c.mu.Unlock()
+	i := slices.Index(t.c.timers, t)
+	if i < 0 {
+		return false
+	}
+	t.c.timers = slices.Delete(t.c.timers, i, i+1)
+	return true
+}
+
+// armed returns how many timers are armed.
+func (c *fakeClock) armed() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.timers)
+}
+
+// Advance moves the clock on by d, firing the timers due meanwhile in the
+// order of their due times, each at its own time and in this goroutine
+// (so a release loop has handed its messages to the writer, and had them
+// stored, when Advance returns).
 func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
-	c.now = c.now.Add(d)
-	var due []func()
-	kept := c.timers[:0]
-	for _, t := range c.timers {
-		switch {
-		case t.stopped:
-		case !t.at.After(c.now):
-			t.stopped = true
-			due = append(due, t.f)
-		default:
-			kept = append(kept, t)
-		}
-	}
-	c.timers = kept
+	end := c.now.Add(d)
 	c.mu.Unlock()
-	for _, f := range due {
-		f()
+	for {
+		c.mu.Lock()
+		next := -1
+		for i, t := range c.timers {
+			if !t.due.After(end) && (next < 0 || t.due.Before(c.timers[next].due)) {
+				next = i
+			}
+		}
+		if next < 0 {
+			c.now = end
+			c.mu.Unlock()
+			return
+		}
+		t := c.timers[next]
+		c.timers = slices.Delete(c.timers, next, next+1)
+		if t.due.After(c.now) {
+			c.now = t.due
+		}
+		c.mu.Unlock()
+		t.f()
 	}
 }
 
@@ -630,8 +650,11 @@ func TestHistoryKeepsNewestInOrder(t *testing.T) {
 	equal(t, "replay", late.take(), []string{"messages|a: 3", "messages|a: 4", "messages|a: 5", "add chatter|a", "add chatter|late"})
 }
 
-func TestRateLimitRefusesThenDisconnectsFlooder(t *testing.T) {
-	f := newFixture(t, Config{Rate: 1, Burst: 2, FloodLimit: 3})
+// TestRateLimitWithoutPacingRefusesThenDisconnectsFlooder: with pacing
+// off, a message over the limits is refused at once, and FloodLimit
+// refusals in a row disconnect.
+func TestRateLimitWithoutPacingRefusesThenDisconnectsFlooder(t *testing.T) {
+	f := newFixture(t, Config{Rate: 1, Burst: 2, FloodLimit: 3, PaceBacklog: NoPacing})
 	c, conn := f.join(t, "flooder")
 	for i := 0; i < 2; i++ {
 		if _, err := c.Say("x"); err != nil {

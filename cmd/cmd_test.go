@@ -260,6 +260,8 @@ func TestCommandLineMistakes(t *testing.T) {
 		{"rate that is not a number", []string{"serve", "--rate", "NaN"}, exitError, "--rate must be more than 0"},
 		{"burst of zero", []string{"serve", "--burst", "0"}, exitError, "--burst must be between 1 and"},
 		{"flood limit of zero", []string{"serve", "--flood-limit", "0"}, exitError, "--flood-limit must be between 1 and"},
+		{"negative pace backlog", []string{"serve", "--pace-backlog", "-1"}, exitError, "--pace-backlog must be between 0 and 1000, got -1"},
+		{"pace backlog too large", []string{"serve", "--pace-backlog", "5000"}, exitError, "--pace-backlog must be between 0 and 1000, got 5000"},
 		{"address factor of zero", []string{"serve", "--ip-rate-factor", "0"}, exitError, "--ip-rate-factor must be between 1 and 100000, got 0"},
 		{"negative connection cap", []string{"serve", "--max-connections", "-1"}, exitError, "--max-connections must be between 0 and"},
 		{"negative per-address cap", []string{"serve", "--max-connections-per-ip", "-5"}, exitError, "--max-connections-per-ip must be between 0 and"},

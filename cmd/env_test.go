@@ -44,6 +44,7 @@ func TestEveryServeFlagTakesItsEnvironmentVariable(t *testing.T) {
 		{"flood-limit", "CHATSERVER_FLOOD_LIMIT", "4", func(o *serveOptions) any { return o.room.FloodLimit }, 4},
 		{"presence-grace", "CHATSERVER_PRESENCE_GRACE", "7s", func(o *serveOptions) any { return o.room.PresenceGrace }, 7 * time.Second},
 		{"recovery-window", "CHATSERVER_RECOVERY_WINDOW", "3m", func(o *serveOptions) any { return o.room.RecoveryWindow }, 3 * time.Minute},
+		{"pace-backlog", "CHATSERVER_PACE_BACKLOG", "20", func(o *serveOptions) any { return o.room.PaceBacklog }, 20},
 		{"ip-rate-factor", "CHATSERVER_IP_RATE_FACTOR", "10", func(o *serveOptions) any { return o.room.AddressFactor }, 10},
 		{"send-queue", "CHATSERVER_SEND_QUEUE", "9000", func(o *serveOptions) any { return o.web.SocketIO.Engine.SendQueue }, 9000},
 		{"max-payload", "CHATSERVER_MAX_PAYLOAD", "65536", func(o *serveOptions) any { return o.web.SocketIO.Engine.MaxPayload }, 65536},

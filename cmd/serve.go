@@ -122,6 +122,10 @@ const (
 	// bucket limits nothing.
 	maxRate  = 100_000
 	maxBurst = 1_000_000
+	// maxPaceBacklog bounds --pace-backlog: every waiting message holds
+	// its text (up to 4 bytes per --max-message character), so a backlog
+	// is a few dozen messages, not a queue.
+	maxPaceBacklog = 1000
 	// maxIPRateFactor bounds --ip-rate-factor: beyond it the per-address
 	// limits limit nothing a --max-connections-per-ip could open.
 	maxIPRateFactor = 100_000
@@ -192,6 +196,9 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&room.Burst, "burst", chat.DefaultBurst, "messages one connection, or one nickname, may send at once before --rate applies")
 	fs.IntVar(&room.AddressFactor, "ip-rate-factor", chat.DefaultAddressFactor,
 		"the connections of one client address (loopback exempt) share the message and join allowance of this many connections")
+	fs.IntVar(&room.PaceBacklog, "pace-backlog", chat.DefaultPaceBacklog,
+		"messages over the rate limits one connection may have waiting their turn (sent at --rate, in order; at most 10 s of them) "+
+			"before more are refused (rate_limited); 0 refuses every message over the limits at once")
 	fs.IntVar(&room.FloodLimit, "flood-limit", chat.DefaultFloodLimit,
 		"refused (rate_limited) messages, or joins, in a row after which the connection is closed")
 	fs.DurationVar(&room.PresenceGrace, "presence-grace", chat.DefaultPresenceGrace,
@@ -343,6 +350,7 @@ func (o *serveOptions) validateLimits() error {
 		intRange("flood-limit", room.FloodLimit, 1, maxBurst),
 		durationRange("presence-grace", room.PresenceGrace, 0, maxPresenceGrace),
 		durationRange("recovery-window", room.RecoveryWindow, 0, maxRecoveryWindow),
+		intRange("pace-backlog", room.PaceBacklog, 0, maxPaceBacklog),
 		intRange("ip-rate-factor", room.AddressFactor, 1, maxIPRateFactor),
 		intRange("max-payload", eng.MaxPayload, 1, maxPayloadLimit),
 		intRange("max-connections", eng.MaxSessions, 0, math.MaxInt32),
@@ -366,6 +374,9 @@ func (o *serveOptions) validateLimits() error {
 	}
 	if !(room.Rate > 0 && room.Rate <= maxRate) { // also refuses NaN
 		return fmt.Errorf("--rate must be more than 0 and at most %d messages a second, got %v", maxRate, room.Rate)
+	}
+	if room.PaceBacklog == 0 {
+		room.PaceBacklog = chat.NoPacing
 	}
 	if need := room.MaxMessageLen*payloadPerChar + payloadOverhead; eng.MaxPayload < need {
 		return fmt.Errorf("--max-payload must be at least %d bytes to carry a message of --max-message %d characters, got %d",
@@ -427,15 +438,16 @@ FILE.sock is the admin socket (mode 0600) that "chatserver history", "kick",
 Every limit has a default fit for a few hundred people on a small machine, and
 holds for a person across the rooms: message length, a rate limit per connection and per nickname (a token
 bucket: --rate messages a second, bursts of --burst) and per client address
-(--ip-rate-factor times that, shared by its connections), limits on joins and
-renames, --flood-limit refusals in a row close the connection, the send queue
-of a client that stops reading, transport payload, heartbeat, connections
-overall and per client address (loopback is exempt from the per-address limits;
-put a reverse proxy's address in --trusted-proxies to count by X-Forwarded-For;
-IPv6 clients count by --ipv6-prefix network), and connections that have not
-joined yet (--max-pending, --max-pending-per-ip: a new one pushes out the
-oldest instead of being refused, unless all are still being opened;
---pending-timeout closes them).
+(--ip-rate-factor times that, shared by its connections) where a message over
+the limit waits its turn (up to --pace-backlog of them) before any is refused,
+limits on joins and renames, --flood-limit refusals in a row close the
+connection, the send queue of a client that stops reading, transport payload,
+heartbeat, connections overall and per client address (loopback is exempt from
+the per-address limits; put a reverse proxy's address in --trusted-proxies to
+count by X-Forwarded-For; IPv6 clients count by --ipv6-prefix network), and
+connections that have not joined yet (--max-pending, --max-pending-per-ip: a
+new one pushes out the oldest instead of being refused, unless all are still
+being opened; --pending-timeout closes them).
 
 Only requests for an IP address, localhost, this machine's names, the host of
 --public-url or one of --allowed-hosts are served (others get HTTP 421), so a

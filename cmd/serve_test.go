@@ -70,9 +70,26 @@ func TestServeDefaultsAreValid(t *testing.T) {
 	o := parseServe(t)
 	e := o.web.SocketIO.Engine
 	if o.room.MaxMessageLen != chat.DefaultMaxMessageLen || o.room.Rate != chat.DefaultRate || o.room.Burst != chat.DefaultBurst ||
-		o.room.AddressFactor != chat.DefaultAddressFactor ||
+		o.room.AddressFactor != chat.DefaultAddressFactor || o.room.PaceBacklog != chat.DefaultPaceBacklog ||
 		e.MaxSessionsPerIP != defaultMaxConnectionsPerIP || e.MaxSessions != defaultMaxConnections || len(o.web.TrustedProxies) != 0 {
 		t.Errorf("defaults %+v", o)
+	}
+}
+
+// TestPaceBacklogZeroTurnsPacingOff: --pace-backlog 0 is the room's
+// NoPacing (0 in chat.Config would mean its default).
+func TestPaceBacklogZeroTurnsPacingOff(t *testing.T) {
+	for _, tc := range []struct {
+		arg  string
+		want int
+	}{
+		{"0", chat.NoPacing},
+		{"1", 1},
+		{"200", 200},
+	} {
+		if got := parseServe(t, "--pace-backlog", tc.arg).room.PaceBacklog; got != tc.want {
+			t.Errorf("--pace-backlog %s: room PaceBacklog %d, want %d", tc.arg, got, tc.want)
+		}
 	}
 }
 

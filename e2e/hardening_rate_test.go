@@ -62,7 +62,9 @@ func fire(t *testing.T, c *siotest.Client, n int, what string) int {
 // is refused, then opens a new connection and takes its nickname back with
 // the resume token (every other time after the nickname has left the room
 // entirely), gets no more through, over all its connections, than one
-// bucket allows: --burst and --rate for the time it took.
+// bucket allows: --burst and --rate for the time it took. Pacing is off
+// (--pace-backlog 0), so that the first refusal tells where the bucket
+// ran out.
 func TestReconnectingDoesNotRefillTheRateLimit(t *testing.T) {
 	t.Parallel()
 	const (
@@ -70,7 +72,8 @@ func TestReconnectingDoesNotRefillTheRateLimit(t *testing.T) {
 		rate   = 0.5
 		cycles = 10
 	)
-	srv := startServer(t, filepath.Join(t.TempDir(), "chat.db"), "--burst", strconv.Itoa(burst), "--rate", fmt.Sprint(rate))
+	srv := startServer(t, filepath.Join(t.TempDir(), "chat.db"), "--burst", strconv.Itoa(burst), "--rate", fmt.Sprint(rate),
+		"--pace-backlog", "0")
 	watcher := joinWS(t, srv.url, "watcher")
 	c := connectWS(t, srv.url, wire)
 	token, _ := call(t, c, "join", "cycler")["token"].(string)
@@ -108,18 +111,22 @@ func TestReconnectingDoesNotRefillTheRateLimit(t *testing.T) {
 // TestConnectionsFromOneAddressShareItsAllowance: behind a trusted proxy,
 // a dozen connections from one client address, each firing its burst at
 // once, get through no more than the address's allowance (--ip-rate-factor
-// 4 times a connection's) in all; another address and loopback are not
-// affected.
+// 4 times a connection's) in all: its burst at once, its backlog (4 times
+// --pace-backlog) paced at its rate, the rest refused, though no
+// connection went over its own limits. Another address and loopback are
+// not affected.
 func TestConnectionsFromOneAddressShareItsAllowance(t *testing.T) {
 	t.Parallel()
 	const (
-		burst  = 5
-		rate   = 1.0
-		factor = 4
-		conns  = 12
+		burst   = 5
+		rate    = 1.0
+		factor  = 4
+		backlog = 2
+		conns   = 12
 	)
 	srv := startServer(t, filepath.Join(t.TempDir(), "chat.db"),
-		"--burst", strconv.Itoa(burst), "--rate", fmt.Sprint(rate), "--trusted-proxies", "127.0.0.1")
+		"--burst", strconv.Itoa(burst), "--rate", fmt.Sprint(rate), "--pace-backlog", strconv.Itoa(backlog),
+		"--trusted-proxies", "127.0.0.1")
 	attacker := forwardedFor("203.0.113.7")
 	var clients []*siotest.Client
 	for i := range conns {
@@ -147,8 +154,11 @@ func TestConnectionsFromOneAddressShareItsAllowance(t *testing.T) {
 	if most := allowance(factor*burst, factor*rate, elapsed); accepted > most {
 		t.Errorf("%d connections from one address got %d messages through in %s; the address allows %d", conns, accepted, elapsed, most)
 	}
-	if accepted < factor*burst {
-		t.Errorf("%d messages accepted, fewer than the address's burst of %d", accepted, factor*burst)
+	if least := factor * (burst + backlog); accepted < least {
+		t.Errorf("%d messages accepted, fewer than the address's burst and backlog, %d", accepted, least)
+	}
+	if accepted == conns*burst {
+		t.Errorf("all %d messages accepted: the address's backlog let everything wait", accepted)
 	}
 
 	other := connectWS(t, srv.url, siotest.Options{Header: forwardedFor("203.0.113.8")})

@@ -44,6 +44,7 @@ const (
 	nameChatters       = "chatserver_chatters"
 	nameReceived       = "chatserver_messages_received_total"
 	nameRefused        = "chatserver_messages_refused_total"
+	namePaced          = "chatserver_messages_paced_total"
 	nameStored         = "chatserver_messages_stored_total"
 	nameDelivered      = "chatserver_messages_delivered_total"
 	nameSlowClients    = "chatserver_slow_clients_dropped_total"
@@ -68,6 +69,8 @@ var help = map[string]string{
 	nameChatters:    "Nicknames present in the room.",
 	nameReceived:    "Chat messages received from clients, before any check.",
 	nameRefused:     "Chat messages refused, by the error code their sender was given.",
+	namePaced: "Chat messages over the rate limits that waited their turn instead of being refused " +
+		"(then stored, or refused when dropped before it).",
 	nameStored:      "Chat messages stored durably.",
 	nameDelivered:   "Deliveries of stored chat messages: each message counts once per joined connection it was queued to.",
 	nameSlowClients: "Connections closed for not keeping up with what they are sent: a full send queue or a write that timed out.",
@@ -118,10 +121,10 @@ type RoomCount struct {
 type Registry struct {
 	set *vm.Set
 
-	received, stored, delivered *vm.Counter
-	refused                     map[chat.Code]*vm.Counter // fixed after New
-	opened, slow, overflows     *vm.Counter
-	commit                      *vm.PrometheusHistogram
+	received, paced, stored, delivered *vm.Counter
+	refused                            map[chat.Code]*vm.Counter // fixed after New
+	opened, slow, overflows            *vm.Counter
+	commit                             *vm.PrometheusHistogram
 
 	closedMu sync.Mutex
 	closed   map[string]*vm.Counter // by Engine.IO close reason
@@ -142,6 +145,7 @@ func New() *Registry {
 	r := &Registry{
 		set:       s,
 		received:  s.NewCounter(nameReceived),
+		paced:     s.NewCounter(namePaced),
 		stored:    s.NewCounter(nameStored),
 		delivered: s.NewCounter(nameDelivered),
 		refused:   make(map[chat.Code]*vm.Counter, len(refusalCodes)),
@@ -170,6 +174,9 @@ func (r *Registry) Observe(src Sources) {
 
 // MessageReceived counts a message received (chat.Metrics).
 func (r *Registry) MessageReceived() { r.received.Inc() }
+
+// MessagePaced counts a message that waits its turn (chat.Metrics).
+func (r *Registry) MessagePaced() { r.paced.Inc() }
 
 // MessageRefused counts a message refused with code (chat.Metrics).
 func (r *Registry) MessageRefused(code chat.Code) {

@@ -54,6 +54,7 @@ func TestRegistryCountsWhatItIsTold(t *testing.T) {
 	for range 3 {
 		r.MessageReceived()
 	}
+	r.MessagePaced()
 	r.MessageRefused(chat.CodeRateLimited)
 	r.MessageRefused(chat.CodeNameTaken) // not a message refusal: still counted
 	r.Committed(2, 3*time.Millisecond, nil)
@@ -73,6 +74,7 @@ func TestRegistryCountsWhatItIsTold(t *testing.T) {
 		want   float64
 	}{
 		{"chatserver_messages_received_total", nil, 3},
+		{"chatserver_messages_paced_total", nil, 1},
 		{"chatserver_messages_refused_total", []string{"reason", "rate_limited"}, 1},
 		{"chatserver_messages_refused_total", []string{"reason", "name_taken"}, 1},
 		{"chatserver_messages_refused_total", []string{"reason", "store_failed"}, 0},

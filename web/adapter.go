@@ -334,13 +334,10 @@ func attach(room *chat.Room, sock *socketio.Socket, p *person, peer chat.Peer, l
 		}
 	})
 
-	sock.On(chat.EventMessages, func(args socketio.Args, ack socketio.AckFunc) {
-		text, ok := args.String(0)
-		if !ok {
-			refuse(ack, c.SayNonString())
-			return
-		}
-		msg, err := c.Say(text)
+	// answer answers a message once it is stored or refused; from the
+	// connection's goroutine, or for a paced message from the goroutine
+	// that settles it (both are safe for refuse and ack).
+	answer := func(ack socketio.AckFunc, msg storage.Message, err error) {
 		if err != nil {
 			refuse(ack, err)
 			return
@@ -348,6 +345,22 @@ func attach(room *chat.Room, sock *socketio.Socket, p *person, peer chat.Peer, l
 		if ack != nil {
 			_ = ack(okReply{OK: true, ID: msg.ID})
 		}
+	}
+	sock.On(chat.EventMessages, func(args socketio.Args, ack socketio.AckFunc) {
+		text, ok := args.String(0)
+		if !ok {
+			refuse(ack, c.SayNonString())
+			return
+		}
+		// A paced message is answered later: the handler returns at once,
+		// so that the connection's next packets (more messages, a join, a
+		// disconnect) are handled meanwhile.
+		msg, paced, err := c.Post(text)
+		if paced != nil {
+			paced.Then(func(msg storage.Message, err error) { answer(ack, msg, err) })
+			return
+		}
+		answer(ack, msg, err)
 	})
 	return nil
 }

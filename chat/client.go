@@ -44,6 +44,15 @@ type JoinResult struct {
 // transport tells the client (and only it); "" with recovery off.
 func (c *Client) PID() string { return c.pid }
 
+// ForgoRecovery drops the client's recovery session id, for transports
+// whose clients cannot recover (Socket.IO v2): it leaves no session when
+// its connection is lost.
+func (c *Client) ForgoRecovery() {
+	c.room.mu.Lock()
+	defer c.room.mu.Unlock()
+	c.pid = ""
+}
+
 // Name returns the client's nickname, or "" before it joined.
 func (c *Client) Name() string {
 	c.room.mu.Lock()

@@ -62,14 +62,14 @@ func NewHub(ctx context.Context, store Store, cfg Config) (*Hub, error) {
 		rooms: make(map[string]*Room, len(stored)),
 	}
 	if !slices.ContainsFunc(stored, func(r storage.Room) bool { return r.Name == storage.DefaultRoom }) {
-		h.Close()
+		h.abort()
 		return nil, fmt.Errorf("list rooms: the store has no default room %q", storage.DefaultRoom)
 	}
 	// What the last clean shutdown saved for recovery is taken back (and
 	// out of the store) in any case: after this run it would be stale.
 	saved, _, err := store.TakeRecovery(ctx)
 	if err != nil {
-		h.Close()
+		h.abort()
 		return nil, fmt.Errorf("read the recovery state: %w", err)
 	}
 	recs := make(map[string]*storage.RoomRecovery, len(saved.Rooms))
@@ -79,7 +79,7 @@ func NewHub(ctx context.Context, store Store, cfg Config) (*Hub, error) {
 	for _, sr := range stored {
 		r, err := newRoom(ctx, h, sr, recs[sr.Name])
 		if err != nil {
-			h.Close()
+			h.abort()
 			return nil, fmt.Errorf("open room %s: %w", sr.Name, err)
 		}
 		h.rooms[sr.Name] = r
@@ -105,6 +105,21 @@ func (h *Hub) Close() {
 	if !already && h.cfg.RecoveryWindow > 0 && h.store != nil {
 		h.saveRecovery(rooms)
 	}
+	h.warn.Close()
+}
+
+// abort closes what NewHub opened before it failed, saving nothing: a
+// state saved now would stand in for the one the next start should take
+// back.
+func (h *Hub) abort() {
+	h.mu.Lock()
+	h.closed = true
+	rooms := h.sortedLocked()
+	h.mu.Unlock()
+	for _, r := range rooms {
+		r.Close()
+	}
+	h.pacers.Wait()
 	h.warn.Close()
 }
 
@@ -237,7 +252,12 @@ func (h *Hub) addRoom(ctx context.Context, name, topic string) (*Room, error) {
 		}
 		return nil, errorf(CodeStoreFailed, "the room could not be saved: %v", err)
 	}
-	r, err := newRoom(ctx, h, sr, nil)
+	// Stored: the room must open now even if the caller gives up (an
+	// admin client that hangs up), or it would be neither served nor
+	// addable nor removable until a restart.
+	openCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	defer cancel()
+	r, err := newRoom(openCtx, h, sr, nil)
 	if err != nil {
 		// The room is stored; it opens at the next start. Say so.
 		return nil, errorf(CodeStoreFailed, "the room was saved but could not be opened: %v", err)

@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -121,6 +122,43 @@ func (r *Room) keepSessionLocked(c *Client, p *presence) {
 	}}
 	r.sessions[s.PID] = s
 	r.sessionQueue = append(r.sessionQueue, s)
+	if len(r.sessionQueue) > 2*len(r.sessions)+64 {
+		// Sessions resumed or ended early stay in the queue until their
+		// window passes: drop them now and then, so that a client
+		// dropping and recovering over and over cannot grow it.
+		r.sessionQueue = slices.DeleteFunc(r.sessionQueue, func(s *session) bool { return s.gone })
+	}
+}
+
+// forgetSessionLocked ends s: it can no longer be resumed. r.mu held.
+func (r *Room) forgetSessionLocked(s *session) {
+	if r.sessions[s.PID] == s {
+		delete(r.sessions, s.PID)
+	}
+	s.gone = true
+}
+
+// forgetSessionsOfLocked ends the sessions of the nickname key: it was
+// kicked. r.mu held.
+func (r *Room) forgetSessionsOfLocked(key string) {
+	for _, s := range r.sessions {
+		if nick.Key(s.Name) == key {
+			r.forgetSessionLocked(s)
+		}
+	}
+}
+
+// banned reports whether name is banned now; a ban that cannot be read
+// counts as one, since recovery is a convenience.
+func (r *Room) banned(name string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	_, banned, err := r.store.BanExpiry(ctx, name, r.cfg.Now())
+	if err != nil {
+		r.cfg.Logger.Error("reading bans failed; the client reconnects as a new one", "nick", name, "err", err)
+		return true
+	}
+	return banned
 }
 
 // expireSessionsLocked forgets the sessions whose window has passed; they
@@ -160,18 +198,34 @@ type Recovered struct {
 
 // Resume gives a client that lost its connection its seat back, if it
 // may: pid is the private id of its session and off the offset of the last
-// event it saw ("" when it saw none since it joined). On success the
+// event it saw (every joined client has one). On success the
 // client holds its nickname again, without anyone seeing it leave or
 // return unless its grace had ended, and conn has been sent every event of
 // the log after off, in order, and nothing else; it may send at once. A
-// pid that names no live session, an offset that is not this log's, lies
-// ahead of it or behind what it still holds, or a nickname taken by
-// another since, gives ok false and changes nothing but forgetting the
-// session: the transport then connects the client as a new one.
+// pid that names no live session, a missing offset or one that is not
+// this log's, lies ahead of it or behind what it still holds, a nickname
+// banned or taken by another since, gives ok false and changes nothing but
+// forgetting the session: the transport then connects the client as a new
+// one. A kick ends the kicked nickname's sessions in the room.
 func (r *Room) Resume(conn Conn, person *Person, pid, off string) (c *Client, rec Recovered, ok bool) {
 	if !r.recovering() || pid == "" {
 		return nil, Recovered{}, false
 	}
+	// A banned nickname does not come back this way either. The ban is
+	// read without the room's lock, then the session taken under it.
+	r.mu.Lock()
+	peek := r.sessions[pid]
+	r.mu.Unlock()
+	if peek == nil {
+		return nil, Recovered{}, false
+	}
+	if r.banned(peek.Name) {
+		r.mu.Lock()
+		r.forgetSessionLocked(peek)
+		r.mu.Unlock()
+		return nil, Recovered{}, false
+	}
+
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -180,20 +234,18 @@ func (r *Room) Resume(conn Conn, person *Person, pid, off string) (c *Client, re
 	now := r.cfg.Now()
 	r.expireSessionsLocked(now)
 	s := r.sessions[pid]
-	if s == nil || !now.Before(s.Expires) {
-		return nil, Recovered{}, false
+	if s != peek || !now.Before(s.Expires) {
+		return nil, Recovered{}, false // gone meanwhile (a kick, say)
 	}
 	// One try: a session is its client's once, right or wrong.
-	delete(r.sessions, pid)
-	s.gone = true
+	r.forgetSessionLocked(s)
 
-	from := s.From
-	if off != "" {
-		epoch, seq, valid := parseOffset(off)
-		if !valid || epoch != r.epoch || seq < s.From || seq > r.seq {
-			return nil, Recovered{}, false
-		}
-		from = seq
+	// A joined client always holds an offset: its join's replay ends with
+	// one. Without, the replay never reached it, and it has neither the
+	// history nor the chatters: it must join anew.
+	epoch, from, valid := parseOffset(off)
+	if !valid || epoch != r.epoch || from < s.From || from > r.seq {
+		return nil, Recovered{}, false
 	}
 	// The log must still hold every event after from.
 	if from < r.seq && (len(r.log) == 0 || r.log[0].seq > from+1) {
@@ -210,10 +262,12 @@ func (r *Room) Resume(conn Conn, person *Person, pid, off string) (c *Client, re
 		r.addPresenceLocked(p, now)
 		r.broadcastLocked(p.added, p)
 		r.markDirty()
+	case p.token != s.Token:
+		// Someone else holds the nickname now, even if only through its
+		// own grace.
+		return nil, Recovered{}, false
 	case len(p.clients) == 0:
 		p.endGrace() // taken back within its grace: nobody saw it go
-	case p.token != s.Token:
-		return nil, Recovered{}, false // someone else holds the nickname now
 	}
 	// The client keeps its private id, as with the reference server.
 	c = &Client{room: r, person: person, conn: conn, pid: pid, from: from}
@@ -233,7 +287,7 @@ func (r *Room) Resume(conn Conn, person *Person, pid, off string) (c *Client, re
 // recoveryStateLocked is what the room saves at a clean shutdown. r.mu
 // held.
 func (r *Room) recoveryStateLocked() (storage.RoomRecovery, error) {
-	rec := storage.RoomRecovery{Room: r.name, Epoch: r.epoch, Seq: r.seq}
+	rec := storage.RoomRecovery{Room: r.name, Created: r.created, Epoch: r.epoch, Seq: r.seq}
 	for _, e := range r.log {
 		le := storage.LoggedEvent{Seq: e.seq, Name: e.ev.Name, Args: make([]json.RawMessage, len(e.ev.Args))}
 		for i, a := range e.ev.Args {

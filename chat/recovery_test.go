@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"chatserver/storage"
 )
 
 // recoveryConfig turns recovery on, with a small log.
@@ -184,5 +186,92 @@ func TestWithoutRecoveryNothingCarriesAnOffset(t *testing.T) {
 	}
 	if ann.PID() != "" || annConn.lastOffset() != "" {
 		t.Fatalf("pid %q, offset %q", ann.PID(), annConn.lastOffset())
+	}
+}
+
+func TestAKickOrABanEndsRecovery(t *testing.T) {
+	for _, ban := range []time.Duration{0, time.Hour} {
+		t.Run(fmt.Sprintf("ban %s", ban), func(t *testing.T) {
+			f := newFixture(t, recoveryConfig())
+			ann, annConn := f.join(t, "ann")
+			pid, off := ann.PID(), annConn.lastOffset()
+			ann.Drop()
+			if _, err := f.kick("ann", "go away", ban); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, _, ok := f.resume(f.room, pid, off); ok {
+				t.Fatal("a kicked nickname recovered")
+			}
+		})
+	}
+	t.Run("a ban alone, after the grace", func(t *testing.T) {
+		f := newFixture(t, recoveryConfig())
+		ann, annConn := f.join(t, "ann")
+		pid, off := ann.PID(), annConn.lastOffset()
+		ann.Drop()
+		f.clock.Advance(10 * time.Second)
+		if err := f.store.Ban(context.Background(), "ann", f.clock.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, _, ok := f.resume(f.room, pid, off); ok {
+			t.Fatal("a banned nickname recovered")
+		}
+	})
+}
+
+func TestRecoveryNeedsTheJoinsOffset(t *testing.T) {
+	f := newFixture(t, recoveryConfig())
+	ann, _ := f.join(t, "ann")
+	pid := ann.PID()
+	ann.Drop()
+	if _, _, _, ok := f.resume(f.room, pid, ""); ok {
+		t.Fatal("recovered without an offset: the join's replay may never have arrived")
+	}
+}
+
+func TestRecoveryDoesNotTakeAnotherPersonsPresence(t *testing.T) {
+	f := newFixture(t, recoveryConfig())
+	ann, annConn := f.join(t, "ann")
+	pid, off := ann.PID(), annConn.lastOffset()
+	ann.Drop()
+	f.clock.Advance(10 * time.Second) // ann's grace ends
+	mallory := f.connect(&recConn{}, Peer{})
+	if _, err := mallory.Join("ann", ""); err != nil {
+		t.Fatal(err)
+	}
+	mallory.Drop() // held through mallory's grace, with mallory's token
+	if _, _, _, ok := f.resume(f.room, pid, off); ok {
+		t.Fatal("ann's session took mallory's presence")
+	}
+}
+
+func TestASavedStateOfARoomMadeAgainIsNotTakenBack(t *testing.T) {
+	cfg := recoveryConfig()
+	f := newFixture(t, cfg)
+	games := f.addRoom(t, "games", "")
+	ann, annConn := f.joinIn(t, games, "ann")
+	pid, off := ann.PID(), annConn.lastOffset()
+	ann.Drop()
+	f.hub.Close()
+	// Offline, the room is removed and added again: another room.
+	if err := f.store.RemoveRoom(context.Background(), "games"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.AddRoom(context.Background(), storage.Room{Name: "games", Created: f.clock.Now().Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Now, cfg.AfterFunc = f.clock.Now, f.clock.AfterFunc
+	hub, err := NewHub(context.Background(), f.store, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(hub.Close)
+	again := hub.Room("games")
+	if got := again.Chatters(); len(got) != 0 {
+		t.Fatalf("the new room holds %q from the old one", got)
+	}
+	conn := &recConn{}
+	if _, _, ok := again.Resume(conn, hub.Connect(Peer{}, conn.Close), pid, off); ok {
+		t.Fatal("a session of the old room recovered in the new one")
 	}
 }

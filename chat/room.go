@@ -233,11 +233,12 @@ func (c *Config) paceBacklog() int {
 // recent history and the writer goroutine that commits its messages. The
 // Hub makes, finds and closes rooms.
 type Room struct {
-	hub   *Hub
-	name  string
-	topic string
-	cfg   *Config // the hub's
-	store Store
+	hub     *Hub
+	name    string
+	topic   string
+	created time.Time // when the room was added; a new room of the same name has another
+	cfg     *Config   // the hub's
+	store   Store
 
 	queue   chan *pending // messages for the writer
 	dirty   chan struct{} // presence changed; capacity 1
@@ -388,6 +389,7 @@ func newRoom(ctx context.Context, h *Hub, sr storage.Room, rec *storage.RoomReco
 		hub:      h,
 		name:     sr.Name,
 		topic:    sr.Topic,
+		created:  sr.Created,
 		cfg:      &h.cfg,
 		store:    h.store,
 		queue:    make(chan *pending, h.cfg.Queue),
@@ -402,7 +404,9 @@ func newRoom(ctx context.Context, h *Hub, sr storage.Room, rec *storage.RoomReco
 	for _, m := range msgs {
 		r.remember(m)
 	}
-	if rec != nil && r.recovering() {
+	// A saved state of a room removed and added again since (offline) is
+	// not this room's.
+	if rec != nil && r.recovering() && rec.Created.Equal(sr.Created) {
 		r.restoreLocked(*rec)
 		if len(r.names) > 0 {
 			r.markDirty()
@@ -578,7 +582,9 @@ func (r *Room) addPresenceLocked(p *presence, now time.Time) {
 // nickname was present (perhaps held through a grace, with none).
 func (r *Room) kick(name, reason string) (int, bool) {
 	r.mu.Lock()
-	p, ok := r.names[nick.Key(name)]
+	key := nick.Key(name)
+	r.forgetSessionsOfLocked(key) // nor does it come back by recovering
+	p, ok := r.names[key]
 	if !ok {
 		r.mu.Unlock()
 		return 0, false

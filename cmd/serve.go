@@ -393,6 +393,10 @@ func (o *serveOptions) validateLimits() error {
 	} else if need := room.History + sendQueueSlack; eng.SendQueue < need {
 		return fmt.Errorf("--send-queue must be at least --history + %d = %d, got %d", sendQueueSlack, need, eng.SendQueue)
 	}
+	if need := chat.DefaultRecoveryEvents + sendQueueSlack; room.RecoveryWindow > 0 && eng.SendQueue < need {
+		return fmt.Errorf("--send-queue must be at least %d with --recovery-window on, got %d "+
+			"(a recovering client may be sent a room's %d newest events at once)", need, eng.SendQueue, chat.DefaultRecoveryEvents)
+	}
 	return nil
 }
 

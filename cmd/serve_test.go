@@ -39,7 +39,7 @@ func TestServeLimitsReachTheRoomAndTheTransport(t *testing.T) {
 	t.Setenv("CHATSERVER_BURST", "7")
 	t.Setenv("CHATSERVER_MAX_CONNECTIONS_PER_IP", "3")
 	o := parseServe(t, "--max-message", "500", "--rate", "2.5", "--flood-limit", "4",
-		"--send-queue", "300", "--max-payload", "65536", "--ping-interval", "2s", "--ping-timeout", "1s",
+		"--send-queue", "1100", "--max-payload", "65536", "--ping-interval", "2s", "--ping-timeout", "1s",
 		"--max-connections", "100", "--trusted-proxies", "127.0.0.1,10.0.0.0/8",
 		"--read-header-timeout", "750ms", "--burst", "8", "--flush-interval", "30ms")
 
@@ -52,7 +52,7 @@ func TestServeLimitsReachTheRoomAndTheTransport(t *testing.T) {
 
 	w, e := o.web, o.web.SocketIO.Engine
 	wantEngine := engineio.Config{
-		PingInterval: 2 * time.Second, PingTimeout: time.Second, MaxPayload: 65536, SendQueue: 300,
+		PingInterval: 2 * time.Second, PingTimeout: time.Second, MaxPayload: 65536, SendQueue: 1100,
 		MaxSessions: 100, MaxSessionsPerIP: 3, FlushInterval: 30 * time.Millisecond,
 	}
 	if e.PingInterval != wantEngine.PingInterval || e.PingTimeout != wantEngine.PingTimeout || e.MaxPayload != wantEngine.MaxPayload ||
@@ -125,7 +125,8 @@ func TestServeSendQueueIsSizedForTheConnectionCap(t *testing.T) {
 		{"a cap above what 4096 holds", []string{"--max-connections", "5000"}, 10 + 5000 + 64},
 		{"a long history and a large cap", []string{"--history", "1000", "--max-connections", "4000"}, 1000 + 4000 + 64},
 		{"no cap", []string{"--max-connections", "0"}, 4096},
-		{"given explicitly", []string{"--max-connections", "100", "--send-queue", "500"}, 500},
+		{"given explicitly", []string{"--max-connections", "100", "--send-queue", "1100"}, 1100},
+		{"given explicitly, without recovery", []string{"--max-connections", "100", "--send-queue", "500", "--recovery-window", "0"}, 500},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -137,6 +137,9 @@ type RecoveryState struct {
 // RoomRecovery is one room's part of a RecoveryState.
 type RoomRecovery struct {
 	Room string `json:"room"`
+	// Created is the room's Created: a room removed and added again
+	// under the same name is another room, with no state to take back.
+	Created time.Time `json:"created"`
 	// Epoch names the log's lifetime: offsets of another epoch are not
 	// this log's.
 	Epoch string `json:"epoch"`

@@ -122,7 +122,7 @@ func (c *conn) ID() string { return c.sock.ID() }
 // last room, the whole connection is closed, as it always was for a
 // client of one room.
 func (c *conn) Close() {
-	c.once.Do(func() { c.sock.Disconnect(c.person.last(c.sock)) })
+	c.once.Do(func() { c.sock.Disconnect(c.person.release(c.sock)) })
 }
 
 // person is one Engine.IO connection's chat.Person with the sockets it
@@ -134,12 +134,17 @@ type person struct {
 	sockets map[*socketio.Socket]struct{}
 }
 
-// last reports whether sock is the only socket of the connection.
-func (p *person) last(sock *socketio.Socket) bool {
+// release forgets sock, which the server is taking out of its room, and
+// reports whether it was the connection's last socket: then the whole
+// connection goes. Forgetting it here, not when its OnDisconnect runs
+// later, lets a kick from every room at once close the connection with
+// the last of them.
+func (p *person) release(sock *socketio.Socket) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	_, in := p.sockets[sock]
-	return in && len(p.sockets) == 1
+	delete(p.sockets, sock)
+	return in && len(p.sockets) == 0
 }
 
 // people finds the person of each Engine.IO connection, by its sid, for
@@ -257,6 +262,7 @@ func attach(room *chat.Room, sock *socketio.Socket, p *person, peer chat.Peer, l
 			sock.Recover(pid, "")
 		} else {
 			cn.offsets = false // no session, no offsets
+			c.ForgoRecovery()  // a v2 client knows nothing of it
 		}
 	}
 	roomName := room.Name()

@@ -60,14 +60,16 @@ func (l *lobby) remove(s *socketio.Socket) {
 	delete(l.sockets, s)
 }
 
-// announce sends the room list to every socket of the lobby, encoded once.
-func (l *lobby) announce(list []roomEntry) {
-	p, err := socketio.Prepare("/", EventRooms, list)
+// announce sends the room list that list returns to every socket of the
+// lobby, encoded once. The list is made under the lobby's lock, so that of
+// two changes close together the later list is sent last.
+func (l *lobby) announce(list func() []roomEntry) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p, err := socketio.Prepare("/", EventRooms, list())
 	if err != nil {
 		panic("web: encoding the room list: " + err.Error()) // plain structs
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	for s := range l.sockets {
 		_ = s.Send(p) // a socket that is gone leaves the lobby in its OnDisconnect
 	}

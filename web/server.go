@@ -209,7 +209,7 @@ func New(hub *chat.Hub, cfg Config) *Server {
 		name, ok := roomOf(nsp)
 		return ok && hub.Room(name) != nil
 	}, setup)
-	hub.Watch(func() { lob.announce(roomList(hub)) })
+	hub.Watch(func() { lob.announce(func() []roomEntry { return roomList(hub) }) })
 	s := &Server{sio: sio, hosts: newHostPolicy(cfg.PublicURL, cfg.AllowedHosts, machineName()), ready: cfg.Ready, warn: warn, lines: lines}
 	if cfg.TLS != nil {
 		s.tls = serverTLS(cfg.TLS)

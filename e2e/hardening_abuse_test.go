@@ -32,7 +32,7 @@ func TestSlowReaderIsDisconnectedAndNeverStallsTheRoom(t *testing.T) {
 		window = 32
 	)
 	srv := startServer(t, filepath.Join(t.TempDir(), "chat.db"),
-		"--rate", "100000", "--burst", "100000", "--send-queue", "128", "--max-connections", "32")
+		"--rate", "100000", "--burst", "100000", "--send-queue", "128", "--max-connections", "32", "--recovery-window", "0")
 	watcher := joinWS(t, srv.url, "watcher")
 
 	// A small receive buffer, so the kernel holds little for it.

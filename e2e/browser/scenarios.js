@@ -80,7 +80,8 @@ async function chat(run) {
   await run.chattersAre(bob, ['ada', 'bob', 'carol']);
   await run.chattersAre(carol, ['ada', 'bob', 'carol']);
 
-  // Closing a page removes that chatter from everyone else's list.
+  // Closing a page leaves on purpose: that chatter is gone from everyone else's list at once,
+  // long before the server's grace for a lost connection (1 m here) would end.
   await bob.close();
   await run.chattersAre(ada, ['ada', 'carol']);
   await run.chattersAre(carol, ['ada', 'carol']);
@@ -178,7 +179,8 @@ function joinsWithToken(page) {
 }
 
 /**
- * The server stops and starts again on the same file and port: the pages show the lost
+ * The server, which keeps no recovery sessions here (--recovery-window 0, see
+ * e2e/browser_test.go), stops and starts again on the same file and port: the pages show the lost
  * connection, reconnect by themselves, take back their nicknames with their resume tokens, do
  * not show the history a second time, and chat again. A reloaded page takes its nickname back
  * at once too, while its old connection may still be open.

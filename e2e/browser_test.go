@@ -43,7 +43,9 @@ var browserScenarios = []struct{ name, what string }{
 	{"chat", "desktop and phone chat with the keyboard; history, chatter lists, unread title, taken nickname, leaving, labels"},
 	{"markup", "markup in messages and nicknames is shown as text and runs nothing"},
 	{"polling", "a browser without WebSocket chats over long-polling"},
-	{"restart", "after a server restart the pages reconnect, keep their nicknames and chat, history not repeated"},
+	{"restart", "without recovery, after a server restart the pages join again with their tokens, keep their nicknames and chat, history not repeated"},
+	{"blip", "a connection lost for a moment while the other writes 15 messages is recovered: each shown once, in order, nobody seen to leave, no join again"},
+	{"restartRecovery", "after a server restart the pages recover their connections, over WebSocket and long-polling: what was said meanwhile shown once, no history again, no presence lines"},
 	{"crowd", "five people joining and three leaving at once show as one line; the chatter list follows"},
 	{"busyAddress", "a page whose join is refused as too fast, its address having used up its joins, tries again and gets in"},
 	{"welcome", "a page on its welcome screen holds no connection and does not reconnect when the server closes one that did not join"},
@@ -72,6 +74,15 @@ var scenarioArgs = map[string][]string{
 	// A connection that has not joined is closed after 1 s; the scenario
 	// watches its pages for three times as long (CALM_MS).
 	"welcome": {"--pending-timeout", "1s"},
+	// The pages cannot recover their connections: they join again with
+	// their tokens, as they do after a crash or a long absence.
+	"restart": {"--recovery-window", "0"},
+	// The other person sends 15 messages in a row while the page is away.
+	"blip": {"--burst", "20"},
+	// A page that is closed leaves on purpose: the others see it go at
+	// once, long before a lost connection's grace would end.
+	"chat":    {"--presence-grace", "1m"},
+	"polling": {"--presence-grace", "1m"},
 }
 
 // browserMissing says why the browser tests cannot run ("" when they can).

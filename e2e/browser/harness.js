@@ -87,6 +87,34 @@ function readState() {
   };
 }
 
+/**
+ * Runs in a cuttable page before its scripts: window.WebSocket becomes one that the test can cut
+ * (window.__testNetwork). While cut, a new WebSocket throws at once, as one refused by the
+ * browser does, and the page's client tries again later.
+ */
+function cuttableNetwork() {
+  const Native = window.WebSocket;
+  const open = new Set();
+  let blocked = false;
+  class CuttableWebSocket extends Native {
+    constructor(url, protocols) {
+      if (blocked) throw new DOMException('the test took the network away', 'NetworkError');
+      super(url, protocols);
+      open.add(this);
+      this.addEventListener('close', () => open.delete(this));
+    }
+  }
+  window.WebSocket = CuttableWebSocket;
+  window.__testNetwork = {
+    block() { blocked = true; },
+    cut() {
+      blocked = true;
+      open.forEach((ws) => ws.close());
+    },
+    restore() { blocked = false; }
+  };
+}
+
 /** One scenario's browser, pages and findings. */
 class Run {
   constructor(browser, base, shotsDir) {
@@ -122,7 +150,8 @@ class Run {
    * options: noWebSocket (remove window.WebSocket before any script runs), bypassCSP (so that
    * markup inserted as HTML would run instead of being blocked: the page itself must be safe),
    * colorScheme, forwardedFor (an address every request names in X-Forwarded-For, as a reverse
-   * proxy would; the server must trust loopback as a proxy), hash (opens /HASH, e.g. "#games").
+   * proxy would; the server must trust loopback as a proxy), hash (opens /HASH, e.g. "#games"),
+   * cuttable (the test can take the page's network away and give it back: see cut).
    */
   async open(label, device, options) {
     options = options || {};
@@ -138,6 +167,7 @@ class Run {
         delete window.WebSocket;
       });
     }
+    if (options.cuttable) await context.addInitScript(cuttableNetwork);
     const page = await context.newPage();
     page.label = label;
     page.websockets = [];
@@ -286,6 +316,33 @@ class Run {
       Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => (h ? 'hidden' : 'visible') });
       document.dispatchEvent(new Event('visibilitychange'));
     }, hidden);
+  }
+
+  /**
+   * Takes a cuttable page's network away: its open WebSockets close, as a connection lost to the
+   * network does for the server, and no new one opens (each try fails at once) until restore.
+   */
+  async cut(page) {
+    await page.evaluate(() => window.__testNetwork.cut());
+  }
+
+  /** Keeps a cuttable page from opening WebSockets, without closing the open ones. */
+  async block(page) {
+    await page.evaluate(() => window.__testNetwork.block());
+  }
+
+  /** Gives a cut page its network back, and says so (see online). */
+  async restore(page) {
+    await page.evaluate(() => window.__testNetwork.restore());
+    await this.online(page);
+  }
+
+  /**
+   * Tells the page its network is back, as a browser does ("online"): a client waiting to
+   * reconnect tries at once instead of when its backoff ends.
+   */
+  async online(page) {
+    await page.evaluate(() => window.dispatchEvent(new Event('online')));
   }
 
   async screenshot(page, name) {

@@ -13,6 +13,12 @@ const { RECONNECT_MS } = require('./harness');
  */
 const CALM_MS = 3000;
 
+/**
+ * The server's --presence-grace in the recovery scenarios (its default): a connection lost for
+ * longer would be announced as leaving, one recovered sooner is never.
+ */
+const PRESENCE_GRACE_MS = 5000;
+
 /** Names and texts of the chat messages a page shows, in order, one string each. */
 function transcript(state) {
   return state.messages.map((m) => m.name + ': ' + m.text);
@@ -80,7 +86,8 @@ async function chat(run) {
   await run.chattersAre(bob, ['ada', 'bob', 'carol']);
   await run.chattersAre(carol, ['ada', 'bob', 'carol']);
 
-  // Closing a page removes that chatter from everyone else's list.
+  // Closing a page leaves on purpose: that chatter is gone from everyone else's list at once,
+  // long before the server's grace for a lost connection (1 m here) would end.
   await bob.close();
   await run.chattersAre(ada, ['ada', 'carol']);
   await run.chattersAre(carol, ['ada', 'carol']);
@@ -171,14 +178,56 @@ async function polling(run) {
   run.log('the long-polling page was gone from the other\'s list ' + (Date.now() - closing) + ' ms after it closed');
 }
 
+/** The Socket.IO packets a page sent, over WebSocket or in long-polling POST bodies. */
+function sentPackets(page) {
+  return [].concat.apply([], page.framesSent.map((frame) => frame.split('\x1e')));
+}
+
 /** The join requests a page sent that carried a resume token. */
 function joinsWithToken(page) {
-  const packets = [].concat.apply([], page.framesSent.map((frame) => frame.split('\x1e')));
-  return packets.filter((packet) => /^42\d*\["join","[^"]*",\{"token":"[^"]+"\}/.test(packet)).length;
+  return sentPackets(page).filter((packet) => /^42\d*\["join","[^"]*",\{"token":"[^"]+"\}/.test(packet)).length;
+}
+
+/** The CONNECTs a page sent to recover a lost connection: {pid, offset} in their auth. */
+function recoveriesAsked(page) {
+  return sentPackets(page).filter((packet) => /^40(\/[^,]*,)?\{"pid":"[^"]+"/.test(packet)).length;
+}
+
+/** The lines a page shows about people joining and leaving. */
+function presenceLines(state) {
+  return state.system.filter((text) => / (joined|left)$|^\d+ (people|person) /.test(text));
 }
 
 /**
- * The server stops and starts again on the same file and port: the pages show the lost
+ * Sends texts with the keyboard, one after the other without waiting in between, and waits
+ * until the server confirmed every one.
+ */
+async function sayAll(run, page, texts) {
+  run.expect((await run.state(page)).focused === 'chat_input', page.label + ': the message box does not have the focus');
+  for (const text of texts) {
+    await page.keyboard.type(text);
+    await page.keyboard.press('Enter');
+  }
+  await run.until(page, texts.length + ' own messages confirmed', (s) => texts.every((text) =>
+    s.messages.some((m) => m.own && m.text === text && m.id && !m.pending && !m.failed)));
+}
+
+/**
+ * Checks, until ms after since, that no page shows a presence line it did not show in its state
+ * before (one of before, in the order of pages): a lost connection that recovered is never
+ * announced, not even when the server's grace for it would have ended.
+ */
+async function noPresenceLinesUntil(run, pages, before, since, ms) {
+  for (let i = 0; i < pages.length; i++) {
+    const was = presenceLines(before[i]).join('\n');
+    const left = Math.max(0, since + ms - Date.now());
+    await run.holds(pages[i], 'no line about anyone joining or leaving', (s) => presenceLines(s).join('\n') === was, left);
+  }
+}
+
+/**
+ * The server, which keeps no recovery sessions here (--recovery-window 0, see
+ * e2e/browser_test.go), stops and starts again on the same file and port: the pages show the lost
  * connection, reconnect by themselves, take back their nicknames with their resume tokens, do
  * not show the history a second time, and chat again. A reloaded page takes its nickname back
  * at once too, while its old connection may still be open.
@@ -240,6 +289,112 @@ async function restart(run) {
 }
 
 /**
+ * A phone's connection drops for a moment (a lift, a tunnel) while the other person sends 15
+ * messages, more than the history a join replays (--history 10). The page reconnects by itself
+ * and recovers: it does not join again, shows every missed message once and in order, nobody
+ * sees anyone leave or come back, and it can send at once.
+ */
+async function blip(run) {
+  const ada = await run.open('ada (phone)', 'phone', { cuttable: true });
+  const bob = await run.open('bob (desktop)', 'desktop');
+  await run.join(ada, 'ada');
+  await run.join(bob, 'bob');
+  await run.chattersAre(ada, ['ada', 'bob']);
+  await run.say(ada, 'Getting into the lift, back in a moment.');
+  await run.sees(bob, 'ada', 'Getting into the lift, back in a moment.');
+  const pages = [ada, bob];
+  const before = [await run.state(ada), await run.state(bob)];
+  const joins = joinsSent(ada);
+
+  const cutAt = Date.now();
+  await run.cut(ada);
+  await run.until(ada, 'the lost connection shown', (s) => s.status === 'reconnecting');
+  await run.screenshot(ada, 'phone-blip');
+  const texts = [];
+  for (let i = 1; i <= 15; i++) texts.push('While you were in the lift, ' + i + ' of 15.');
+  await sayAll(run, bob, texts);
+  let s = await run.state(ada);
+  run.expect(s.status === 'reconnecting' && transcript(s).join('\n') === transcript(before[0]).join('\n'),
+    'ada (phone) was not cut off while bob wrote: ' + JSON.stringify(s));
+
+  await run.restore(ada);
+  const want = transcript(await run.state(bob)).join('\n');
+  s = await run.until(ada, 'back with the 15 missed messages once, in order', (st) => st.status === 'connected' &&
+    transcript(st).join('\n') === want, RECONNECT_MS);
+  run.log('ada (phone) was back ' + (Date.now() - cutAt) + ' ms after its connection was cut');
+  run.expect(recoveriesAsked(ada) === 1 && joinsSent(ada) === joins,
+    'ada (phone) did not recover without joining again: ' + JSON.stringify(sentPackets(ada)));
+  const ids = s.messages.map((m) => m.id);
+  run.expect(ids.every((id) => id) && new Set(ids).size === ids.length, 'ada (phone): messages without an id or shown twice: ' + JSON.stringify(ids));
+  run.expect(s.phase === 'chat' && s.me === 'ada', 'ada (phone) is no longer in the room as ada: ' + JSON.stringify(s));
+  for (const page of pages) await run.chattersAre(page, ['ada', 'bob']);
+  await run.screenshot(ada, 'phone-blip-recovered');
+
+  await run.say(ada, 'Out of the lift, read them all.');
+  await run.sees(bob, 'ada', 'Out of the lift, read them all.');
+  await noPresenceLinesUntil(run, pages, before, cutAt, PRESENCE_GRACE_MS + 1000);
+}
+
+/**
+ * The server stops (SIGTERM) and starts again on the same file and port. One page's network stays
+ * away a little longer, while another person writes after the restart. Every page recovers its
+ * connection, over WebSocket or long-polling, without joining again: each shows every message it
+ * missed once, the history no second time, and no line about anyone leaving or joining.
+ */
+async function restartRecovery(run) {
+  const ada = await run.open('ada (phone)', 'phone', { cuttable: true });
+  const bob = await run.open('bob (desktop)', 'desktop');
+  const poll = await run.open('poll (desktop, no WebSocket)', 'desktop', { noWebSocket: true });
+  const pages = [ada, bob, poll];
+  await run.join(ada, 'ada');
+  await run.join(bob, 'bob');
+  await run.join(poll, 'poll');
+  for (const page of pages) await run.chattersAre(page, ['ada', 'bob', 'poll']);
+  await run.say(ada, 'Before the restart.');
+  await run.sees(bob, 'ada', 'Before the restart.');
+  await run.sees(poll, 'ada', 'Before the restart.');
+  const before = [];
+  for (const page of pages) before.push(await run.state(page));
+  const joins = pages.map(joinsSent);
+
+  run.outage = true;
+  await run.block(ada); // until bob has written after the restart
+  await run.ask('stop');
+  for (const page of pages) await run.until(page, 'the lost connection shown', (st) => st.status === 'reconnecting');
+  await run.ask('start');
+  const startedAt = Date.now();
+  for (const page of [bob, poll]) {
+    await run.online(page);
+    await run.until(page, 'reconnected', (st) => st.status === 'connected' && st.phase === 'chat', RECONNECT_MS);
+  }
+  run.outage = false;
+  const texts = ['After the restart, 1 of 3.', 'After the restart, 2 of 3.', 'After the restart, 3 of 3.'];
+  await sayAll(run, bob, texts);
+  for (const text of texts) await run.sees(poll, 'bob', text);
+
+  await run.restore(ada);
+  const want = transcript(await run.state(bob)).join('\n');
+  for (const page of pages) {
+    const s = await run.until(page, 'every message once, in order', (st) => st.status === 'connected' &&
+      transcript(st).join('\n') === want, RECONNECT_MS);
+    const ids = s.messages.map((m) => m.id);
+    run.expect(ids.every((id) => id) && new Set(ids).size === ids.length, page.label + ': messages without an id or shown twice: ' + JSON.stringify(ids));
+  }
+  run.log('ada (phone) was back ' + (Date.now() - startedAt) + ' ms after the server started again');
+  for (let i = 0; i < pages.length; i++) {
+    run.expect(recoveriesAsked(pages[i]) >= 1 && joinsSent(pages[i]) === joins[i],
+      pages[i].label + ': did not recover without joining again: ' + JSON.stringify(sentPackets(pages[i])));
+  }
+  for (const page of pages) await run.chattersAre(page, ['ada', 'bob', 'poll']);
+  await run.screenshot(ada, 'phone-restart-recovered');
+
+  await run.say(ada, 'Back too, nothing missed.');
+  await run.sees(bob, 'ada', 'Back too, nothing missed.');
+  await run.sees(poll, 'ada', 'Back too, nothing missed.');
+  await noPresenceLinesUntil(run, pages, before, startedAt, PRESENCE_GRACE_MS + 1000);
+}
+
+/**
  * Joins each of names at once, each on a new connection opened by page with the Socket.IO client
  * it loaded (not the page's own chat), and then closes the connections of the first `leave` of
  * them at once. Returns the joins the server refused, as "name: ack".
@@ -281,8 +436,7 @@ async function crowd(run) {
 
 /** The join requests a page sent. */
 function joinsSent(page) {
-  const packets = [].concat.apply([], page.framesSent.map((frame) => frame.split('\x1e')));
-  return packets.filter((packet) => /^42\d*\["join",/.test(packet)).length;
+  return sentPackets(page).filter((packet) => /^42\d*\["join",/.test(packet)).length;
 }
 
 /**
@@ -396,9 +550,8 @@ async function enter(run, page, room) {
 
 /** The Engine.IO namespaces a page connected to ("/" and "/games", say), from what it sent. */
 function namespacesConnected(page) {
-  const packets = [].concat.apply([], page.framesSent.map((frame) => frame.split('\x1e')));
   const found = new Set();
-  for (const packet of packets) {
+  for (const packet of sentPackets(page)) {
     const m = /^40(\/[^,]*)?,?(\{|$)/.exec(packet);
     if (m) found.add(m[1] || '/');
   }
@@ -591,4 +744,4 @@ async function rooms(run) {
   await run.chattersAre(bob, ['ada', 'bob']);
 }
 
-module.exports = { chat, markup, polling, restart, crowd, busyAddress, welcome, rooms };
+module.exports = { chat, markup, polling, restart, blip, restartRecovery, crowd, busyAddress, welcome, rooms };

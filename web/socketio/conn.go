@@ -186,7 +186,10 @@ func (c *conn) work() {
 	for {
 		c.mu.Lock()
 		if c.closed {
+			left := c.pending
+			c.pending = nil
 			c.mu.Unlock()
+			c.leave(left)
 			c.finish()
 			c.srv.wg.Done()
 			return
@@ -215,6 +218,25 @@ func (c *conn) work() {
 		}
 		if !c.failed.Load() {
 			c.handle(p)
+		}
+	}
+}
+
+// leave handles the DISCONNECTs among the packets left unhandled when the
+// transport closed: a client leaving on purpose sends them right before it
+// closes (a page being closed, say), and those sockets left on purpose,
+// as with the reference server, whose packets are all handled before the
+// close. The other packets are dropped.
+func (c *conn) leave(left []*packet) {
+	if c.failed.Load() {
+		return
+	}
+	for _, p := range left {
+		if p.typ != packetDisconnect {
+			continue
+		}
+		if s := c.socket(p.nsp); s != nil {
+			c.remove(s, false, ReasonClientNamespaceDisconnect, true)
 		}
 	}
 }

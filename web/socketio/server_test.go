@@ -460,6 +460,38 @@ func TestDisconnect(t *testing.T) {
 		c.Expect(`42["auth",{}]`)
 	})
 
+	t.Run("a DISCONNECT right before the transport closes still leaves on purpose", func(t *testing.T) {
+		disconnects := make(chan string, 4)
+		held := make(chan struct{})
+		_, hs, _ := startServer(t, Config{}, func(srv *Server) {
+			for _, name := range []string{"/", "/custom"} {
+				srv.Of(name).OnConnect(func(s *Socket) error {
+					s.OnDisconnect(func(reason DisconnectReason) { disconnects <- s.Namespace() + " " + string(reason) })
+					// Holds the worker until the session has ended, so that
+					// the DISCONNECTs are still waiting when the close comes.
+					s.On("hold", func(Args, AckFunc) {
+						close(held)
+						<-s.conn.sess.Done()
+					})
+					return nil
+				})
+			}
+		})
+		c := dial(t, hs)
+		c.Connect("/", "")
+		c.Connect("/custom", "")
+		c.SendText(`42["hold"]`)
+		receive(t, held)
+		c.SendText(`41/custom,`)
+		c.SendText(`41`)
+		c.Close()
+		for _, want := range []string{"/custom client namespace disconnect", "/ client namespace disconnect"} {
+			if got := receive(t, disconnects); got != want {
+				t.Errorf("OnDisconnect: %q, want %q", got, want)
+			}
+		}
+	})
+
 	// withAdmin starts a server with "/", "/custom" and "/admin", whose
 	// sockets it hands out.
 	withAdmin := func(t *testing.T) (hs *httptest.Server, sockets chan *Socket, disconnects chan string) {

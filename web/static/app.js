@@ -24,6 +24,14 @@
  * The page connects when it needs to: when the person joins, or at once when a reloaded tab takes
  * its seats back. A page on its welcome screen holds no connection, and one the server closes
  * before it joined is not reconnected.
+ *
+ * A lost connection (a network blip, a server restart) is recovered when the server can: the
+ * socket comes back with socket.recovered true, still joined, and the server sends the events
+ * missed meanwhile as ordinary ones (each event's extra last argument, its offset, is the
+ * client library's business). The room then just goes on: no join, no replay, no presence lines.
+ * Otherwise each room is joined again with its token. A page that goes away for good (closed,
+ * reloaded, navigated elsewhere, but not kept in the back-forward cache) leaves every room on
+ * purpose, so that the others see it leave at once rather than after the server's grace.
  */
 (function () {
   'use strict';
@@ -1160,6 +1168,11 @@
       stopCountdown();
       var how = socket.transport === 'polling' ? 'long-polling' : 'WebSocket';
       setStatus('connected', 'Connected', 'Connected over ' + how);
+      if (socket.recovered && room.me !== null) {
+        // The server gave the seat back and sends what we missed: the room just goes on.
+        if (room.name === DEFAULT_ROOM) requestRooms();
+        return;
+      }
       room.joinedOnce = false;
       room.kicked = false;
       if (room.wanted) join(room, room.wanted, true);
@@ -1302,6 +1315,13 @@
   });
 
   window.addEventListener('hashchange', followHash);
+
+  // A page going away for good leaves every room on purpose (one kept in the back-forward cache
+  // may come back: its connection is lost instead, and recovered if it does).
+  window.addEventListener('pagehide', function (event) {
+    if (event.persisted) return;
+    page.rooms.forEach(function (room) { room.socket.disconnect(); });
+  });
 
   // ------------------------------------------------------------------------------------------
   // Start

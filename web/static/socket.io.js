@@ -47,6 +47,18 @@
  * - A DISCONNECT from the server ("io server disconnect") or a CONNECT_ERROR ends that socket
  *   only, and its reconnection, as with the reference client; call connect() to start again.
  *   A CONNECT answered for a socket that has left meanwhile is answered with a DISCONNECT.
+ * - Connection state recovery, as with the reference client (4.6 and later): a server that
+ *   offers it answers CONNECT with a private session id, {sid, pid}, and ends every event it may
+ *   replay with a string, its offset. The socket remembers the pid and the last such string of
+ *   an event it received (the event still reaches the listeners with all its arguments; they
+ *   read the first ones), and every CONNECT after a lost connection carries
+ *   {pid, offset} merged into its auth (the auth's own keys win). When the server answers with
+ *   the same pid it has given the socket its state back and sends what it missed:
+ *   socket.recovered is true during and after that "connect"; otherwise it is false and the
+ *   socket is a new one. disconnect(), or a DISCONNECT from the server, forgets the pid.
+ * - Long-polling writes are gathered for the rest of the current task into one POST, so that
+ *   the DISCONNECTs of several sockets and the close packet that follows them leave together;
+ *   that last POST is sent with keepalive, so it goes out even while the page unloads.
  */
 (function (root) {
   'use strict';
@@ -72,6 +84,8 @@
   };
   /** Used until the server's handshake tells us its maxPayload; matches the reference default. */
   var DEFAULT_MAX_PAYLOAD = 1000000;
+  /** Largest body a keepalive request may have (the Fetch standard's limit for all of them). */
+  var KEEPALIVE_MAX_BYTES = 65536;
   /** Reference server limit on binary attachments in one packet. */
   var MAX_ATTACHMENTS = 10;
 
@@ -346,6 +360,7 @@
       this._writing = false;
       this._getAbort = null;
       this._closing = false; // closed by us, the close packet still to be posted
+      this._flushQueued = false; // a flush waits for the code running now to finish
       this.maxPayload = DEFAULT_MAX_PAYLOAD;
     }
 
@@ -409,22 +424,37 @@
 
     write(packets) {
       for (var i = 0; i < packets.length; i++) this._queue.push(encodePollingPacket(packets[i]));
-      this._flush();
+      this._scheduleFlush();
+    }
+
+    /**
+     * Flushes once the code running now is done, so that what it writes (several sockets'
+     * DISCONNECTs and the close packet, say) shares one POST.
+     */
+    _scheduleFlush() {
+      if (this._flushQueued) return;
+      this._flushQueued = true;
+      var self = this;
+      Promise.resolve().then(function () {
+        self._flushQueued = false;
+        self._flush();
+      });
     }
 
     /**
      * One POST at a time, each kept under the server's maxPayload. After close() the queue is
-     * still drained once, ending with the close packet.
+     * still drained once, ending with the close packet, in POSTs small enough for keepalive.
      */
     _flush() {
       if (this._writing || !this._sid || this._queue.length === 0) return;
       if (this._closed && !this._closing) return;
       var self = this;
+      var limit = this._closing ? Math.min(this.maxPayload, KEEPALIVE_MAX_BYTES) : this.maxPayload;
       var parts = [];
       var size = 0;
       while (this._queue.length > 0) {
         var next = utf8Length(this._queue[0]) + (parts.length > 0 ? 1 : 0);
-        if (parts.length > 0 && size + next > this.maxPayload) break;
+        if (parts.length > 0 && size + next > limit) break;
         parts.push(this._queue.shift());
         size += next;
       }
@@ -433,7 +463,8 @@
         method: 'POST',
         cache: 'no-store',
         credentials: 'same-origin',
-        keepalive: this._closing, // lets the close packet leave even while the page unloads
+        // Lets the last packets (DISCONNECTs, the close packet) leave even while the page unloads.
+        keepalive: this._closing && size <= KEEPALIVE_MAX_BYTES,
         headers: { 'Content-Type': 'text/plain;charset=UTF-8' },
         body: parts.join(RECORD_SEPARATOR)
       }).then(function (response) {
@@ -454,7 +485,7 @@
         // Tell the server at once rather than leaving it to the ping timeout.
         this._closing = true;
         this._queue.push(ENGINE_CODES.close);
-        this._flush();
+        this._scheduleFlush();
       }
       if (this._getAbort) this._getAbort.abort();
     }
@@ -989,7 +1020,9 @@
       this.auth = opts.auth;
       this.id = undefined;
       this.connected = false;
-      this.recovered = false;
+      this.recovered = false;     // the last CONNECT gave back the state of a lost connection
+      this._pid = undefined;      // private session id of connection state recovery, if offered
+      this._lastOffset = undefined; // offset of the last event received, sent back with _pid
       this._active = false;       // wants to be connected (false after disconnect() or a server refusal)
       this._attempts = 0;         // reconnection attempts this socket saw since it last connected
       this._buffer = [];          // packets emitted while disconnected
@@ -1033,6 +1066,7 @@
     disconnect() {
       var wasConnected = this.connected;
       if (wasConnected) this.io._write({ type: DISCONNECT, nsp: this.nsp });
+      this._forgetSession();
       this._deactivate();
       if (wasConnected) this._onDisconnected('io client disconnect');
       return this;
@@ -1107,24 +1141,40 @@
       this.io._socketStopped();
     }
 
-    /** Sends CONNECT with this socket's auth (an object, or a function(cb) calling cb(object)). */
+    /** Leaving on purpose: the server's session of this socket is not to be recovered. */
+    _forgetSession() {
+      this._pid = undefined;
+      this._lastOffset = undefined;
+    }
+
+    /**
+     * Sends CONNECT with this socket's auth (an object, or a function(cb) calling cb(object)),
+     * and, once the server gave it a recovery session, {pid, offset} under it.
+     */
     _sendConnect() {
       var self = this;
       var engine = this.io.engine;
       var send = function (data) {
         if (self.io.engine !== engine || !self._active || self.connected) return;
         var packet = { type: CONNECT, nsp: self.nsp };
-        if (data && typeof data === 'object') packet.data = data;
+        if (data !== null && typeof data === 'object') packet.data = data;
+        if (self._pid) {
+          var session = { pid: self._pid };
+          if (self._lastOffset !== undefined) session.offset = self._lastOffset;
+          packet.data = Object.assign(session, packet.data);
+        }
         self.io._write(packet);
       };
       if (typeof this.auth === 'function') this.auth(send); else send(this.auth);
     }
 
-    _onConnected(sid) {
+    _onConnected(sid, pid) {
       this.io._socketConnected();
       var attempts = this._attempts;
       this._attempts = 0;
       this.id = sid;
+      this.recovered = !!pid && pid === this._pid;
+      this._pid = pid; // undefined when the server offers no recovery
       this.connected = true;
       if (attempts > 0) this._fire('reconnect', attempts);
       this._fire('connect');
@@ -1178,10 +1228,14 @@
     _onPacket(packet) {
       switch (packet.type) {
         case CONNECT:
-          if (!this.connected && typeof packet.data.sid === 'string') this._onConnected(packet.data.sid);
+          if (!this.connected && typeof packet.data.sid === 'string') {
+            var pid = packet.data.pid;
+            this._onConnected(packet.data.sid, typeof pid === 'string' && pid ? pid : undefined);
+          }
           break;
         case DISCONNECT:
           if (this.connected) {
+            this._forgetSession();
             this._deactivate();
             this._onDisconnected('io server disconnect');
           }
@@ -1191,6 +1245,9 @@
           var args = packet.data.slice();
           if (packet.id !== null) args.push(this._acker(packet.id));
           this._fire.apply(this, args);
+          // A recovery offset ends the event; an ack callback, when asked for, would end it instead.
+          var last = args[args.length - 1];
+          if (this._pid && args.length > 1 && typeof last === 'string') this._lastOffset = last;
           break;
         case ACK:
           var ack = this._acks[packet.id];

@@ -41,8 +41,11 @@
   var MAX_MESSAGE = 2000;
   /** Remaining characters are shown once a message gets this close to MAX_MESSAGE. */
   var COUNT_FROM = 1800;
-  /** How long to wait for a message ack once the request is on the wire before calling it lost. */
-  var ACK_TIMEOUT_MS = 8000;
+  /**
+   * How long to wait for a message ack once the request is on the wire before calling it lost:
+   * longer than the server paces a burst (at most 10 s), so a long paste is not shown as lost.
+   */
+  var ACK_TIMEOUT_MS = 15000;
   /**
    * How long to wait for the join ack. Servers without join acks (the classic app) are taken to
    * have accepted the name when it runs out, so it is kept short.

@@ -195,7 +195,8 @@ func (c *client) connect(ctx context.Context) error {
 	if pt, ok := t.(*pollTransport); ok {
 		pt.setHold(c.pingWait)
 	}
-	if err := t.send([]byte{eioMessage, sioConnect}); err != nil {
+	nsp := c.r.nsp
+	if err := t.send(append([]byte{eioMessage, sioConnect}, nsp...)); err != nil {
 		return err
 	}
 	for connected := false; !connected; {
@@ -211,10 +212,16 @@ func (c *client) connect(ctx context.Context) error {
 			}
 		case p[0] == eioClose:
 			return errServerClosed
-		case len(p) >= 2 && p[0] == eioMessage && p[1] == sioConnect:
-			connected = true
-		case len(p) >= 2 && p[0] == eioMessage && p[1] == sioConnectError:
-			return fmt.Errorf("socket.io connect refused: %.200s", p[2:])
+		case len(p) < 2 || p[0] != eioMessage:
+		case p[1] == sioConnect:
+			_, connected = inNamespace(p[2:], nsp)
+		case p[1] == sioConnectError:
+			if rest, ours := inNamespace(p[2:], nsp); ours {
+				if len(nsp) > 0 {
+					return fmt.Errorf("socket.io connect to the room %q refused: %.200s", c.r.cfg.Room, rest)
+				}
+				return fmt.Errorf("socket.io connect refused: %.200s", rest)
+			}
 		}
 	}
 	if !stop() {
@@ -222,7 +229,7 @@ func (c *client) connect(ctx context.Context) error {
 	}
 	t.alive(c.pingWait)
 	c.connected.Store(true)
-	return t.send(appendEmit(nil, joinAckID, evJoin, c.nick))
+	return t.send(appendEmit(nil, nsp, joinAckID, evJoin, c.nick))
 }
 
 // readLoop handles packets until the connection ends.
@@ -265,11 +272,11 @@ func (c *client) handleSocketIO(sio []byte) error {
 	}
 	switch sio[0] {
 	case sioEvent:
-		if ev, ok := parseEvent(sio); ok {
+		if ev, ok := parseEvent(sio, c.r.nsp); ok {
 			c.handleEvent(ev)
 		}
 	case sioAck:
-		id, success, ok := parseAck(sio)
+		id, success, ok := parseAck(sio, c.r.nsp)
 		switch {
 		case !ok:
 		case id == joinAckID:
@@ -280,7 +287,7 @@ func (c *client) handleSocketIO(sio []byte) error {
 			c.st.refused.Add(1)
 		}
 	case sioDisconnect:
-		if len(sio) == 1 || sio[1] != '/' { // "/" itself, not another namespace
+		if _, ours := inNamespace(sio[1:], c.r.nsp); ours { // not another namespace
 			return errServerClosed
 		}
 	}
@@ -343,7 +350,7 @@ func (c *client) sendLoop(ctx context.Context, first time.Time, interval time.Du
 	buf := make([]byte, 0, size+textHeaderMax+len(evMessages)+32)
 	for seq, ackID := 0, joinAckID+1; ; seq, ackID = seq+1, ackID+1 {
 		text = appendBenchText(text[:0], c.idx, seq, time.Now().UnixNano(), size)
-		buf = appendEmit(buf[:0], ackID, evMessages, text)
+		buf = appendEmit(buf[:0], c.r.nsp, ackID, evMessages, text)
 		if err := t.send(buf); err != nil {
 			c.st.sendErrors.Add(1)
 			if ctx.Err() == nil {

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"chatserver/storage"
 )
 
 // Transports a bench client can use.
@@ -60,6 +62,11 @@ type Config struct {
 	URL string
 	// Path of the Socket.IO endpoint, with leading and trailing slash.
 	Path string
+	// Room is the chat room the clients join, as chatserver serves its
+	// rooms: "" or storage.DefaultRoom is the Socket.IO namespace "/" of
+	// the chat contract, any other room NAME the namespace "/NAME". The
+	// room must exist on the server.
+	Room string
 	// Clients is the number of connections; every one joins with its own
 	// nickname bench-<run>-<i>.
 	Clients int
@@ -155,6 +162,8 @@ func (c *Config) Validate() error {
 		return bad("drain must not be negative, not %v", c.Drain)
 	case c.Quiet <= 0:
 		return bad("quiet must be positive, not %v", c.Quiet)
+	case c.Room != "" && c.Room != storage.DefaultRoom && storage.CheckRoomName(c.Room) != nil:
+		return bad("room: %s", strings.TrimSuffix(storage.CheckRoomName(c.Room).Error(), ": "+storage.ErrBadRoomName.Error()))
 	case c.ServerPID < 0:
 		return bad("server pid must not be negative, not %d", c.ServerPID)
 	case len(c.SourceAddrs) > MaxSourceAddrs:
@@ -191,4 +200,14 @@ func (c *Config) endpoint(transport string) string {
 		}
 	}
 	return u.String()
+}
+
+// namespace returns what the Socket.IO packets of the run's room carry
+// after their type and before their ack id: nothing for the namespace
+// "/", "/NAME," for the room NAME.
+func (c *Config) namespace() []byte {
+	if c.Room == "" || c.Room == storage.DefaultRoom {
+		return nil
+	}
+	return []byte("/" + c.Room + ",")
 }

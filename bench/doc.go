@@ -4,7 +4,8 @@
 // back. It speaks only the chat contract (namespace "/": emit `join` and
 // `messages`; receive `messages` whose first argument is "nick: text", `add
 // chatter`, `remove chatter`), so it drives chatserver and the Node original
-// alike.
+// alike. With Config.Room it speaks the same contract in one of chatserver's
+// rooms, on that room's namespace only.
 //
 // A run (Run with a Config) has three phases:
 //

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,13 +17,20 @@ import (
 )
 
 // fakeChat is a tiny chat server for the tests: Engine.IO 4 over WebSocket
-// and polling (no upgrades), Socket.IO on "/", and the chat contract. With
-// nodeLike it behaves like the Node original: no acks, a greeting `messages`
-// with an object argument on connect, no `add chatter` for oneself, and
-// `messages` with the line only. It pings every fakePingInterval and drops a
-// session whose pong is late, so a client that does not answer pings loses.
+// and polling (no upgrades), Socket.IO on "/" (or on one room's namespace),
+// and the chat contract. With nodeLike it behaves like the Node original: no
+// acks, a greeting `messages` with an object argument on connect, no `add
+// chatter` for oneself, and `messages` with the line only. It pings every
+// fakePingInterval and drops a session whose pong is late, so a client that
+// does not answer pings loses.
 type fakeChat struct {
 	nodeLike bool
+	// nsp is the namespace of the chat in packets, as Config.namespace
+	// gives it: "" for "/", "/NAME," for the room NAME. A CONNECT to any
+	// other namespace is refused, and the other namespaces' packets are
+	// ignored; a joined session of a room is also sent noise on "/", which
+	// a client of the room must not count.
+	nsp string
 
 	mu       sync.Mutex // guards everything below and ordering of queued packets
 	sessions map[string]*fakeSession
@@ -51,7 +59,14 @@ type fakeSession struct {
 
 func startFakeChat(t testing.TB, nodeLike bool) (*httptest.Server, *fakeChat) {
 	t.Helper()
-	f := &fakeChat{nodeLike: nodeLike, sessions: map[string]*fakeSession{}, joined: map[*fakeSession]string{},
+	return startFakeChatIn(t, nodeLike, "")
+}
+
+// startFakeChatIn is startFakeChat with the chat on the namespace nsp
+// (fakeChat.nsp).
+func startFakeChatIn(t testing.TB, nodeLike bool, nsp string) (*httptest.Server, *fakeChat) {
+	t.Helper()
+	f := &fakeChat{nodeLike: nodeLike, nsp: nsp, sessions: map[string]*fakeSession{}, joined: map[*fakeSession]string{},
 		remotes: map[string]bool{}, gotMessage: make(chan struct{})}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
@@ -237,7 +252,7 @@ func (f *fakeChat) close(s *fakeSession) {
 
 // emitAll queues an event to every joined session but except; f.mu held.
 func (f *fakeChat) emitAll(except *fakeSession, args ...any) {
-	p := eventPacket(args...)
+	p := f.eventPacket(args...)
 	for _, o := range f.order {
 		if o != except {
 			f.queue(o, p)
@@ -245,9 +260,10 @@ func (f *fakeChat) emitAll(except *fakeSession, args ...any) {
 	}
 }
 
-func eventPacket(args ...any) []byte {
+// eventPacket is an EVENT with args on the chat's namespace.
+func (f *fakeChat) eventPacket(args ...any) []byte {
 	b, _ := json.Marshal(args)
-	return append([]byte("42"), b...)
+	return append([]byte("42"+f.nsp), b...)
 }
 
 func (f *fakeChat) handle(s *fakeSession, p []byte) {
@@ -259,15 +275,22 @@ func (f *fakeChat) handle(s *fakeSession, p []byte) {
 		}
 	case bytes.Equal(p, []byte("1")):
 		f.close(s)
-	case bytes.Equal(p, []byte("40")):
+	case bytes.HasPrefix(p, []byte("40")) && string(p[2:]) != f.nsp:
 		f.mu.Lock()
-		f.queue(s, []byte(`40{"sid":"x`+s.sid+`"}`))
+		f.queue(s, []byte(`44`+string(p[2:])+`{"message":"Invalid namespace"}`))
+		f.mu.Unlock()
+	case bytes.Equal(p, []byte("40"+f.nsp)):
+		f.mu.Lock()
+		f.queue(s, []byte(`40`+f.nsp+`{"sid":"x`+s.sid+`"}`))
 		if f.nodeLike {
-			f.queue(s, eventPacket("messages", map[string]string{"hello": "world"}))
+			f.queue(s, f.eventPacket("messages", map[string]string{"hello": "world"}))
 		}
 		f.mu.Unlock()
-	case bytes.HasPrefix(p, []byte("42")):
-		rest := p[2:]
+	case bytes.HasPrefix(p, []byte("42"+f.nsp)):
+		rest := p[2+len(f.nsp):]
+		if f.nsp == "" && len(rest) > 0 && rest[0] == '/' {
+			return // another namespace's
+		}
 		i := bytes.IndexByte(rest, '[')
 		if i < 0 {
 			return
@@ -287,13 +310,20 @@ func (f *fakeChat) handle(s *fakeSession, p []byte) {
 				return
 			}
 			for _, o := range f.order {
-				f.queue(s, eventPacket("add chatter", f.joined[o]))
+				f.queue(s, f.eventPacket("add chatter", f.joined[o]))
 			}
 			f.emitAll(s, "add chatter", text)
 			f.joined[s] = text
 			f.order = append(f.order, s)
 			if !f.nodeLike {
-				f.queue(s, eventPacket("add chatter", text))
+				f.queue(s, f.eventPacket("add chatter", text))
+			}
+			if f.nsp != "" {
+				// What the default room would say: not the run's.
+				f.queue(s, []byte(`42["add chatter","`+text+`"]`))
+				idx := text[strings.LastIndexByte(text, '-')+1:]
+				f.queue(s, []byte(`42["messages","`+text+`: b`+idx+`:0:1:"]`))
+				f.queue(s, []byte(`430[{"ok":true}]`))
 			}
 			f.ack(s, ack, `{"ok":true,"name":`+strconv.Quote(text)+`}`)
 		case "messages":
@@ -319,6 +349,6 @@ func (f *fakeChat) handle(s *fakeSession, p []byte) {
 // ack answers an event's ack id (none when empty, or like Node, never); f.mu held.
 func (f *fakeChat) ack(s *fakeSession, id, reply string) {
 	if id != "" && !f.nodeLike {
-		f.queue(s, []byte("43"+id+"["+reply+"]"))
+		f.queue(s, []byte("43"+f.nsp+id+"["+reply+"]"))
 	}
 }

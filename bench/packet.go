@@ -34,7 +34,7 @@ const (
 // pollingSeparator joins packets in a polling payload.
 const pollingSeparator = 0x1e
 
-// Chat events of the contract (namespace "/").
+// Chat events of the contract (on namespace "/", or on a room's).
 const (
 	evJoin          = "join"
 	evMessages      = "messages"
@@ -44,11 +44,13 @@ const (
 	evKicked        = "kicked"
 )
 
-// appendEmit appends the Engine.IO message carrying a Socket.IO EVENT on "/"
-// with one string argument: 42<ackID>["event","arg"]. ackID < 0 asks for no
-// acknowledgement.
-func appendEmit(dst []byte, ackID int, event string, arg []byte) []byte {
+// appendEmit appends the Engine.IO message carrying a Socket.IO EVENT with
+// one string argument: 42<nsp><ackID>["event","arg"], where nsp is nothing
+// for the namespace "/" and "/NAME," for another (Config.namespace). ackID
+// < 0 asks for no acknowledgement.
+func appendEmit(dst, nsp []byte, ackID int, event string, arg []byte) []byte {
 	dst = append(dst, eioMessage, sioEvent)
+	dst = append(dst, nsp...)
 	if ackID >= 0 {
 		dst = strconv.AppendInt(dst, int64(ackID), 10)
 	}
@@ -111,16 +113,30 @@ type event struct {
 	argIsStr bool
 }
 
+// inNamespace reports whether the rest of a Socket.IO packet after its type
+// digit is for the namespace nsp (as appendEmit takes it), and returns what
+// follows the namespace.
+func inNamespace(rest, nsp []byte) ([]byte, bool) {
+	if len(nsp) == 0 {
+		return rest, len(rest) == 0 || rest[0] != '/'
+	}
+	if !bytes.HasPrefix(rest, nsp) {
+		return nil, false
+	}
+	return rest[len(nsp):], true
+}
+
 // parseEvent reads a Socket.IO EVENT packet (sio starts at the Socket.IO type
-// digit '2'). Packets for other namespaces are reported as not ok.
-func parseEvent(sio []byte) (ev event, ok bool) {
+// digit '2') on the namespace nsp (as appendEmit takes it). Packets for
+// other namespaces are reported as not ok.
+func parseEvent(sio, nsp []byte) (ev event, ok bool) {
 	if len(sio) < 2 || sio[0] != sioEvent {
 		return ev, false
 	}
-	i := 1
-	if sio[i] == '/' { // a namespace other than "/": not ours
+	if sio, ok = inNamespace(sio[1:], nsp); !ok || len(sio) == 0 {
 		return ev, false
 	}
+	i := 0
 	for i < len(sio) && sio[i] >= '0' && sio[i] <= '9' { // ack id the server asks for; unused
 		i++
 	}
@@ -156,14 +172,18 @@ func scanString(b []byte, i int) (s []byte, next int, ok bool) {
 	return nil, i, false
 }
 
-// parseAck reads a Socket.IO ACK packet on "/" (sio starts at '3'): its id,
-// and whether it reports success. The chat contract answers {ok: true, ...}
-// or {error: code, message}; any ack without "ok":true counts as a refusal.
-func parseAck(sio []byte) (id int, success bool, ok bool) {
+// parseAck reads a Socket.IO ACK packet (sio starts at '3') on the namespace
+// nsp (as appendEmit takes it): its id, and whether it reports success. The
+// chat contract answers {ok: true, ...} or {error: code, message}; any ack
+// without "ok":true counts as a refusal.
+func parseAck(sio, nsp []byte) (id int, success bool, ok bool) {
 	if len(sio) < 2 || sio[0] != sioAck {
 		return 0, false, false
 	}
-	i := 1
+	if sio, ok = inNamespace(sio[1:], nsp); !ok {
+		return 0, false, false
+	}
+	i := 0
 	for i < len(sio) && sio[i] >= '0' && sio[i] <= '9' {
 		if id > 1<<30 {
 			return 0, false, false
@@ -171,7 +191,7 @@ func parseAck(sio []byte) (id int, success bool, ok bool) {
 		id = id*10 + int(sio[i]-'0')
 		i++
 	}
-	if i == 1 || i >= len(sio) || sio[i] != '[' {
+	if i == 0 || i >= len(sio) || sio[i] != '[' {
 		return 0, false, false
 	}
 	return id, bytes.Contains(sio[i:], []byte(`"ok":true`)), true

@@ -13,30 +13,37 @@ import (
 func TestParseEvent(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
+		nsp      string // the run's namespace, as Config.namespace gives it
 		packet   string
 		ok       bool
 		event    string
 		arg      string
 		argIsStr bool
 	}{
-		{"chatserver message with object", `2["messages","bob: hi",{"id":1,"name":"bob"}]`, true, "messages", "bob: hi", true},
-		{"node message, string only", `2["messages","bob: hi"]`, true, "messages", "bob: hi", true},
-		{"node greeting with object argument", `2["messages",{"hello":"world"}]`, true, "messages", "", false},
-		{"add chatter", `2["add chatter","alice"]`, true, "add chatter", "alice", true},
-		{"escaped quote kept raw", `2["messages","a: say \"x\""]`, true, "messages", `a: say \"x\"`, true},
-		{"escaped backslash before the closing quote", `2["messages","a\\"]`, true, "messages", `a\\`, true},
-		{"event without arguments", `2["ping"]`, true, "ping", "", false},
-		{"server asks for an ack", `27["messages","x"]`, true, "messages", "x", true},
-		{"other namespace", `2/admin,["messages","x"]`, false, "", "", false},
-		{"not an event", `3["messages"]`, false, "", "", false},
-		{"unterminated name", `2["messages`, false, "", "", false},
-		{"unterminated argument", `2["messages","abc`, true, "messages", "", false},
-		{"no array", `2{}`, false, "", "", false},
-		{"empty", ``, false, "", "", false},
-		{"type only", `2`, false, "", "", false},
+		{"chatserver message with object", "", `2["messages","bob: hi",{"id":1,"name":"bob"}]`, true, "messages", "bob: hi", true},
+		{"node message, string only", "", `2["messages","bob: hi"]`, true, "messages", "bob: hi", true},
+		{"node greeting with object argument", "", `2["messages",{"hello":"world"}]`, true, "messages", "", false},
+		{"add chatter", "", `2["add chatter","alice"]`, true, "add chatter", "alice", true},
+		{"escaped quote kept raw", "", `2["messages","a: say \"x\""]`, true, "messages", `a: say \"x\"`, true},
+		{"escaped backslash before the closing quote", "", `2["messages","a\\"]`, true, "messages", `a\\`, true},
+		{"event without arguments", "", `2["ping"]`, true, "ping", "", false},
+		{"server asks for an ack", "", `27["messages","x"]`, true, "messages", "x", true},
+		{"other namespace", "", `2/admin,["messages","x"]`, false, "", "", false},
+		{"not an event", "", `3["messages"]`, false, "", "", false},
+		{"unterminated name", "", `2["messages`, false, "", "", false},
+		{"unterminated argument", "", `2["messages","abc`, true, "messages", "", false},
+		{"no array", "", `2{}`, false, "", "", false},
+		{"empty", "", ``, false, "", "", false},
+		{"type only", "", `2`, false, "", "", false},
+		{"a room's message", "/games,", `2/games,["messages","bob: hi",{"id":1}]`, true, "messages", "bob: hi", true},
+		{"a room's event with an ack id", "/games,", `2/games,7["add chatter","alice"]`, true, "add chatter", "alice", true},
+		{"the default namespace's, in a room's run", "/games,", `2["messages","bob: hi"]`, false, "", "", false},
+		{"another room's", "/games,", `2/homework,["messages","bob: hi"]`, false, "", "", false},
+		{"a room whose name starts with the run's", "/games,", `2/games2,["messages","bob: hi"]`, false, "", "", false},
+		{"the room's namespace only", "/games,", `2/games,`, false, "", "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ev, ok := parseEvent([]byte(tc.packet))
+			ev, ok := parseEvent([]byte(tc.packet), []byte(tc.nsp))
 			if ok != tc.ok {
 				t.Fatalf("ok = %v, want %v", ok, tc.ok)
 			}
@@ -50,23 +57,29 @@ func TestParseEvent(t *testing.T) {
 func TestParseAck(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
+		nsp     string // the run's namespace, as Config.namespace gives it
 		packet  string
 		id      int
 		success bool
 		ok      bool
 	}{
-		{"join accepted", `30[{"ok":true,"name":"a","token":"t"}]`, 0, true, true},
-		{"message accepted", `3123[{"ok":true,"id":9}]`, 123, true, true},
-		{"message refused", `37[{"error":"rate_limited","message":"slow down"}]`, 7, false, true},
-		{"empty ack", `35[]`, 5, false, true},
-		{"no id", `3[{"ok":true}]`, 0, false, false},
-		{"other namespace", `3/admin,1[{"ok":true}]`, 0, false, false},
-		{"no payload", `31`, 0, false, false},
-		{"id too large", `399999999999999999999[]`, 0, false, false},
-		{"not an ack", `21["x"]`, 0, false, false},
+		{"join accepted", "", `30[{"ok":true,"name":"a","token":"t"}]`, 0, true, true},
+		{"message accepted", "", `3123[{"ok":true,"id":9}]`, 123, true, true},
+		{"message refused", "", `37[{"error":"rate_limited","message":"slow down"}]`, 7, false, true},
+		{"empty ack", "", `35[]`, 5, false, true},
+		{"no id", "", `3[{"ok":true}]`, 0, false, false},
+		{"other namespace", "", `3/admin,1[{"ok":true}]`, 0, false, false},
+		{"no payload", "", `31`, 0, false, false},
+		{"id too large", "", `399999999999999999999[]`, 0, false, false},
+		{"not an ack", "", `21["x"]`, 0, false, false},
+		{"a room's join accepted", "/games,", `3/games,0[{"ok":true,"name":"a"}]`, 0, true, true},
+		{"a room's message refused", "/games,", `3/games,12[{"error":"rate_limited"}]`, 12, false, true},
+		{"the default namespace's, in a room's run", "/games,", `30[{"ok":true}]`, 0, false, false},
+		{"another room's", "/games,", `3/homework,0[{"ok":true}]`, 0, false, false},
+		{"a room's without id", "/games,", `3/games,[{"ok":true}]`, 0, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			id, success, ok := parseAck([]byte(tc.packet))
+			id, success, ok := parseAck([]byte(tc.packet), []byte(tc.nsp))
 			if id != tc.id || success != tc.success || ok != tc.ok {
 				t.Errorf("parseAck = (%d, %v, %v), want (%d, %v, %v)", id, success, ok, tc.id, tc.success, tc.ok)
 			}
@@ -128,19 +141,22 @@ func TestParseNickIndex(t *testing.T) {
 func TestAppendEmitWritesValidSocketIOEvents(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
+		nsp    string
 		ackID  int
 		event  string
 		arg    string
 		prefix string
 	}{
-		{"join with ack", 0, "join", "bench-abc-3", "420"},
-		{"message with ack 17", 17, "messages", "b1:2:3:xx", "4217"},
-		{"no ack", -1, "messages", "plain", "42"},
-		{"quotes, backslash and control characters escaped", 1, "messages", "say \"hi\" \\ \n\t\x01", "421"},
-		{"UTF-8 kept", 2, "messages", "héllo ✓", "422"},
+		{"join with ack", "", 0, "join", "bench-abc-3", "420"},
+		{"message with ack 17", "", 17, "messages", "b1:2:3:xx", "4217"},
+		{"no ack", "", -1, "messages", "plain", "42"},
+		{"quotes, backslash and control characters escaped", "", 1, "messages", "say \"hi\" \\ \n\t\x01", "421"},
+		{"UTF-8 kept", "", 2, "messages", "héllo ✓", "422"},
+		{"a room's join", "/games,", 0, "join", "bench-abc-3", "42/games,0"},
+		{"a room's message without ack", "/games,", -1, "messages", "plain", "42/games,"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := string(appendEmit(nil, tc.ackID, tc.event, []byte(tc.arg)))
+			p := string(appendEmit(nil, []byte(tc.nsp), tc.ackID, tc.event, []byte(tc.arg)))
 			if !strings.HasPrefix(p, tc.prefix+"[") {
 				t.Fatalf("packet %q does not start with %q[", p, tc.prefix)
 			}
@@ -314,6 +330,17 @@ func TestClientStopsWhenTheServerCloses(t *testing.T) {
 	_, c, tr := handleTestClient(t)
 	if err := c.handle(tr, []byte("41/admin,")); err != nil {
 		t.Errorf("disconnect from another namespace ended the connection: %v", err)
+	}
+	// In a room's run, the room's namespace is the one that counts.
+	r, c, tr := handleTestClient(t)
+	r.nsp = []byte("/games,")
+	for _, p := range []string{"41", "41/homework,"} {
+		if err := c.handle(tr, []byte(p)); err != nil {
+			t.Errorf("in a room, handle(%q) ended the connection: %v", p, err)
+		}
+	}
+	if err := c.handle(tr, []byte("41/games,")); err == nil {
+		t.Error(`in the room "games", handle("41/games,") = nil, want the connection to end`)
 	}
 }
 

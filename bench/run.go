@@ -30,6 +30,7 @@ type runner struct {
 	cfg    Config
 	runID  string
 	prefix []byte // "bench-<run>-": nicknames are prefix + index
+	nsp    []byte // the room's namespace in packets (Config.namespace)
 	start  time.Time
 
 	dialer     *websocket.Dialer
@@ -95,6 +96,7 @@ func newRunner(cfg Config) *runner {
 		cfg:     cfg,
 		runID:   runID,
 		prefix:  []byte("bench-" + runID + "-"),
+		nsp:     cfg.namespace(),
 		wsURL:   cfg.endpoint(TransportWebSocket),
 		pollURL: cfg.endpoint(TransportPolling),
 		joined:  make([]atomic.Bool, cfg.Clients),

@@ -99,6 +99,47 @@ func TestRunDeliversEveryMessageToEveryClient(t *testing.T) {
 	}
 }
 
+// TestRunInARoom runs in a room (--room): the clients connect to its
+// namespace only, join and send there, and count nothing of what the
+// server says on "/".
+func TestRunInARoom(t *testing.T) {
+	for _, transport := range []string{TransportWebSocket, TransportPolling} {
+		t.Run(transport, func(t *testing.T) {
+			leaktest.Check(t)
+			srv, _ := startFakeChatIn(t, false, "/games,")
+			cfg := testConfig(srv.URL, transport)
+			cfg.Room = "games"
+			res, err := Run(context.Background(), cfg, nil)
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			n := int64(cfg.Clients)
+			if res.Joined != n || res.Lost != 0 || res.Sent == 0 || res.Acked != res.Sent ||
+				res.Expected != res.Sent*n || res.Delivered != res.Expected || res.Loss != 0 ||
+				res.Join.AddChatter != n*n || res.FirstError != "" {
+				t.Fatalf("result %+v: want %d joined, every message acked and delivered to all, %d add chatter", res, n, n*n)
+			}
+		})
+	}
+}
+
+// TestRunInAMissingRoomSaysSo: a room the server does not have refuses
+// every connection, and the error names the room.
+func TestRunInAMissingRoomSaysSo(t *testing.T) {
+	leaktest.Check(t)
+	srv, _ := startFakeChatIn(t, false, "/games,")
+	cfg := testConfig(srv.URL, TransportWebSocket)
+	cfg.Clients = 2
+	cfg.Room = "homework"
+	res, err := Run(context.Background(), cfg, nil)
+	if err == nil || res == nil || res.Connected != 0 {
+		t.Fatalf("Run = %+v, %v; want no client connected and an error", res, err)
+	}
+	if want := `socket.io connect to the room "homework" refused: {"message":"Invalid namespace"}`; !strings.Contains(res.FirstError, want) {
+		t.Errorf("first error %q, want it to contain %q", res.FirstError, want)
+	}
+}
+
 func TestRunIdleHoldsConnectionsAndAnswersPings(t *testing.T) {
 	leaktest.Check(t)
 	srv, _ := startFakeChat(t, false)
@@ -187,6 +228,41 @@ func TestRunRejectsInvalidConfig(t *testing.T) {
 	res, err := Run(context.Background(), cfg, nil)
 	if !errors.Is(err, ErrInvalidConfig) || res != nil {
 		t.Fatalf("Run = %v, %v; want nil and ErrInvalidConfig", res, err)
+	}
+}
+
+func TestValidateChecksTheRoom(t *testing.T) {
+	for _, tc := range []struct {
+		room    string
+		nsp     string // Config.namespace when valid
+		wantErr string // "" for valid
+	}{
+		{"", "", ""},
+		{"general", "", ""}, // the default room is "/"
+		{"games", "/games,", ""},
+		{"room-2_b", "/room-2_b,", ""},
+		{"Games", "", `room: the room name "Games"`},
+		{"/games", "", `room: the room name "/games"`},
+		{"a,b", "", `room: the room name "a,b"`},
+		{strings.Repeat("x", 33), "", "longer than 32 characters"},
+	} {
+		t.Run(tc.room, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Room = tc.room
+			err := cfg.Validate()
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				if got := string(cfg.namespace()); got != tc.nsp {
+					t.Errorf("namespace %q, want %q", got, tc.nsp)
+				}
+				return
+			}
+			if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("Validate = %v, want ErrInvalidConfig containing %q", err, tc.wantErr)
+			}
+		})
 	}
 }
 

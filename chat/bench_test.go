@@ -3,7 +3,10 @@ package chat
 import (
 	"fmt"
 	"log/slog"
+	"runtime"
+	"runtime/metrics"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -136,4 +139,114 @@ func BenchmarkResume1000(b *testing.B) {
 		c.Leave()
 		b.StartTimer()
 	}
+}
+
+// BenchmarkBroadcastRooms measures one message from one sender delivered
+// to the 100 joined connections of its room, with and without other rooms
+// beside it: a room's message must cost no more because other rooms exist.
+// In the busy case each of the other rooms has a sender of its own saying
+// messages in a loop for as long as the timer runs; "ns/delivery" is then
+// still the measured room's, and "all-ns/delivery" is the elapsed time per
+// delivery made in all the rooms together, which falls below the one room's
+// figure as far as the rooms run in parallel on the machine's cores.
+// gc-cpu-ns/msg is the garbage collector's CPU time per message of all the
+// rooms: the other rooms' clients are live data every cycle marks.
+func BenchmarkBroadcastRooms(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		rooms int
+		busy  bool
+	}{
+		{"1room_100", 1, false},
+		{"10rooms_100each", 10, false},
+		{"10rooms_100each_busy", 10, true},
+	} {
+		b.Run(bc.name, func(b *testing.B) { benchmarkRooms(b, bc.rooms, 100, bc.busy) })
+	}
+}
+
+// benchmarkRooms is BenchmarkBroadcastRooms with rooms rooms of perRoom
+// joined connections each; the measured sender is in the default room.
+func benchmarkRooms(b *testing.B, rooms, perRoom int, busy bool) {
+	f := newFixture(b, Config{Rate: 1e9, Burst: 1 << 30, Now: time.Now, Logger: slog.New(slog.DiscardHandler)})
+	senders := make([]*Client, rooms)
+	for r := range rooms {
+		room := f.room
+		if r > 0 {
+			room = f.addRoom(b, fmt.Sprintf("room%d", r), "")
+		}
+		for i := range perRoom {
+			c := f.connectTo(room, &countConn{}, Peer{})
+			if _, err := c.Join(fmt.Sprintf("r%d-user%d", r, i), ""); err != nil {
+				b.Fatal(err)
+			}
+			if i == 0 {
+				senders[r] = c
+			}
+		}
+	}
+	text := strings.Repeat("x", 64)
+
+	// The other rooms' senders, when busy: each says messages until stop
+	// is closed and counts those that were delivered.
+	var (
+		others atomic.Int64
+		stop   = make(chan struct{})
+		wg     sync.WaitGroup
+	)
+	if busy {
+		for _, s := range senders[1:] {
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if _, err := s.Say(text); err != nil {
+						b.Error(err)
+						return
+					}
+					others.Add(1)
+				}
+			})
+		}
+	}
+	defer func() {
+		close(stop)
+		wg.Wait()
+	}()
+
+	// allocs/op counts every allocation of the process, the busy rooms'
+	// too: all-allocs/msg divides them by the messages of all the rooms.
+	sender := senders[0]
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	gcBefore := gcCPU()
+	othersBefore := others.Load()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := sender.Say(text); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	msgs := float64(int64(b.N) + others.Load() - othersBefore)
+	gcSpent := gcCPU() - gcBefore
+	runtime.ReadMemStats(&after)
+	elapsed := float64(b.Elapsed().Nanoseconds())
+	b.ReportMetric(elapsed/float64(b.N*perRoom), "ns/delivery")
+	b.ReportMetric(gcSpent*1e9/msgs, "gc-cpu-ns/msg")
+	if busy {
+		b.ReportMetric(elapsed/(msgs*float64(perRoom)), "all-ns/delivery")
+		b.ReportMetric(float64(after.Mallocs-before.Mallocs)/msgs, "all-allocs/msg")
+	}
+}
+
+// gcCPU returns the CPU seconds the garbage collector has used so far.
+func gcCPU() float64 {
+	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	metrics.Read(s)
+	return s[0].Value.Float64()
 }

@@ -37,6 +37,7 @@ func (o *benchOptions) addFlags(fs *pflag.FlagSet) {
 	c := &o.cfg
 	fs.StringVar(&c.URL, "url", c.URL, "server to load: its http:// or https:// address")
 	fs.StringVar(&c.Path, "path", c.Path, "Socket.IO endpoint path on the server")
+	fs.StringVar(&c.Room, "room", c.Room, "room to load: a chatserver room NAME is the Socket.IO namespace /NAME; default: the default room, namespace /")
 	fs.IntVar(&c.Clients, "clients", c.Clients, "connections; every one joins as bench-<run>-<i>")
 	fs.IntVar(&c.Senders, "senders", c.Senders, "how many of the clients send messages")
 	fs.Float64Var(&c.Rate, "rate", c.Rate, "messages per second per sender")
@@ -92,7 +93,9 @@ func newBenchCommand() *cobra.Command {
 		Long: `Run a load test against a chat server speaking the chat contract over
 Socket.IO v4: clients emit "join" and "messages" on namespace "/", and the server
 broadcasts "messages" ("nick: text" first) and "add chatter"/"remove chatter".
-It drives chatserver and the original Node.js chat alike.
+It drives chatserver and the original Node.js chat alike. With --room NAME the
+clients do all of it in chatserver's room NAME (namespace "/NAME") instead,
+which must exist.
 
 --clients connections join one after another (--ramp per second), each with its
 own nickname; when the joins have settled, --senders of them send --rate
@@ -114,6 +117,7 @@ small machine it competes with the server it measures, so by default it uses
 one core (--procs) and warns when it was busy enough to be the limit.`,
 		Example: `  chatserver bench --url http://127.0.0.1:8080 --clients 200 --senders 10 --rate 20 --duration 20s
   chatserver bench --clients 2000 --ramp 0 --idle --duration 30s --server-pid 1234
+  chatserver bench --room games --clients 100 --senders 1 --rate 20 --duration 20s
   chatserver bench --clients 10000 --ramp 1000 --idle --timeout 120s --source-addrs 127.0.0.1-127.0.0.8
   chatserver bench --transport polling --clients 50 --json`,
 		Args: noArgs,

@@ -55,6 +55,7 @@ func TestBenchRefusesWhatCannotWork(t *testing.T) {
 		{"source address of another machine", []string{"--source-addrs", "192.0.2.1"}, exitError,
 			"unusable source address: 192.0.2.1 cannot be bound"},
 		{"more clients than the file limit", []string{"--clients", "100000000"}, exitError, "open files"},
+		{"a bad room name", []string{"--room", "Games"}, exitUsage, `room: the room name "Games"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if strings.Contains(tc.want, "cannot be bound") {

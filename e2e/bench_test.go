@@ -1,12 +1,17 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"net"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
+
+	"chatserver/storage"
+	"chatserver/storage/bolt"
 )
 
 // TestBenchDrivesTheRealServer runs `chatserver bench` against a real
@@ -103,5 +108,56 @@ func TestBenchConnectsFromEverySourceAddress(t *testing.T) {
 				t.Fatalf("connections opened by address %v, want them from 127.0.0.1 and 127.0.0.2 (2 each over WebSocket)", n)
 			}
 		})
+	}
+}
+
+// TestBenchLoadsARoom runs `chatserver bench --room` against a real server
+// with that room: the clients join and chat in the room, every message is
+// acked and delivered to all of them, and the room's history holds the
+// messages while the default room's stays empty.
+func TestBenchLoadsARoom(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "chat.db")
+	st, err := bolt.Open(db, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AddRoom(context.Background(), storage.Room{Name: "games", Created: time.Now().UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, db, "--rate", "100", "--burst", "100")
+	r := runCLI(t, "bench", "--url", srv.url, "--room", "games",
+		"--clients", "4", "--senders", "1", "--rate", "5", "--duration", "1s", "--json")
+	if r.code != 0 {
+		t.Fatalf("bench exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	var res struct {
+		Joined    int64 `json:"joined"`
+		Sent      int64 `json:"sent"`
+		Acked     int64 `json:"acked"`
+		Delivered int64 `json:"delivered"`
+		Expected  int64 `json:"expected"`
+		Loss      int64 `json:"loss"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("bench --json output: %v\n%s", err, r.stdout)
+	}
+	if res.Joined != 4 || res.Sent == 0 || res.Acked != res.Sent ||
+		res.Expected != res.Sent*4 || res.Delivered != res.Expected || res.Loss != 0 {
+		t.Fatalf("bench result %+v: want 4 joined, every message acked and delivered to all 4", res)
+	}
+	for _, tc := range []struct {
+		room string
+		want int64
+	}{{"games", res.Sent}, {storage.DefaultRoom, 0}} {
+		h := runCLI(t, "history", "--db", db, "--room", tc.room)
+		if h.code != 0 {
+			t.Fatalf("history --room %s: exit %d, %s", tc.room, h.code, h.stderr)
+		}
+		if got := int64(strings.Count(h.stdout, ": b0:")); got != tc.want {
+			t.Errorf("history --room %s holds %d bench messages, want %d:\n%s", tc.room, got, tc.want, h.stdout)
+		}
 	}
 }

@@ -29,9 +29,10 @@ func newTestServer(t testing.TB) *httptest.Server {
 	return newTestServerWith(t, nil, logger)
 }
 
-// newTestServerWith is newTestServer with the room's store wrapped by wrap
-// (when not nil) and the log sent to logger.
-func newTestServerWith(t testing.TB, wrap func(*bolt.Store) chat.Store, logger *slog.Logger) *httptest.Server {
+// newTestServerWith is newTestServer with the rooms' store wrapped by wrap
+// (when not nil), the log sent to logger, and the rooms named added beside
+// the default room.
+func newTestServerWith(t testing.TB, wrap func(*bolt.Store) chat.Store, logger *slog.Logger, rooms ...string) *httptest.Server {
 	t.Helper()
 	store, err := bolt.Open(filepath.Join(t.TempDir(), "chat.db"), bolt.Options{History: 10})
 	if err != nil {
@@ -44,6 +45,13 @@ func newTestServerWith(t testing.TB, wrap func(*bolt.Store) chat.Store, logger *
 	room, err := chat.NewHub(context.Background(), roomStore, chat.Config{Logger: logger})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, name := range rooms {
+		if _, err := room.AddRoom(context.Background(), name, ""); err != nil {
+			room.Close()
+			store.Close()
+			t.Fatal(err)
+		}
 	}
 	srv := New(room, Config{Logger: logger})
 	ts := httptest.NewServer(srv.Handler())

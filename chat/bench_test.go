@@ -26,7 +26,12 @@ func (c *countConn) ID() string       { return "count" }
 // 1000 joined connections (the writer's commit path with an in-memory
 // store, the broadcast loop, the shared event).
 func BenchmarkBroadcast1000(b *testing.B) {
-	f := newFixture(b, Config{Rate: 1e9, Burst: 1 << 30, Logger: slog.New(slog.DiscardHandler)})
+	benchBroadcast1000(b, Config{Rate: 1e9, Burst: 1 << 30, Logger: slog.New(slog.DiscardHandler)})
+}
+
+// benchBroadcast1000 is BenchmarkBroadcast1000 in a room configured by cfg.
+func benchBroadcast1000(b *testing.B, cfg Config) {
+	f := newFixture(b, cfg)
 	conns := make([]*countConn, 1000)
 	var sender *Client
 	for i := range conns {
@@ -85,29 +90,7 @@ func BenchmarkJoinWithHistory(b *testing.B) {
 // on: each message also takes its place in the room's log and carries an
 // offset. Compare the two side by side.
 func BenchmarkBroadcast1000Recovery(b *testing.B) {
-	f := newFixture(b, Config{Rate: 1e9, Burst: 1 << 30, RecoveryWindow: time.Minute, Logger: slog.New(slog.DiscardHandler)})
-	conns := make([]*countConn, 1000)
-	var sender *Client
-	for i := range conns {
-		conns[i] = &countConn{}
-		c := f.connect(conns[i], Peer{})
-		if _, err := c.Join(fmt.Sprintf("user%d", i), ""); err != nil {
-			b.Fatal(err)
-		}
-		if i == 0 {
-			sender = c
-		}
-	}
-	text := strings.Repeat("x", 64)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := sender.Say(text); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(conns)), "ns/delivery")
+	benchBroadcast1000(b, Config{Rate: 1e9, Burst: 1 << 30, RecoveryWindow: time.Minute, Logger: slog.New(slog.DiscardHandler)})
 }
 
 // BenchmarkResume1000 measures a recovery that sends 1000 missed events

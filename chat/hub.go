@@ -92,7 +92,16 @@ func NewHub(ctx context.Context, store Store, cfg Config) (*Hub, error) {
 // recovery needs across a restart (each room's event log and the sessions
 // of the clients that lost their connection, see Room.Resume) in the
 // store, and summarises the warnings still held back. Idempotent.
-func (h *Hub) Close() {
+func (h *Hub) Close() { h.close(true) }
+
+// abort closes what NewHub opened before it failed, saving nothing: a
+// state saved now would stand in for the one the next start should take
+// back.
+func (h *Hub) abort() { h.close(false) }
+
+// close is Close, saving the recovery state only when save is set (and
+// recovery is on), and only the first time.
+func (h *Hub) close(save bool) {
 	h.mu.Lock()
 	already := h.closed
 	h.closed = true
@@ -102,24 +111,9 @@ func (h *Hub) Close() {
 		r.Close()
 	}
 	h.pacers.Wait()
-	if !already && h.cfg.RecoveryWindow > 0 && h.store != nil {
+	if save && !already && h.cfg.RecoveryWindow > 0 {
 		h.saveRecovery(rooms)
 	}
-	h.warn.Close()
-}
-
-// abort closes what NewHub opened before it failed, saving nothing: a
-// state saved now would stand in for the one the next start should take
-// back.
-func (h *Hub) abort() {
-	h.mu.Lock()
-	h.closed = true
-	rooms := h.sortedLocked()
-	h.mu.Unlock()
-	for _, r := range rooms {
-		r.Close()
-	}
-	h.pacers.Wait()
 	h.warn.Close()
 }
 

@@ -23,8 +23,8 @@
 //   - Pub/sub reconnection. A rueidis subscription on a connection of its
 //     own reports the loss of that connection and leaves resubscribing to
 //     the caller, who must catch up on what was published meanwhile. That
-//     is what this store needs: the subscriber learns that it must read
-//     the log (LogSince). go-redis
+//     is what this store needs: a Subscription ends with
+//     ErrSubscriptionLost and its reader reads the log (LogSince). go-redis
 //     reconnects and resubscribes silently, so what was published in the
 //     gap would be missed without a sign but a gap in the positions.
 //   - Lua. Both send a script by its SHA-1 (EVALSHA) and in full (EVAL)

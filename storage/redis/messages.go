@@ -56,7 +56,7 @@ type Log struct {
 // messages are appended to the room's history, which is trimmed to its
 // newest History messages, and to its log, trimmed to LogSize entries;
 // and the batch's entries are published, in order and as one message, on
-// the room's channel. It returns new copies of the
+// the room's channel (see Subscribe). It returns new copies of the
 // messages with ID set and Time in UTC; msgs is not modified. Either all
 // of msgs are stored or none is. A room that does not exist gives
 // storage.ErrNoSuchRoom; the default room always exists, and is made again
@@ -257,6 +257,23 @@ func decodeEntry(v []byte) (Entry, error) {
 		return Entry{}, fmt.Errorf("decode log entry %.80q: %w (%v)", v, storage.ErrCorrupt, err)
 	}
 	return Entry{Epoch: e.Epoch, Seq: e.Seq, Message: e.Message.message()}, nil
+}
+
+// decodeBatch decodes what an append published: its entries as a JSON
+// array.
+func decodeBatch(v []byte) ([]Entry, error) {
+	var raw []storedEntry
+	if err := json.Unmarshal(v, &raw); err != nil {
+		return nil, err
+	}
+	out := make([]Entry, len(raw))
+	for i, e := range raw {
+		if e.Seq == 0 || e.Message.ID == 0 {
+			return nil, fmt.Errorf("entry %d has no position or no ID", i)
+		}
+		out[i] = Entry{Epoch: e.Epoch, Seq: e.Seq, Message: e.Message.message()}
+	}
+	return out, nil
 }
 
 // encodeTime writes t as the append script compares times: Unix

@@ -271,6 +271,7 @@ func TestCancelledContextRefusesWithoutWriting(t *testing.T) {
 			{"unban", func() error { _, err := s.Unban(ctx, "mallory"); return err }},
 			{"save recovery state", func() error { return s.SaveRecovery(ctx, storage.RecoveryState{}) }},
 			{"take recovery state", func() error { _, _, err := s.TakeRecovery(ctx); return err }},
+			{"subscribe", func() error { _, err := s.Subscribe(ctx); return err }},
 		}
 		for _, c := range calls {
 			t.Run(cause.name+"/"+c.op, func(t *testing.T) {
@@ -300,6 +301,7 @@ func TestClosedStoreRefuses(t *testing.T) {
 		"AppendMessages": func() error { _, err := s.AppendMessages(ctx, storage.DefaultRoom, msgs("x")); return err }(),
 		"SetChatters":    s.SetChatters(ctx, storage.DefaultRoom, nil),
 		"Ban":            s.Ban(ctx, "eve", baseTime),
+		"Subscribe":      func() error { _, err := s.Subscribe(ctx); return err }(),
 		"Ping":           s.Ping(),
 	} {
 		if !errors.Is(err, storage.ErrClosed) {

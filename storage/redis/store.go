@@ -75,7 +75,8 @@ type Options struct {
 	// the URL's host unless set here.
 	TLS *tls.Config
 	// Logger receives what the store's own goroutines cannot return: a
-	// presence refresh that failed. nil means slog.Default().
+	// presence refresh that failed, a published message that is not
+	// chatserver's. nil means slog.Default().
 	Logger *slog.Logger
 }
 
@@ -156,6 +157,7 @@ type Store struct {
 	// (names, not empty), written again by the refresher.
 	mu       sync.Mutex
 	presence map[string][]string
+	subs     map[*Subscription]struct{}
 }
 
 // Open connects to the Redis named by rawURL (redis://[:PASSWORD@]HOST[:PORT][/DB],
@@ -192,6 +194,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		where:    where,
 		stop:     make(chan struct{}),
 		presence: make(map[string][]string),
+		subs:     make(map[*Subscription]struct{}),
 	}
 	now := time.Now().UTC().Format(time.RFC3339Nano)
 	err = s.run(ctx, scriptInit, []string{s.key("meta"), s.key("rooms")},
@@ -290,7 +293,8 @@ func connectError(where string, db int, err error) error {
 	return fmt.Errorf("cannot connect to Redis at %s: %w", where, err)
 }
 
-// Close stops the presence refresher and closes the connections, waiting for calls in progress. It is idempotent; every
+// Close stops the presence refresher, ends the subscriptions and closes
+// the connections, waiting for calls in progress. It is idempotent; every
 // other method returns storage.ErrClosed after Close. What this node
 // wrote of the rooms' presence is left to expire.
 func (s *Store) Close() error {
@@ -299,6 +303,16 @@ func (s *Store) Close() error {
 	}
 	close(s.stop)
 	s.done.Wait()
+	s.mu.Lock()
+	subs := make([]*Subscription, 0, len(s.subs))
+	for sub := range s.subs {
+		subs = append(subs, sub)
+	}
+	s.mu.Unlock()
+	for _, sub := range subs {
+		sub.end(storage.ErrClosed)
+		<-sub.stopped
+	}
 	s.client.Close()
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"chatserver/internal/logtest"
 	"chatserver/internal/redistest"
 	"chatserver/storage"
 )
@@ -26,12 +27,15 @@ func startServer(tb testing.TB) *redistest.Server {
 	return redistest.Start(tb, redistest.Options{})
 }
 
-// openStore opens a store on srv with opts (a prefix of its own unless
-// given), failing the test on error, and closes it when the test ends.
+// openStore opens a store on srv with opts (a prefix of its own and a
+// logger of the test's unless given), failing the test on error, and closes it when the test ends.
 func openStore(tb testing.TB, srv *redistest.Server, opts Options) *Store {
 	tb.Helper()
 	if opts.Prefix == "" {
 		opts.Prefix = testPrefix()
+	}
+	if opts.Logger == nil {
+		opts.Logger, _ = logtest.New(tb)
 	}
 	s, err := Open(tb.Context(), srv.URL(), opts)
 	if err != nil {

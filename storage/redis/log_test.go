@@ -343,6 +343,7 @@ func TestASlowReaderEndsItsSubscription(t *testing.T) {
 	}
 	waitFor(t, "the buffer to fill", func() bool { return len(sub.Batches()) == SubscriptionBuffer })
 	mustAppend(t, s, msgs("one too many"))
+	waitFor(t, "the subscription to end", func() bool { return sub.Err() != nil })
 	for i := range SubscriptionBuffer {
 		if b := receive(t, sub); b.Entries[0].Seq != uint64(i+1) {
 			t.Fatalf("batch %d at %d, want %d", i, b.Entries[0].Seq, i+1)

@@ -9,8 +9,8 @@
 #   make release the release archives and checksum file in dist/
 #                (VERSION=1.2.0; the default is git describe)
 #
-# Test dependencies are installed by `deps`; each kind has its own target so
-# later ones (redis-server, say) slot in beside node-deps and browser-deps.
+# Test dependencies are installed by `deps`; each kind has its own target
+# beside node-deps and browser-deps.
 
 GO  ?= go
 NPM ?= npm
@@ -78,11 +78,16 @@ test: deps fmt-check vet cross go-test conformance
 deps: system-deps node-deps node2-deps browser-deps python-deps release-deps completion-deps
 
 # Programs from Debian's packages that the tests need, installed only when
-# missing (CI runs as root).
+# missing (CI runs as root): node and npm for the end-to-end drivers, and
+# redis-server, which the Redis store's tests start themselves
+# (internal/redistest), never as a service.
 system-deps:
 	@command -v node >/dev/null && command -v $(NPM) >/dev/null || { \
 		echo "installing nodejs and npm"; \
 		apt-get update && apt-get install -y nodejs npm; }
+	@command -v redis-server >/dev/null || { \
+		echo "installing redis-server"; \
+		apt-get update && apt-get install -y redis-server; }
 
 node-deps: $(NODE_STAMP)
 

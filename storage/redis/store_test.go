@@ -1,0 +1,49 @@
+package redis
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"chatserver/chat"
+	"chatserver/storage"
+)
+
+// A Store is what the chat rooms need of their storage.
+var _ chat.Store = (*Store)(nil)
+
+// TestAHubRunsOnTheStore opens the chat rooms on a Store, adds a room,
+// closes them (saving the recovery state) and opens them again from it.
+func TestAHubRunsOnTheStore(t *testing.T) {
+	srv := startServer(t)
+	s := openStore(t, srv, Options{Node: "one"})
+	mustAppend(t, s, msgs("from before"))
+	cfg := chat.Config{RecoveryWindow: time.Minute}
+	hub, err := chat.NewHub(t.Context(), s, cfg)
+	if err != nil {
+		t.Fatalf("NewHub: %v", err)
+	}
+	if _, err := hub.AddRoom(t.Context(), "games", "board games"); err != nil {
+		t.Fatalf("AddRoom: %v", err)
+	}
+	if got := texts(hub.Default().History(0)); !slices.Equal(got, []string{"from before"}) {
+		t.Errorf("the default room's history = %q", got)
+	}
+	hub.Close()
+	if _, found, err := s.TakeRecovery(t.Context()); err != nil || !found {
+		t.Fatalf("the hub saved no recovery state: %v, %v", found, err)
+	}
+
+	again, err := chat.NewHub(t.Context(), s, cfg)
+	if err != nil {
+		t.Fatalf("NewHub again: %v", err)
+	}
+	defer again.Close()
+	var names []string
+	for _, r := range again.Rooms() {
+		names = append(names, r.Name())
+	}
+	if !slices.Equal(names, []string{storage.DefaultRoom, "games"}) {
+		t.Errorf("the hub opened %q, want the default room and games", names)
+	}
+}

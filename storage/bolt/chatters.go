@@ -1,8 +1,10 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"slices"
 
 	"go.etcd.io/bbolt"
 
@@ -92,21 +94,51 @@ func (s *Store) Chatters(ctx context.Context, room string) ([]string, error) {
 // SetChatters replaces the presence set of room with names (each exactly
 // as given) in one transaction. A room that does not exist gives
 // storage.ErrNoSuchRoom.
+//
+// Only the difference is written: the stored names and the new ones are
+// walked side by side in byte order, so a join or a leave in a full room
+// puts or deletes one name rather than rewriting them all (the room calls
+// this after every burst of joins), and a set that has not changed
+// writes nothing.
 func (s *Store) SetChatters(ctx context.Context, room string, names []string) error {
+	want := slices.Clone(names)
+	slices.Sort(want)
+	want = slices.Compact(want)
 	return s.update(ctx, roomOp("set chatters of", room), func(tx *bbolt.Tx) error {
 		r, err := s.room(tx, room)
 		if err != nil {
 			return err
 		}
-		if err := r.b.DeleteBucket(bucketChatters); err != nil {
-			return fmt.Errorf("delete bucket %s: %w", bucketChatters, err)
+		var stale [][]byte // stored, not wanted
+		var put []string   // wanted, not stored (or stored with a value)
+		c := r.chatters.Cursor()
+		k, v := c.First()
+		for i := 0; k != nil || i < len(want); {
+			switch {
+			case k == nil || i < len(want) && want[i] < string(k):
+				put = append(put, want[i])
+				i++
+			case i == len(want) || string(k) < want[i]:
+				stale = append(stale, bytes.Clone(k))
+				k, v = c.Next()
+			default:
+				if len(v) != 0 {
+					put = append(put, want[i])
+				}
+				i++
+				k, v = c.Next()
+			}
 		}
-		b, err := r.b.CreateBucket(bucketChatters)
-		if err != nil {
-			return fmt.Errorf("create bucket %s: %w", bucketChatters, err)
+		if len(stale) == 0 && len(put) == 0 {
+			return errNoChange
 		}
-		for _, name := range names {
-			if err := b.Put([]byte(name), []byte{}); err != nil {
+		for _, k := range stale {
+			if err := r.chatters.Delete(k); err != nil {
+				return fmt.Errorf("delete %q: %w", k, err)
+			}
+		}
+		for _, name := range put {
+			if err := r.chatters.Put([]byte(name), []byte{}); err != nil {
 				return fmt.Errorf("put %q: %w", name, err)
 			}
 		}

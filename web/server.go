@@ -19,6 +19,7 @@ import (
 
 	"chatserver/chat"
 	errlog "chatserver/internal/logger"
+	"chatserver/internal/memtrim"
 	"chatserver/internal/throttle"
 	"chatserver/metrics"
 	"chatserver/web/socketio"
@@ -122,6 +123,11 @@ type Server struct {
 	closing   atomic.Bool // Shutdown has begun
 	closeOnce sync.Once
 
+	// trim gives the heap a join storm leaves behind back to the system
+	// once the connections have settled; it hears of every socket that
+	// enters or leaves a room.
+	trim *memtrim.Trimmer
+
 	// metrics is Config.Metrics, served at /metrics by http unless
 	// metricsHTTP (Config.SeparateMetrics) serves it instead; nil for
 	// none. Both are set by New before anything is served.
@@ -167,6 +173,7 @@ func New(hub *chat.Hub, cfg Config) *Server {
 	sio := socketio.NewServer(sioCfg)
 	logs := connLogs{errs: logger, warn: warn, lines: lines}
 	pp := &people{hub: hub, m: make(map[string]*person)}
+	trim := memtrim.New(memtrim.DefaultMin, memtrim.DefaultQuiet, nil)
 	var lob lobby
 	onConnect := func(sock *socketio.Socket) error {
 		name, _ := roomOf(sock.Namespace())
@@ -182,11 +189,13 @@ func New(hub *chat.Hub, cfg Config) *Server {
 				lob.remove(sock)
 			}
 			pp.leave(sock, p)
+			trim.Note()
 		}
 		if err := attach(room, sock, p, peer, logs, leave); err != nil {
 			pp.leave(sock, p)
 			return socketio.ErrInvalidNamespace
 		}
+		trim.Note()
 		if lobbied {
 			lob.add(sock)
 			sock.On(EventRooms, func(_ socketio.Args, ack socketio.AckFunc) {
@@ -210,7 +219,7 @@ func New(hub *chat.Hub, cfg Config) *Server {
 		return ok && hub.Room(name) != nil
 	}, setup)
 	hub.Watch(func() { lob.announce(func() []roomEntry { return roomList(hub) }) })
-	s := &Server{sio: sio, hosts: newHostPolicy(cfg.PublicURL, cfg.AllowedHosts, machineName()), ready: cfg.Ready, warn: warn, lines: lines}
+	s := &Server{sio: sio, hosts: newHostPolicy(cfg.PublicURL, cfg.AllowedHosts, machineName()), ready: cfg.Ready, warn: warn, lines: lines, trim: trim}
 	if cfg.TLS != nil {
 		s.tls = serverTLS(cfg.TLS)
 	}
@@ -373,6 +382,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		s.warn.Close()
 		s.lines.Close()
+		s.trim.Stop()
 	})
 	return err
 }

@@ -14,13 +14,19 @@ import (
 // runtime still guards the descriptor (it cannot be closed, or reused,
 // while an attempt is in progress). A rawIO is used by one goroutine at a
 // time; its functions are built once so an attempt allocates nothing.
+//
+// A write runs under RawConn.Control rather than RawConn.Write: it never
+// waits for the poller, so it needs neither the descriptor's write lock
+// (the session's writer role already lets one goroutine write at a time)
+// nor the poller's readiness reset that RawConn.Write does first, and it
+// is the one system call (writeNonblocking) of the flushers' hot path.
 type rawIO struct {
 	buf []byte
 	n   int
 	err error
 
 	readFn  func(fd uintptr) bool
-	writeFn func(fd uintptr) bool
+	writeFn func(fd uintptr) // for RawConn.Control
 }
 
 func newRawIO() *rawIO {
@@ -29,9 +35,8 @@ func newRawIO() *rawIO {
 		r.n, r.err = syscall.Read(int(fd), r.buf)
 		return true
 	}
-	r.writeFn = func(fd uintptr) bool {
-		r.n, r.err = syscall.Write(int(fd), r.buf)
-		return true
+	r.writeFn = func(fd uintptr) {
+		r.n, r.err = writeNonblocking(int(fd), r.buf)
 	}
 	return r
 }
@@ -44,7 +49,7 @@ const rawIOSupported = true
 // returns how much was written; (0, nil) when the socket's buffer is full.
 func (r *rawIO) tryWrite(rc syscall.RawConn, b []byte) (int, error) {
 	r.buf = b
-	n, _, err := r.done(rc.Write(r.writeFn))
+	n, _, err := r.done(rc.Control(r.writeFn))
 	return n, err
 }
 

@@ -37,7 +37,10 @@ func newFlusher(wg *sync.WaitGroup, interval time.Duration) *flusher {
 	return f
 }
 
-// add schedules s, which has just been marked dirty, for flushing.
+// add schedules s, which has just been marked dirty, for flushing. Only
+// the first session due since the flusher last took the list wakes it: run
+// takes the list again before it waits, so the sessions added meanwhile
+// (the rest of a broadcast) cost no wake-up each.
 func (f *flusher) add(s *Session) {
 	f.mu.Lock()
 	if f.stopped {
@@ -46,8 +49,11 @@ func (f *flusher) add(s *Session) {
 		return
 	}
 	f.due = append(f.due, s)
+	first := len(f.due) == 1
 	f.mu.Unlock()
-	signal(f.wake)
+	if first {
+		signal(f.wake)
+	}
 }
 
 // stop ends the flusher goroutine once what is due has been flushed.

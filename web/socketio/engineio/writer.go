@@ -184,6 +184,7 @@ func (s *Session) flushNow(f *flusher) {
 		clear(s.queue)
 		s.queue = q
 	}
+	s.recycleLocked(batch)
 	var worker, again bool
 	switch {
 	case err != nil || s.closed() || len(c.pending) > 0 || len(rest) > 0:
@@ -199,7 +200,6 @@ func (s *Session) flushNow(f *flusher) {
 		s.handWriterLocked(writerNone)
 	}
 	s.mu.Unlock()
-	s.recycle(batch)
 	if err != nil {
 		s.closeWith(ReasonTransportError, closeError)
 	}
@@ -235,12 +235,20 @@ func (s *Session) recycle(batch []*Message) {
 	if cap(batch) == 0 || cap(batch) > maxSpareQueue {
 		return
 	}
-	clear(batch)
 	s.mu.Lock()
+	s.recycleLocked(batch)
+	s.mu.Unlock()
+}
+
+// recycleLocked is recycle with s.mu held.
+func (s *Session) recycleLocked(batch []*Message) {
+	if cap(batch) == 0 || cap(batch) > maxSpareQueue {
+		return
+	}
+	clear(batch)
 	if s.spare == nil {
 		s.spare = batch[:0]
 	}
-	s.mu.Unlock()
 }
 
 // maxSpareQueue caps the queue array a session keeps between flushes: a

@@ -27,11 +27,42 @@ func (s *Session) Close(reason string) { s.closeWith(reason, closeGraceful) }
 // backpressure, say, on a queue that a goroutine of its own drains) must
 // also wait on Closing and return once it is closed; otherwise a consumer
 // that has stopped would hold the session, and Server.Close, forever.
-func (s *Session) Closing() <-chan struct{} { return s.closing }
+//
+// The channel is made when first asked for (most sessions never are), so
+// a session asked after it has started to close gets one closed already.
+func (s *Session) Closing() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing == nil {
+		if s.closed() {
+			return closedChan
+		}
+		s.closing = make(chan struct{})
+	}
+	return s.closing
+}
 
 // Done is closed when the session has ended, after OnClose has returned;
 // by then the session no longer counts in Server.Count or the caps.
-func (s *Session) Done() <-chan struct{} { return s.done }
+// Like Closing's, the channel is made when first asked for.
+func (s *Session) Done() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done == nil {
+		if s.ended {
+			return closedChan
+		}
+		s.done = make(chan struct{})
+	}
+	return s.done
+}
+
+// closedChan is what Closing and Done return once their event is past.
+var closedChan = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
 
 // closeWith starts closing the session once; later calls do nothing. It
 // never blocks on I/O: the worker finishes the transport and calls OnClose.
@@ -48,6 +79,7 @@ func (s *Session) closeUnlock(reason string, kind closeKind) {
 		return
 	}
 	lingering, ws, probe, fr, conn := s.current() == stateLingering, s.ws, s.probeConn, s.closeFr, s.conn
+	closing := s.closing // any made later is made closed (Closing)
 	if kind == closeError || kind == closeClient {
 		// Nothing will be delivered any more.
 		clear(s.queue)
@@ -73,7 +105,9 @@ func (s *Session) closeUnlock(reason string, kind closeKind) {
 	if !lingering {
 		s.srv.forget(s)
 	}
-	close(s.closing)
+	if closing != nil {
+		close(closing)
+	}
 	signal(s.pollWake)
 	s.startWorker() // the worker finishes the session
 }
@@ -117,7 +151,13 @@ func (s *Session) finish() {
 	// the caps allow; Done tells it the slot is free.
 	s.srv.release(s.slot)
 	s.srv.st.Metrics.SessionClosed(reason)
-	close(s.done)
+	s.mu.Lock()
+	s.ended = true
+	done := s.done
+	s.mu.Unlock()
+	if done != nil {
+		close(done)
+	}
 
 	// A polling session's goodbye waits for the client's next GET, but
 	// the application need not: OnClose has run and Done is closed.

@@ -154,3 +154,34 @@ func asyncPost(e *env, url, payload string) <-chan response {
 	}()
 	return ch
 }
+
+// TestClosingAndDoneAskedForLate: the channels are made when first asked
+// for, so a session asked only once it has started to close, or has
+// ended, must hand out closed ones; one asked before must close them.
+func TestClosingAndDoneAskedForLate(t *testing.T) {
+	e := newEnv(t, Config{})
+	_, _, early := e.openWebSocket(t)
+	earlyClosing, earlyDone := early.sess.Closing(), early.sess.Done()
+	_, _, late := e.openWebSocket(t)
+
+	for _, r := range []*recorder{early, late} {
+		r.sess.Close("test")
+		select {
+		case <-r.closed:
+		case <-time.After(waitTimeout):
+			t.Fatalf("session %s: OnClose not called within %v", r.sess.ID(), waitTimeout)
+		}
+	}
+	for name, ch := range map[string]<-chan struct{}{
+		"Closing asked for before the close": earlyClosing,
+		"Done asked for before the close":    earlyDone,
+		"Closing asked for after the end":    late.sess.Closing(),
+	} {
+		select {
+		case <-ch:
+		case <-time.After(waitTimeout):
+			t.Errorf("%s: not closed within %v", name, waitTimeout)
+		}
+	}
+	waitDone(t, late.sess) // Done asked for only now
+}

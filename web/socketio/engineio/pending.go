@@ -213,7 +213,7 @@ func (s *Server) awaitEnd(sess *Session, r *http.Request) bool {
 	t := time.NewTimer(evictWait)
 	defer t.Stop()
 	select {
-	case <-sess.done:
+	case <-sess.Done():
 		return true
 	case <-t.C:
 	case <-s.shutdown:

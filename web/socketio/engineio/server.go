@@ -1,7 +1,6 @@
 package engineio
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -398,26 +397,20 @@ func (s *Server) lookup(sid string) *Session {
 // caller releases it through acceptSession (or unlocks it if the
 // handshake failed).
 func (s *Server) newSession(r *http.Request, transport string, sl slot) *Session {
-	// A shallow copy: the header map, URL and strings are shared with
-	// the handshake request, which net/http never reuses or changes once
-	// its handler has returned (a deep copy cost every idle connection
-	// most of a kilobyte). The context (which holds the HTTP server's
-	// connection state) and the body are let go.
-	req := r.WithContext(context.Background())
-	req.Body = http.NoBody
-	req.GetBody = nil
 	proto, _ := s.st.protocolOf(r.URL.Query())
 	sess := &Session{
-		srv:        s,
-		req:        req,
-		slot:       sl,
-		proto:      proto,
-		b64:        proto == protocol3 && wantsBase64(r),
-		transport:  transport,
-		closing:    make(chan struct{}),
-		done:       make(chan struct{}),
-		pollWake:   make(chan struct{}, 1),
-		lingerDone: make(chan struct{}),
+		srv:       s,
+		hs:        newHandshakeRecord(r),
+		slot:      sl,
+		proto:     proto,
+		b64:       proto == protocol3 && wantsBase64(r),
+		transport: transport,
+	}
+	if transport == TransportPolling {
+		// Only polling uses them, and a session never goes back to
+		// polling: one opened on a WebSocket goes without.
+		sess.pollWake = make(chan struct{}, 1)
+		sess.lingerDone = make(chan struct{})
 	}
 	sess.dispatchMu.Lock()
 

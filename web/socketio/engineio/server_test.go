@@ -1,9 +1,11 @@
 package engineio
 
 import (
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +62,37 @@ func TestWebSocketHandshakeIsByteExact(t *testing.T) {
 	}
 	if r := e.nextSession(t); r.sess.Transport() != TransportWebSocket {
 		t.Errorf("transport %q", r.sess.Transport())
+	}
+}
+
+func TestRequestIsTheHandshakes(t *testing.T) {
+	e := newEnv(t, Config{})
+	header := http.Header{"X-Custom": {"one", "two"}, "User-Agent": {"test"}}
+	e.dial(t, "transport=websocket&extra=kept", header)
+	sess := e.nextSession(t).sess
+	req := sess.Request()
+	if req.Method != http.MethodGet || req.ProtoMajor != 1 || req.ProtoMinor != 1 {
+		t.Errorf("Request() %s %s (%d.%d), want GET HTTP/1.1", req.Method, req.Proto, req.ProtoMajor, req.ProtoMinor)
+	}
+	if got := req.Header.Values("X-Custom"); !slices.Equal(got, []string{"one", "two"}) {
+		t.Errorf("Request() header X-Custom = %q, want both values in order", got)
+	}
+	if got := req.Header.Get("User-Agent"); got != "test" {
+		t.Errorf("Request() header User-Agent = %q", got)
+	}
+	if got := req.URL.Query().Get("extra"); got != "kept" {
+		t.Errorf("Request() query extra = %q", got)
+	}
+	if host, _, err := net.SplitHostPort(req.RemoteAddr); err != nil || host != "127.0.0.1" {
+		t.Errorf("Request() RemoteAddr = %q", req.RemoteAddr)
+	}
+	if req.Host == "" || req.TLS != nil {
+		t.Errorf("Request() Host %q TLS %v, want the server's host and no TLS", req.Host, req.TLS)
+	}
+	// Each call is a copy: what a caller changes is not seen by the next.
+	req.Header.Set("X-Custom", "changed")
+	if got := sess.Request().Header.Values("X-Custom"); !slices.Equal(got, []string{"one", "two"}) {
+		t.Errorf("after a caller changed its copy, Request() header X-Custom = %q", got)
 	}
 }
 

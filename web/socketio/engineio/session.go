@@ -10,7 +10,7 @@ import (
 
 // closeKind says how a session ends, which decides what its transport
 // still sends.
-type closeKind int
+type closeKind uint8
 
 const (
 	// closeError aborts: the WebSocket is closed at once, a held GET gets
@@ -35,11 +35,8 @@ const (
 type Session struct {
 	srv  *Server
 	id   string
-	req  *http.Request
-	slot slot // given back by finish once OnClose has returned
-
-	proto protocol // the Engine.IO revision of the handshake
-	b64   bool     // protocol 3: the handshake asked for binary as base64 (b64)
+	hs   *handshakeRecord // what Request rebuilds
+	slot slot             // given back by finish once OnClose has returned
 
 	// For the log: the client's address (Config.ClientAddr), the key its
 	// lines are throttled by (the canonical ClientIP), and when the
@@ -50,14 +47,11 @@ type Session struct {
 	// dispatchMu serializes Handler calls. newSession takes it and
 	// acceptSession releases it, so nothing is delivered before the
 	// handler exists.
-	dispatchMu  sync.Mutex
-	handler     Handler // set once by acceptSession; guarded by dispatchMu
-	handlerDone bool    // OnClose has been called; guarded by dispatchMu
+	dispatchMu sync.Mutex
+	handler    Handler // set once by acceptSession; guarded by dispatchMu
 
-	closing    chan struct{} // closed by closeWith
-	done       chan struct{} // closed by finish once the session has ended
-	pollWake   chan struct{} // capacity 1: re-evaluate the held GET
-	lingerDone chan struct{} // closed when a lingering session's last GET is served
+	pollWake   chan struct{} // capacity 1: re-evaluate the held GET; nil for a session opened on a WebSocket
+	lingerDone chan struct{} // closed when a lingering session's last GET is served; likewise nil
 
 	// state is a sessionState. It changes only through become, with mu
 	// held; it is read with mu held or, to ask whether the session has
@@ -68,12 +62,21 @@ type Session struct {
 	// pending place, so that calling it again takes no lock.
 	established atomic.Bool
 
+	// The small fields sit together, so that the struct has no padding
+	// to speak of: every connection has one. proto and b64 are set by
+	// newSession, before the session is shared.
+	proto       protocol // the Engine.IO revision of the handshake
+	b64         bool     // protocol 3: the handshake asked for binary as base64 (b64)
+	handlerDone bool     // OnClose has been called; guarded by dispatchMu
+
 	// heardAt is, for protocol 3, when the client's last packet arrived,
 	// in nanoseconds since monoEpoch (heard, lastHeard). Atomic, so that
 	// each packet need not take mu.
 	heardAt atomic.Int64
 
-	mu           sync.Mutex // guards the fields below
+	mu           sync.Mutex    // guards the fields below
+	closing      chan struct{} // made by Closing when first asked for; closed by closeWith
+	done         chan struct{} // made by Done when first asked for; closed by finish
 	transport    string
 	queue        []*Message  // packets for the client, oldest first
 	spare        []*Message  // recycled backing array for queue
@@ -81,14 +84,15 @@ type Session struct {
 	kind         closeKind   // set by closeLocked
 	getActive    bool        // a polling GET is held, not yet answered
 	postActive   bool        // a polling POST is being served
+	writer       writerRole  // who may write ws; changed only by handWriterLocked
+	dirty        bool        // handed to the flusher, not flushed yet
+	ended        bool        // finish has closed done (or would have, had it been made)
 	pongDeadline time.Time   // the outstanding ping's; zero while none is
 	nextPingAt   time.Time   // while no ping is outstanding: when the next one is due
 	ws           *wsConn     // the session's WebSocket, once open
 	flusher      *flusher    // writes ws's queue, set with ws
 	probeConn    *wsConn     // the probing WebSocket, during an upgrade
 	heartbeat    *time.Timer // runs beat: the next ping, or the pong deadline
-	writer       writerRole  // who may write ws; changed only by handWriterLocked
-	dirty        bool        // handed to the flusher, not flushed yet
 	closeFr      []byte      // with closeError: the close frame finish sends first
 
 	// On polling, what tells a client gone between two GETs (connwatch.go).
@@ -320,9 +324,11 @@ func (s *Session) lingerServedLocked() bool {
 // ID returns the session id (the Engine.IO sid).
 func (s *Session) ID() string { return s.id }
 
-// Request returns the handshake request (headers, URL query, RemoteAddr).
-// It must be treated as read-only and its Body is not readable.
-func (s *Session) Request() *http.Request { return s.req }
+// Request returns the handshake request (headers, URL query, RemoteAddr):
+// a new copy of its method, URL, protocol, headers, host, remote address
+// and TLS state on every call, with no body. The URL and the TLS state
+// are shared and must be treated as read-only.
+func (s *Session) Request() *http.Request { return s.hs.request() }
 
 // Protocol returns the Engine.IO protocol revision the client speaks: 4,
 // or 3 for a Socket.IO v2 client (Config.AllowEIO3).

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -56,18 +57,17 @@ type conn struct {
 	dec  decoder
 	dead bool // a parse error closed the connection: ignore the rest
 
-	room chan struct{} // capacity 1: the worker took a packet from a full queue
-
 	failed atomic.Bool // the connection is being closed: handle no more packets
 
-	mu       sync.Mutex // guards the fields below
-	sockets  map[string]*Socket
-	pending  []*packet // decoded packets not yet handled, oldest first; at most maxQueuedPackets
-	tasks    []func()  // OnDisconnect calls queued by other goroutines
-	running  bool      // a worker goroutine is running (at most one at a time)
-	closed   bool      // OnClose was called: the worker finishes the connection
-	reason   string    // why the session ended, set with closed
-	finished bool      // the connection is finished: no socket will be added or called
+	mu       sync.Mutex    // guards the fields below
+	sockets  []*Socket     // one per namespace joined, in the order joined (socketLocked)
+	pending  []*packet     // decoded packets not yet handled, oldest first; at most maxQueuedPackets
+	room     chan struct{} // capacity 1: the worker took a packet from a full queue; made by the first wait for one
+	tasks    []func()      // OnDisconnect calls queued by other goroutines
+	running  bool          // a worker goroutine is running (at most one at a time)
+	closed   bool          // OnClose was called: the worker finishes the connection
+	reason   string        // why the session ended, set with closed
+	finished bool          // the connection is finished: no socket will be added or called
 	timer    *time.Timer
 }
 
@@ -75,12 +75,10 @@ var _ engineio.Handler = (*conn)(nil)
 
 func newConn(srv *Server, sess *engineio.Session) *conn {
 	return &conn{
-		srv:     srv,
-		sess:    sess,
-		dec:     decoder{rules: srv.rules, maxBinary: srv.maxBinary, v2: sess.Protocol() == 3},
-		v2:      sess.Protocol() == 3,
-		room:    make(chan struct{}, 1),
-		sockets: make(map[string]*Socket),
+		srv:  srv,
+		sess: sess,
+		dec:  decoder{rules: srv.rules, maxBinary: srv.maxBinary, v2: sess.Protocol() == 3},
+		v2:   sess.Protocol() == 3,
 	}
 }
 
@@ -136,9 +134,13 @@ func (c *conn) OnMessage(data []byte, binary bool) {
 			c.mu.Unlock()
 			return
 		}
+		if c.room == nil {
+			c.room = make(chan struct{}, 1)
+		}
+		room := c.room
 		c.mu.Unlock()
 		select {
-		case <-c.room:
+		case <-room:
 		case <-c.sess.Closing():
 			return
 		}
@@ -211,10 +213,13 @@ func (c *conn) work() {
 		p := c.pending[0]
 		c.pending[0] = nil
 		c.pending = c.pending[1:]
+		room := c.room
 		c.mu.Unlock()
-		select {
-		case c.room <- struct{}{}:
-		default:
+		if room != nil {
+			select {
+			case room <- struct{}{}:
+			default:
+			}
 		}
 		if !c.failed.Load() {
 			c.handle(p)
@@ -294,7 +299,19 @@ func (c *conn) handle(p *packet) {
 func (c *conn) socket(nsp string) *Socket {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.sockets[nsp]
+	return c.socketLocked(nsp)
+}
+
+// socketLocked returns the socket of namespace nsp, or nil. A connection
+// joins a handful of namespaces at most, so a scan beats a map. c.mu must
+// be held.
+func (c *conn) socketLocked(nsp string) *Socket {
+	for _, s := range c.sockets {
+		if s.nsp.name == nsp {
+			return s
+		}
+	}
+	return nil
 }
 
 // connectDefault has a v2 client join the default namespace, which it
@@ -330,7 +347,7 @@ func (c *conn) connect(p *packet) {
 	if auth == nil {
 		auth = emptyAuth
 	}
-	s := &Socket{id: randid.URLSafe(socketIDBytes), nsp: ns, conn: c, auth: auth}
+	s := &Socket{id: randid.URLSafe(socketIDBytes), nsp: ns, conn: c, sess: c.sess, auth: auth}
 
 	var err error
 	if f := ns.connectFunc(); f != nil {
@@ -377,7 +394,11 @@ func (c *conn) connect(p *packet) {
 	}
 
 	c.mu.Lock()
-	c.sockets[ns.name] = s
+	if i := slices.IndexFunc(c.sockets, func(o *Socket) bool { return o.nsp.name == ns.name }); i >= 0 {
+		c.sockets[i] = s
+	} else {
+		c.sockets = append(c.sockets, s)
+	}
 	s.mu.Lock()
 	c.sess.Send(controlMessage(packetConnect, ns.name, reply))
 	for _, msgs := range s.early {
@@ -435,8 +456,8 @@ func (c *conn) remove(s *Socket, sendDisconnect bool, reason DisconnectReason, r
 		c.mu.Unlock()
 		return
 	}
-	if c.sockets[s.nsp.name] == s {
-		delete(c.sockets, s.nsp.name)
+	if i := slices.Index(c.sockets, s); i >= 0 {
+		c.sockets = slices.Delete(c.sockets, i, i+1)
 	}
 	if !runNow {
 		c.tasks = append(c.tasks, func() { s.disconnected(reason) })
@@ -452,10 +473,7 @@ func (c *conn) remove(s *Socket, sendDisconnect bool, reason DisconnectReason, r
 // client, then closes the session.
 func (c *conn) closeAll() {
 	c.mu.Lock()
-	socks := make([]*Socket, 0, len(c.sockets))
-	for _, s := range c.sockets {
-		socks = append(socks, s)
-	}
+	socks := slices.Clone(c.sockets)
 	c.mu.Unlock()
 	for _, s := range socks {
 		c.remove(s, true, ReasonServerNamespaceDisconnect, false)

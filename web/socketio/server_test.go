@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -609,6 +610,59 @@ func TestHandlersRunInPacketOrder(t *testing.T) {
 	for i := range n {
 		c.SendText(fmt.Sprintf(`42["message",%d]`, i))
 	}
+	for i := range n {
+		c.Expect(fmt.Sprintf(`42["message-back",%d]`, i))
+	}
+}
+
+// TestHandlersRunInPacketOrderPastAFullQueue holds the first handler
+// until more packets have arrived than the connection queues: the rest
+// wait (the engine's reading stops) and then run, every one, in order.
+func TestHandlersRunInPacketOrderPastAFullQueue(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	sockets := make(chan *Socket, 1)
+	_, hs, _ := startServer(t, Config{}, func(srv *Server) {
+		srv.Of("/").OnConnect(func(s *Socket) error {
+			sockets <- s
+			first := true
+			s.On("message", func(args Args, _ AckFunc) {
+				if first {
+					first = false
+					close(started)
+					<-release
+				}
+				_ = s.Emit("message-back", args)
+			})
+			return nil
+		})
+	})
+	c := dial(t, hs)
+	c.Connect("/", "")
+	n := 3 * maxQueuedPackets
+	c.SendText(`42["message",0]`)
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first handler did not start within 10 s")
+	}
+	for i := 1; i < n; i++ {
+		c.SendText(fmt.Sprintf(`42["message",%d]`, i))
+	}
+	// Release the first handler only once the queue is full and the
+	// engine waits for room in it.
+	conn := receive(t, sockets).conn
+	for deadline := time.Now().Add(10 * time.Second); ; runtime.Gosched() {
+		conn.mu.Lock()
+		full := len(conn.pending) == maxQueuedPackets && conn.room != nil
+		conn.mu.Unlock()
+		if full {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the queue did not fill within 10 s")
+		}
+	}
+	close(release)
 	for i := range n {
 		c.Expect(fmt.Sprintf(`42["message-back",%d]`, i))
 	}

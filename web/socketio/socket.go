@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -57,6 +58,7 @@ type Socket struct {
 	id   string
 	nsp  *Namespace
 	conn *conn
+	sess *engineio.Session // conn.sess, one pointer fewer to follow per packet sent
 
 	mu                sync.Mutex // guards the fields below and orders sends
 	pid               string     // private session id of the CONNECT reply, or ""
@@ -66,7 +68,7 @@ type Socket struct {
 	earlyOverflow     bool
 	pendingDisconnect bool // Disconnect was called while connecting
 	pendingClose      bool
-	handlers          map[string]EventHandler
+	handlers          []handlerEntry // a handful, so a scan beats a map
 	onDisconnect      func(reason DisconnectReason)
 	acks              map[int64]func(Args)
 	nextAckID         int64
@@ -161,14 +163,32 @@ type EventHandler func(args Args, ack AckFunc)
 func (s *Socket) On(event string, h EventHandler) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if h == nil {
-		delete(s.handlers, event)
-		return
+	i := slices.IndexFunc(s.handlers, func(e handlerEntry) bool { return e.event == event })
+	switch {
+	case h == nil && i >= 0:
+		s.handlers = slices.Delete(s.handlers, i, i+1)
+	case h == nil:
+	case i >= 0:
+		s.handlers[i].h = h
+	default:
+		s.handlers = append(s.handlers, handlerEntry{event: event, h: h})
 	}
-	if s.handlers == nil {
-		s.handlers = make(map[string]EventHandler)
+}
+
+// handlerEntry is the handler of one event name (Socket.On).
+type handlerEntry struct {
+	event string
+	h     EventHandler
+}
+
+// handlerLocked returns the handler of event, or nil. s.mu must be held.
+func (s *Socket) handlerLocked(event string) EventHandler {
+	for _, e := range s.handlers {
+		if e.event == event {
+			return e.h
+		}
 	}
-	s.handlers[event] = h
+	return nil
 }
 
 // OnDisconnect sets the function called once when the socket leaves the
@@ -315,7 +335,7 @@ func (s *Socket) sendLocked(msgs []*engineio.Message) error {
 		s.early = append(s.early, msgs)
 		return nil
 	case stateConnected:
-		if !s.conn.sess.Send(msgs...) {
+		if !s.sess.Send(msgs...) {
 			return ErrClosed
 		}
 		return nil
@@ -359,7 +379,7 @@ func (s *Socket) disconnected(reason DisconnectReason) {
 func (s *Socket) onEvent(p *packet) {
 	name := eventName(p.args[0])
 	s.mu.Lock()
-	h := s.handlers[name]
+	h := s.handlerLocked(name)
 	s.mu.Unlock()
 	if h == nil {
 		return

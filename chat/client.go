@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"crypto/subtle"
+	"slices"
 	"sync"
 
 	"chatserver/internal/randid"
@@ -125,14 +126,14 @@ func (c *Client) Join(name, token string) (JoinResult, error) {
 		dropped = c.detachLocked(false)
 	}
 	if !held {
-		p = &presence{name: name, token: randid.Hex(tokenBytes), clients: make(map[*Client]struct{})}
+		p = &presence{name: name, token: randid.Hex(tokenBytes)}
 		p.added = newEvent(EventAddChatter, p.name)
 		r.logLocked(p.added)
 		r.addPresenceLocked(p, r.cfg.Now())
 		r.broadcastLocked(p.added, p)
 		r.markDirty()
 	}
-	p.clients[c] = struct{}{}
+	p.clients = append(p.clients, c)
 	c.presence = p
 	c.name = p.name
 	c.from = r.seq
@@ -165,7 +166,9 @@ func (c *Client) Join(name, token string) (JoinResult, error) {
 func (c *Client) detachLocked(grace bool) []*Paced {
 	p := c.presence
 	c.presence, c.name = nil, ""
-	delete(p.clients, c)
+	if i := slices.Index(p.clients, c); i >= 0 {
+		p.clients = slices.Delete(p.clients, i, i+1)
+	}
 	dropped := c.person.drop(c, nil)
 	if len(p.clients) > 0 {
 		return dropped

@@ -256,7 +256,7 @@ func (r *Room) Resume(conn Conn, person *Person, pid, off string) (c *Client, re
 	p := r.names[key]
 	switch {
 	case p == nil:
-		p = &presence{name: s.Name, token: s.Token, clients: make(map[*Client]struct{})}
+		p = &presence{name: s.Name, token: s.Token}
 		p.added = newEvent(EventAddChatter, p.name)
 		r.logLocked(p.added)
 		r.addPresenceLocked(p, now)
@@ -272,7 +272,7 @@ func (r *Room) Resume(conn Conn, person *Person, pid, off string) (c *Client, re
 	// The client keeps its private id, as with the reference server.
 	c = &Client{room: r, person: person, conn: conn, pid: pid, from: from}
 	r.clients[c] = struct{}{}
-	p.clients[c] = struct{}{}
+	p.clients = append(p.clients, c)
 	c.presence, c.name = p, p.name
 	missed := 0
 	for _, e := range r.log {
@@ -340,7 +340,7 @@ func (r *Room) restoreLocked(rec storage.RoomRecovery) {
 		if r.names[key] != nil || r.cfg.PresenceGrace <= 0 {
 			continue
 		}
-		p := &presence{name: ss.Name, token: ss.Token, clients: make(map[*Client]struct{})}
+		p := &presence{name: ss.Name, token: ss.Token}
 		p.added = r.positionEvent(p.name)
 		r.addPresenceLocked(p, now)
 		p.graceGen++

@@ -298,7 +298,7 @@ func (p Peer) addr() string {
 type presence struct {
 	name    string
 	token   string
-	clients map[*Client]struct{}
+	clients []*Client   // its connections: one, as a rule, so a slice and not a map
 	added   *Event      // "add chatter" name: built once, sent to every later joiner
 	msgs    *nickBucket // the nickname's message bucket, shared by its connections and rooms
 	// grace is the timer of the grace that keeps the nickname
@@ -593,7 +593,7 @@ func (r *Room) kick(name, reason string) (int, bool) {
 	kicked := newEvent(EventKicked, kickedArg{Reason: reason})
 	conns := make([]Conn, 0, len(p.clients))
 	var dropped []*Paced
-	for c := range p.clients {
+	for _, c := range p.clients {
 		c.name = ""
 		c.presence = nil
 		c.conn.Send(kicked)
@@ -642,18 +642,20 @@ func (r *Room) dropPresenceLocked(p *presence) {
 	r.markDirty()
 }
 
-// broadcastLocked sends ev to every joined client except skip, and
-// returns how many connections took it. r.mu held.
+// broadcastLocked sends ev to every joined client except those of skip,
+// and returns how many connections took it. r.mu held.
+//
+// It walks the room's connections once rather than each nickname's own
+// set of them: a broadcast to a thousand touches a thousand Clients and
+// one map, not also a thousand presences and their maps.
 func (r *Room) broadcastLocked(ev *Event, skip *presence) int {
 	n := 0
-	for _, p := range r.order {
-		if p == skip {
-			continue
+	for c := range r.clients {
+		if c.presence == nil || c.presence == skip {
+			continue // not joined, or the one not to tell
 		}
-		for c := range p.clients {
-			if c.conn.Send(ev) {
-				n++
-			}
+		if c.conn.Send(ev) {
+			n++
 		}
 	}
 	return n

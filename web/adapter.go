@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 
@@ -131,7 +132,7 @@ type person struct {
 	chat *chat.Person
 
 	mu      sync.Mutex
-	sockets map[*socketio.Socket]struct{}
+	sockets []*socketio.Socket // one per room entered, a handful at most
 }
 
 // release forgets sock, which the server is taking out of its room, and
@@ -142,9 +143,12 @@ type person struct {
 func (p *person) release(sock *socketio.Socket) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	_, in := p.sockets[sock]
-	delete(p.sockets, sock)
-	return in && len(p.sockets) == 0
+	i := slices.Index(p.sockets, sock)
+	if i < 0 {
+		return false
+	}
+	p.sockets = slices.Delete(p.sockets, i, i+1)
+	return len(p.sockets) == 0
 }
 
 // people finds the person of each Engine.IO connection, by its sid, for
@@ -164,14 +168,14 @@ func (pp *people) enter(sock *socketio.Socket, peer chat.Peer) *person {
 	defer pp.mu.Unlock()
 	p := pp.m[sid]
 	if p == nil {
-		p = &person{sockets: make(map[*socketio.Socket]struct{})}
+		p = &person{}
 		// A flood on one socket ends the whole connection: Disconnect
 		// with closeConn closes it even when that socket is gone.
 		p.chat = pp.hub.Connect(peer, func() { sock.Disconnect(true) })
 		pp.m[sid] = p
 	}
 	p.mu.Lock()
-	p.sockets[sock] = struct{}{}
+	p.sockets = append(p.sockets, sock)
 	p.mu.Unlock()
 	return p
 }
@@ -181,7 +185,9 @@ func (pp *people) leave(sock *socketio.Socket, p *person) {
 	pp.mu.Lock()
 	defer pp.mu.Unlock()
 	p.mu.Lock()
-	delete(p.sockets, sock)
+	if i := slices.Index(p.sockets, sock); i >= 0 {
+		p.sockets = slices.Delete(p.sockets, i, i+1)
+	}
 	empty := len(p.sockets) == 0
 	p.mu.Unlock()
 	if sid := sock.SessionID(); empty && pp.m[sid] == p {
@@ -265,108 +271,133 @@ func attach(room *chat.Room, sock *socketio.Socket, p *person, peer chat.Peer, l
 			c.ForgoRecovery()  // a v2 client knows nothing of it
 		}
 	}
-	roomName := room.Name()
 	// The log names the chatter by the nickname it joined with, and
-	// throttles the lines about it by its address. nick is used by the
-	// handlers and OnDisconnect only, which run one at a time.
-	key := cmp.Or(peer.Key, peer.Addr)
-	sock.OnDisconnect(func(reason socketio.DisconnectReason) {
-		if reason == socketio.ReasonSendQueueFull {
-			// Worth a line: the client (or its network) cannot keep up,
-			// and an operator seeing many of these may raise --send-queue.
-			who := c.Name()
-			if who == "" {
-				who = "(not joined)"
-			}
-			logs.warn.Print(key, "disconnected a slow client: it did not read its messages and its send queue is full",
-				"nick", who, "room", roomName, "addr", peer.Addr, "sid", sock.SessionID())
-		}
-		if lost(reason) {
-			c.Drop()
-		} else {
-			c.Leave()
-		}
-		leave()
-		if nick != "" {
-			logs.lines.Print(key, "chatter left", "nick", nick, "room", roomName, "sid", sock.SessionID(), "socket", sock.ID(),
-				"addr", peer.Addr, "reason", string(reason))
-		}
-	})
-
-	// refuse answers a refused request: through the ack when there is one,
-	// otherwise with a chat error event.
-	refuse := func(ack socketio.AckFunc, err error) {
-		code, msg := chat.ErrorCode(err), chat.ErrorMessage(err)
-		if code == chat.CodeInternal {
-			logs.errs.Error("request failed", "room", roomName, "sid", sock.SessionID(), "socket", sock.ID(), "err", err)
-		}
-		if ack != nil {
-			_ = ack(errorReply{Error: code, Message: msg})
-			return
-		}
-		_ = sock.Emit(chat.EventChatError, chatError{Code: code, Message: msg})
-	}
-
-	sock.On(chat.EventJoin, func(args socketio.Args, ack socketio.AckFunc) {
-		name, ok := args.String(0)
-		if !ok {
-			refuse(ack, chat.InvalidName())
-			return
-		}
-		var token string
-		if raw := args.Raw(1); raw != nil {
-			var opts joinOptions
-			if decodeObject(raw, &opts) {
-				token = opts.Token
-			}
-		}
-		res, err := c.Join(name, token)
-		if err != nil {
-			refuse(ack, err)
-			return
-		}
-		sock.Establish() // a chatter now: no longer pending, see Config.SocketIO
-		switch nick {
-		case res.Name:
-		case "":
-			logs.lines.Print(key, "chatter joined", "nick", res.Name, "room", roomName, "sid", sock.SessionID(), "socket", sock.ID(), "addr", peer.Addr)
-		default:
-			logs.lines.Print(key, "chatter renamed", "nick", res.Name, "previous", nick, "room", roomName, "sid", sock.SessionID(),
-				"socket", sock.ID(), "addr", peer.Addr)
-		}
-		nick = res.Name
-		if ack != nil {
-			_ = ack(okReply{OK: true, Name: res.Name, Token: res.Token})
-		}
-	})
-
-	// answer answers a message once it is stored or refused; from the
-	// connection's goroutine, or for a paced message from the goroutine
-	// that settles it (both are safe for refuse and ack).
-	answer := func(ack socketio.AckFunc, msg storage.Message, err error) {
-		if err != nil {
-			refuse(ack, err)
-			return
-		}
-		if ack != nil {
-			_ = ack(okReply{OK: true, ID: msg.ID})
-		}
-	}
-	sock.On(chat.EventMessages, func(args socketio.Args, ack socketio.AckFunc) {
-		text, ok := args.String(0)
-		if !ok {
-			refuse(ack, c.SayNonString())
-			return
-		}
-		// A paced message is answered later: the handler returns at once,
-		// so that the connection's next packets (more messages, a join, a
-		// disconnect) are handled meanwhile.
-		msg, paced, err := c.Post(text)
-		if paced != nil {
-			paced.Then(func(msg storage.Message, err error) { answer(ack, msg, err) })
-			return
-		}
-		answer(ack, msg, err)
-	})
+	// throttles the lines about it by its address.
+	ch := &chatter{c: c, sock: sock, logs: logs, leave: leave, roomName: room.Name(), key: cmp.Or(peer.Key, peer.Addr),
+		addr: peer.Addr, nick: nick}
+	sock.OnDisconnect(ch.disconnected)
+	sock.On(chat.EventJoin, ch.join)
+	sock.On(chat.EventMessages, ch.messages)
 	return nil
+}
+
+// chatter is one namespace socket wired to its room: what its handlers
+// share, in one struct rather than captured by a closure each (the
+// closures cost every socket about half a kilobyte). The handlers and
+// disconnected run one at a time, on the connection's goroutine; answer
+// and refuse may also run on the goroutine that settles a paced message,
+// and read only what never changes.
+type chatter struct {
+	c        *chat.Client
+	sock     *socketio.Socket
+	logs     connLogs
+	leave    func() // runs once the socket has left the room
+	roomName string
+	key      string // the log's throttling key: the peer's, or its address
+	addr     string // the client's address, for the log
+	nick     string // the nickname joined with, for the log; "" before the first join
+}
+
+// disconnected is the socket's OnDisconnect.
+func (ch *chatter) disconnected(reason socketio.DisconnectReason) {
+	if reason == socketio.ReasonSendQueueFull {
+		// Worth a line: the client (or its network) cannot keep up,
+		// and an operator seeing many of these may raise --send-queue.
+		who := ch.c.Name()
+		if who == "" {
+			who = "(not joined)"
+		}
+		ch.logs.warn.Print(ch.key, "disconnected a slow client: it did not read its messages and its send queue is full",
+			"nick", who, "room", ch.roomName, "addr", ch.addr, "sid", ch.sock.SessionID())
+	}
+	if lost(reason) {
+		ch.c.Drop()
+	} else {
+		ch.c.Leave()
+	}
+	ch.leave()
+	if ch.nick != "" {
+		ch.logs.lines.Print(ch.key, "chatter left", "nick", ch.nick, "room", ch.roomName, "sid", ch.sock.SessionID(), "socket", ch.sock.ID(),
+			"addr", ch.addr, "reason", string(reason))
+	}
+}
+
+// refuse answers a refused request: through the ack when there is one,
+// otherwise with a chat error event.
+func (ch *chatter) refuse(ack socketio.AckFunc, err error) {
+	code, msg := chat.ErrorCode(err), chat.ErrorMessage(err)
+	if code == chat.CodeInternal {
+		ch.logs.errs.Error("request failed", "room", ch.roomName, "sid", ch.sock.SessionID(), "socket", ch.sock.ID(), "err", err)
+	}
+	if ack != nil {
+		_ = ack(errorReply{Error: code, Message: msg})
+		return
+	}
+	_ = ch.sock.Emit(chat.EventChatError, chatError{Code: code, Message: msg})
+}
+
+// join handles the join event.
+func (ch *chatter) join(args socketio.Args, ack socketio.AckFunc) {
+	name, ok := args.String(0)
+	if !ok {
+		ch.refuse(ack, chat.InvalidName())
+		return
+	}
+	var token string
+	if raw := args.Raw(1); raw != nil {
+		var opts joinOptions
+		if decodeObject(raw, &opts) {
+			token = opts.Token
+		}
+	}
+	res, err := ch.c.Join(name, token)
+	if err != nil {
+		ch.refuse(ack, err)
+		return
+	}
+	ch.sock.Establish() // a chatter now: no longer pending, see Config.SocketIO
+	switch ch.nick {
+	case res.Name:
+	case "":
+		ch.logs.lines.Print(ch.key, "chatter joined", "nick", res.Name, "room", ch.roomName, "sid", ch.sock.SessionID(), "socket", ch.sock.ID(),
+			"addr", ch.addr)
+	default:
+		ch.logs.lines.Print(ch.key, "chatter renamed", "nick", res.Name, "previous", ch.nick, "room", ch.roomName, "sid", ch.sock.SessionID(),
+			"socket", ch.sock.ID(), "addr", ch.addr)
+	}
+	ch.nick = res.Name
+	if ack != nil {
+		_ = ack(okReply{OK: true, Name: res.Name, Token: res.Token})
+	}
+}
+
+// answer answers a message once it is stored or refused; from the
+// connection's goroutine, or for a paced message from the goroutine that
+// settles it (both are safe for refuse and ack).
+func (ch *chatter) answer(ack socketio.AckFunc, msg storage.Message, err error) {
+	if err != nil {
+		ch.refuse(ack, err)
+		return
+	}
+	if ack != nil {
+		_ = ack(okReply{OK: true, ID: msg.ID})
+	}
+}
+
+// messages handles the messages event.
+func (ch *chatter) messages(args socketio.Args, ack socketio.AckFunc) {
+	text, ok := args.String(0)
+	if !ok {
+		ch.refuse(ack, ch.c.SayNonString())
+		return
+	}
+	// A paced message is answered later: the handler returns at once,
+	// so that the connection's next packets (more messages, a join, a
+	// disconnect) are handled meanwhile.
+	msg, paced, err := ch.c.Post(text)
+	if paced != nil {
+		paced.Then(func(msg storage.Message, err error) { ch.answer(ack, msg, err) })
+		return
+	}
+	ch.answer(ack, msg, err)
 }

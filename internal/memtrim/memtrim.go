@@ -10,8 +10,8 @@
 // enough of them (Min) have done so and then none for a quiet spell, runs
 // one forced collection that returns every free page
 // (runtime/debug.FreeOSMemory). That costs one collection of the live heap
-// per burst, a few milliseconds for a thousand connections, and nothing
-// while connections come and go slowly.
+// per burst, as much as any of the collections the storm itself caused,
+// and nothing while connections come and go slowly.
 package memtrim
 
 import (

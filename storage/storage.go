@@ -173,3 +173,15 @@ type Session struct {
 	// Expires is when the session ends, in UTC.
 	Expires time.Time `json:"expires"`
 }
+
+// HistorySize returns the history size a store keeps for n: n itself,
+// DefaultHistory for 0, and an error for a negative n.
+func HistorySize(n int) (int, error) {
+	switch {
+	case n < 0:
+		return 0, fmt.Errorf("history must be at least 1, got %d", n)
+	case n == 0:
+		return DefaultHistory, nil
+	}
+	return n, nil
+}

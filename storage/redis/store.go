@@ -82,12 +82,11 @@ type Options struct {
 
 // withDefaults fills zero fields and validates the rest.
 func (o Options) withDefaults() (Options, error) {
-	switch {
-	case o.History < 0:
-		return o, fmt.Errorf("history must be at least 1, got %d", o.History)
-	case o.History == 0:
-		o.History = storage.DefaultHistory
+	history, err := storage.HistorySize(o.History)
+	if err != nil {
+		return o, err
 	}
+	o.History = history
 	switch {
 	case o.LogSize < 0:
 		return o, fmt.Errorf("the log size must be at least 1, got %d", o.LogSize)

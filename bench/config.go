@@ -163,7 +163,7 @@ func (c *Config) Validate() error {
 	case c.Quiet <= 0:
 		return bad("quiet must be positive, not %v", c.Quiet)
 	case c.Room != "" && c.Room != storage.DefaultRoom && storage.CheckRoomName(c.Room) != nil:
-		return bad("room: %s", strings.TrimSuffix(storage.CheckRoomName(c.Room).Error(), ": "+storage.ErrBadRoomName.Error()))
+		return bad("room: %s", storage.CheckRoomName(c.Room))
 	case c.ServerPID < 0:
 		return bad("server pid must not be negative, not %d", c.ServerPID)
 	case len(c.SourceAddrs) > MaxSourceAddrs:

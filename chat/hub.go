@@ -215,7 +215,7 @@ func (h *Hub) notify() {
 // exists already (CodeRoomExists) changes nothing.
 func (h *Hub) AddRoom(ctx context.Context, name, topic string) (*Room, error) {
 	if err := storage.CheckRoomName(name); err != nil {
-		return nil, errorf(CodeInvalidRoom, "%s", roomNameProblem(err))
+		return nil, errorf(CodeInvalidRoom, "%s", err)
 	}
 	topic, err := CheckTopic(topic)
 	if err != nil {
@@ -351,13 +351,6 @@ func (h *Hub) Unban(ctx context.Context, name string) (bool, error) {
 func (h *Hub) Connect(peer Peer, closeAll func()) *Person {
 	now := h.cfg.Now()
 	return &Person{hub: h, peer: peer, closeAll: closeAll, msgs: h.lim.msg.full(now), joins: h.lim.join.full(now)}
-}
-
-// roomNameProblem is the plain words of a room-name error, without the
-// sentinel's text.
-func roomNameProblem(err error) string {
-	msg := err.Error()
-	return strings.TrimSuffix(msg, ": "+storage.ErrBadRoomName.Error())
 }
 
 // MaxTopicLen is the longest room topic, in characters.

@@ -228,13 +228,7 @@ func jsonSafe(s string) string {
 // checkRoomFlag checks the value of a --room flag.
 func checkRoomFlag(room string) error {
 	if err := storage.CheckRoomName(room); err != nil {
-		return fmt.Errorf("--room: %s", roomNameProblem(err))
+		return fmt.Errorf("--room: %w", err)
 	}
 	return nil
-}
-
-// roomNameProblem is the plain words of a room-name error, without the
-// sentinel's text.
-func roomNameProblem(err error) string {
-	return strings.TrimSuffix(err.Error(), ": "+storage.ErrBadRoomName.Error())
 }

@@ -41,7 +41,7 @@ func (o *roomOptions) validate(name string, takesName bool) error {
 		return nil
 	}
 	if err := storage.CheckRoomName(name); err != nil {
-		return plainf(err, "%s", roomNameProblem(err))
+		return plainf(err, "%s", err)
 	}
 	return nil
 }

@@ -29,13 +29,14 @@ const MaxRoomName = 32
 
 // CheckRoomName reports whether name may name a room: 1 to MaxRoomName
 // characters of a-z, 0-9, '-' and '_', starting with a letter or a digit.
-// The error says what is wrong in plain words and wraps ErrBadRoomName.
+// The error is a *RoomNameError: its text says what is wrong in plain
+// words, and it matches ErrBadRoomName (errors.Is).
 func CheckRoomName(name string) error {
 	switch {
 	case name == "":
-		return fmt.Errorf("the room name is empty: %w", ErrBadRoomName)
+		return &RoomNameError{"the room name is empty"}
 	case len(name) > MaxRoomName:
-		return fmt.Errorf("the room name %q is longer than %d characters: %w", name, MaxRoomName, ErrBadRoomName)
+		return &RoomNameError{fmt.Sprintf("the room name %q is longer than %d characters", name, MaxRoomName)}
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]
@@ -43,11 +44,22 @@ func CheckRoomName(name string) error {
 		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
 		case (c == '-' || c == '_') && i > 0:
 		default:
-			return fmt.Errorf("the room name %q may hold only a-z, 0-9, - and _, and must start with a letter or digit: %w", name, ErrBadRoomName)
+			return &RoomNameError{fmt.Sprintf("the room name %q may hold only a-z, 0-9, - and _, and must start with a letter or digit", name)}
 		}
 	}
 	return nil
 }
+
+// RoomNameError is CheckRoomName's refusal of a name.
+type RoomNameError struct {
+	// Problem is what is wrong, in plain words fit to show.
+	Problem string
+}
+
+func (e *RoomNameError) Error() string { return e.Problem }
+
+// Is makes a RoomNameError match ErrBadRoomName.
+func (e *RoomNameError) Is(target error) bool { return target == ErrBadRoomName }
 
 // Room is one room as stored.
 type Room struct {

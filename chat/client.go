@@ -128,7 +128,7 @@ func (c *Client) Join(name, token string) (JoinResult, error) {
 	if !held {
 		p = &presence{name: name, token: randid.Hex(tokenBytes)}
 		p.added = newEvent(EventAddChatter, p.name)
-		r.logLocked(p.added)
+		p.addedAt = r.logLocked(p.added)
 		r.addPresenceLocked(p, r.cfg.Now())
 		r.broadcastLocked(p.added, p)
 		r.markDirty()
@@ -150,7 +150,7 @@ func (c *Client) Join(name, token string) (JoinResult, error) {
 			c.conn.Send(q.added)
 		}
 	}
-	if p.added.Offset == offset(r.epoch, r.seq) || !r.recovering() {
+	if !r.recovering() || p.addedAt == r.seq {
 		c.conn.Send(p.added)
 	} else {
 		c.conn.Send(r.positionEvent(p.name))

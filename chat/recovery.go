@@ -72,25 +72,56 @@ func parseOffset(s string) (epoch string, seq uint64, ok bool) {
 func (r *Room) recovering() bool { return r.cfg.RecoveryWindow > 0 }
 
 // logLocked gives ev the log's next position and keeps it among the
-// newest events. It must run before ev is first sent. r.mu held.
-func (r *Room) logLocked(ev *Event) {
+// newest events, and returns the position (0 with recovery off). It must
+// run before ev is first sent. r.mu held.
+func (r *Room) logLocked(ev *Event) uint64 {
 	if !r.recovering() {
-		return
+		return 0
 	}
 	r.seq++
 	ev.Offset = offset(r.epoch, r.seq)
-	if len(r.log) >= r.cfg.RecoveryEvents {
-		copy(r.log, r.log[1:])
-		r.log[len(r.log)-1] = logEntry{seq: r.seq, ev: ev}
-		return
-	}
-	r.log = append(r.log, logEntry{seq: r.seq, ev: ev})
+	r.log.push(logEntry{seq: r.seq, ev: ev}, r.cfg.RecoveryEvents)
+	return r.seq
 }
 
 // logEntry is one event of the log at its position.
 type logEntry struct {
 	seq uint64
 	ev  *Event
+}
+
+// eventLog is a room's newest events, oldest first: a ring, so that
+// keeping one more when it is full costs one slot, not a copy of all.
+type eventLog struct {
+	ring  []logEntry
+	start int // index of the oldest entry once the ring is full
+}
+
+// push keeps e, dropping the oldest entry when max are kept.
+func (l *eventLog) push(e logEntry, max int) {
+	if len(l.ring) < max {
+		l.ring = append(l.ring, e)
+		return
+	}
+	l.ring[l.start] = e
+	l.start = (l.start + 1) % len(l.ring)
+}
+
+// oldest returns the oldest entry, if there is one.
+func (l *eventLog) oldest() (logEntry, bool) {
+	if len(l.ring) == 0 {
+		return logEntry{}, false
+	}
+	return l.ring[l.start], true
+}
+
+// all yields the entries, oldest first.
+func (l *eventLog) all(yield func(logEntry) bool) {
+	for i := range l.ring {
+		if !yield(l.ring[(l.start+i)%len(l.ring)]) {
+			return
+		}
+	}
 }
 
 // positionEvent returns an add chatter event for name that is not in the
@@ -248,7 +279,7 @@ func (r *Room) Resume(conn Conn, person *Person, pid, off string) (c *Client, re
 		return nil, Recovered{}, false
 	}
 	// The log must still hold every event after from.
-	if from < r.seq && (len(r.log) == 0 || r.log[0].seq > from+1) {
+	if first, ok := r.log.oldest(); from < r.seq && (!ok || first.seq > from+1) {
 		return nil, Recovered{}, false
 	}
 
@@ -258,7 +289,7 @@ func (r *Room) Resume(conn Conn, person *Person, pid, off string) (c *Client, re
 	case p == nil:
 		p = &presence{name: s.Name, token: s.Token}
 		p.added = newEvent(EventAddChatter, p.name)
-		r.logLocked(p.added)
+		p.addedAt = r.logLocked(p.added)
 		r.addPresenceLocked(p, now)
 		r.broadcastLocked(p.added, p)
 		r.markDirty()
@@ -275,7 +306,7 @@ func (r *Room) Resume(conn Conn, person *Person, pid, off string) (c *Client, re
 	p.clients = append(p.clients, c)
 	c.presence, c.name = p, p.name
 	missed := 0
-	for _, e := range r.log {
+	for e := range r.log.all {
 		if e.seq > from {
 			conn.Send(e.ev)
 			missed++
@@ -288,7 +319,7 @@ func (r *Room) Resume(conn Conn, person *Person, pid, off string) (c *Client, re
 // held.
 func (r *Room) recoveryStateLocked() (storage.RoomRecovery, error) {
 	rec := storage.RoomRecovery{Room: r.name, Created: r.created, Epoch: r.epoch, Seq: r.seq}
-	for _, e := range r.log {
+	for e := range r.log.all {
 		le := storage.LoggedEvent{Seq: e.seq, Name: e.ev.Name, Args: make([]json.RawMessage, len(e.ev.Args))}
 		for i, a := range e.ev.Args {
 			b, err := json.Marshal(a)
@@ -326,7 +357,7 @@ func (r *Room) restoreLocked(rec storage.RoomRecovery) {
 		}
 		ev := newEvent(le.Name, args...)
 		ev.Offset = offset(r.epoch, le.Seq)
-		r.log = append(r.log, logEntry{seq: le.Seq, ev: ev})
+		r.log.push(logEntry{seq: le.Seq, ev: ev}, r.cfg.RecoveryEvents)
 	}
 	now := r.cfg.Now()
 	for _, ss := range rec.Sessions {

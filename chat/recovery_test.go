@@ -275,3 +275,29 @@ func TestASavedStateOfARoomMadeAgainIsNotTakenBack(t *testing.T) {
 		t.Fatal("a session of the old room recovered in the new one")
 	}
 }
+
+func TestRecoveryReplaysInOrderOnceTheLogHasWrapped(t *testing.T) {
+	f := newFixture(t, recoveryConfig()) // the log keeps 20 events
+	bob, _ := f.join(t, "bob")
+	for i := range 33 { // the ring wraps, more than once
+		if _, err := bob.Say(fmt.Sprintf("early %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ann, annConn := f.join(t, "ann")
+	pid, off := ann.PID(), annConn.lastOffset()
+	ann.Drop()
+	var want []string
+	for i := range 12 {
+		text := fmt.Sprintf("missed %d", i)
+		if _, err := bob.Say(text); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, "messages|bob: "+text)
+	}
+	_, conn, rec, ok := f.resume(f.room, pid, off)
+	if !ok || rec.Missed != 12 {
+		t.Fatalf("Resume: %+v, %v", rec, ok)
+	}
+	equal(t, "replayed", conn.take(), want)
+}

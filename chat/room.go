@@ -258,7 +258,7 @@ type Room struct {
 	// The event log and the sessions of recovery (recovery.go).
 	epoch        string
 	seq          uint64
-	log          []logEntry // the newest cfg.RecoveryEvents events, oldest first
+	log          eventLog // the newest cfg.RecoveryEvents events
 	sessions     map[string]*session
 	sessionQueue []*session // the sessions in the order they expire
 }
@@ -300,6 +300,7 @@ type presence struct {
 	token   string
 	clients []*Client   // its connections: one, as a rule, so a slice and not a map
 	added   *Event      // "add chatter" name: built once, sent to every later joiner
+	addedAt uint64      // added's position in the room's log (0: none)
 	msgs    *nickBucket // the nickname's message bucket, shared by its connections and rooms
 	// grace is the timer of the grace that keeps the nickname
 	// while it has no connection (nil: none runs); graceGen tells a timer

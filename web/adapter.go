@@ -57,15 +57,12 @@ func lost(reason socketio.DisconnectReason) bool {
 // conn adapts one Socket.IO namespace socket to chat.Conn.
 type conn struct {
 	sock   *socketio.Socket
-	encode encoder // for sock's namespace
+	enc    *encoders // of sock's namespace
 	person *person
 	once   sync.Once
 	// offsets: the client recovers its connection state, so every event
-	// of a room's log goes to it with its offset as the last argument,
-	// under the encoding key offsetKey.
-	offsets      bool
-	offsetKey    string
-	encodeOffset encoder
+	// of a room's log goes to it with its offset as the last argument.
+	offsets bool
 }
 
 // encoder turns a chat event into a Socket.IO packet.
@@ -73,33 +70,38 @@ type encoder = func(ev *chat.Event) (*socketio.Prepared, error)
 
 var _ chat.Conn = (*conn)(nil)
 
-// encoderFor returns the function that turns a chat event into a
-// Socket.IO packet for namespace nsp. The namespace is the key of the
-// encoding each chat.Event caches, so a broadcast is encoded once per
-// room, never once per recipient, and an event never goes out under
-// another room's namespace.
-func encoderFor(nsp string) encoder {
-	return func(ev *chat.Event) (*socketio.Prepared, error) {
-		return socketio.Prepare(nsp, ev.Name, ev.Args...)
-	}
+// encoders are the ways one namespace encodes chat events, made once per
+// namespace and shared by its sockets. Each has its key, under which every
+// chat.Event caches what it made, so a broadcast is encoded once per room
+// and kind of client, never once per recipient, and an event never goes
+// out under another room's namespace.
+type encoders struct {
+	plainKey, offsetKey string
+	plain               encoder // the event as it is
+	offset              encoder // the event with its offset last, for clients that recover
 }
 
-// offsetEncoderFor is encoderFor for clients that recover: the event's
-// offset goes last.
-func offsetEncoderFor(nsp string) encoder {
-	return func(ev *chat.Event) (*socketio.Prepared, error) {
-		return socketio.Prepare(nsp, ev.Name, append(ev.Args[:len(ev.Args):len(ev.Args)], ev.Offset)...)
+// newEncoders returns the encoders of namespace nsp.
+func newEncoders(nsp string) *encoders {
+	return &encoders{
+		plainKey:  nsp,
+		offsetKey: nsp + "\x00offset",
+		plain: func(ev *chat.Event) (*socketio.Prepared, error) {
+			return socketio.Prepare(nsp, ev.Name, ev.Args...)
+		},
+		offset: func(ev *chat.Event) (*socketio.Prepared, error) {
+			return socketio.Prepare(nsp, ev.Name, append(ev.Args[:len(ev.Args):len(ev.Args)], ev.Offset)...)
+		},
 	}
 }
 
 func (c *conn) Send(ev *chat.Event) bool {
-	nsp := c.sock.Namespace()
 	var p *socketio.Prepared
 	var err error
 	if c.offsets && ev.Offset != "" {
-		p, err = chat.Encoded(ev, c.offsetKey, c.encodeOffset)
+		p, err = chat.Encoded(ev, c.enc.offsetKey, c.enc.offset)
 	} else {
-		p, err = chat.Encoded(ev, nsp, c.encode)
+		p, err = chat.Encoded(ev, c.enc.plainKey, c.enc.plain)
 	}
 	if err != nil {
 		// Chat events are built from plain strings and structs; failing
@@ -112,7 +114,7 @@ func (c *conn) Send(ev *chat.Event) bool {
 	case errors.Is(err, socketio.ErrClosed), errors.Is(err, socketio.ErrQueueFull):
 		return false // the client is gone, or is being disconnected for not reading
 	default:
-		panic("web: sending chat event " + ev.Name + " to " + nsp + ": " + err.Error())
+		panic("web: sending chat event " + ev.Name + " to " + c.enc.plainKey + ": " + err.Error())
 	}
 }
 
@@ -239,10 +241,8 @@ type recoveryAuth struct {
 // in its CONNECT auth gets its seat back with what it missed (see
 // chat.Room.Resume); any other becomes a new member, told a private
 // session id to recover with if the room keeps them.
-func attach(room *chat.Room, sock *socketio.Socket, p *person, peer chat.Peer, logs connLogs, leave func()) error {
-	nsp := sock.Namespace()
-	cn := &conn{sock: sock, encode: encoderFor(nsp), person: p, offsets: !sock.ProtocolV2(),
-		offsetKey: nsp + "\x00offset", encodeOffset: offsetEncoderFor(nsp)}
+func attach(room *chat.Room, sock *socketio.Socket, enc *encoders, p *person, peer chat.Peer, logs connLogs, leave func()) error {
+	cn := &conn{sock: sock, enc: enc, person: p, offsets: !sock.ProtocolV2()}
 	var c *chat.Client
 	nick := ""
 	if cn.offsets {

@@ -175,7 +175,7 @@ func New(hub *chat.Hub, cfg Config) *Server {
 	pp := &people{hub: hub, m: make(map[string]*person)}
 	trim := memtrim.New(memtrim.DefaultMin, memtrim.DefaultQuiet, nil)
 	var lob lobby
-	onConnect := func(sock *socketio.Socket) error {
+	onConnect := func(sock *socketio.Socket, enc *encoders) error {
 		name, _ := roomOf(sock.Namespace())
 		room := hub.Room(name)
 		if room == nil {
@@ -191,7 +191,7 @@ func New(hub *chat.Hub, cfg Config) *Server {
 			pp.leave(sock, p)
 			trim.Note()
 		}
-		if err := attach(room, sock, p, peer, logs, leave); err != nil {
+		if err := attach(room, sock, enc, p, peer, logs, leave); err != nil {
 			pp.leave(sock, p)
 			return socketio.ErrInvalidNamespace
 		}
@@ -211,7 +211,8 @@ func New(hub *chat.Hub, cfg Config) *Server {
 	// attachment, caps the auth object and does not keep it.
 	setup := func(n *socketio.Namespace) {
 		n.Configure(socketio.NamespaceConfig{})
-		n.OnConnect(onConnect)
+		enc := newEncoders(n.Name())
+		n.OnConnect(func(sock *socketio.Socket) error { return onConnect(sock, enc) })
 	}
 	setup(sio.Of("/"))
 	sio.Match(func(nsp string) bool {

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -888,10 +889,10 @@ func TestMatchServesNamespacesThatComeAndGo(t *testing.T) {
 		defer mu.Unlock()
 		return open[name]
 	}
-	setups := 0
+	var setups atomic.Int32 // the server's goroutines count, the test reads
 	_, hs, _ := startServer(t, Config{}, func(srv *Server) {
 		srv.Match(isOpen, func(n *Namespace) {
-			setups++
+			setups.Add(1)
 			n.OnConnect(func(s *Socket) error {
 				if !isOpen(s.Namespace()) {
 					return ErrInvalidNamespace
@@ -918,7 +919,7 @@ func TestMatchServesNamespacesThatComeAndGo(t *testing.T) {
 	other.Expect(`44/games,{"message":"Invalid namespace"}`)
 	other.Connect("/later", "")
 	other.Expect(`42/later,["hello","/later"]`)
-	if setups != 2 {
-		t.Errorf("setup ran %d times for two namespaces", setups)
+	if n := setups.Load(); n != 2 {
+		t.Errorf("setup ran %d times for two namespaces", n)
 	}
 }

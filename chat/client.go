@@ -3,8 +3,10 @@ package chat
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"slices"
 	"sync"
+	"time"
 
 	"chatserver/internal/randid"
 	"chatserver/nick"
@@ -90,6 +92,9 @@ func (c *Client) Join(name, token string) (JoinResult, error) {
 	if banned {
 		return JoinResult{}, errorf(CodeBanned, "the nickname %q is banned until %s", name, until.UTC().Format("2006-01-02 15:04 MST"))
 	}
+	if r.shared != nil {
+		return c.joinShared(name, token)
+	}
 
 	var dropped []*Paced
 	defer func() { settleAll(dropped, errRenamedWhilePaced) }() // after the unlock below
@@ -133,6 +138,15 @@ func (c *Client) Join(name, token string) (JoinResult, error) {
 		r.broadcastLocked(p.added, p)
 		r.markDirty()
 	}
+	c.attachLocked(p)
+	return JoinResult{Name: p.name, Token: p.token}, nil
+}
+
+// attachLocked makes c a connection of p and sends it the room as a
+// joiner sees it: the recent history, then one add chatter per chatter,
+// its own last. room.mu held.
+func (c *Client) attachLocked(p *presence) {
+	r := c.room
 	p.clients = append(p.clients, c)
 	c.presence = p
 	c.name = p.name
@@ -155,6 +169,64 @@ func (c *Client) Join(name, token string) (JoinResult, error) {
 	} else {
 		c.conn.Send(r.positionEvent(p.name))
 	}
+}
+
+// joinShared is the rest of Join on a shared store: the nickname is
+// claimed in the store (unique across nodes), and the client attached
+// once the room has applied the claim's add entry, if it made one.
+func (c *Client) joinShared(name, token string) (JoinResult, error) {
+	r := c.room
+	key := nick.Key(name)
+	r.mu.Lock()
+	if r.closed {
+		err := r.closedError()
+		r.mu.Unlock()
+		return JoinResult{}, err
+	}
+	if p := c.presence; p != nil && nick.Key(p.name) == key {
+		r.mu.Unlock()
+		return JoinResult{Name: p.name, Token: p.token}, nil
+	}
+	r.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	claimed, err := r.shared.Claim(ctx, r.name, name, token, false)
+	cancel()
+	switch {
+	case errors.Is(err, storage.ErrNameTaken):
+		return JoinResult{}, errorf(CodeNameTaken, "the nickname %q is in use, pick another", name)
+	case err != nil && r.gone(err):
+		return JoinResult{}, errorf(CodeUnavailable, "the room %q was removed", r.name)
+	case err != nil:
+		r.cfg.Logger.Error("claiming a nickname failed", "room", r.name, "nick", name, "err", err)
+		return JoinResult{}, errorf(CodeInternal, "the server could not check the nickname, try again")
+	}
+	if claimed.Added.Seq > 0 && !r.await(claimed.Added) {
+		r.mu.Lock()
+		r.releaseLocked(name, claimed.Token, 0)
+		r.mu.Unlock()
+		return JoinResult{}, errorf(CodeUnavailable, "the server could not complete the join, try again")
+	}
+
+	var dropped []*Paced
+	defer func() { settleAll(dropped, errRenamedWhilePaced) }() // after the unlock below
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, connected := r.clients[c]
+	p := r.names[key]
+	switch {
+	case r.closed || !connected || p == nil:
+		// Closing, or the nickname kicked or taken for gone meanwhile.
+		r.releaseLocked(name, claimed.Token, 0)
+		if r.closed {
+			return JoinResult{}, r.closedError()
+		}
+		return JoinResult{}, errorf(CodeUnavailable, "the join did not complete, try again")
+	case c.presence != nil:
+		dropped = c.detachLocked(false) // a rename
+	}
+	p.token = claimed.Token
+	c.attachLocked(p)
 	return JoinResult{Name: p.name, Token: p.token}, nil
 }
 
@@ -170,10 +242,21 @@ func (c *Client) detachLocked(grace bool) []*Paced {
 		p.clients = slices.Delete(p.clients, i, i+1)
 	}
 	dropped := c.person.drop(c, nil)
+	r := c.room
+	if r.shared != nil {
+		// Every connection holds its own claim in the store, which
+		// announces the departure once the last one, on any node, has
+		// gone (after the grace).
+		g := time.Duration(0)
+		if grace {
+			g = r.cfg.PresenceGrace
+		}
+		r.releaseLocked(p.name, p.token, g)
+		return dropped
+	}
 	if len(p.clients) > 0 {
 		return dropped
 	}
-	r := c.room
 	if !grace || r.cfg.PresenceGrace <= 0 {
 		r.dropPresenceLocked(p)
 		return dropped

@@ -27,6 +27,9 @@ type Hub struct {
 	// pacers counts the people's pacing timers armed and release loops
 	// running (pace.go), which Close waits for.
 	pacers sync.WaitGroup
+	// cluster follows the store when it is shared by several nodes
+	// (cluster.go); nil otherwise.
+	cluster *cluster
 
 	mu       sync.Mutex       // guards the fields below
 	rooms    map[string]*Room // by name
@@ -48,43 +51,83 @@ type RoomInfo struct {
 // NewHub opens every room the store has (the default room always among
 // them): each loads its recent history, clears the presence a crash left
 // behind and starts its writer. The caller must Close the hub.
+//
+// On a SharedStore, the rooms are this node's parts of rooms that span
+// every node sharing the store (cluster.go): the hub subscribes to the
+// store before it opens them, each starts from the store's snapshot of
+// the room, and a goroutine of the hub's delivers every node's entries.
+// The store must be reachable: NewHub fails otherwise.
 func NewHub(ctx context.Context, store Store, cfg Config) (*Hub, error) {
 	cfg.setDefaults()
-	stored, err := store.Rooms(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list rooms: %w", err)
-	}
 	h := &Hub{
 		cfg:   cfg,
 		store: store,
 		lim:   newLimiter(cfg),
 		warn:  throttle.New(cfg.Logger, slog.LevelWarn, 1),
-		rooms: make(map[string]*Room, len(stored)),
 	}
+	var sub storage.Subscription
+	if shared, ok := store.(SharedStore); ok {
+		// Subscribed first, so that nothing appended after a room's
+		// snapshot is missed.
+		var err error
+		if sub, err = shared.Subscribe(ctx); err != nil {
+			h.warn.Close()
+			return nil, fmt.Errorf("subscribe to the shared store: %w", err)
+		}
+		h.cluster = newCluster(h, shared)
+	}
+	stored, err := store.Rooms(ctx)
+	if err != nil {
+		h.abortWith(sub)
+		return nil, fmt.Errorf("list rooms: %w", err)
+	}
+	h.rooms = make(map[string]*Room, len(stored))
 	if !slices.ContainsFunc(stored, func(r storage.Room) bool { return r.Name == storage.DefaultRoom }) {
-		h.abort()
+		h.abortWith(sub)
 		return nil, fmt.Errorf("list rooms: the store has no default room %q", storage.DefaultRoom)
 	}
 	// What the last clean shutdown saved for recovery is taken back (and
-	// out of the store) in any case: after this run it would be stale.
-	saved, _, err := store.TakeRecovery(ctx)
-	if err != nil {
-		h.abort()
-		return nil, fmt.Errorf("read the recovery state: %w", err)
-	}
-	recs := make(map[string]*storage.RoomRecovery, len(saved.Rooms))
-	for i := range saved.Rooms {
-		recs[saved.Rooms[i].Room] = &saved.Rooms[i]
+	// out of the store) in any case: after this run it would be stale. A
+	// shared store keeps the sessions itself, and its log is the rooms'.
+	recs := make(map[string]*storage.RoomRecovery)
+	if h.cluster == nil {
+		saved, _, err := store.TakeRecovery(ctx)
+		if err != nil {
+			h.abort()
+			return nil, fmt.Errorf("read the recovery state: %w", err)
+		}
+		for i := range saved.Rooms {
+			recs[saved.Rooms[i].Room] = &saved.Rooms[i]
+		}
 	}
 	for _, sr := range stored {
 		r, err := newRoom(ctx, h, sr, recs[sr.Name])
 		if err != nil {
-			h.abort()
+			h.abortWith(sub)
 			return nil, fmt.Errorf("open room %s: %w", sr.Name, err)
 		}
 		h.rooms[sr.Name] = r
 	}
+	if h.cluster != nil {
+		go h.cluster.run(sub)
+		// What was appended between the subscription and a room's
+		// snapshot came through the subscription; catching up once more
+		// covers a batch that arrived before its room was open.
+		for _, r := range h.sortedLocked() {
+			h.cluster.requestCatchUp(r)
+		}
+	}
 	return h, nil
+}
+
+// abortWith is abort, also ending sub (nil: none) before the cluster
+// goroutine that would have owned it started.
+func (h *Hub) abortWith(sub storage.Subscription) {
+	if sub != nil {
+		sub.Close()
+		h.cluster = nil
+	}
+	h.abort()
 }
 
 // Close closes every room (see Room.Close: paced messages are dropped),
@@ -110,8 +153,11 @@ func (h *Hub) close(save bool) {
 	for _, r := range rooms {
 		r.Close()
 	}
+	if h.cluster != nil {
+		h.cluster.close()
+	}
 	h.pacers.Wait()
-	if save && !already && h.cfg.RecoveryWindow > 0 {
+	if save && !already && h.cfg.RecoveryWindow > 0 && h.cluster == nil {
 		h.saveRecovery(rooms)
 	}
 	h.warn.Close()
@@ -313,7 +359,16 @@ func (h *Hub) Kick(ctx context.Context, room, name, reason string, ban time.Dura
 	}
 	var res KickResult
 	for _, r := range rooms {
-		if n, found := r.kick(name, reason); found {
+		n, found := 0, false
+		if r.shared != nil {
+			var err error
+			if n, found, err = r.kickShared(ctx, name, reason); err != nil {
+				return res, errorf(CodeStoreFailed, "the kick could not be saved in the room %q: %v", r.name, err)
+			}
+		} else {
+			n, found = r.kick(name, reason)
+		}
+		if found {
 			res.Closed += n
 			res.Rooms = append(res.Rooms, r.name)
 		}
@@ -329,7 +384,8 @@ func (h *Hub) Kick(ctx context.Context, room, name, reason string, ban time.Dura
 
 // KickResult is what a kick did.
 type KickResult struct {
-	// Closed is how many connections were closed.
+	// Closed is how many connections were closed (on a shared store,
+	// those of this node: other nodes close theirs).
 	Closed int `json:"closed"`
 	// Rooms are the rooms the chatter was kicked from.
 	Rooms []string `json:"rooms"`

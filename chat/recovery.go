@@ -143,6 +143,18 @@ func (r *Room) keepSessionLocked(c *Client, p *presence) {
 		return
 	}
 	now := r.cfg.Now()
+	if r.shared != nil {
+		// Kept in the store, for whichever node the client comes back
+		// to.
+		ss := storage.Session{
+			PID: c.pid, SocketID: c.conn.ID(), Name: p.name, Token: p.token, From: c.from,
+			Expires: now.Add(r.cfg.RecoveryWindow).UTC(),
+		}
+		r.queueLocked("a session to recover", func(ctx context.Context) error {
+			return r.shared.SaveSession(ctx, r.name, ss)
+		})
+		return
+	}
 	r.expireSessionsLocked(now)
 	if len(r.sessions) >= maxSessions {
 		r.dropOldestSessionLocked()
@@ -241,6 +253,9 @@ type Recovered struct {
 func (r *Room) Resume(conn Conn, person *Person, pid, off string) (c *Client, rec Recovered, ok bool) {
 	if !r.recovering() || pid == "" {
 		return nil, Recovered{}, false
+	}
+	if r.shared != nil {
+		return r.resumeShared(conn, person, pid, off)
 	}
 	// A banned nickname does not come back this way either. The ban is
 	// read without the room's lock, then the session taken under it.
@@ -387,3 +402,91 @@ func newEpoch() string { return randid.Hex(epochBytes) }
 
 // newPID returns a fresh private session id.
 func newPID() string { return randid.Hex(pidBytes) }
+
+// resumeShared is Resume on a shared store: the session is taken from the
+// store, whichever node kept it; the events the room's own log no longer
+// holds come from the store's log; and the nickname is claimed again with
+// the session's token.
+func (r *Room) resumeShared(conn Conn, person *Person, pid, off string) (*Client, Recovered, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	s, ok, err := r.shared.TakeSession(ctx, r.name, pid)
+	if err != nil {
+		r.cfg.Logger.Error("reading a session failed; the client reconnects as a new one", "room", r.name, "err", err)
+	}
+	if !ok || r.banned(s.Name) || !r.cfg.Now().Before(s.Expires) {
+		return nil, Recovered{}, false
+	}
+	epoch, from, valid := parseOffset(off)
+	at := r.position()
+	if !valid || epoch != at.Epoch || from < s.From {
+		return nil, Recovered{}, false
+	}
+	if from > at.Seq && !r.await(storage.Position{Epoch: epoch, Seq: from}) {
+		return nil, Recovered{}, false // seen on another node, never here
+	}
+	// What the room's own log does not reach back to comes from the
+	// store's: older, up to and including olderTo.
+	var older []logEntry
+	olderTo := from
+	r.mu.Lock()
+	first, has := r.log.oldest()
+	needed := from < r.seq && (!has || first.seq > from+1)
+	r.mu.Unlock()
+	if needed {
+		l, err := r.shared.LogSince(ctx, r.name, storage.Position{Epoch: epoch, Seq: from})
+		if err != nil || !l.Complete || l.Epoch != epoch {
+			return nil, Recovered{}, false
+		}
+		for _, e := range l.Entries {
+			if ev := eventOf(e); ev != nil {
+				older = append(older, logEntry{seq: e.Seq, ev: ev})
+			}
+			olderTo = e.Seq
+		}
+	}
+	claimed, err := r.shared.Claim(ctx, r.name, s.Name, s.Token, true)
+	if err != nil {
+		return nil, Recovered{}, false
+	}
+	if claimed.Added.Seq > 0 && !r.await(claimed.Added) {
+		r.mu.Lock()
+		r.releaseLocked(s.Name, s.Token, r.cfg.PresenceGrace)
+		r.mu.Unlock()
+		return nil, Recovered{}, false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.names[nick.Key(s.Name)]
+	if r.closed || p == nil || r.epoch != epoch {
+		r.releaseLocked(s.Name, s.Token, r.cfg.PresenceGrace)
+		return nil, Recovered{}, false
+	}
+	// The store's entries fill in up to the room's own log, which may
+	// have moved on meanwhile; nothing between them may be missing.
+	first, has = r.log.oldest()
+	if has && from < r.seq && first.seq > olderTo+1 {
+		r.releaseLocked(s.Name, s.Token, r.cfg.PresenceGrace)
+		return nil, Recovered{}, false
+	}
+	p.token = s.Token
+	c := &Client{room: r, person: person, conn: conn, pid: pid, from: from}
+	r.clients[c] = struct{}{}
+	p.clients = append(p.clients, c)
+	c.presence, c.name = p, p.name
+	missed := 0
+	for _, e := range older {
+		if has && e.seq >= first.seq || e.seq > r.seq {
+			break
+		}
+		conn.Send(e.ev)
+		missed++
+	}
+	for e := range r.log.all {
+		if e.seq > from {
+			conn.Send(e.ev)
+			missed++
+		}
+	}
+	return c, Recovered{SocketID: s.SocketID, Name: p.name, Missed: missed}, true
+}

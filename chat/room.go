@@ -239,6 +239,7 @@ type Room struct {
 	created time.Time // when the room was added; a new room of the same name has another
 	cfg     *Config   // the hub's
 	store   Store
+	shared  SharedStore // the store when it is shared by several nodes (cluster.go), or nil
 
 	queue   chan *pending // messages for the writer
 	dirty   chan struct{} // presence changed; capacity 1
@@ -261,6 +262,11 @@ type Room struct {
 	log          eventLog // the newest cfg.RecoveryEvents events
 	sessions     map[string]*session
 	sessionQueue []*session // the sessions in the order they expire
+
+	// On a shared store (cluster.go): what waits for the log to be
+	// applied up to a position, and the store calls queued for the writer.
+	waiters []waiter
+	ops     []sharedOp
 }
 
 // Peer is where a connection comes from, as the transport tells the room.
@@ -379,6 +385,9 @@ const storeTimeout = time.Minute
 // a crash, takes back rec (the log and sessions a clean shutdown saved;
 // nil for none) and starts its writer.
 func newRoom(ctx context.Context, h *Hub, sr storage.Room, rec *storage.RoomRecovery) (*Room, error) {
+	if h.cluster != nil {
+		return newSharedRoom(ctx, h, sr)
+	}
 	msgs, err := h.store.RecentMessages(ctx, sr.Name, h.cfg.History)
 	if err != nil {
 		return nil, fmt.Errorf("load history: %w", err)
@@ -386,7 +395,39 @@ func newRoom(ctx context.Context, h *Hub, sr storage.Room, rec *storage.RoomReco
 	if err := h.store.SetChatters(ctx, sr.Name, nil); err != nil {
 		return nil, fmt.Errorf("clear presence left from an earlier run: %w", err)
 	}
-	r := &Room{
+	r := h.makeRoom(sr)
+	for _, m := range msgs {
+		r.remember(m)
+	}
+	// A saved state of a room removed and added again since (offline) is
+	// not this room's.
+	if rec != nil && r.recovering() && rec.Created.Equal(sr.Created) {
+		r.restoreLocked(*rec)
+		if len(r.names) > 0 {
+			r.markDirty()
+		}
+	}
+	go r.writer()
+	return r, nil
+}
+
+// newSharedRoom opens this node's part of a room of a shared store, from
+// the store's snapshot of it, and starts its writer.
+func newSharedRoom(ctx context.Context, h *Hub, sr storage.Room) (*Room, error) {
+	snap, err := h.cluster.store.Snapshot(ctx, sr.Name, h.cfg.History)
+	if err != nil {
+		return nil, fmt.Errorf("load the room's state: %w", err)
+	}
+	r := h.makeRoom(sr)
+	r.shared = h.cluster.store
+	r.loadLocked(snap)
+	go r.writer()
+	return r, nil
+}
+
+// makeRoom makes the room sr, empty, its writer not started.
+func (h *Hub) makeRoom(sr storage.Room) *Room {
+	return &Room{
 		hub:      h,
 		name:     sr.Name,
 		topic:    sr.Topic,
@@ -402,19 +443,6 @@ func newRoom(ctx context.Context, h *Hub, sr storage.Room, rec *storage.RoomReco
 		epoch:    newEpoch(),
 		sessions: make(map[string]*session),
 	}
-	for _, m := range msgs {
-		r.remember(m)
-	}
-	// A saved state of a room removed and added again since (offline) is
-	// not this room's.
-	if rec != nil && r.recovering() && rec.Created.Equal(sr.Created) {
-		r.restoreLocked(*rec)
-		if len(r.names) > 0 {
-			r.markDirty()
-		}
-	}
-	go r.writer()
-	return r, nil
 }
 
 // Name returns the room's name (storage.DefaultRoom for the default room).
@@ -441,12 +469,14 @@ func (r *Room) Close() {
 		r.closed = true
 		// A nickname held only by its grace has no connection: it is not
 		// stored as present (its session, if any, is kept for recovery).
+		// On a shared store, the presence is the store's.
 		for key, p := range r.names {
 			p.endGrace()
-			if len(p.clients) == 0 {
+			if len(p.clients) == 0 && r.shared == nil {
 				r.forgetPresenceLocked(key, p)
 			}
 		}
+		r.wakeLocked(true)
 		dropped := r.dropPacedLocked(nil)
 		r.mu.Unlock()
 		settleAll(dropped, errClosed)
@@ -716,7 +746,7 @@ func (r *Room) writer() {
 			batch = r.fill(batch)
 			r.commit(batch)
 		case <-r.dirty:
-			r.syncPresence()
+			r.sync()
 		case <-r.stop:
 			// Senders stopped enqueueing when closed was set under r.mu
 			// (see Client.post); drain what is left.
@@ -727,7 +757,7 @@ func (r *Room) writer() {
 				}
 				r.commit(batch)
 			}
-			r.syncPresence()
+			r.sync()
 			return
 		}
 	}
@@ -762,7 +792,14 @@ func (r *Room) commit(batch []*pending) {
 	}
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
-	stored, err := r.store.AppendMessages(ctx, r.name, msgs)
+	var stored []storage.Message
+	var at storage.Position
+	var err error
+	if r.shared != nil {
+		stored, at, err = r.shared.Append(ctx, r.name, msgs)
+	} else {
+		stored, err = r.store.AppendMessages(ctx, r.name, msgs)
+	}
 	cancel()
 	took := time.Since(start)
 	if err == nil && len(stored) != len(msgs) {
@@ -780,6 +817,20 @@ func (r *Room) commit(batch []*pending) {
 		for _, p := range batch {
 			p.done <- result{err: refusal}
 		}
+		return
+	}
+	if r.shared != nil {
+		// Delivered, and logged, when the store's log reaches the
+		// cluster goroutine (cluster.go); answered then, after the
+		// senders' own echoes.
+		waiting := slices.Clone(batch)
+		r.mu.Lock()
+		r.waitLocked(at, func() {
+			for i, p := range waiting {
+				p.done <- result{msg: stored[i]}
+			}
+		})
+		r.mu.Unlock()
 		return
 	}
 	r.deliver(stored)
@@ -809,6 +860,16 @@ func (r *Room) deliver(msgs []storage.Message) int {
 	r.mu.Unlock()
 	r.cfg.Metrics.Delivered(n)
 	return n
+}
+
+// sync brings the store up to date with the room: on a shared store it
+// runs the queued calls, on another it writes the presence.
+func (r *Room) sync() {
+	if r.shared != nil {
+		r.runOps()
+		return
+	}
+	r.syncPresence()
 }
 
 // syncPresence writes the current set of nicknames to the store. Changes

@@ -1,9 +1,10 @@
 // Package redistest runs a real redis-server for a test: Debian's
 // redis-server, started by the test on a free port of 127.0.0.1 with no
-// persistence (`--save "" --appendonly no`), in a directory of the test's
-// own, and stopped when the test ends. A test can stop it early (a
-// server that is gone), start it again on the same port (a server that
-// restarted and lost everything), and cut off every connection that is
+// persistence (`--save "" --appendonly no`) unless asked for
+// (Options.Persist), in a directory of the test's own, and stopped when
+// the test ends. A test can stop it early (a server that is gone), start
+// it again on the same port (a server that restarted: empty, or with its
+// data when it persists), and cut off every connection that is
 // subscribed to a channel (`CLIENT KILL TYPE pubsub`), as a network blip
 // would.
 //
@@ -56,6 +57,11 @@ type Options struct {
 	// (`--tls-port`, `--port 0`), with this certificate and key (PEM
 	// files); clients are not asked for certificates.
 	TLS *TLSFiles
+	// Persist, when set, has the server keep its data in an append-only
+	// file in its directory (`--appendonly yes`, written to disk at
+	// every write: `--appendfsync always`), so that a restart finds what
+	// was written before it, as a production Redis would.
+	Persist bool
 }
 
 // TLSFiles names the PEM files of a server speaking TLS.
@@ -155,15 +161,21 @@ func (s *Server) URL() string {
 
 // args are the command-line arguments of the server.
 func (s *Server) args() []string {
+	appendonly := []string{"--appendonly", "no"}
+	if s.opts.Persist {
+		appendonly = []string{"--appendonly", "yes", "--appendfsync", "always"}
+	}
 	args := []string{
 		"--bind", "127.0.0.1",
 		"--save", "",
-		"--appendonly", "no",
+	}
+	args = append(args, appendonly...)
+	args = append(args,
 		"--dir", s.dir,
 		"--daemonize", "no",
 		"--logfile", "",
 		"--databases", "16",
-	}
+	)
 	port := strconv.Itoa(s.Port)
 	if t := s.opts.TLS; t != nil {
 		args = append(args, "--port", "0", "--tls-port", port,
@@ -217,7 +229,8 @@ func (s *Server) start() error {
 const readyLine = "Ready to accept connections"
 
 // Stop ends the server (SIGTERM, then SIGKILL after a while) and waits for
-// it to exit; with no persistence it saves nothing. Calling it again, or
+// it to exit; with no persistence it saves nothing, with Persist its
+// append-only file holds every write. Calling it again, or
 // on a server already stopped, does nothing.
 func (s *Server) Stop() {
 	s.mu.Lock()
@@ -236,13 +249,29 @@ func (s *Server) Stop() {
 	}
 }
 
-// Restart stops the server and starts a new one on the same port, empty:
-// what a client sees of a Redis restarted without persistence.
+// Restart stops the server and starts a new one on the same port: empty,
+// what a client sees of a Redis restarted without persistence, or with
+// everything written before when the server persists (Options.Persist).
 func (s *Server) Restart() {
 	s.tb.Helper()
 	s.Stop()
+	s.StartAgain()
+}
+
+// StartAgain starts the server again on its port after Stop, with its
+// data when it persists, and waits until it answers PING; a server that
+// is running is left alone. Between Stop and StartAgain a test sees a
+// Redis that is down.
+func (s *Server) StartAgain() {
+	s.tb.Helper()
+	s.mu.Lock()
+	running := s.cmd != nil
+	s.mu.Unlock()
+	if running {
+		return
+	}
 	if err := s.start(); err != nil {
-		s.tb.Fatalf("restart %s on port %d: %v", Program, s.Port, err)
+		s.tb.Fatalf("start %s again on port %d: %v", Program, s.Port, err)
 	}
 }
 

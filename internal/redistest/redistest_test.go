@@ -63,6 +63,37 @@ func TestRestartKeepsThePortAndLosesTheData(t *testing.T) {
 	}
 }
 
+func TestAPersistentServerKeepsItsDataAcrossARestart(t *testing.T) {
+	s := Start(t, Options{Persist: true})
+	reply, err := s.Do("CONFIG", "GET", "appendonly")
+	if pair, ok := reply.([]any); err != nil || !ok || len(pair) != 2 || pair[1] != "yes" {
+		t.Fatalf("CONFIG GET appendonly = %#v, %v; want yes", reply, err)
+	}
+	if _, err := s.Do("RPUSH", "k", "a", "b"); err != nil {
+		t.Fatal(err)
+	}
+	s.Stop()
+	if _, err := s.Do("PING"); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("PING while stopped = %v, want connection refused", err)
+	}
+	s.StartAgain()
+	reply, err = s.Do("LRANGE", "k", "0", "-1")
+	if list, ok := reply.([]any); err != nil || !ok || len(list) != 2 || list[0] != "a" || list[1] != "b" {
+		t.Errorf("LRANGE k after StartAgain = %#v, %v; want [a b]", reply, err)
+	}
+	if _, err := s.Do("SET", "more", "1"); err != nil {
+		t.Fatal(err)
+	}
+	s.Restart()
+	if reply, err := s.Do("GET", "more"); err != nil || reply != "1" {
+		t.Errorf("GET more after Restart = %#v, %v; want 1", reply, err)
+	}
+	s.StartAgain() // running: nothing to do
+	if reply, err := s.Do("GET", "more"); err != nil || reply != "1" {
+		t.Errorf("GET more after StartAgain on a running server = %#v, %v; want 1", reply, err)
+	}
+}
+
 func TestKillPubSubClosesOnlySubscribers(t *testing.T) {
 	s := Start(t, Options{})
 	sub, subR := rawConn(t, s)

@@ -99,6 +99,7 @@ func (cl *cluster) run(sub storage.Subscription) {
 		if sub = cl.resubscribe(); sub == nil {
 			return
 		}
+		cl.hub.cfg.Metrics.Resubscribed()
 		cl.syncRooms()
 		for _, r := range cl.hub.Rooms() {
 			cl.catchUpRoom(r)
@@ -172,6 +173,10 @@ func (cl *cluster) catchUpRoom(r *Room) {
 	}
 	if !r.apply(l.Entries) {
 		cl.reset(ctx, r)
+		return
+	}
+	if len(l.Entries) > 0 {
+		cl.hub.cfg.Metrics.CaughtUp(false)
 	}
 }
 
@@ -188,6 +193,7 @@ func (cl *cluster) reset(ctx context.Context, r *Room) {
 	}
 	cl.hub.cfg.Logger.Warn("a room's log no longer holds what this node missed; its clients reconnect", "room", r.name)
 	r.resetTo(snap)
+	cl.hub.cfg.Metrics.CaughtUp(true)
 }
 
 // syncRooms opens the rooms the store has and the hub does not, and

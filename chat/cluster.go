@@ -85,17 +85,24 @@ func (cl *cluster) requestCatchUp(r *Room) {
 }
 
 // run follows sub, and the subscriptions that replace it, until close.
+// It starts by catching every room up once: what was appended between
+// the subscription and a room's snapshot came through the subscription,
+// but a batch that arrived before its room was open is caught up so.
 func (cl *cluster) run(sub storage.Subscription) {
 	defer close(cl.done)
+	for _, r := range cl.hub.Rooms() {
+		cl.catchUpRoom(r)
+	}
 	for {
 		cl.follow(sub)
+		err := sub.Err()
 		sub.Close()
 		select {
 		case <-cl.stop:
 			return
 		default:
 		}
-		cl.hub.cfg.Logger.Warn("the subscription to the shared store ended; subscribing again, then catching up from the rooms' logs", "err", sub.Err())
+		cl.hub.cfg.Logger.Warn("the subscription to the shared store ended; subscribing again, then catching up from the rooms' logs", "err", err)
 		if sub = cl.resubscribe(); sub == nil {
 			return
 		}

@@ -109,7 +109,7 @@ func TestEveryServeFlagTakesItsEnvironmentVariable(t *testing.T) {
 // has one.
 func TestOnlyTheStoreHasEnvironmentVariablesInHistoryAndKick(t *testing.T) {
 	root := NewRootCommand()
-	for _, name := range []string{"history", "kick", "room add", "room list", "room remove"} {
+	for _, name := range []string{"history", "kick", "room add", "room list", "room remove", "import"} {
 		cmd, _, err := root.Find(strings.Fields(name))
 		if err != nil {
 			t.Fatal(err)

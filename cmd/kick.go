@@ -211,10 +211,6 @@ func (o *kickOptions) onRedis(ctx context.Context, out io.Writer, name string) e
 		}
 		return reportUnban(out, name, was)
 	}
-	k, ok := any(st).(kicker)
-	if !ok {
-		return errors.New("this chatserver cannot kick through Redis yet; kick through a node's admin socket with --db")
-	}
 	stored, err := st.Rooms(ctx)
 	if err != nil {
 		return fmt.Errorf("read the rooms of %s: %w", where, err)
@@ -227,6 +223,10 @@ func (o *kickOptions) onRedis(ctx context.Context, out io.Writer, name string) e
 	}
 	if len(rooms) == 0 {
 		return plainf(storage.ErrNoSuchRoom, "there is no room called %q in %s", o.room, where)
+	}
+	k, ok := any(st).(kicker)
+	if !ok {
+		return errors.New("this chatserver cannot kick through Redis yet; kick through a node's admin socket with --db")
 	}
 	if o.ban > 0 {
 		if err := st.Ban(ctx, name, time.Now().Add(o.ban)); err != nil {

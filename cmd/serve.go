@@ -509,6 +509,16 @@ settings with where each came from, and exits: 0 when serve would start, 1
 when the database, the admin socket or the address is not usable now, and as
 serve does at a mistake in the settings (2 in the file).
 
+With --redis URL (or CHATSERVER_REDIS) the store of record is that Redis
+instead of the file, shared by every server (node) started with it, each named
+by --node; the admin socket still sits beside --db. A bad URL or a password
+Redis refuses ends serve at once (exit status 1). A Redis that cannot be
+reached does not: serve listens at once, answering 503 on /readyz and every
+page (200 on /livez and /healthz), logs "waiting for Redis at HOST:PORT" and
+tries again after 1 s, 2 s, 4 s and so on, every 30 s at most, until Redis
+answers or SIGINT/SIGTERM arrives. With --check it connects to Redis and
+reports what the prefix holds, writing nothing.
+
 On shutdown every client is disconnected and the file is closed last; the exit
 status is 0.`,
 		Example: `  chatserver serve
@@ -521,7 +531,9 @@ status is 0.`,
   chatserver serve --log-format json --log-level warn
   chatserver serve --config /etc/chatserver/chatserver.toml
   chatserver serve --config /etc/chatserver/chatserver.toml --check
-  chatserver serve --addr :8443 --tls-cert /etc/chatserver/cert.pem --tls-key /etc/chatserver/key.pem`,
+  chatserver serve --addr :8443 --tls-cert /etc/chatserver/cert.pem --tls-key /etc/chatserver/key.pem
+  chatserver serve --redis redis://:secret@10.0.0.5:6379/0 --node web-1
+  CHATSERVER_REDIS=rediss://:secret@redis.example.org:6380/0 chatserver serve --redis-prefix chat-staging:`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			define := func(fs *pflag.FlagSet) { new(serveOptions).addFlags(fs) }

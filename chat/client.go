@@ -189,7 +189,7 @@ func (c *Client) joinShared(name, token string) (JoinResult, error) {
 	}
 	r.mu.Unlock()
 
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
 	claimed, err := r.shared.Claim(ctx, r.name, name, token, false)
 	cancel()
 	switch {

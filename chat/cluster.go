@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"chatserver/nick"
@@ -41,26 +40,39 @@ const (
 	// attempts to subscribe again.
 	resubscribeMin = 100 * time.Millisecond
 	resubscribeMax = 5 * time.Second
+	// clusterTimeout bounds each store call of the cluster goroutine, so
+	// that a store that went away holds up the delivery of no room for
+	// long: a later request tries again.
+	clusterTimeout = 5 * time.Second
 )
 
 // cluster follows a shared store for a hub.
 type cluster struct {
 	hub     *Hub
 	store   SharedStore
-	catchUp chan *Room    // rooms to catch up from the log; buffered
-	stop    chan struct{} // closed by close
-	done    chan struct{} // closed when run returns
-	once    sync.Once
+	catchUp chan *Room // rooms to catch up from the log; buffered
+	// ctx ends when close is called (stop is its Done), so that the
+	// store calls of the cluster goroutine end with it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	stop   <-chan struct{}
+	done   chan struct{} // closed when run returns
 }
 
 func newCluster(h *Hub, store SharedStore) *cluster {
-	return &cluster{hub: h, store: store, catchUp: make(chan *Room, 64), stop: make(chan struct{}), done: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &cluster{hub: h, store: store, catchUp: make(chan *Room, 64), ctx: ctx, cancel: cancel, stop: ctx.Done(), done: make(chan struct{})}
 }
 
 // close stops the cluster goroutine and waits for it.
 func (cl *cluster) close() {
-	cl.once.Do(func() { close(cl.stop) })
+	cl.cancel()
 	<-cl.done
+}
+
+// callContext is the context of one store call of the cluster goroutine.
+func (cl *cluster) callContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(cl.ctx, clusterTimeout)
 }
 
 // requestCatchUp asks the cluster goroutine to catch r up from the log.
@@ -73,20 +85,28 @@ func (cl *cluster) requestCatchUp(r *Room) {
 }
 
 // run follows sub, and the subscriptions that replace it, until close.
+// It starts by catching every room up once: what was appended between
+// the subscription and a room's snapshot came through the subscription,
+// but a batch that arrived before its room was open is caught up so.
 func (cl *cluster) run(sub storage.Subscription) {
 	defer close(cl.done)
+	for _, r := range cl.hub.Rooms() {
+		cl.catchUpRoom(r)
+	}
 	for {
 		cl.follow(sub)
+		err := sub.Err()
 		sub.Close()
 		select {
 		case <-cl.stop:
 			return
 		default:
 		}
-		cl.hub.cfg.Logger.Warn("the subscription to the shared store ended; subscribing again, then catching up from the rooms' logs", "err", sub.Err())
+		cl.hub.cfg.Logger.Warn("the subscription to the shared store ended; subscribing again, then catching up from the rooms' logs", "err", err)
 		if sub = cl.resubscribe(); sub == nil {
 			return
 		}
+		cl.hub.cfg.Metrics.Resubscribed()
 		cl.syncRooms()
 		for _, r := range cl.hub.Rooms() {
 			cl.catchUpRoom(r)
@@ -123,7 +143,7 @@ func (cl *cluster) follow(sub storage.Subscription) {
 func (cl *cluster) resubscribe() storage.Subscription {
 	wait := resubscribeMin
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		ctx, cancel := cl.callContext()
 		sub, err := cl.store.Subscribe(ctx)
 		cancel()
 		if err == nil {
@@ -142,7 +162,7 @@ func (cl *cluster) resubscribe() storage.Subscription {
 // catchUpRoom applies what the room's log holds after the room's
 // position; a log that no longer reaches back resets the room.
 func (cl *cluster) catchUpRoom(r *Room) {
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	ctx, cancel := cl.callContext()
 	defer cancel()
 	l, err := cl.store.LogSince(ctx, r.name, r.position())
 	switch {
@@ -160,6 +180,10 @@ func (cl *cluster) catchUpRoom(r *Room) {
 	}
 	if !r.apply(l.Entries) {
 		cl.reset(ctx, r)
+		return
+	}
+	if len(l.Entries) > 0 {
+		cl.hub.cfg.Metrics.CaughtUp(false)
 	}
 }
 
@@ -176,6 +200,7 @@ func (cl *cluster) reset(ctx context.Context, r *Room) {
 	}
 	cl.hub.cfg.Logger.Warn("a room's log no longer holds what this node missed; its clients reconnect", "room", r.name)
 	r.resetTo(snap)
+	cl.hub.cfg.Metrics.CaughtUp(true)
 }
 
 // syncRooms opens the rooms the store has and the hub does not, and
@@ -183,7 +208,7 @@ func (cl *cluster) reset(ctx context.Context, r *Room) {
 // removed and added again while this node was not listening).
 func (cl *cluster) syncRooms() {
 	h := cl.hub
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	ctx, cancel := cl.callContext()
 	defer cancel()
 	stored, err := cl.store.Rooms(ctx)
 	if err != nil {
@@ -325,7 +350,7 @@ func (r *Room) runOps() {
 	r.ops = nil
 	r.mu.Unlock()
 	for _, op := range ops {
-		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
 		err := op.run(ctx)
 		cancel()
 		if err != nil && !r.gone(err) {

@@ -110,12 +110,6 @@ func NewHub(ctx context.Context, store Store, cfg Config) (*Hub, error) {
 	}
 	if h.cluster != nil {
 		go h.cluster.run(sub)
-		// What was appended between the subscription and a room's
-		// snapshot came through the subscription; catching up once more
-		// covers a batch that arrived before its room was open.
-		for _, r := range h.sortedLocked() {
-			h.cluster.requestCatchUp(r)
-		}
 	}
 	return h, nil
 }

@@ -27,6 +27,15 @@ type Metrics interface {
 	// each stored message counts once for every joined connection it was
 	// queued to.
 	Delivered(n int)
+	// Resubscribed is called when a hub on a SharedStore has subscribed
+	// to it again after its subscription ended (a lost connection, a
+	// restart of the store).
+	Resubscribed()
+	// CaughtUp is called when a room on a SharedStore read what it had
+	// missed from the store's log; reset when the log no longer held it,
+	// and the room started again from the store's state, its clients made
+	// to reconnect.
+	CaughtUp(reset bool)
 }
 
 // noMetrics is the Metrics of a Config without: it does nothing.
@@ -37,3 +46,5 @@ func (noMetrics) MessageRefused(Code)                 {}
 func (noMetrics) MessagePaced()                       {}
 func (noMetrics) Committed(int, time.Duration, error) {}
 func (noMetrics) Delivered(int)                       {}
+func (noMetrics) Resubscribed()                       {}
+func (noMetrics) CaughtUp(bool)                       {}

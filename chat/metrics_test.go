@@ -38,6 +38,8 @@ func (m *recMetrics) Committed(n int, took time.Duration, err error) {
 	m.stored += n
 }
 func (m *recMetrics) Delivered(n int) { m.mu.Lock(); m.delivered += n; m.mu.Unlock() }
+func (m *recMetrics) Resubscribed()   {}
+func (m *recMetrics) CaughtUp(bool)   {}
 
 // snapshot is what a recMetrics holds, for comparison.
 type snapshot struct {

@@ -408,7 +408,7 @@ func newPID() string { return randid.Hex(pidBytes) }
 // holds come from the store's log; and the nickname is claimed again with
 // the session's token.
 func (r *Room) resumeShared(conn Conn, person *Person, pid, off string) (*Client, Recovered, bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
 	defer cancel()
 	s, ok, err := r.shared.TakeSession(ctx, r.name, pid)
 	if err != nil {

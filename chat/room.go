@@ -791,7 +791,11 @@ func (r *Room) commit(batch []*pending) {
 		msgs[i].Time = now
 	}
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	timeout := storeTimeout
+	if r.shared != nil {
+		timeout = clusterTimeout // a store across the network: fail fast, the sender may try again
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	var stored []storage.Message
 	var at storage.Position
 	var err error
@@ -809,6 +813,13 @@ func (r *Room) commit(batch []*pending) {
 
 	if err != nil {
 		refusal := errorf(CodeStoreFailed, "the server could not save your message; it was not sent")
+		if r.shared != nil {
+			// The shared store is unreachable: the node waits for it
+			// to come back, and so should the sender. (Should its
+			// connection have failed only after the append ran, the
+			// message reaches everyone from the log all the same.)
+			refusal = errorf(CodeUnavailable, "the server cannot reach its store just now; your message was not sent, try again in a moment")
+		}
 		if r.gone(err) {
 			refusal = errorf(CodeUnavailable, "the room %q was removed; your message was not sent", r.name)
 		} else {

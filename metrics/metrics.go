@@ -50,6 +50,8 @@ const (
 	nameSlowClients    = "chatserver_slow_clients_dropped_total"
 	nameQueueOverflows = "chatserver_send_queue_overflows_total"
 	nameCommitSeconds  = "chatserver_store_commit_seconds"
+	nameResubscribes   = "chatserver_redis_resubscribes_total"
+	nameCatchUps       = "chatserver_redis_catchups_total"
 )
 
 // The reason labels of chatserver_engineio_sessions_closed_total: at most
@@ -77,6 +79,9 @@ var help = map[string]string{
 	nameQueueOverflows: "Connections closed because their send queue was full (--send-queue); " +
 		"also counted in " + nameSlowClients + ".",
 	nameCommitSeconds: "Duration of the store transactions that commit chat messages, fsync included.",
+	nameResubscribes:  "Subscriptions to Redis taken up again after one ended (a lost connection, a Redis restart).",
+	nameCatchUps: "Rooms that read what they missed from their log in Redis, by result: complete, " +
+		"or reset when the log no longer held it and the room's clients were made to reconnect.",
 }
 
 // refusalCodes are the codes a message can be refused with; their series
@@ -125,6 +130,7 @@ type Registry struct {
 	refused                            map[chat.Code]*vm.Counter // fixed after New
 	opened, slow, overflows            *vm.Counter
 	commit                             *vm.PrometheusHistogram
+	resubscribes, caughtUp, resets     *vm.Counter
 
 	closedMu sync.Mutex
 	closed   map[string]*vm.Counter // by Engine.IO close reason
@@ -154,6 +160,10 @@ func New() *Registry {
 		overflows: s.NewCounter(nameQueueOverflows),
 		commit:    s.NewPrometheusHistogramExt(nameCommitSeconds, CommitBuckets),
 		closed:    make(map[string]*vm.Counter, len(closeReasons)),
+
+		resubscribes: s.NewCounter(nameResubscribes),
+		caughtUp:     s.NewCounter(nameCatchUps + `{result="complete"}`),
+		resets:       s.NewCounter(nameCatchUps + `{result="reset"}`),
 	}
 	for _, code := range refusalCodes {
 		r.refused[code] = s.NewCounter(fmt.Sprintf(nameRefused+`{reason=%q}`, code))
@@ -200,6 +210,20 @@ func (r *Registry) Committed(messages int, took time.Duration, err error) {
 
 // Delivered counts deliveries of stored messages (chat.Metrics).
 func (r *Registry) Delivered(n int) { r.delivered.Add(n) }
+
+// Resubscribed counts a subscription to the shared store taken up again
+// (chat.Metrics).
+func (r *Registry) Resubscribed() { r.resubscribes.Inc() }
+
+// CaughtUp counts a room that caught up from the shared store's log, or
+// was reset (chat.Metrics).
+func (r *Registry) CaughtUp(reset bool) {
+	if reset {
+		r.resets.Inc()
+		return
+	}
+	r.caughtUp.Inc()
+}
 
 // SessionOpened counts an Engine.IO session opened (engineio.Metrics).
 func (r *Registry) SessionOpened() { r.opened.Inc() }

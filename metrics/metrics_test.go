@@ -60,6 +60,10 @@ func TestRegistryCountsWhatItIsTold(t *testing.T) {
 	r.Committed(2, 3*time.Millisecond, nil)
 	r.Committed(1, 2*time.Second, errors.New("disk full"))
 	r.Delivered(4)
+	r.Resubscribed()
+	r.CaughtUp(false)
+	r.CaughtUp(false)
+	r.CaughtUp(true)
 	r.SessionOpened()
 	r.SessionOpened()
 	r.SessionClosed(engineio.ReasonPingTimeout)
@@ -80,6 +84,9 @@ func TestRegistryCountsWhatItIsTold(t *testing.T) {
 		{"chatserver_messages_refused_total", []string{"reason", "store_failed"}, 0},
 		{"chatserver_messages_stored_total", nil, 2},
 		{"chatserver_messages_delivered_total", nil, 4},
+		{"chatserver_redis_resubscribes_total", nil, 1},
+		{"chatserver_redis_catchups_total", []string{"result", "complete"}, 2},
+		{"chatserver_redis_catchups_total", []string{"result", "reset"}, 1},
 		{"chatserver_store_commit_seconds_count", nil, 2},
 		{"chatserver_store_commit_seconds_bucket", []string{"le", "0.005"}, 1},
 		{"chatserver_store_commit_seconds_bucket", []string{"le", "2.5"}, 2},

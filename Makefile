@@ -78,9 +78,12 @@ test: deps fmt-check vet cross go-test conformance
 deps: system-deps node-deps node2-deps browser-deps python-deps release-deps completion-deps
 
 # Programs from Debian's packages that the tests need, installed only when
-# missing (CI runs as root): node and npm for the end-to-end drivers, and
+# missing (CI runs as root): node and npm for the end-to-end drivers,
 # redis-server, which the Redis store's tests start themselves
-# (internal/redistest), never as a service.
+# (internal/redistest), never as a service, and nginx, which the
+# multi-node test runs on its own port in front of the nodes
+# (e2e/nginx_test.go). nginx, not nginx-light: on Debian 12 nginx-light is
+# only a transitional package that pulls nginx in.
 system-deps:
 	@command -v node >/dev/null && command -v $(NPM) >/dev/null || { \
 		echo "installing nodejs and npm"; \
@@ -88,6 +91,9 @@ system-deps:
 	@command -v redis-server >/dev/null || { \
 		echo "installing redis-server"; \
 		apt-get update && apt-get install -y redis-server; }
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { \
+		echo "installing nginx"; \
+		apt-get update && apt-get install -y nginx; }
 
 node-deps: $(NODE_STAMP)
 

@@ -177,7 +177,9 @@ type server struct {
 	err    error         // from Wait, valid once exited is closed
 }
 
-var listeningLine = regexp.MustCompile(`^chatserver: listening on (https?://127\.0\.0\.1:\d+) \(database (.+)\)$`)
+// listeningLine is serve's start-up line: on a database file, or as a node
+// on a Redis.
+var listeningLine = regexp.MustCompile(`^chatserver: listening on (https?://127\.0\.0\.1:\d+) \((?:database (.+)|Redis at .+, node .+)\)$`)
 
 // startServer starts `chatserver serve` on a free port of 127.0.0.1 with
 // the database db, waits until it listens, and kills it at the end of the

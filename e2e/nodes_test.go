@@ -375,7 +375,7 @@ func TestALostSubscriptionLosesNothing(t *testing.T) {
 
 // TestNodesRideOutARedisRestart: Redis (persistent, as a store of record
 // must be) stops under running nodes: messages sent meanwhile are refused
-// (store_failed) and /readyz says 503; once it is back, without
+// (unavailable) and /readyz says 503; once it is back, without
 // restarting any node, messages flow between the nodes again, once each,
 // and the history holds what was stored before and after, nothing that
 // was refused.
@@ -395,8 +395,8 @@ func TestNodesRideOutARedisRestart(t *testing.T) {
 	rs.Stop()
 	waitReadyz(t, n[0].url, http.StatusServiceUnavailable)
 	for _, text := range []string{"while down 1", "while down 2"} {
-		if ack := d.call("ann", "messages", text); ack["error"] != "store_failed" {
-			t.Fatalf("%q sent while Redis is down: %v, want store_failed", text, ack)
+		if ack := d.call("ann", "messages", text); ack["error"] != "unavailable" {
+			t.Fatalf("%q sent while Redis is down: %v, want unavailable", text, ack)
 		}
 	}
 	rs.StartAgain()
@@ -449,12 +449,15 @@ func TestARecoveringClientComesBackOnAnotherNode(t *testing.T) {
 	}
 	lb := startForwarder(t, host(n[0]))
 	d := startDriver(t)
-	d.join("bob", n[2].url, "bob")
+	d.joinedAt(t, "bob", n[2].url, "bob", "bob")
 	if first := d.connectWith("ann", lb.url(), reconnecting(100)); first.Recovered {
 		t.Fatal("a first connection claims to be recovered")
 	}
 	if ack := d.call("ann", "join", "ann"); ack["ok"] != true {
 		t.Fatalf("ann could not join through n1: %v", ack)
+	}
+	if got := d.unreadNames(t, "ann", "add chatter"); !slices.Equal(got, []string{"ann", "bob"}) {
+		t.Fatalf("ann joining on n1 was shown the chatters %q", got)
 	}
 	d.eventWith("bob", "add chatter", "ann")
 	before := numbered("before", 2)

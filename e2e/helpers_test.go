@@ -467,12 +467,16 @@ func (d *driver) connectWith(client, url string, opts map[string]any) msg {
 // connected waits for client's next connect report.
 func (d *driver) connected(client string) msg {
 	d.t.Helper()
-	return d.wait(client+" connected", func(m msg) bool {
-		if m.Client == client && m.Type == "connect_error" {
-			d.t.Fatalf("%s could not connect: %s", client, m.Message)
-		}
-		return m.Client == client && m.Type == "connect"
+	// The refusal is reported once wait has returned: failing inside
+	// match would end the test with the driver's lock held, and its
+	// cleanup would wait for the lock forever.
+	m := d.wait(client+" connected", func(m msg) bool {
+		return m.Client == client && (m.Type == "connect" || m.Type == "connect_error")
 	})
+	if m.Type == "connect_error" {
+		d.t.Fatalf("%s could not connect: %s", client, m.Message)
+	}
+	return m
 }
 
 // connectCommand is the driver's connect command, trusting d.ca if set.

@@ -154,7 +154,14 @@ func startNginx(t testing.TB, program, prefix, main, base string) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(program, "-p", prefix, "-c", file, "-e", filepath.Join(prefix, "error.log"))
-	out := &lineWriter{}
+	// A file, not a pipe: Wait then returns once the master process has
+	// exited, whatever its workers still hold open.
+	outFile := filepath.Join(prefix, "nginx.out")
+	out, err := os.Create(outFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start nginx: %v", err)
@@ -173,8 +180,9 @@ func startNginx(t testing.TB, program, prefix, main, base string) {
 			<-exited
 		}
 		if t.Failed() {
+			output, _ := os.ReadFile(outFile)
 			log, _ := os.ReadFile(filepath.Join(prefix, "error.log"))
-			t.Logf("nginx output:\n%s\nnginx error log:\n%s", out, log)
+			t.Logf("nginx output:\n%s\nnginx error log:\n%s", output, log)
 		}
 	})
 	c := http.Client{Timeout: time.Second}
@@ -182,8 +190,9 @@ func startNginx(t testing.TB, program, prefix, main, base string) {
 	for {
 		select {
 		case <-exited:
+			output, _ := os.ReadFile(outFile)
 			log, _ := os.ReadFile(filepath.Join(prefix, "error.log"))
-			t.Fatalf("nginx exited at start: %s\n%s", out, log)
+			t.Fatalf("nginx exited at start: %s\n%s", output, log)
 		default:
 		}
 		resp, err := c.Get(base + "/healthz")

@@ -451,7 +451,7 @@ func (r *Room) resumeShared(conn Conn, person *Person, pid, off string) (*Client
 	}
 	if claimed.Added.Seq > 0 && !r.await(claimed.Added) {
 		r.mu.Lock()
-		r.releaseLocked(s.Name, s.Token, r.cfg.PresenceGrace)
+		r.releaseLocked(s.Name, claimed.Token, r.cfg.PresenceGrace)
 		r.mu.Unlock()
 		return nil, Recovered{}, false
 	}
@@ -459,17 +459,17 @@ func (r *Room) resumeShared(conn Conn, person *Person, pid, off string) (*Client
 	defer r.mu.Unlock()
 	p := r.names[nick.Key(s.Name)]
 	if r.closed || p == nil || r.epoch != epoch {
-		r.releaseLocked(s.Name, s.Token, r.cfg.PresenceGrace)
+		r.releaseLocked(s.Name, claimed.Token, r.cfg.PresenceGrace)
 		return nil, Recovered{}, false
 	}
 	// The store's entries fill in up to the room's own log, which may
 	// have moved on meanwhile; nothing between them may be missing.
 	first, has = r.log.oldest()
 	if has && from < r.seq && first.seq > olderTo+1 {
-		r.releaseLocked(s.Name, s.Token, r.cfg.PresenceGrace)
+		r.releaseLocked(s.Name, claimed.Token, r.cfg.PresenceGrace)
 		return nil, Recovered{}, false
 	}
-	p.token = s.Token
+	p.token = claimed.Token // the session's, as the claim keeps it
 	c := &Client{room: r, person: person, conn: conn, pid: pid, from: from}
 	r.clients[c] = struct{}{}
 	p.clients = append(p.clients, c)

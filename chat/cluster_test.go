@@ -551,3 +551,29 @@ func TestAClientRecoveringAfterItsGraceHoldsItsNicknameUntilItLeaves(t *testing.
 		t.Fatalf("joining a nickname its recovered holder left: %v", err)
 	}
 }
+
+func TestARecoveryFromAnOffsetAheadOfTheLogIsRefusedAndLeavesNothingWaiting(t *testing.T) {
+	tc := newTestCluster(t)
+	cfg := Config{RecoveryWindow: time.Minute}
+	a := tc.node(t, "a", cfg, redis.Options{})
+	ann, annConn := joinOn(t, a, storage.DefaultRoom, "ann")
+	say(t, ann, "hello")
+	epoch, seq, _ := parseOffset(annConn.expect(t, "messages|ann: hello")[0].Offset)
+	// A session of ann's, as a lost connection leaves it.
+	if err := a.store.SaveSession(t.Context(), storage.DefaultRoom, storage.Session{
+		PID: "p1", Name: "ann", From: seq, Expires: time.Now().Add(time.Minute),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r := a.hub.Default()
+	conn := newChanConn("a/ann2")
+	if _, _, ok := r.Resume(conn, a.hub.Connect(Peer{}, conn.Close), "p1", offset(epoch, seq+1000)); ok {
+		t.Fatal("a recovery from an offset the log never reached succeeded")
+	}
+	r.mu.Lock()
+	waiting := len(r.waiters)
+	r.mu.Unlock()
+	if waiting != 0 {
+		t.Errorf("%d waiters left behind by a refused recovery, each nudging a catch-up every second", waiting)
+	}
+}

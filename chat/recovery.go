@@ -422,8 +422,17 @@ func (r *Room) resumeShared(conn Conn, person *Person, pid, off string) (*Client
 	if !valid || epoch != at.Epoch || from < s.From {
 		return nil, Recovered{}, false
 	}
-	if from > at.Seq && !r.await(storage.Position{Epoch: epoch, Seq: from}) {
-		return nil, Recovered{}, false // seen on another node, never here
+	if from > at.Seq {
+		// Seen on another node, not yet here: waited for only if the
+		// store's log reached it, or the room would wait (and catch up
+		// every second) for a position that may never come.
+		l, err := r.shared.LogSince(ctx, r.name, at)
+		if err != nil || l.Epoch != epoch || from > l.Seq {
+			return nil, Recovered{}, false
+		}
+		if !r.await(storage.Position{Epoch: epoch, Seq: from}) {
+			return nil, Recovered{}, false
+		}
 	}
 	// What the room's own log does not reach back to comes from the
 	// store's: older, up to and including olderTo.

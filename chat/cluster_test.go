@@ -516,3 +516,64 @@ func TestADropAndARejoinOnAnotherNodeWithinTheGraceGoUnseen(t *testing.T) {
 		t.Fatalf("a nickname held on another node, joined without its token: %v", err)
 	}
 }
+
+func TestAClientRecoveringAfterItsGraceHoldsItsNicknameUntilItLeaves(t *testing.T) {
+	tc := newTestCluster(t)
+	cfg := Config{PresenceGrace: 200 * time.Millisecond, RecoveryWindow: time.Minute}
+	a := tc.node(t, "a", cfg, redis.Options{})
+	b := tc.node(t, "b", cfg, redis.Options{})
+	ann, annConn := joinOn(t, a, storage.DefaultRoom, "ann")
+	_, bobConn := joinOn(t, b, storage.DefaultRoom, "bob")
+	last := annConn.expect(t, "add chatter|bob")[0].Offset
+	pid := ann.PID()
+	ann.Drop()
+	bobConn.expect(t, "remove chatter|ann") // the grace ran out; the session stays
+
+	conn := newChanConn("b/ann")
+	c, _, ok := b.hub.Default().Resume(conn, b.hub.Connect(Peer{}, conn.Close), pid, last)
+	if !ok {
+		t.Fatal("ann could not recover within the recovery window")
+	}
+	bobConn.expect(t, "add chatter|ann")
+	// The nickname is claimed again with the session's token: a page
+	// joining with it is ann, one without it is refused.
+	again, err := a.hub.Default().Connect(newChanConn("a/ann2"), a.hub.Connect(Peer{}, func() {}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := again.Join("ann", ""); ErrorCode(err) != CodeNameTaken {
+		t.Fatalf("joining a recovered nickname without its token: %v", err)
+	}
+	// Leaving ends it everywhere: its claim is released, not left behind.
+	c.Leave()
+	bobConn.expect(t, "remove chatter|ann")
+	if _, err := again.Join("ann", ""); err != nil {
+		t.Fatalf("joining a nickname its recovered holder left: %v", err)
+	}
+}
+
+func TestARecoveryFromAnOffsetAheadOfTheLogIsRefusedAndLeavesNothingWaiting(t *testing.T) {
+	tc := newTestCluster(t)
+	cfg := Config{RecoveryWindow: time.Minute}
+	a := tc.node(t, "a", cfg, redis.Options{})
+	ann, annConn := joinOn(t, a, storage.DefaultRoom, "ann")
+	say(t, ann, "hello")
+	epoch, seq, _ := parseOffset(annConn.expect(t, "messages|ann: hello")[0].Offset)
+	// A session of ann's, as a lost connection leaves it.
+	if err := a.store.SaveSession(t.Context(), storage.DefaultRoom, storage.Session{
+		PID: "p1", Name: "ann", From: seq, Expires: time.Now().Add(time.Minute),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r := a.hub.Default()
+	conn := newChanConn("a/ann2")
+	if _, _, ok := r.Resume(conn, a.hub.Connect(Peer{}, conn.Close), "p1", offset(epoch, seq+1000)); ok {
+		t.Fatal("a recovery from an offset the log never reached succeeded")
+	}
+	r.mu.Lock()
+	waiting := len(r.waiters)
+	r.mu.Unlock()
+	if waiting != 0 {
+		t.Errorf("%d waiters left behind by a refused recovery, each nudging a catch-up every second", waiting)
+	}
+}

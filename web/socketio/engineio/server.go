@@ -400,7 +400,6 @@ func (s *Server) newSession(r *http.Request, transport string, sl slot) *Session
 	proto, _ := s.st.protocolOf(r.URL.Query())
 	sess := &Session{
 		srv:       s,
-		hs:        newHandshakeRecord(r),
 		slot:      sl,
 		proto:     proto,
 		b64:       proto == protocol3 && wantsBase64(r),

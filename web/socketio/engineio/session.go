@@ -1,7 +1,6 @@
 package engineio
 
 import (
-	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -35,12 +34,13 @@ const (
 type Session struct {
 	srv  *Server
 	id   string
-	hs   *handshakeRecord // what Request rebuilds
-	slot slot             // given back by finish once OnClose has returned
+	slot slot // given back by finish once OnClose has returned
 
-	// For the log: the client's address (Config.ClientAddr), the key its
-	// lines are throttled by (the canonical ClientIP), and when the
-	// handshake came.
+	// The client's address (Config.ClientAddr, for ClientAddr and the
+	// log), the key its lines are throttled by (the canonical ClientIP),
+	// and when the handshake came. Nothing else of the handshake request
+	// is kept: its URL and headers would cost every connection more than
+	// half a kilobyte for its whole life.
 	addr, logKey string
 	opened       time.Time
 
@@ -324,11 +324,9 @@ func (s *Session) lingerServedLocked() bool {
 // ID returns the session id (the Engine.IO sid).
 func (s *Session) ID() string { return s.id }
 
-// Request returns the handshake request (headers, URL query, RemoteAddr):
-// a new copy of its method, URL, protocol, headers, host, remote address
-// and TLS state on every call, with no body. The URL and the TLS state
-// are shared and must be treated as read-only.
-func (s *Session) Request() *http.Request { return s.hs.request() }
+// ClientAddr returns the client's address: what Config.ClientAddr
+// returned for the handshake request.
+func (s *Session) ClientAddr() string { return s.addr }
 
 // Protocol returns the Engine.IO protocol revision the client speaks: 4,
 // or 3 for a Socket.IO v2 client (Config.AllowEIO3).

@@ -68,32 +68,37 @@ type Session struct {
 	proto       protocol // the Engine.IO revision of the handshake
 	b64         bool     // protocol 3: the handshake asked for binary as base64 (b64)
 	handlerDone bool     // OnClose has been called; guarded by dispatchMu
+	alarmIdx    int32    // the heartbeat's place in srv.alarms' heap, + 1; 0: none. Guarded by srv.alarms.mu
 
 	// heardAt is, for protocol 3, when the client's last packet arrived,
 	// in nanoseconds since monoEpoch (heard, lastHeard). Atomic, so that
 	// each packet need not take mu.
 	heardAt atomic.Int64
 
+	// alarmAt is when the heartbeat's alarm goes off, in nanoseconds
+	// since monoEpoch: beat runs then, for the next ping or the pong
+	// deadline (alarms). Guarded by srv.alarms.mu.
+	alarmAt int64
+
 	mu           sync.Mutex    // guards the fields below
 	closing      chan struct{} // made by Closing when first asked for; closed by closeWith
 	done         chan struct{} // made by Done when first asked for; closed by finish
 	transport    string
-	queue        []*Message  // packets for the client, oldest first
-	spare        []*Message  // recycled backing array for queue
-	reason       string      // for OnClose; set by closeLocked
-	kind         closeKind   // set by closeLocked
-	getActive    bool        // a polling GET is held, not yet answered
-	postActive   bool        // a polling POST is being served
-	writer       writerRole  // who may write ws; changed only by handWriterLocked
-	dirty        bool        // handed to the flusher, not flushed yet
-	ended        bool        // finish has closed done (or would have, had it been made)
-	pongDeadline time.Time   // the outstanding ping's; zero while none is
-	nextPingAt   time.Time   // while no ping is outstanding: when the next one is due
-	ws           *wsConn     // the session's WebSocket, once open
-	flusher      *flusher    // writes ws's queue, set with ws
-	probeConn    *wsConn     // the probing WebSocket, during an upgrade
-	heartbeat    *time.Timer // runs beat: the next ping, or the pong deadline
-	closeFr      []byte      // with closeError: the close frame finish sends first
+	queue        []*Message // packets for the client, oldest first
+	spare        []*Message // recycled backing array for queue
+	reason       string     // for OnClose; set by closeLocked
+	kind         closeKind  // set by closeLocked
+	getActive    bool       // a polling GET is held, not yet answered
+	postActive   bool       // a polling POST is being served
+	writer       writerRole // who may write ws; changed only by handWriterLocked
+	dirty        bool       // handed to the flusher, not flushed yet
+	ended        bool       // finish has closed done (or would have, had it been made)
+	pongDeadline time.Time  // the outstanding ping's; zero while none is
+	nextPingAt   time.Time  // while no ping is outstanding: when the next one is due
+	ws           *wsConn    // the session's WebSocket, once open
+	flusher      *flusher   // writes ws's queue, set with ws
+	probeConn    *wsConn    // the probing WebSocket, during an upgrade
+	closeFr      []byte     // with closeError: the close frame finish sends first
 
 	// On polling, what tells a client gone between two GETs (connwatch.go).
 	conn      *connWatch  // the connection of the last answered GET, while it is open

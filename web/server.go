@@ -181,7 +181,7 @@ func New(hub *chat.Hub, cfg Config) *Server {
 		if room == nil {
 			return socketio.ErrInvalidNamespace // removed since the namespace was made
 		}
-		peer := peerOf(clientIP(sock.Request()), ipv6Bits, exempt)
+		peer := peerOf(sock.ClientAddr(), ipv6Bits, exempt) // Engine.ClientAddr: clientIP
 		p := pp.enter(sock, peer)
 		lobbied := sock.Namespace() == "/"
 		leave := func() {

@@ -68,8 +68,18 @@ type conn struct {
 	closed   bool          // OnClose was called: the worker finishes the connection
 	reason   string        // why the session ended, set with closed
 	finished bool          // the connection is finished: no socket will be added or called
-	timer    *time.Timer
+
+	// The connect timeout: the connection is closed if it is in no
+	// namespace at connectBy. The timer runs only while the connection is
+	// in none (nil otherwise), so that a joined connection does not keep
+	// one for the rest of its life.
+	connectBy int64       // nanoseconds since monoEpoch
+	timer     *time.Timer // checks at connectBy; nil while a socket is in
 }
+
+// monoEpoch is the origin of conn.connectBy, which is measured on the
+// monotonic clock.
+var monoEpoch = time.Now()
 
 var _ engineio.Handler = (*conn)(nil)
 
@@ -82,23 +92,49 @@ func newConn(srv *Server, sess *engineio.Session) *conn {
 	}
 }
 
-// armConnectTimeout closes the connection if it has joined no namespace
-// when d has passed (as the reference does, a connection that joined and
-// left again by then is closed too).
+// armConnectTimeout closes the connection if it is in no namespace when
+// d has passed (as the reference does, a connection that joined and left
+// again by then is closed too).
 func (c *conn) armConnectTimeout(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.finished {
 		return
 	}
-	c.timer = time.AfterFunc(d, func() {
-		c.mu.Lock()
-		idle := len(c.sockets) == 0 && !c.finished
-		c.mu.Unlock()
-		if idle {
-			c.fail(reasonConnectTimeout)
-		}
-	})
+	c.connectBy = int64(time.Since(monoEpoch) + d)
+	c.timer = time.AfterFunc(d, c.checkConnected)
+}
+
+// checkConnected is the connect timeout's timer function: it closes the
+// connection if it is in no namespace.
+func (c *conn) checkConnected() {
+	c.mu.Lock()
+	idle := len(c.sockets) == 0 && !c.finished
+	c.mu.Unlock()
+	if idle {
+		c.fail(reasonConnectTimeout)
+	}
+}
+
+// joinedLocked stops the connect timeout's timer once a socket is in:
+// while one is, the timeout cannot close the connection. c.mu must be
+// held.
+func (c *conn) joinedLocked() {
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
+}
+
+// leftLocked arms the connect timeout's timer again when the last socket
+// has left before the timeout. c.mu must be held.
+func (c *conn) leftLocked() {
+	if len(c.sockets) > 0 || c.finished || c.timer != nil {
+		return
+	}
+	if left := time.Duration(c.connectBy) - time.Since(monoEpoch); left > 0 {
+		c.timer = time.AfterFunc(left, c.checkConnected)
+	}
 }
 
 // OnMessage decodes one Engine.IO message and queues complete packets for
@@ -399,6 +435,7 @@ func (c *conn) connect(p *packet) {
 	} else {
 		c.sockets = append(c.sockets, s)
 	}
+	c.joinedLocked()
 	s.mu.Lock()
 	c.sess.Send(controlMessage(packetConnect, ns.name, reply))
 	for _, msgs := range s.early {
@@ -458,6 +495,7 @@ func (c *conn) remove(s *Socket, sendDisconnect bool, reason DisconnectReason, r
 	}
 	if i := slices.Index(c.sockets, s); i >= 0 {
 		c.sockets = slices.Delete(c.sockets, i, i+1)
+		c.leftLocked()
 	}
 	if !runNow {
 		c.tasks = append(c.tasks, func() { s.disconnected(reason) })

@@ -573,6 +573,14 @@ func TestConnectTimeout(t *testing.T) {
 			t.Error("the joined connection was closed")
 		}
 	})
+
+	t.Run("a connection that joined and left before the timeout is closed at it", func(t *testing.T) {
+		c := dial(t, hs)
+		c.Connect("/", "")
+		c.Expect(`42["auth",{}]`)
+		c.SendText("41")
+		c.WaitClosed()
+	})
 }
 
 func TestHandlerPanicClosesOnlyItsConnection(t *testing.T) {

@@ -3,7 +3,6 @@ package socketio
 import (
 	"encoding/json"
 	"errors"
-	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -128,8 +127,9 @@ func (s *Socket) dropAuth() {
 	s.auth = nil
 }
 
-// Request returns the Engine.IO handshake request (read-only).
-func (s *Socket) Request() *http.Request { return s.conn.sess.Request() }
+// ClientAddr returns the client's address: what the engine's
+// Config.ClientAddr returned for the Engine.IO handshake request.
+func (s *Socket) ClientAddr() string { return s.conn.sess.ClientAddr() }
 
 // SessionID returns the id of the Engine.IO session (the sid) that
 // carries the socket, which the transport's log lines name.

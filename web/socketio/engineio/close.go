@@ -85,7 +85,7 @@ func (s *Session) closeUnlock(reason string, kind closeKind) {
 		clear(s.queue)
 		s.queue, s.spare = nil, nil
 	}
-	s.heartbeat.Stop()
+	s.srv.alarms.stop(s)
 	if s.goneTimer != nil {
 		s.goneTimer.Stop()
 	}

@@ -184,10 +184,10 @@ type Config struct {
 	// opened, and as many closed, a minute, and one refusal, the others
 	// counted in a summary line (see internal/throttle).
 	Logger *slog.Logger
-	// ClientAddr returns the client's address as the log shows it. Nil
-	// means the host part of r.RemoteAddr. (The web package sets it to
-	// honour X-Forwarded-For from trusted proxies.) It is called once per
-	// handshake.
+	// ClientAddr returns the client's address as the log shows it and
+	// Session.ClientAddr returns it. Nil means the host part of
+	// r.RemoteAddr. (The web package sets it to honour X-Forwarded-For
+	// from trusted proxies.) It is called once per handshake.
 	ClientAddr func(r *http.Request) string
 	// Metrics, when set, is told of the sessions opened and closed and of
 	// writes that timed out (see Metrics); nil means nobody is.

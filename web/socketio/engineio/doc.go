@@ -14,11 +14,13 @@
 // returns the session's Handler.
 //
 // Ownership and goroutines:
-//   - Every session has a heartbeat timer (the server pings every
+//   - Every session has a heartbeat alarm (the server pings every
 //     PingInterval and closes the session when no pong follows within
 //     PingTimeout of queueing the ping; in protocol 3 the client pings,
-//     and the timer closes a session not heard from for
-//     PingInterval+PingTimeout).
+//     and the alarm closes a session not heard from for
+//     PingInterval+PingTimeout). The alarms of all sessions share one
+//     timer of the Server (alarm.go), whose goroutine runs only when it
+//     fires.
 //   - A polling session whose client is suspected gone has a grace timer
 //     too (connwatch.go): when the connection that carried its last
 //     answered GET closes with no GET held, and nothing is heard from the

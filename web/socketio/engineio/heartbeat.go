@@ -5,10 +5,10 @@ import "time"
 // A session's heartbeat: the server pings, the client answers with a
 // pong, and a session whose pong does not come in time is closed.
 
-// beat is the heartbeat timer's function: it queues the due ping and
-// arms the timer for its pong deadline, closes the session if that
-// deadline has passed unanswered, or, when the ping was answered, arms
-// the timer for the next ping. In protocol 4 the server pings and the
+// beat is the function of the heartbeat's alarm (alarms): it queues the
+// due ping and sets the alarm for its pong deadline, closes the session
+// if that deadline has passed unanswered, or, when the ping was answered,
+// sets the alarm for the next ping. In protocol 4 the server pings and the
 // client answers; protocol 3 sessions go to beat3.
 func (s *Session) beat() {
 	if s.proto == protocol3 {
@@ -23,7 +23,7 @@ func (s *Session) beat() {
 	now := time.Now()
 	if s.pingOutstandingLocked() {
 		if now.Before(s.pongDeadline) {
-			s.heartbeat.Reset(s.pongDeadline.Sub(now))
+			s.srv.alarms.set(s, s.pongDeadline.Sub(now))
 			s.mu.Unlock()
 			return
 		}
@@ -32,7 +32,7 @@ func (s *Session) beat() {
 		return
 	}
 	if now.Before(s.nextPingAt) {
-		s.heartbeat.Reset(s.nextPingAt.Sub(now))
+		s.srv.alarms.set(s, s.nextPingAt.Sub(now))
 		s.mu.Unlock()
 		return
 	}
@@ -40,7 +40,7 @@ func (s *Session) beat() {
 	if deadline, ok := s.queuePing(); ok {
 		s.mu.Lock()
 		if !s.closed() {
-			s.heartbeat.Reset(time.Until(deadline))
+			s.srv.alarms.set(s, time.Until(deadline))
 		}
 		s.mu.Unlock()
 	}
@@ -48,7 +48,7 @@ func (s *Session) beat() {
 
 // queuePing queues the due ping and returns its pong deadline, which runs
 // from queueing the ping, not from its delivery. The deadline is
-// counted from when the ping was due, so that a late timer goroutine does
+// counted from when the ping was due, so that a late alarm does
 // not stretch the schedule: a client that does not answer is gone exactly
 // PingInterval+PingTimeout after the handshake or its last pong.
 func (s *Session) queuePing() (time.Time, bool) {
@@ -78,8 +78,8 @@ func (s *Session) onPong() {
 	answered := s.pingOutstandingLocked()
 	s.pongDeadline = time.Time{}
 	if answered {
-		// The timer, armed for the pong deadline, finds the ping
-		// answered and re-arms itself for nextPingAt.
+		// The alarm, set for the pong deadline, finds the ping
+		// answered and is set again for nextPingAt.
 		s.nextPingAt = time.Now().Add(s.srv.st.PingInterval)
 	}
 	s.mu.Unlock()

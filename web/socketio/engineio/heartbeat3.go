@@ -12,26 +12,26 @@ import "time"
 // it carries no data.
 var pongMessage = controlMessage(typePong, "")
 
-// startHeartbeat3Locked arms a new protocol 3 session's timer for its
+// startHeartbeat3Locked sets a new protocol 3 session's alarm for its
 // silence deadline. s.mu must be held.
 func (s *Session) startHeartbeat3Locked() {
 	s.setHeard(time.Now())
-	s.heartbeat = time.AfterFunc(s.srv.st.PingInterval+s.srv.st.PingTimeout, s.beat)
+	s.srv.alarms.set(s, s.srv.st.PingInterval+s.srv.st.PingTimeout)
 }
 
 // silenceDeadline returns when a protocol 3 session that hears nothing
 // more from its client times out. It needs no lock: a packet heard just
-// after it was read moves the deadline on for the next look (beat3 arms
-// the timer again rather than being reset by each packet), as one heard
+// after it was read moves the deadline on for the next look (beat3 sets
+// the alarm again rather than being reset by each packet), as one heard
 // just after the decision would have.
 func (s *Session) silenceDeadline() time.Time {
 	return s.lastHeard().Add(s.srv.st.PingInterval + s.srv.st.PingTimeout)
 }
 
 // beat3 is beat for protocol 3: it closes the session once its silence
-// deadline has passed, or arms the timer again for the deadline, which
-// packets heard meanwhile have moved on (the timer is not reset for each
-// packet: it finds out when it fires).
+// deadline has passed, or sets the alarm again for the deadline, which
+// packets heard meanwhile have moved on (the alarm is not reset for each
+// packet: it finds out when it goes off).
 func (s *Session) beat3() {
 	s.mu.Lock()
 	if s.closed() {
@@ -40,7 +40,7 @@ func (s *Session) beat3() {
 	}
 	now := time.Now()
 	if deadline := s.silenceDeadline(); now.Before(deadline) {
-		s.heartbeat.Reset(deadline.Sub(now))
+		s.srv.alarms.set(s, deadline.Sub(now))
 		s.mu.Unlock()
 		return
 	}

@@ -279,9 +279,9 @@ func TestCapsUnderConcurrentChurn(t *testing.T) {
 		accepted  atomic.Int32
 		refused   atomic.Int32
 	)
-	srv := NewServer(Config{MaxSessions: maxSessions, MaxSessionsPerIP: maxPerIP, ClientIP: headerClientIP, Logger: testLogger(t)},
+	srv := NewServer(Config{MaxSessions: maxSessions, MaxSessionsPerIP: maxPerIP, ClientIP: headerClientIP, ClientAddr: headerClientIP, Logger: testLogger(t)},
 		func(s *Session) Handler {
-			ip := headerClientIP(s.Request())
+			ip := s.ClientAddr()
 			mu.Lock()
 			live++
 			peak = max(peak, live)

@@ -86,8 +86,12 @@ func controlMessage(typ byte, data string) *Message {
 func rawFrameMessage(frame []byte) *Message {
 	m := &Message{typ: typeNoop}
 	m.frameOnce.Do(func() { m.frame = frame })
+	m.pollOnce.Do(func() { m.poll = noopPolling })
 	return m
 }
+
+// noopPolling is a noop's polling encoding.
+var noopPolling = []byte{typeNoop}
 
 // Shared control packets: their encodings are computed once per process.
 var (
@@ -97,7 +101,8 @@ var (
 )
 
 // pollingBytes returns m encoded for a polling payload. The result is
-// shared and must not be modified.
+// shared and must not be modified. A text message's is the payload of its
+// WebSocket frame (typ+data), so that the two transports share one copy.
 func (m *Message) pollingBytes() []byte {
 	m.pollOnce.Do(func() {
 		if m.binary {
@@ -107,10 +112,8 @@ func (m *Message) pollingBytes() []byte {
 			m.poll = b
 			return
 		}
-		b := make([]byte, 1+len(m.data))
-		b[0] = m.typ
-		copy(b[1:], m.data)
-		m.poll = b
+		frame := m.wsFrame()
+		m.poll = frame[len(frame)-1-len(m.data):]
 	})
 	return m.poll
 }
@@ -124,13 +127,14 @@ func (m *Message) pollingBytes() []byte {
 // modified.
 func (m *Message) wsFrame() []byte {
 	m.frameOnce.Do(func() {
-		opcode, payload := opText, []byte(nil)
 		if m.binary {
-			opcode, payload = opBinary, m.data
-		} else {
-			payload = m.pollingBytes()
+			m.frame = appendFrame(make([]byte, 0, maxFrameHeader+len(m.data)), opBinary, m.data)
+			return
 		}
-		m.frame = appendFrame(make([]byte, 0, maxFrameHeader+len(payload)), opcode, payload)
+		n := 1 + len(m.data)
+		b := appendFrameHeader(make([]byte, 0, maxFrameHeader+n), opText, n)
+		b = append(b, m.typ)
+		m.frame = append(b, m.data...)
 	})
 	return m.frame
 }
@@ -141,9 +145,15 @@ const maxFrameHeader = 10
 
 // appendFrame appends one final, unmasked frame of the given opcode.
 func appendFrame(b []byte, opcode byte, payload []byte) []byte {
+	return append(appendFrameHeader(b, opcode, len(payload)), payload...)
+}
+
+// appendFrameHeader appends the header of a server frame of opcode with
+// an n-byte payload to b.
+func appendFrameHeader(b []byte, opcode byte, n int) []byte {
 	const fin = 0x80
 	b = append(b, fin|opcode)
-	switch n := len(payload); {
+	switch {
 	case n < 126:
 		b = append(b, byte(n))
 	case n <= 0xffff:
@@ -152,7 +162,7 @@ func appendFrame(b []byte, opcode byte, payload []byte) []byte {
 		b = append(b, 127)
 		b = binary.BigEndian.AppendUint64(b, uint64(n))
 	}
-	return append(b, payload...)
+	return b
 }
 
 // decodePacket decodes one text packet (a WebSocket text frame, or one

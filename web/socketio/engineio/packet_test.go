@@ -119,6 +119,20 @@ func TestMessageEncodings(t *testing.T) {
 	}
 }
 
+// TestRawFrameMessageIsANoopOnPolling: a message made of a raw control
+// frame is that frame on a WebSocket, and reads as a noop should it ever
+// reach a polling payload.
+func TestRawFrameMessageIsANoopOnPolling(t *testing.T) {
+	pong := appendFrame(nil, opPong, []byte("hi"))
+	m := rawFrameMessage(pong)
+	if got := m.wsFrame(); !bytes.Equal(got, pong) {
+		t.Errorf("WebSocket frame %q, want %q", got, pong)
+	}
+	if got := string(m.pollingBytes()); got != "6" {
+		t.Errorf("polling encoding %q, want %q", got, "6")
+	}
+}
+
 // encodePayload returns msgs as a held GET writes them (writePayload),
 // and checks the Content-Length it announces.
 func encodePayload(t testing.TB, msgs []*Message) []byte {

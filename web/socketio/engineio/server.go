@@ -130,6 +130,9 @@ type Server struct {
 	flushNext  atomic.Uint64
 	bg         sync.WaitGroup // the flushers' goroutines
 
+	// alarms runs the sessions' heartbeats on one timer.
+	alarms alarms
+
 	// mu guards the fields below. It may be taken while a Session's mu
 	// is held, never the other way round.
 	mu       sync.Mutex
@@ -391,7 +394,7 @@ func (s *Server) lookup(sid string) *Session {
 }
 
 // newSession creates and registers a session on transport, holding sl,
-// and arms its heartbeat timer (no goroutine is started); the session
+// and sets its heartbeat's alarm (no goroutine is started); the session
 // gives sl back once OnClose has returned. It returns nil, having given sl
 // back, once Close has begun. The session's dispatch lock is held: the
 // caller releases it through acceptSession (or unlocks it if the
@@ -400,7 +403,6 @@ func (s *Server) newSession(r *http.Request, transport string, sl slot) *Session
 	proto, _ := s.st.protocolOf(r.URL.Query())
 	sess := &Session{
 		srv:       s,
-		hs:        newHandshakeRecord(r),
 		slot:      sl,
 		proto:     proto,
 		b64:       proto == protocol3 && wantsBase64(r),
@@ -436,7 +438,7 @@ func (s *Server) newSession(r *http.Request, transport string, sl slot) *Session
 		sess.startHeartbeat3Locked()
 	} else {
 		sess.nextPingAt = time.Now().Add(s.st.PingInterval)
-		sess.heartbeat = time.AfterFunc(s.st.PingInterval, sess.beat)
+		s.alarms.set(sess, s.st.PingInterval)
 	}
 	sess.mu.Unlock()
 	s.sessions[sess.id] = sess

@@ -1,7 +1,6 @@
 package engineio
 
 import (
-	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -35,12 +34,13 @@ const (
 type Session struct {
 	srv  *Server
 	id   string
-	hs   *handshakeRecord // what Request rebuilds
-	slot slot             // given back by finish once OnClose has returned
+	slot slot // given back by finish once OnClose has returned
 
-	// For the log: the client's address (Config.ClientAddr), the key its
-	// lines are throttled by (the canonical ClientIP), and when the
-	// handshake came.
+	// The client's address (Config.ClientAddr, for ClientAddr and the
+	// log), the key its lines are throttled by (the canonical ClientIP),
+	// and when the handshake came. Nothing else of the handshake request
+	// is kept: its URL and headers would cost every connection more than
+	// half a kilobyte for its whole life.
 	addr, logKey string
 	opened       time.Time
 
@@ -68,32 +68,37 @@ type Session struct {
 	proto       protocol // the Engine.IO revision of the handshake
 	b64         bool     // protocol 3: the handshake asked for binary as base64 (b64)
 	handlerDone bool     // OnClose has been called; guarded by dispatchMu
+	alarmIdx    int32    // the heartbeat's place in srv.alarms' heap, + 1; 0: none. Guarded by srv.alarms.mu
 
 	// heardAt is, for protocol 3, when the client's last packet arrived,
 	// in nanoseconds since monoEpoch (heard, lastHeard). Atomic, so that
 	// each packet need not take mu.
 	heardAt atomic.Int64
 
+	// alarmAt is when the heartbeat's alarm goes off, in nanoseconds
+	// since monoEpoch: beat runs then, for the next ping or the pong
+	// deadline (alarms). Guarded by srv.alarms.mu.
+	alarmAt int64
+
 	mu           sync.Mutex    // guards the fields below
 	closing      chan struct{} // made by Closing when first asked for; closed by closeWith
 	done         chan struct{} // made by Done when first asked for; closed by finish
 	transport    string
-	queue        []*Message  // packets for the client, oldest first
-	spare        []*Message  // recycled backing array for queue
-	reason       string      // for OnClose; set by closeLocked
-	kind         closeKind   // set by closeLocked
-	getActive    bool        // a polling GET is held, not yet answered
-	postActive   bool        // a polling POST is being served
-	writer       writerRole  // who may write ws; changed only by handWriterLocked
-	dirty        bool        // handed to the flusher, not flushed yet
-	ended        bool        // finish has closed done (or would have, had it been made)
-	pongDeadline time.Time   // the outstanding ping's; zero while none is
-	nextPingAt   time.Time   // while no ping is outstanding: when the next one is due
-	ws           *wsConn     // the session's WebSocket, once open
-	flusher      *flusher    // writes ws's queue, set with ws
-	probeConn    *wsConn     // the probing WebSocket, during an upgrade
-	heartbeat    *time.Timer // runs beat: the next ping, or the pong deadline
-	closeFr      []byte      // with closeError: the close frame finish sends first
+	queue        []*Message // packets for the client, oldest first
+	spare        []*Message // recycled backing array for queue
+	reason       string     // for OnClose; set by closeLocked
+	kind         closeKind  // set by closeLocked
+	getActive    bool       // a polling GET is held, not yet answered
+	postActive   bool       // a polling POST is being served
+	writer       writerRole // who may write ws; changed only by handWriterLocked
+	dirty        bool       // handed to the flusher, not flushed yet
+	ended        bool       // finish has closed done (or would have, had it been made)
+	pongDeadline time.Time  // the outstanding ping's; zero while none is
+	nextPingAt   time.Time  // while no ping is outstanding: when the next one is due
+	ws           *wsConn    // the session's WebSocket, once open
+	flusher      *flusher   // writes ws's queue, set with ws
+	probeConn    *wsConn    // the probing WebSocket, during an upgrade
+	closeFr      []byte     // with closeError: the close frame finish sends first
 
 	// On polling, what tells a client gone between two GETs (connwatch.go).
 	conn      *connWatch  // the connection of the last answered GET, while it is open
@@ -324,11 +329,9 @@ func (s *Session) lingerServedLocked() bool {
 // ID returns the session id (the Engine.IO sid).
 func (s *Session) ID() string { return s.id }
 
-// Request returns the handshake request (headers, URL query, RemoteAddr):
-// a new copy of its method, URL, protocol, headers, host, remote address
-// and TLS state on every call, with no body. The URL and the TLS state
-// are shared and must be treated as read-only.
-func (s *Session) Request() *http.Request { return s.hs.request() }
+// ClientAddr returns the client's address: what Config.ClientAddr
+// returned for the handshake request.
+func (s *Session) ClientAddr() string { return s.addr }
 
 // Protocol returns the Engine.IO protocol revision the client speaks: 4,
 // or 3 for a Socket.IO v2 client (Config.AllowEIO3).

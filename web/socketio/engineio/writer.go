@@ -13,7 +13,8 @@ import (
 // (writerRole).
 //
 // A session has no goroutine of its own while it is idle: its heartbeat
-// is a timer (beat runs on the timer's goroutine), its WebSocket is read
+// is an alarm (beat runs on the goroutine of the server's alarm timer),
+// its WebSocket is read
 // by the server's poller, what it is sent is written by its flusher, and
 // a worker goroutine runs only while a slow client has a backlog or the
 // session has closed and must be finished.

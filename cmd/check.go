@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/redis/rueidis"
+
 	"chatserver/storage"
 	"chatserver/storage/bolt"
 	"chatserver/web/admin"
@@ -47,9 +49,14 @@ func (o *serveOptions) check(out io.Writer, r *resolved) error {
 		settings = fmt.Sprintf("valid, config file %s (given by %s)", r.file, by)
 	}
 	results := []checkResult{{what: "settings", found: settings}}
-	found, err := checkDatabase(db)
-	results = append(results, checkResult{what: "database " + db, found: found, err: err})
-	found, err = checkAdminSocket(admin.SocketPath(db))
+	if o.redis.url == "" {
+		found, err := checkDatabase(db)
+		results = append(results, checkResult{what: "database " + db, found: found, err: err})
+	} else {
+		found, err := checkRedis(o.redis)
+		results = append(results, checkResult{what: "Redis at " + o.redisWhere, found: found, err: err})
+	}
+	found, err := checkAdminSocket(admin.SocketPath(db))
 	results = append(results, checkResult{what: "admin socket " + admin.SocketPath(db), found: found, err: err})
 	results = append(results, checkAddresses(o.addr, o.metricsAddr)...)
 
@@ -137,6 +144,35 @@ func checkDatabase(path string) (string, error) {
 		msgs += r.Messages
 	}
 	return fmt.Sprintf("a chatserver database holding %s in %s, not in use", plural(msgs, "message"), plural(len(rooms), "room")), nil
+}
+
+// checkRedis tells whether serve could use the Redis of r, and what it
+// holds under the prefix, reading only.
+func checkRedis(r redisOptions) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), redisAttemptTimeout)
+	defer cancel()
+	client, where, err := dialRedis(ctx, r.url)
+	if err != nil {
+		if redisRetriable(err) {
+			return "", plainf(err, "%v; serve would start and wait for it", err)
+		}
+		return "", err
+	}
+	defer client.Close()
+	app, err := client.Do(ctx, client.B().Hget().Key(r.prefix+"meta").Field("app").Build()).ToString()
+	switch {
+	case rueidis.IsRedisNil(err):
+		return fmt.Sprintf("answers; nothing under the prefix %s yet, which serve will set up", r.prefix), nil
+	case err != nil:
+		return "", redisDialError(where, err)
+	case app != "chatserver":
+		return "", plainf(storage.ErrNotChatserver, "Redis at %s holds another program's data under the prefix %s (its meta hash names %q); serve would refuse it", where, r.prefix, app)
+	}
+	rooms, err := client.Do(ctx, client.B().Scard().Key(r.prefix+"rooms").Build()).AsInt64()
+	if err != nil {
+		return "", redisDialError(where, err)
+	}
+	return fmt.Sprintf("answers, holding chatserver's data under the prefix %s in %s", r.prefix, plural(int(rooms), "room")), nil
 }
 
 // checkCreatable tells whether serve could create the database at path,

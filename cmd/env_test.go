@@ -77,6 +77,9 @@ func TestEveryServeFlagTakesItsEnvironmentVariable(t *testing.T) {
 		{"log-messages", "CHATSERVER_LOG_MESSAGES", "true", func(o *serveOptions) any { return o.room.LogMessages }, true},
 		{"tls-cert", "CHATSERVER_TLS_CERT", certFile, func(o *serveOptions) any { return o.tlsCert }, certFile},
 		{"tls-key", "CHATSERVER_TLS_KEY", keyFile, func(o *serveOptions) any { return o.tlsKey }, keyFile},
+		{"redis", "CHATSERVER_REDIS", "redis://:secret@10.0.0.5:6379/2", func(o *serveOptions) any { return o.redis.url }, "redis://:secret@10.0.0.5:6379/2"},
+		{"redis-prefix", "CHATSERVER_REDIS_PREFIX", "chat2:", func(o *serveOptions) any { return o.redis.prefix }, "chat2:"},
+		{"node", "CHATSERVER_NODE", "web-1", func(o *serveOptions) any { return o.node }, "web-1"},
 	}
 	var tested []string
 	for _, tt := range tests {
@@ -99,13 +102,14 @@ func TestEveryServeFlagTakesItsEnvironmentVariable(t *testing.T) {
 	}
 }
 
-// TestOnlyDBHasAnEnvironmentVariableInHistoryAndKick: the variables are
-// derived from the flag names, and a CHATSERVER_BAN, CHATSERVER_REASON or
-// CHATSERVER_TOPIC left in the environment must not change what kick or
-// room add does.
-func TestOnlyDBHasAnEnvironmentVariableInHistoryAndKick(t *testing.T) {
+// TestOnlyTheStoreHasEnvironmentVariablesInHistoryAndKick: the variables
+// are derived from the flag names, and a CHATSERVER_BAN, CHATSERVER_REASON
+// or CHATSERVER_TOPIC left in the environment must not change what kick or
+// room add does; only where the store is (--db, --redis, --redis-prefix)
+// has one.
+func TestOnlyTheStoreHasEnvironmentVariablesInHistoryAndKick(t *testing.T) {
 	root := NewRootCommand()
-	for _, name := range []string{"history", "kick", "room add", "room list", "room remove"} {
+	for _, name := range []string{"history", "kick", "room add", "room list", "room remove", "import"} {
 		cmd, _, err := root.Find(strings.Fields(name))
 		if err != nil {
 			t.Fatal(err)
@@ -116,8 +120,8 @@ func TestOnlyDBHasAnEnvironmentVariableInHistoryAndKick(t *testing.T) {
 				withVar = append(withVar, f.Name)
 			}
 		})
-		if !slices.Equal(withVar, []string{"db"}) {
-			t.Errorf("%s: flags with an environment variable %q, want [db]", name, withVar)
+		if want := []string{"db", "redis", "redis-prefix"}; !slices.Equal(withVar, want) {
+			t.Errorf("%s: flags with an environment variable %q, want %q", name, withVar, want)
 		}
 	}
 }

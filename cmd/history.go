@@ -24,10 +24,11 @@ const historyTimeFormat = "2006-01-02 15:04:05"
 
 // historyOptions are the flags of `chatserver history`.
 type historyOptions struct {
-	db   string
-	room string
-	n    int
-	json bool
+	db    string
+	room  string
+	n     int
+	json  bool
+	redis redisOptions
 }
 
 func (o *historyOptions) addFlags(fs *pflag.FlagSet) {
@@ -35,7 +36,8 @@ func (o *historyOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.room, "room", storage.DefaultRoom, "the room whose messages to print")
 	fs.IntVarP(&o.n, "n", "n", 0, "show at most the newest N messages (0: all that are kept)")
 	fs.BoolVar(&o.json, "json", false, "print a JSON array of {id, name, text, time} instead of text")
-	withEnv(fs, "db")
+	o.redis.addFlags(fs)
+	withEnv(fs, "db", redisFlag, redisPrefixFlag)
 }
 
 func (o *historyOptions) validate() error {
@@ -44,6 +46,9 @@ func (o *historyOptions) validate() error {
 	}
 	if o.n < 0 {
 		return fmt.Errorf("-n must be 0 or more, got %d", o.n)
+	}
+	if _, err := o.redis.validate(); err != nil {
+		return err
 	}
 	return checkRoomFlag(o.room)
 }
@@ -67,25 +72,33 @@ objects chat clients receive (time in RFC 3339, UTC).
 
 While "chatserver serve" runs on the file, the messages come from it through
 the admin socket (FILE.sock); otherwise the file is opened read-only and left
-unchanged.`,
+unchanged.
+
+With --redis (or CHATSERVER_REDIS) the messages are read from that Redis, the
+one the servers of several nodes share, from any machine that reaches it; no
+server needs to run and no file is read. A --db on the command line wins over
+CHATSERVER_REDIS.`,
 		Example: `  chatserver history
   chatserver history -n 3
   chatserver history --room games
-  chatserver history --db /var/lib/chatserver/chat.db --json`,
+  chatserver history --db /var/lib/chatserver/chat.db --json
+  chatserver history --redis redis://:secret@10.0.0.5:6379/0 -n 20`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := applyEnv(cmd.Flags()); err != nil {
+			if err := applyStoreEnv(cmd.Flags(), &o.redis); err != nil {
 				return err
 			}
 			if err := o.validate(); err != nil {
 				return err
 			}
-			warnExposed(cmd.ErrOrStderr(), o.db)
+			if o.redis.url == "" {
+				warnExposed(cmd.ErrOrStderr(), o.db)
+			}
 			return o.run(cmd.Context(), cmd.OutOrStdout())
 		},
 	}
 	o.addFlags(cmd.Flags())
-	mustCompleteFlag(cmd, "room", completeRooms(&o.db, true))
+	mustCompleteFlag(cmd, "room", completeRooms(&o.db, &o.redis, true))
 	return cmd
 }
 
@@ -100,8 +113,24 @@ func (o *historyOptions) run(ctx context.Context, out io.Writer) error {
 	return writeText(out, msgs)
 }
 
-// fetch asks the running server, or reads the file when none runs.
+// fetch reads Redis with --redis; otherwise it asks the running server,
+// or reads the file when none runs.
 func (o *historyOptions) fetch(ctx context.Context) ([]storage.Message, error) {
+	if o.redis.url != "" {
+		st, err := o.redis.openRedis(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer st.Close()
+		msgs, err := st.RecentMessages(ctx, o.room, o.n)
+		if errors.Is(err, storage.ErrNoSuchRoom) {
+			return nil, plainf(err, "there is no room called %q in %s", o.room, o.redis.where())
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read messages from %s: %w", o.redis.where(), err)
+		}
+		return msgs, nil
+	}
 	c, err := admin.Dial(admin.SocketPath(o.db))
 	if err == nil {
 		defer c.Close()

@@ -24,6 +24,7 @@ type kickOptions struct {
 	reason string
 	ban    time.Duration
 	unban  bool
+	redis  redisOptions
 }
 
 func (o *kickOptions) addFlags(fs *pflag.FlagSet) {
@@ -32,7 +33,8 @@ func (o *kickOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.reason, "reason", "", "reason shown to the kicked chatter")
 	fs.DurationVar(&o.ban, "ban", 0, "also refuse the nickname for this long, e.g. 10m or 24h (kept in the file)")
 	fs.BoolVar(&o.unban, "unban", false, "lift the nickname's ban instead of kicking")
-	withEnv(fs, "db")
+	o.redis.addFlags(fs)
+	withEnv(fs, "db", redisFlag, redisPrefixFlag)
 }
 
 func (o *kickOptions) validate(name string) error {
@@ -48,9 +50,12 @@ func (o *kickOptions) validate(name string) error {
 	case o.unban && (o.ban > 0 || o.reason != "" || o.room != ""):
 		return errors.New("--unban cannot be combined with --ban, --reason or --room (bans hold in every room)")
 	case o.room != "":
-		return checkRoomFlag(o.room)
+		if err := checkRoomFlag(o.room); err != nil {
+			return err
+		}
 	}
-	return nil
+	_, err := o.redis.validate()
+	return err
 }
 
 func newKickCommand() *cobra.Command {
@@ -69,26 +74,38 @@ chatter sets. A nickname that is not there is an error (exit status 1).
 
 --ban also refuses the nickname for a while in every room, stored in the file
 so that it survives restarts; with --ban, a nickname that is not present is
-only banned. --unban lifts a ban.`,
+only banned. --unban lifts a ban.
+
+With --redis (or CHATSERVER_REDIS) the kick goes straight to that Redis, the one
+the servers of several nodes share, from any machine that reaches it: the ban
+is stored there, and the nickname is kicked from the room (or from every room
+it is in) on whichever nodes hold it; the rooms it was kicked from are printed.
+No admin socket is used and no file is read. A --db on the command line wins
+over CHATSERVER_REDIS.`,
 		Example: `  chatserver kick alice
   chatserver kick alice --room games
   chatserver kick alice --reason "please keep it friendly"
   chatserver kick spammer --ban 24h --reason "spam"
-  chatserver kick --unban spammer`,
+  chatserver kick --unban spammer
+  chatserver kick spammer --ban 24h --redis redis://:secret@10.0.0.5:6379/0`,
 		Args: exactlyOneArg("nickname"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := applyEnv(cmd.Flags()); err != nil {
+			if err := applyStoreEnv(cmd.Flags(), &o.redis); err != nil {
 				return err
 			}
 			if err := o.validate(args[0]); err != nil {
 				return err
 			}
+			name := strings.TrimSpace(args[0])
+			if o.redis.url != "" {
+				return o.onRedis(cmd.Context(), cmd.OutOrStdout(), name)
+			}
 			warnExposed(cmd.ErrOrStderr(), o.db)
-			return o.run(cmd.Context(), cmd.OutOrStdout(), strings.TrimSpace(args[0]))
+			return o.run(cmd.Context(), cmd.OutOrStdout(), name)
 		},
 	}
 	o.addFlags(cmd.Flags())
-	mustCompleteFlag(cmd, "room", completeRooms(&o.db, true))
+	mustCompleteFlag(cmd, "room", completeRooms(&o.db, &o.redis, true))
 	return cmd
 }
 
@@ -171,6 +188,74 @@ func (o *kickOptions) offline(out io.Writer, name string) error {
 		fmt.Fprintf(out, "removed %s from the stored chatters of %s (no server is running)\n", name, roomList(rooms))
 	case o.ban == 0:
 		return fmt.Errorf("no chatter called %q is in %s (no server is running)", name, o.db)
+	}
+	if o.ban > 0 {
+		fmt.Fprintf(out, "banned %s for %s\n", name, o.ban)
+	}
+	return nil
+}
+
+// onRedis kicks, bans or unbans in the Redis of --redis, for every node
+// sharing it.
+func (o *kickOptions) onRedis(ctx context.Context, out io.Writer, name string) error {
+	st, err := o.redis.openRedis(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	where := o.redis.where()
+	if o.unban {
+		was, err := st.Unban(ctx, name)
+		if err != nil {
+			return fmt.Errorf("lift ban in %s: %w", where, err)
+		}
+		return reportUnban(out, name, was)
+	}
+	stored, err := st.Rooms(ctx)
+	if err != nil {
+		return fmt.Errorf("read the rooms of %s: %w", where, err)
+	}
+	var rooms []string
+	for _, r := range stored {
+		if o.room == "" || r.Name == o.room {
+			rooms = append(rooms, r.Name)
+		}
+	}
+	if len(rooms) == 0 {
+		return plainf(storage.ErrNoSuchRoom, "there is no room called %q in %s", o.room, where)
+	}
+	k, ok := any(st).(kicker)
+	if !ok {
+		return errors.New("this chatserver cannot kick through Redis yet; kick through a node's admin socket with --db")
+	}
+	if o.ban > 0 {
+		if err := st.Ban(ctx, name, time.Now().Add(o.ban)); err != nil {
+			return fmt.Errorf("store ban in %s: %w", where, err)
+		}
+	}
+	var kicked []string
+	for _, room := range rooms {
+		was, err := k.Kick(ctx, room, name, o.reason)
+		switch {
+		case errors.Is(err, storage.ErrNoSuchRoom) && o.room != "":
+			return plainf(err, "there is no room called %q in %s", o.room, where)
+		case errors.Is(err, storage.ErrNoSuchRoom):
+			// Removed since the list was read: nobody to kick there.
+		case err != nil:
+			return fmt.Errorf("kick %s from the room %s in %s: %w", name, room, where, err)
+		case was:
+			kicked = append(kicked, room)
+		}
+	}
+	switch {
+	case len(kicked) > 0:
+		fmt.Fprintf(out, "kicked %s from %s (every connection holding the nickname, on every node)\n", name, roomList(kicked))
+	case o.ban == 0 && o.room != "":
+		return fmt.Errorf("no chatter called %q is present in the room %q", name, o.room)
+	case o.ban == 0:
+		return fmt.Errorf("no chatter called %q is present", name)
+	default:
+		fmt.Fprintf(out, "%s is not present\n", name)
 	}
 	if o.ban > 0 {
 		fmt.Fprintf(out, "banned %s for %s\n", name, o.ban)

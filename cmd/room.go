@@ -24,11 +24,15 @@ type roomOptions struct {
 	db    string
 	topic string
 	json  bool
+	redis redisOptions
 }
 
+// addDBFlag defines --db, --redis and --redis-prefix, which say where the
+// rooms are.
 func (o *roomOptions) addDBFlag(fs *pflag.FlagSet) {
 	fs.StringVar(&o.db, "db", defaultDB, "database file")
-	withEnv(fs, "db")
+	o.redis.addFlags(fs)
+	withEnv(fs, "db", redisFlag, redisPrefixFlag)
 }
 
 // validate checks the flags and the room name, when the command takes
@@ -36,6 +40,9 @@ func (o *roomOptions) addDBFlag(fs *pflag.FlagSet) {
 func (o *roomOptions) validate(name string, takesName bool) error {
 	if o.db == "" {
 		return errors.New("--db must name a file")
+	}
+	if _, err := o.redis.validate(); err != nil {
+		return err
 	}
 	if !takesName {
 		return nil
@@ -61,10 +68,16 @@ or a digit.
 
 While "chatserver serve" runs on the file, a change takes effect at once,
 through the admin socket (FILE.sock); otherwise the file itself is changed,
-and the server opens its rooms when it starts.`,
+and the server opens its rooms when it starts.
+
+With --redis (or CHATSERVER_REDIS) the rooms are those of that Redis, the one
+the servers of several nodes share, changed from any machine that reaches it
+without an admin socket; the nodes running on it learn of the change from
+Redis. A --db on the command line wins over CHATSERVER_REDIS.`,
 		Example: `  chatserver room add games --topic "board games on Friday"
   chatserver room list
-  chatserver room remove games`,
+  chatserver room remove games
+  chatserver room list --redis redis://:secret@10.0.0.5:6379/0`,
 		Args:              noArgs,
 		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE:              func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
@@ -89,11 +102,12 @@ A name that breaks the rule, a topic that does, or a room that exists already
 is an error (exit status 1), and nothing is changed.`, chat.MaxTopicLen),
 		Example: `  chatserver room add games
   chatserver room add homework --topic "ask and help, no spoilers"
-  chatserver room add games --db /var/lib/chatserver/chat.db`,
+  chatserver room add games --db /var/lib/chatserver/chat.db
+  CHATSERVER_REDIS=redis://10.0.0.5:6379/0 chatserver room add games`,
 		Args:              exactlyOneArg("room name"),
 		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := applyEnv(cmd.Flags()); err != nil {
+			if err := applyStoreEnv(cmd.Flags(), &o.redis); err != nil {
 				return err
 			}
 			if err := o.validate(args[0], true); err != nil {
@@ -103,7 +117,9 @@ is an error (exit status 1), and nothing is changed.`, chat.MaxTopicLen),
 			if err != nil {
 				return plainf(err, "--topic: %s", chat.ErrorMessage(err))
 			}
-			warnExposed(cmd.ErrOrStderr(), o.db)
+			if o.redis.url == "" {
+				warnExposed(cmd.ErrOrStderr(), o.db)
+			}
 			return o.add(cmd.Context(), cmd.OutOrStdout(), args[0], topic)
 		},
 	}
@@ -133,18 +149,21 @@ left unchanged, and the chatters are those it holds as present (none after a
 clean stop).`,
 		Example: `  chatserver room list
   chatserver room list --json
-  chatserver room list --db /var/lib/chatserver/chat.db`,
+  chatserver room list --db /var/lib/chatserver/chat.db
+  chatserver room list --redis rediss://:secret@redis.example.org:6380/0 --json`,
 		Args:              noArgs,
 		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := applyEnv(cmd.Flags()); err != nil {
+			if err := applyStoreEnv(cmd.Flags(), &o.redis); err != nil {
 				return err
 			}
 			if err := o.validate("", false); err != nil {
 				return err
 			}
-			warnExposed(cmd.ErrOrStderr(), o.db)
-			rooms, err := listRooms(cmd.Context(), o.db)
+			if o.redis.url == "" {
+				warnExposed(cmd.ErrOrStderr(), o.db)
+			}
+			rooms, err := listRooms(cmd.Context(), o.db, &o.redis)
 			if err != nil {
 				return err
 			}
@@ -176,11 +195,12 @@ empty room.
 The default room "general" cannot be removed. A room that does not exist is an
 error (exit status 1), and nothing is changed.`,
 		Example: `  chatserver room remove games
-  chatserver room remove games --db /var/lib/chatserver/chat.db`,
+  chatserver room remove games --db /var/lib/chatserver/chat.db
+  chatserver room remove games --redis redis://10.0.0.5:6379/0`,
 		Args:              exactlyOneArg("room name"),
-		ValidArgsFunction: completeRooms(&o.db, false),
+		ValidArgsFunction: completeRooms(&o.db, &o.redis, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := applyEnv(cmd.Flags()); err != nil {
+			if err := applyStoreEnv(cmd.Flags(), &o.redis); err != nil {
 				return err
 			}
 			if err := o.validate(args[0], true); err != nil {
@@ -189,7 +209,9 @@ error (exit status 1), and nothing is changed.`,
 			if args[0] == storage.DefaultRoom {
 				return plainf(storage.ErrDefaultRoom, "the default room %q cannot be removed", storage.DefaultRoom)
 			}
-			warnExposed(cmd.ErrOrStderr(), o.db)
+			if o.redis.url == "" {
+				warnExposed(cmd.ErrOrStderr(), o.db)
+			}
 			return o.remove(cmd.Context(), cmd.OutOrStdout(), args[0])
 		},
 	}
@@ -215,6 +237,22 @@ func onServer(db string, online func(*admin.Client) error, offline func() error)
 
 // add adds the room name with topic (checked).
 func (o *roomOptions) add(ctx context.Context, out io.Writer, name, topic string) error {
+	if o.redis.url != "" {
+		st, err := o.redis.openRedis(ctx)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		err = st.AddRoom(ctx, storage.Room{Name: name, Topic: topic, Created: time.Now().UTC()})
+		switch {
+		case errors.Is(err, storage.ErrRoomExists):
+			return plainf(err, "there is already a room called %q in %s", name, o.redis.where())
+		case err != nil:
+			return fmt.Errorf("add room to %s: %w", o.redis.where(), err)
+		}
+		_, err = fmt.Fprintf(out, "added the room %s to %s; clients reach it at the namespace /%s\n", name, o.redis.where(), name)
+		return err
+	}
 	return onServer(o.db, func(c *admin.Client) error {
 		_, err := c.AddRoom(ctx, name, topic)
 		switch chat.ErrorCode(err) {
@@ -255,6 +293,22 @@ func (o *roomOptions) add(ctx context.Context, out io.Writer, name, topic string
 
 // remove removes the room name, which is not the default room.
 func (o *roomOptions) remove(ctx context.Context, out io.Writer, name string) error {
+	if o.redis.url != "" {
+		st, err := o.redis.openRedis(ctx)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		err = st.RemoveRoom(ctx, name)
+		switch {
+		case errors.Is(err, storage.ErrNoSuchRoom):
+			return plainf(err, "there is no room called %q in %s", name, o.redis.where())
+		case err != nil:
+			return fmt.Errorf("remove room from %s: %w", o.redis.where(), err)
+		}
+		_, err = fmt.Fprintf(out, "removed the room %s from %s\n", name, o.redis.where())
+		return err
+	}
 	return onServer(o.db, func(c *admin.Client) error {
 		closed, err := c.RemoveRoom(ctx, name)
 		switch chat.ErrorCode(err) {
@@ -291,10 +345,23 @@ func (o *roomOptions) remove(ctx context.Context, out io.Writer, name string) er
 	})
 }
 
-// listRooms returns the rooms of db, the default room first: the running
-// server's, or the file's when none runs.
-func listRooms(ctx context.Context, db string) ([]chat.RoomInfo, error) {
+// listRooms returns the rooms of the Redis of r when it has a URL, or of
+// db, the default room first: the running server's, or the file's when
+// none runs.
+func listRooms(ctx context.Context, db string, r *redisOptions) ([]chat.RoomInfo, error) {
 	var rooms []chat.RoomInfo
+	if r.url != "" {
+		st, err := r.openRedis(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer st.Close()
+		rooms, err = roomInfos(ctx, st)
+		if err != nil {
+			return nil, fmt.Errorf("read the rooms of %s: %w", r.where(), err)
+		}
+		return rooms, nil
+	}
 	err := onServer(db, func(c *admin.Client) error {
 		var err error
 		rooms, err = c.Rooms(ctx)
@@ -323,15 +390,34 @@ func storedRooms(ctx context.Context, db string) ([]chat.RoomInfo, error) {
 		return nil, err
 	}
 	defer st.Close()
+	rooms, err := roomInfos(ctx, st)
+	if err != nil {
+		return nil, openError(db, err)
+	}
+	return rooms, nil
+}
+
+// roomStore is what roomInfos reads: a file's or a Redis's rooms.
+type roomStore interface {
+	Rooms(ctx context.Context) ([]storage.Room, error)
+	Chatters(ctx context.Context, room string) ([]string, error)
+}
+
+// roomInfos reads the rooms of st with the chatters it holds as present,
+// never nil.
+func roomInfos(ctx context.Context, st roomStore) ([]chat.RoomInfo, error) {
 	stored, err := st.Rooms(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("read rooms: %w", openError(db, err))
+		return nil, fmt.Errorf("read rooms: %w", err)
 	}
 	rooms := make([]chat.RoomInfo, len(stored))
 	for i, r := range stored {
 		names, err := st.Chatters(ctx, r.Name)
 		if err != nil {
-			return nil, fmt.Errorf("read the chatters of room %s: %w", r.Name, openError(db, err))
+			return nil, fmt.Errorf("read the chatters of room %s: %w", r.Name, err)
+		}
+		if names == nil {
+			names = []string{}
 		}
 		rooms[i] = chat.RoomInfo{Name: r.Name, Topic: r.Topic, Messages: r.Messages, Chatters: names}
 	}
@@ -356,15 +442,15 @@ func writeRooms(out io.Writer, rooms []chat.RoomInfo) error {
 	return w.Flush()
 }
 
-// completeRooms completes a room name from the rooms of the database that
-// the command's --db (or CHATSERVER_DB) names: the running server's, or
-// the file's. withDefault says whether the default room is offered.
-func completeRooms(db *string, withDefault bool) cobra.CompletionFunc {
+// completeRooms completes a room name from the rooms of the Redis the
+// command's --redis (or CHATSERVER_REDIS) names, or else of the database
+// its --db (or CHATSERVER_DB) names: the running server's, or the file's. withDefault says whether the default room is offered.
+func completeRooms(db *string, r *redisOptions, withDefault bool) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-		if len(args) > 0 || applyEnv(cmd.Flags()) != nil || *db == "" {
+		if len(args) > 0 || applyStoreEnv(cmd.Flags(), r) != nil || *db == "" {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		rooms, err := listRooms(cmd.Context(), *db)
+		rooms, err := listRooms(cmd.Context(), *db, r)
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}

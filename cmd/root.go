@@ -46,6 +46,8 @@ the printed address in a browser; "chatserver room add" adds rooms.`,
   chatserver kick alice --reason "spam"
   chatserver room add games --topic "board games on Friday"
   chatserver backup /var/backups/chat.db
+  chatserver serve --redis redis://:secret@10.0.0.5:6379/0 --node web-1
+  chatserver import --from-redis redis://127.0.0.1:6379/0
   chatserver bench --url http://127.0.0.1:8080
   source <(chatserver completion bash)`,
 		SilenceUsage:  true,
@@ -60,6 +62,7 @@ the printed address in a browser; "chatserver room add" adds rooms.`,
 		newHistoryCommand(),
 		newKickCommand(),
 		newRoomCommand(),
+		newImportCommand(),
 		newBackupCommand(),
 		newBenchCommand(),
 		newVersionCommand(),

@@ -24,6 +24,7 @@ import (
 	"chatserver/internal/sdnotify"
 	"chatserver/metrics"
 	"chatserver/storage"
+	"chatserver/storage/bolt"
 	"chatserver/web"
 	"chatserver/web/admin"
 	"chatserver/web/socketio/engineio"
@@ -172,6 +173,14 @@ type serveOptions struct {
 	// loads them into cert and web.TLS.
 	tlsCert, tlsKey string
 	cert            *tlscert.Pair
+	// redis is --redis and --redis-prefix: with a URL, Redis is the store
+	// of record instead of the file at db, beside which the admin socket
+	// still listens; redisWhere is its host:port, set by validate.
+	redis      redisOptions
+	redisWhere string
+	// node is --node, this server's name among those sharing the Redis;
+	// validate fills in the default.
+	node string
 }
 
 // addFlags defines the flags of serve on fs, every one with its
@@ -239,6 +248,9 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 		"log the text of every stored message with its nickname (off, the log carries no message text)")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate file (with any intermediates after it): serve HTTPS and WSS on --addr; needs --tls-key; SIGHUP reloads both")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
+	o.redis.addFlags(fs)
+	fs.StringVar(&o.node, "node", "",
+		"with --redis, this server's name among those sharing the Redis, 1 to 64 of A-Z a-z 0-9 . _ - (default: the host name, -, the port of --addr)")
 	withEnv(fs)
 }
 
@@ -293,7 +305,26 @@ func (o *serveOptions) validate() error {
 		return fmt.Errorf("--log-level must be debug, info, warn or error, got %q", o.logLevel)
 	}
 	o.level = level
+	if err := o.validateRedis(); err != nil {
+		return err
+	}
 	return o.validateTLS()
+}
+
+// validateRedis checks --redis, --redis-prefix and --node, and fills in
+// the default node name.
+func (o *serveOptions) validateRedis() error {
+	where, err := o.redis.validate()
+	if err != nil {
+		return err
+	}
+	o.redisWhere = where
+	if o.node == "" {
+		o.node = defaultNode(o.addr)
+	} else if !validName(o.node, maxNodeName, "._-") {
+		return fmt.Errorf("--node must be 1 to %d characters of letters, digits and \"._-\", got %q", maxNodeName, o.node)
+	}
+	return nil
 }
 
 // newLogger returns the logger of --log-format and --log-level, writing
@@ -478,6 +509,16 @@ settings with where each came from, and exits: 0 when serve would start, 1
 when the database, the admin socket or the address is not usable now, and as
 serve does at a mistake in the settings (2 in the file).
 
+With --redis URL (or CHATSERVER_REDIS) the store of record is that Redis
+instead of the file, shared by every server (node) started with it, each named
+by --node; the admin socket still sits beside --db. A bad URL or a password
+Redis refuses ends serve at once (exit status 1). A Redis that cannot be
+reached does not: serve listens at once, answering 503 on /readyz and every
+page (200 on /livez and /healthz), logs "waiting for Redis at HOST:PORT" and
+tries again after 1 s, 2 s, 4 s and so on, every 30 s at most, until Redis
+answers or SIGINT/SIGTERM arrives. With --check it connects to Redis and
+reports what the prefix holds, writing nothing.
+
 On shutdown every client is disconnected and the file is closed last; the exit
 status is 0.`,
 		Example: `  chatserver serve
@@ -490,7 +531,9 @@ status is 0.`,
   chatserver serve --log-format json --log-level warn
   chatserver serve --config /etc/chatserver/chatserver.toml
   chatserver serve --config /etc/chatserver/chatserver.toml --check
-  chatserver serve --addr :8443 --tls-cert /etc/chatserver/cert.pem --tls-key /etc/chatserver/key.pem`,
+  chatserver serve --addr :8443 --tls-cert /etc/chatserver/cert.pem --tls-key /etc/chatserver/key.pem
+  chatserver serve --redis redis://:secret@10.0.0.5:6379/0 --node web-1
+  CHATSERVER_REDIS=rediss://:secret@redis.example.org:6380/0 chatserver serve --redis-prefix chat-staging:`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			define := func(fs *pflag.FlagSet) { new(serveOptions).addFlags(fs) }
@@ -521,10 +564,6 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	logger := o.newLogger(errOut)
 	defer routeStandardLog(logger)()
 
-	store, err := openForServe(o.db, o.room.History, logger)
-	if err != nil {
-		return err
-	}
 	// Until the server runs, undo what was set up on the way out.
 	var undo []func()
 	fail := func(err error) error {
@@ -533,7 +572,17 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 		}
 		return err
 	}
-	undo = append(undo, func() { store.Close() })
+
+	// With the file, it is opened first: a server already running on it
+	// is the likeliest mistake, and says so before anything listens.
+	var file *bolt.Store
+	if o.redis.url == "" {
+		var err error
+		if file, err = openForServe(o.db, o.room.History, logger); err != nil {
+			return err
+		}
+		undo = append(undo, func() { file.Close() })
+	}
 
 	// The server's metrics, fed by the room and the transport.
 	reg := metrics.New()
@@ -543,6 +592,7 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	if err != nil {
 		return fail(listenError(o.addr, err))
 	}
+	lnUndo := len(undo)
 	undo = append(undo, func() { ln.Close() })
 
 	var metricsLn net.Listener
@@ -553,16 +603,68 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 		undo = append(undo, func() { metricsLn.Close() })
 	}
 
+	scheme := "http"
+	if o.cert != nil {
+		scheme = "https"
+	}
+	// store is the store of record: the file, or Redis once it answers.
+	var store interface {
+		chat.Store
+		Close() error
+	}
+	var backups admin.Store // nil: Redis has no file to copy
+	var ready func() error
+	where := o.db // what the log and the start-up line name as the store
+	if abs, err := filepath.Abs(o.db); err == nil {
+		where = abs
+	}
+	chatLn := ln
+	if file != nil {
+		store, backups = file, file
+		ready = func() error { return storeReady(file) }
+	} else {
+		// The port answers from now on: 503 while Redis is away, then
+		// the chat, handed the same listener.
+		h := newHandoff(ln)
+		undo[lnUndo] = func() { h.Close() }
+		stopWaiting := serveWaiting(h.view(false), o.web.TLS, logger)
+		rs, err := o.connectRedis(ctx, logger, func() {
+			fmt.Fprintf(out, "chatserver: waiting for Redis at %s; %s answers 503 until then\n", o.redisWhere, displayURL(ln.Addr(), scheme))
+		})
+		stopWaiting()
+		if errors.Is(err, ctx.Err()) && ctx.Err() != nil {
+			fail(nil)
+			logger.Info("chatserver stopped before Redis answered")
+			return nil
+		}
+		if err != nil {
+			return fail(err)
+		}
+		undo = append(undo, func() { rs.Close() })
+		if starter, ok := any(rs).(nodeStarter); ok {
+			if err := starter.StartNode(ctx); err != nil {
+				return fail(fmt.Errorf("start node %s on Redis at %s: %w", o.node, o.redisWhere, err))
+			}
+		}
+		store = rs
+		ready = func() error { return redisReady(rs.Ping) }
+		where = "Redis at " + o.redisWhere
+		chatLn = h.view(true)
+	}
+
 	roomCfg := o.room
 	roomCfg.Logger = logger
 	hub, err := chat.NewHub(ctx, store, roomCfg)
 	if err != nil {
-		return fail(fmt.Errorf("start the rooms: %w", openError(o.db, err)))
+		if file != nil {
+			err = openError(o.db, err)
+		}
+		return fail(fmt.Errorf("start the rooms: %w", err))
 	}
 	undo = append(undo, hub.Close)
 
 	sock := admin.SocketPath(o.db)
-	adm, err := admin.Listen(sock, admin.NewHandler(hub, store, logger), logger)
+	adm, err := admin.Listen(sock, admin.NewHandler(hub, backups, logger), logger)
 	if errors.Is(err, admin.ErrPathTooLong) {
 		return fail(plainf(err, "the admin socket path %s is too long for a Unix socket (%d bytes, at most %d); keep the database in a shorter path",
 			sock, len(sock), admin.MaxPathLen))
@@ -574,34 +676,39 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 
 	webCfg := o.web
 	webCfg.Logger = logger
-	webCfg.Ready = func() error { return storeReady(store) }
+	webCfg.Ready = ready
 	srv := web.New(hub, webCfg)
-	dbName := o.db
-	if abs, err := filepath.Abs(o.db); err == nil {
-		dbName = abs
-	}
 	// Before the first request is served: the first line of the log.
-	logger.Info("chatserver started", "version", currentBuild().String(), "addr", ln.Addr().String(), "db", dbName)
-	scheme := "http"
+	if file != nil {
+		logger.Info("chatserver started", "version", currentBuild().String(), "addr", ln.Addr().String(), "db", where)
+	} else {
+		logger.Info("chatserver started", "version", currentBuild().String(), "addr", ln.Addr().String(),
+			"redis", o.redisWhere, "node", o.node, "admin_socket", sock)
+	}
 	if o.cert != nil {
-		scheme = "https"
 		logCert(logger, "serving the TLS certificate", o.tlsCert, o.cert.Leaf(), time.Now())
 	}
 	stopReload := reloadOnHangup(o.cert, o.tlsCert, logger)
 	defer stopReload()
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- srv.Serve(chatLn) }()
 	var metricsServed chan error // nil, never ready, without --metrics-addr
 	if metricsLn != nil {
 		metricsServed = make(chan error, 1)
 		go func() { metricsServed <- srv.ServeMetrics(metricsLn) }()
 	}
 
-	fmt.Fprintf(out, "chatserver: listening on %s (database %s)\n", displayURL(ln.Addr(), scheme), dbName)
+	if file != nil {
+		fmt.Fprintf(out, "chatserver: listening on %s (database %s)\n", displayURL(ln.Addr(), scheme), where)
+	} else {
+		fmt.Fprintf(out, "chatserver: listening on %s (Redis at %s, node %s)\n", displayURL(ln.Addr(), scheme), o.redisWhere, o.node)
+	}
 	for _, u := range lanURLs(ln.Addr(), scheme) {
 		fmt.Fprintf(out, "chatserver: on this network: %s\n", u)
 	}
-	logExposed(logger, o.db)
+	if file != nil {
+		logExposed(logger, o.db)
+	}
 	if metricsLn != nil {
 		fmt.Fprintf(out, "chatserver: metrics on %s/metrics\n", displayURL(metricsLn.Addr(), "http"))
 	}
@@ -647,6 +754,12 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	hub.Close()
 	if err := store.Close(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("close database: %w", err)
+		if file == nil {
+			runErr = fmt.Errorf("close the Redis connections: %w", err)
+		}
+	}
+	if chatLn != ln {
+		chatLn.Close() // the handoff, in case the web server never took it
 	}
 	if runErr != nil {
 		// Also in the log, for whoever reads only that; the command

@@ -2,8 +2,10 @@
 // several nodes share, so that they serve the same rooms. It keeps what
 // storage/bolt keeps in its file (the rooms, each with its history and
 // presence, the bans, the recovery state) and, for the nodes to stay in
-// step, a bounded log of every room's entries and a channel each append
-// publishes on. docs/REDIS.md is the design of the whole engine; this
+// step, a bounded log of every room's entries (messages, arrivals,
+// departures, kicks) and a channel each append publishes on, the
+// nicknames' claims, the nodes' heartbeats and the lost clients'
+// sessions: a Store is what chat.SharedStore asks for. docs/REDIS.md is the design of the whole engine; this
 // package is its storage.
 //
 // # The client library
@@ -16,7 +18,7 @@
 //     rueidis and by 1.84 MB with go-redis; with this package it is
 //     0.72 MB (9.83 MB before).
 //   - Pipelining. rueidis pipelines concurrent commands on one connection
-//     by itself: the rooms' writers, the presence refresher and ban
+//     by itself: the rooms' writers, the heartbeat, the reaper and ban
 //     lookups share one connection and its round trips, with no pool to
 //     size. go-redis takes a connection from a pool per command unless the
 //     caller gathers commands into a pipeline.
@@ -55,16 +57,27 @@
 //	P room:NAME:history     list    the newest History messages, oldest first, each
 //	                                {"id":7,"time":UNIX_NS,"name":"…","text":"…"}
 //	P room:NAME:log         stream  the newest LogSize entries: stream ID "SEQ-0", one
-//	                                field "e" → {"epoch":"…","seq":SEQ,"message":{…}}
-//	P room:NAME:presence    hash    node → JSON array of the names present through it
-//	P room:NAME:presence:expiry  zset  node → when its part expires (Unix ms, the
-//	                                server's clock)
+//	                                field "e" → {"epoch":"…","seq":SEQ,"kind":"message",
+//	                                "message":{…}}, {…,"kind":"add"/"remove","name":"…"}
+//	                                or {…,"kind":"kick","name":"…","reason":"…"}
+//	P room:NAME:claims      hash    nick.Key(name) → {"name":…,"token":…,"nodes":{NODE:
+//	                                COUNT},"grace":DEADLINE_MS or 0}
+//	P room:NAME:kicks       hash    nick.Key(name) → when it was last kicked (Unix µs)
+//	P room:NAME:session:PID hash    session (JSON of storage.Session), key (nick.Key of
+//	                                its name), saved (Unix µs); expires with the session
+//	P nodes                 zset    node → when its heartbeat expires (Unix ms)
+//	P node:NODE:claims      set     "ROOM\nKEY" of every claim NODE counts connections in
+//	P graces                zset    "ROOM\nKEY" → when the claim's grace ends (Unix ms)
 //	P bans                  hash    nick.Key(nickname) → expiry, RFC 3339 with
 //	                                nanoseconds, UTC; one set for every room
 //	P recovery:NODE         string  the recovery state NODE saved at a clean shutdown
 //	                                (JSON of storage.RecoveryState), for a day at most
 //	P events:NAME           channel each append to the room publishes its entries on,
 //	                                as one JSON array
+//	P control               channel AddRoom and RemoveRoom say "add NAME", "remove NAME"
+//
+// Every time in Redis that something expires by is the server's clock
+// (TIME), so that the nodes' clocks need not agree.
 //
 // Open writes the meta hash and the default room when they are missing,
 // refuses a prefix whose meta hash names another program
@@ -101,13 +114,15 @@
 //
 // # Presence
 //
-// Each node writes only its own part of a room's presence (Options.Node),
-// and a part lives Options.PresenceTTL unless written again; the store
-// writes its parts again every third of that until Close, and writes them
-// anew if Redis lost them. Chatters lists the names of every live part,
-// deleting expired ones on the way, by the server's clock: a node that
-// crashed is shown gone after PresenceTTL at most, whatever the nodes'
-// clocks.
+// A room's presence is its claims (Claim, Release, Kick): a nickname is
+// held with a token, by any number of connections of any nodes, counted
+// per node; a new claim appends an add entry, and a claim no connection
+// holds any more stays for its grace and then goes with a remove entry.
+// A node that serves clients calls StartNode: its heartbeat keeps it in
+// the nodes set, and its reaper, like every other node's, counts off the
+// connections of the nodes whose heartbeat expired and ends the graces
+// that ran out, in one script, so that each nickname is removed once
+// however many nodes reap. SetChatters is a no-op kept for chat.Store.
 //
 // # Errors and contexts
 //

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -245,4 +246,28 @@ func waitFor(tb testing.TB, what string, cond func() bool) {
 		}
 		<-tick.C
 	}
+}
+
+// mustClaim claims name in room with token (not resuming) and fails the
+// test on error.
+func mustClaim(tb testing.TB, s *Store, room, name, token string) storage.Claimed {
+	tb.Helper()
+	c, err := s.Claim(tb.Context(), room, name, token, false)
+	if err != nil {
+		tb.Fatalf("Claim(%s, %s, %q) on node %s: %v", room, name, token, s.Node(), err)
+	}
+	return c
+}
+
+// serverTime is the Redis server's clock, which claims and sessions expire
+// by.
+func serverTime(tb testing.TB, srv *redistest.Server) time.Time {
+	tb.Helper()
+	parts := strs(tb, do(tb, srv, "TIME"))
+	sec, err1 := strconv.ParseInt(parts[0], 10, 64)
+	usec, err2 := strconv.ParseInt(parts[1], 10, 64)
+	if err1 != nil || err2 != nil {
+		tb.Fatalf("TIME = %q", parts)
+	}
+	return time.Unix(sec, usec*1000)
 }

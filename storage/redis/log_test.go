@@ -15,7 +15,7 @@ import (
 
 // receive reads the next batch of sub, failing the test when none comes
 // within a deadline or the subscription ends.
-func receive(tb testing.TB, sub *Subscription) Batch {
+func receive(tb testing.TB, sub storage.Subscription) storage.Batch {
 	tb.Helper()
 	select {
 	case b, ok := <-sub.Batches():
@@ -26,12 +26,12 @@ func receive(tb testing.TB, sub *Subscription) Batch {
 	case <-time.After(10 * time.Second):
 		tb.Fatal("no batch within 10s")
 	}
-	return Batch{}
+	return storage.Batch{}
 }
 
 // ended waits for sub to end and returns why, failing the test when it
 // delivers a batch first or does not end within a deadline.
-func ended(tb testing.TB, sub *Subscription) error {
+func ended(tb testing.TB, sub storage.Subscription) error {
 	tb.Helper()
 	select {
 	case b, ok := <-sub.Batches():
@@ -47,7 +47,7 @@ func ended(tb testing.TB, sub *Subscription) error {
 
 // mustSubscribe subscribes s, failing the test on error, and closes the
 // subscription when the test ends.
-func mustSubscribe(tb testing.TB, s *Store) *Subscription {
+func mustSubscribe(tb testing.TB, s *Store) storage.Subscription {
 	tb.Helper()
 	sub, err := s.Subscribe(tb.Context())
 	if err != nil {
@@ -58,7 +58,7 @@ func mustSubscribe(tb testing.TB, s *Store) *Subscription {
 }
 
 // entryMessages returns the message of each entry.
-func entryMessages(es []Entry) []storage.Message {
+func entryMessages(es []storage.Entry) []storage.Message {
 	out := make([]storage.Message, len(es))
 	for i, e := range es {
 		out[i] = e.Message
@@ -71,11 +71,11 @@ func TestAppendsArePublishedInOrder(t *testing.T) {
 	s := openStore(t, srv, Options{})
 	mustAddRoom(t, s, "games")
 	sub := mustSubscribe(t, s)
-	log, err := s.LogSince(t.Context(), storage.DefaultRoom, Position{})
+	log, err := s.LogSince(t.Context(), storage.DefaultRoom, storage.Position{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	games, err := s.LogSince(t.Context(), "games", Position{})
+	games, err := s.LogSince(t.Context(), "games", storage.Position{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestAppendIsAtomicAndOrderedUnderConcurrentAppenders(t *testing.T) {
 	if got := mustRecentOf(t, reader, storage.DefaultRoom); !slices.Equal(got, all) {
 		t.Errorf("the history differs from what the appends returned")
 	}
-	log, err := reader.LogSince(t.Context(), storage.DefaultRoom, Position{})
+	log, err := reader.LogSince(t.Context(), storage.DefaultRoom, storage.Position{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,26 +240,26 @@ func TestTheLogIsBounded(t *testing.T) {
 			t.Fatalf("the log holds %d entries, want at most 5", n)
 		}
 	}
-	head, err := s.LogSince(t.Context(), storage.DefaultRoom, Position{})
+	head, err := s.LogSince(t.Context(), storage.DefaultRoom, storage.Position{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	epoch := head.Epoch
 	tests := []struct {
 		name     string
-		from     Position
+		from     storage.Position
 		want     []string // the texts of the entries
 		complete bool
 	}{
-		{"from the start, trimmed", Position{Epoch: epoch}, []string{"8", "9", "10", "11", "12"}, false},
-		{"from the zero position, trimmed", Position{}, []string{"8", "9", "10", "11", "12"}, false},
-		{"from the first entry's predecessor", Position{Epoch: epoch, Seq: 7}, []string{"8", "9", "10", "11", "12"}, true},
-		{"from within", Position{Epoch: epoch, Seq: 10}, []string{"11", "12"}, true},
-		{"from the newest", Position{Epoch: epoch, Seq: 12}, nil, true},
-		{"from past the newest", Position{Epoch: epoch, Seq: 13}, nil, false},
-		{"from before what is kept", Position{Epoch: epoch, Seq: 3}, []string{"8", "9", "10", "11", "12"}, false},
-		{"from another epoch", Position{Epoch: "0123456789ab", Seq: 10}, []string{"8", "9", "10", "11", "12"}, false},
-		{"from another epoch's start", Position{Epoch: "0123456789ab"}, []string{"8", "9", "10", "11", "12"}, false},
+		{"from the start, trimmed", storage.Position{Epoch: epoch}, []string{"8", "9", "10", "11", "12"}, false},
+		{"from the zero position, trimmed", storage.Position{}, []string{"8", "9", "10", "11", "12"}, false},
+		{"from the first entry's predecessor", storage.Position{Epoch: epoch, Seq: 7}, []string{"8", "9", "10", "11", "12"}, true},
+		{"from within", storage.Position{Epoch: epoch, Seq: 10}, []string{"11", "12"}, true},
+		{"from the newest", storage.Position{Epoch: epoch, Seq: 12}, nil, true},
+		{"from past the newest", storage.Position{Epoch: epoch, Seq: 13}, nil, false},
+		{"from before what is kept", storage.Position{Epoch: epoch, Seq: 3}, []string{"8", "9", "10", "11", "12"}, false},
+		{"from another epoch", storage.Position{Epoch: "0123456789ab", Seq: 10}, []string{"8", "9", "10", "11", "12"}, false},
+		{"from another epoch's start", storage.Position{Epoch: "0123456789ab"}, []string{"8", "9", "10", "11", "12"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -295,7 +295,7 @@ func TestALostSubscriptionCatchesUpFromTheLog(t *testing.T) {
 	missed := mustAppend(t, s, msgs("b", "c"))
 
 	again := mustSubscribe(t, s)
-	l, err := s.LogSince(t.Context(), storage.DefaultRoom, Position{Epoch: last.Epoch, Seq: last.Seq})
+	l, err := s.LogSince(t.Context(), storage.DefaultRoom, storage.Position{Epoch: last.Epoch, Seq: last.Seq})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +325,7 @@ func TestARestartOfRedisEndsTheSubscription(t *testing.T) {
 		_, err := s.AppendMessages(t.Context(), storage.DefaultRoom, msgs("b"))
 		return err == nil
 	})
-	l, err := s.LogSince(t.Context(), storage.DefaultRoom, Position{Epoch: last.Epoch, Seq: last.Seq})
+	l, err := s.LogSince(t.Context(), storage.DefaultRoom, storage.Position{Epoch: last.Epoch, Seq: last.Seq})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -10,43 +11,6 @@ import (
 
 	"chatserver/storage"
 )
-
-// Entry is one entry of a room's log, as the log keeps it and as the
-// appends publish it: a message at its position.
-type Entry struct {
-	// Epoch names the log's lifetime: positions of another epoch are not
-	// this log's.
-	Epoch string
-	// Seq is the entry's position in the log: the room's positions
-	// count up by one from 1, without gaps, in the order the entries were
-	// appended.
-	Seq uint64
-	// Message is the message appended, as stored.
-	Message storage.Message
-}
-
-// Position names a place in a room's log: after the entry Seq of the log
-// of Epoch (Seq 0: before the first). The zero Position is the start of
-// whichever log the room has.
-type Position struct {
-	Epoch string
-	Seq   uint64
-}
-
-// Log is what LogSince read of a room's log.
-type Log struct {
-	// Epoch and Seq are the log's epoch and its newest position.
-	Epoch string
-	Seq   uint64
-	// Entries are the entries after the position asked, oldest first, as
-	// far as the log still holds them; of another epoch, every entry the
-	// log holds.
-	Entries []Entry
-	// Complete reports whether Entries are every entry after the position
-	// asked: false when the position is of another epoch or ahead of the
-	// log, or the log no longer holds the entry right after it.
-	Complete bool
-}
 
 // AppendMessages stores msgs in room in one atomic step (one script):
 // each message gets the room's next ID (strictly increasing within the
@@ -66,18 +30,25 @@ type Log struct {
 // An empty msgs writes nothing. When the connection fails while the
 // script runs, the error does not tell whether it ran.
 func (s *Store) AppendMessages(ctx context.Context, room string, msgs []storage.Message) ([]storage.Message, error) {
+	out, _, err := s.Append(ctx, room, msgs)
+	return out, err
+}
+
+// Append is AppendMessages that also returns the log position of the
+// last message's entry; the zero Position for an empty msgs.
+func (s *Store) Append(ctx context.Context, room string, msgs []storage.Message) ([]storage.Message, storage.Position, error) {
 	op := roomOp("append messages to", room)
 	if err := s.begin(ctx, op); err != nil {
-		return nil, err
+		return nil, storage.Position{}, err
 	}
 	if !validRoom(room) {
-		return nil, fmt.Errorf("%s: %w", op, storage.ErrNoSuchRoom)
+		return nil, storage.Position{}, fmt.Errorf("%s: %w", op, storage.ErrNoSuchRoom)
 	}
 	if len(msgs) == 0 {
 		if _, err := s.recent(ctx, room, 0); err != nil {
-			return nil, s.fail(op, err)
+			return nil, storage.Position{}, s.fail(op, err)
 		}
-		return []storage.Message{}, nil
+		return []storage.Message{}, storage.Position{}, nil
 	}
 	rk := s.roomKey(room)
 	args := make([]string, 0, 7+2*len(msgs))
@@ -89,25 +60,27 @@ func (s *Store) AppendMessages(ctx context.Context, room string, msgs []storage.
 			Text string `json:"text"`
 		}{m.Name, m.Text})
 		if err != nil {
-			return nil, fmt.Errorf("%s: encode: %w", op, err)
+			return nil, storage.Position{}, fmt.Errorf("%s: encode: %w", op, err)
 		}
 		args = append(args, encodeTime(m.Time), string(body))
 	}
 	res, err := s.run(ctx, scriptAppend, []string{s.key("rooms"), rk, rk + ":history", rk + ":log"}, args...).ToArray()
 	if err != nil {
-		return nil, s.fail(op, err)
+		return nil, storage.Position{}, s.fail(op, err)
 	}
 	if len(res) != 4 {
-		return nil, fmt.Errorf("%s: the script answered %d values, want 4", op, len(res))
+		return nil, storage.Position{}, fmt.Errorf("%s: the script answered %d values, want 4", op, len(res))
 	}
 	first, err1 := res[0].AsInt64()
-	floor, err2 := res[3].ToString()
-	if err := firstErr(err1, err2); err != nil {
-		return nil, fmt.Errorf("%s: the script's answer: %w", op, err)
+	firstSeq, err2 := res[1].AsInt64()
+	epoch, err3 := res[2].ToString()
+	floor, err4 := res[3].ToString()
+	if err := firstErr(err1, err2, err3, err4); err != nil {
+		return nil, storage.Position{}, fmt.Errorf("%s: the script's answer: %w", op, err)
 	}
 	prev, err := decodeTime(floor)
 	if err != nil {
-		return nil, fmt.Errorf("%s: the room's last time: %w (%w)", op, storage.ErrCorrupt, err)
+		return nil, storage.Position{}, fmt.Errorf("%s: the room's last time: %w (%w)", op, storage.ErrCorrupt, err)
 	}
 	out := make([]storage.Message, len(msgs))
 	for i, m := range msgs {
@@ -120,7 +93,7 @@ func (s *Store) AppendMessages(ctx context.Context, room string, msgs []storage.
 		prev = t
 		out[i] = storage.Message{ID: uint64(first) + uint64(i), Name: m.Name, Text: m.Text, Time: t}
 	}
-	return out, nil
+	return out, storage.Position{Epoch: epoch, Seq: uint64(firstSeq) + uint64(len(msgs)) - 1}, nil
 }
 
 // RecentMessages returns at most n of the newest messages stored in room,
@@ -141,11 +114,20 @@ func (s *Store) RecentMessages(ctx context.Context, room string, n int) ([]stora
 	if err != nil {
 		return nil, s.fail(op, err)
 	}
+	out, err := decodeMessages(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return out, nil
+}
+
+// decodeMessages decodes the messages of a history.
+func decodeMessages(raw []string) ([]storage.Message, error) {
 	out := make([]storage.Message, 0, len(raw))
 	for _, v := range raw {
 		m, err := decodeMessage([]byte(v))
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", op, err)
+			return nil, err
 		}
 		out = append(out, m)
 	}
@@ -164,37 +146,37 @@ func (s *Store) recent(ctx context.Context, room string, n int) ([]string, error
 // subscription (or its place) delivers to catch up. See Log for what it
 // holds when the log no longer reaches back to from. A room that does not
 // exist gives storage.ErrNoSuchRoom.
-func (s *Store) LogSince(ctx context.Context, room string, from Position) (Log, error) {
+func (s *Store) LogSince(ctx context.Context, room string, from storage.Position) (storage.Log, error) {
 	op := roomOp("read the log of", room)
 	if err := s.begin(ctx, op); err != nil {
-		return Log{}, err
+		return storage.Log{}, err
 	}
 	if !validRoom(room) {
-		return Log{}, fmt.Errorf("%s: %w", op, storage.ErrNoSuchRoom)
+		return storage.Log{}, fmt.Errorf("%s: %w", op, storage.ErrNoSuchRoom)
 	}
 	rk := s.roomKey(room)
 	after := from.Seq
 	res, err := s.run(ctx, scriptLog, []string{rk, rk + ":log"}, strconv.FormatUint(after, 10)).ToArray()
 	if err != nil {
-		return Log{}, s.fail(op, err)
+		return storage.Log{}, s.fail(op, err)
 	}
 	if len(res) < 2 {
-		return Log{}, fmt.Errorf("%s: the script answered %d values, want at least 2", op, len(res))
+		return storage.Log{}, fmt.Errorf("%s: the script answered %d values, want at least 2", op, len(res))
 	}
-	var l Log
+	var l storage.Log
 	epoch, err1 := res[0].ToString()
 	seq, err2 := res[1].AsInt64()
 	if err := firstErr(err1, err2); err != nil {
-		return Log{}, fmt.Errorf("%s: the script's answer: %w", op, err)
+		return storage.Log{}, fmt.Errorf("%s: the script's answer: %w", op, err)
 	}
 	l.Epoch, l.Seq = epoch, uint64(seq)
-	if from == (Position{}) {
+	if from == (storage.Position{}) {
 		from.Epoch = epoch
 	}
 	if epoch != from.Epoch && after > 0 {
 		// Positions of another epoch mean nothing here: the whole log.
-		if l, err = s.LogSince(ctx, room, Position{Epoch: epoch}); err != nil {
-			return Log{}, err
+		if l, err = s.LogSince(ctx, room, storage.Position{Epoch: epoch}); err != nil {
+			return storage.Log{}, err
 		}
 		l.Complete = false
 		return l, nil
@@ -202,11 +184,11 @@ func (s *Store) LogSince(ctx context.Context, room string, from Position) (Log, 
 	for _, v := range res[2:] {
 		raw, err := v.ToString()
 		if err != nil {
-			return Log{}, fmt.Errorf("%s: %w (%w)", op, storage.ErrCorrupt, err)
+			return storage.Log{}, fmt.Errorf("%s: %w (%w)", op, storage.ErrCorrupt, err)
 		}
 		e, err := decodeEntry([]byte(raw))
 		if err != nil {
-			return Log{}, fmt.Errorf("%s: %w", op, err)
+			return storage.Log{}, fmt.Errorf("%s: %w", op, err)
 		}
 		l.Entries = append(l.Entries, e)
 	}
@@ -230,11 +212,39 @@ type storedMessage struct {
 	Text string `json:"text"`
 }
 
-// storedEntry is an entry as the log keeps it and the appends publish it.
+// storedEntry is an entry as the log keeps it and the appends publish
+// it: {"epoch","seq","kind","message"} for a message,
+// {"epoch","seq","kind","name"} for an add or a remove, and
+// {"epoch","seq","kind","name","reason"} for a kick.
 type storedEntry struct {
-	Epoch   string        `json:"epoch"`
-	Seq     uint64        `json:"seq"`
-	Message storedMessage `json:"message"`
+	Epoch   string         `json:"epoch"`
+	Seq     uint64         `json:"seq"`
+	Kind    string         `json:"kind"`
+	Message *storedMessage `json:"message"`
+	Name    string         `json:"name"`
+	Reason  string         `json:"reason"`
+}
+
+// entry checks e and returns it as the log's entry.
+func (e storedEntry) entry() (storage.Entry, error) {
+	out := storage.Entry{Epoch: e.Epoch, Seq: e.Seq, Kind: e.Kind, Name: e.Name, Reason: e.Reason}
+	if e.Seq == 0 || e.Epoch == "" {
+		return out, errors.New("no position")
+	}
+	switch e.Kind {
+	case storage.EntryMessage:
+		if e.Message == nil || e.Message.ID == 0 {
+			return out, errors.New("a message entry without a message")
+		}
+		out.Message = e.Message.message()
+	case storage.EntryAdd, storage.EntryRemove, storage.EntryKick:
+		if e.Name == "" {
+			return out, fmt.Errorf("a %s entry without a name", e.Kind)
+		}
+	default:
+		return out, fmt.Errorf("an entry of the kind %q", e.Kind)
+	}
+	return out, nil
 }
 
 func (m storedMessage) message() storage.Message {
@@ -251,29 +261,78 @@ func decodeMessage(v []byte) (storage.Message, error) {
 }
 
 // decodeEntry decodes one entry of a log.
-func decodeEntry(v []byte) (Entry, error) {
+func decodeEntry(v []byte) (storage.Entry, error) {
 	var e storedEntry
-	if err := json.Unmarshal(v, &e); err != nil || e.Seq == 0 || e.Message.ID == 0 {
-		return Entry{}, fmt.Errorf("decode log entry %.80q: %w (%v)", v, storage.ErrCorrupt, err)
+	if err := json.Unmarshal(v, &e); err != nil {
+		return storage.Entry{}, fmt.Errorf("decode log entry %.80q: %w (%v)", v, storage.ErrCorrupt, err)
 	}
-	return Entry{Epoch: e.Epoch, Seq: e.Seq, Message: e.Message.message()}, nil
+	out, err := e.entry()
+	if err != nil {
+		return storage.Entry{}, fmt.Errorf("decode log entry %.80q: %w (%v)", v, storage.ErrCorrupt, err)
+	}
+	return out, nil
 }
 
 // decodeBatch decodes what an append published: its entries as a JSON
 // array.
-func decodeBatch(v []byte) ([]Entry, error) {
+func decodeBatch(v []byte) ([]storage.Entry, error) {
 	var raw []storedEntry
 	if err := json.Unmarshal(v, &raw); err != nil {
 		return nil, err
 	}
-	out := make([]Entry, len(raw))
+	if len(raw) == 0 {
+		return nil, errors.New("no entries")
+	}
+	out := make([]storage.Entry, len(raw))
 	for i, e := range raw {
-		if e.Seq == 0 || e.Message.ID == 0 {
-			return nil, fmt.Errorf("entry %d has no position or no ID", i)
+		var err error
+		if out[i], err = e.entry(); err != nil {
+			return nil, fmt.Errorf("entry %d: %w", i, err)
 		}
-		out[i] = Entry{Epoch: e.Epoch, Seq: e.Seq, Message: e.Message.message()}
 	}
 	return out, nil
+}
+
+// Snapshot reads room's newest history (at most history messages, all
+// that are kept for history <= 0), its chatters (the names of its claims,
+// sorted) and its log's epoch and newest position, in one step: the
+// entries after At are exactly what the snapshot does not hold. The
+// default room is made again, with a new epoch, when Redis lost it; another
+// room that does not exist gives storage.ErrNoSuchRoom.
+func (s *Store) Snapshot(ctx context.Context, room string, history int) (storage.Snapshot, error) {
+	op := roomOp("snapshot", room)
+	if err := s.begin(ctx, op); err != nil {
+		return storage.Snapshot{}, err
+	}
+	if !validRoom(room) {
+		return storage.Snapshot{}, fmt.Errorf("%s: %w", op, storage.ErrNoSuchRoom)
+	}
+	if history <= 0 {
+		history = -1
+	}
+	res, err := s.run(ctx, scriptSnapshot, nil, s.opts.Prefix, room, strconv.Itoa(history),
+		isDefault(room), newEpoch(), time.Now().UTC().Format(time.RFC3339Nano)).ToArray()
+	if err != nil {
+		return storage.Snapshot{}, s.fail(op, err)
+	}
+	if len(res) != 4 {
+		return storage.Snapshot{}, fmt.Errorf("%s: the script answered %d values, want 4", op, len(res))
+	}
+	epoch, err1 := res[0].ToString()
+	seq, err2 := res[1].AsInt64()
+	claims, err3 := res[2].AsStrSlice()
+	raw, err4 := res[3].AsStrSlice()
+	if err := firstErr(err1, err2, err3, err4); err != nil {
+		return storage.Snapshot{}, fmt.Errorf("%s: the script's answer: %w", op, err)
+	}
+	snap := storage.Snapshot{At: storage.Position{Epoch: epoch, Seq: uint64(seq)}}
+	if snap.History, err = decodeMessages(raw); err != nil {
+		return storage.Snapshot{}, fmt.Errorf("%s: %w", op, err)
+	}
+	if snap.Chatters, err = claimNames(claims); err != nil {
+		return storage.Snapshot{}, fmt.Errorf("%s: %w", op, err)
+	}
+	return snap, nil
 }
 
 // encodeTime writes t as the append script compares times: Unix

@@ -287,7 +287,7 @@ func TestMessagesOfMissingRooms(t *testing.T) {
 			if got, err := s.RecentMessages(t.Context(), room, 0); !errors.Is(err, storage.ErrNoSuchRoom) || got != nil {
 				t.Errorf("RecentMessages(%q) = %v, %v; want ErrNoSuchRoom", room, got, err)
 			}
-			if _, err := s.LogSince(t.Context(), room, Position{}); !errors.Is(err, storage.ErrNoSuchRoom) {
+			if _, err := s.LogSince(t.Context(), room, storage.Position{}); !errors.Is(err, storage.ErrNoSuchRoom) {
 				t.Errorf("LogSince(%q) = %v; want ErrNoSuchRoom", room, err)
 			}
 		})
@@ -315,7 +315,7 @@ func TestTheDefaultRoomIsMadeAgainWhenRedisLosesIt(t *testing.T) {
 	s := openStore(t, srv, Options{})
 	mustAddRoom(t, s, "games")
 	mustAppend(t, s, msgs("a", "b"))
-	before, err := s.LogSince(t.Context(), storage.DefaultRoom, Position{})
+	before, err := s.LogSince(t.Context(), storage.DefaultRoom, storage.Position{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,7 +331,7 @@ func TestTheDefaultRoomIsMadeAgainWhenRedisLosesIt(t *testing.T) {
 	if got[0].ID != 1 {
 		t.Errorf("the default room's first ID after FLUSHDB is %d, want 1: a new room", got[0].ID)
 	}
-	after, err := s.LogSince(t.Context(), storage.DefaultRoom, Position{})
+	after, err := s.LogSince(t.Context(), storage.DefaultRoom, storage.Position{})
 	if err != nil {
 		t.Fatal(err)
 	}

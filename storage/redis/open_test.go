@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -54,10 +55,15 @@ func TestOpenCreatesLayout(t *testing.T) {
 		t.Errorf("layout:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 
-	// An append writes the room's history and log; presence and bans
-	// their own keys; nothing lands outside the prefix.
+	// An append writes the room's history and log; a claim, a kick, a
+	// session and a ban their own keys; nothing lands outside the prefix.
 	mustAppend(t, s, []storage.Message{{Name: "ann", Text: "hi", Time: baseTime}})
-	if err := s.SetChatters(t.Context(), storage.DefaultRoom, []string{"ann"}); err != nil {
+	claimed := mustClaim(t, s, storage.DefaultRoom, "Ann", "")
+	mustClaim(t, s, storage.DefaultRoom, "eve", "")
+	if _, err := s.Kick(t.Context(), storage.DefaultRoom, "eve", "spam"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveSession(t.Context(), storage.DefaultRoom, storage.Session{PID: "p1", Name: "Ann", Expires: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Ban(t.Context(), "eve", baseTime); err != nil {
@@ -65,14 +71,20 @@ func TestOpenCreatesLayout(t *testing.T) {
 	}
 	ns := strconv.FormatInt(baseTime.UnixNano(), 10)
 	msg := `{"id":1,"time":` + ns + `,"name":"ann","text":"hi"}`
+	entry := `chat:room:general:log stream %d-0 e {"epoch":"` + epoch + `","seq":%d,%s}`
 	for _, line := range []string{
 		"chat:room:general:history list 0 " + msg,
-		"chat:room:general:log stream 1-0 e " + `{"epoch":"` + epoch + `","seq":1,"message":` + msg + `}`,
+		fmt.Sprintf(entry, 1, 1, `"kind":"message","message":`+msg),
+		fmt.Sprintf(entry, 2, 2, `"kind":"add","name":"Ann"`),
+		fmt.Sprintf(entry, 3, 3, `"kind":"add","name":"eve"`),
+		fmt.Sprintf(entry, 4, 4, `"kind":"kick","name":"eve","reason":"spam"`),
 		"chat:room:general hash id 1",
-		"chat:room:general hash seq 1",
+		"chat:room:general hash seq 4",
 		"chat:room:general hash time " + ns,
-		`chat:room:general:presence hash ` + s.Node() + ` ["ann"]`,
-		"chat:room:general:presence:expiry zset " + s.Node(),
+		`chat:room:general:claims hash ann {"name":"Ann","token":"` + claimed.Token + `","nodes":{"` + s.Node() + `":1},"grace":0}`,
+		"chat:node:" + s.Node() + ":claims set general\nann",
+		"chat:nodes zset " + s.Node(),
+		"chat:room:general:session:p1 hash key ann",
 		"chat:bans hash eve " + baseTime.Format(time.RFC3339Nano),
 	} {
 		if got := dump(t, srv, "chat:"); !slices.Contains(got, line) {
@@ -98,6 +110,7 @@ func TestOpenRejectsBadOptions(t *testing.T) {
 		{"a node with a colon", Options{Node: "a:b"}, "the node name"},
 		{"a node too long", Options{Node: strings.Repeat("n", 65)}, "the node name"},
 		{"a presence TTL too short", Options{PresenceTTL: time.Millisecond}, "the presence TTL must be at least 100ms"},
+		{"a reap interval too short", Options{ReapInterval: time.Millisecond}, "the reap interval must be at least 10ms"},
 		{"a negative dial timeout", Options{DialTimeout: -time.Second}, "the dial timeout must not be negative"},
 	}
 	for _, tt := range tests {

@@ -68,7 +68,8 @@ func (s *Store) Rooms(ctx context.Context) ([]storage.Room, error) {
 }
 
 // AddRoom adds the room r, without messages or chatters and with a new
-// log, in one step. r.Name must pass storage.CheckRoomName (the error
+// log, in one step, and says so on the control channel (a Batch with
+// RoomsChanged for every subscription). r.Name must pass storage.CheckRoomName (the error
 // wraps storage.ErrBadRoomName) and name no room that exists
 // (storage.ErrRoomExists, which storage.DefaultRoom always does). The
 // room's creation time is r.Created in UTC, or now if r.Created is zero;
@@ -89,15 +90,18 @@ func (s *Store) AddRoom(ctx context.Context, r storage.Room) error {
 		created = time.Now()
 	}
 	err := s.run(ctx, scriptAddRoom, []string{s.key("rooms"), s.roomKey(r.Name)},
-		r.Name, r.Topic, created.UTC().Format(time.RFC3339Nano), newEpoch()).Error()
+		r.Name, r.Topic, created.UTC().Format(time.RFC3339Nano), newEpoch(), s.control()).Error()
 	if err != nil {
 		return s.fail(op, err)
 	}
 	return nil
 }
 
-// RemoveRoom deletes the room name with its history, log and presence in
-// one step. storage.DefaultRoom cannot be removed (storage.ErrDefaultRoom);
+// RemoveRoom deletes the room name with its history, log, claims and
+// kicks in one step, and says so on the control channel (a Batch with
+// RoomsChanged for every subscription). Its saved sessions are left to
+// expire: a room added again under the name has a new epoch, so their
+// positions mean nothing there. storage.DefaultRoom cannot be removed (storage.ErrDefaultRoom);
 // a room that does not exist gives storage.ErrNoSuchRoom. Bans are global
 // and stay. A room added later under the same name is a new room: its IDs
 // begin at 1 again, its log has a new epoch.
@@ -112,12 +116,9 @@ func (s *Store) RemoveRoom(ctx context.Context, name string) error {
 	if !validRoom(name) {
 		return fmt.Errorf("%s: %w", op, storage.ErrNoSuchRoom)
 	}
-	if err := s.run(ctx, scriptRemoveRoom, []string{s.key("rooms"), s.roomKey(name)}, name).Error(); err != nil {
+	if err := s.run(ctx, scriptRemoveRoom, []string{s.key("rooms"), s.roomKey(name)}, name, s.control(), s.opts.Prefix).Error(); err != nil {
 		return s.fail(op, err)
 	}
-	s.mu.Lock()
-	delete(s.presence, name)
-	s.mu.Unlock()
 	return nil
 }
 

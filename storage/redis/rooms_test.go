@@ -161,7 +161,14 @@ func TestRemoveRoomTakesOnlyItsOwn(t *testing.T) {
 	mustAddRoom(t, s, "games", "music")
 	for _, room := range []string{storage.DefaultRoom, "games", "music"} {
 		mustAppendTo(t, s, room, msgs(room+" 1", room+" 2"))
-		if err := s.SetChatters(t.Context(), room, []string{"ann", room + "-fan"}); err != nil {
+		mustClaim(t, s, room, "ann", "")
+		fan := mustClaim(t, s, room, room+"-fan", "")
+		// One in its grace, one kicked: a grace and a kick time.
+		if err := s.Release(t.Context(), room, room+"-fan", fan.Token, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		mustClaim(t, s, room, "mallory", "")
+		if _, err := s.Kick(t.Context(), room, "mallory", "spam"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -181,8 +188,13 @@ func TestRemoveRoomTakesOnlyItsOwn(t *testing.T) {
 		{"RecentMessages", func() error { _, err := s.RecentMessages(t.Context(), "games", 0); return err }()},
 		{"Chatters", func() error { _, err := s.Chatters(t.Context(), "games"); return err }()},
 		{"SetChatters", s.SetChatters(t.Context(), "games", []string{"ann"})},
+		{"Claim", func() error { _, err := s.Claim(t.Context(), "games", "ann", "", false); return err }()},
+		{"Kick", func() error { _, err := s.Kick(t.Context(), "games", "ann", ""); return err }()},
+		{"Snapshot", func() error { _, err := s.Snapshot(t.Context(), "games", 0); return err }()},
+		{"SaveSession", s.SaveSession(t.Context(), "games", storage.Session{PID: "p", Name: "ann", Expires: time.Now().Add(time.Hour)})},
+		{"TakeSession", func() error { _, _, err := s.TakeSession(t.Context(), "games", "p"); return err }()},
 		{"AppendMessages", func() error { _, err := s.AppendMessages(t.Context(), "games", msgs("x")); return err }()},
-		{"LogSince", func() error { _, err := s.LogSince(t.Context(), "games", Position{}); return err }()},
+		{"LogSince", func() error { _, err := s.LogSince(t.Context(), "games", storage.Position{}); return err }()},
 	} {
 		if !errors.Is(call.err, storage.ErrNoSuchRoom) {
 			t.Errorf("%s of the removed room: %v, want ErrNoSuchRoom", call.name, call.err)
@@ -190,7 +202,7 @@ func TestRemoveRoomTakesOnlyItsOwn(t *testing.T) {
 	}
 	// Nothing of the room is left in Redis.
 	for _, line := range dump(t, srv, s.opts.Prefix) {
-		if strings.Contains(line, ":games") || strings.HasSuffix(line, " games") {
+		if strings.Contains(line, ":games") || strings.HasSuffix(line, " games") || strings.Contains(line, " games\n") {
 			t.Errorf("left behind: %s", line)
 		}
 	}
@@ -218,7 +230,7 @@ func TestRemoveRoomTakesOnlyItsOwn(t *testing.T) {
 	if got := mustAppendTo(t, s, "games", msgs("again")); got[0].ID != 1 {
 		t.Errorf("the new games room's first ID is %d, want 1", got[0].ID)
 	}
-	if l, err := s.LogSince(t.Context(), "games", Position{}); err != nil || l.Seq != 1 || len(l.Entries) != 1 {
+	if l, err := s.LogSince(t.Context(), "games", storage.Position{}); err != nil || l.Seq != 1 || len(l.Entries) != 1 {
 		t.Errorf("the new games room's log = %+v, %v; want one entry at 1", l, err)
 	}
 }
@@ -228,7 +240,8 @@ func TestCancelledContextRefusesWithoutWriting(t *testing.T) {
 	s := openStore(t, srv, Options{})
 	mustAddRoom(t, s, "games")
 	mustAppendTo(t, s, "games", msgs("kept"))
-	if err := s.SetChatters(t.Context(), "games", []string{"ann"}); err != nil {
+	claimed := mustClaim(t, s, "games", "ann", "")
+	if err := s.SaveSession(t.Context(), "games", storage.Session{PID: "p", Name: "ann", Expires: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Ban(t.Context(), "mallory", baseTime.Add(time.Hour)); err != nil {
@@ -263,9 +276,18 @@ func TestCancelledContextRefusesWithoutWriting(t *testing.T) {
 			{"remove room games", func() error { return s.RemoveRoom(ctx, "games") }},
 			{"append messages to room games", func() error { _, err := s.AppendMessages(ctx, "games", msgs("lost")); return err }},
 			{"recent messages of room games", func() error { _, err := s.RecentMessages(ctx, "games", 0); return err }},
-			{"read the log of room games", func() error { _, err := s.LogSince(ctx, "games", Position{}); return err }},
+			{"read the log of room games", func() error { _, err := s.LogSince(ctx, "games", storage.Position{}); return err }},
 			{"set chatters of room games", func() error { return s.SetChatters(ctx, "games", nil) }},
 			{"chatters of room games", func() error { _, err := s.Chatters(ctx, "games"); return err }},
+			{"snapshot room games", func() error { _, err := s.Snapshot(ctx, "games", 0); return err }},
+			{"claim a nickname in room games", func() error { _, err := s.Claim(ctx, "games", "bob", "", false); return err }},
+			{"release a nickname in room games", func() error { return s.Release(ctx, "games", "ann", claimed.Token, 0) }},
+			{"kick a nickname from room games", func() error { _, err := s.Kick(ctx, "games", "ann", "spam"); return err }},
+			{"save a session in room games", func() error {
+				return s.SaveSession(ctx, "games", storage.Session{PID: "q", Name: "bob", Expires: time.Now().Add(time.Hour)})
+			}},
+			{"take a session of room games", func() error { _, _, err := s.TakeSession(ctx, "games", "p"); return err }},
+			{"start the node", func() error { return s.StartNode(ctx) }},
 			{"ban expiry", func() error { _, _, err := s.BanExpiry(ctx, "mallory", baseTime); return err }},
 			{"ban", func() error { return s.Ban(ctx, "eve", baseTime.Add(time.Hour)) }},
 			{"unban", func() error { _, err := s.Unban(ctx, "mallory"); return err }},
@@ -300,6 +322,13 @@ func TestClosedStoreRefuses(t *testing.T) {
 		"AddRoom":        s.AddRoom(ctx, storage.Room{Name: "music"}),
 		"AppendMessages": func() error { _, err := s.AppendMessages(ctx, storage.DefaultRoom, msgs("x")); return err }(),
 		"SetChatters":    s.SetChatters(ctx, storage.DefaultRoom, nil),
+		"Claim":          func() error { _, err := s.Claim(ctx, storage.DefaultRoom, "ann", "", false); return err }(),
+		"Release":        s.Release(ctx, storage.DefaultRoom, "ann", "t", 0),
+		"Kick":           func() error { _, err := s.Kick(ctx, storage.DefaultRoom, "ann", ""); return err }(),
+		"Snapshot":       func() error { _, err := s.Snapshot(ctx, storage.DefaultRoom, 0); return err }(),
+		"SaveSession":    s.SaveSession(ctx, storage.DefaultRoom, storage.Session{PID: "p"}),
+		"TakeSession":    func() error { _, _, err := s.TakeSession(ctx, storage.DefaultRoom, "p"); return err }(),
+		"StartNode":      s.StartNode(ctx),
 		"Ban":            s.Ban(ctx, "eve", baseTime),
 		"Subscribe":      func() error { _, err := s.Subscribe(ctx); return err }(),
 		"Ping":           s.Ping(),
@@ -353,15 +382,16 @@ func TestRoomsConcurrently(t *testing.T) {
 			}
 		})
 	}
-	// Presence comes and goes in every room.
+	// Nicknames come and go in every room.
 	wg.Go(func() {
 		for i := range batches {
 			room := names[i%rooms]
-			if err := s.SetChatters(t.Context(), room, []string{"ann", "bob"}); err != nil {
+			c, err := s.Claim(t.Context(), room, "ann", "", false)
+			if err != nil {
 				report(err)
 				return
 			}
-			if err := s.SetChatters(t.Context(), room, []string{"bob"}); err != nil {
+			if err := s.Release(t.Context(), room, "ann", c.Token, 0); err != nil {
 				report(err)
 				return
 			}

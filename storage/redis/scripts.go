@@ -9,7 +9,8 @@ import (
 // The Lua scripts, one file each in lua/, each saying what it takes and
 // returns. Each runs atomically on the server; the client sends it by its
 // SHA-1 (EVALSHA) and in full (EVAL) only when the server does not have it
-// yet, after a restart, say.
+// yet, after a restart, say. The scripts of the claims, the nodes, the
+// kicks and the sessions begin with lua/shared.lua, their helpers.
 var (
 	//go:embed lua/init.lua
 	initSource string
@@ -25,10 +26,26 @@ var (
 	recentSource string
 	//go:embed lua/log.lua
 	logSource string
-	//go:embed lua/set_presence.lua
-	setPresenceSource string
-	//go:embed lua/presence.lua
-	presenceSource string
+	//go:embed lua/shared.lua
+	sharedSource string
+	//go:embed lua/snapshot.lua
+	snapshotSource string
+	//go:embed lua/chatters.lua
+	chattersSource string
+	//go:embed lua/claim.lua
+	claimSource string
+	//go:embed lua/release.lua
+	releaseSource string
+	//go:embed lua/kick.lua
+	kickSource string
+	//go:embed lua/heartbeat.lua
+	heartbeatSource string
+	//go:embed lua/reap.lua
+	reapSource string
+	//go:embed lua/save_session.lua
+	saveSessionSource string
+	//go:embed lua/take_session.lua
+	takeSessionSource string
 
 	scriptInit        = rueidis.NewLuaScript(initSource)
 	scriptAddRoom     = rueidis.NewLuaScript(addRoomSource)
@@ -37,6 +54,18 @@ var (
 	scriptAppend      = rueidis.NewLuaScript(appendSource)
 	scriptRecent      = rueidis.NewLuaScript(recentSource)
 	scriptLog         = rueidis.NewLuaScript(logSource)
-	scriptSetPresence = rueidis.NewLuaScript(setPresenceSource)
-	scriptPresence    = rueidis.NewLuaScript(presenceSource)
+	scriptSnapshot    = withShared(snapshotSource)
+	scriptChatters    = withShared(chattersSource)
+	scriptClaim       = withShared(claimSource)
+	scriptRelease     = withShared(releaseSource)
+	scriptKick        = withShared(kickSource)
+	scriptHeartbeat   = withShared(heartbeatSource)
+	scriptReap        = withShared(reapSource)
+	scriptSaveSession = withShared(saveSessionSource)
+	scriptTakeSession = withShared(takeSessionSource)
 )
+
+// withShared is the script of source with the shared helpers before it.
+func withShared(source string) *rueidis.Lua {
+	return rueidis.NewLuaScript(sharedSource + "\n" + source)
+}

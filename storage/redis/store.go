@@ -28,11 +28,13 @@ const (
 	// DefaultLogSize is the entries a room's log keeps: as many events
 	// as the chat rooms keep for recovery (chat.DefaultRecoveryEvents).
 	DefaultLogSize = 1000
-	// DefaultPresenceTTL is how long a node's part of a room's presence
-	// lives in Redis unless the node writes it again: a node that
-	// crashed is shown gone that much later at most. A live node
-	// writes it again every third of that.
+	// DefaultPresenceTTL is how long a node counts as alive after its
+	// last heartbeat: the claims of a node that crashed are reaped that
+	// much later at most. A live node beats every third of that.
 	DefaultPresenceTTL = 15 * time.Second
+	// DefaultReapInterval is how often a started node reaps the claims
+	// of the nodes that stopped and the graces that ran out.
+	DefaultReapInterval = time.Second
 	// DefaultDialTimeout bounds connecting to Redis, the TLS handshake
 	// and the greeting (AUTH, SELECT) included.
 	DefaultDialTimeout = 5 * time.Second
@@ -58,15 +60,19 @@ type Options struct {
 	// deployments can share one Redis database: 1 to 64 characters of
 	// letters, digits and ":._-". Empty means DefaultPrefix.
 	Prefix string
-	// Node names this server among those sharing the Redis: its part of
-	// each room's presence and its recovery state are kept under it. 1 to
-	// 64 characters of letters, digits and "._-". Empty means a random
-	// name, new at every Open.
+	// Node names this server among those sharing the Redis: the
+	// connections it counts in the nicknames' claims and its recovery
+	// state are kept under it. 1 to 64 characters of letters, digits and
+	// "._-". Empty means a random name, new at every Open.
 	Node string
-	// PresenceTTL is how long the node's presence lives unless written
-	// again; the store writes it again every third of it until Close.
-	// Zero means DefaultPresenceTTL; it must be at least 100 ms.
+	// PresenceTTL is how long the node counts as alive after its last
+	// heartbeat; a started node (StartNode) beats every third of it until
+	// Close. Zero means DefaultPresenceTTL; it must be at least 100 ms.
 	PresenceTTL time.Duration
+	// ReapInterval is how often a started node reaps the claims of the
+	// nodes that stopped and the graces that ran out. Zero means
+	// DefaultReapInterval; it must be at least 10 ms.
+	ReapInterval time.Duration
 	// DialTimeout bounds each connection's setup. Zero means
 	// DefaultDialTimeout.
 	DialTimeout time.Duration
@@ -75,7 +81,7 @@ type Options struct {
 	// the URL's host unless set here.
 	TLS *tls.Config
 	// Logger receives what the store's own goroutines cannot return: a
-	// presence refresh that failed, a published message that is not
+	// heartbeat or a reap that failed, a published message that is not
 	// chatserver's. nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -110,6 +116,12 @@ func (o Options) withDefaults() (Options, error) {
 		o.PresenceTTL = DefaultPresenceTTL
 	case o.PresenceTTL < 100*time.Millisecond:
 		return o, fmt.Errorf("the presence TTL must be at least 100ms, got %s", o.PresenceTTL)
+	}
+	switch {
+	case o.ReapInterval == 0:
+		o.ReapInterval = DefaultReapInterval
+	case o.ReapInterval < 10*time.Millisecond:
+		return o, fmt.Errorf("the reap interval must be at least 10ms, got %s", o.ReapInterval)
 	}
 	switch {
 	case o.DialTimeout < 0:
@@ -149,14 +161,14 @@ type Store struct {
 	where string
 
 	closed atomic.Bool
-	stop   chan struct{}  // closed by Close: the refresher returns
-	done   sync.WaitGroup // the refresher
+	stop   chan struct{}  // closed by Close: the node's goroutines return
+	done   sync.WaitGroup // the node's goroutines (StartNode)
 
-	// presence is what this node last wrote of each room's presence
-	// (names, not empty), written again by the refresher.
-	mu       sync.Mutex
-	presence map[string][]string
-	subs     map[*Subscription]struct{}
+	startMu sync.Mutex // held by StartNode
+	started bool       // StartNode succeeded
+
+	mu   sync.Mutex // guards subs, and closed with the goroutines' start
+	subs map[*Subscription]struct{}
 }
 
 // Open connects to the Redis named by rawURL (redis://[:PASSWORD@]HOST[:PORT][/DB],
@@ -188,12 +200,11 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		return nil, connectError(where, copt.SelectDB, err)
 	}
 	s := &Store{
-		opts:     opts,
-		client:   client,
-		where:    where,
-		stop:     make(chan struct{}),
-		presence: make(map[string][]string),
-		subs:     make(map[*Subscription]struct{}),
+		opts:   opts,
+		client: client,
+		where:  where,
+		stop:   make(chan struct{}),
+		subs:   make(map[*Subscription]struct{}),
 	}
 	now := time.Now().UTC().Format(time.RFC3339Nano)
 	err = s.run(ctx, scriptInit, []string{s.key("meta"), s.key("rooms")},
@@ -202,8 +213,6 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		client.Close()
 		return nil, fmt.Errorf("open Redis at %s: %w", where, scriptError(err))
 	}
-	s.done.Add(1)
-	go s.refresh()
 	return s, nil
 }
 
@@ -292,15 +301,20 @@ func connectError(where string, db int, err error) error {
 	return fmt.Errorf("cannot connect to Redis at %s: %w", where, err)
 }
 
-// Close stops the presence refresher, ends the subscriptions and closes
-// the connections, waiting for calls in progress. It is idempotent; every
-// other method returns storage.ErrClosed after Close. What this node
-// wrote of the rooms' presence is left to expire.
+// Close stops the node's heartbeat and reaper, ends the subscriptions and
+// closes the connections, waiting for calls in progress. It is
+// idempotent; every other method returns storage.ErrClosed after Close.
+// The connections this node counted in the nicknames' claims are left
+// for the other nodes to reap once its heartbeat expires (or for this
+// node's next StartNode).
 func (s *Store) Close() error {
+	s.mu.Lock()
 	if s.closed.Swap(true) {
+		s.mu.Unlock()
 		return nil
 	}
 	close(s.stop)
+	s.mu.Unlock()
 	s.done.Wait()
 	s.mu.Lock()
 	subs := make([]*Subscription, 0, len(s.subs))
@@ -316,8 +330,8 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Node is the name this store keeps its presence and recovery state under
-// (Options.Node).
+// Node is the name this store counts its connections in the claims and
+// keeps its recovery state under (Options.Node).
 func (s *Store) Node() string { return s.opts.Node }
 
 // pingTimeout bounds Ping: a readiness check must answer quickly.
@@ -385,6 +399,8 @@ func scriptError(err error) error {
 		return storage.ErrNoSuchRoom
 	case "ROOMEXISTS":
 		return storage.ErrRoomExists
+	case "NAMETAKEN":
+		return storage.ErrNameTaken
 	case "NOTCHATSERVER":
 		return fmt.Errorf("the key prefix holds another program's data (%s): %w", re.Error(), storage.ErrNotChatserver)
 	case "NEWERSCHEMA":
@@ -408,6 +424,9 @@ func (s *Store) roomKey(name string) string { return s.opts.Prefix + "room:" + n
 
 // channel is the name of the channel the appends to room publish on.
 func (s *Store) channel(room string) string { return s.opts.Prefix + "events:" + room }
+
+// control is the name of the channel AddRoom and RemoveRoom publish on.
+func (s *Store) control() string { return s.opts.Prefix + "control" }
 
 // isDefault is "1" for the default room, "0" for any other, as the
 // scripts take it.

@@ -27,23 +27,19 @@ var ErrSubscriptionOverflow = errors.New("the subscription's reader fell behind"
 // network failure).
 var ErrSubscriptionLost = errors.New("the subscription's connection was lost")
 
-// Batch is what one append published: the entries it appended to a room's
-// log, in order.
-type Batch struct {
-	Room    string
-	Entries []Entry
-}
-
-// Subscription receives the batches every append to any room publishes,
-// from every node sharing the Redis and prefix, on a connection of its own.
-// A room's batches arrive in the order they were appended, which is the
-// order of their positions; a batch published while the subscription is
-// not there (before it began, after it ended, while its connection was
-// down) is never received, which is what Store.LogSince is for. The store
-// owns the connection; Close, or the store's Close, ends it.
+// Subscription receives the batches every append to any room publishes
+// (messages, and the add, remove and kick entries of the claims), from
+// every node sharing the Redis and prefix, and a Batch with RoomsChanged
+// for every room added or removed, on a connection of its own. A room's
+// batches arrive in the order they were appended, which is the order of
+// their positions; a batch published while the subscription is not there
+// (before it began, after it ended, while its connection was down) is
+// never received, which is what Store.LogSince is for. The store owns the
+// connection; Close, or the store's Close, ends it. It is a
+// storage.Subscription.
 type Subscription struct {
 	store   *Store
-	batches chan Batch
+	batches chan storage.Batch
 	lost    chan error // the first reason to end, for the owner goroutine
 	stopped chan struct{}
 
@@ -53,11 +49,13 @@ type Subscription struct {
 }
 
 // Subscribe subscribes to every room's channel (one pattern, so rooms
-// added later are included) on a dedicated connection, and returns once
-// Redis has confirmed it: every batch published after Subscribe returns
+// added later are included) and to the control channel, which AddRoom and
+// RemoveRoom publish on, on a dedicated connection, and returns once
+// Redis has confirmed both: every batch published after Subscribe returns
 // reaches the subscription, until it ends. Batches are read from
-// Batches(); when that channel is closed, Err says why.
-func (s *Store) Subscribe(ctx context.Context) (*Subscription, error) {
+// Batches(); when that channel is closed, Err says why. The subscription
+// is a *Subscription.
+func (s *Store) Subscribe(ctx context.Context) (storage.Subscription, error) {
 	const op = "subscribe"
 	if err := s.begin(ctx, op); err != nil {
 		return nil, err
@@ -65,14 +63,18 @@ func (s *Store) Subscribe(ctx context.Context) (*Subscription, error) {
 	conn, release := s.client.Dedicate()
 	sub := &Subscription{
 		store:   s,
-		batches: make(chan Batch, SubscriptionBuffer),
+		batches: make(chan storage.Batch, SubscriptionBuffer),
 		lost:    make(chan error, 1),
 		stopped: make(chan struct{}),
 	}
-	prefix := s.channel("")
+	prefix, control := s.channel(""), s.control()
 	wait := conn.SetPubSubHooks(rueidis.PubSubHooks{
 		OnMessage: func(m rueidis.PubSubMessage) {
 			// This runs on the connection's read loop: never wait here.
+			if m.Channel == control {
+				sub.deliver(storage.Batch{RoomsChanged: true})
+				return
+			}
 			room, ok := strings.CutPrefix(m.Channel, prefix)
 			if !ok {
 				return
@@ -82,13 +84,18 @@ func (s *Store) Subscribe(ctx context.Context) (*Subscription, error) {
 				s.opts.Logger.Warn("a message on a room's channel in Redis is not chatserver's; ignored", "channel", m.Channel, "err", err)
 				return
 			}
-			sub.deliver(Batch{Room: room, Entries: entries})
+			sub.deliver(storage.Batch{Room: room, Entries: entries})
 		},
 	})
-	if err := conn.Do(ctx, conn.B().Psubscribe().Pattern(prefix+"*").Build()).Error(); err != nil {
-		conn.Close()
-		release()
-		return nil, s.fail(op, err)
+	for _, cmd := range []rueidis.Completed{
+		conn.B().Psubscribe().Pattern(prefix + "*").Build(),
+		conn.B().Subscribe().Channel(control).Build(),
+	} {
+		if err := conn.Do(ctx, cmd).Error(); err != nil {
+			conn.Close()
+			release()
+			return nil, s.fail(op, err)
+		}
 	}
 	s.mu.Lock()
 	if s.closed.Load() {
@@ -122,7 +129,7 @@ func (s *Store) Subscribe(ctx context.Context) (*Subscription, error) {
 
 // Batches is the channel the batches arrive on, closed when the
 // subscription ends.
-func (sub *Subscription) Batches() <-chan Batch { return sub.batches }
+func (sub *Subscription) Batches() <-chan storage.Batch { return sub.batches }
 
 // Err says why the subscription ended, once Batches is closed: nil after
 // Close, storage.ErrClosed after the store's Close, ErrSubscriptionLost
@@ -151,7 +158,7 @@ func (sub *Subscription) end(reason error) {
 
 // deliver hands b to the reader without waiting: a full buffer ends the
 // subscription.
-func (sub *Subscription) deliver(b Batch) {
+func (sub *Subscription) deliver(b storage.Batch) {
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
 	if sub.ended {

@@ -2,7 +2,8 @@
 -- room's next ID and the next position of its log, raises a time that is
 -- before the room's previous message to it, appends the messages to the
 -- room's history and trims it, appends one entry per message to the
--- room's log (bounded), and publishes the batch's entries, as one JSON
+-- room's log (bounded, each {"epoch","seq","kind":"message","message"}),
+-- and publishes the batch's entries, as one JSON
 -- array, on the room's channel.
 --
 -- KEYS[1]  the rooms set    KEYS[2]  the room's hash
@@ -25,7 +26,7 @@ if not epoch then
     return redis.error_reply('NOROOM no such room')
   end
   epoch = ARGV[6]
-  redis.call('DEL', KEYS[3], KEYS[4])
+  redis.call('DEL', KEYS[3], KEYS[4], room .. ':claims', room .. ':kicks')
   redis.call('HSET', room, 'topic', '', 'created', ARGV[7], 'epoch', epoch,
     'id', 0, 'seq', 0, 'time', '0000000000000000000')
   redis.call('SADD', KEYS[1], ARGV[1])
@@ -58,7 +59,7 @@ for i = 1, n do
   local seq = string.format('%d', lastSeq - n + i)
   local msg = '{"id":' .. id .. ',"time":' .. t .. ',' .. string.sub(ARGV[7 + 2 * i], 2)
   redis.call('RPUSH', KEYS[3], msg)
-  local entry = '{"epoch":"' .. epoch .. '","seq":' .. seq .. ',"message":' .. msg .. '}'
+  local entry = '{"epoch":"' .. epoch .. '","seq":' .. seq .. ',"kind":"message","message":' .. msg .. '}'
   redis.call('XADD', KEYS[4], 'MAXLEN', ARGV[3], seq .. '-0', 'e', entry)
   entries[i] = entry
 end

@@ -22,7 +22,7 @@ redis.call('HSET', KEYS[1], 'app', 'chatserver', 'schema', ARGV[1])
 local prefix, default = ARGV[2], ARGV[3]
 local room = prefix .. 'room:' .. default
 if redis.call('HEXISTS', room, 'epoch') == 0 then
-  redis.call('DEL', room .. ':history', room .. ':log')
+  redis.call('DEL', room .. ':history', room .. ':log', room .. ':claims', room .. ':kicks')
   redis.call('HSET', room, 'topic', '', 'created', ARGV[5], 'epoch', ARGV[4],
     'id', 0, 'seq', 0, 'time', '0000000000000000000')
 end

@@ -207,6 +207,16 @@ func (c *Client) joinShared(name, token string) (JoinResult, error) {
 		r.mu.Unlock()
 		return JoinResult{}, errorf(CodeUnavailable, "the server could not complete the join, try again")
 	}
+	if claimed.Added.Seq == 0 {
+		// Present already: through another node, perhaps one whose add
+		// entry has not reached this one yet.
+		r.mu.Lock()
+		missing := r.names[key] == nil
+		r.mu.Unlock()
+		if missing {
+			r.hub.cluster.catchUpRoom(r)
+		}
+	}
 
 	var dropped []*Paced
 	defer func() { settleAll(dropped, errRenamedWhilePaced) }() // after the unlock below

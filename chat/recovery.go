@@ -422,8 +422,17 @@ func (r *Room) resumeShared(conn Conn, person *Person, pid, off string) (*Client
 	if !valid || epoch != at.Epoch || from < s.From {
 		return nil, Recovered{}, false
 	}
-	if from > at.Seq && !r.await(storage.Position{Epoch: epoch, Seq: from}) {
-		return nil, Recovered{}, false // seen on another node, never here
+	if from > at.Seq {
+		// Seen on another node, not yet here: waited for only if the
+		// store's log reached it, or the room would wait (and catch up
+		// every second) for a position that may never come.
+		l, err := r.shared.LogSince(ctx, r.name, at)
+		if err != nil || l.Epoch != epoch || from > l.Seq {
+			return nil, Recovered{}, false
+		}
+		if !r.await(storage.Position{Epoch: epoch, Seq: from}) {
+			return nil, Recovered{}, false
+		}
 	}
 	// What the room's own log does not reach back to comes from the
 	// store's: older, up to and including olderTo.
@@ -451,7 +460,7 @@ func (r *Room) resumeShared(conn Conn, person *Person, pid, off string) (*Client
 	}
 	if claimed.Added.Seq > 0 && !r.await(claimed.Added) {
 		r.mu.Lock()
-		r.releaseLocked(s.Name, s.Token, r.cfg.PresenceGrace)
+		r.releaseLocked(s.Name, claimed.Token, r.cfg.PresenceGrace)
 		r.mu.Unlock()
 		return nil, Recovered{}, false
 	}
@@ -459,17 +468,17 @@ func (r *Room) resumeShared(conn Conn, person *Person, pid, off string) (*Client
 	defer r.mu.Unlock()
 	p := r.names[nick.Key(s.Name)]
 	if r.closed || p == nil || r.epoch != epoch {
-		r.releaseLocked(s.Name, s.Token, r.cfg.PresenceGrace)
+		r.releaseLocked(s.Name, claimed.Token, r.cfg.PresenceGrace)
 		return nil, Recovered{}, false
 	}
 	// The store's entries fill in up to the room's own log, which may
 	// have moved on meanwhile; nothing between them may be missing.
 	first, has = r.log.oldest()
 	if has && from < r.seq && first.seq > olderTo+1 {
-		r.releaseLocked(s.Name, s.Token, r.cfg.PresenceGrace)
+		r.releaseLocked(s.Name, claimed.Token, r.cfg.PresenceGrace)
 		return nil, Recovered{}, false
 	}
-	p.token = s.Token
+	p.token = claimed.Token // the session's, as the claim keeps it
 	c := &Client{room: r, person: person, conn: conn, pid: pid, from: from}
 	r.clients[c] = struct{}{}
 	p.clients = append(p.clients, c)

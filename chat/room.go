@@ -483,6 +483,11 @@ func (r *Room) Close() {
 		close(r.stop)
 	})
 	<-r.stopped
+	if r.shared != nil {
+		// What was queued while the writer made its last round (a
+		// connection dropped as the server shut down) is sent now.
+		r.runOps()
+	}
 }
 
 // dropPacedLocked takes the paced messages of the room's clients out of

@@ -39,7 +39,8 @@ type SharedStore interface {
 	// grace), when it is taken over, its token renewed unless it matched.
 	// With resume (a client recovering its session), the nickname is
 	// claimed only with token: held or in its grace with another token,
-	// it is storage.ErrNameTaken.
+	// it is storage.ErrNameTaken; held by nobody, it is claimed with
+	// token.
 	Claim(ctx context.Context, room, name, token string, resume bool) (storage.Claimed, error)
 	// Release counts one connection of this node fewer holding name
 	// (claimed with token; a claim with another token is left alone).

@@ -224,10 +224,6 @@ func (o *kickOptions) onRedis(ctx context.Context, out io.Writer, name string) e
 	if len(rooms) == 0 {
 		return plainf(storage.ErrNoSuchRoom, "there is no room called %q in %s", o.room, where)
 	}
-	k, ok := any(st).(kicker)
-	if !ok {
-		return errors.New("this chatserver cannot kick through Redis yet; kick through a node's admin socket with --db")
-	}
 	if o.ban > 0 {
 		if err := st.Ban(ctx, name, time.Now().Add(o.ban)); err != nil {
 			return fmt.Errorf("store ban in %s: %w", where, err)
@@ -235,7 +231,7 @@ func (o *kickOptions) onRedis(ctx context.Context, out io.Writer, name string) e
 	}
 	var kicked []string
 	for _, room := range rooms {
-		was, err := k.Kick(ctx, room, name, o.reason)
+		was, err := st.Kick(ctx, room, name, o.reason)
 		switch {
 		case errors.Is(err, storage.ErrNoSuchRoom) && o.room != "":
 			return plainf(err, "there is no room called %q in %s", o.room, where)

@@ -202,20 +202,6 @@ func redisReady(ping func() error) error {
 	}
 }
 
-// kicker is what `kick --redis` needs of the store beyond chat.Store: to
-// end a nickname's presence in a room on every node (chat.SharedStore's
-// Kick).
-type kicker interface {
-	Kick(ctx context.Context, room, name, reason string) (bool, error)
-}
-
-// nodeStarter is what serve asks of a shared store once connected: to
-// start the work of this node (announcing it, sweeping the presence of
-// nodes that stopped), before the rooms open.
-type nodeStarter interface {
-	StartNode(ctx context.Context) error
-}
-
 // defaultNode is serve's --node when none is given: this machine's name,
 // "-" and the port of addr, in the characters a node name may hold (others
 // become "-"), at most 64 of them.

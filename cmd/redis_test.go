@@ -142,21 +142,22 @@ func TestRoomHistoryAndKickOnRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	_, canKick := any(st).(kicker)
-	if canKick {
-		if r := run(t, "kick", "nobody", "--redis", url); r.code != exitError || !strings.Contains(r.report, `no chatter called "nobody" is present`) {
-			t.Errorf("kick of an absent chatter: exit %d, %q", r.code, r.report)
-		}
-		if r := run(t, "kick", "mallory", "--ban", "10m", "--redis", url); r.code != 0 || r.stdout != "mallory is not present\nbanned mallory for 10m0s\n" {
-			t.Errorf("kick --ban: exit %d, %q %q", r.code, r.stdout, r.report)
-		}
-	} else {
-		if r := run(t, "kick", "mallory", "--ban", "10m", "--redis", url); r.code != exitError || !strings.Contains(r.report, "cannot kick through Redis yet") {
-			t.Errorf("kick without a store that kicks: exit %d, %q %q", r.code, r.stdout, r.report)
-		}
-		if err := st.Ban(context.Background(), "mallory", time.Now().Add(10*time.Minute)); err != nil {
-			t.Fatal(err)
-		}
+	if r := run(t, "kick", "nobody", "--redis", url); r.code != exitError || !strings.Contains(r.report, `no chatter called "nobody" is present`) {
+		t.Errorf("kick of an absent chatter: exit %d, %q", r.code, r.report)
+	}
+	if r := run(t, "kick", "mallory", "--ban", "10m", "--redis", url); r.code != 0 || r.stdout != "mallory is not present\nbanned mallory for 10m0s\n" {
+		t.Errorf("kick --ban: exit %d, %q %q", r.code, r.stdout, r.report)
+	}
+	// A nickname present through a node (its claim) is kicked from the
+	// room it is in.
+	if _, err := st.Claim(context.Background(), "games", "carol", "", false); err != nil {
+		t.Fatal(err)
+	}
+	if r := run(t, "kick", "carol", "--redis", url); r.code != 0 || !strings.Contains(r.stdout, "kicked carol from") || !strings.Contains(r.stdout, "games") {
+		t.Errorf("kick of a present chatter: exit %d, %q %q", r.code, r.stdout, r.report)
+	}
+	if names, err := st.Chatters(context.Background(), "games"); err != nil || len(names) != 0 {
+		t.Errorf("chatters of games after the kick: %q, %v", names, err)
 	}
 	if _, banned, err := st.BanExpiry(context.Background(), "mallory", time.Now()); err != nil || !banned {
 		t.Errorf("mallory banned = %v, %v", banned, err)

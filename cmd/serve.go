@@ -641,10 +641,10 @@ func (o *serveOptions) run(ctx context.Context, out, errOut io.Writer) error {
 			return fail(err)
 		}
 		undo = append(undo, func() { rs.Close() })
-		if starter, ok := any(rs).(nodeStarter); ok {
-			if err := starter.StartNode(ctx); err != nil {
-				return fail(fmt.Errorf("start node %s on Redis at %s: %w", o.node, o.redisWhere, err))
-			}
+		// Before the rooms open: the node's presence left by an earlier
+		// run under its name is cleared, and its heartbeat starts.
+		if err := rs.StartNode(ctx); err != nil {
+			return fail(fmt.Errorf("start node %s on Redis at %s: %w", o.node, o.redisWhere, err))
 		}
 		store = rs
 		ready = func() error { return redisReady(rs.Ping) }

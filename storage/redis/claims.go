@@ -103,7 +103,8 @@ var errNoName = errors.New("the nickname is empty")
 // unless no connection holds it (it is in its grace), when it is taken
 // back, its grace ended and its token renewed unless it matched. With
 // resume, a nickname held or in its grace is claimed only with its token
-// (storage.ErrNameTaken otherwise). Taking a nickname back appends
+// (storage.ErrNameTaken otherwise), and one nobody holds is claimed with
+// the token given, which the resuming client releases with. Taking a nickname back appends
 // nothing and keeps the name as held. A claim also counts as a heartbeat
 // of this node (see StartNode). The default room is made again when Redis
 // lost it; another room that does not exist gives storage.ErrNoSuchRoom.

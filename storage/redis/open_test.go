@@ -63,7 +63,7 @@ func TestOpenCreatesLayout(t *testing.T) {
 	if _, err := s.Kick(t.Context(), storage.DefaultRoom, "eve", "spam"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SaveSession(t.Context(), storage.DefaultRoom, storage.Session{PID: "p1", Name: "Ann", Expires: time.Now().Add(time.Hour)}); err != nil {
+	if err := s.SaveSession(t.Context(), storage.DefaultRoom, storage.Session{PID: "p1", Name: "Ann", Token: claimed.Token, Expires: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Ban(t.Context(), "eve", baseTime); err != nil {

@@ -18,7 +18,9 @@ const recoveryTTL = 24 * time.Hour
 
 // SaveRecovery keeps state until TakeRecovery, under this node's name
 // (Options.Node), replacing any kept before; a node that starts again
-// under the same name takes it back. It is kept for a day at most.
+// under the same name takes it back. It is kept for a day at most. (A
+// chat hub on this store does not call it: as a shared store, the store
+// keeps the sessions and the log itself, see SaveSession and LogSince.)
 func (s *Store) SaveRecovery(ctx context.Context, state storage.RecoveryState) error {
 	const op = "save recovery state"
 	if err := s.begin(ctx, op); err != nil {

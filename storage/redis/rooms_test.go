@@ -241,7 +241,7 @@ func TestCancelledContextRefusesWithoutWriting(t *testing.T) {
 	mustAddRoom(t, s, "games")
 	mustAppendTo(t, s, "games", msgs("kept"))
 	claimed := mustClaim(t, s, "games", "ann", "")
-	if err := s.SaveSession(t.Context(), "games", storage.Session{PID: "p", Name: "ann", Expires: time.Now().Add(time.Hour)}); err != nil {
+	if err := s.SaveSession(t.Context(), "games", storage.Session{PID: "p", Name: "ann", Token: claimed.Token, Expires: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Ban(t.Context(), "mallory", baseTime.Add(time.Hour)); err != nil {

@@ -20,8 +20,10 @@ const maxPID = 128
 
 // SaveSession keeps s in room until s.Expires, for whichever node the
 // client comes back to, replacing one kept under the same PID; one that
-// has expired already is not kept. A kick of its nickname after it was
-// saved ends it (TakeSession). A room that does not exist gives
+// has expired already is not kept, nor one whose nickname is no longer
+// claimed in the room with its token (kicked before the save, say: it
+// could only be refused). A kick of its nickname after it was saved ends
+// it (TakeSession). A room that does not exist gives
 // storage.ErrNoSuchRoom.
 func (s *Store) SaveSession(ctx context.Context, room string, sess storage.Session) error {
 	op := roomOp("save a session in", room)
@@ -39,7 +41,7 @@ func (s *Store) SaveSession(ctx context.Context, room string, sess storage.Sessi
 		return fmt.Errorf("%s: encode: %w", op, err)
 	}
 	err = s.run(ctx, scriptSaveSession, nil, s.opts.Prefix, room, isDefault(room), sess.PID, nick.Key(sess.Name),
-		string(v), fmt.Sprint(sess.Expires.UnixMilli())).Error()
+		string(v), fmt.Sprint(sess.Expires.UnixMilli()), sess.Token).Error()
 	if err != nil {
 		return s.fail(op, err)
 	}

@@ -11,15 +11,15 @@ import (
 func TestSessions(t *testing.T) {
 	srv := startServer(t)
 	later := time.Now().Add(time.Hour).UTC().Truncate(time.Millisecond)
-	session := storage.Session{PID: "pid-1", SocketID: "sock", Name: "Ann", Token: "tok", From: 7, Expires: later}
+	session := storage.Session{PID: "pid-1", SocketID: "sock", Name: "Ann", From: 7, Expires: later}
 	// Each case does something between saving session in the default
-	// room and taking it back.
+	// room, where its nickname is claimed, and taking it back.
 	tests := []struct {
 		name   string
 		room   string // taken from ("" the default room)
 		pid    string // taken ("" session's)
 		expire time.Time
-		before func(t *testing.T, s *Store)
+		before func(t *testing.T, s *Store, token string) // token: the claim's
 		after  func(t *testing.T, s *Store)
 		want   bool
 	}{
@@ -42,8 +42,13 @@ func TestSessions(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
-		{name: "a kick before it was saved leaves it", want: true, before: func(t *testing.T, s *Store) {
+		{name: "a kick before it was saved leaves none", before: func(t *testing.T, s *Store, _ string) {
 			if _, err := s.Kick(t.Context(), storage.DefaultRoom, "Ann", "spam"); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "a claim ended before it was saved leaves none", before: func(t *testing.T, s *Store, token string) {
+			if err := s.Release(t.Context(), storage.DefaultRoom, "Ann", token, 0); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -52,10 +57,11 @@ func TestSessions(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := openStore(t, srv, Options{})
 			mustAddRoom(t, s, "games")
-			if tt.before != nil {
-				tt.before(t, s)
-			}
 			saved := session
+			saved.Token = mustClaim(t, s, storage.DefaultRoom, saved.Name, "").Token
+			if tt.before != nil {
+				tt.before(t, s, saved.Token)
+			}
 			if !tt.expire.IsZero() {
 				saved.Expires = tt.expire
 			}
@@ -76,8 +82,8 @@ func TestSessions(t *testing.T) {
 			if err != nil || found != tt.want {
 				t.Fatalf("TakeSession = %+v, %v, %v; want found %v", got, found, err, tt.want)
 			}
-			if found && got != session {
-				t.Errorf("TakeSession = %+v, want %+v", got, session)
+			if found && got != saved {
+				t.Errorf("TakeSession = %+v, want %+v", got, saved)
 			}
 			// One try: whatever the first take gave, the second gives none.
 			if _, again, err := s.TakeSession(t.Context(), room, pid); err != nil || again {
@@ -91,7 +97,8 @@ func TestASessionExpires(t *testing.T) {
 	srv := startServer(t)
 	s := openStore(t, srv, Options{})
 	expires := serverTime(t, srv).Add(100 * time.Millisecond)
-	if err := s.SaveSession(t.Context(), storage.DefaultRoom, storage.Session{PID: "p", Name: "ann", Expires: expires}); err != nil {
+	token := mustClaim(t, s, storage.DefaultRoom, "ann", "").Token
+	if err := s.SaveSession(t.Context(), storage.DefaultRoom, storage.Session{PID: "p", Name: "ann", Token: token, Expires: expires}); err != nil {
 		t.Fatal(err)
 	}
 	if ttl := do(t, srv, "PTTL", s.roomKey(storage.DefaultRoom)+":session:p").(int64); ttl <= 0 || ttl > 100 {

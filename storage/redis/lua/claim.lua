@@ -40,7 +40,12 @@ if c then
   put_claim(prefix, room, key, c)
   out = {c.token, epoch, 0}
 else
-  c = {name = ARGV[4], token = ARGV[6], nodes = {[node] = 1}, grace = 0}
+  -- A client resuming its session keeps its token: it releases with it.
+  local fresh = ARGV[6]
+  if resume and token ~= '' then
+    fresh = token
+  end
+  c = {name = ARGV[4], token = fresh, nodes = {[node] = 1}, grace = 0}
   put_claim(prefix, room, key, c)
   local at = append_entry(prefix, room, ARGV[13], name_body('add', c.name))
   out = {c.token, at[1], at[2]}

@@ -19,6 +19,11 @@ const (
 	pingSlack = 5 * time.Second
 	// joinAckID is the ack id of the join; message acks count from 1.
 	joinAckID = 0
+	// ackRing is how many of a sender's latest messages keep their send
+	// time for the ack's round trip: an answer to an older one is counted
+	// but not timed. A server more than 1024 messages behind one sender
+	// has latencies that say enough already.
+	ackRing = 1024
 )
 
 var (
@@ -90,6 +95,7 @@ type clientStats struct {
 type client struct {
 	idx  int
 	nick []byte
+	tgt  *target // the server it connects to
 	r    *runner
 
 	st clientStats
@@ -98,10 +104,46 @@ type client struct {
 	t       transport
 	stopped bool
 
+	ackMu   sync.Mutex // guards ackSent
+	ackSent []sentAck  // by ack id mod ackRing; made when the client starts sending
+
 	pingWait    time.Duration // set before any reader or sender uses it
 	connected   atomic.Bool
 	joinRefused atomic.Bool
 	lost        atomic.Bool
+}
+
+// sentAck is a message waiting for its ack: its ack id (0: none) and when
+// it was sent, in nanoseconds since the run started.
+type sentAck struct {
+	id int
+	at int64
+}
+
+// noteSent keeps the send time of the message with ack id for its ack.
+func (c *client) noteSent(id int, at int64) {
+	c.ackMu.Lock()
+	defer c.ackMu.Unlock()
+	if c.ackSent == nil {
+		c.ackSent = make([]sentAck, ackRing)
+	}
+	c.ackSent[id%ackRing] = sentAck{id: id, at: at}
+}
+
+// takeSent returns and forgets the send time of the message with ack id;
+// false when it is no longer kept (or was never sent).
+func (c *client) takeSent(id int) (int64, bool) {
+	c.ackMu.Lock()
+	defer c.ackMu.Unlock()
+	if c.ackSent == nil || id <= 0 {
+		return 0, false
+	}
+	s := &c.ackSent[id%ackRing]
+	if s.id != id {
+		return 0, false
+	}
+	s.id = 0
+	return s.at, true
 }
 
 // transport returns the client's transport, or nil before it connected.
@@ -168,9 +210,9 @@ func (c *client) connect(ctx context.Context) error {
 		err error
 	)
 	if cfg.Transport == TransportPolling {
-		t, err = dialPolling(ctx, c.r.httpClient, c.r.pollURL)
+		t, err = dialPolling(ctx, c.r.httpClient, c.tgt.pollURL)
 	} else {
-		t, err = dialWebSocket(ctx, c.r.dialer, c.r.wsURL)
+		t, err = dialWebSocket(ctx, c.r.dialer, c.tgt.wsURL)
 	}
 	if err != nil {
 		return explainDial(err)
@@ -281,10 +323,14 @@ func (c *client) handleSocketIO(sio []byte) error {
 		case !ok:
 		case id == joinAckID:
 			c.r.joinAcked(c, success)
-		case success:
-			c.st.acked.Add(1)
 		default:
-			c.st.refused.Add(1)
+			if success {
+				c.st.acked.Add(1)
+			} else {
+				c.st.refused.Add(1)
+			}
+			sentAt, kept := c.takeSent(id)
+			c.r.messageAnswered(sentAt, kept)
 		}
 	case sioDisconnect:
 		if _, ours := inNamespace(sio[1:], c.r.nsp); ours { // not another namespace
@@ -305,7 +351,11 @@ func (c *client) handleEvent(ev event) {
 		if !ok {
 			return
 		}
-		c.r.latency.Record(time.Duration(time.Now().UnixNano() - sent))
+		d := time.Duration(time.Now().UnixNano() - sent)
+		c.r.latency.Record(d)
+		if h := c.tgt.latency; h != nil {
+			h.Record(d)
+		}
 		c.st.delivered.Add(1)
 		if sender == c.idx {
 			c.st.echoed.Add(1)
@@ -349,8 +399,13 @@ func (c *client) sendLoop(ctx context.Context, first time.Time, interval time.Du
 	text := make([]byte, 0, size+textHeaderMax)
 	buf := make([]byte, 0, size+textHeaderMax+len(evMessages)+32)
 	for seq, ackID := 0, joinAckID+1; ; seq, ackID = seq+1, ackID+1 {
-		text = appendBenchText(text[:0], c.idx, seq, time.Now().UnixNano(), size)
+		now := time.Now()
+		at := int64(now.Sub(c.r.start))
+		text = appendBenchText(text[:0], c.idx, seq, now.UnixNano(), size)
 		buf = appendEmit(buf[:0], c.r.nsp, ackID, evMessages, text)
+		// Noted before the send: the ack may come back before send returns.
+		c.noteSent(ackID, at)
+		c.r.messageSent(at)
 		if err := t.send(buf); err != nil {
 			c.st.sendErrors.Add(1)
 			if ctx.Err() == nil {

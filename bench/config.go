@@ -57,9 +57,13 @@ const (
 // it after returning. The zero value is not valid: start from
 // DefaultConfig and change what you need, then Validate.
 type Config struct {
-	// URL of the server, http:// or https://; the Socket.IO endpoint is
-	// Path under the URL's own path (usually none).
-	URL string
+	// URLs of the servers, each http:// or https://; the Socket.IO
+	// endpoint is Path under a URL's own path (usually none). Client i
+	// connects to URLs[i mod len(URLs)]: several servers sharing one chat
+	// (nodes on one Redis) get the clients in turn, and every receiver
+	// still measures the latency from the send time in the message,
+	// whichever server the sender reached.
+	URLs []string
 	// Path of the Socket.IO endpoint, with leading and trailing slash.
 	Path string
 	// Room is the chat room the clients join, as chatserver serves its
@@ -92,10 +96,14 @@ type Config struct {
 	Drain time.Duration
 	// Quiet is how long join traffic must be silent to count as settled.
 	Quiet time.Duration
-	// ServerPID, when not 0, names the server process (on the same Linux
-	// machine) whose CPU time and resident memory the run reads from /proc
-	// and reports beside the load figures.
-	ServerPID int
+	// ServerPIDs name the server processes (on the same Linux machine)
+	// whose CPU time and resident memory the run reads from /proc and
+	// reports beside the load figures: each one's, and their sum.
+	ServerPIDs []int
+	// AuxPIDs name other processes the servers depend on (a redis-server)
+	// whose CPU time and memory the run reports apart from the servers',
+	// never summed into them.
+	AuxPIDs []int
 	// SourceAddrs are the local IPv4 addresses the clients connect from,
 	// one per connection in turn (ParseSourceAddrs reads them from a
 	// list); empty lets the system choose. One source address reaches one
@@ -108,7 +116,7 @@ type Config struct {
 // DefaultConfig returns a Config with every default filled in.
 func DefaultConfig() Config {
 	return Config{
-		URL:            DefaultURL,
+		URLs:           []string{DefaultURL},
 		Path:           DefaultPath,
 		Clients:        DefaultClients,
 		Senders:        DefaultSenders,
@@ -132,14 +140,15 @@ func (c *Config) Validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
 	}
-	u, err := url.Parse(c.URL)
+	if len(c.URLs) == 0 {
+		return bad("no server url")
+	}
+	for _, raw := range c.URLs {
+		if err := checkURL(raw, len(c.SourceAddrs) > 0); err != nil {
+			return bad("%s", err)
+		}
+	}
 	switch {
-	case err != nil:
-		return bad("url %q: %v", c.URL, err)
-	case u.Scheme != "http" && u.Scheme != "https":
-		return bad("url %q: scheme must be http or https", c.URL)
-	case u.Host == "":
-		return bad("url %q has no host", c.URL)
 	case !strings.HasPrefix(c.Path, "/") || !strings.HasSuffix(c.Path, "/"):
 		return bad("path %q must start and end with a slash", c.Path)
 	case c.Clients < 1:
@@ -164,8 +173,6 @@ func (c *Config) Validate() error {
 		return bad("quiet must be positive, not %v", c.Quiet)
 	case c.Room != "" && c.Room != storage.DefaultRoom && storage.CheckRoomName(c.Room) != nil:
 		return bad("room: %s", storage.CheckRoomName(c.Room))
-	case c.ServerPID < 0:
-		return bad("server pid must not be negative, not %d", c.ServerPID)
 	case len(c.SourceAddrs) > MaxSourceAddrs:
 		return bad("at most %d source addresses, not %d", MaxSourceAddrs, len(c.SourceAddrs))
 	}
@@ -179,16 +186,47 @@ func (c *Config) Validate() error {
 		}
 		seen[a] = true
 	}
-	if host, err := netip.ParseAddr(u.Hostname()); err == nil && len(c.SourceAddrs) > 0 && !host.Unmap().Is4() {
-		return bad("url %q is IPv6 but the source addresses are IPv4", c.URL)
+	pids := make(map[int]string, len(c.ServerPIDs)+len(c.AuxPIDs))
+	for _, l := range []struct {
+		what string
+		pids []int
+	}{{"server", c.ServerPIDs}, {"other process", c.AuxPIDs}} {
+		for _, pid := range l.pids {
+			if pid <= 0 {
+				return bad("%s pid must be positive, not %d", l.what, pid)
+			}
+			if first, dup := pids[pid]; dup {
+				return bad("pid %d is listed twice (as %s and as %s)", pid, first, l.what)
+			}
+			pids[pid] = l.what
+		}
 	}
 	return nil
 }
 
-// endpoint returns the Engine.IO URL for transport without query (http(s)://
-// for polling, ws(s):// for WebSocket).
-func (c *Config) endpoint(transport string) string {
-	u, _ := url.Parse(c.URL) // Validate checked it
+// checkURL reports what is wrong with one server URL: it must be http or
+// https with a host, and not IPv6 when the clients connect from IPv4
+// source addresses (v4Sources).
+func checkURL(raw string, v4Sources bool) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return fmt.Errorf("url %q: %v", raw, err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("url %q: scheme must be http or https", raw)
+	case u.Host == "":
+		return fmt.Errorf("url %q has no host", raw)
+	}
+	if host, err := netip.ParseAddr(u.Hostname()); err == nil && v4Sources && !host.Unmap().Is4() {
+		return fmt.Errorf("url %q is IPv6 but the source addresses are IPv4", raw)
+	}
+	return nil
+}
+
+// endpoint returns the Engine.IO URL of the server raw for transport,
+// without query (http(s):// for polling, ws(s):// for WebSocket).
+func (c *Config) endpoint(raw, transport string) string {
+	u, _ := url.Parse(raw) // Validate checked it
 	u.Path = strings.TrimSuffix(u.Path, "/") + c.Path
 	u.RawQuery = ""
 	u.Fragment = ""

@@ -106,11 +106,103 @@ func processRSS(pid string) (int64, error) {
 	return 0, fmt.Errorf("read rss: no VmRSS in /proc/%s/status", pid)
 }
 
-// serverProbe reads the measured server's CPU time and memory at phase
+// processName returns the command name of process pid from
+// /proc/<pid>/comm, or "" when it cannot be read.
+func processName(pid string) string {
+	b, err := os.ReadFile("/proc/" + pid + "/comm")
+	if err != nil {
+		return ""
+	}
+	return string(bytes.TrimSpace(b))
+}
+
+// probeSet measures several processes at the same phase boundaries: the
+// servers of a run, or the other processes they depend on.
+type probeSet []*serverProbe
+
+// newProbeSet starts measuring every process of pids (none: an empty set).
+func newProbeSet(pids []int) probeSet {
+	set := make(probeSet, len(pids))
+	for i, pid := range pids {
+		set[i] = newServerProbe(pid)
+	}
+	return set
+}
+
+// mark reads every process's CPU and RSS at the end of a phase.
+func (set probeSet) mark() {
+	for _, p := range set {
+		p.mark()
+	}
+}
+
+// each returns every process's figures, in the order of the pids; nil for
+// an empty set.
+func (set probeSet) each(delivered int64) []ServerStats {
+	if len(set) == 0 {
+		return nil
+	}
+	out := make([]ServerStats, len(set))
+	for i, p := range set {
+		out[i] = *p.result(delivered)
+	}
+	return out
+}
+
+// sumStats returns the figures of the processes of each added up, the
+// per-million figures over the sum: for one process its own figures, for
+// none nil. The sum of several has no PID but PIDs, and an Error naming
+// the first process without figures (then no figures at all).
+func sumStats(each []ServerStats, delivered int64) *ServerStats {
+	switch len(each) {
+	case 0:
+		return nil
+	case 1:
+		s := each[0]
+		return &s
+	}
+	sum := &ServerStats{}
+	for _, s := range each {
+		sum.PIDs = append(sum.PIDs, s.PID)
+		if s.Error != "" && sum.Error == "" {
+			sum.Error = fmt.Sprintf("pid %d: %s", s.PID, s.Error)
+		}
+	}
+	if sum.Error != "" {
+		return sum
+	}
+	var join, run cpuTimes
+	for _, s := range each {
+		join.User += s.JoinUserCPUSeconds
+		join.System += s.JoinSystemCPUSeconds
+		run.User += s.RunUserCPUSeconds
+		run.System += s.RunSystemCPUSeconds
+		sum.RSSStartKB += s.RSSStartKB
+		sum.RSSAfterJoinKB += s.RSSAfterJoinKB
+		sum.RSSEndKB += s.RSSEndKB
+	}
+	sum.setCPU(join, run, delivered)
+	return sum
+}
+
+// setCPU fills s's CPU figures from the join and run phases' CPU times.
+func (s *ServerStats) setCPU(join, run cpuTimes, delivered int64) {
+	s.JoinCPUSeconds, s.JoinUserCPUSeconds, s.JoinSystemCPUSeconds = join.Total(), join.User, join.System
+	s.RunCPUSeconds, s.RunUserCPUSeconds, s.RunSystemCPUSeconds = run.Total(), run.User, run.System
+	if delivered > 0 {
+		perMillion := 1e6 / float64(delivered)
+		s.CPUPerMillion = run.Total() * perMillion
+		s.UserCPUPerMillion = run.User * perMillion
+		s.SystemCPUPerMillion = run.System * perMillion
+	}
+}
+
+// serverProbe reads one measured process's CPU time and memory at phase
 // boundaries. A nil probe (no pid given) does nothing.
 type serverProbe struct {
 	pid  int
 	name string
+	comm string     // the command name, as /proc says
 	cpu  []cpuTimes // at start, then at each mark
 	rss  []int64    // likewise
 	err  error
@@ -122,6 +214,7 @@ func newServerProbe(pid int) *serverProbe {
 		return nil
 	}
 	p := &serverProbe{pid: pid, name: strconv.Itoa(pid)}
+	p.comm = processName(p.name)
 	p.read() // at rest, before any client
 	return p
 }
@@ -159,7 +252,7 @@ func (p *serverProbe) result(delivered int64) *ServerStats {
 	if p == nil {
 		return nil
 	}
-	s := &ServerStats{PID: p.pid}
+	s := &ServerStats{PID: p.pid, Name: p.comm}
 	if p.err != nil || len(p.cpu) < 3 || len(p.rss) < 3 {
 		s.Error = "no figures"
 		if p.err != nil {
@@ -167,15 +260,7 @@ func (p *serverProbe) result(delivered int64) *ServerStats {
 		}
 		return s
 	}
-	join, run := p.cpu[1].sub(p.cpu[0]), p.cpu[2].sub(p.cpu[1])
-	s.JoinCPUSeconds, s.JoinUserCPUSeconds, s.JoinSystemCPUSeconds = join.Total(), join.User, join.System
-	s.RunCPUSeconds, s.RunUserCPUSeconds, s.RunSystemCPUSeconds = run.Total(), run.User, run.System
-	if delivered > 0 {
-		perMillion := 1e6 / float64(delivered)
-		s.CPUPerMillion = run.Total() * perMillion
-		s.UserCPUPerMillion = run.User * perMillion
-		s.SystemCPUPerMillion = run.System * perMillion
-	}
+	s.setCPU(p.cpu[1].sub(p.cpu[0]), p.cpu[2].sub(p.cpu[1]), delivered)
 	s.RSSStartKB, s.RSSAfterJoinKB, s.RSSEndKB = p.rss[0], p.rss[1], p.rss[2]
 	return s
 }

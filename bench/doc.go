@@ -28,12 +28,25 @@
 // Expected deliveries are Sent × Receivers, where Receivers are the live
 // joined clients when sending began (the sender's own echo included).
 //
-// With Config.ServerPID the run reads the server's CPU time (user and
+// Every message asks for an ack. When the server answers the first one
+// within Config.ConnectTimeout of the first message, each ack's round trip
+// is recorded too (ack latency beside the delivery latency); otherwise the
+// result says there were no acks, and nothing waits for them (the Node
+// original acks nothing).
+//
+// With several Config.URLs (servers sharing one chat, such as chatserver
+// nodes on one Redis) client i connects to URLs[i mod n]; the result has
+// each server's clients, deliveries and delivery latency beside the
+// totals.
+//
+// With Config.ServerPIDs the run reads each server's CPU time (user and
 // system separately, from /proc/<pid>/stat) and resident memory at the
 // phase boundaries: the join phase's and the sending phase's CPU, and CPU
-// seconds per million deliveries, in total and split. System time is the
-// kernel working for the server; at one write(2) per delivery it is about
-// half of the total, which is why the split is reported.
+// seconds per million deliveries, in total and split, for each server and
+// summed. System time is the kernel working for the server; at one
+// write(2) per delivery it is about half of the total, which is why the
+// split is reported. Config.AuxPIDs are measured the same way and
+// reported apart (the Redis the servers share).
 //
 // Cost: the tool usually shares the machine with the server it measures,
 // so each connection has one reading goroutine (plus one POSTing goroutine

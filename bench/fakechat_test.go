@@ -39,6 +39,7 @@ type fakeChat struct {
 	nextSID  int
 	nextMsg  int
 	remotes  map[string]bool // RemoteAddr (ip:port) of every request: one per TCP connection
+	hosts    map[string]int  // Engine.IO sessions opened, by the Host they asked for
 
 	gotMessage chan struct{} // closed at the first "messages" event, for tests to wait on
 }
@@ -67,10 +68,37 @@ func startFakeChat(t testing.TB, nodeLike bool) (*httptest.Server, *fakeChat) {
 func startFakeChatIn(t testing.TB, nodeLike bool, nsp string) (*httptest.Server, *fakeChat) {
 	t.Helper()
 	f := &fakeChat{nodeLike: nodeLike, nsp: nsp, sessions: map[string]*fakeSession{}, joined: map[*fakeSession]string{},
-		remotes: map[string]bool{}, gotMessage: make(chan struct{})}
+		remotes: map[string]bool{}, hosts: map[string]int{}, gotMessage: make(chan struct{})}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	return srv, f
+}
+
+// startSharedFakeChat starts n servers that share one chat, as nodes on
+// one Redis do: a message sent through any of them reaches the clients of
+// all of them.
+func startSharedFakeChat(t testing.TB, n int) ([]*httptest.Server, *fakeChat) {
+	t.Helper()
+	first, f := startFakeChat(t, false)
+	srvs := []*httptest.Server{first}
+	for range n - 1 {
+		srv := httptest.NewServer(f)
+		t.Cleanup(srv.Close)
+		srvs = append(srvs, srv)
+	}
+	return srvs, f
+}
+
+// sessionsByHost counts the Engine.IO sessions opened, by the host (and
+// port) of the server they were opened on.
+func (f *fakeChat) sessionsByHost() map[string]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := make(map[string]int, len(f.hosts))
+	for h, c := range f.hosts {
+		n[h] = c
+	}
+	return n
 }
 
 func (f *fakeChat) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -86,7 +114,7 @@ func (f *fakeChat) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	case q.Get("transport") == "websocket":
 		f.serveWebSocket(w, req)
 	case q.Get("sid") == "":
-		s := f.newSession()
+		s := f.newSession(req.Host)
 		fmt.Fprint(w, f.openPacket(s, `["websocket"]`))
 	default:
 		f.mu.Lock()
@@ -131,9 +159,10 @@ func (f *fakeChat) openPacket(s *fakeSession, upgrades string) string {
 		s.sid, upgrades, fakePingInterval.Milliseconds(), fakePingTimeout.Milliseconds())
 }
 
-func (f *fakeChat) newSession() *fakeSession {
+func (f *fakeChat) newSession(host string) *fakeSession {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.hosts[host]++
 	f.nextSID++
 	s := &fakeSession{sid: "s" + strconv.Itoa(f.nextSID), out: make(chan []byte, fakeQueue),
 		pong: make(chan struct{}, 1), done: make(chan struct{})}
@@ -194,7 +223,7 @@ func (f *fakeChat) serveWebSocket(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	defer conn.Close()
-	s := f.newSession()
+	s := f.newSession(req.Host)
 	defer f.close(s)
 	go func() { // writer
 		for {

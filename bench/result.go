@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -13,6 +14,8 @@ import (
 // names are stable (the bench command's --json prints this struct); times
 // are in seconds unless the name says otherwise.
 type Result struct {
+	// URL is the server's URL, or the servers' joined by commas; Targets
+	// has each one's clients and figures.
 	URL       string  `json:"url"`
 	Transport string  `json:"transport"`
 	RunID     string  `json:"run_id"` // nicknames were bench-<run_id>-<i>
@@ -49,6 +52,17 @@ type Result struct {
 	LossPercent         float64 `json:"loss_percent"`
 	DeliveriesPerSecond float64 `json:"deliveries_per_s"` // Delivered / SendSeconds
 	Latency             Latency `json:"latency_ms"`
+	// AckLatency summarises the round trips from sending a message to the
+	// server's answer (ack or refusal), in milliseconds; nil when the
+	// server did not answer, and NoAcks then says why. AcksUntimed counts
+	// answers to messages too old to still have their send time.
+	AckLatency  *Latency `json:"ack_latency_ms,omitempty"`
+	AcksUntimed int64    `json:"acks_untimed,omitempty"`
+	NoAcks      string   `json:"no_acks,omitempty"`
+
+	// Targets are the servers, in the order given, with the clients each
+	// received (client i went to server i mod len(Targets)).
+	Targets []TargetStats `json:"targets"`
 
 	Join   JoinStats   `json:"join"`
 	Events EventCounts `json:"events"`
@@ -56,11 +70,17 @@ type Result struct {
 	ToolCPUSeconds float64 `json:"tool_cpu_s"` // this process, user+system, during the run
 	// ToolSendCores is the load tool's CPU seconds per second while
 	// sending: near ToolProcs, the tool rather than the server set the pace.
-	ToolSendCores float64      `json:"tool_send_cores"`
-	ToolProcs     int          `json:"tool_procs"` // GOMAXPROCS of the load tool
-	Server        *ServerStats `json:"server,omitempty"`
-	WallSeconds   float64      `json:"wall_s"`
-	Interrupted   bool         `json:"interrupted"`
+	ToolSendCores float64 `json:"tool_send_cores"`
+	ToolProcs     int     `json:"tool_procs"` // GOMAXPROCS of the load tool
+	// Server has the server process's figures, or with several server
+	// pids their sum (and Servers each one's).
+	Server  *ServerStats  `json:"server,omitempty"`
+	Servers []ServerStats `json:"servers,omitempty"`
+	// Others are the other processes measured (a redis-server the servers
+	// share), each on its own and never part of Server.
+	Others      []ServerStats `json:"other_processes,omitempty"`
+	WallSeconds float64       `json:"wall_s"`
+	Interrupted bool          `json:"interrupted"`
 }
 
 // Latency summarises the delivery latencies, in milliseconds: from the
@@ -88,6 +108,22 @@ func latencyOf(s *HistogramSnapshot) Latency {
 	}
 }
 
+// TargetStats are one server's share of a run: the clients that connected
+// to it and what they received.
+type TargetStats struct {
+	URL       string `json:"url"`
+	Clients   int64  `json:"clients"` // clients assigned to this server
+	Connected int64  `json:"connected"`
+	Joined    int64  `json:"joined"`
+	Lost      int64  `json:"lost"`
+	Senders   int64  `json:"senders"` // of the clients, those asked to send
+	Sent      int64  `json:"sent"`    // messages its senders sent
+	Delivered int64  `json:"delivered"`
+	// Latency of the deliveries to its clients, whichever server the
+	// sender was on; only when the run had several servers.
+	Latency *Latency `json:"latency_ms,omitempty"`
+}
+
 // JoinStats describes the join phase; its times count from the first
 // connection attempt.
 type JoinStats struct {
@@ -113,7 +149,11 @@ type EventCounts struct {
 // are user + system. The kernel counts CPU time in ticks of 10 ms, so a
 // phase's figures are accurate to about 0.01 s each.
 type ServerStats struct {
-	PID                  int     `json:"pid"`
+	PID int `json:"pid"`
+	// PIDs are the processes summed, for the sum of several (PID is 0).
+	PIDs []int `json:"pids,omitempty"`
+	// Name is the process's command name (from /proc/<pid>/comm).
+	Name                 string  `json:"name,omitempty"`
 	JoinCPUSeconds       float64 `json:"join_cpu_s"`        // during the join phase
 	JoinUserCPUSeconds   float64 `json:"join_user_cpu_s"`   // of which in user space
 	JoinSystemCPUSeconds float64 `json:"join_system_cpu_s"` // of which in the kernel
@@ -174,33 +214,43 @@ func (r *Result) WriteTable(w io.Writer) error {
 		}
 		row("deliveries/s:", "%.0f", r.DeliveriesPerSecond)
 		l := r.Latency
-		row("latency ms:", "p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  mean %s",
-			fms(l.P50), fms(l.P90), fms(l.P99), fms(l.P999), fms(l.Max), fms(l.Mean))
+		row("latency ms:", "%s", latencyLine(&l))
+		switch {
+		case r.AckLatency != nil && r.AcksUntimed > 0:
+			row("ack ms:", "%s (%d answers to messages too old to time)", latencyLine(r.AckLatency), r.AcksUntimed)
+		case r.AckLatency != nil:
+			row("ack ms:", "%s", latencyLine(r.AckLatency))
+		case r.NoAcks != "":
+			row("ack ms:", "no acks: %s", r.NoAcks)
+		}
+	}
+	if len(r.Targets) > 1 {
+		for i, t := range r.Targets {
+			line := fmt.Sprintf("%s: %d clients (%d connected, %d joined, %d lost)", t.URL, t.Clients, t.Connected, t.Joined, t.Lost)
+			if !r.Idle {
+				line += fmt.Sprintf("; %d senders sent %d; %d delivered", t.Senders, t.Sent, t.Delivered)
+				if t.Latency != nil && t.Latency.Count > 0 {
+					line += fmt.Sprintf(", latency ms p50 %s p99 %s max %s", fms(t.Latency.P50), fms(t.Latency.P99), fms(t.Latency.Max))
+				}
+			}
+			row("url "+strconv.Itoa(i+1)+":", "%s", line)
+		}
 	}
 	if r.Events.ChatErrors > 0 || r.Events.Kicked > 0 {
 		row("chat errors:", "%d; kicked %d", r.Events.ChatErrors, r.Events.Kicked)
 	}
 	if s := r.Server; s != nil {
-		if s.Error != "" {
-			row("server:", "pid %d: %s", s.PID, s.Error)
-		} else {
-			after := phaseWord(r.Idle)
-			if !r.Idle && s.CPUPerMillion > 0 {
-				after += ", " + strconv.FormatFloat(s.CPUPerMillion, 'f', 2, 64) + " s per million deliveries"
-			}
-			row("server CPU:", "pid %d: %.2f s joining, %.2f s %s", s.PID, s.JoinCPUSeconds, s.RunCPUSeconds, after)
-			split := fmt.Sprintf("joining %.2f s user + %.2f s system; %s %.2f s user + %.2f s system",
-				s.JoinUserCPUSeconds, s.JoinSystemCPUSeconds, phaseWord(r.Idle), s.RunUserCPUSeconds, s.RunSystemCPUSeconds)
-			if !r.Idle && s.CPUPerMillion > 0 {
-				split += fmt.Sprintf(" (%.2f user + %.2f system s per million deliveries)", s.UserCPUPerMillion, s.SystemCPUPerMillion)
-			}
-			row("server CPU split:", "%s", split)
-			rss := fmt.Sprintf("%.1f MB at rest, %.1f MB after joins", float64(s.RSSStartKB)/1024, float64(s.RSSAfterJoinKB)/1024)
-			if r.Joined > 0 {
-				rss += fmt.Sprintf(" (%+.1f KB per joined client)", float64(s.RSSAfterJoinKB-s.RSSStartKB)/float64(r.Joined))
-			}
-			row("server RSS:", "%s, %.1f MB at the end", rss, float64(s.RSSEndKB)/1024)
+		r.serverRows(row, s)
+	}
+	for _, s := range r.Servers {
+		row("server pid "+strconv.Itoa(s.PID)+":", "%s", r.processLine(&s))
+	}
+	for _, s := range r.Others {
+		label := "pid " + strconv.Itoa(s.PID)
+		if s.Name != "" {
+			label += " (" + s.Name + ")"
 		}
+		row("other process:", "%s: %s", label, r.processLine(&s))
 	}
 	if r.Idle {
 		row("load tool CPU:", "%.2f s (GOMAXPROCS %d)", r.ToolCPUSeconds, r.ToolProcs)
@@ -218,6 +268,61 @@ func (r *Result) WriteTable(w io.Writer) error {
 		row("first error:", "%s", r.FirstError)
 	}
 	return tw.Flush()
+}
+
+// latencyLine formats a latency summary for the table.
+func latencyLine(l *Latency) string {
+	return fmt.Sprintf("p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  mean %s",
+		fms(l.P50), fms(l.P90), fms(l.P99), fms(l.P999), fms(l.Max), fms(l.Mean))
+}
+
+// serverRows writes the server rows of the table: the server's CPU, its
+// user/system split and its memory, or with several servers their sum.
+func (r *Result) serverRows(row func(label, format string, args ...any), s *ServerStats) {
+	who := "pid " + strconv.Itoa(s.PID)
+	if len(s.PIDs) > 0 {
+		parts := make([]string, len(s.PIDs))
+		for i, pid := range s.PIDs {
+			parts[i] = strconv.Itoa(pid)
+		}
+		who = "pids " + strings.Join(parts, " + ")
+	}
+	if s.Error != "" {
+		row("server:", "%s: %s", who, s.Error)
+		return
+	}
+	after := phaseWord(r.Idle)
+	if !r.Idle && s.CPUPerMillion > 0 {
+		after += ", " + strconv.FormatFloat(s.CPUPerMillion, 'f', 2, 64) + " s per million deliveries"
+	}
+	row("server CPU:", "%s: %.2f s joining, %.2f s %s", who, s.JoinCPUSeconds, s.RunCPUSeconds, after)
+	split := fmt.Sprintf("joining %.2f s user + %.2f s system; %s %.2f s user + %.2f s system",
+		s.JoinUserCPUSeconds, s.JoinSystemCPUSeconds, phaseWord(r.Idle), s.RunUserCPUSeconds, s.RunSystemCPUSeconds)
+	if !r.Idle && s.CPUPerMillion > 0 {
+		split += fmt.Sprintf(" (%.2f user + %.2f system s per million deliveries)", s.UserCPUPerMillion, s.SystemCPUPerMillion)
+	}
+	row("server CPU split:", "%s", split)
+	rss := fmt.Sprintf("%.1f MB at rest, %.1f MB after joins", float64(s.RSSStartKB)/1024, float64(s.RSSAfterJoinKB)/1024)
+	if r.Joined > 0 {
+		rss += fmt.Sprintf(" (%+.1f KB per joined client)", float64(s.RSSAfterJoinKB-s.RSSStartKB)/float64(r.Joined))
+	}
+	row("server RSS:", "%s, %.1f MB at the end", rss, float64(s.RSSEndKB)/1024)
+}
+
+// processLine is one process's figures on one line of the table: a
+// server among several, or another process.
+func (r *Result) processLine(s *ServerStats) string {
+	if s.Error != "" {
+		return s.Error
+	}
+	line := fmt.Sprintf("%.2f s joining, %.2f s %s (%.2f user + %.2f system)",
+		s.JoinCPUSeconds, s.RunCPUSeconds, phaseWord(r.Idle), s.RunUserCPUSeconds, s.RunSystemCPUSeconds)
+	if !r.Idle && s.CPUPerMillion > 0 {
+		line += fmt.Sprintf(", %.2f s per million deliveries", s.CPUPerMillion)
+	}
+	line += fmt.Sprintf("; RSS %.1f MB at rest, %.1f MB after joins, %.1f MB at the end",
+		float64(s.RSSStartKB)/1024, float64(s.RSSAfterJoinKB)/1024, float64(s.RSSEndKB)/1024)
+	return line
 }
 
 // phaseWord names the second phase in the table: sending, or holding when

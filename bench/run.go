@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,11 +36,19 @@ type runner struct {
 
 	dialer     *websocket.Dialer
 	httpClient *http.Client
-	wsURL      string
-	pollURL    string
+	targets    []target // by Config.URLs; client i connects to targets[i mod len]
 
 	clients []*client
 	latency Histogram
+
+	// Acks of messages: ackLatency holds the round trips from a message's
+	// sending to its ack, measured only once the server has shown that it
+	// answers (ackState).
+	ackLatency Histogram
+	ackState   atomic.Int32 // ackUnknown until the first ack decides
+	firstSend  atomic.Int64 // since start, ns, of the first message sent; 0 before
+	firstAck   atomic.Int64 // since start, ns, of the first message ack; 0 before
+	ackUntimed atomic.Int64 // acks whose send time was no longer kept
 
 	// closing is set when the run closes the connections itself, so that a
 	// connection ending afterwards does not count as lost.
@@ -90,16 +99,31 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Result, error) {
 	return r.run(ctx, progress)
 }
 
+// target is one of the servers a run loads.
+type target struct {
+	url     string // as given
+	wsURL   string // the Engine.IO endpoints
+	pollURL string
+	// latency holds the deliveries to this server's clients; nil when the
+	// run has one server (the run's own histogram says it all).
+	latency *Histogram
+}
+
 func newRunner(cfg Config) *runner {
 	runID := randid.Hex(runIDBytes)
 	r := &runner{
-		cfg:     cfg,
-		runID:   runID,
-		prefix:  []byte("bench-" + runID + "-"),
-		nsp:     cfg.namespace(),
-		wsURL:   cfg.endpoint(TransportWebSocket),
-		pollURL: cfg.endpoint(TransportPolling),
-		joined:  make([]atomic.Bool, cfg.Clients),
+		cfg:    cfg,
+		runID:  runID,
+		prefix: []byte("bench-" + runID + "-"),
+		nsp:    cfg.namespace(),
+		joined: make([]atomic.Bool, cfg.Clients),
+	}
+	for _, u := range cfg.URLs {
+		t := target{url: u, wsURL: cfg.endpoint(u, TransportWebSocket), pollURL: cfg.endpoint(u, TransportPolling)}
+		if len(cfg.URLs) > 1 {
+			t.latency = new(Histogram)
+		}
+		r.targets = append(r.targets, t)
 	}
 	src := newSourcePicker(cfg.SourceAddrs)
 	if cfg.Transport == TransportPolling {
@@ -109,7 +133,7 @@ func newRunner(cfg Config) *runner {
 	}
 	r.clients = make([]*client, cfg.Clients)
 	for i := range r.clients {
-		r.clients[i] = &client{idx: i, r: r, nick: strconv.AppendInt(append([]byte(nil), r.prefix...), int64(i), 10)}
+		r.clients[i] = &client{idx: i, tgt: &r.targets[i%len(r.targets)], r: r, nick: strconv.AppendInt(append([]byte(nil), r.prefix...), int64(i), 10)}
 	}
 	return r
 }
@@ -229,7 +253,8 @@ const (
 func (r *runner) run(ctx context.Context, progress io.Writer) (*Result, error) {
 	r.start = time.Now()
 	cpu0, cpuErr := processCPU("self")
-	srv := newServerProbe(r.cfg.ServerPID)
+	srv := newProbeSet(r.cfg.ServerPIDs)
+	aux := newProbeSet(r.cfg.AuxPIDs)
 
 	var phase atomic.Value
 	phase.Store(phaseJoin)
@@ -237,7 +262,7 @@ func (r *runner) run(ctx context.Context, progress io.Writer) (*Result, error) {
 	prog := startProgress(progress, r, &phase, &expected)
 
 	res := &Result{
-		URL:       r.cfg.URL,
+		URL:       strings.Join(r.cfg.URLs, ","),
 		Transport: r.cfg.Transport,
 		RunID:     r.runID,
 		Clients:   r.cfg.Clients,
@@ -258,6 +283,7 @@ func (r *runner) run(ctx context.Context, progress io.Writer) (*Result, error) {
 	settled := r.settle(ctx)
 	res.Join = r.joinStats(settled)
 	srv.mark()
+	aux.mark()
 	res.Receivers = r.alive()
 
 	// Phase 2: send (or hold), then drain.
@@ -281,6 +307,7 @@ func (r *runner) run(ctx context.Context, progress io.Writer) (*Result, error) {
 		r.drain(expected.Load())
 	}
 	srv.mark()
+	aux.mark()
 
 	// Phase 3: close every connection and wait for every goroutine.
 	phase.Store(phaseClose)
@@ -300,7 +327,12 @@ func (r *runner) run(ctx context.Context, progress io.Writer) (*Result, error) {
 			res.ToolCPUSeconds = cpu1 - cpu0
 		}
 	}
-	res.Server = srv.result(res.Delivered)
+	servers := srv.each(res.Delivered)
+	res.Server = sumStats(servers, res.Delivered)
+	if len(servers) > 1 {
+		res.Servers = servers
+	}
+	res.Others = aux.each(res.Delivered)
 	res.WallSeconds = seconds(time.Since(r.start))
 	res.Interrupted = ctx.Err() != nil
 	if res.Connected == 0 {
@@ -398,14 +430,79 @@ func (r *runner) sendAll(ctx context.Context) int {
 
 // drain waits up to cfg.Drain for the deliveries and the answers (acks
 // or refusals) still on their way: a server may send a sender's answer
-// after the deliveries (a flush interval holds them, say).
+// after the deliveries (a flush interval holds them, say). It waits for
+// answers only from a server that has been answering (acksAnswered); the
+// Node original acks nothing.
 func (r *runner) drain(expected int64) {
 	deadline := time.Now().Add(r.cfg.Drain)
 	for time.Now().Before(deadline) {
-		if t := r.totals(); t.delivered >= expected && t.acked+t.refused >= t.sent {
+		t := r.totals()
+		if t.delivered >= expected && (!r.acksAnswered() || t.acked+t.refused >= t.sent) {
 			return
 		}
 		time.Sleep(settlePoll)
+	}
+}
+
+// The states of a run's message acks (runner.ackState).
+const (
+	ackUnknown   int32 = iota // no message answered yet
+	ackAnswering              // the first answer came within the timeout: acks are timed
+	ackNone                   // no answer within the timeout of the first message
+)
+
+// messageSent records that a message went out at (since start, ns): the
+// first one starts the ack timeout.
+func (r *runner) messageSent(at int64) {
+	r.firstSend.CompareAndSwap(0, at)
+}
+
+// messageAnswered records the server's answer (ack or refusal) to a
+// message a client sent at sentAt (since start, ns; ok false when the
+// client no longer knew). The first answer decides whether acks are
+// timed: only if it came within cfg.ConnectTimeout of the first message.
+func (r *runner) messageAnswered(sentAt int64, ok bool) {
+	now := r.since()
+	if r.ackState.Load() == ackUnknown {
+		r.firstAck.CompareAndSwap(0, now)
+		state := ackAnswering
+		if first := r.firstSend.Load(); first == 0 || time.Duration(now-first) > r.cfg.ConnectTimeout {
+			state = ackNone
+		}
+		r.ackState.CompareAndSwap(ackUnknown, state)
+	}
+	if r.ackState.Load() != ackAnswering {
+		return
+	}
+	if !ok {
+		r.ackUntimed.Add(1)
+		return
+	}
+	r.ackLatency.Record(time.Duration(now - sentAt))
+}
+
+// acksAnswered reports whether the server has been answering messages
+// (its first answer came within the timeout).
+func (r *runner) acksAnswered() bool { return r.ackState.Load() == ackAnswering }
+
+// ackResult fills res's ack figures from sent messages: their latency
+// when the server answered, or why there is none.
+func (r *runner) ackResult(res *Result, t clientTotals) {
+	if t.sent == 0 {
+		return
+	}
+	switch {
+	case r.acksAnswered():
+		var s HistogramSnapshot
+		r.ackLatency.Snapshot(&s)
+		l := latencyOf(&s)
+		res.AckLatency = &l
+		res.AcksUntimed = r.ackUntimed.Load()
+	case t.acked+t.refused == 0:
+		res.NoAcks = fmt.Sprintf("the server answered none of the %d messages", t.sent)
+	default:
+		res.NoAcks = fmt.Sprintf("the first answer came %s after the first message, beyond the %s timeout",
+			time.Duration(r.firstAck.Load()-r.firstSend.Load()).Round(time.Millisecond), r.cfg.ConnectTimeout)
 	}
 }
 
@@ -440,11 +537,48 @@ func (r *runner) fill(res *Result, expected int64) {
 	var s HistogramSnapshot
 	r.latency.Snapshot(&s)
 	res.Latency = latencyOf(&s)
+	r.ackResult(res, t)
+	res.Targets = r.targetStats()
 	r.errMu.Lock()
 	if r.firstErr != nil {
 		res.FirstError = r.firstErr.Error()
 	}
 	r.errMu.Unlock()
+}
+
+// targetStats sums the clients' figures by the server they connected to.
+func (r *runner) targetStats() []TargetStats {
+	stats := make([]TargetStats, len(r.targets))
+	for k := range r.targets {
+		stats[k].URL = r.targets[k].url
+	}
+	for i, c := range r.clients {
+		ts := &stats[i%len(stats)]
+		ts.Clients++
+		if c.connected.Load() {
+			ts.Connected++
+		}
+		if r.joined[i].Load() {
+			ts.Joined++
+		}
+		if c.lost.Load() {
+			ts.Lost++
+		}
+		if i < r.cfg.Senders && !r.cfg.Idle {
+			ts.Senders++
+		}
+		ts.Sent += c.st.sent.Load()
+		ts.Delivered += c.st.delivered.Load()
+	}
+	for k := range r.targets {
+		if h := r.targets[k].latency; h != nil {
+			var s HistogramSnapshot
+			h.Snapshot(&s)
+			l := latencyOf(&s)
+			stats[k].Latency = &l
+		}
+	}
+	return stats
 }
 
 // sleepCtx waits for d or until ctx ends.

@@ -17,7 +17,7 @@ import (
 // testConfig is a small, fast run against url.
 func testConfig(url, transport string) Config {
 	cfg := DefaultConfig()
-	cfg.URL = url
+	cfg.URLs = []string{url}
 	cfg.Transport = transport
 	cfg.Clients = 5
 	cfg.Senders = 2
@@ -299,13 +299,17 @@ func TestRunAgainstServer(t *testing.T) {
 		t.Skip("set BENCH_URL to run against a server")
 	}
 	cfg := DefaultConfig()
-	cfg.URL = url
+	cfg.URLs = []string{url}
 	envInto(t, "BENCH_TRANSPORT", &cfg.Transport)
 	envInto(t, "BENCH_CLIENTS", &cfg.Clients)
 	envInto(t, "BENCH_SENDERS", &cfg.Senders)
 	envInto(t, "BENCH_RATE", &cfg.Rate)
 	envInto(t, "BENCH_DURATION", &cfg.Duration)
-	envInto(t, "BENCH_SERVER_PID", &cfg.ServerPID)
+	var pid int
+	envInto(t, "BENCH_SERVER_PID", &pid)
+	if pid != 0 {
+		cfg.ServerPIDs = []int{pid}
+	}
 	res, err := Run(context.Background(), cfg, os.Stderr)
 	if err != nil {
 		t.Fatalf("Run: %v", err)

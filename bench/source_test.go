@@ -152,7 +152,7 @@ func TestValidateChecksSourceAddrs(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := DefaultConfig()
-			cfg.URL = tc.url
+			cfg.URLs = []string{tc.url}
 			cfg.SourceAddrs = tc.addrs
 			err := cfg.Validate()
 			if tc.wantErr == "" {

@@ -35,7 +35,7 @@ const defaultBenchProcs = 1
 func (o *benchOptions) addFlags(fs *pflag.FlagSet) {
 	o.cfg = bench.DefaultConfig()
 	c := &o.cfg
-	fs.StringVar(&c.URL, "url", c.URL, "server to load: its http:// or https:// address")
+	fs.StringSliceVar(&c.URLs, "url", c.URLs, "server to load: its http:// or https:// address; a comma list spreads the clients over several servers sharing one chat, client i to the (i mod n)-th")
 	fs.StringVar(&c.Path, "path", c.Path, "Socket.IO endpoint path on the server")
 	fs.StringVar(&c.Room, "room", c.Room, "room to load: a chatserver room NAME is the Socket.IO namespace /NAME; default: the default room, namespace /")
 	fs.IntVar(&c.Clients, "clients", c.Clients, "connections; every one joins as bench-<run>-<i>")
@@ -49,7 +49,8 @@ func (o *benchOptions) addFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.ConnectTimeout, "timeout", c.ConnectTimeout, "limit for one client's connect and join handshake")
 	fs.DurationVar(&c.Drain, "drain", c.Drain, "wait this long after the last send for late deliveries")
 	fs.DurationVar(&c.Quiet, "quiet", c.Quiet, "join traffic must be silent this long before sending starts")
-	fs.IntVar(&c.ServerPID, "server-pid", 0, "pid of the server process on this machine: report its CPU (user and system) and memory from /proc")
+	fs.IntSliceVar(&c.ServerPIDs, "server-pid", nil, "pid of the server process on this machine: report its CPU (user and system) and memory from /proc; a comma list reports each server's and their sum")
+	fs.IntSliceVar(&c.AuxPIDs, "aux-pid", nil, "pids of other processes the servers depend on (a redis-server), comma list: their CPU and memory are reported apart, never in the server's")
 	fs.Var((*sourceAddrsValue)(&c.SourceAddrs), "source-addrs",
 		"local IPv4 addresses to connect from, in turn: a range 127.0.0.1-127.0.0.8 or a comma list (each reaches one server port through about 28,000 connections); default: the system chooses")
 	fs.BoolVar(&o.json, "json", false, "print the result as JSON instead of a table")
@@ -100,8 +101,18 @@ which must exist.
 --clients connections join one after another (--ramp per second), each with its
 own nickname; when the joins have settled, --senders of them send --rate
 messages per second each for --duration. Every message carries its send time,
-so each receiver measures the delivery latency. With --idle the clients only
-join and hold, to measure memory and the cost of a join storm.
+so each receiver measures the delivery latency. Every message asks for an ack:
+when the server answers the first one within --timeout, the result has the ack
+round trips too; the Node original acks nothing, and the result says "no acks".
+With --idle the clients only join and hold, to measure memory and the cost of
+a join storm.
+
+Several servers sharing one chat (chatserver nodes on one Redis) are loaded
+together with --url a,b: the clients go to them in turn, every receiver measures
+the latency from the send time wherever the sender was, and the result says
+how many clients each server had and what they received. --server-pid takes
+every server's pid (their CPU is summed, and reported each); --aux-pid takes
+processes such as redis-server, whose CPU is reported on its own.
 
 One local address reaches one server port through at most the ephemeral port
 range (about 28,000 ports on Linux): beyond that, --source-addrs spreads the
@@ -118,6 +129,7 @@ one core (--procs) and warns when it was busy enough to be the limit.`,
 		Example: `  chatserver bench --url http://127.0.0.1:8080 --clients 200 --senders 10 --rate 20 --duration 20s
   chatserver bench --clients 2000 --ramp 0 --idle --duration 30s --server-pid 1234
   chatserver bench --room games --clients 100 --senders 1 --rate 20 --duration 20s
+  chatserver bench --url http://127.0.0.1:8080,http://127.0.0.1:8081 --server-pid 1234,1235 --aux-pid 1200
   chatserver bench --clients 10000 --ramp 1000 --idle --timeout 120s --source-addrs 127.0.0.1-127.0.0.8
   chatserver bench --transport polling --clients 50 --json`,
 		Args: noArgs,

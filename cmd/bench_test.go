@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -73,4 +74,75 @@ func TestBenchRefusesWhatCannotWork(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestBenchListFlags(t *testing.T) {
+	for _, tc := range []struct {
+		name                string
+		args                []string
+		urls                string
+		serverPIDs, auxPIDs string
+	}{
+		{"defaults", nil, "http://127.0.0.1:8080", "", ""},
+		{"one of each", []string{"--url", "http://127.0.0.1:1", "--server-pid", "10", "--aux-pid", "12"},
+			"http://127.0.0.1:1", "10", "12"},
+		{"comma lists", []string{"--url", "http://127.0.0.1:1,http://127.0.0.1:2", "--server-pid", "10,11", "--aux-pid", "12,13"},
+			"http://127.0.0.1:1 http://127.0.0.1:2", "10 11", "12 13"},
+		{"repeated flags add up", []string{"--url", "http://127.0.0.1:1", "--url", "http://127.0.0.1:2", "--server-pid", "10", "--server-pid", "11"},
+			"http://127.0.0.1:1 http://127.0.0.1:2", "10 11", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var o benchOptions
+			fs := pflag.NewFlagSet("bench", pflag.ContinueOnError)
+			o.addFlags(fs)
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatalf("parse %q: %v", tc.args, err)
+			}
+			if got := strings.Join(o.cfg.URLs, " "); got != tc.urls {
+				t.Errorf("urls %q, want %q", got, tc.urls)
+			}
+			if got := joinInts(o.cfg.ServerPIDs); got != tc.serverPIDs {
+				t.Errorf("server pids %q, want %q", got, tc.serverPIDs)
+			}
+			if got := joinInts(o.cfg.AuxPIDs); got != tc.auxPIDs {
+				t.Errorf("other pids %q, want %q", got, tc.auxPIDs)
+			}
+			if err := o.cfg.Validate(); err != nil {
+				t.Errorf("Validate: %v", err)
+			}
+		})
+	}
+}
+
+func TestBenchRefusesBadLists(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"a pid that is no number", []string{"--server-pid", "10,x"}, `invalid argument "10,x" for "--server-pid" flag`},
+		{"a zero server pid", []string{"--server-pid", "0"}, "server pid must be positive, not 0"},
+		{"redis-server among the servers too", []string{"--server-pid", "10,11", "--aux-pid", "11"},
+			"pid 11 is listed twice (as server and as other process)"},
+		{"a bad second url", []string{"--url", "http://127.0.0.1:1,ws://127.0.0.1:2"}, `url "ws://127.0.0.1:2": scheme must be http or https`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, append([]string{"bench"}, tc.args...)...)
+			if r.code != exitUsage || !strings.Contains(r.report, tc.want) {
+				t.Fatalf("exit %d, printed %q; want exit %d and %q", r.code, r.report, exitUsage, tc.want)
+			}
+			if r.stdout != "" {
+				t.Errorf("printed a result for a run that cannot work: %q", r.stdout)
+			}
+		})
+	}
+}
+
+// joinInts prints ints as a space-separated list.
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, " ")
 }

@@ -220,7 +220,7 @@ func (cl *cluster) syncRooms() {
 		byName[sr.Name] = sr
 	}
 	var gone []*Room
-	changed := false
+	var absent []storage.Room
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -234,21 +234,33 @@ func (cl *cluster) syncRooms() {
 		}
 	}
 	for _, sr := range stored {
-		if h.rooms[sr.Name] != nil {
-			continue
+		if h.rooms[sr.Name] == nil {
+			absent = append(absent, sr)
 		}
+	}
+	h.mu.Unlock()
+	changed := len(gone) > 0
+	for _, r := range gone {
+		r.remove(fmt.Sprintf("the room %q was removed", r.name))
+	}
+	// Opened without the hub's lock, which every lookup of a room takes:
+	// a snapshot is a call across the network.
+	for _, sr := range absent {
 		r, err := newRoom(ctx, h, sr, nil)
 		if err != nil {
 			h.cfg.Logger.Warn("opening a room added on another node failed", "room", sr.Name, "err", err)
 			continue
 		}
-		h.rooms[sr.Name] = r
-		changed = true
-	}
-	h.mu.Unlock()
-	for _, r := range gone {
-		r.remove(fmt.Sprintf("the room %q was removed", r.name))
-		changed = true
+		h.mu.Lock()
+		closed, taken := h.closed, h.rooms[sr.Name] != nil
+		if !closed && !taken {
+			h.rooms[sr.Name] = r
+			changed = true
+		}
+		h.mu.Unlock()
+		if closed || taken {
+			r.Close() // the hub closed, or opened the room itself meanwhile
+		}
 	}
 	if changed {
 		h.notify()

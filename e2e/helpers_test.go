@@ -417,7 +417,14 @@ func (d *driver) send(cmd map[string]any) {
 // eventTimeout. A driver error fails the test at once.
 func (d *driver) wait(what string, match func(msg) bool) msg {
 	d.t.Helper()
-	deadline := time.After(eventTimeout)
+	return d.waitWithin(what, eventTimeout, match)
+}
+
+// waitWithin is wait with a deadline of its own, for events that take
+// longer than eventTimeout by design (a crashed node's presence expiring).
+func (d *driver) waitWithin(what string, timeout time.Duration, match func(msg) bool) msg {
+	d.t.Helper()
+	deadline := time.After(timeout)
 	for {
 		d.mu.Lock()
 		for i, m := range d.log {
@@ -440,7 +447,7 @@ func (d *driver) wait(what string, match func(msg) bool) msg {
 		case <-d.exited:
 			d.t.Fatalf("driver exited while waiting for %s", what)
 		case <-deadline:
-			d.t.Fatalf("no %s within %s", what, eventTimeout)
+			d.t.Fatalf("no %s within %s", what, timeout)
 		}
 	}
 }

@@ -69,38 +69,6 @@ func stopNodes(t *testing.T, nodes []*server) {
 	}
 }
 
-// waitWithin is wait with a deadline of its own, for events that take
-// longer than eventTimeout by design (a crashed node's presence expiring).
-func (d *driver) waitWithin(what string, timeout time.Duration, match func(msg) bool) msg {
-	d.t.Helper()
-	deadline := time.After(timeout)
-	for {
-		d.mu.Lock()
-		for i, m := range d.log {
-			if d.used[i] {
-				continue
-			}
-			if m.Type == "error" {
-				d.mu.Unlock()
-				d.t.Fatalf("driver error while waiting for %s: %s", what, m.Message)
-			}
-			if match(m) {
-				d.used[i] = true
-				d.mu.Unlock()
-				return m
-			}
-		}
-		d.mu.Unlock()
-		select {
-		case <-d.changed:
-		case <-d.exited:
-			d.t.Fatalf("driver exited while waiting for %s", what)
-		case <-deadline:
-			d.t.Fatalf("no %s within %s", what, timeout)
-		}
-	}
-}
-
 // callLater sends an event with an ack and returns the reference that
 // ackOf waits on, so that many calls can be in flight at once.
 func (d *driver) callLater(client, event string, args ...any) int {

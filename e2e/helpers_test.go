@@ -501,14 +501,22 @@ func (d *driver) emit(client, event string, args ...any) {
 	d.send(map[string]any{"op": "emit", "client": client, "event": event, "args": args})
 }
 
-// call sends an event with an ack and returns the ack's first argument.
-func (d *driver) call(client, event string, args ...any) map[string]any {
+// callLater sends an event with an ack and returns the reference that
+// ackOf waits on, so that many calls can be in flight at once.
+func (d *driver) callLater(client, event string, args ...any) int {
 	d.t.Helper()
 	d.mu.Lock()
 	d.nextRef++
 	ref := d.nextRef
 	d.mu.Unlock()
 	d.send(map[string]any{"op": "emit", "client": client, "event": event, "args": args, "ack": ref})
+	return ref
+}
+
+// call sends an event with an ack and returns the ack's first argument.
+func (d *driver) call(client, event string, args ...any) map[string]any {
+	d.t.Helper()
+	ref := d.callLater(client, event, args...)
 	m := d.wait(fmt.Sprintf("ack of %s %q", client, event), func(m msg) bool { return m.Type == "ack" && m.Ref == ref })
 	if m.Error != nil {
 		d.t.Fatalf("ack of %s %q: %s", client, event, *m.Error)

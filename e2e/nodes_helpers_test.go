@@ -80,18 +80,6 @@ func stopNodes(t *testing.T, nodes []*server) {
 	}
 }
 
-// callLater sends an event with an ack and returns the reference that
-// ackOf waits on, so that many calls can be in flight at once.
-func (d *driver) callLater(client, event string, args ...any) int {
-	d.t.Helper()
-	d.mu.Lock()
-	d.nextRef++
-	ref := d.nextRef
-	d.mu.Unlock()
-	d.send(map[string]any{"op": "emit", "client": client, "event": event, "args": args, "ack": ref})
-	return ref
-}
-
 // ackOf waits for the ack of the call ref and returns its first argument.
 func (d *driver) ackOf(ref int) map[string]any {
 	d.t.Helper()

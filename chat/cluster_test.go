@@ -188,15 +188,23 @@ func (c *chanConn) quiet(t *testing.T) {
 // reading its replay up to its own add chatter.
 func joinOn(t *testing.T, n *node, room, name string) (*Client, *chanConn) {
 	t.Helper()
+	c, conn := connectOn(t, n, room, name)
+	if _, err := c.Join(name, ""); err != nil {
+		t.Fatalf("join %s on %s: %v", name, n.name, err)
+	}
+	conn.until(t, EventAddChatter+"|"+name)
+	return c, conn
+}
+
+// connectOn connects a client called name to room on the node n, not
+// yet joined, and returns it with its connection ("node/name").
+func connectOn(t *testing.T, n *node, room, name string) (*Client, *chanConn) {
+	t.Helper()
 	conn := newChanConn(n.name + "/" + name)
 	c, err := n.hub.Room(room).Connect(conn, n.hub.Connect(Peer{}, conn.Close))
 	if err != nil {
 		t.Fatalf("connect %s on %s: %v", name, n.name, err)
 	}
-	if _, err := c.Join(name, ""); err != nil {
-		t.Fatalf("join %s on %s: %v", name, n.name, err)
-	}
-	conn.until(t, EventAddChatter+"|"+name)
 	return c, conn
 }
 
@@ -238,10 +246,7 @@ func TestNodesShareOneRoomItsHistoryPresenceAndNicknames(t *testing.T) {
 	}
 
 	// A nickname is unique across nodes, whatever its case.
-	c, err := b.hub.Default().Connect(newChanConn("b/ANN"), b.hub.Connect(Peer{}, func() {}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, _ := connectOn(t, b, storage.DefaultRoom, "ANN")
 	if _, err := c.Join("ANN", ""); ErrorCode(err) != CodeNameTaken {
 		t.Fatalf("a nickname held on another node: %v", err)
 	}
@@ -480,11 +485,7 @@ func TestADropAndARejoinOnAnotherNodeWithinTheGraceGoUnseen(t *testing.T) {
 	cfg := Config{PresenceGrace: 5 * time.Second}
 	a := tc.node(t, "a", cfg, redis.Options{})
 	b := tc.node(t, "b", cfg, redis.Options{})
-	conn := newChanConn("a/ann")
-	ann, err := a.hub.Default().Connect(conn, a.hub.Connect(Peer{}, conn.Close))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ann, _ := connectOn(t, a, storage.DefaultRoom, "ann")
 	res, err := ann.Join("ann", "")
 	if err != nil {
 		t.Fatal(err)
@@ -493,11 +494,7 @@ func TestADropAndARejoinOnAnotherNodeWithinTheGraceGoUnseen(t *testing.T) {
 	ann.Drop()
 
 	// The page comes back through another node with its token.
-	again := newChanConn("b/ann")
-	c, err := b.hub.Default().Connect(again, b.hub.Connect(Peer{}, again.Close))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, again := connectOn(t, b, storage.DefaultRoom, "ann")
 	back, err := c.Join("ann", res.Token)
 	if err != nil || back.Token != res.Token {
 		t.Fatalf("rejoin with the token on another node: %+v, %v", back, err)
@@ -507,11 +504,7 @@ func TestADropAndARejoinOnAnotherNodeWithinTheGraceGoUnseen(t *testing.T) {
 	bobConn.expect(t, "messages|ann: still here") // and nothing before it
 
 	// Without the token, a nickname held by a connection is taken.
-	other := newChanConn("a/ann2")
-	o, err := a.hub.Default().Connect(other, a.hub.Connect(Peer{}, other.Close))
-	if err != nil {
-		t.Fatal(err)
-	}
+	o, _ := connectOn(t, a, storage.DefaultRoom, "ann2")
 	if _, err := o.Join("ann", ""); ErrorCode(err) != CodeNameTaken {
 		t.Fatalf("a nickname held on another node, joined without its token: %v", err)
 	}
@@ -537,10 +530,7 @@ func TestAClientRecoveringAfterItsGraceHoldsItsNicknameUntilItLeaves(t *testing.
 	bobConn.expect(t, "add chatter|ann")
 	// The nickname is claimed again with the session's token: a page
 	// joining with it is ann, one without it is refused.
-	again, err := a.hub.Default().Connect(newChanConn("a/ann2"), a.hub.Connect(Peer{}, func() {}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	again, _ := connectOn(t, a, storage.DefaultRoom, "ann2")
 	if _, err := again.Join("ann", ""); ErrorCode(err) != CodeNameTaken {
 		t.Fatalf("joining a recovered nickname without its token: %v", err)
 	}

@@ -417,7 +417,14 @@ func (d *driver) send(cmd map[string]any) {
 // eventTimeout. A driver error fails the test at once.
 func (d *driver) wait(what string, match func(msg) bool) msg {
 	d.t.Helper()
-	deadline := time.After(eventTimeout)
+	return d.waitWithin(what, eventTimeout, match)
+}
+
+// waitWithin is wait with a deadline of its own, for events that take
+// longer than eventTimeout by design (a crashed node's presence expiring).
+func (d *driver) waitWithin(what string, timeout time.Duration, match func(msg) bool) msg {
+	d.t.Helper()
+	deadline := time.After(timeout)
 	for {
 		d.mu.Lock()
 		for i, m := range d.log {
@@ -440,7 +447,7 @@ func (d *driver) wait(what string, match func(msg) bool) msg {
 		case <-d.exited:
 			d.t.Fatalf("driver exited while waiting for %s", what)
 		case <-deadline:
-			d.t.Fatalf("no %s within %s", what, eventTimeout)
+			d.t.Fatalf("no %s within %s", what, timeout)
 		}
 	}
 }
@@ -494,14 +501,22 @@ func (d *driver) emit(client, event string, args ...any) {
 	d.send(map[string]any{"op": "emit", "client": client, "event": event, "args": args})
 }
 
-// call sends an event with an ack and returns the ack's first argument.
-func (d *driver) call(client, event string, args ...any) map[string]any {
+// callLater sends an event with an ack and returns the reference that
+// ackOf waits on, so that many calls can be in flight at once.
+func (d *driver) callLater(client, event string, args ...any) int {
 	d.t.Helper()
 	d.mu.Lock()
 	d.nextRef++
 	ref := d.nextRef
 	d.mu.Unlock()
 	d.send(map[string]any{"op": "emit", "client": client, "event": event, "args": args, "ack": ref})
+	return ref
+}
+
+// call sends an event with an ack and returns the ack's first argument.
+func (d *driver) call(client, event string, args ...any) map[string]any {
+	d.t.Helper()
+	ref := d.callLater(client, event, args...)
 	m := d.wait(fmt.Sprintf("ack of %s %q", client, event), func(m msg) bool { return m.Type == "ack" && m.Ref == ref })
 	if m.Error != nil {
 		d.t.Fatalf("ack of %s %q: %s", client, event, *m.Error)

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"chatserver/internal/redistest"
 )
 
 // The multi-node tests run several `chatserver serve --redis` processes
@@ -38,6 +40,15 @@ func startNodes(t *testing.T, redisURL string, n int, args ...string) []*server 
 	// Registered after each node's own cleanup, so it runs first.
 	t.Cleanup(func() { stopNodes(t, nodes) })
 	return nodes
+}
+
+// startDeployment starts a Redis with opts, count nodes on it (as
+// startNodes does) and a driver: what a multi-node test begins with.
+func startDeployment(t *testing.T, opts redistest.Options, count int) (*redistest.Server, []*server, *driver) {
+	t.Helper()
+	rs := redistest.Start(t, opts)
+	nodes := startNodes(t, rs.URL(), count)
+	return rs, nodes, startDriver(t)
 }
 
 // stopNodes sends SIGTERM to every node still running, then waits for
@@ -69,50 +80,6 @@ func stopNodes(t *testing.T, nodes []*server) {
 	}
 }
 
-// waitWithin is wait with a deadline of its own, for events that take
-// longer than eventTimeout by design (a crashed node's presence expiring).
-func (d *driver) waitWithin(what string, timeout time.Duration, match func(msg) bool) msg {
-	d.t.Helper()
-	deadline := time.After(timeout)
-	for {
-		d.mu.Lock()
-		for i, m := range d.log {
-			if d.used[i] {
-				continue
-			}
-			if m.Type == "error" {
-				d.mu.Unlock()
-				d.t.Fatalf("driver error while waiting for %s: %s", what, m.Message)
-			}
-			if match(m) {
-				d.used[i] = true
-				d.mu.Unlock()
-				return m
-			}
-		}
-		d.mu.Unlock()
-		select {
-		case <-d.changed:
-		case <-d.exited:
-			d.t.Fatalf("driver exited while waiting for %s", what)
-		case <-deadline:
-			d.t.Fatalf("no %s within %s", what, timeout)
-		}
-	}
-}
-
-// callLater sends an event with an ack and returns the reference that
-// ackOf waits on, so that many calls can be in flight at once.
-func (d *driver) callLater(client, event string, args ...any) int {
-	d.t.Helper()
-	d.mu.Lock()
-	d.nextRef++
-	ref := d.nextRef
-	d.mu.Unlock()
-	d.send(map[string]any{"op": "emit", "client": client, "event": event, "args": args, "ack": ref})
-	return ref
-}
-
 // ackOf waits for the ack of the call ref and returns its first argument.
 func (d *driver) ackOf(ref int) map[string]any {
 	d.t.Helper()
@@ -125,18 +92,83 @@ func (d *driver) ackOf(ref int) map[string]any {
 	return reply
 }
 
+// sendRounds has every sender send the numbers from+1 to to, a round at
+// a time ("1" from each sender, then "2"…), without waiting for the
+// acks, and returns the calls' references in the order they were sent.
+func (d *driver) sendRounds(senders []string, from, to int) []int {
+	d.t.Helper()
+	var refs []int
+	for i := from; i < to; i++ {
+		for _, s := range senders {
+			refs = append(refs, d.callLater(s, "messages", fmt.Sprintf("%d", i+1)))
+		}
+	}
+	return refs
+}
+
+// checkAcked waits for the ack of every call in refs and fails the test
+// if a message was refused.
+func (d *driver) checkAcked(t testing.TB, refs []int) {
+	t.Helper()
+	for _, ref := range refs {
+		if ack := d.ackOf(ref); ack["ok"] != true {
+			t.Fatalf("a message was refused: %v", ack)
+		}
+	}
+}
+
+// joinEach has each client join as itself, over WebSocket, on the nodes
+// in turn: the first on n1, the second on n2…, and round again after
+// the last node.
+func (d *driver) joinEach(nodes []*server, clients ...string) {
+	d.t.Helper()
+	for i, c := range clients {
+		d.join(c, nodes[i%len(nodes)].url, c)
+	}
+}
+
+// line is a messages event as "nick: text #id".
+func (m msg) line(t testing.TB) string {
+	t.Helper()
+	var w wireMessage
+	m.obj(t, 1, &w)
+	return fmt.Sprintf("%s #%d", m.str(t, 0), int64(w.ID))
+}
+
 // lines waits for the next n messages events at client and returns them
 // as "nick: text #id", in the order they came.
 func (d *driver) lines(t testing.TB, client string, n int) []string {
 	t.Helper()
 	out := make([]string, 0, n)
 	for range n {
-		m := d.event(client, "messages")
-		var w wireMessage
-		m.obj(t, 1, &w)
-		out = append(out, fmt.Sprintf("%s #%d", m.str(t, 0), int64(w.ID)))
+		out = append(out, d.event(client, "messages").line(t))
 	}
 	return out
+}
+
+// sameLines waits for the next n messages events at each of clients,
+// fails the test unless they all saw the same lines (IDs included) in
+// the same order, and returns those lines.
+func (d *driver) sameLines(t testing.TB, clients []string, n int) []string {
+	t.Helper()
+	first := d.lines(t, clients[0], n)
+	for _, c := range clients[1:] {
+		if got := d.lines(t, c, n); !slices.Equal(got, first) {
+			t.Fatalf("%s saw\n%q\n%s saw\n%q", clients[0], first, c, got)
+		}
+	}
+	return first
+}
+
+// expectLine waits for the next messages event at each of clients and
+// fails the test unless it reads want ("nick: text").
+func (d *driver) expectLine(t testing.TB, want string, clients ...string) {
+	t.Helper()
+	for _, c := range clients {
+		if got := texts(d.lines(t, c, 1)); got[0] != want {
+			t.Fatalf("%s got %q, want %q", c, got, want)
+		}
+	}
 }
 
 // texts drops the " #id" of lines.

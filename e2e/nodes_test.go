@@ -39,9 +39,7 @@ func alternate(n int) (ann, bob, lines []string) {
 func TestNodesShareMessagesHistoryAndPresence(t *testing.T) {
 	t.Parallel()
 	requireNode(t)
-	rs := redistest.Start(t, redistest.Options{})
-	n := startNodes(t, rs.URL(), 3)
-	d := startDriver(t)
+	rs, n, d := startDeployment(t, redistest.Options{}, 3)
 	d.joinedAt(t, "ann", n[0].url, "ann", "ann")
 	d.joinedAt(t, "bob", n[1].url, "bob", "ann", "bob")
 	d.eventWith("ann", "add chatter", "bob")
@@ -51,18 +49,12 @@ func TestNodesShareMessagesHistoryAndPresence(t *testing.T) {
 		d.sendAll(t, "ann", ann[i:i+1])
 		d.sendAll(t, "bob", bob[i:i+1])
 	}
-	atAnn, atBob := d.lines(t, "ann", len(want)), d.lines(t, "bob", len(want))
+	atAnn := d.sameLines(t, []string{"ann", "bob"}, len(want))
 	if !slices.Equal(texts(atAnn), want) {
 		t.Fatalf("ann on n1 saw %q, want %q", atAnn, want)
 	}
-	if !slices.Equal(atAnn, atBob) {
-		t.Fatalf("bob on n2 saw %q, ann on n1 %q", atBob, atAnn)
-	}
 
-	d.join("cat", n[2].url, "cat")
-	if got := d.unreadNames(t, "cat", "add chatter"); !slices.Equal(got, []string{"ann", "bob", "cat"}) {
-		t.Fatalf("cat joining on n3 was shown the chatters %q", got)
-	}
+	d.joinedAt(t, "cat", n[2].url, "cat", "ann", "bob", "cat")
 	// The history came before the join's answer.
 	if got := d.unreadLines(t, "cat"); !slices.Equal(got, atAnn[2:]) {
 		t.Fatalf("cat joining on n3 got the history %q, want the last 10 of %q", got, atAnn)
@@ -71,11 +63,7 @@ func TestNodesShareMessagesHistoryAndPresence(t *testing.T) {
 	d.eventWith("bob", "add chatter", "cat")
 
 	d.sendAll(t, "cat", []string{"hi from n3"})
-	for _, c := range []string{"ann", "bob", "cat"} {
-		if got := texts(d.lines(t, c, 1)); got[0] != "cat: hi from n3" {
-			t.Fatalf("%s got %q, want cat's message", c, got)
-		}
-	}
+	d.expectLine(t, "cat: hi from n3", "ann", "bob", "cat")
 	for _, c := range []string{"ann", "bob", "cat"} {
 		if extra := d.unread(c, "messages", "add chatter"); len(extra) > 0 {
 			t.Fatalf("%s was also sent %q", c, extra)
@@ -117,9 +105,7 @@ func (d *driver) unreadLines(t testing.TB, client string) []string {
 			continue
 		}
 		d.used[i] = true
-		var w wireMessage
-		m.obj(t, 1, &w)
-		out = append(out, fmt.Sprintf("%s #%d", m.str(t, 0), int64(w.ID)))
+		out = append(out, m.line(t))
 	}
 	return out
 }
@@ -144,11 +130,8 @@ func checkIncreasingIDs(t testing.TB, lines []string) {
 func TestANicknameIsTakenOnEveryNode(t *testing.T) {
 	t.Parallel()
 	requireNode(t)
-	rs := redistest.Start(t, redistest.Options{})
-	n := startNodes(t, rs.URL(), 3)
-	d := startDriver(t)
-	d.join("ann", n[0].url, "ann")
-	d.join("watcher", n[1].url, "watcher")
+	_, n, d := startDeployment(t, redistest.Options{}, 3)
+	d.joinEach(n, "ann", "watcher")
 	for i, name := range []string{"ann", "ANN"} {
 		client := fmt.Sprintf("impostor%d", i)
 		d.connect(client, n[1+i].url, "websocket")
@@ -170,25 +153,11 @@ func TestANicknameIsTakenOnEveryNode(t *testing.T) {
 func TestConcurrentSendersOnEveryNodeGetOneOrder(t *testing.T) {
 	t.Parallel()
 	requireNode(t)
-	rs := redistest.Start(t, redistest.Options{})
-	n := startNodes(t, rs.URL(), 3)
-	d := startDriver(t)
+	_, n, d := startDeployment(t, redistest.Options{}, 3)
 	clients := []string{"s1", "s2", "s3", "w1", "w2", "w3"}
-	for i, c := range clients {
-		d.join(c, n[i%3].url, c)
-	}
+	d.joinEach(n, clients...)
 	const each = 30
-	var refs []int
-	for i := range each {
-		for _, s := range clients[:3] {
-			refs = append(refs, d.callLater(s, "messages", fmt.Sprintf("%d", i+1)))
-		}
-	}
-	for _, ref := range refs {
-		if ack := d.ackOf(ref); ack["ok"] != true {
-			t.Fatalf("a message was refused: %v", ack)
-		}
-	}
+	d.checkAcked(t, d.sendRounds(clients[:3], 0, each))
 	checkOneOrder(t, d, clients, clients[:3], each)
 }
 
@@ -198,13 +167,7 @@ func TestConcurrentSendersOnEveryNodeGetOneOrder(t *testing.T) {
 // message, sent once they have all been seen, comes next everywhere.
 func checkOneOrder(t *testing.T, d *driver, clients, senders []string, each int) {
 	t.Helper()
-	total := len(senders) * each
-	first := d.lines(t, clients[0], total)
-	for _, c := range clients[1:] {
-		if got := d.lines(t, c, total); !slices.Equal(got, first) {
-			t.Fatalf("%s saw\n%q\n%s saw\n%q", clients[0], first, c, got)
-		}
-	}
+	first := d.sameLines(t, clients, len(senders)*each)
 	next := map[string]int{}
 	for _, l := range texts(first) {
 		name, text, _ := strings.Cut(l, ": ")
@@ -219,11 +182,7 @@ func checkOneOrder(t *testing.T, d *driver, clients, senders []string, each int)
 		}
 	}
 	d.sendAll(t, senders[0], []string{"last"})
-	for _, c := range clients {
-		if got := texts(d.lines(t, c, 1)); got[0] != senders[0]+": last" {
-			t.Fatalf("%s got %q after the %d messages, want the last one", c, got, total)
-		}
-	}
+	d.expectLine(t, senders[0]+": last", clients...)
 }
 
 // TestKickAndRoomFromTheCommandLine: `chatserver kick --redis` kicks a
@@ -232,12 +191,8 @@ func checkOneOrder(t *testing.T, d *driver, clients, senders []string, each int)
 func TestKickAndRoomFromTheCommandLine(t *testing.T) {
 	t.Parallel()
 	requireNode(t)
-	rs := redistest.Start(t, redistest.Options{})
-	n := startNodes(t, rs.URL(), 3)
-	d := startDriver(t)
-	d.join("ann", n[0].url, "ann")
-	d.join("bob", n[1].url, "bob")
-	d.join("cat", n[2].url, "cat")
+	rs, n, d := startDeployment(t, redistest.Options{}, 3)
+	d.joinEach(n, "ann", "bob", "cat")
 	d.eventWith("ann", "add chatter", "cat")
 
 	r := runCLI(t, "kick", "BOB", "--reason", "be nice", "--redis", rs.URL())
@@ -266,11 +221,7 @@ func TestKickAndRoomFromTheCommandLine(t *testing.T) {
 		players = append(players, c)
 	}
 	d.sendAll(t, players[0], []string{"a game?"})
-	for _, c := range players {
-		if got := texts(d.lines(t, c, 1)); got[0] != "dan: a game?" {
-			t.Fatalf("%s in games got %q", c, got)
-		}
-	}
+	d.expectLine(t, "dan: a game?", players...)
 	if leaked := d.unread("ann", "messages"); len(leaked) > 0 {
 		t.Fatalf("ann in general got %q", leaked)
 	}
@@ -309,12 +260,8 @@ func (d *driver) connectServed(t testing.TB, client, nsURL string) string {
 func TestAKilledNodesChattersLeaveTheOthers(t *testing.T) {
 	t.Parallel()
 	requireNode(t)
-	rs := redistest.Start(t, redistest.Options{})
-	n := startNodes(t, rs.URL(), 3)
-	d := startDriver(t)
-	d.join("ann", n[0].url, "ann")
-	d.join("bob", n[1].url, "bob")
-	d.join("cat", n[2].url, "cat")
+	_, n, d := startDeployment(t, redistest.Options{}, 3)
+	d.joinEach(n, "ann", "bob", "cat")
 	d.eventWith("bob", "add chatter", "cat")
 
 	n[0].stop(t, syscall.SIGKILL)
@@ -326,11 +273,7 @@ func TestAKilledNodesChattersLeaveTheOthers(t *testing.T) {
 	}
 	d.joinedAt(t, "ann2", n[1].url, "ann", "ann", "bob", "cat")
 	d.sendAll(t, "ann2", []string{"back on n2"})
-	for _, c := range []string{"bob", "cat"} {
-		if got := texts(d.lines(t, c, 1)); got[0] != "ann: back on n2" {
-			t.Fatalf("%s got %q", c, got)
-		}
-	}
+	d.expectLine(t, "ann: back on n2", "bob", "cat")
 }
 
 // TestALostSubscriptionLosesNothing: every node's subscription is cut
@@ -339,36 +282,18 @@ func TestAKilledNodesChattersLeaveTheOthers(t *testing.T) {
 func TestALostSubscriptionLosesNothing(t *testing.T) {
 	t.Parallel()
 	requireNode(t)
-	rs := redistest.Start(t, redistest.Options{})
-	n := startNodes(t, rs.URL(), 3)
-	d := startDriver(t)
+	rs, n, d := startDeployment(t, redistest.Options{}, 3)
 	clients := []string{"s1", "s2", "s3", "w1", "w2", "w3"}
-	for i, c := range clients {
-		d.join(c, n[i%3].url, c)
-	}
+	d.joinEach(n, clients...)
 	const each = 20
-	var refs []int
-	for i := range each {
-		for _, s := range clients[:3] {
-			refs = append(refs, d.callLater(s, "messages", fmt.Sprintf("%d", i+1)))
-		}
-		if i == each/2 {
-			// Half sent, some of them acked: cut every subscription.
-			for _, ref := range refs[:3] {
-				if ack := d.ackOf(ref); ack["ok"] != true {
-					t.Fatalf("a message was refused: %v", ack)
-				}
-			}
-			if killed := rs.KillPubSub(); killed != 3 {
-				t.Errorf("CLIENT KILL TYPE pubsub closed %d connections, want the 3 nodes' subscriptions", killed)
-			}
-		}
+	// Half sent, some of them acked: cut every subscription.
+	refs := d.sendRounds(clients[:3], 0, each/2+1)
+	d.checkAcked(t, refs[:3])
+	if killed := rs.KillPubSub(); killed != 3 {
+		t.Errorf("CLIENT KILL TYPE pubsub closed %d connections, want the 3 nodes' subscriptions", killed)
 	}
-	for _, ref := range refs[3:] {
-		if ack := d.ackOf(ref); ack["ok"] != true {
-			t.Fatalf("a message was refused: %v", ack)
-		}
-	}
+	refs = append(refs, d.sendRounds(clients[:3], each/2+1, each)...)
+	d.checkAcked(t, refs[3:])
 	checkOneOrder(t, d, clients, clients[:3], each)
 }
 
@@ -381,11 +306,8 @@ func TestALostSubscriptionLosesNothing(t *testing.T) {
 func TestNodesRideOutARedisRestart(t *testing.T) {
 	t.Parallel()
 	requireNode(t)
-	rs := redistest.Start(t, redistest.Options{Persist: true})
-	n := startNodes(t, rs.URL(), 3)
-	d := startDriver(t)
-	d.join("ann", n[0].url, "ann")
-	d.join("bob", n[1].url, "bob")
+	rs, n, d := startDeployment(t, redistest.Options{Persist: true}, 3)
+	d.joinEach(n, "ann", "bob")
 	before := numbered("before", 3)
 	d.sendAll(t, "ann", before)
 	d.expectMessages(t, "bob", "ann", before)
@@ -459,8 +381,7 @@ func sendAfterOutage(t *testing.T, d *driver, client, text string, refused map[s
 func TestARecoveringClientComesBackOnAnotherNode(t *testing.T) {
 	t.Parallel()
 	requireNode(t)
-	rs := redistest.Start(t, redistest.Options{})
-	n := startNodes(t, rs.URL(), 3)
+	_, n, d := startDeployment(t, redistest.Options{}, 3)
 	host := func(s *server) string {
 		u, err := url.Parse(s.url)
 		if err != nil {
@@ -469,7 +390,6 @@ func TestARecoveringClientComesBackOnAnotherNode(t *testing.T) {
 		return u.Host
 	}
 	lb := startForwarder(t, host(n[0]))
-	d := startDriver(t)
 	d.joinedAt(t, "bob", n[2].url, "bob", "bob")
 	if first := d.connectWith("ann", lb.url(), reconnecting(100)); first.Recovered {
 		t.Fatal("a first connection claims to be recovered")
@@ -548,9 +468,5 @@ func TestImportFromTheNodeOriginalsRedis(t *testing.T) {
 		checkIncreasingIDs(t, got)
 	}
 	d.sendAll(t, "cat", []string{"new"})
-	for _, c := range []string{"cat", "dan"} {
-		if got := texts(d.lines(t, c, 1)); got[0] != "cat: new" {
-			t.Fatalf("%s got %q", c, got)
-		}
-	}
+	d.expectLine(t, "cat: new", "cat", "dan")
 }

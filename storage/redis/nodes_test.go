@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"chatserver/internal/redistest"
 	"chatserver/storage"
 )
 
@@ -76,14 +77,23 @@ func TestAGraceEndsThroughTheReaper(t *testing.T) {
 	}
 }
 
+// openNodes opens, as openStore does, the store of each node of names on
+// the keys under prefix of srv, with opts besides.
+func openNodes(t *testing.T, srv *redistest.Server, prefix string, opts Options, names ...string) []*Store {
+	t.Helper()
+	stores := make([]*Store, 0, len(names))
+	for _, name := range names {
+		opts.Prefix, opts.Node = prefix, name
+		stores = append(stores, openStore(t, srv, opts))
+	}
+	return stores
+}
+
 func TestTheClaimsOfAStoppedNodeAreReapedOnce(t *testing.T) {
 	srv := startServer(t)
 	prefix := testPrefix()
 	gone := openStore(t, srv, Options{Prefix: prefix, Node: "gone", PresenceTTL: 100 * time.Millisecond})
-	live := []*Store{
-		openStore(t, srv, Options{Prefix: prefix, Node: "live1", ReapInterval: fastReap}),
-		openStore(t, srv, Options{Prefix: prefix, Node: "live2", ReapInterval: fastReap}),
-	}
+	live := openNodes(t, srv, prefix, Options{ReapInterval: fastReap}, "live1", "live2")
 	for _, s := range append(live, gone) {
 		mustStart(t, s)
 	}
@@ -151,10 +161,7 @@ func TestConcurrentReapsRemoveEachNicknameOnce(t *testing.T) {
 	prefix := testPrefix()
 	gone := openStore(t, srv, Options{Prefix: prefix, Node: "gone", PresenceTTL: 100 * time.Millisecond})
 	// Not started: these reap only when told, all at once.
-	reapers := []*Store{
-		openStore(t, srv, Options{Prefix: prefix, Node: "r1"}),
-		openStore(t, srv, Options{Prefix: prefix, Node: "r2"}),
-	}
+	reapers := openNodes(t, srv, prefix, Options{}, "r1", "r2")
 	names := []string{"ann", "bob", "cy", "dee"}
 	for _, name := range names {
 		mustClaim(t, gone, storage.DefaultRoom, name, "")

@@ -30,8 +30,10 @@ const (
 	DefaultLogSize = 1000
 	// DefaultPresenceTTL is how long a node counts as alive after its
 	// last heartbeat: the claims of a node that crashed are reaped that
-	// much later at most. A live node beats every third of that.
-	DefaultPresenceTTL = 15 * time.Second
+	// much later at most, plus a DefaultReapInterval, so that its
+	// chatters are announced gone within 15 s of its end. A live node
+	// beats every third of that.
+	DefaultPresenceTTL = 14 * time.Second
 	// DefaultReapInterval is how often a started node reaps the claims
 	// of the nodes that stopped and the graces that ran out.
 	DefaultReapInterval = time.Second

@@ -15,6 +15,7 @@ import (
 
 	"chatserver/storage"
 	"chatserver/storage/bolt"
+	"chatserver/storage/redis"
 	"chatserver/web/admin"
 )
 
@@ -78,6 +79,12 @@ func (o *serveOptions) check(out io.Writer, r *resolved) error {
 		b.WriteString("# serve would not start now: 1 problem above. The settings:\n")
 	default:
 		fmt.Fprintf(&b, "# serve would not start now: %d problems above. The settings:\n", len(problems))
+	}
+	for i, s := range r.settings {
+		if s.key == redisFlag && o.redis.url != "" {
+			// The report is shown and kept: never the password.
+			r.settings[i].value = tomlString(redis.Redacted(o.redis.url))
+		}
 	}
 	width := 0
 	for _, s := range r.settings {

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/url"
 	"os"
 	"strings"
 	"syscall"
@@ -96,28 +95,15 @@ func applyStoreEnv(fs *pflag.FlagSet, r *redisOptions) error {
 }
 
 // redisWhere returns the host:port of the Redis URL raw, for messages: it
-// never holds the password. A URL that is not redis:// or rediss://, or
-// names no host, is a plain error that does not repeat the password.
+// never holds the password. A URL that Open would refuse (not redis:// or
+// rediss://, no host, a path that is no database number, a query) is a
+// plain error that does not repeat the password.
 func redisWhere(raw string) (string, error) {
-	u, err := url.Parse(raw)
+	where, err := redis.Where(raw)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // url.Error repeats the URL, password and all
-		}
-		return "", plainf(err, "the Redis URL is not valid: %v (want redis://[:PASSWORD@]HOST:PORT/DB or rediss://…)", err)
+		return "", plainf(err, "%v", err)
 	}
-	if u.Scheme != "redis" && u.Scheme != "rediss" {
-		return "", fmt.Errorf("the Redis URL %s must begin with redis:// or rediss://", u.Redacted())
-	}
-	if u.Hostname() == "" {
-		return "", fmt.Errorf("the Redis URL %s names no host", u.Redacted())
-	}
-	port := u.Port()
-	if port == "" {
-		port = "6379"
-	}
-	return net.JoinHostPort(u.Hostname(), port), nil
+	return where, nil
 }
 
 // validName reports whether s is 1 to n ASCII letters, digits and the

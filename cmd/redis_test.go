@@ -184,6 +184,13 @@ func TestRedisThatRefusesOrIsAway(t *testing.T) {
 		{"nothing listening", gone.URL(), "cannot connect to Redis at " + gone.Addr() + ": nothing listens there"},
 		{"not a Redis URL", "http://:wrong-password@" + srv.Addr(), "the Redis URL http://:xxxxx@" + srv.Addr() + " must begin with redis:// or rediss://"},
 		{"no host", "redis://:wrong-password@/0", "the Redis URL redis://:xxxxx@/0 names no host"},
+		// A password holding / ? or # that is not percent-encoded ends
+		// the URL's host early: the rest, password and all, is a path.
+		{"a password holding a slash", "redis://:wrong-password/x@" + srv.Addr() + "/0",
+			"the Redis URL is not valid (want redis://[:PASSWORD@]HOST:PORT/DB or rediss://…; write / ? # % in the password as %2F %3F %23 %25)"},
+		{"a password holding a slash after digits", "redis://default:12/wrong-password@" + srv.Addr() + "/0",
+			"the Redis URL redis://xxxxx@" + srv.Addr() + "/0: the path must be a database number, such as /0"},
+		{"another scheme and a slash", "http://:1/wrong-password@" + srv.Addr(), "the Redis URL http://xxxxx@" + srv.Addr() + " must begin with redis:// or rediss://"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -331,6 +338,19 @@ func TestServeCheckLooksAtRedis(t *testing.T) {
 	r = run(t, "serve", "--check", "--addr", "127.0.0.1:0", "--db", db, "--redis", srv.URL())
 	if want := "# Redis at " + srv.Addr() + ": answers, holding chatserver's data under the prefix chatserver: in 1 room\n"; r.code != 0 || !strings.Contains(r.stdout, want) {
 		t.Errorf("check: exit %d, %q %q; want the line %q", r.code, r.stdout, r.report, want)
+	}
+}
+
+func TestServeCheckHidesThePassword(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{Password: "right-password"})
+	db := filepath.Join(t.TempDir(), "chat.db")
+	r := run(t, "serve", "--check", "--addr", "127.0.0.1:0", "--db", db, "--redis", srv.URL())
+	want := "redis = \"redis://:xxxxx@" + srv.Addr() + "/0\""
+	if r.code != 0 || !strings.Contains(r.stdout, "\n"+want+" ") {
+		t.Errorf("check: exit %d, %q %q; want the setting %s", r.code, r.stdout, r.report, want)
+	}
+	if strings.Contains(r.stdout+r.stderr, "right-password") {
+		t.Errorf("--check shows the password: %q %q", r.stdout, r.stderr)
 	}
 }
 

@@ -224,7 +224,13 @@ func clientOption(rawURL string, opts Options) (rueidis.ClientOption, string, er
 	var copt rueidis.ClientOption
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		// url.Error repeats the URL, password and all: only its reason.
+		// url.Error repeats the URL, password and all: only its reason,
+		// and not even that when a password may be in it (an invalid
+		// port or escape quotes a piece of the text).
+		if strings.Contains(rawURL, "@") {
+			return copt, "", errors.New("the Redis URL is not valid " +
+				"(want redis://[:PASSWORD@]HOST:PORT/DB or rediss://…; write / ? # % in the password as %2F %3F %23 %25)")
+		}
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
@@ -243,10 +249,10 @@ func clientOption(rawURL string, opts Options) (rueidis.ClientOption, string, er
 		}
 		copt.TLSConfig = cfg
 	default:
-		return copt, "", fmt.Errorf("the Redis URL %s must begin with redis:// or rediss://", u.Redacted())
+		return copt, "", fmt.Errorf("the Redis URL %s must begin with redis:// or rediss://", Redacted(rawURL))
 	}
 	if u.Hostname() == "" {
-		return copt, "", fmt.Errorf("the Redis URL %s names no host", u.Redacted())
+		return copt, "", fmt.Errorf("the Redis URL %s names no host", Redacted(rawURL))
 	}
 	port := u.Port()
 	if port == "" {
@@ -254,12 +260,15 @@ func clientOption(rawURL string, opts Options) (rueidis.ClientOption, string, er
 	}
 	where := net.JoinHostPort(u.Hostname(), port)
 	if u.RawQuery != "" || u.Fragment != "" {
-		return copt, "", fmt.Errorf("the Redis URL %s has a query or a fragment, which chatserver does not read", u.Redacted())
+		return copt, "", fmt.Errorf("the Redis URL %s has a query or a fragment, which chatserver does not read", Redacted(rawURL))
 	}
 	if p := strings.TrimPrefix(u.Path, "/"); p != "" {
 		db, err := strconv.Atoi(p)
 		if err != nil || db < 0 {
-			return copt, "", fmt.Errorf("the Redis URL %s: the path must be a database number, such as /0, got %q", u.Redacted(), u.Path)
+			if strings.Contains(u.Path, "@") { // a password's end, not a path
+				return copt, "", fmt.Errorf("the Redis URL %s: the path must be a database number, such as /0", Redacted(rawURL))
+			}
+			return copt, "", fmt.Errorf("the Redis URL %s: the path must be a database number, such as /0, got %q", Redacted(rawURL), u.Path)
 		}
 		copt.SelectDB = db
 	}
@@ -276,6 +285,33 @@ func clientOption(rawURL string, opts Options) (rueidis.ClientOption, string, er
 	// No client-side caching: nothing is read often enough to want it.
 	copt.DisableCache = true
 	return copt, where, nil
+}
+
+// Where checks rawURL as Open does, without connecting, and returns the
+// server's host:port; its errors are Open's, without the password.
+func Where(rawURL string) (string, error) {
+	_, where, err := clientOption(rawURL, Options{})
+	return where, err
+}
+
+// Redacted is rawURL for messages, without its password: the password
+// replaced by xxxxx. When the URL does not parse into a user and a host
+// but holds an "@" anyway (a password with an unencoded / ? or # ends the
+// host early, so that it reads as a path), everything between the scheme
+// and the last "@" is replaced.
+func Redacted(rawURL string) string {
+	at := strings.LastIndex(rawURL, "@")
+	if at < 0 {
+		return rawURL // no user information, so no password
+	}
+	if u, err := url.Parse(rawURL); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	start := 0
+	if i := strings.Index(rawURL, "://"); i >= 0 && i < at {
+		start = i + len("://")
+	}
+	return rawURL[:start] + "xxxxx" + rawURL[at:]
 }
 
 // connectError explains a failure to connect: unreachable, refused

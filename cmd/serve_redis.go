@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"chatserver/internal/sdnotify"
 	"chatserver/storage/redis"
 )
 
@@ -51,6 +52,10 @@ func (o *serveOptions) connectRedis(ctx context.Context, logger *slog.Logger, wa
 			waiting()
 		}
 		logger.Warn("waiting for Redis at "+o.redisWhere, "err", err, "retry_in", delay.String())
+		// Under systemd (Type=notify), the start is not over until
+		// Redis answers: keep the manager's start timeout from ending it.
+		notify(logger, sdnotify.Status("waiting for Redis at "+o.redisWhere),
+			sdnotify.ExtendTimeout(delay+redisAttemptTimeout+time.Minute))
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():

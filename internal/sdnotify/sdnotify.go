@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -38,6 +39,13 @@ var ErrUnsupported = errors.New("unsupported NOTIFY_SOCKET address")
 // "systemctl status".
 func Status(text string) string {
 	return "STATUS=" + strings.ReplaceAll(text, "\n", " ")
+}
+
+// ExtendTimeout is an EXTEND_TIMEOUT_USEC= line: the manager waits d
+// longer for the state the service is heading to (READY=1 while it
+// starts), whatever its configured timeout.
+func ExtendTimeout(d time.Duration) string {
+	return "EXTEND_TIMEOUT_USEC=" + strconv.FormatInt(d.Microseconds(), 10)
 }
 
 // Notify sends the lines (such as Ready, or Stopping and a Status) as one

@@ -114,3 +114,14 @@ func TestNotifyWithoutAManager(t *testing.T) {
 		})
 	}
 }
+
+func TestExtendTimeoutIsInMicroseconds(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		90*time.Second + 500*time.Microsecond: "EXTEND_TIMEOUT_USEC=90000500",
+		time.Minute:                           "EXTEND_TIMEOUT_USEC=60000000",
+	} {
+		if got := ExtendTimeout(d); got != want {
+			t.Errorf("ExtendTimeout(%s) = %q, want %q", d, got, want)
+		}
+	}
+}

@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/redis/rueidis"
+
+	"chatserver/internal/randid"
 	"chatserver/storage"
 )
 
@@ -37,6 +40,13 @@ func (s *Store) AppendMessages(ctx context.Context, room string, msgs []storage.
 // Append is AppendMessages that also returns the log position of the
 // last message's entry; the zero Position for an empty msgs.
 func (s *Store) Append(ctx context.Context, room string, msgs []storage.Message) ([]storage.Message, storage.Position, error) {
+	return s.appendBatch(ctx, room, msgs, randid.Hex(batchTokenBytes))
+}
+
+// appendBatch is Append with the batch's token given: a batch appended
+// again under the same token, within a minute, is not appended twice, and
+// gets the first append's answer.
+func (s *Store) appendBatch(ctx context.Context, room string, msgs []storage.Message, token string) ([]storage.Message, storage.Position, error) {
 	op := roomOp("append messages to", room)
 	if err := s.begin(ctx, op); err != nil {
 		return nil, storage.Position{}, err
@@ -51,9 +61,9 @@ func (s *Store) Append(ctx context.Context, room string, msgs []storage.Message)
 		return []storage.Message{}, storage.Position{}, nil
 	}
 	rk := s.roomKey(room)
-	args := make([]string, 0, 7+2*len(msgs))
+	args := make([]string, 0, 8+2*len(msgs))
 	args = append(args, room, strconv.Itoa(s.opts.History), strconv.Itoa(s.opts.LogSize), s.channel(room),
-		isDefault(room), newEpoch(), time.Now().UTC().Format(time.RFC3339Nano))
+		isDefault(room), newEpoch(), time.Now().UTC().Format(time.RFC3339Nano), token)
 	for _, m := range msgs {
 		body, err := json.Marshal(struct {
 			Name string `json:"name"`
@@ -64,7 +74,14 @@ func (s *Store) Append(ctx context.Context, room string, msgs []storage.Message)
 		}
 		args = append(args, encodeTime(m.Time), string(body))
 	}
-	res, err := s.run(ctx, scriptAppend, []string{s.key("rooms"), rk, rk + ":history", rk + ":log"}, args...).ToArray()
+	keys := []string{s.key("rooms"), rk, rk + ":history", rk + ":log"}
+	res, err := s.run(ctx, scriptAppend, keys, args...).ToArray()
+	if err != nil && lostConnection(err) && ctx.Err() == nil && !s.closed.Load() {
+		// The connection failed (Redis restarted, say): whether the
+		// script ran is unknown, but the batch's token makes a second
+		// try safe; it gets the first one's answer if that one ran.
+		res, err = s.run(ctx, scriptAppend, keys, args...).ToArray()
+	}
 	if err != nil {
 		return nil, storage.Position{}, s.fail(op, err)
 	}
@@ -94,6 +111,18 @@ func (s *Store) Append(ctx context.Context, room string, msgs []storage.Message)
 		out[i] = storage.Message{ID: uint64(first) + uint64(i), Name: m.Name, Text: m.Text, Time: t}
 	}
 	return out, storage.Position{Epoch: epoch, Seq: uint64(firstSeq) + uint64(len(msgs)) - 1}, nil
+}
+
+// batchTokenBytes is the entropy of an append's batch token.
+const batchTokenBytes = 12
+
+// lostConnection reports whether err, from a command, is the connection's
+// failure rather than Redis's answer (an error reply) or the context's.
+func lostConnection(err error) bool {
+	if _, reply := rueidis.IsRedisErr(err); reply {
+		return false
+	}
+	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
 // RecentMessages returns at most n of the newest messages stored in room,

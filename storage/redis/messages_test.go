@@ -342,3 +342,51 @@ func TestTheDefaultRoomIsMadeAgainWhenRedisLosesIt(t *testing.T) {
 		t.Errorf("Rooms after FLUSHDB = %q, want only the default room", names)
 	}
 }
+
+// TestABatchSentAgainIsAppendedOnce: a batch tried again under its token
+// (its first answer lost with the connection) is neither stored nor
+// published twice, and gets the first try's answer; another token is
+// another batch.
+func TestABatchSentAgainIsAppendedOnce(t *testing.T) {
+	srv := startServer(t)
+	s := openStore(t, srv, Options{})
+	sub := mustSubscribe(t, s)
+	first, at, err := s.appendBatch(t.Context(), storage.DefaultRoom, msgs("a", "b"), "token-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, atAgain, err := s.appendBatch(t.Context(), storage.DefaultRoom, msgs("a", "b"), "token-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(first, again) || at != atAgain {
+		t.Errorf("the second try answered %+v at %+v, want the first's %+v at %+v", again, atAgain, first, at)
+	}
+	if _, _, err := s.appendBatch(t.Context(), storage.DefaultRoom, msgs("c"), "token-2"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.RecentMessages(t.Context(), storage.DefaultRoom, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(texts(got), []string{"a", "b", "c"}) {
+		t.Errorf("history %q, want a, b and c once each", texts(got))
+	}
+	var published []string
+	for len(published) < 3 {
+		select {
+		case b := <-sub.Batches():
+			published = append(published, texts(entryMessages(b.Entries))...)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("published so far: %q", published)
+		}
+	}
+	if !slices.Equal(published, []string{"a", "b", "c"}) {
+		t.Errorf("published %q, want a, b and c once each", published)
+	}
+	select {
+	case b := <-sub.Batches():
+		t.Errorf("published once more: %+v", b)
+	default:
+	}
+}

@@ -171,8 +171,10 @@ func (cl *cluster) catchUpRoom(r *Room) {
 		return
 	case err != nil:
 		// A waiter asks again while it waits; a new subscription
-		// catches up every room.
-		cl.hub.cfg.Logger.Warn("catching up from a room's log failed", "room", r.name, "err", err)
+		// catches up every room. Nothing to say when the hub is closing.
+		if cl.ctx.Err() == nil {
+			cl.hub.cfg.Logger.Warn("catching up from a room's log failed", "room", r.name, "err", err)
+		}
 		return
 	case !l.Complete:
 		cl.reset(ctx, r)
@@ -195,7 +197,9 @@ func (cl *cluster) catchUpRoom(r *Room) {
 func (cl *cluster) reset(ctx context.Context, r *Room) {
 	snap, err := cl.store.Snapshot(ctx, r.name, r.cfg.History)
 	if err != nil {
-		cl.hub.cfg.Logger.Warn("reading a room's state failed; trying again later", "room", r.name, "err", err)
+		if cl.ctx.Err() == nil {
+			cl.hub.cfg.Logger.Warn("reading a room's state failed; trying again later", "room", r.name, "err", err)
+		}
 		return
 	}
 	cl.hub.cfg.Logger.Warn("a room's log no longer holds what this node missed; its clients reconnect", "room", r.name)
@@ -212,7 +216,9 @@ func (cl *cluster) syncRooms() {
 	defer cancel()
 	stored, err := cl.store.Rooms(ctx)
 	if err != nil {
-		h.cfg.Logger.Warn("reading the rooms of the shared store failed", "err", err)
+		if cl.ctx.Err() == nil {
+			h.cfg.Logger.Warn("reading the rooms of the shared store failed", "err", err)
+		}
 		return
 	}
 	byName := make(map[string]storage.Room, len(stored))

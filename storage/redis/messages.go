@@ -40,13 +40,14 @@ func (s *Store) AppendMessages(ctx context.Context, room string, msgs []storage.
 // Append is AppendMessages that also returns the log position of the
 // last message's entry; the zero Position for an empty msgs.
 func (s *Store) Append(ctx context.Context, room string, msgs []storage.Message) ([]storage.Message, storage.Position, error) {
-	return s.appendBatch(ctx, room, msgs, randid.Hex(batchTokenBytes))
+	return s.appendBatch(ctx, room, msgs, randid.Hex(batchTokenBytes), false)
 }
 
-// appendBatch is Append with the batch's token given: a batch appended
-// again under the same token, within a minute, is not appended twice, and
-// gets the first append's answer.
-func (s *Store) appendBatch(ctx context.Context, room string, msgs []storage.Message, token string) ([]storage.Message, storage.Position, error) {
+// appendBatch is Append with the batch's token given, and again set when
+// the batch is sent again: then, if an append with the same token ran
+// (among the room's newest 256), it is not appended twice and its answer
+// is returned.
+func (s *Store) appendBatch(ctx context.Context, room string, msgs []storage.Message, token string, again bool) ([]storage.Message, storage.Position, error) {
 	op := roomOp("append messages to", room)
 	if err := s.begin(ctx, op); err != nil {
 		return nil, storage.Position{}, err
@@ -61,9 +62,9 @@ func (s *Store) appendBatch(ctx context.Context, room string, msgs []storage.Mes
 		return []storage.Message{}, storage.Position{}, nil
 	}
 	rk := s.roomKey(room)
-	args := make([]string, 0, 8+2*len(msgs))
+	args := make([]string, 0, 9+2*len(msgs))
 	args = append(args, room, strconv.Itoa(s.opts.History), strconv.Itoa(s.opts.LogSize), s.channel(room),
-		isDefault(room), newEpoch(), time.Now().UTC().Format(time.RFC3339Nano), token)
+		isDefault(room), newEpoch(), time.Now().UTC().Format(time.RFC3339Nano), token, flag(again))
 	for _, m := range msgs {
 		body, err := json.Marshal(struct {
 			Name string `json:"name"`
@@ -80,6 +81,7 @@ func (s *Store) appendBatch(ctx context.Context, room string, msgs []storage.Mes
 		// The connection failed (Redis restarted, say): whether the
 		// script ran is unknown, but the batch's token makes a second
 		// try safe; it gets the first one's answer if that one ran.
+		args[8] = flag(true)
 		res, err = s.run(ctx, scriptAppend, keys, args...).ToArray()
 	}
 	if err != nil {

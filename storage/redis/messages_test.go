@@ -351,18 +351,18 @@ func TestABatchSentAgainIsAppendedOnce(t *testing.T) {
 	srv := startServer(t)
 	s := openStore(t, srv, Options{})
 	sub := mustSubscribe(t, s)
-	first, at, err := s.appendBatch(t.Context(), storage.DefaultRoom, msgs("a", "b"), "token-1")
+	first, at, err := s.appendBatch(t.Context(), storage.DefaultRoom, msgs("a", "b"), "token-1", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, atAgain, err := s.appendBatch(t.Context(), storage.DefaultRoom, msgs("a", "b"), "token-1")
+	again, atAgain, err := s.appendBatch(t.Context(), storage.DefaultRoom, msgs("a", "b"), "token-1", true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(first, again) || at != atAgain {
 		t.Errorf("the second try answered %+v at %+v, want the first's %+v at %+v", again, atAgain, first, at)
 	}
-	if _, _, err := s.appendBatch(t.Context(), storage.DefaultRoom, msgs("c"), "token-2"); err != nil {
+	if _, _, err := s.appendBatch(t.Context(), storage.DefaultRoom, msgs("c"), "token-2", true); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.RecentMessages(t.Context(), storage.DefaultRoom, 0)

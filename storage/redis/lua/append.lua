@@ -14,19 +14,26 @@
 -- ARGV[4]  the room's channel
 -- ARGV[5]  "1" for the default room, which is made again if it is gone
 -- ARGV[6]  an epoch and ARGV[7] a creation time, for that
--- ARGV[8]  the batch's token: a batch sent again with the same token (the
---          answer to the first try was lost with its connection) is not
---          appended twice; the first try's answer is returned
--- ARGV[9], ARGV[10], ...  per message, its time (Unix nanoseconds, 19
+-- ARGV[8]  the batch's token, kept with its answer among the room's
+--          newest 256 batches (its list "batches")
+-- ARGV[9]  "1" when the batch is sent again (the answer to its first try
+--          was lost with its connection): if the first try ran, its
+--          answer is returned and nothing is appended twice
+-- ARGV[10], ARGV[11], ...  per message, its time (Unix nanoseconds, 19
 --          digits) and its JSON object without ID and time
 --          ({"name":...,"text":...})
 -- Returns {first ID, first log position, epoch, the time of the room's
 -- previous message}, or an error reply NOROOM.
 local room = KEYS[2]
-local done_key = room .. ':batch:' .. ARGV[8]
-local done = redis.call('HMGET', done_key, 'id', 'seq', 'epoch', 'floor')
-if done[1] then
-  return {tonumber(done[1]), tonumber(done[2]), done[3], done[4]}
+local batches = room .. ':batches'
+if ARGV[9] == '1' then
+  local prefix = ARGV[8] .. ' '
+  for _, b in ipairs(redis.call('LRANGE', batches, 0, -1)) do
+    if string.sub(b, 1, #prefix) == prefix then
+      local id, seq, ep, fl = string.match(b, '^%S+ (%d+) (%d+) (%S+) (%d+)$')
+      return {tonumber(id), tonumber(seq), ep, fl}
+    end
+  end
 end
 local epoch = redis.call('HGET', room, 'epoch')
 if not epoch then
@@ -40,7 +47,7 @@ if not epoch then
   redis.call('SADD', KEYS[1], ARGV[1])
 end
 
-local n = (#ARGV - 8) / 2
+local n = (#ARGV - 9) / 2
 local lastID = redis.call('HINCRBY', room, 'id', n)
 local lastSeq = redis.call('HINCRBY', room, 'seq', n)
 local floor = redis.call('HGET', room, 'time')
@@ -58,14 +65,14 @@ end
 
 local entries = {}
 for i = 1, n do
-  local t = ARGV[7 + 2 * i]
+  local t = ARGV[8 + 2 * i]
   if later(prev, t) then
     t = prev
   end
   prev = t
   local id = string.format('%d', lastID - n + i)
   local seq = string.format('%d', lastSeq - n + i)
-  local msg = '{"id":' .. id .. ',"time":' .. t .. ',' .. string.sub(ARGV[8 + 2 * i], 2)
+  local msg = '{"id":' .. id .. ',"time":' .. t .. ',' .. string.sub(ARGV[9 + 2 * i], 2)
   redis.call('RPUSH', KEYS[3], msg)
   local entry = '{"epoch":"' .. epoch .. '","seq":' .. seq .. ',"kind":"message","message":' .. msg .. '}'
   redis.call('XADD', KEYS[4], 'MAXLEN', ARGV[3], seq .. '-0', 'e', entry)
@@ -74,7 +81,7 @@ end
 redis.call('HSET', room, 'time', prev)
 redis.call('LTRIM', KEYS[3], -tonumber(ARGV[2]), -1)
 redis.call('PUBLISH', ARGV[4], '[' .. table.concat(entries, ',') .. ']')
--- Kept a minute: a try again comes within seconds.
-redis.call('HSET', done_key, 'id', lastID - n + 1, 'seq', lastSeq - n + 1, 'epoch', epoch, 'floor', floor)
-redis.call('PEXPIRE', done_key, 60000)
+-- A try again comes at once, long before 256 more batches.
+redis.call('LPUSH', batches, string.format('%s %d %d %s %s', ARGV[8], lastID - n + 1, lastSeq - n + 1, epoch, floor))
+redis.call('LTRIM', batches, 0, 255)
 return {lastID - n + 1, lastSeq - n + 1, epoch, floor}

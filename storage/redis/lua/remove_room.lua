@@ -1,4 +1,5 @@
--- RemoveRoom: deletes a room with its history, log, claims and kicks,
+-- RemoveRoom: deletes a room with its history, log, claims, kicks and
+-- appended batches,
 -- and says so on the control channel. Its saved sessions expire by
 -- themselves: a room added again under the name has a new epoch, so that
 -- their positions mean nothing there.
@@ -25,6 +26,6 @@ for i = 1, #claims, 2 do
   end
 end
 redis.call('DEL', room, room .. ':history', room .. ':log',
-  room .. ':claims', room .. ':kicks')
+  room .. ':claims', room .. ':kicks', room .. ':batches')
 redis.call('PUBLISH', ARGV[2], 'remove ' .. ARGV[1])
 return 'OK'

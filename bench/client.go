@@ -107,6 +107,13 @@ type client struct {
 	ackMu   sync.Mutex // guards ackSent
 	ackSent []sentAck  // by ack id mod ackRing; made when the client starts sending
 
+	// The paste's lines as this client received them (Config.Paste):
+	// the sequence number it expects next, and whether one came out of
+	// order (a gap, a repeat or a swap). Only the reading goroutine
+	// writes them; the result reads them once the client has ended.
+	pasteNext   int
+	pasteBroken bool
+
 	pingWait    time.Duration // set before any reader or sender uses it
 	connected   atomic.Bool
 	joinRefused atomic.Bool
@@ -347,12 +354,15 @@ func (c *client) handleEvent(ev event) {
 		if !ev.argIsStr {
 			return
 		}
-		sender, sent, ok := parseDelivery(ev.arg, c.r.prefix)
+		sender, seq, sent, ok := parseDelivery(ev.arg, c.r.prefix)
 		if !ok {
 			return
 		}
 		d := time.Duration(time.Now().UnixNano() - sent)
 		c.r.latency.Record(d)
+		if int64(sender) == c.r.pasteSender.Load() {
+			c.pasteLine(seq, d)
+		}
 		if h := c.tgt.latency; h != nil {
 			h.Record(d)
 		}
@@ -378,10 +388,29 @@ func (c *client) handleEvent(ev event) {
 	}
 }
 
+// pasteLine checks one line of the paste, number seq, that arrived d after
+// it was sent: the lines must come one after another from 0, and the last
+// one's latency is recorded when all came so.
+func (c *client) pasteLine(seq int, d time.Duration) {
+	if c.pasteBroken {
+		return
+	}
+	if seq != c.pasteNext {
+		c.pasteBroken = true
+		return
+	}
+	c.pasteNext++
+	if c.pasteNext == c.r.cfg.Paste {
+		c.r.pasteLast.Record(d)
+	}
+}
+
 // sendLoop is a sender goroutine: from first on, one message every interval
 // until ctx ends or the connection fails. A ticker drops ticks the sender
-// could not keep up with, so Sent counts what was really offered.
-func (c *client) sendLoop(ctx context.Context, first time.Time, interval time.Duration) {
+// could not keep up with, so Sent counts what was really offered. With
+// paste > 0 it sends paste messages back to back at first instead, and
+// then nothing more.
+func (c *client) sendLoop(ctx context.Context, first time.Time, interval time.Duration, paste int) {
 	t := c.transport()
 	if t == nil {
 		return
@@ -414,6 +443,12 @@ func (c *client) sendLoop(ctx context.Context, first time.Time, interval time.Du
 			return
 		}
 		c.st.sent.Add(1)
+		if paste > 0 {
+			if seq+1 == paste {
+				return
+			}
+			continue
+		}
 		select {
 		case <-ctx.Done():
 			return

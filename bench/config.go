@@ -51,6 +51,9 @@ const (
 	// MaxRate: beyond 10,000 messages per second per sender the sender's
 	// ticker, not the server, sets the pace; use more senders instead.
 	MaxRate = 10000
+	// MaxPaste: a paste longer than 10,000 lines is a file, not a paste;
+	// the run would only measure the server's pacing of it.
+	MaxPaste = 10000
 )
 
 // Config is one bench run. The caller owns it; Run reads it and does not keep
@@ -86,6 +89,13 @@ type Config struct {
 	// Idle connects and joins the clients, then holds them for Duration
 	// without sending (memory and join-storm measurements).
 	Idle bool
+	// Paste, when positive, makes the first sender paste that many lines:
+	// it sends them back to back at the start of the sending phase and
+	// nothing after, instead of sending at Rate (the other senders, if
+	// any, send at Rate as usual). Every receiver checks that it got the
+	// paste's lines whole and in order, and the result says how many did
+	// and how late the last line arrived.
+	Paste int
 	// Transport is TransportWebSocket or TransportPolling.
 	Transport string
 	// Ramp is connection attempts per second; 0 starts them all at once.
@@ -157,6 +167,10 @@ func (c *Config) Validate() error {
 		return bad("senders must be between 0 and clients (%d), not %d", c.Clients, c.Senders)
 	case !c.Idle && c.Senders > 0 && (c.Rate <= 0 || c.Rate > MaxRate):
 		return bad("rate must be above 0 and at most %d messages/s per sender, not %g", MaxRate, c.Rate)
+	case c.Paste < 0 || c.Paste > MaxPaste:
+		return bad("paste must be between 0 (none) and %d lines, not %d", MaxPaste, c.Paste)
+	case c.Paste > 0 && (c.Idle || c.Senders == 0):
+		return bad("a paste needs a sender: not with idle or 0 senders")
 	case c.Duration <= 0:
 		return bad("duration must be positive, not %v", c.Duration)
 	case c.Payload < 1 || c.Payload > MaxPayload:

@@ -21,7 +21,10 @@
 //     b<sender>:<seq>:<unix-nanos>: and is padded to Config.Payload bytes.
 //     Every receiver parses the line and records now - sent in a shared
 //     log-bucket Histogram. Then up to Config.Drain for late deliveries.
-//     With Config.Idle the clients instead hold for Config.Duration.
+//     With Config.Idle the clients instead hold for Config.Duration. With
+//     Config.Paste the first sender sends that many messages back to back
+//     at the start instead (a paste), and every receiver checks that their
+//     sequence numbers arrive whole and in order.
 //  3. close: every connection is closed and every goroutine has ended
 //     before Run returns.
 //

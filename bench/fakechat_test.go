@@ -42,6 +42,13 @@ type fakeChat struct {
 	hosts    map[string]int  // Engine.IO sessions opened, by the Host they asked for
 
 	gotMessage chan struct{} // closed at the first "messages" event, for tests to wait on
+
+	// Faults for the paste tests, by the number of the "messages" event
+	// (from 1; 0 for none), set before the first client connects:
+	// holdBack is broadcast only after the one following it, drop is
+	// acked but never broadcast.
+	holdBack, drop int
+	held           []byte // the held-back broadcast, until the next one
 }
 
 const (
@@ -289,6 +296,13 @@ func (f *fakeChat) emitAll(except *fakeSession, args ...any) {
 	}
 }
 
+// queueAll queues p to every joined session; f.mu held.
+func (f *fakeChat) queueAll(p []byte) {
+	for _, o := range f.order {
+		f.queue(o, p)
+	}
+}
+
 // eventPacket is an EVENT with args on the chat's namespace.
 func (f *fakeChat) eventPacket(args ...any) []byte {
 	b, _ := json.Marshal(args)
@@ -365,10 +379,22 @@ func (f *fakeChat) handle(s *fakeSession, p []byte) {
 				close(f.gotMessage)
 			}
 			line := nick + ": " + text
+			var p []byte
 			if f.nodeLike {
-				f.emitAll(nil, "messages", line)
+				p = f.eventPacket("messages", line)
 			} else {
-				f.emitAll(nil, "messages", line, map[string]any{"id": f.nextMsg, "name": nick, "text": text, "time": "2025-01-01T00:00:00Z"})
+				p = f.eventPacket("messages", line, map[string]any{"id": f.nextMsg, "name": nick, "text": text, "time": "2025-01-01T00:00:00Z"})
+			}
+			switch f.nextMsg {
+			case f.holdBack:
+				f.held = p
+			case f.drop:
+			default:
+				f.queueAll(p)
+				if f.held != nil {
+					f.queueAll(f.held)
+					f.held = nil
+				}
 			}
 			f.ack(s, ack, `{"ok":true,"id":`+strconv.Itoa(f.nextMsg)+`}`)
 		}

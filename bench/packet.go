@@ -199,31 +199,32 @@ func parseAck(sio, nsp []byte) (id int, success bool, ok bool) {
 
 // parseDelivery reads a delivered chat line "nick: text" where nick is
 // prefix+<index> and text was made by appendBenchText. It returns the sending
-// client's index and the send timestamp; ok is false for any other line
-// (another run's history, a person typing, the Node original's greeting).
-func parseDelivery(line, prefix []byte) (sender int, sentUnixNanos int64, ok bool) {
+// client's index, the message's sequence number among that sender's and the
+// send timestamp; ok is false for any other line (another run's history, a
+// person typing, the Node original's greeting).
+func parseDelivery(line, prefix []byte) (sender, seq int, sentUnixNanos int64, ok bool) {
 	if !bytes.HasPrefix(line, prefix) {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	rest := line[len(prefix):]
 	nick, rest, ok := cutNumber(rest)
 	if !ok || !bytes.HasPrefix(rest, []byte(": b")) {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	rest = rest[3:]
 	textSender, rest, ok := cutNumber(rest)
 	if !ok || textSender != nick || len(rest) == 0 || rest[0] != ':' {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
-	_, rest, ok = cutNumber(rest[1:]) // seq
-	if !ok || len(rest) == 0 || rest[0] != ':' {
-		return 0, 0, false
+	n, rest, ok := cutNumber(rest[1:])
+	if !ok || n > math.MaxInt32 || len(rest) == 0 || rest[0] != ':' {
+		return 0, 0, 0, false
 	}
 	sent, rest, ok := cutNumber(rest[1:])
 	if !ok || len(rest) == 0 || rest[0] != ':' {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
-	return int(nick), sent, true
+	return int(nick), int(n), sent, true
 }
 
 // parseNickIndex returns i when name is exactly prefix+<i>.

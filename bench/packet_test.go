@@ -93,23 +93,25 @@ func TestParseDelivery(t *testing.T) {
 		name   string
 		line   string
 		sender int
+		seq    int
 		sent   int64
 		ok     bool
 	}{
-		{"own run's message", "bench-abc123-7: b7:42:1700000000123456789:xxxx", 7, 1700000000123456789, true},
-		{"header only", "bench-abc123-0: b0:0:5:", 0, 5, true},
-		{"another run's history", "bench-ffffff-7: b7:42:1700000000123456789:x", 0, 0, false},
-		{"a person typing", "alice: hello", 0, 0, false},
-		{"nickname and text disagree", "bench-abc123-7: b8:42:17:x", 0, 0, false},
-		{"text of another shape", "bench-abc123-7: hello", 0, 0, false},
-		{"missing colon after the time", "bench-abc123-7: b7:42:17", 0, 0, false},
-		{"time overflows int64", "bench-abc123-7: b7:42:99999999999999999999:", 0, 0, false},
-		{"empty", "", 0, 0, false},
+		{"own run's message", "bench-abc123-7: b7:42:1700000000123456789:xxxx", 7, 42, 1700000000123456789, true},
+		{"header only", "bench-abc123-0: b0:0:5:", 0, 0, 5, true},
+		{"another run's history", "bench-ffffff-7: b7:42:1700000000123456789:x", 0, 0, 0, false},
+		{"a person typing", "alice: hello", 0, 0, 0, false},
+		{"nickname and text disagree", "bench-abc123-7: b8:42:17:x", 0, 0, 0, false},
+		{"text of another shape", "bench-abc123-7: hello", 0, 0, 0, false},
+		{"missing colon after the time", "bench-abc123-7: b7:42:17", 0, 0, 0, false},
+		{"time overflows int64", "bench-abc123-7: b7:42:99999999999999999999:", 0, 0, 0, false},
+		{"sequence number beyond an int32", "bench-abc123-7: b7:4294967296:17:", 0, 0, 0, false},
+		{"empty", "", 0, 0, 0, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sender, sent, ok := parseDelivery([]byte(tc.line), prefix)
-			if sender != tc.sender || sent != tc.sent || ok != tc.ok {
-				t.Errorf("parseDelivery = (%d, %d, %v), want (%d, %d, %v)", sender, sent, ok, tc.sender, tc.sent, tc.ok)
+			sender, seq, sent, ok := parseDelivery([]byte(tc.line), prefix)
+			if sender != tc.sender || seq != tc.seq || sent != tc.sent || ok != tc.ok {
+				t.Errorf("parseDelivery = (%d, %d, %d, %v), want (%d, %d, %d, %v)", sender, seq, sent, ok, tc.sender, tc.seq, tc.sent, tc.ok)
 			}
 		})
 	}
@@ -181,9 +183,9 @@ func TestBenchTextRoundTripsThroughDelivery(t *testing.T) {
 				t.Errorf("text is %d bytes, want %d (or the header alone)", len(text), size)
 			}
 			line := append([]byte("bench-abc-12: "), text...)
-			sender, sent, ok := parseDelivery(line, prefix)
-			if !ok || sender != 12 || sent != now {
-				t.Errorf("parseDelivery(%q) = (%d, %d, %v), want (12, %d, true)", line, sender, sent, ok, now)
+			sender, seq, sent, ok := parseDelivery(line, prefix)
+			if !ok || sender != 12 || seq != 345 || sent != now {
+				t.Errorf("parseDelivery(%q) = (%d, %d, %d, %v), want (12, 345, %d, true)", line, sender, seq, sent, ok, now)
 			}
 		})
 	}

@@ -60,6 +60,10 @@ type Result struct {
 	AcksUntimed int64    `json:"acks_untimed,omitempty"`
 	NoAcks      string   `json:"no_acks,omitempty"`
 
+	// Paste says how the paste (Config.Paste) reached the receivers; nil
+	// without one.
+	Paste *PasteStats `json:"paste,omitempty"`
+
 	// Targets are the servers, in the order given, with the clients each
 	// received (client i went to server i mod len(Targets)).
 	Targets []TargetStats `json:"targets"`
@@ -106,6 +110,27 @@ func latencyOf(s *HistogramSnapshot) Latency {
 		Max:   ms(s.Max()),
 		Mean:  ms(s.Mean()),
 	}
+}
+
+// PasteStats describe a paste: one sender's lines sent back to back, and
+// how many receivers got them all in order. Whole + OutOfOrder + Short is
+// the run's Receivers.
+type PasteStats struct {
+	Lines  int   `json:"lines"`  // lines in the paste, as asked
+	Sender int   `json:"sender"` // the pasting client's index
+	Sent   int64 `json:"sent"`   // lines it sent (fewer if its connection failed)
+	// Whole counts the receivers that got every line, in order.
+	Whole int64 `json:"whole_in_order"`
+	// OutOfOrder counts the receivers that got a line before one sent
+	// earlier, or one twice, or missed one and got a later one.
+	OutOfOrder int64 `json:"out_of_order"`
+	// Short counts the receivers whose lines came in order but stopped
+	// before the last.
+	Short int64 `json:"short"`
+	// LastLine is the latency of the paste's last line, from its sending
+	// to its arrival, at the receivers that got the paste whole; its max
+	// is when the last of them had all of it.
+	LastLine Latency `json:"last_line_latency_ms"`
 }
 
 // TargetStats are one server's share of a run: the clients that connected
@@ -215,6 +240,13 @@ func (r *Result) WriteTable(w io.Writer) error {
 		row("deliveries/s:", "%.0f", r.DeliveriesPerSecond)
 		l := r.Latency
 		row("latency ms:", "%s", latencyLine(&l))
+		if p := r.Paste; p != nil {
+			row("paste:", "%d lines from client %d (%d sent): %d of %d receivers got all in order, %d out of order, %d short",
+				p.Lines, p.Sender, p.Sent, p.Whole, r.Receivers, p.OutOfOrder, p.Short)
+			if p.LastLine.Count > 0 {
+				row("paste last line ms:", "%s", latencyLine(&p.LastLine))
+			}
+		}
 		switch {
 		case r.AckLatency != nil && r.AcksUntimed > 0:
 			row("ack ms:", "%s (%d answers to messages too old to time)", latencyLine(r.AckLatency), r.AcksUntimed)

@@ -41,6 +41,13 @@ type runner struct {
 	clients []*client
 	latency Histogram
 
+	// The paste (Config.Paste): pasteSender is the index of the client
+	// pasting, -1 before the sending phase chose it (or without a paste);
+	// pasteLast holds, for every receiver that got the paste whole and in
+	// order, the latency of its last line.
+	pasteSender atomic.Int64
+	pasteLast   Histogram
+
 	// Acks of messages: ackLatency holds the round trips from a message's
 	// sending to its ack, measured only once the server has shown that it
 	// answers (ackState).
@@ -118,6 +125,7 @@ func newRunner(cfg Config) *runner {
 		nsp:    cfg.namespace(),
 		joined: make([]atomic.Bool, cfg.Clients),
 	}
+	r.pasteSender.Store(-1)
 	for _, u := range cfg.URLs {
 		t := target{url: u, wsURL: cfg.endpoint(u, TransportWebSocket), pollURL: cfg.endpoint(u, TransportPolling)}
 		if len(cfg.URLs) > 1 {
@@ -414,14 +422,23 @@ func (r *runner) sendAll(ctx context.Context) int {
 			senders = append(senders, c)
 		}
 	}
+	if r.cfg.Paste > 0 && len(senders) > 0 {
+		// Stored before any line is sent, so every receiver knows whose
+		// lines to check.
+		r.pasteSender.Store(int64(senders[0].idx))
+	}
 	now := time.Now()
 	var wg sync.WaitGroup
 	for k, c := range senders {
 		first := now.Add(interval * time.Duration(k) / time.Duration(len(senders)))
+		paste := 0
+		if k == 0 {
+			paste = r.cfg.Paste
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.sendLoop(ctx, first, interval)
+			c.sendLoop(ctx, first, interval, paste)
 		}()
 	}
 	wg.Wait()
@@ -539,11 +556,36 @@ func (r *runner) fill(res *Result, expected int64) {
 	res.Latency = latencyOf(&s)
 	r.ackResult(res, t)
 	res.Targets = r.targetStats()
+	res.Paste = r.pasteStats(res.Receivers)
 	r.errMu.Lock()
 	if r.firstErr != nil {
 		res.FirstError = r.firstErr.Error()
 	}
 	r.errMu.Unlock()
+}
+
+// pasteStats sums up how the paste reached the receivers (of which there
+// were receivers when sending began); nil without a paste. It reads the
+// clients' paste state, so it runs after every client has ended.
+func (r *runner) pasteStats(receivers int64) *PasteStats {
+	sender := r.pasteSender.Load()
+	if r.cfg.Paste == 0 || sender < 0 {
+		return nil
+	}
+	p := &PasteStats{Lines: r.cfg.Paste, Sender: int(sender), Sent: r.clients[sender].st.sent.Load()}
+	for _, c := range r.clients {
+		switch {
+		case c.pasteBroken:
+			p.OutOfOrder++
+		case c.pasteNext == r.cfg.Paste:
+			p.Whole++
+		}
+	}
+	p.Short = max(0, receivers-p.Whole-p.OutOfOrder)
+	var s HistogramSnapshot
+	r.pasteLast.Snapshot(&s)
+	p.LastLine = latencyOf(&s)
+	return p
 }
 
 // targetStats sums the clients' figures by the server they connected to.

@@ -380,3 +380,97 @@ func TestUnconfirmedCountsOnlyLiveClientsWaitingForTheirJoin(t *testing.T) {
 		t.Errorf("unconfirmed after the last join = %d, want 0", got)
 	}
 }
+
+// TestRunPasteChecksEveryReceiverGetsTheLinesInOrder: with Paste the first
+// sender sends its lines back to back, and the result counts the
+// receivers that got them all in order, the ones that saw them out of
+// order, and the ones still short of the last.
+func TestRunPasteChecksEveryReceiverGetsTheLinesInOrder(t *testing.T) {
+	const lines = 30
+	for _, tc := range []struct {
+		name           string
+		transport      string
+		nodeLike       bool
+		senders        int
+		holdBack, drop int // the fake's faults, by message number from 1
+		want           func(n int64) (whole, outOfOrder, short int64)
+	}{
+		{"whole, websocket", TransportWebSocket, false, 1, 0, 0, func(n int64) (int64, int64, int64) { return n, 0, 0 }},
+		{"whole, polling", TransportPolling, false, 1, 0, 0, func(n int64) (int64, int64, int64) { return n, 0, 0 }},
+		{"whole, node-like server without acks", TransportWebSocket, true, 1, 0, 0, func(n int64) (int64, int64, int64) { return n, 0, 0 }},
+		{"whole, beside a second sender", TransportWebSocket, false, 2, 0, 0, func(n int64) (int64, int64, int64) { return n, 0, 0 }},
+		{"two lines swapped", TransportWebSocket, false, 1, 7, 0, func(n int64) (int64, int64, int64) { return 0, n, 0 }},
+		{"a line lost in the middle", TransportWebSocket, false, 1, 0, 12, func(n int64) (int64, int64, int64) { return 0, n, 0 }},
+		{"the last line lost", TransportWebSocket, false, 1, 0, lines, func(n int64) (int64, int64, int64) { return 0, 0, n }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			leaktest.Check(t)
+			srv, fake := startFakeChat(t, tc.nodeLike)
+			fake.holdBack, fake.drop = tc.holdBack, tc.drop
+			cfg := testConfig(srv.URL, tc.transport)
+			cfg.Senders = tc.senders
+			cfg.Paste = lines
+			cfg.Duration = 300 * time.Millisecond
+			cfg.Drain = time.Second
+			res, err := Run(context.Background(), cfg, nil)
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			p := res.Paste
+			if p == nil {
+				t.Fatal("no paste figures in the result")
+			}
+			n := int64(cfg.Clients)
+			whole, outOfOrder, short := tc.want(n)
+			if res.Receivers != n || p.Lines != lines || p.Sender != 0 || p.Sent != lines ||
+				p.Whole != whole || p.OutOfOrder != outOfOrder || p.Short != short {
+				t.Fatalf("receivers %d, paste %+v; want %d receivers, %d lines sent by client 0, %d whole, %d out of order, %d short",
+					res.Receivers, *p, n, lines, whole, outOfOrder, short)
+			}
+			if p.LastLine.Count != uint64(whole) {
+				t.Errorf("last line latency over %d receivers, want %d", p.LastLine.Count, whole)
+			}
+			if tc.senders == 1 && res.Sent != lines {
+				t.Errorf("sent %d, want the paste's %d and nothing after", res.Sent, lines)
+			}
+			var table bytes.Buffer
+			if err := res.WriteTable(&table); err != nil {
+				t.Fatal(err)
+			}
+			if want := "paste:"; !strings.Contains(table.String(), want) {
+				t.Errorf("table lacks %q:\n%s", want, table.String())
+			}
+		})
+	}
+}
+
+func TestValidateChecksThePaste(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		change  func(*Config)
+		wantErr string // "" for valid
+	}{
+		{"none", func(c *Config) {}, ""},
+		{"30 lines", func(c *Config) { c.Paste = 30 }, ""},
+		{"the most", func(c *Config) { c.Paste = MaxPaste }, ""},
+		{"negative", func(c *Config) { c.Paste = -1 }, "paste must be between 0"},
+		{"too long", func(c *Config) { c.Paste = MaxPaste + 1 }, "paste must be between 0"},
+		{"idle", func(c *Config) { c.Paste, c.Idle = 30, true }, "a paste needs a sender"},
+		{"no sender", func(c *Config) { c.Paste, c.Senders = 30, 0 }, "a paste needs a sender"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			tc.change(&cfg)
+			err := cfg.Validate()
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("Validate = %v, want ErrInvalidConfig containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}

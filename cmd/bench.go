@@ -43,6 +43,7 @@ func (o *benchOptions) addFlags(fs *pflag.FlagSet) {
 	fs.Float64Var(&c.Rate, "rate", c.Rate, "messages per second per sender")
 	fs.DurationVar(&c.Duration, "duration", c.Duration, "length of the sending phase (or of the hold with --idle)")
 	fs.IntVar(&c.Payload, "payload", c.Payload, "message text size in bytes (at least the ~30-byte timestamp header)")
+	fs.IntVar(&c.Paste, "paste", c.Paste, "the first sender pastes this many lines back to back at the start of the sending phase (instead of sending at --rate); every receiver checks it got them all in order")
 	fs.BoolVar(&c.Idle, "idle", c.Idle, "connect, join and hold for --duration without sending (memory, join storm)")
 	fs.StringVar(&c.Transport, "transport", c.Transport, "websocket or polling")
 	fs.Float64Var(&c.Ramp, "ramp", c.Ramp, "connections started per second; 0 starts them all at once")
@@ -105,7 +106,10 @@ so each receiver measures the delivery latency. Every message asks for an ack:
 when the server answers the first one within --timeout, the result has the ack
 round trips too; the Node original acks nothing, and the result says "no acks".
 With --idle the clients only join and hold, to measure memory and the cost of
-a join storm.
+a join storm. With --paste N the first sender sends N lines back to back when
+sending begins and nothing after: the result says how many receivers got all N
+in order and how late the last line reached them (a server that paces messages
+over its rate limit delivers a long paste whole but spread out).
 
 Several servers sharing one chat (chatserver nodes on one Redis) are loaded
 together with --url a,b: the clients go to them in turn, every receiver measures
@@ -131,7 +135,8 @@ one core (--procs) and warns when it was busy enough to be the limit.`,
   chatserver bench --room games --clients 100 --senders 1 --rate 20 --duration 20s
   chatserver bench --url http://127.0.0.1:8080,http://127.0.0.1:8081 --server-pid 1234,1235 --aux-pid 1200
   chatserver bench --clients 10000 --ramp 1000 --idle --timeout 120s --source-addrs 127.0.0.1-127.0.0.8
-  chatserver bench --transport polling --clients 50 --json`,
+  chatserver bench --transport polling --clients 50 --json
+  chatserver bench --clients 1000 --senders 1 --paste 30 --duration 1s --drain 30s`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.cfg.Validate(); err != nil {

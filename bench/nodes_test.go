@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -218,16 +217,7 @@ func TestValidateChecksURLsAndPIDs(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := DefaultConfig()
 			tc.change(&cfg)
-			err := cfg.Validate()
-			if tc.wantErr == "" {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("Validate = %v, want ErrInvalidConfig containing %q", err, tc.wantErr)
-			}
+			wantValid(t, cfg, tc.wantErr)
 		})
 	}
 }

@@ -461,16 +461,7 @@ func TestValidateChecksThePaste(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := DefaultConfig()
 			tc.change(&cfg)
-			err := cfg.Validate()
-			if tc.wantErr == "" {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("Validate = %v, want ErrInvalidConfig containing %q", err, tc.wantErr)
-			}
+			wantValid(t, cfg, tc.wantErr)
 		})
 	}
 }

@@ -154,16 +154,7 @@ func TestValidateChecksSourceAddrs(t *testing.T) {
 			cfg := DefaultConfig()
 			cfg.URLs = []string{tc.url}
 			cfg.SourceAddrs = tc.addrs
-			err := cfg.Validate()
-			if tc.wantErr == "" {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("Validate = %v, want ErrInvalidConfig containing %q", err, tc.wantErr)
-			}
+			wantValid(t, cfg, tc.wantErr)
 		})
 	}
 }
@@ -268,5 +259,21 @@ func TestRunRefusesASourceAddressItCannotBind(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// wantValid checks cfg.Validate: no error when wantErr is "", else an
+// ErrInvalidConfig whose text holds wantErr.
+func wantValid(t *testing.T, cfg Config, wantErr string) {
+	t.Helper()
+	err := cfg.Validate()
+	if wantErr == "" {
+		if err != nil {
+			t.Fatalf("Validate: %v", err)
+		}
+		return
+	}
+	if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), wantErr) {
+		t.Fatalf("Validate = %v, want ErrInvalidConfig containing %q", err, wantErr)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"chatserver/nick"
@@ -282,10 +281,11 @@ func (r *Room) position() storage.Position {
 
 // waiter is something waiting for the room to have applied its log up to
 // at: fn runs, under r.mu, once it has, once the room was reset, or once
-// it closed.
+// it closed. since is when it began to wait.
 type waiter struct {
-	at storage.Position
-	fn func()
+	at    storage.Position
+	fn    func()
+	since time.Time
 }
 
 // waitLocked has fn run once the room has applied its log up to at (at
@@ -295,22 +295,30 @@ func (r *Room) waitLocked(at storage.Position, fn func()) {
 		fn()
 		return
 	}
-	r.waiters = append(r.waiters, waiter{at: at, fn: fn})
-	r.nudgeLater(at)
+	r.waiters = append(r.waiters, waiter{at: at, fn: fn, since: time.Now()})
+	if r.nudge == nil {
+		r.nudge = time.AfterFunc(catchUpAfter, r.nudged)
+	}
 }
 
-// nudgeLater has the room catch up from the log if it has not reached at
-// by catchUpAfter from now, again and again until it has.
-func (r *Room) nudgeLater(at storage.Position) {
-	time.AfterFunc(catchUpAfter, func() {
-		r.mu.Lock()
-		waiting := !r.closed && slices.ContainsFunc(r.waiters, func(w waiter) bool { return w.at == at })
-		r.mu.Unlock()
-		if waiting {
-			r.hub.cluster.requestCatchUp(r)
-			r.nudgeLater(at)
-		}
-	})
+// nudged is the room's one catch-up timer, armed while something waits:
+// a waiter that has waited catchUpAfter makes the room catch up from the
+// log (its entries were lost on the way), and the timer is armed again
+// for as long as anything waits.
+func (r *Room) nudged() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed || len(r.waiters) == 0 {
+		r.nudge = nil
+		return
+	}
+	// The waiters are in the order they began to wait.
+	late := time.Since(r.waiters[0].since)
+	if late >= catchUpAfter {
+		r.hub.cluster.requestCatchUp(r)
+		late = 0
+	}
+	r.nudge.Reset(catchUpAfter - late)
 }
 
 // wakeLocked runs the waiters the room has reached; all with all set.

@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -62,6 +63,13 @@ func (n *node) stop() {
 // of its own when unset), stopped when the test ends.
 func (tc *testCluster) node(t *testing.T, name string, cfg Config, opts redis.Options) *node {
 	t.Helper()
+	return tc.nodeWith(t, name, cfg, opts, nil)
+}
+
+// nodeWith is node with the hub's store made by wrap from the node's
+// (nil: the store itself).
+func (tc *testCluster) nodeWith(t *testing.T, name string, cfg Config, opts redis.Options, wrap func(*redis.Store) SharedStore) *node {
+	t.Helper()
 	if cfg.Logger == nil {
 		cfg.Logger, _ = logtest.New(t)
 	}
@@ -76,7 +84,11 @@ func (tc *testCluster) node(t *testing.T, name string, cfg Config, opts redis.Op
 	if err := store.StartNode(t.Context()); err != nil {
 		t.Fatalf("start node %s: %v", name, err)
 	}
-	hub, err := NewHub(t.Context(), store, cfg)
+	var shared SharedStore = store
+	if wrap != nil {
+		shared = wrap(store)
+	}
+	hub, err := NewHub(t.Context(), shared, cfg)
 	if err != nil {
 		store.Close()
 		t.Fatalf("start the hub of node %s: %v", name, err)
@@ -565,5 +577,58 @@ func TestARecoveryFromAnOffsetAheadOfTheLogIsRefusedAndLeavesNothingWaiting(t *t
 	r.mu.Unlock()
 	if waiting != 0 {
 		t.Errorf("%d waiters left behind by a refused recovery, each nudging a catch-up every second", waiting)
+	}
+}
+
+// deafStore is a shared store whose subscription delivers the changes of
+// the rooms but none of their batches, as if each were lost on the way
+// while the subscription lived on.
+type deafStore struct{ *redis.Store }
+
+func (d deafStore) Subscribe(ctx context.Context) (storage.Subscription, error) {
+	sub, err := d.Store.Subscribe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	deaf := &deafSubscription{Subscription: sub, batches: make(chan storage.Batch)}
+	go func() {
+		defer close(deaf.batches)
+		for b := range sub.Batches() {
+			if b.RoomsChanged {
+				deaf.batches <- b
+			}
+		}
+	}()
+	return deaf, nil
+}
+
+// deafSubscription passes on what its subscription delivers but batches.
+type deafSubscription struct {
+	storage.Subscription
+	batches chan storage.Batch
+}
+
+func (d *deafSubscription) Batches() <-chan storage.Batch { return d.batches }
+
+// TestEntriesLostOnTheWayAreCaughtUpFromTheLog: with every batch lost
+// while the subscription lives on, a join and a message still complete,
+// their own entries read from the log once they have waited a moment,
+// and another node's message arrives with the next catch-up.
+func TestEntriesLostOnTheWayAreCaughtUpFromTheLog(t *testing.T) {
+	tc := newTestCluster(t)
+	deaf := tc.nodeWith(t, "deaf", Config{}, redis.Options{}, func(s *redis.Store) SharedStore { return deafStore{s} })
+	other := tc.node(t, "other", Config{}, redis.Options{})
+	ann, annConn := joinOn(t, deaf, storage.DefaultRoom, "ann")
+	m := say(t, ann, "heard?")
+	annConn.expect(t, "messages|ann: heard?")
+	bob, bobConn := joinOn(t, other, storage.DefaultRoom, "bob")
+	say(t, bob, "yes")
+	bobConn.expect(t, "messages|bob: yes")
+	// Node deaf hears of bob's arrival and message at its next catch-up,
+	// which its own next message's wait brings.
+	say(t, ann, "again")
+	annConn.expect(t, "add chatter|bob", "messages|bob: yes", "messages|ann: again")
+	if m.ID != 1 {
+		t.Errorf("ann's first message has ID %d", m.ID)
 	}
 }

@@ -329,7 +329,10 @@ func TestALostSubscriptionCatchesUpWithNothingMissedOrTwice(t *testing.T) {
 	tc := newTestCluster(t)
 	cfg := Config{Rate: 1e6, Burst: 1 << 20}
 	a := tc.node(t, "a", cfg, redis.Options{})
-	b := tc.node(t, "b", cfg, redis.Options{})
+	bMetrics := &recMetrics{}
+	bCfg := cfg
+	bCfg.Metrics = bMetrics
+	b := tc.node(t, "b", bCfg, redis.Options{})
 	sender, _ := joinOn(t, a, storage.DefaultRoom, "sender")
 	_, watch := joinOn(t, b, storage.DefaultRoom, "watcher")
 	const total = 60
@@ -362,6 +365,14 @@ func TestALostSubscriptionCatchesUpWithNothingMissedOrTwice(t *testing.T) {
 		}
 	}
 	watch.quiet(t)
+	// What came after a kill came through a subscription taken up again,
+	// which the metrics were told of.
+	bMetrics.mu.Lock()
+	resubscribed, resets := bMetrics.resubscribed, bMetrics.resets
+	bMetrics.mu.Unlock()
+	if resubscribed == 0 || resets != 0 {
+		t.Errorf("node b's metrics: %d subscriptions taken up again, %d resets; want some, and none", resubscribed, resets)
+	}
 }
 
 func TestAClientLostOnOneNodeRecoversOnAnother(t *testing.T) {

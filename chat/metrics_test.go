@@ -15,6 +15,7 @@ type recMetrics struct {
 	received, paced, stored, delivered int
 	refused                            map[Code]int
 	commits, failedCommits             int
+	resubscribed, caughtUp, resets     int
 }
 
 func (m *recMetrics) MessageReceived() { m.mu.Lock(); m.received++; m.mu.Unlock() }
@@ -38,8 +39,16 @@ func (m *recMetrics) Committed(n int, took time.Duration, err error) {
 	m.stored += n
 }
 func (m *recMetrics) Delivered(n int) { m.mu.Lock(); m.delivered += n; m.mu.Unlock() }
-func (m *recMetrics) Resubscribed()   {}
-func (m *recMetrics) CaughtUp(bool)   {}
+func (m *recMetrics) Resubscribed()   { m.mu.Lock(); m.resubscribed++; m.mu.Unlock() }
+func (m *recMetrics) CaughtUp(reset bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if reset {
+		m.resets++
+	} else {
+		m.caughtUp++
+	}
+}
 
 // snapshot is what a recMetrics holds, for comparison.
 type snapshot struct {

@@ -201,21 +201,13 @@ func (c *Client) joinShared(name, token string) (JoinResult, error) {
 		r.cfg.Logger.Error("claiming a nickname failed", "room", r.name, "nick", name, "err", err)
 		return JoinResult{}, errorf(CodeInternal, "the server could not check the nickname, try again")
 	}
-	if claimed.Added.Seq > 0 && !r.await(claimed.Added) {
+	// Present through this claim's add entry or an earlier one, perhaps
+	// another node's that has not reached this one yet: wait for it.
+	if claimed.Present.Seq > 0 && !r.await(claimed.Present) {
 		r.mu.Lock()
 		r.releaseLocked(name, claimed.Token, 0)
 		r.mu.Unlock()
 		return JoinResult{}, errorf(CodeUnavailable, "the server could not complete the join, try again")
-	}
-	if claimed.Added.Seq == 0 {
-		// Present already: through another node, perhaps one whose add
-		// entry has not reached this one yet.
-		r.mu.Lock()
-		missing := r.names[key] == nil
-		r.mu.Unlock()
-		if missing {
-			r.hub.cluster.catchUpRoom(r)
-		}
 	}
 
 	var dropped []*Paced

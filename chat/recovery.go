@@ -458,7 +458,7 @@ func (r *Room) resumeShared(conn Conn, person *Person, pid, off string) (*Client
 	if err != nil {
 		return nil, Recovered{}, false
 	}
-	if claimed.Added.Seq > 0 && !r.await(claimed.Added) {
+	if claimed.Present.Seq > 0 && !r.await(claimed.Present) {
 		r.mu.Lock()
 		r.releaseLocked(s.Name, claimed.Token, r.cfg.PresenceGrace)
 		r.mu.Unlock()

@@ -115,6 +115,10 @@ type Claimed struct {
 	// when the nickname was present already (held with its token, or
 	// taken back within its grace) and nothing was appended.
 	Added Position
+	// Present is the position of the add entry that made the nickname
+	// present: Added, or that of the claim that first took it. A node
+	// that has applied the log up to it knows the nickname as present.
+	Present Position
 }
 
 // ErrNameTaken is returned by a claim of a nickname that another person

@@ -98,7 +98,9 @@ var errNoName = errors.New("the nickname is empty")
 // (nick.Key(name), so that names it equates are one nickname) in room, in
 // one step. Without resume: a nickname nobody holds is claimed with a new
 // token (16 random bytes in hex) and an EntryAdd of name is appended to
-// the room's log, whose position is Claimed.Added; one held with token
+// the room's log, whose position is Claimed.Added (and Claimed.Present,
+// the position of the add entry that made the nickname present, whichever
+// claim appended it); one held with token
 // gains a connection; one held with another token is storage.ErrNameTaken,
 // unless no connection holds it (it is in its grace), when it is taken
 // back, its grace ended and its token renewed unless it matched. With
@@ -126,12 +128,12 @@ func (s *Store) Claim(ctx context.Context, room, name, token string, resume bool
 	if err != nil {
 		return storage.Claimed{}, s.fail(op, err)
 	}
-	if len(res) != 3 {
-		return storage.Claimed{}, fmt.Errorf("%s: the script answered %d values, want 3", op, len(res))
+	if len(res) != 4 {
+		return storage.Claimed{}, fmt.Errorf("%s: the script answered %d values, want 4", op, len(res))
 	}
 	var c storage.Claimed
 	var epoch string
-	var seq int64
+	var seq, present int64
 	c.Token, err = res[0].ToString()
 	if err == nil {
 		epoch, err = res[1].ToString()
@@ -139,11 +141,17 @@ func (s *Store) Claim(ctx context.Context, room, name, token string, resume bool
 	if err == nil {
 		seq, err = res[2].AsInt64()
 	}
+	if err == nil {
+		present, err = res[3].AsInt64()
+	}
 	if err != nil {
 		return storage.Claimed{}, fmt.Errorf("%s: the script's answer: %w", op, err)
 	}
 	if seq > 0 {
 		c.Added = storage.Position{Epoch: epoch, Seq: uint64(seq)}
+	}
+	if present > 0 {
+		c.Present = storage.Position{Epoch: epoch, Seq: uint64(present)}
 	}
 	return c, nil
 }

@@ -197,6 +197,16 @@ func TestAClaimsAddedIsItsEntry(t *testing.T) {
 	if last := l.Entries[len(l.Entries)-1]; last.Kind != storage.EntryAdd || last.Name != "Zoë" {
 		t.Errorf("the entry at Added is %+v, want add Zoë", last)
 	}
+	if c.Present != c.Added {
+		t.Errorf("Present = %+v, want the claim's own add entry %+v", c.Present, c.Added)
+	}
+	// Another connection with the token, after more entries, appends
+	// nothing and is told where the nickname became present.
+	mustAppendTo(t, s, "games", msgs("c"))
+	again := mustClaim(t, s, "games", "zoë", c.Token)
+	if again.Added != (storage.Position{}) || again.Present != c.Added {
+		t.Errorf("a second claim: Added %+v, Present %+v; want none and %+v", again.Added, again.Present, c.Added)
+	}
 }
 
 func TestClaimCallsOnMissingRooms(t *testing.T) {

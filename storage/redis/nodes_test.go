@@ -228,7 +228,7 @@ func TestStartNodeClearsItsOwnStaleClaims(t *testing.T) {
 		t.Errorf("Chatters() = %q, want [bob cy]", got)
 	}
 	claim := do(t, srv, "HGET", again.roomKey(storage.DefaultRoom)+":claims", "bob").(string)
-	if want := `{"name":"bob","token":"` + bob.Token + `","nodes":{"n2":1},"grace":0}`; claim != want {
+	if want := `{"name":"bob","token":"` + bob.Token + `","nodes":{"n2":1},"grace":0,"added":2}`; claim != want {
 		t.Errorf("bob's claim is %s, want %s", claim, want)
 	}
 	if n := do(t, srv, "EXISTS", prefix+"node:n1:claims").(int64); n != 0 {

@@ -81,7 +81,7 @@ func TestOpenCreatesLayout(t *testing.T) {
 		"chat:room:general hash id 1",
 		"chat:room:general hash seq 4",
 		"chat:room:general hash time " + ns,
-		`chat:room:general:claims hash ann {"name":"Ann","token":"` + claimed.Token + `","nodes":{"` + s.Node() + `":1},"grace":0}`,
+		`chat:room:general:claims hash ann {"name":"Ann","token":"` + claimed.Token + `","nodes":{"` + s.Node() + `":1},"grace":0,"added":2}`,
 		"chat:node:" + s.Node() + ":claims set general\nann",
 		"chat:nodes zset " + s.Node(),
 		"chat:room:general:session:p1 hash key ann",

@@ -9,8 +9,9 @@
 -- ARGV[10] "1" for the default room, which is made again if it is gone
 -- ARGV[11] an epoch and ARGV[12] a creation time, for that
 -- ARGV[13] entries the log keeps
--- Returns {token, epoch, position of the add entry or 0}, or an error
--- reply NOROOM or NAMETAKEN.
+-- Returns {token, epoch, position of the add entry appended or 0, position
+-- of the add entry that made the nickname present (this one, or the
+-- earlier one)}, or an error reply NOROOM or NAMETAKEN.
 local prefix, room, key, node = ARGV[1], ARGV[2], ARGV[3], ARGV[8]
 local epoch = open_room(prefix, room, ARGV[10], ARGV[11], ARGV[12])
 if not epoch then
@@ -38,7 +39,7 @@ if c then
   end
   c.nodes[node] = (c.nodes[node] or 0) + 1
   put_claim(prefix, room, key, c)
-  out = {c.token, epoch, 0}
+  out = {c.token, epoch, 0, c.added}
 else
   -- A client resuming its session keeps its token: it releases with it.
   local fresh = ARGV[6]
@@ -46,9 +47,10 @@ else
     fresh = token
   end
   c = {name = ARGV[4], token = fresh, nodes = {[node] = 1}, grace = 0}
-  put_claim(prefix, room, key, c)
   local at = append_entry(prefix, room, ARGV[13], name_body('add', c.name))
-  out = {c.token, at[1], at[2]}
+  c.added = at[2]
+  put_claim(prefix, room, key, c)
+  out = {c.token, at[1], at[2], at[2]}
 end
 redis.call('SADD', prefix .. 'node:' .. node .. ':claims', room .. '\n' .. key)
 -- A node that claims is alive: listed with its expiry (never shortened),

@@ -78,7 +78,8 @@ local function holders(c)
   return n
 end
 
--- encode_claim writes a claim, its nodes in order.
+-- encode_claim writes a claim, its nodes in order; added is the position
+-- of the add entry that made the nickname present.
 local function encode_claim(c)
   local nodes = {}
   for node in pairs(c.nodes) do
@@ -89,7 +90,8 @@ local function encode_claim(c)
     nodes[i] = cjson.encode(node) .. ':' .. string.format('%d', c.nodes[node])
   end
   return '{"name":' .. cjson.encode(c.name) .. ',"token":' .. cjson.encode(c.token) ..
-    ',"nodes":{' .. table.concat(nodes, ',') .. '},"grace":' .. string.format('%d', c.grace) .. '}'
+    ',"nodes":{' .. table.concat(nodes, ',') .. '},"grace":' .. string.format('%d', c.grace) ..
+    ',"added":' .. string.format('%d', c.added) .. '}'
 end
 
 -- get_claim reads the claim of key in room, or nil.
@@ -103,6 +105,7 @@ local function get_claim(prefix, room, key)
     c.nodes = {}
   end
   c.grace = tonumber(c.grace) or 0
+  c.added = tonumber(c.added) or 0
   return c
 end
 

@@ -30,26 +30,8 @@ func TestBenchDrivesTheRealServer(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"--rate", "100", "--burst", "100"}, tc.serve...)
 			srv := startServer(t, filepath.Join(t.TempDir(), "chat.db"), args...)
-			r := runCLI(t, "bench", "--url", srv.url, "--transport", tc.transport,
-				"--clients", "6", "--senders", "2", "--rate", "5", "--duration", "2s", "--json")
-			if r.code != 0 {
-				t.Fatalf("bench exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
-			}
-			var res struct {
-				Joined    int64 `json:"joined"`
-				Sent      int64 `json:"sent"`
-				Acked     int64 `json:"acked"`
-				Delivered int64 `json:"delivered"`
-				Expected  int64 `json:"expected"`
-				Loss      int64 `json:"loss"`
-			}
-			if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
-				t.Fatalf("bench --json output: %v\n%s", err, r.stdout)
-			}
-			if res.Joined != 6 || res.Sent == 0 || res.Acked != res.Sent ||
-				res.Expected != res.Sent*6 || res.Delivered != res.Expected || res.Loss != 0 {
-				t.Fatalf("bench result %+v: want 6 joined, every message acked and delivered to all 6", res)
-			}
+			benchAllDelivered(t, 6, "--url", srv.url, "--transport", tc.transport,
+				"--clients", "6", "--senders", "2", "--rate", "5", "--duration", "2s")
 		})
 	}
 }
@@ -128,8 +110,28 @@ func TestBenchLoadsARoom(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := startServer(t, db, "--rate", "100", "--burst", "100")
-	r := runCLI(t, "bench", "--url", srv.url, "--room", "games",
-		"--clients", "4", "--senders", "1", "--rate", "5", "--duration", "1s", "--json")
+	sent := benchAllDelivered(t, 4, "--url", srv.url, "--room", "games",
+		"--clients", "4", "--senders", "1", "--rate", "5", "--duration", "1s")
+	for _, tc := range []struct {
+		room string
+		want int64
+	}{{"games", sent}, {storage.DefaultRoom, 0}} {
+		h := runCLI(t, "history", "--db", db, "--room", tc.room)
+		if h.code != 0 {
+			t.Fatalf("history --room %s: exit %d, %s", tc.room, h.code, h.stderr)
+		}
+		if got := int64(strings.Count(h.stdout, ": b0:")); got != tc.want {
+			t.Errorf("history --room %s holds %d bench messages, want %d:\n%s", tc.room, got, tc.want, h.stdout)
+		}
+	}
+}
+
+// benchAllDelivered runs chatserver bench with args (and --json) and
+// fails the test unless all n clients joined and every message sent was
+// acked and delivered to all of them. It returns how many were sent.
+func benchAllDelivered(t *testing.T, n int64, args ...string) int64 {
+	t.Helper()
+	r := runCLI(t, append(append([]string{"bench"}, args...), "--json")...)
 	if r.code != 0 {
 		t.Fatalf("bench exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
@@ -144,20 +146,9 @@ func TestBenchLoadsARoom(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
 		t.Fatalf("bench --json output: %v\n%s", err, r.stdout)
 	}
-	if res.Joined != 4 || res.Sent == 0 || res.Acked != res.Sent ||
-		res.Expected != res.Sent*4 || res.Delivered != res.Expected || res.Loss != 0 {
-		t.Fatalf("bench result %+v: want 4 joined, every message acked and delivered to all 4", res)
+	if res.Joined != n || res.Sent == 0 || res.Acked != res.Sent ||
+		res.Expected != res.Sent*n || res.Delivered != res.Expected || res.Loss != 0 {
+		t.Fatalf("bench result %+v: want %d joined, every message acked and delivered to all %d", res, n, n)
 	}
-	for _, tc := range []struct {
-		room string
-		want int64
-	}{{"games", res.Sent}, {storage.DefaultRoom, 0}} {
-		h := runCLI(t, "history", "--db", db, "--room", tc.room)
-		if h.code != 0 {
-			t.Fatalf("history --room %s: exit %d, %s", tc.room, h.code, h.stderr)
-		}
-		if got := int64(strings.Count(h.stdout, ": b0:")); got != tc.want {
-			t.Errorf("history --room %s holds %d bench messages, want %d:\n%s", tc.room, got, tc.want, h.stdout)
-		}
-	}
+	return res.Sent
 }

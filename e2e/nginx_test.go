@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -12,7 +11,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -62,8 +60,8 @@ var (
 )
 
 // renderNginx is the example with the nodes at addrs (host:port) as its
-// upstream and listening on 127.0.0.1:port only.
-func renderNginx(t testing.TB, example string, addrs []string, port int) string {
+// upstream and listening on listen (127.0.0.1:PORT) only.
+func renderNginx(t testing.TB, example string, addrs []string, listen string) string {
 	t.Helper()
 	if n := len(upstreamServer.FindAllString(example, -1)); n < 2 {
 		t.Fatalf("%s: found %d upstream server lines, want the example's nodes", nginxConf, n)
@@ -90,7 +88,7 @@ func renderNginx(t testing.TB, example string, addrs []string, port int) string 
 			return ""
 		}
 		first = false
-		return fmt.Sprintf("%slisten 127.0.0.1:%d;\n", listenLine.FindStringSubmatch(line)[1], port)
+		return fmt.Sprintf("%slisten %s;\n", listenLine.FindStringSubmatch(line)[1], listen)
 	})
 }
 
@@ -209,17 +207,6 @@ func startNginx(t testing.TB, program, prefix, main, base string) {
 	}
 }
 
-// freeLoopbackPort is a TCP port of 127.0.0.1 that was free a moment ago.
-func freeLoopbackPort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // TestTheShippedNginxConfigurationPasses: nginx -t accepts the example
 // as shipped, included in an http block.
 func TestTheShippedNginxConfigurationPasses(t *testing.T) {
@@ -258,14 +245,14 @@ func TestNginxInFrontOfTwoNodes(t *testing.T) {
 		addrs = append(addrs, u.Host)
 	}
 	prefix := t.TempDir()
-	port := freeLoopbackPort(t)
+	listen := freeLoopbackAddr(t)
 	conf := filepath.Join(prefix, "chatserver.conf")
-	if err := os.WriteFile(conf, []byte(renderNginx(t, string(example), addrs, port)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(renderNginx(t, string(example), addrs, listen)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	main := nginxMain(t, program, prefix, conf)
 	nginxTest(t, program, prefix, main)
-	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	base := "http://" + listen
 	startNginx(t, program, prefix, main, base)
 
 	d := startDriver(t)

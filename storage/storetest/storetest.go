@@ -1,0 +1,54 @@
+// Package storetest is the contract every chatserver store keeps, written
+// once as tests that each store runs against itself: rooms, messages, bans
+// and recovery state, with storage's sentinel errors.
+//
+// It is imported only by the stores' tests. A store's own tests keep what
+// only that store does (its file or its keys, its options, its
+// migrations); this package holds what any store must do.
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"chatserver/storage"
+)
+
+// Store is what the suite exercises of a store: the calls the chat room
+// makes.
+type Store interface {
+	// Rooms lists the rooms, DefaultRoom first.
+	Rooms(ctx context.Context) ([]storage.Room, error)
+	// AddRoom adds a room.
+	AddRoom(ctx context.Context, r storage.Room) error
+	// RemoveRoom removes a room and everything it holds.
+	RemoveRoom(ctx context.Context, name string) error
+	// AppendMessages stores messages in a room and returns them with
+	// their IDs.
+	AppendMessages(ctx context.Context, room string, msgs []storage.Message) ([]storage.Message, error)
+	// RecentMessages returns up to n of a room's latest messages, oldest
+	// first (all it keeps when n is 0).
+	RecentMessages(ctx context.Context, room string, n int) ([]storage.Message, error)
+	// BanExpiry reports whether name is banned at now, and until when.
+	BanExpiry(ctx context.Context, name string, now time.Time) (time.Time, bool, error)
+	// Ban bans name until the time given.
+	Ban(ctx context.Context, name string, until time.Time) error
+	// Unban lifts name's ban and reports whether there was one.
+	Unban(ctx context.Context, name string) (bool, error)
+	// SaveRecovery keeps state for the next TakeRecovery.
+	SaveRecovery(ctx context.Context, state storage.RecoveryState) error
+	// TakeRecovery returns the state kept and removes it.
+	TakeRecovery(ctx context.Context) (storage.RecoveryState, bool, error)
+}
+
+// Options is what a test asks of the store it opens.
+type Options struct {
+	// History is how many messages a room keeps; 0 means the store's
+	// default (storage.DefaultHistory).
+	History int
+}
+
+// Open opens a fresh, empty store with opts for the test t, failing t on
+// error, and closes it when t ends.
+type Open func(t *testing.T, opts Options) Store

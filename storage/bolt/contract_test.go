@@ -11,7 +11,33 @@ import (
 func TestContract(t *testing.T) {
 	open := func(t *testing.T, opts storetest.Options) storetest.Store {
 		t.Helper()
-		return openStore(t, testPath(t), Options{History: opts.History})
+		path := testPath(t)
+		return contractStore{openStore(t, path, Options{History: opts.History}), path}
 	}
 	t.Run("Bans", func(t *testing.T) { storetest.Bans(t, open) })
+	t.Run("Messages", func(t *testing.T) { storetest.Messages(t, open) })
+}
+
+// contractStore is a Store and its file, which the suite inspects.
+type contractStore struct {
+	*Store
+	path string
+}
+
+var _ storetest.Inspector = contractStore{}
+
+// Held counts the entries of room's messages bucket.
+func (s contractStore) Held(t testing.TB, room string) int {
+	t.Helper()
+	return storedCount(t, s.Store, room)
+}
+
+// Snapshot keeps the bytes of the file.
+func (s contractStore) Snapshot(t testing.TB) func(t testing.TB) {
+	t.Helper()
+	before := readFile(t, s.path)
+	return func(t testing.TB) {
+		t.Helper()
+		assertUnchanged(t, s.path, before)
+	}
 }

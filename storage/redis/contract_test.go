@@ -3,6 +3,7 @@ package redis
 import (
 	"testing"
 
+	"chatserver/internal/redistest"
 	"chatserver/storage/storetest"
 )
 
@@ -12,7 +13,32 @@ func TestContract(t *testing.T) {
 	srv := startServer(t)
 	open := func(t *testing.T, opts storetest.Options) storetest.Store {
 		t.Helper()
-		return openStore(t, srv, Options{History: opts.History})
+		return contractStore{openStore(t, srv, Options{History: opts.History}), srv}
 	}
 	t.Run("Bans", func(t *testing.T) { storetest.Bans(t, open) })
+	t.Run("Messages", func(t *testing.T) { storetest.Messages(t, open) })
+}
+
+// contractStore is a Store and its server, which the suite inspects.
+type contractStore struct {
+	*Store
+	srv *redistest.Server
+}
+
+var _ storetest.Inspector = contractStore{}
+
+// Held is the length of room's history list.
+func (s contractStore) Held(t testing.TB, room string) int {
+	t.Helper()
+	return int(do(t, s.srv, "LLEN", s.roomKey(room)+":history").(int64))
+}
+
+// Snapshot keeps a dump of every key under the store's prefix.
+func (s contractStore) Snapshot(t testing.TB) func(t testing.TB) {
+	t.Helper()
+	before := dump(t, s.srv, s.opts.Prefix)
+	return func(t testing.TB) {
+		t.Helper()
+		assertUnchanged(t, s.srv, s.opts.Prefix, before)
+	}
 }

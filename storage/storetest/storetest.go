@@ -52,3 +52,16 @@ type Options struct {
 // Open opens a fresh, empty store with opts for the test t, failing t on
 // error, and closes it when t ends.
 type Open func(t *testing.T, opts Options) Store
+
+// Inspector is what a test's store tells the suite of how it keeps its
+// data, past the calls of Store, so that the suite can check what a
+// store holds as well as what it answers. The stores' tests implement it
+// on the Store their Open returns; the checks that need it are skipped
+// for a store that does not.
+type Inspector interface {
+	// Held counts the messages room physically holds.
+	Held(t testing.TB, room string) int
+	// Snapshot takes a copy of everything the store holds and returns a
+	// check that fails t if the store no longer holds the same.
+	Snapshot(t testing.TB) (unchanged func(t testing.TB))
+}

@@ -16,6 +16,8 @@ func TestContract(t *testing.T) {
 	}
 	t.Run("Bans", func(t *testing.T) { storetest.Bans(t, open) })
 	t.Run("Messages", func(t *testing.T) { storetest.Messages(t, open) })
+	t.Run("Rooms", func(t *testing.T) { storetest.Rooms(t, open) })
+	t.Run("Cancelled", func(t *testing.T) { storetest.Cancelled(t, open) })
 }
 
 // contractStore is a Store and its file, which the suite inspects.
@@ -40,4 +42,13 @@ func (s contractStore) Snapshot(t testing.TB) func(t testing.TB) {
 		t.Helper()
 		assertUnchanged(t, s.path, before)
 	}
+}
+
+// Reopen closes the file and opens it again with the same history.
+func (s contractStore) Reopen(t testing.TB) storetest.Store {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return contractStore{openStore(t, s.path, Options{History: s.history}), s.path}
 }

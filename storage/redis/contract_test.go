@@ -17,6 +17,8 @@ func TestContract(t *testing.T) {
 	}
 	t.Run("Bans", func(t *testing.T) { storetest.Bans(t, open) })
 	t.Run("Messages", func(t *testing.T) { storetest.Messages(t, open) })
+	t.Run("Rooms", func(t *testing.T) { storetest.Rooms(t, open) })
+	t.Run("Cancelled", func(t *testing.T) { storetest.Cancelled(t, open) })
 }
 
 // contractStore is a Store and its server, which the suite inspects.
@@ -41,4 +43,14 @@ func (s contractStore) Snapshot(t testing.TB) func(t testing.TB) {
 		t.Helper()
 		assertUnchanged(t, s.srv, s.opts.Prefix, before)
 	}
+}
+
+// Reopen closes the store and opens its prefix again on the same server,
+// as the same node with the same history.
+func (s contractStore) Reopen(t testing.TB) storetest.Store {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return contractStore{openStore(t, s.srv, Options{Prefix: s.opts.Prefix, Node: s.opts.Node, History: s.opts.History, Logger: s.opts.Logger}), s.srv}
 }

@@ -19,6 +19,7 @@ func TestContract(t *testing.T) {
 	t.Run("Messages", func(t *testing.T) { storetest.Messages(t, open) })
 	t.Run("Rooms", func(t *testing.T) { storetest.Rooms(t, open) })
 	t.Run("Cancelled", func(t *testing.T) { storetest.Cancelled(t, open) })
+	t.Run("Recovery", func(t *testing.T) { storetest.Recovery(t, open) })
 }
 
 // contractStore is a Store and its server, which the suite inspects.

@@ -7,6 +7,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"chatserver/storage"
+	"chatserver/storage/storetest"
 )
 
 // storedCount counts the entries of room's messages bucket directly.
@@ -42,20 +43,20 @@ func TestMessagesSurviveReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := mustAppend(t, s, msgs("a", "b", "c", "d"))
+	first := storetest.MustAppend(t, s, storetest.Msgs("a", "b", "c", "d"))
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 
 	s = openStore(t, path, Options{History: 3})
-	if got, want := mustRecent(t, s), first[1:]; !slices.Equal(got, want) {
+	if got, want := storetest.MustRecent(t, s), first[1:]; !slices.Equal(got, want) {
 		t.Fatalf("after reopen kept %+v\nwant %+v", got, want)
 	}
-	next := mustAppend(t, s, msgs("e"))
+	next := storetest.MustAppend(t, s, storetest.Msgs("e"))
 	if next[0].ID != first[len(first)-1].ID+1 {
 		t.Errorf("first ID after reopen = %d, want %d (continuing the sequence)", next[0].ID, first[len(first)-1].ID+1)
 	}
-	if got := texts(mustRecent(t, s)); !slices.Equal(got, []string{"c", "d", "e"}) {
+	if got := storetest.Texts(storetest.MustRecent(t, s)); !slices.Equal(got, []string{"c", "d", "e"}) {
 		t.Errorf("kept %q, want [c d e]", got)
 	}
 }
@@ -66,20 +67,20 @@ func TestReopenWithSmallerHistoryTrims(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustAddRoom(t, s, "games", "music")
-	mustAppend(t, s, msgs("a", "b", "c", "d", "e"))
-	mustAppendTo(t, s, "games", msgs("1", "2", "3"))
-	mustAppendTo(t, s, "music", msgs("x"))
+	storetest.MustAddRoom(t, s, "games", "music")
+	storetest.MustAppend(t, s, storetest.Msgs("a", "b", "c", "d", "e"))
+	storetest.MustAppendTo(t, s, "games", storetest.Msgs("1", "2", "3"))
+	storetest.MustAppendTo(t, s, "music", storetest.Msgs("x"))
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 
 	t.Run("read-only open shows what is stored", func(t *testing.T) {
 		ro := openStore(t, path, Options{History: 2, ReadOnly: true})
-		if got := texts(mustRecent(t, ro)); !slices.Equal(got, []string{"a", "b", "c", "d", "e"}) {
+		if got := storetest.Texts(storetest.MustRecent(t, ro)); !slices.Equal(got, []string{"a", "b", "c", "d", "e"}) {
 			t.Errorf("kept %q, want all five", got)
 		}
-		if got := texts(mustRecentOf(t, ro, "games")); !slices.Equal(got, []string{"1", "2", "3"}) {
+		if got := storetest.Texts(storetest.MustRecentOf(t, ro, "games")); !slices.Equal(got, []string{"1", "2", "3"}) {
 			t.Errorf("games kept %q, want all three", got)
 		}
 	})
@@ -90,7 +91,7 @@ func TestReopenWithSmallerHistoryTrims(t *testing.T) {
 			"games":             {"2", "3"},
 			"music":             {"x"},
 		} {
-			if got := texts(mustRecentOf(t, rw, room)); !slices.Equal(got, want) {
+			if got := storetest.Texts(storetest.MustRecentOf(t, rw, room)); !slices.Equal(got, want) {
 				t.Errorf("%s kept %q, want %q", room, got, want)
 			}
 			if n := storedCount(t, rw, room); n != len(want) {

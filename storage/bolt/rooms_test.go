@@ -13,16 +13,6 @@ import (
 	"chatserver/storage/storetest"
 )
 
-// mustRooms lists the rooms and fails the test on error.
-func mustRooms(tb testing.TB, s *Store) []storage.Room {
-	tb.Helper()
-	rooms, err := s.Rooms(tb.Context())
-	if err != nil {
-		tb.Fatalf("Rooms: %v", err)
-	}
-	return rooms
-}
-
 // TestAddedRoomsReadOnly: a file opened read-only lists the rooms added
 // to it as they were added (storetest.Rooms reopens for writing).
 func TestAddedRoomsReadOnly(t *testing.T) {
@@ -34,11 +24,11 @@ func TestAddedRoomsReadOnly(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want := mustRooms(t, s)
+	want := storetest.MustRooms(t, s)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if got := mustRooms(t, openStore(t, path, Options{ReadOnly: true})); !slices.Equal(got, want) {
+	if got := storetest.MustRooms(t, openStore(t, path, Options{ReadOnly: true})); !slices.Equal(got, want) {
 		t.Errorf("read-only Rooms = %+v, want %+v", got, want)
 	}
 }
@@ -46,18 +36,18 @@ func TestAddedRoomsReadOnly(t *testing.T) {
 func TestRemoveRoomTakesOnlyItsOwn(t *testing.T) {
 	path := testPath(t)
 	s := openStore(t, path, Options{})
-	mustAddRoom(t, s, "games", "music")
+	storetest.MustAddRoom(t, s, "games", "music")
 	for _, room := range []string{storage.DefaultRoom, "games", "music"} {
-		mustAppendTo(t, s, room, msgs(room+" 1", room+" 2"))
+		storetest.MustAppendTo(t, s, room, storetest.Msgs(room+" 1", room+" 2"))
 		if err := s.SetChatters(t.Context(), room, []string{"ann", room + "-fan"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	until := baseTime.Add(time.Hour)
+	until := storetest.BaseTime.Add(time.Hour)
 	if err := s.Ban(t.Context(), "mallory", until); err != nil {
 		t.Fatal(err)
 	}
-	keptGeneral, keptMusic := mustRecent(t, s), mustRecentOf(t, s, "music")
+	keptGeneral, keptMusic := storetest.MustRecent(t, s), storetest.MustRecentOf(t, s, "music")
 
 	if err := s.RemoveRoom(t.Context(), "games"); err != nil {
 		t.Fatal(err)
@@ -68,22 +58,22 @@ func TestRemoveRoomTakesOnlyItsOwn(t *testing.T) {
 	}{
 		{"RecentMessages", func() error { _, err := s.RecentMessages(t.Context(), "games", 0); return err }()},
 		{"Chatters", func() error { _, err := s.Chatters(t.Context(), "games"); return err }()},
-		{"AppendMessages", func() error { _, err := s.AppendMessages(t.Context(), "games", msgs("x")); return err }()},
+		{"AppendMessages", func() error { _, err := s.AppendMessages(t.Context(), "games", storetest.Msgs("x")); return err }()},
 	} {
 		if !errors.Is(call.err, storage.ErrNoSuchRoom) {
 			t.Errorf("%s of the removed room: %v, want ErrNoSuchRoom", call.name, call.err)
 		}
 	}
-	if got := mustRecent(t, s); !slices.Equal(got, keptGeneral) {
+	if got := storetest.MustRecent(t, s); !slices.Equal(got, keptGeneral) {
 		t.Errorf("general holds %+v, want %+v", got, keptGeneral)
 	}
-	if got := mustRecentOf(t, s, "music"); !slices.Equal(got, keptMusic) {
+	if got := storetest.MustRecentOf(t, s, "music"); !slices.Equal(got, keptMusic) {
 		t.Errorf("music holds %+v, want %+v", got, keptMusic)
 	}
 	if got := mustChatters(t, s, "music"); !slices.Equal(got, []string{"ann", "music-fan"}) {
 		t.Errorf("music's chatters %q", got)
 	}
-	if got, banned, err := s.BanExpiry(t.Context(), "Mallory", baseTime); err != nil || !banned || !got.Equal(until) {
+	if got, banned, err := s.BanExpiry(t.Context(), "Mallory", storetest.BaseTime); err != nil || !banned || !got.Equal(until) {
 		t.Errorf("BanExpiry(mallory) = %v, %v, %v; the ban must stay", got, banned, err)
 	}
 	if from, err := s.RemoveChatter(t.Context(), "", "ann"); err != nil || !slices.Equal(from, []string{storage.DefaultRoom, "music"}) {
@@ -91,14 +81,14 @@ func TestRemoveRoomTakesOnlyItsOwn(t *testing.T) {
 	}
 
 	// A room added under the name again is a new, empty room.
-	mustAddRoom(t, s, "games")
-	if got := mustRecentOf(t, s, "games"); len(got) != 0 {
+	storetest.MustAddRoom(t, s, "games")
+	if got := storetest.MustRecentOf(t, s, "games"); len(got) != 0 {
 		t.Errorf("the new games room holds %+v", got)
 	}
 	if got := mustChatters(t, s, "games"); len(got) != 0 {
 		t.Errorf("the new games room has chatters %q", got)
 	}
-	if got := mustAppendTo(t, s, "games", msgs("again")); got[0].ID != 1 {
+	if got := storetest.MustAppendTo(t, s, "games", storetest.Msgs("again")); got[0].ID != 1 {
 		t.Errorf("the new games room's first ID is %d, want 1", got[0].ID)
 	}
 }
@@ -109,7 +99,7 @@ func TestRemoveRoomTakesOnlyItsOwn(t *testing.T) {
 func TestCancelledContextRefusesWithoutWriting(t *testing.T) {
 	path := testPath(t)
 	s := openStore(t, path, Options{})
-	mustAddRoom(t, s, "games")
+	storetest.MustAddRoom(t, s, "games")
 	if err := s.SetChatters(t.Context(), "games", []string{"ann"}); err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +127,7 @@ func TestRoomsConcurrently(t *testing.T) {
 	for i := 1; i < rooms; i++ {
 		names = append(names, fmt.Sprintf("room-%d", i))
 	}
-	mustAddRoom(t, s, names[1:]...)
+	storetest.MustAddRoom(t, s, names[1:]...)
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 100)
@@ -152,7 +142,7 @@ func TestRoomsConcurrently(t *testing.T) {
 		wg.Go(func() {
 			var last uint64
 			for range batches {
-				got, err := s.AppendMessages(t.Context(), room, msgs("a", "b", "c"))
+				got, err := s.AppendMessages(t.Context(), room, storetest.Msgs("a", "b", "c"))
 				if err != nil {
 					report(err)
 					return
@@ -187,7 +177,7 @@ func TestRoomsConcurrently(t *testing.T) {
 				report(err)
 				return
 			}
-			if _, err := s.AppendMessages(t.Context(), "scratch", msgs("x")); err != nil {
+			if _, err := s.AppendMessages(t.Context(), "scratch", storetest.Msgs("x")); err != nil {
 				report(err)
 				return
 			}
@@ -218,7 +208,7 @@ func TestRoomsConcurrently(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	got := mustRooms(t, s)
+	got := storetest.MustRooms(t, s)
 	if len(got) != rooms {
 		t.Fatalf("Rooms = %+v, want %d rooms", got, rooms)
 	}

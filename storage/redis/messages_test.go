@@ -13,24 +13,24 @@ import (
 func TestTimesNeverGoBackwardsInARoom(t *testing.T) {
 	s := openStore(t, startServer(t), Options{})
 	at := func(d time.Duration, text string) storage.Message {
-		return storage.Message{Name: "ann", Text: text, Time: baseTime.Add(d)}
+		return storage.Message{Name: "ann", Text: text, Time: storetest.BaseTime.Add(d)}
 	}
 	tests := []struct {
 		batch []storage.Message
 		want  []time.Time
 	}{
-		{[]storage.Message{at(0, "a")}, []time.Time{baseTime}},
+		{[]storage.Message{at(0, "a")}, []time.Time{storetest.BaseTime}},
 		// A node whose clock is behind: raised to the room's last time.
-		{[]storage.Message{at(-time.Hour, "b")}, []time.Time{baseTime}},
+		{[]storage.Message{at(-time.Hour, "b")}, []time.Time{storetest.BaseTime}},
 		// Within a batch too, and a later time stays as it is.
 		{[]storage.Message{at(time.Second, "c"), at(-time.Minute, "d"), at(2*time.Second, "e")},
-			[]time.Time{baseTime.Add(time.Second), baseTime.Add(time.Second), baseTime.Add(2 * time.Second)}},
+			[]time.Time{storetest.BaseTime.Add(time.Second), storetest.BaseTime.Add(time.Second), storetest.BaseTime.Add(2 * time.Second)}},
 		// Before 1970: the epoch, raised to the room's last time as well.
-		{[]storage.Message{{Name: "ann", Text: "f"}}, []time.Time{baseTime.Add(2 * time.Second)}},
+		{[]storage.Message{{Name: "ann", Text: "f"}}, []time.Time{storetest.BaseTime.Add(2 * time.Second)}},
 	}
 	var all []storage.Message
 	for i, tt := range tests {
-		got := mustAppend(t, s, tt.batch)
+		got := storetest.MustAppend(t, s, tt.batch)
 		for j, m := range got {
 			if !m.Time.Equal(tt.want[j]) {
 				t.Errorf("batch %d, message %d: time %v, want %v", i, j, m.Time, tt.want[j])
@@ -38,7 +38,7 @@ func TestTimesNeverGoBackwardsInARoom(t *testing.T) {
 		}
 		all = append(all, got...)
 	}
-	if stored := mustRecent(t, s); !slices.Equal(stored, all) {
+	if stored := storetest.MustRecent(t, s); !slices.Equal(stored, all) {
 		t.Errorf("stored %+v\nreturned %+v", stored, all)
 	}
 }
@@ -46,7 +46,7 @@ func TestTimesNeverGoBackwardsInARoom(t *testing.T) {
 func TestAppendNoMessagesWritesNothing(t *testing.T) {
 	srv := startServer(t)
 	s := openStore(t, srv, Options{History: 3})
-	mustAppend(t, s, msgs("a", "b"))
+	storetest.MustAppend(t, s, storetest.Msgs("a", "b"))
 	before := dump(t, srv, s.opts.Prefix)
 	got, err := s.AppendMessages(t.Context(), storage.DefaultRoom, nil)
 	if err != nil || got == nil || len(got) != 0 {
@@ -62,20 +62,20 @@ func TestMessagesSurviveReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := mustAppend(t, s, msgs("a", "b", "c", "d"))
+	first := storetest.MustAppend(t, s, storetest.Msgs("a", "b", "c", "d"))
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 
 	s = openStore(t, srv, Options{History: 3, Prefix: prefix})
-	if got, want := mustRecent(t, s), first[1:]; !slices.Equal(got, want) {
+	if got, want := storetest.MustRecent(t, s), first[1:]; !slices.Equal(got, want) {
 		t.Fatalf("after reopen kept %+v\nwant %+v", got, want)
 	}
-	next := mustAppend(t, s, msgs("e"))
+	next := storetest.MustAppend(t, s, storetest.Msgs("e"))
 	if next[0].ID != first[len(first)-1].ID+1 {
 		t.Errorf("first ID after reopen = %d, want %d (continuing the sequence)", next[0].ID, first[len(first)-1].ID+1)
 	}
-	if got := texts(mustRecent(t, s)); !slices.Equal(got, []string{"c", "d", "e"}) {
+	if got := storetest.Texts(storetest.MustRecent(t, s)); !slices.Equal(got, []string{"c", "d", "e"}) {
 		t.Errorf("kept %q, want [c d e]", got)
 	}
 }
@@ -87,10 +87,10 @@ func TestReopenWithSmallerHistoryTrims(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustAddRoom(t, s, "games", "music")
-	mustAppend(t, s, msgs("a", "b", "c", "d", "e"))
-	mustAppendTo(t, s, "games", msgs("1", "2", "3"))
-	mustAppendTo(t, s, "music", msgs("x"))
+	storetest.MustAddRoom(t, s, "games", "music")
+	storetest.MustAppend(t, s, storetest.Msgs("a", "b", "c", "d", "e"))
+	storetest.MustAppendTo(t, s, "games", storetest.Msgs("1", "2", "3"))
+	storetest.MustAppendTo(t, s, "music", storetest.Msgs("x"))
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestReopenWithSmallerHistoryTrims(t *testing.T) {
 		"games":             {"2", "3"},
 		"music":             {"x"},
 	} {
-		if got := texts(mustRecentOf(t, rw, room)); !slices.Equal(got, want) {
+		if got := storetest.Texts(storetest.MustRecentOf(t, rw, room)); !slices.Equal(got, want) {
 			t.Errorf("%s kept %q, want %q", room, got, want)
 		}
 		if n := do(t, srv, "LLEN", rw.roomKey(room)+":history").(int64); n != int64(len(want)) {
@@ -115,7 +115,7 @@ func TestReopenWithSmallerHistoryTrims(t *testing.T) {
 func TestLogOfMissingRooms(t *testing.T) {
 	srv := startServer(t)
 	s := openStore(t, srv, Options{})
-	mustAddRoom(t, s, "games")
+	storetest.MustAddRoom(t, s, "games")
 	before := dump(t, srv, s.opts.Prefix)
 	for _, room := range storetest.MissingRooms {
 		if _, err := s.LogSince(t.Context(), room, storage.Position{}); !errors.Is(err, storage.ErrNoSuchRoom) {
@@ -128,14 +128,14 @@ func TestLogOfMissingRooms(t *testing.T) {
 func TestTheScriptsSurviveAScriptFlush(t *testing.T) {
 	srv := startServer(t)
 	s := openStore(t, srv, Options{})
-	mustAppend(t, s, msgs("a"))
+	storetest.MustAppend(t, s, storetest.Msgs("a"))
 	// The server forgets every script (as after a restart): EVALSHA fails
 	// with NOSCRIPT and the store sends the script itself.
 	do(t, srv, "SCRIPT", "FLUSH")
-	if got := mustAppend(t, s, msgs("b")); got[0].ID != 2 {
+	if got := storetest.MustAppend(t, s, storetest.Msgs("b")); got[0].ID != 2 {
 		t.Errorf("the append after SCRIPT FLUSH gave ID %d, want 2", got[0].ID)
 	}
-	if got := texts(mustRecent(t, s)); !slices.Equal(got, []string{"a", "b"}) {
+	if got := storetest.Texts(storetest.MustRecent(t, s)); !slices.Equal(got, []string{"a", "b"}) {
 		t.Errorf("kept %q, want [a b]", got)
 	}
 }
@@ -143,8 +143,8 @@ func TestTheScriptsSurviveAScriptFlush(t *testing.T) {
 func TestTheDefaultRoomIsMadeAgainWhenRedisLosesIt(t *testing.T) {
 	srv := startServer(t)
 	s := openStore(t, srv, Options{})
-	mustAddRoom(t, s, "games")
-	mustAppend(t, s, msgs("a", "b"))
+	storetest.MustAddRoom(t, s, "games")
+	storetest.MustAppend(t, s, storetest.Msgs("a", "b"))
 	before, err := s.LogSince(t.Context(), storage.DefaultRoom, storage.Position{})
 	if err != nil {
 		t.Fatal(err)
@@ -154,10 +154,10 @@ func TestTheDefaultRoomIsMadeAgainWhenRedisLosesIt(t *testing.T) {
 	if err := s.Ping(); !errors.Is(err, ErrDataGone) {
 		t.Errorf("Ping after FLUSHDB = %v, want ErrDataGone", err)
 	}
-	if _, err := s.AppendMessages(t.Context(), "games", msgs("lost")); !errors.Is(err, storage.ErrNoSuchRoom) {
+	if _, err := s.AppendMessages(t.Context(), "games", storetest.Msgs("lost")); !errors.Is(err, storage.ErrNoSuchRoom) {
 		t.Errorf("AppendMessages(games) after FLUSHDB = %v, want ErrNoSuchRoom", err)
 	}
-	got := mustAppend(t, s, msgs("c"))
+	got := storetest.MustAppend(t, s, storetest.Msgs("c"))
 	if got[0].ID != 1 {
 		t.Errorf("the default room's first ID after FLUSHDB is %d, want 1: a new room", got[0].ID)
 	}
@@ -168,7 +168,7 @@ func TestTheDefaultRoomIsMadeAgainWhenRedisLosesIt(t *testing.T) {
 	if after.Epoch == before.Epoch || after.Seq != 1 {
 		t.Errorf("the log after FLUSHDB has epoch %s (before %s) and position %d; want a new epoch from 1", after.Epoch, before.Epoch, after.Seq)
 	}
-	if names := roomNames(mustRooms(t, s)); !slices.Equal(names, []string{storage.DefaultRoom}) {
+	if names := storetest.RoomNames(storetest.MustRooms(t, s)); !slices.Equal(names, []string{storage.DefaultRoom}) {
 		t.Errorf("Rooms after FLUSHDB = %q, want only the default room", names)
 	}
 }
@@ -181,32 +181,32 @@ func TestABatchSentAgainIsAppendedOnce(t *testing.T) {
 	srv := startServer(t)
 	s := openStore(t, srv, Options{})
 	sub := mustSubscribe(t, s)
-	first, at, err := s.appendBatch(t.Context(), storage.DefaultRoom, msgs("a", "b"), "token-1", false)
+	first, at, err := s.appendBatch(t.Context(), storage.DefaultRoom, storetest.Msgs("a", "b"), "token-1", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, atAgain, err := s.appendBatch(t.Context(), storage.DefaultRoom, msgs("a", "b"), "token-1", true)
+	again, atAgain, err := s.appendBatch(t.Context(), storage.DefaultRoom, storetest.Msgs("a", "b"), "token-1", true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(first, again) || at != atAgain {
 		t.Errorf("the second try answered %+v at %+v, want the first's %+v at %+v", again, atAgain, first, at)
 	}
-	if _, _, err := s.appendBatch(t.Context(), storage.DefaultRoom, msgs("c"), "token-2", true); err != nil {
+	if _, _, err := s.appendBatch(t.Context(), storage.DefaultRoom, storetest.Msgs("c"), "token-2", true); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.RecentMessages(t.Context(), storage.DefaultRoom, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(texts(got), []string{"a", "b", "c"}) {
-		t.Errorf("history %q, want a, b and c once each", texts(got))
+	if !slices.Equal(storetest.Texts(got), []string{"a", "b", "c"}) {
+		t.Errorf("history %q, want a, b and c once each", storetest.Texts(got))
 	}
 	var published []string
 	for len(published) < 3 {
 		select {
 		case b := <-sub.Batches():
-			published = append(published, texts(entryMessages(b.Entries))...)
+			published = append(published, storetest.Texts(entryMessages(b.Entries))...)
 		case <-time.After(10 * time.Second):
 			t.Fatalf("published so far: %q", published)
 		}

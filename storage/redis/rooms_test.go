@@ -17,9 +17,9 @@ import (
 func TestRemoveRoomTakesOnlyItsOwn(t *testing.T) {
 	srv := startServer(t)
 	s := openStore(t, srv, Options{})
-	mustAddRoom(t, s, "games", "music")
+	storetest.MustAddRoom(t, s, "games", "music")
 	for _, room := range []string{storage.DefaultRoom, "games", "music"} {
-		mustAppendTo(t, s, room, msgs(room+" 1", room+" 2"))
+		storetest.MustAppendTo(t, s, room, storetest.Msgs(room+" 1", room+" 2"))
 		mustClaim(t, s, room, "ann", "")
 		fan := mustClaim(t, s, room, room+"-fan", "")
 		// One in its grace, one kicked: a grace and a kick time.
@@ -31,11 +31,11 @@ func TestRemoveRoomTakesOnlyItsOwn(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	until := baseTime.Add(time.Hour)
+	until := storetest.BaseTime.Add(time.Hour)
 	if err := s.Ban(t.Context(), "mallory", until); err != nil {
 		t.Fatal(err)
 	}
-	keptGeneral, keptMusic := mustRecent(t, s), mustRecentOf(t, s, "music")
+	keptGeneral, keptMusic := storetest.MustRecent(t, s), storetest.MustRecentOf(t, s, "music")
 
 	if err := s.RemoveRoom(t.Context(), "games"); err != nil {
 		t.Fatal(err)
@@ -52,7 +52,7 @@ func TestRemoveRoomTakesOnlyItsOwn(t *testing.T) {
 		{"Snapshot", func() error { _, err := s.Snapshot(t.Context(), "games", 0); return err }()},
 		{"SaveSession", s.SaveSession(t.Context(), "games", storage.Session{PID: "p", Name: "ann", Expires: time.Now().Add(time.Hour)})},
 		{"TakeSession", func() error { _, _, err := s.TakeSession(t.Context(), "games", "p"); return err }()},
-		{"AppendMessages", func() error { _, err := s.AppendMessages(t.Context(), "games", msgs("x")); return err }()},
+		{"AppendMessages", func() error { _, err := s.AppendMessages(t.Context(), "games", storetest.Msgs("x")); return err }()},
 		{"LogSince", func() error { _, err := s.LogSince(t.Context(), "games", storage.Position{}); return err }()},
 	} {
 		if !errors.Is(call.err, storage.ErrNoSuchRoom) {
@@ -65,28 +65,28 @@ func TestRemoveRoomTakesOnlyItsOwn(t *testing.T) {
 			t.Errorf("left behind: %s", line)
 		}
 	}
-	if got := mustRecent(t, s); !slices.Equal(got, keptGeneral) {
+	if got := storetest.MustRecent(t, s); !slices.Equal(got, keptGeneral) {
 		t.Errorf("general holds %+v, want %+v", got, keptGeneral)
 	}
-	if got := mustRecentOf(t, s, "music"); !slices.Equal(got, keptMusic) {
+	if got := storetest.MustRecentOf(t, s, "music"); !slices.Equal(got, keptMusic) {
 		t.Errorf("music holds %+v, want %+v", got, keptMusic)
 	}
 	if got := mustChatters(t, s, "music"); !slices.Equal(got, []string{"ann", "music-fan"}) {
 		t.Errorf("music's chatters %q", got)
 	}
-	if got, banned, err := s.BanExpiry(t.Context(), "Mallory", baseTime); err != nil || !banned || !got.Equal(until) {
+	if got, banned, err := s.BanExpiry(t.Context(), "Mallory", storetest.BaseTime); err != nil || !banned || !got.Equal(until) {
 		t.Errorf("BanExpiry(mallory) = %v, %v, %v; the ban must stay", got, banned, err)
 	}
 
 	// A room added under the name again is a new, empty room with a new log.
-	mustAddRoom(t, s, "games")
-	if got := mustRecentOf(t, s, "games"); len(got) != 0 {
+	storetest.MustAddRoom(t, s, "games")
+	if got := storetest.MustRecentOf(t, s, "games"); len(got) != 0 {
 		t.Errorf("the new games room holds %+v", got)
 	}
 	if got := mustChatters(t, s, "games"); len(got) != 0 {
 		t.Errorf("the new games room has chatters %q", got)
 	}
-	if got := mustAppendTo(t, s, "games", msgs("again")); got[0].ID != 1 {
+	if got := storetest.MustAppendTo(t, s, "games", storetest.Msgs("again")); got[0].ID != 1 {
 		t.Errorf("the new games room's first ID is %d, want 1", got[0].ID)
 	}
 	if l, err := s.LogSince(t.Context(), "games", storage.Position{}); err != nil || l.Seq != 1 || len(l.Entries) != 1 {
@@ -100,8 +100,8 @@ func TestRemoveRoomTakesOnlyItsOwn(t *testing.T) {
 func TestCancelledContextRefusesWithoutWriting(t *testing.T) {
 	srv := startServer(t)
 	s := openStore(t, srv, Options{})
-	mustAddRoom(t, s, "games")
-	mustAppendTo(t, s, "games", msgs("kept"))
+	storetest.MustAddRoom(t, s, "games")
+	storetest.MustAppendTo(t, s, "games", storetest.Msgs("kept"))
 	claimed := mustClaim(t, s, "games", "ann", "")
 	if err := s.SaveSession(t.Context(), "games", storage.Session{PID: "p", Name: "ann", Token: claimed.Token, Expires: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
@@ -135,7 +135,7 @@ func TestClosedStoreRefuses(t *testing.T) {
 	for name, err := range map[string]error{
 		"Rooms":          func() error { _, err := s.Rooms(ctx); return err }(),
 		"AddRoom":        s.AddRoom(ctx, storage.Room{Name: "music"}),
-		"AppendMessages": func() error { _, err := s.AppendMessages(ctx, storage.DefaultRoom, msgs("x")); return err }(),
+		"AppendMessages": func() error { _, err := s.AppendMessages(ctx, storage.DefaultRoom, storetest.Msgs("x")); return err }(),
 		"SetChatters":    s.SetChatters(ctx, storage.DefaultRoom, nil),
 		"Claim":          func() error { _, err := s.Claim(ctx, storage.DefaultRoom, "ann", "", false); return err }(),
 		"Release":        s.Release(ctx, storage.DefaultRoom, "ann", "t", 0),
@@ -144,7 +144,7 @@ func TestClosedStoreRefuses(t *testing.T) {
 		"SaveSession":    s.SaveSession(ctx, storage.DefaultRoom, storage.Session{PID: "p"}),
 		"TakeSession":    func() error { _, _, err := s.TakeSession(ctx, storage.DefaultRoom, "p"); return err }(),
 		"StartNode":      s.StartNode(ctx),
-		"Ban":            s.Ban(ctx, "eve", baseTime),
+		"Ban":            s.Ban(ctx, "eve", storetest.BaseTime),
 		"Subscribe":      func() error { _, err := s.Subscribe(ctx); return err }(),
 		"Ping":           s.Ping(),
 	} {
@@ -168,7 +168,7 @@ func TestRoomsConcurrently(t *testing.T) {
 	for i := 1; i < rooms; i++ {
 		names = append(names, fmt.Sprintf("room-%d", i))
 	}
-	mustAddRoom(t, s, names[1:]...)
+	storetest.MustAddRoom(t, s, names[1:]...)
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 100)
@@ -183,7 +183,7 @@ func TestRoomsConcurrently(t *testing.T) {
 		wg.Go(func() {
 			var last uint64
 			for range batches {
-				got, err := s.AppendMessages(t.Context(), room, msgs("a", "b", "c"))
+				got, err := s.AppendMessages(t.Context(), room, storetest.Msgs("a", "b", "c"))
 				if err != nil {
 					report(err)
 					return
@@ -219,7 +219,7 @@ func TestRoomsConcurrently(t *testing.T) {
 				report(err)
 				return
 			}
-			if _, err := s.AppendMessages(t.Context(), "scratch", msgs("x")); err != nil {
+			if _, err := s.AppendMessages(t.Context(), "scratch", storetest.Msgs("x")); err != nil {
 				report(err)
 				return
 			}
@@ -250,7 +250,7 @@ func TestRoomsConcurrently(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	got := mustRooms(t, s)
+	got := storetest.MustRooms(t, s)
 	if len(got) != rooms {
 		t.Fatalf("Rooms = %+v, want %d rooms", got, rooms)
 	}

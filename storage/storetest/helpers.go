@@ -1,5 +1,7 @@
 package storetest
 
+// The helpers below serve the suite and the stores' own tests alike.
+
 import (
 	"testing"
 	"time"
@@ -7,20 +9,20 @@ import (
 	"chatserver/storage"
 )
 
-// baseTime is the send time of the first message made by msgs.
-var baseTime = time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.UTC)
+// BaseTime is the send time of the first message made by Msgs.
+var BaseTime = time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.UTC)
 
-// msgs returns one message per text, from "ann", one second apart.
-func msgs(texts ...string) []storage.Message {
+// Msgs returns one message per text, from "ann", one second apart.
+func Msgs(texts ...string) []storage.Message {
 	out := make([]storage.Message, len(texts))
 	for i, text := range texts {
-		out[i] = storage.Message{Name: "ann", Text: text, Time: baseTime.Add(time.Duration(i) * time.Second)}
+		out[i] = storage.Message{Name: "ann", Text: text, Time: BaseTime.Add(time.Duration(i) * time.Second)}
 	}
 	return out
 }
 
-// texts returns the Text of each message.
-func texts(ms []storage.Message) []string {
+// Texts returns the Text of each message.
+func Texts(ms []storage.Message) []string {
 	out := make([]string, len(ms))
 	for i, m := range ms {
 		out[i] = m.Text
@@ -28,8 +30,8 @@ func texts(ms []storage.Message) []string {
 	return out
 }
 
-// ids returns the ID of each message.
-func ids(ms []storage.Message) []uint64 {
+// IDs returns the ID of each message.
+func IDs(ms []storage.Message) []uint64 {
 	out := make([]uint64, len(ms))
 	for i, m := range ms {
 		out[i] = m.ID
@@ -37,8 +39,14 @@ func ids(ms []storage.Message) []uint64 {
 	return out
 }
 
-// mustAppendTo appends to room and fails the test on error.
-func mustAppendTo(tb testing.TB, s Store, room string, ms []storage.Message) []storage.Message {
+// MustAppend appends to the default room and fails the test on error.
+func MustAppend(tb testing.TB, s Store, ms []storage.Message) []storage.Message {
+	tb.Helper()
+	return MustAppendTo(tb, s, storage.DefaultRoom, ms)
+}
+
+// MustAppendTo appends to room and fails the test on error.
+func MustAppendTo(tb testing.TB, s Store, room string, ms []storage.Message) []storage.Message {
 	tb.Helper()
 	got, err := s.AppendMessages(tb.Context(), room, ms)
 	if err != nil {
@@ -47,8 +55,15 @@ func mustAppendTo(tb testing.TB, s Store, room string, ms []storage.Message) []s
 	return got
 }
 
-// mustRecentOf reads all messages room keeps and fails the test on error.
-func mustRecentOf(tb testing.TB, s Store, room string) []storage.Message {
+// MustRecent reads all messages the default room keeps and fails the
+// test on error.
+func MustRecent(tb testing.TB, s Store) []storage.Message {
+	tb.Helper()
+	return MustRecentOf(tb, s, storage.DefaultRoom)
+}
+
+// MustRecentOf reads all messages room keeps and fails the test on error.
+func MustRecentOf(tb testing.TB, s Store, room string) []storage.Message {
 	tb.Helper()
 	got, err := s.RecentMessages(tb.Context(), room, 0)
 	if err != nil {
@@ -57,8 +72,8 @@ func mustRecentOf(tb testing.TB, s Store, room string) []storage.Message {
 	return got
 }
 
-// mustAddRoom adds the rooms named and fails the test on error.
-func mustAddRoom(tb testing.TB, s Store, names ...string) {
+// MustAddRoom adds the rooms named and fails the test on error.
+func MustAddRoom(tb testing.TB, s Store, names ...string) {
 	tb.Helper()
 	for _, name := range names {
 		if err := s.AddRoom(tb.Context(), storage.Room{Name: name}); err != nil {
@@ -67,8 +82,8 @@ func mustAddRoom(tb testing.TB, s Store, names ...string) {
 	}
 }
 
-// mustRooms lists the rooms and fails the test on error.
-func mustRooms(tb testing.TB, s Store) []storage.Room {
+// MustRooms lists the rooms and fails the test on error.
+func MustRooms(tb testing.TB, s Store) []storage.Room {
 	tb.Helper()
 	rooms, err := s.Rooms(tb.Context())
 	if err != nil {
@@ -77,8 +92,8 @@ func mustRooms(tb testing.TB, s Store) []storage.Room {
 	return rooms
 }
 
-// roomNames returns the name of each room.
-func roomNames(rooms []storage.Room) []string {
+// RoomNames returns the name of each room.
+func RoomNames(rooms []storage.Room) []string {
 	out := make([]string, len(rooms))
 	for i, r := range rooms {
 		out[i] = r.Name

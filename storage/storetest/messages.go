@@ -47,9 +47,9 @@ func appendKeepsNewestHistory(t *testing.T, open Open) {
 			}
 			var lastID uint64
 			for _, batch := range tt.batches {
-				got := mustAppendTo(t, s, storage.DefaultRoom, msgs(batch...))
-				if !slices.Equal(texts(got), batch) {
-					t.Fatalf("AppendMessages returned %q, want %q", texts(got), batch)
+				got := MustAppend(t, s, Msgs(batch...))
+				if !slices.Equal(Texts(got), batch) {
+					t.Fatalf("AppendMessages returned %q, want %q", Texts(got), batch)
 				}
 				for _, m := range got {
 					if m.ID <= lastID {
@@ -61,9 +61,9 @@ func appendKeepsNewestHistory(t *testing.T, open Open) {
 				// than History messages after a call returns.
 				checkHeld(t, s, storage.DefaultRoom, limit, true)
 			}
-			kept := mustRecentOf(t, s, storage.DefaultRoom)
-			if !slices.Equal(texts(kept), tt.want) {
-				t.Errorf("kept %q, want %q", texts(kept), tt.want)
+			kept := MustRecent(t, s)
+			if !slices.Equal(Texts(kept), tt.want) {
+				t.Errorf("kept %q, want %q", Texts(kept), tt.want)
 			}
 			for i := 1; i < len(kept); i++ {
 				if kept[i].ID <= kept[i-1].ID {
@@ -83,7 +83,7 @@ func appendReturnsStoredCopies(t *testing.T, open Open) {
 	}
 	orig := slices.Clone(in)
 
-	got := mustAppendTo(t, s, storage.DefaultRoom, in)
+	got := MustAppend(t, s, in)
 	if !slices.Equal(in, orig) {
 		t.Errorf("AppendMessages modified its argument: %+v", in)
 	}
@@ -101,14 +101,14 @@ func appendReturnsStoredCopies(t *testing.T, open Open) {
 			t.Errorf("message %d = %+v, want name and text of %+v", i, m, in[i])
 		}
 	}
-	if stored := mustRecentOf(t, s, storage.DefaultRoom); !slices.Equal(stored, got) {
+	if stored := MustRecent(t, s); !slices.Equal(stored, got) {
 		t.Errorf("stored %+v\nreturned %+v", stored, got)
 	}
 }
 
 func recentMessages(t *testing.T, open Open) {
 	s := open(t, Options{History: 5})
-	mustAppendTo(t, s, storage.DefaultRoom, msgs("a", "b", "c", "d"))
+	MustAppend(t, s, Msgs("a", "b", "c", "d"))
 	tests := []struct {
 		n    int
 		want []string
@@ -126,8 +126,8 @@ func recentMessages(t *testing.T, open Open) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Equal(texts(got), tt.want) {
-				t.Errorf("RecentMessages(%d) = %q, want %q", tt.n, texts(got), tt.want)
+			if !slices.Equal(Texts(got), tt.want) {
+				t.Errorf("RecentMessages(%d) = %q, want %q", tt.n, Texts(got), tt.want)
 			}
 		})
 	}
@@ -142,7 +142,7 @@ func recentMessages(t *testing.T, open Open) {
 
 func roomsKeepTheirOwnHistory(t *testing.T, open Open) {
 	s := open(t, Options{History: 3})
-	mustAddRoom(t, s, "games", "music")
+	MustAddRoom(t, s, "games", "music")
 	steps := []struct {
 		room  string
 		texts []string
@@ -156,9 +156,9 @@ func roomsKeepTheirOwnHistory(t *testing.T, open Open) {
 		{storage.DefaultRoom, []string{"g6"}, []uint64{6}},
 	}
 	for _, st := range steps {
-		got := mustAppendTo(t, s, st.room, msgs(st.texts...))
-		if !slices.Equal(ids(got), st.ids) {
-			t.Errorf("AppendMessages(%s, %q) gave IDs %v, want %v", st.room, st.texts, ids(got), st.ids)
+		got := MustAppendTo(t, s, st.room, Msgs(st.texts...))
+		if !slices.Equal(IDs(got), st.ids) {
+			t.Errorf("AppendMessages(%s, %q) gave IDs %v, want %v", st.room, st.texts, IDs(got), st.ids)
 		}
 	}
 	for room, want := range map[string][]string{
@@ -166,13 +166,13 @@ func roomsKeepTheirOwnHistory(t *testing.T, open Open) {
 		"games":             {"a4", "a5", "a6"},
 		"music":             nil,
 	} {
-		if got := mustRecentOf(t, s, room); !slices.Equal(texts(got), want) {
-			t.Errorf("RecentMessages(%s) = %q, want %q", room, texts(got), want)
+		if got := MustRecentOf(t, s, room); !slices.Equal(Texts(got), want) {
+			t.Errorf("RecentMessages(%s) = %q, want %q", room, Texts(got), want)
 		}
 		checkHeld(t, s, room, len(want), false)
 	}
-	if got, err := s.RecentMessages(t.Context(), "games", 2); err != nil || !slices.Equal(texts(got), []string{"a5", "a6"}) {
-		t.Errorf("RecentMessages(games, 2) = %q, %v; want [a5 a6]", texts(got), err)
+	if got, err := s.RecentMessages(t.Context(), "games", 2); err != nil || !slices.Equal(Texts(got), []string{"a5", "a6"}) {
+		t.Errorf("RecentMessages(games, 2) = %q, %v; want [a5 a6]", Texts(got), err)
 	}
 }
 
@@ -183,11 +183,11 @@ var MissingRooms = []string{"nowhere", "", "Games", "games ", "-games", strings.
 
 func messagesOfMissingRooms(t *testing.T, open Open) {
 	s := open(t, Options{})
-	mustAddRoom(t, s, "games")
+	MustAddRoom(t, s, "games")
 	unchanged := snapshot(t, s)
 	for _, room := range MissingRooms {
 		t.Run(fmt.Sprintf("%q", room), func(t *testing.T) {
-			for _, ms := range [][]storage.Message{msgs("lost"), nil} {
+			for _, ms := range [][]storage.Message{Msgs("lost"), nil} {
 				got, err := s.AppendMessages(t.Context(), room, ms)
 				if !errors.Is(err, storage.ErrNoSuchRoom) || got != nil {
 					t.Errorf("AppendMessages(%q, %d messages) = %v, %v; want ErrNoSuchRoom", room, len(ms), got, err)

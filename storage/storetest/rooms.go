@@ -53,7 +53,7 @@ func addRoom(t *testing.T, open Open) {
 			if err := s.AddRoom(t.Context(), storage.Room{Name: "old", Topic: "kept"}); err != nil {
 				t.Fatal(err)
 			}
-			before, unchanged := mustRooms(t, s), snapshot(t, s)
+			before, unchanged := MustRooms(t, s), snapshot(t, s)
 			start := time.Now().UTC()
 			err := s.AddRoom(t.Context(), tt.room)
 			if tt.wantErr != nil {
@@ -63,7 +63,7 @@ func addRoom(t *testing.T, open Open) {
 				if !strings.HasPrefix(err.Error(), "add room ") {
 					t.Errorf("error %q does not say what failed", err)
 				}
-				if got := mustRooms(t, s); !slices.Equal(got, before) {
+				if got := MustRooms(t, s); !slices.Equal(got, before) {
 					t.Errorf("after a refused AddRoom Rooms = %+v, want %+v", got, before)
 				}
 				unchanged(t)
@@ -72,13 +72,13 @@ func addRoom(t *testing.T, open Open) {
 			if err != nil {
 				t.Fatalf("AddRoom(%+v): %v", tt.room, err)
 			}
-			got := mustRooms(t, s)
+			got := MustRooms(t, s)
 			wantNames := []string{storage.DefaultRoom}
 			wantNames = append(wantNames, slices.Sorted(slices.Values([]string{"old", tt.room.Name}))...)
-			if names := roomNames(got); !slices.Equal(names, wantNames) {
+			if names := RoomNames(got); !slices.Equal(names, wantNames) {
 				t.Fatalf("Rooms lists %q, want %q", names, wantNames)
 			}
-			r := got[slices.Index(roomNames(got), tt.room.Name)]
+			r := got[slices.Index(RoomNames(got), tt.room.Name)]
 			if r.Topic != tt.room.Topic || r.Messages != 0 {
 				t.Errorf("room %+v, want topic %q and no messages", r, tt.room.Topic)
 			}
@@ -88,7 +88,7 @@ func addRoom(t *testing.T, open Open) {
 			case tt.room.Created.IsZero() && (r.Created.Before(start) || r.Created.After(time.Now()) || r.Created.Location() != time.UTC):
 				t.Errorf("created %v, want now in UTC", r.Created)
 			}
-			if again := mustRooms(t, reopen(t, s)); !slices.Equal(again, got) {
+			if again := MustRooms(t, reopen(t, s)); !slices.Equal(again, got) {
 				t.Errorf("after reopening Rooms = %+v, want %+v", again, got)
 			}
 		})
@@ -97,18 +97,18 @@ func addRoom(t *testing.T, open Open) {
 
 func roomsCountsMessages(t *testing.T, open Open) {
 	s := open(t, Options{History: 4})
-	mustAddRoom(t, s, "zoo", "games", "music")
-	mustAppendTo(t, s, storage.DefaultRoom, msgs("a", "b"))
-	mustAppendTo(t, s, "games", msgs("a", "b", "c", "d", "e", "f"))
-	mustAppendTo(t, s, "zoo", msgs("a"))
+	MustAddRoom(t, s, "zoo", "games", "music")
+	MustAppend(t, s, Msgs("a", "b"))
+	MustAppendTo(t, s, "games", Msgs("a", "b", "c", "d", "e", "f"))
+	MustAppendTo(t, s, "zoo", Msgs("a"))
 	want := map[string]int{storage.DefaultRoom: 2, "games": 4, "music": 0, "zoo": 1}
-	rooms := mustRooms(t, s)
+	rooms := MustRooms(t, s)
 	for _, r := range rooms {
 		if r.Messages != want[r.Name] {
 			t.Errorf("room %s keeps %d messages, want %d", r.Name, r.Messages, want[r.Name])
 		}
 	}
-	if names, wantNames := roomNames(rooms), []string{storage.DefaultRoom, "games", "music", "zoo"}; !slices.Equal(names, wantNames) {
+	if names, wantNames := RoomNames(rooms), []string{storage.DefaultRoom, "games", "music", "zoo"}; !slices.Equal(names, wantNames) {
 		t.Errorf("Rooms lists %q, want %q: the default room first, then by name", names, wantNames)
 	}
 }
@@ -131,7 +131,7 @@ func removeRoom(t *testing.T, open Open) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t, Options{})
-			mustAddRoom(t, s, "games", "music")
+			MustAddRoom(t, s, "games", "music")
 			var err error
 			for i, name := range tt.remove {
 				if i == len(tt.remove)-1 && tt.wantErr != nil {
@@ -150,7 +150,7 @@ func removeRoom(t *testing.T, open Open) {
 			if err != nil && !strings.HasPrefix(err.Error(), "remove room ") {
 				t.Errorf("error %q does not say what failed", err)
 			}
-			if names := roomNames(mustRooms(t, s)); !slices.Equal(names, tt.left) {
+			if names := RoomNames(MustRooms(t, s)); !slices.Equal(names, tt.left) {
 				t.Errorf("rooms left %q, want %q", names, tt.left)
 			}
 		})
@@ -170,9 +170,9 @@ type Call struct {
 // and wraps the context's, and writes nothing.
 func Cancelled(t *testing.T, open Open) {
 	s := open(t, Options{})
-	mustAddRoom(t, s, "games")
-	mustAppendTo(t, s, "games", msgs("kept"))
-	if err := s.Ban(t.Context(), "mallory", baseTime.Add(time.Hour)); err != nil {
+	MustAddRoom(t, s, "games")
+	MustAppendTo(t, s, "games", Msgs("kept"))
+	if err := s.Ban(t.Context(), "mallory", BaseTime.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	unchanged := snapshot(t, s)
@@ -182,18 +182,18 @@ func Cancelled(t *testing.T, open Open) {
 		{`add room "Bad"`, func(ctx context.Context) error { return s.AddRoom(ctx, storage.Room{Name: "Bad"}) }},
 		{"remove room games", func(ctx context.Context) error { return s.RemoveRoom(ctx, "games") }},
 		{"append messages to room games", func(ctx context.Context) error {
-			_, err := s.AppendMessages(ctx, "games", msgs("lost"))
+			_, err := s.AppendMessages(ctx, "games", Msgs("lost"))
 			return err
 		}},
 		{"recent messages of room games", func(ctx context.Context) error { _, err := s.RecentMessages(ctx, "games", 0); return err }},
-		{"ban expiry", func(ctx context.Context) error { _, _, err := s.BanExpiry(ctx, "mallory", baseTime); return err }},
-		{"ban", func(ctx context.Context) error { return s.Ban(ctx, "eve", baseTime.Add(time.Hour)) }},
+		{"ban expiry", func(ctx context.Context) error { _, _, err := s.BanExpiry(ctx, "mallory", BaseTime); return err }},
+		{"ban", func(ctx context.Context) error { return s.Ban(ctx, "eve", BaseTime.Add(time.Hour)) }},
 		{"unban", func(ctx context.Context) error { _, err := s.Unban(ctx, "mallory"); return err }},
 		{"save recovery state", func(ctx context.Context) error { return s.SaveRecovery(ctx, storage.RecoveryState{}) }},
 		{"take recovery state", func(ctx context.Context) error { _, _, err := s.TakeRecovery(ctx); return err }},
 	})
 	unchanged(t)
-	if got := texts(mustRecentOf(t, s, "games")); !slices.Equal(got, []string{"kept"}) {
+	if got := Texts(MustRecentOf(t, s, "games")); !slices.Equal(got, []string{"kept"}) {
 		t.Errorf("games holds %q", got)
 	}
 }

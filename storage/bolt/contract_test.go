@@ -45,11 +45,11 @@ func (s contractStore) Snapshot(t testing.TB) func(t testing.TB) {
 	}
 }
 
-// Reopen closes the file and opens it again with the same history.
-func (s contractStore) Reopen(t testing.TB) storetest.Store {
+// Reopen closes the file and opens it again.
+func (s contractStore) Reopen(t testing.TB, opts storetest.Options) storetest.Store {
 	t.Helper()
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return contractStore{openStore(t, s.path, Options{History: s.history}), s.path}
+	return contractStore{openStore(t, s.path, Options{History: opts.History}), s.path}
 }

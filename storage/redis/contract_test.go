@@ -47,11 +47,11 @@ func (s contractStore) Snapshot(t testing.TB) func(t testing.TB) {
 }
 
 // Reopen closes the store and opens its prefix again on the same server,
-// as the same node with the same history.
-func (s contractStore) Reopen(t testing.TB) storetest.Store {
+// as the same node.
+func (s contractStore) Reopen(t testing.TB, opts storetest.Options) storetest.Store {
 	t.Helper()
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return contractStore{openStore(t, s.srv, Options{Prefix: s.opts.Prefix, Node: s.opts.Node, History: s.opts.History, Logger: s.opts.Logger}), s.srv}
+	return contractStore{openStore(t, s.srv, Options{Prefix: s.opts.Prefix, Node: s.opts.Node, History: opts.History, Logger: s.opts.Logger}), s.srv}
 }

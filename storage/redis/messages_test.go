@@ -55,61 +55,6 @@ func TestAppendNoMessagesWritesNothing(t *testing.T) {
 	assertUnchanged(t, srv, s.opts.Prefix, before)
 }
 
-func TestMessagesSurviveReopen(t *testing.T) {
-	srv := startServer(t)
-	prefix := testPrefix()
-	s, err := Open(t.Context(), srv.URL(), Options{History: 3, Prefix: prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
-	first := storetest.MustAppend(t, s, storetest.Msgs("a", "b", "c", "d"))
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	s = openStore(t, srv, Options{History: 3, Prefix: prefix})
-	if got, want := storetest.MustRecent(t, s), first[1:]; !slices.Equal(got, want) {
-		t.Fatalf("after reopen kept %+v\nwant %+v", got, want)
-	}
-	next := storetest.MustAppend(t, s, storetest.Msgs("e"))
-	if next[0].ID != first[len(first)-1].ID+1 {
-		t.Errorf("first ID after reopen = %d, want %d (continuing the sequence)", next[0].ID, first[len(first)-1].ID+1)
-	}
-	if got := storetest.Texts(storetest.MustRecent(t, s)); !slices.Equal(got, []string{"c", "d", "e"}) {
-		t.Errorf("kept %q, want [c d e]", got)
-	}
-}
-
-func TestReopenWithSmallerHistoryTrims(t *testing.T) {
-	srv := startServer(t)
-	prefix := testPrefix()
-	s, err := Open(t.Context(), srv.URL(), Options{History: 10, Prefix: prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
-	storetest.MustAddRoom(t, s, "games", "music")
-	storetest.MustAppend(t, s, storetest.Msgs("a", "b", "c", "d", "e"))
-	storetest.MustAppendTo(t, s, "games", storetest.Msgs("1", "2", "3"))
-	storetest.MustAppendTo(t, s, "music", storetest.Msgs("x"))
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	rw := openStore(t, srv, Options{History: 2, Prefix: prefix})
-	for room, want := range map[string][]string{
-		storage.DefaultRoom: {"d", "e"},
-		"games":             {"2", "3"},
-		"music":             {"x"},
-	} {
-		if got := storetest.Texts(storetest.MustRecentOf(t, rw, room)); !slices.Equal(got, want) {
-			t.Errorf("%s kept %q, want %q", room, got, want)
-		}
-		if n := do(t, srv, "LLEN", rw.roomKey(room)+":history").(int64); n != int64(len(want)) {
-			t.Errorf("%s holds %d messages, want %d", room, n, len(want))
-		}
-	}
-}
-
 // TestLogOfMissingRooms: LogSince refuses the rooms the store does not
 // have, as AppendMessages and RecentMessages do (storetest.Messages).
 func TestLogOfMissingRooms(t *testing.T) {

@@ -130,11 +130,11 @@ func snapshot(t testing.TB, s Store) func(t testing.TB) {
 
 // reopen is s's Reopen if s is an Inspector; for a store that is not,
 // it skips t, whose checks need the data opened again.
-func reopen(t testing.TB, s Store) Store {
+func reopen(t testing.TB, s Store, opts Options) Store {
 	t.Helper()
 	in, ok := s.(Inspector)
 	if !ok {
 		t.Skip("the store cannot be opened again")
 	}
-	return in.Reopen(t)
+	return in.Reopen(t, opts)
 }

@@ -12,14 +12,17 @@ import (
 )
 
 // Messages checks AppendMessages and RecentMessages: the IDs a store
-// gives, the history it keeps per room and trims as it appends, the
-// copies it returns and the rooms it does not have.
+// gives, the history it keeps per room and trims as it appends or is
+// opened again with a smaller one, the copies it returns and the rooms
+// it does not have.
 func Messages(t *testing.T, open Open) {
 	t.Run("AppendMessages keeps the newest history", func(t *testing.T) { appendKeepsNewestHistory(t, open) })
 	t.Run("AppendMessages returns stored copies", func(t *testing.T) { appendReturnsStoredCopies(t, open) })
 	t.Run("RecentMessages", func(t *testing.T) { recentMessages(t, open) })
 	t.Run("rooms keep their own history", func(t *testing.T) { roomsKeepTheirOwnHistory(t, open) })
 	t.Run("messages of missing rooms", func(t *testing.T) { messagesOfMissingRooms(t, open) })
+	t.Run("messages survive reopening", func(t *testing.T) { messagesSurviveReopen(t, open) })
+	t.Run("reopening with a smaller history trims", func(t *testing.T) { reopenWithSmallerHistoryTrims(t, open) })
 }
 
 func appendKeepsNewestHistory(t *testing.T, open Open) {
@@ -202,4 +205,40 @@ func messagesOfMissingRooms(t *testing.T, open Open) {
 		})
 	}
 	unchanged(t)
+}
+
+func messagesSurviveReopen(t *testing.T, open Open) {
+	s := open(t, Options{History: 3})
+	first := MustAppend(t, s, Msgs("a", "b", "c", "d"))
+	s = reopen(t, s, Options{History: 3})
+	if got, want := MustRecent(t, s), first[1:]; !slices.Equal(got, want) {
+		t.Fatalf("after reopen kept %+v\nwant %+v", got, want)
+	}
+	next := MustAppend(t, s, Msgs("e"))
+	if next[0].ID != first[len(first)-1].ID+1 {
+		t.Errorf("first ID after reopen = %d, want %d (continuing the sequence)", next[0].ID, first[len(first)-1].ID+1)
+	}
+	if got := Texts(MustRecent(t, s)); !slices.Equal(got, []string{"c", "d", "e"}) {
+		t.Errorf("kept %q, want [c d e]", got)
+	}
+}
+
+func reopenWithSmallerHistoryTrims(t *testing.T, open Open) {
+	s := open(t, Options{History: 10})
+	MustAddRoom(t, s, "games", "music")
+	MustAppend(t, s, Msgs("a", "b", "c", "d", "e"))
+	MustAppendTo(t, s, "games", Msgs("1", "2", "3"))
+	MustAppendTo(t, s, "music", Msgs("x"))
+
+	s = reopen(t, s, Options{History: 2})
+	for room, want := range map[string][]string{
+		storage.DefaultRoom: {"d", "e"},
+		"games":             {"2", "3"},
+		"music":             {"x"},
+	} {
+		if got := Texts(MustRecentOf(t, s, room)); !slices.Equal(got, want) {
+			t.Errorf("%s kept %q, want %q", room, got, want)
+		}
+		checkHeld(t, s, room, len(want), false)
+	}
 }

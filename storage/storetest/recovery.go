@@ -21,7 +21,7 @@ func Recovery(t *testing.T, open Open) {
 	if err := s.SaveRecovery(t.Context(), want); err != nil {
 		t.Fatal(err)
 	}
-	again := reopen(t, s)
+	again := reopen(t, s, Options{})
 	got, found, err := again.TakeRecovery(t.Context())
 	if err != nil || !found || !reflect.DeepEqual(got, want) {
 		t.Fatalf("take: %+v, %v, %v", got, found, err)

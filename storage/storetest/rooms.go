@@ -88,7 +88,7 @@ func addRoom(t *testing.T, open Open) {
 			case tt.room.Created.IsZero() && (r.Created.Before(start) || r.Created.After(time.Now()) || r.Created.Location() != time.UTC):
 				t.Errorf("created %v, want now in UTC", r.Created)
 			}
-			if again := MustRooms(t, reopen(t, s)); !slices.Equal(again, got) {
+			if again := MustRooms(t, reopen(t, s, Options{})); !slices.Equal(again, got) {
 				t.Errorf("after reopening Rooms = %+v, want %+v", again, got)
 			}
 		})

@@ -64,8 +64,8 @@ type Inspector interface {
 	// Snapshot takes a copy of everything the store holds and returns a
 	// check that fails t if the store no longer holds the same.
 	Snapshot(t testing.TB) (unchanged func(t testing.TB))
-	// Reopen closes the store and opens the same data again, for
-	// writing, as a restarted server would; the store it returns is
+	// Reopen closes the store and opens the same data again with opts,
+	// for writing, as a restarted server would; the store it returns is
 	// closed when t ends.
-	Reopen(t testing.TB) Store
+	Reopen(t testing.TB, opts Options) Store
 }

@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"context"
 	"testing"
 
 	"chatserver/storage/storetest"
@@ -19,6 +20,23 @@ func TestContract(t *testing.T) {
 	t.Run("Rooms", func(t *testing.T) { storetest.Rooms(t, open) })
 	t.Run("Cancelled", func(t *testing.T) { storetest.Cancelled(t, open) })
 	t.Run("Recovery", func(t *testing.T) { storetest.Recovery(t, open) })
+	t.Run("Concurrently", func(t *testing.T) { storetest.Concurrently(t, open, presence) })
+}
+
+// presence makes a chatter come with SetChatters and go with
+// RemoveChatter from every room.
+func presence(s storetest.Store) storetest.Presence {
+	st := s.(contractStore).Store
+	return storetest.Presence{
+		Visit: func(ctx context.Context, room string) error {
+			if err := st.SetChatters(ctx, room, []string{"ann", "bob"}); err != nil {
+				return err
+			}
+			_, err := st.RemoveChatter(ctx, "", "ann")
+			return err
+		},
+		Chatters: st.Chatters,
+	}
 }
 
 // contractStore is a Store and its file, which the suite inspects.

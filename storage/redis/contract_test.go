@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"context"
 	"testing"
 
 	"chatserver/internal/redistest"
@@ -20,6 +21,23 @@ func TestContract(t *testing.T) {
 	t.Run("Rooms", func(t *testing.T) { storetest.Rooms(t, open) })
 	t.Run("Cancelled", func(t *testing.T) { storetest.Cancelled(t, open) })
 	t.Run("Recovery", func(t *testing.T) { storetest.Recovery(t, open) })
+	t.Run("Concurrently", func(t *testing.T) { storetest.Concurrently(t, open, presence) })
+}
+
+// presence makes a chatter come by claiming the nickname and go by
+// releasing it.
+func presence(s storetest.Store) storetest.Presence {
+	st := s.(contractStore).Store
+	return storetest.Presence{
+		Visit: func(ctx context.Context, room string) error {
+			c, err := st.Claim(ctx, room, "ann", "", false)
+			if err != nil {
+				return err
+			}
+			return st.Release(ctx, room, "ann", c.Token, 0)
+		},
+		Chatters: st.Chatters,
+	}
 }
 
 // contractStore is a Store and its server, which the suite inspects.

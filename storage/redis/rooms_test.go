@@ -3,10 +3,8 @@ package redis
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -154,112 +152,5 @@ func TestClosedStoreRefuses(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Errorf("Close again = %v, want nil", err)
-	}
-}
-
-func TestRoomsConcurrently(t *testing.T) {
-	const (
-		rooms   = 4
-		batches = 25
-		batch   = 3
-	)
-	s := openStore(t, startServer(t), Options{History: batches * batch})
-	names := []string{storage.DefaultRoom}
-	for i := 1; i < rooms; i++ {
-		names = append(names, fmt.Sprintf("room-%d", i))
-	}
-	storetest.MustAddRoom(t, s, names[1:]...)
-
-	var wg sync.WaitGroup
-	errs := make(chan error, 100)
-	report := func(err error) {
-		select {
-		case errs <- err:
-		default:
-		}
-	}
-	// One writer per room, checking that its IDs go up by one.
-	for _, room := range names {
-		wg.Go(func() {
-			var last uint64
-			for range batches {
-				got, err := s.AppendMessages(t.Context(), room, storetest.Msgs("a", "b", "c"))
-				if err != nil {
-					report(err)
-					return
-				}
-				for _, m := range got {
-					if m.ID != last+1 {
-						report(fmt.Errorf("room %s: ID %d after %d", room, m.ID, last))
-					}
-					last = m.ID
-				}
-			}
-		})
-	}
-	// Nicknames come and go in every room.
-	wg.Go(func() {
-		for i := range batches {
-			room := names[i%rooms]
-			c, err := s.Claim(t.Context(), room, "ann", "", false)
-			if err != nil {
-				report(err)
-				return
-			}
-			if err := s.Release(t.Context(), room, "ann", c.Token, 0); err != nil {
-				report(err)
-				return
-			}
-		}
-	})
-	// A room is added and removed meanwhile; readers list and read.
-	wg.Go(func() {
-		for range batches {
-			if err := s.AddRoom(t.Context(), storage.Room{Name: "scratch"}); err != nil {
-				report(err)
-				return
-			}
-			if _, err := s.AppendMessages(t.Context(), "scratch", storetest.Msgs("x")); err != nil {
-				report(err)
-				return
-			}
-			if err := s.RemoveRoom(t.Context(), "scratch"); err != nil {
-				report(err)
-				return
-			}
-		}
-	})
-	for range 2 {
-		wg.Go(func() {
-			for range batches {
-				if _, err := s.Rooms(t.Context()); err != nil {
-					report(err)
-					return
-				}
-				for _, room := range names {
-					if _, err := s.RecentMessages(t.Context(), room, 5); err != nil {
-						report(err)
-						return
-					}
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	got := storetest.MustRooms(t, s)
-	if len(got) != rooms {
-		t.Fatalf("Rooms = %+v, want %d rooms", got, rooms)
-	}
-	for i, r := range got {
-		if r.Name != names[i] || r.Messages != batches*batch {
-			t.Errorf("room %d is %+v, want %s with %d messages", i, r, names[i], batches*batch)
-		}
-		if chatters := mustChatters(t, s, r.Name); slices.Contains(chatters, "ann") {
-			t.Errorf("ann still present in %s: %q", r.Name, chatters)
-		}
 	}
 }

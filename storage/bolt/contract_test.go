@@ -2,8 +2,10 @@ package bolt
 
 import (
 	"context"
+	"slices"
 	"testing"
 
+	"chatserver/storage"
 	"chatserver/storage/storetest"
 )
 
@@ -21,13 +23,22 @@ func TestContract(t *testing.T) {
 	t.Run("Cancelled", func(t *testing.T) { storetest.Cancelled(t, open) })
 	t.Run("Recovery", func(t *testing.T) { storetest.Recovery(t, open) })
 	t.Run("Concurrently", func(t *testing.T) { storetest.Concurrently(t, open, presence) })
+	t.Run("RemoveRoomTakesOnlyItsOwn", func(t *testing.T) { storetest.RemoveRoomTakesOnlyItsOwn(t, open, presence) })
 }
 
-// presence makes a chatter come with SetChatters and go with
+// presence makes chatters come with SetChatters and go with
 // RemoveChatter from every room.
 func presence(s storetest.Store) storetest.Presence {
 	st := s.(contractStore).Store
 	return storetest.Presence{
+		Fill: func(ctx context.Context, room string) error {
+			return st.SetChatters(ctx, room, []string{"ann", room + "-fan"})
+		},
+		Removed: func(t *testing.T, room string) {
+			if from, err := st.RemoveChatter(t.Context(), "", "ann"); err != nil || !slices.Equal(from, []string{storage.DefaultRoom, "music"}) {
+				t.Errorf("RemoveChatter(every room, ann) after %s went = %q, %v; want the rooms left", room, from, err)
+			}
+		},
 		Visit: func(ctx context.Context, room string) error {
 			if err := st.SetChatters(ctx, room, []string{"ann", "bob"}); err != nil {
 				return err

@@ -2,7 +2,6 @@ package bolt
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -28,66 +27,6 @@ func TestAddedRoomsReadOnly(t *testing.T) {
 	}
 	if got := storetest.MustRooms(t, openStore(t, path, Options{ReadOnly: true})); !slices.Equal(got, want) {
 		t.Errorf("read-only Rooms = %+v, want %+v", got, want)
-	}
-}
-
-func TestRemoveRoomTakesOnlyItsOwn(t *testing.T) {
-	path := testPath(t)
-	s := openStore(t, path, Options{})
-	storetest.MustAddRoom(t, s, "games", "music")
-	for _, room := range []string{storage.DefaultRoom, "games", "music"} {
-		storetest.MustAppendTo(t, s, room, storetest.Msgs(room+" 1", room+" 2"))
-		if err := s.SetChatters(t.Context(), room, []string{"ann", room + "-fan"}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	until := storetest.BaseTime.Add(time.Hour)
-	if err := s.Ban(t.Context(), "mallory", until); err != nil {
-		t.Fatal(err)
-	}
-	keptGeneral, keptMusic := storetest.MustRecent(t, s), storetest.MustRecentOf(t, s, "music")
-
-	if err := s.RemoveRoom(t.Context(), "games"); err != nil {
-		t.Fatal(err)
-	}
-	for _, call := range []struct {
-		name string
-		err  error
-	}{
-		{"RecentMessages", func() error { _, err := s.RecentMessages(t.Context(), "games", 0); return err }()},
-		{"Chatters", func() error { _, err := s.Chatters(t.Context(), "games"); return err }()},
-		{"AppendMessages", func() error { _, err := s.AppendMessages(t.Context(), "games", storetest.Msgs("x")); return err }()},
-	} {
-		if !errors.Is(call.err, storage.ErrNoSuchRoom) {
-			t.Errorf("%s of the removed room: %v, want ErrNoSuchRoom", call.name, call.err)
-		}
-	}
-	if got := storetest.MustRecent(t, s); !slices.Equal(got, keptGeneral) {
-		t.Errorf("general holds %+v, want %+v", got, keptGeneral)
-	}
-	if got := storetest.MustRecentOf(t, s, "music"); !slices.Equal(got, keptMusic) {
-		t.Errorf("music holds %+v, want %+v", got, keptMusic)
-	}
-	if got := mustChatters(t, s, "music"); !slices.Equal(got, []string{"ann", "music-fan"}) {
-		t.Errorf("music's chatters %q", got)
-	}
-	if got, banned, err := s.BanExpiry(t.Context(), "Mallory", storetest.BaseTime); err != nil || !banned || !got.Equal(until) {
-		t.Errorf("BanExpiry(mallory) = %v, %v, %v; the ban must stay", got, banned, err)
-	}
-	if from, err := s.RemoveChatter(t.Context(), "", "ann"); err != nil || !slices.Equal(from, []string{storage.DefaultRoom, "music"}) {
-		t.Errorf("RemoveChatter(every room, ann) = %q, %v; want the rooms left", from, err)
-	}
-
-	// A room added under the name again is a new, empty room.
-	storetest.MustAddRoom(t, s, "games")
-	if got := storetest.MustRecentOf(t, s, "games"); len(got) != 0 {
-		t.Errorf("the new games room holds %+v", got)
-	}
-	if got := mustChatters(t, s, "games"); len(got) != 0 {
-		t.Errorf("the new games room has chatters %q", got)
-	}
-	if got := storetest.MustAppendTo(t, s, "games", storetest.Msgs("again")); got[0].ID != 1 {
-		t.Errorf("the new games room's first ID is %d, want 1", got[0].ID)
 	}
 }
 

@@ -2,9 +2,13 @@ package redis
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"chatserver/internal/redistest"
+	"chatserver/storage"
 	"chatserver/storage/storetest"
 )
 
@@ -22,13 +26,58 @@ func TestContract(t *testing.T) {
 	t.Run("Cancelled", func(t *testing.T) { storetest.Cancelled(t, open) })
 	t.Run("Recovery", func(t *testing.T) { storetest.Recovery(t, open) })
 	t.Run("Concurrently", func(t *testing.T) { storetest.Concurrently(t, open, presence) })
+	t.Run("RemoveRoomTakesOnlyItsOwn", func(t *testing.T) { storetest.RemoveRoomTakesOnlyItsOwn(t, open, presence) })
 }
 
-// presence makes a chatter come by claiming the nickname and go by
-// releasing it.
+// presence makes chatters come by claiming their nicknames and go by
+// releasing them. A room it fills holds a claim, one in its grace and a
+// kick; once the room is removed, every call of it refuses and nothing
+// of it is left in Redis.
 func presence(s storetest.Store) storetest.Presence {
-	st := s.(contractStore).Store
+	cs := s.(contractStore)
+	st := cs.Store
 	return storetest.Presence{
+		Fill: func(ctx context.Context, room string) error {
+			if _, err := st.Claim(ctx, room, "ann", "", false); err != nil {
+				return err
+			}
+			fan, err := st.Claim(ctx, room, room+"-fan", "", false)
+			if err != nil {
+				return err
+			}
+			if err := st.Release(ctx, room, room+"-fan", fan.Token, time.Hour); err != nil {
+				return err
+			}
+			if _, err := st.Claim(ctx, room, "mallory", "", false); err != nil {
+				return err
+			}
+			_, err = st.Kick(ctx, room, "mallory", "spam")
+			return err
+		},
+		Removed: func(t *testing.T, room string) {
+			ctx := t.Context()
+			for _, call := range []struct {
+				name string
+				err  error
+			}{
+				{"SetChatters", st.SetChatters(ctx, room, []string{"ann"})},
+				{"Claim", func() error { _, err := st.Claim(ctx, room, "ann", "", false); return err }()},
+				{"Kick", func() error { _, err := st.Kick(ctx, room, "ann", ""); return err }()},
+				{"Snapshot", func() error { _, err := st.Snapshot(ctx, room, 0); return err }()},
+				{"SaveSession", st.SaveSession(ctx, room, storage.Session{PID: "p", Name: "ann", Expires: time.Now().Add(time.Hour)})},
+				{"TakeSession", func() error { _, _, err := st.TakeSession(ctx, room, "p"); return err }()},
+				{"LogSince", func() error { _, err := st.LogSince(ctx, room, storage.Position{}); return err }()},
+			} {
+				if !errors.Is(call.err, storage.ErrNoSuchRoom) {
+					t.Errorf("%s of the removed room: %v, want ErrNoSuchRoom", call.name, call.err)
+				}
+			}
+			for _, line := range dump(t, cs.srv, st.opts.Prefix) {
+				if strings.Contains(line, ":"+room) || strings.HasSuffix(line, " "+room) {
+					t.Errorf("left behind: %s", line)
+				}
+			}
+		},
 		Visit: func(ctx context.Context, room string) error {
 			c, err := st.Claim(ctx, room, "ann", "", false)
 			if err != nil {

@@ -3,94 +3,12 @@ package redis
 import (
 	"context"
 	"errors"
-	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"chatserver/storage"
 	"chatserver/storage/storetest"
 )
-
-func TestRemoveRoomTakesOnlyItsOwn(t *testing.T) {
-	srv := startServer(t)
-	s := openStore(t, srv, Options{})
-	storetest.MustAddRoom(t, s, "games", "music")
-	for _, room := range []string{storage.DefaultRoom, "games", "music"} {
-		storetest.MustAppendTo(t, s, room, storetest.Msgs(room+" 1", room+" 2"))
-		mustClaim(t, s, room, "ann", "")
-		fan := mustClaim(t, s, room, room+"-fan", "")
-		// One in its grace, one kicked: a grace and a kick time.
-		if err := s.Release(t.Context(), room, room+"-fan", fan.Token, time.Hour); err != nil {
-			t.Fatal(err)
-		}
-		mustClaim(t, s, room, "mallory", "")
-		if _, err := s.Kick(t.Context(), room, "mallory", "spam"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	until := storetest.BaseTime.Add(time.Hour)
-	if err := s.Ban(t.Context(), "mallory", until); err != nil {
-		t.Fatal(err)
-	}
-	keptGeneral, keptMusic := storetest.MustRecent(t, s), storetest.MustRecentOf(t, s, "music")
-
-	if err := s.RemoveRoom(t.Context(), "games"); err != nil {
-		t.Fatal(err)
-	}
-	for _, call := range []struct {
-		name string
-		err  error
-	}{
-		{"RecentMessages", func() error { _, err := s.RecentMessages(t.Context(), "games", 0); return err }()},
-		{"Chatters", func() error { _, err := s.Chatters(t.Context(), "games"); return err }()},
-		{"SetChatters", s.SetChatters(t.Context(), "games", []string{"ann"})},
-		{"Claim", func() error { _, err := s.Claim(t.Context(), "games", "ann", "", false); return err }()},
-		{"Kick", func() error { _, err := s.Kick(t.Context(), "games", "ann", ""); return err }()},
-		{"Snapshot", func() error { _, err := s.Snapshot(t.Context(), "games", 0); return err }()},
-		{"SaveSession", s.SaveSession(t.Context(), "games", storage.Session{PID: "p", Name: "ann", Expires: time.Now().Add(time.Hour)})},
-		{"TakeSession", func() error { _, _, err := s.TakeSession(t.Context(), "games", "p"); return err }()},
-		{"AppendMessages", func() error { _, err := s.AppendMessages(t.Context(), "games", storetest.Msgs("x")); return err }()},
-		{"LogSince", func() error { _, err := s.LogSince(t.Context(), "games", storage.Position{}); return err }()},
-	} {
-		if !errors.Is(call.err, storage.ErrNoSuchRoom) {
-			t.Errorf("%s of the removed room: %v, want ErrNoSuchRoom", call.name, call.err)
-		}
-	}
-	// Nothing of the room is left in Redis.
-	for _, line := range dump(t, srv, s.opts.Prefix) {
-		if strings.Contains(line, ":games") || strings.HasSuffix(line, " games") || strings.Contains(line, " games\n") {
-			t.Errorf("left behind: %s", line)
-		}
-	}
-	if got := storetest.MustRecent(t, s); !slices.Equal(got, keptGeneral) {
-		t.Errorf("general holds %+v, want %+v", got, keptGeneral)
-	}
-	if got := storetest.MustRecentOf(t, s, "music"); !slices.Equal(got, keptMusic) {
-		t.Errorf("music holds %+v, want %+v", got, keptMusic)
-	}
-	if got := mustChatters(t, s, "music"); !slices.Equal(got, []string{"ann", "music-fan"}) {
-		t.Errorf("music's chatters %q", got)
-	}
-	if got, banned, err := s.BanExpiry(t.Context(), "Mallory", storetest.BaseTime); err != nil || !banned || !got.Equal(until) {
-		t.Errorf("BanExpiry(mallory) = %v, %v, %v; the ban must stay", got, banned, err)
-	}
-
-	// A room added under the name again is a new, empty room with a new log.
-	storetest.MustAddRoom(t, s, "games")
-	if got := storetest.MustRecentOf(t, s, "games"); len(got) != 0 {
-		t.Errorf("the new games room holds %+v", got)
-	}
-	if got := mustChatters(t, s, "games"); len(got) != 0 {
-		t.Errorf("the new games room has chatters %q", got)
-	}
-	if got := storetest.MustAppendTo(t, s, "games", storetest.Msgs("again")); got[0].ID != 1 {
-		t.Errorf("the new games room's first ID is %d, want 1", got[0].ID)
-	}
-	if l, err := s.LogSince(t.Context(), "games", storage.Position{}); err != nil || l.Seq != 1 || len(l.Entries) != 1 {
-		t.Errorf("the new games room's log = %+v, %v; want one entry at 1", l, err)
-	}
-}
 
 // TestCancelledContextRefusesWithoutWriting: the calls of a Redis store
 // beyond those of storetest.Cancelled refuse a cancelled context as
@@ -152,5 +70,22 @@ func TestClosedStoreRefuses(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Errorf("Close again = %v, want nil", err)
+	}
+}
+
+// TestARoomAddedAgainHasANewLog: a room removed and added again under its
+// name begins a log of its own (storetest.RemoveRoomTakesOnlyItsOwn
+// checks its messages and chatters).
+func TestARoomAddedAgainHasANewLog(t *testing.T) {
+	s := openStore(t, startServer(t), Options{})
+	storetest.MustAddRoom(t, s, "games")
+	storetest.MustAppendTo(t, s, "games", storetest.Msgs("one", "two"))
+	if err := s.RemoveRoom(t.Context(), "games"); err != nil {
+		t.Fatal(err)
+	}
+	storetest.MustAddRoom(t, s, "games")
+	storetest.MustAppendTo(t, s, "games", storetest.Msgs("again"))
+	if l, err := s.LogSince(t.Context(), "games", storage.Position{}); err != nil || l.Seq != 1 || len(l.Entries) != 1 {
+		t.Errorf("the new games room's log = %+v, %v; want one entry at 1", l, err)
 	}
 }

@@ -10,14 +10,20 @@ import (
 	"chatserver/storage"
 )
 
-// Presence is how a store makes a chatter come and go, which the stores
+// Presence is how a store makes chatters come and go, which the stores
 // do in their own ways (a list of chatters, claimed nicknames), for
-// Concurrently.
+// Concurrently and RemoveRoomTakesOnlyItsOwn.
 type Presence struct {
 	// Visit makes "ann" present in room and then gone from it.
 	Visit func(ctx context.Context, room string) error
+	// Fill makes "ann" and room+"-fan" present in room, and may leave
+	// there whatever else the store keeps of who comes and goes.
+	Fill func(ctx context.Context, room string) error
 	// Chatters lists the names present in room.
 	Chatters func(ctx context.Context, room string) ([]string, error)
+	// Removed, if not nil, checks what the store's own calls make of
+	// room once it is removed, after the suite's checks.
+	Removed func(t *testing.T, room string)
 }
 
 // Concurrently checks that a store serves many callers at once (run it

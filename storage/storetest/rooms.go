@@ -234,3 +234,66 @@ func RefuseCancelled(t *testing.T, calls []Call) {
 		}
 	}
 }
+
+// RemoveRoomTakesOnlyItsOwn checks that removing a room takes its
+// messages and its chatters and leaves the other rooms' and the bans,
+// and that a room added again under its name is new and empty.
+func RemoveRoomTakesOnlyItsOwn(t *testing.T, open Open, presence func(s Store) Presence) {
+	s := open(t, Options{})
+	p := presence(s)
+	MustAddRoom(t, s, "games", "music")
+	for _, room := range []string{storage.DefaultRoom, "games", "music"} {
+		MustAppendTo(t, s, room, Msgs(room+" 1", room+" 2"))
+		if err := p.Fill(t.Context(), room); err != nil {
+			t.Fatal(err)
+		}
+	}
+	until := BaseTime.Add(time.Hour)
+	if err := s.Ban(t.Context(), "mallory", until); err != nil {
+		t.Fatal(err)
+	}
+	keptGeneral, keptMusic := MustRecent(t, s), MustRecentOf(t, s, "music")
+
+	if err := s.RemoveRoom(t.Context(), "games"); err != nil {
+		t.Fatal(err)
+	}
+	for _, call := range []struct {
+		name string
+		err  error
+	}{
+		{"RecentMessages", func() error { _, err := s.RecentMessages(t.Context(), "games", 0); return err }()},
+		{"Chatters", func() error { _, err := p.Chatters(t.Context(), "games"); return err }()},
+		{"AppendMessages", func() error { _, err := s.AppendMessages(t.Context(), "games", Msgs("x")); return err }()},
+	} {
+		if !errors.Is(call.err, storage.ErrNoSuchRoom) {
+			t.Errorf("%s of the removed room: %v, want ErrNoSuchRoom", call.name, call.err)
+		}
+	}
+	if got := MustRecent(t, s); !slices.Equal(got, keptGeneral) {
+		t.Errorf("general holds %+v, want %+v", got, keptGeneral)
+	}
+	if got := MustRecentOf(t, s, "music"); !slices.Equal(got, keptMusic) {
+		t.Errorf("music holds %+v, want %+v", got, keptMusic)
+	}
+	if got, err := p.Chatters(t.Context(), "music"); err != nil || !slices.Equal(got, []string{"ann", "music-fan"}) {
+		t.Errorf("music's chatters %q, %v", got, err)
+	}
+	if got, banned, err := s.BanExpiry(t.Context(), "Mallory", BaseTime); err != nil || !banned || !got.Equal(until) {
+		t.Errorf("BanExpiry(mallory) = %v, %v, %v; the ban must stay", got, banned, err)
+	}
+	if p.Removed != nil {
+		p.Removed(t, "games")
+	}
+
+	// A room added under the name again is a new, empty room.
+	MustAddRoom(t, s, "games")
+	if got := MustRecentOf(t, s, "games"); len(got) != 0 {
+		t.Errorf("the new games room holds %+v", got)
+	}
+	if got, err := p.Chatters(t.Context(), "games"); err != nil || len(got) != 0 {
+		t.Errorf("the new games room has chatters %q, %v", got, err)
+	}
+	if got := MustAppendTo(t, s, "games", Msgs("again")); got[0].ID != 1 {
+		t.Errorf("the new games room's first ID is %d, want 1", got[0].ID)
+	}
+}

@@ -17,13 +17,7 @@ func TestContract(t *testing.T) {
 		path := testPath(t)
 		return contractStore{openStore(t, path, Options{History: opts.History}), path}
 	}
-	t.Run("Bans", func(t *testing.T) { storetest.Bans(t, open) })
-	t.Run("Messages", func(t *testing.T) { storetest.Messages(t, open) })
-	t.Run("Rooms", func(t *testing.T) { storetest.Rooms(t, open) })
-	t.Run("Cancelled", func(t *testing.T) { storetest.Cancelled(t, open) })
-	t.Run("Recovery", func(t *testing.T) { storetest.Recovery(t, open) })
-	t.Run("Concurrently", func(t *testing.T) { storetest.Concurrently(t, open, presence) })
-	t.Run("RemoveRoomTakesOnlyItsOwn", func(t *testing.T) { storetest.RemoveRoomTakesOnlyItsOwn(t, open, presence) })
+	storetest.Run(t, open, presence)
 }
 
 // presence makes chatters come with SetChatters and go with

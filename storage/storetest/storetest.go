@@ -2,9 +2,11 @@
 // once as tests that each store runs against itself: rooms, messages, bans
 // and recovery state, with storage's sentinel errors.
 //
-// It is imported only by the stores' tests. A store's own tests keep what
-// only that store does (its file or its keys, its options, its
-// migrations); this package holds what any store must do.
+// It is imported only by the stores' tests. Each runs Run with a function
+// that opens a fresh store of its kind, and makes that store an Inspector
+// so that the suite can look past the calls at what it holds. A store's
+// own tests keep what only that store does (its file or its keys, its
+// options, its migrations); this package holds what any store must do.
 package storetest
 
 import (
@@ -68,4 +70,16 @@ type Inspector interface {
 	// for writing, as a restarted server would; the store it returns is
 	// closed when t ends.
 	Reopen(t testing.TB, opts Options) Store
+}
+
+// Run runs every part of the contract against the stores open opens,
+// presence telling how chatters come and go in them.
+func Run(t *testing.T, open Open, presence func(s Store) Presence) {
+	t.Run("Bans", func(t *testing.T) { Bans(t, open) })
+	t.Run("Messages", func(t *testing.T) { Messages(t, open) })
+	t.Run("Rooms", func(t *testing.T) { Rooms(t, open) })
+	t.Run("Cancelled", func(t *testing.T) { Cancelled(t, open) })
+	t.Run("Recovery", func(t *testing.T) { Recovery(t, open) })
+	t.Run("RemoveRoomTakesOnlyItsOwn", func(t *testing.T) { RemoveRoomTakesOnlyItsOwn(t, open, presence) })
+	t.Run("Concurrently", func(t *testing.T) { Concurrently(t, open, presence) })
 }

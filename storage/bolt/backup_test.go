@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"chatserver/storage"
+	"chatserver/storage/storetest"
 )
 
 // backupTimeout bounds the waits of the backup tests.
@@ -41,8 +42,8 @@ func backupTo(t *testing.T, s *Store) (path string, announced int64) {
 func TestBackupIsACompleteDatabase(t *testing.T) {
 	src := testPath(t)
 	s := openStore(t, src, Options{History: 5})
-	mustAppend(t, s, msgs("one", "two", "three"))
-	if err := s.Ban(t.Context(), "mallory", baseTime.Add(time.Hour)); err != nil {
+	storetest.MustAppend(t, s, storetest.Msgs("one", "two", "three"))
+	if err := s.Ban(t.Context(), "mallory", storetest.BaseTime.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.SetChatters(t.Context(), storage.DefaultRoom, []string{"alice", "bob"}); err != nil {
@@ -67,10 +68,10 @@ func TestBackupIsACompleteDatabase(t *testing.T) {
 				t.Errorf("copy of %d bytes from a file of %v (%v)", size, fi.Size(), err)
 			}
 			c := openStore(t, path, Options{ReadOnly: true})
-			if got := texts(mustRecent(t, c)); !slices.Equal(got, []string{"one", "two", "three"}) {
+			if got := storetest.Texts(storetest.MustRecent(t, c)); !slices.Equal(got, []string{"one", "two", "three"}) {
 				t.Errorf("messages in the copy: %q", got)
 			}
-			if _, banned, err := c.BanExpiry(t.Context(), "MALLORY", baseTime); err != nil || !banned {
+			if _, banned, err := c.BanExpiry(t.Context(), "MALLORY", storetest.BaseTime); err != nil || !banned {
 				t.Errorf("ban in the copy: %v, %v", banned, err)
 			}
 			if names, err := c.Chatters(t.Context(), storage.DefaultRoom); err != nil || !slices.Equal(names, []string{"alice", "bob"}) {
@@ -82,7 +83,7 @@ func TestBackupIsACompleteDatabase(t *testing.T) {
 
 func TestBackupIsOneMoment(t *testing.T) {
 	s := openStore(t, testPath(t), Options{History: 10})
-	mustAppend(t, s, msgs("before"))
+	storetest.MustAppend(t, s, storetest.Msgs("before"))
 
 	// A commit started while the copy is being written is not in it,
 	// whether it goes through at once or (needing a larger map of the
@@ -95,7 +96,7 @@ func TestBackupIsOneMoment(t *testing.T) {
 			if !started {
 				started = true
 				go func() {
-					_, err := s.AppendMessages(t.Context(), storage.DefaultRoom, msgs("during"))
+					_, err := s.AppendMessages(t.Context(), storage.DefaultRoom, storetest.Msgs("during"))
 					committed <- err
 				}()
 			}
@@ -117,10 +118,10 @@ func TestBackupIsOneMoment(t *testing.T) {
 	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if got := texts(mustRecent(t, openStore(t, path, Options{ReadOnly: true}))); !slices.Equal(got, []string{"before"}) {
+	if got := storetest.Texts(storetest.MustRecent(t, openStore(t, path, Options{ReadOnly: true}))); !slices.Equal(got, []string{"before"}) {
 		t.Errorf("copy holds %q, want only the message stored before it began", got)
 	}
-	if got := texts(mustRecent(t, s)); !slices.Equal(got, []string{"before", "during"}) {
+	if got := storetest.Texts(storetest.MustRecent(t, s)); !slices.Equal(got, []string{"before", "during"}) {
 		t.Errorf("store holds %q after the backup", got)
 	}
 }
@@ -128,12 +129,12 @@ func TestBackupIsOneMoment(t *testing.T) {
 func TestBackupOfAFileDeletedUnderTheStore(t *testing.T) {
 	src := testPath(t)
 	s := openStore(t, src, Options{})
-	mustAppend(t, s, msgs("kept"))
+	storetest.MustAppend(t, s, storetest.Msgs("kept"))
 	if err := os.Remove(src); err != nil {
 		t.Fatal(err)
 	}
 	path, _ := backupTo(t, s)
-	if got := texts(mustRecent(t, openStore(t, path, Options{ReadOnly: true}))); !slices.Equal(got, []string{"kept"}) {
+	if got := storetest.Texts(storetest.MustRecent(t, openStore(t, path, Options{ReadOnly: true}))); !slices.Equal(got, []string{"kept"}) {
 		t.Errorf("copy of the deleted file holds %q", got)
 	}
 }
@@ -150,7 +151,7 @@ func TestBackupFailures(t *testing.T) {
 	})
 	t.Run("a failing writer ends it", func(t *testing.T) {
 		s := openStore(t, testPath(t), Options{})
-		mustAppend(t, s, msgs("one"))
+		storetest.MustAppend(t, s, storetest.Msgs("one"))
 		broken := errors.New("disk full")
 		var written int64
 		n, err := s.Backup(func(int64) io.Writer {
@@ -166,7 +167,7 @@ func TestBackupFailures(t *testing.T) {
 			t.Errorf("Backup with a failing writer: %d bytes, %v; want %d bytes and the writer's error", n, err, written)
 		}
 		// The store is unharmed.
-		mustAppend(t, s, msgs("two"))
+		storetest.MustAppend(t, s, storetest.Msgs("two"))
 	})
 }
 

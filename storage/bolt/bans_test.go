@@ -8,95 +8,24 @@ import (
 	"go.etcd.io/bbolt"
 
 	"chatserver/nick"
+	"chatserver/storage/storetest"
 )
 
-func TestBans(t *testing.T) {
+// TestBansAreStoredUnderNickKey bans the names storetest.Bans begins
+// with and finds each under its nick.Key in the bans bucket, the expiry in
+// UTC.
+func TestBansAreStoredUnderNickKey(t *testing.T) {
 	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-	hour := now.Add(time.Hour)
-	day := now.Add(24 * time.Hour)
-
 	s := openStore(t, testPath(t), Options{})
-	for name, until := range map[string]time.Time{
-		"Ann":    hour,
-		"bob":    day,
-		"old":    now.Add(-time.Minute), // already expired
-		"edge":   now,                   // expires exactly now
-		"zoneMe": day.In(time.FixedZone("UTC-5", -5*60*60)),
-		"ας":     day, // final sigma
-	} {
+	want := map[string]time.Time{}
+	for name, until := range storetest.BannedNames(now) {
 		if err := s.Ban(t.Context(), name, until); err != nil {
 			t.Fatalf("Ban(%q): %v", name, err)
 		}
+		want[nick.Key(name)] = until
 	}
-
-	expiry := []struct {
-		name   string
-		at     time.Time
-		banned bool
-		until  time.Time
-	}{
-		{"ann", now, true, hour},
-		{"ANN", now, true, hour},
-		{"Ann", hour.Add(-time.Nanosecond), true, hour},
-		{"Ann", hour, false, time.Time{}},
-		{"bob", hour, true, day},
-		{"old", now, false, time.Time{}},
-		{"edge", now, false, time.Time{}},
-		{"zoneme", now, true, day},
-		{"ΑΣ", now, true, day},
-		{"ασ", now, true, day},
-		{"nobody", now, false, time.Time{}},
-	}
-	for _, tt := range expiry {
-		t.Run("BanExpiry "+tt.name+" at "+tt.at.Format(time.TimeOnly), func(t *testing.T) {
-			until, banned, err := s.BanExpiry(t.Context(), tt.name, tt.at)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if banned != tt.banned || !until.Equal(tt.until) {
-				t.Errorf("BanExpiry(%q, %v) = %v, %v; want %v, %v", tt.name, tt.at, until, banned, tt.until, tt.banned)
-			}
-			if banned && until.Location() != time.UTC {
-				t.Errorf("expiry %v is not in UTC", until)
-			}
-		})
-	}
-
-	t.Run("bans are stored under nick.Key", func(t *testing.T) {
-		want := map[string]time.Time{nick.Key("ann"): hour, nick.Key("bob"): day, nick.Key("old"): now.Add(-time.Minute), nick.Key("edge"): now, nick.Key("zoneme"): day, nick.Key("ασ"): day}
-		if got := storedBans(t, s); !maps.EqualFunc(got, want, time.Time.Equal) {
-			t.Errorf("stored bans %v, want %v", got, want)
-		}
-	})
-
-	t.Run("ban again replaces the expiry", func(t *testing.T) {
-		if err := s.Ban(t.Context(), "BOB", hour); err != nil {
-			t.Fatal(err)
-		}
-		if until, banned, err := s.BanExpiry(t.Context(), "bob", now); err != nil || !banned || !until.Equal(hour) {
-			t.Errorf("BanExpiry(bob) = %v, %v, %v; want %v, true", until, banned, err, hour)
-		}
-	})
-
-	unban := []struct {
-		name  string
-		found bool
-	}{
-		{"ANN", true},
-		{"ann", false},
-		{"old", true}, // an expired entry is still removed and reported
-		{"nobody", false},
-	}
-	for _, tt := range unban {
-		t.Run("Unban "+tt.name, func(t *testing.T) {
-			found, err := s.Unban(t.Context(), tt.name)
-			if err != nil || found != tt.found {
-				t.Errorf("Unban(%q) = %v, %v; want %v, nil", tt.name, found, err, tt.found)
-			}
-		})
-	}
-	if _, banned, _ := s.BanExpiry(t.Context(), "ann", now); banned {
-		t.Error("ann still banned after Unban")
+	if got := storedBans(t, s); !maps.EqualFunc(got, want, time.Time.Equal) {
+		t.Errorf("stored bans %v, want %v", got, want)
 	}
 }
 

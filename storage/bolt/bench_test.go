@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"chatserver/storage"
+	"chatserver/storage/storetest"
 )
 
 // benchHistory is the history kept while benchmarking: the serve default,
@@ -28,10 +29,10 @@ func benchAppend(b *testing.B, batch, others int) {
 	}
 	for i := range others {
 		room := fmt.Sprintf("other-%d", i)
-		mustAddRoom(b, s, room)
-		mustAppendTo(b, s, room, full)
+		storetest.MustAddRoom(b, s, room)
+		storetest.MustAppendTo(b, s, room, full)
 	}
-	mustAddRoom(b, s, "bench")
+	storetest.MustAddRoom(b, s, "bench")
 	ms := make([]storage.Message, batch)
 	for i := range ms {
 		ms[i] = storage.Message{Name: "bench", Text: text, Time: time.Now()}

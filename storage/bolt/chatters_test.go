@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"chatserver/storage"
+	"chatserver/storage/storetest"
 )
 
 func TestChatters(t *testing.T) {
@@ -114,7 +115,7 @@ func TestPresenceLeftByCrashStaysUntilReplaced(t *testing.T) {
 
 func TestChattersPerRoom(t *testing.T) {
 	s := openStore(t, testPath(t), Options{})
-	mustAddRoom(t, s, "games", "music")
+	storetest.MustAddRoom(t, s, "games", "music")
 	for room, names := range map[string][]string{
 		storage.DefaultRoom: {"ann", "bob"},
 		"games":             {"Bob", "cy"},
@@ -163,7 +164,7 @@ func TestRemoveChatter(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			path := testPath(t)
 			s := openStore(t, path, Options{})
-			mustAddRoom(t, s, "music", "games", "quiet")
+			storetest.MustAddRoom(t, s, "music", "games", "quiet")
 			for room, names := range map[string][]string{
 				storage.DefaultRoom: {"ann", "bob"},
 				"games":             {"Bob", "cy"},

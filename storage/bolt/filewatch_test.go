@@ -11,6 +11,7 @@ import (
 
 	"chatserver/internal/logtest"
 	"chatserver/storage"
+	"chatserver/storage/storetest"
 )
 
 // testLogger returns a logger to the test's log.
@@ -59,11 +60,11 @@ func TestFileWatch(t *testing.T) {
 			path := testPath(t)
 			logger, logs := logtest.New(t)
 			s := openStore(t, path, Options{Logger: logger})
-			mustAddRoom(t, s, "games")
-			if _, err := s.AppendMessages(t.Context(), storage.DefaultRoom, msgs("kept")); err != nil {
+			storetest.MustAddRoom(t, s, "games")
+			if _, err := s.AppendMessages(t.Context(), storage.DefaultRoom, storetest.Msgs("kept")); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.Ban(t.Context(), "mallory", baseTime.Add(time.Hour)); err != nil {
+			if err := s.Ban(t.Context(), "mallory", storetest.BaseTime.Add(time.Hour)); err != nil {
 				t.Fatal(err)
 			}
 			keep := filepath.Join(t.TempDir(), "link.db")
@@ -81,19 +82,19 @@ func TestFileWatch(t *testing.T) {
 			if err != nil && (!strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), tc.detail)) {
 				t.Errorf("Check: %q, want the path and %q", err, tc.detail)
 			}
-			_, err = s.AppendMessages(t.Context(), storage.DefaultRoom, msgs("lost"))
+			_, err = s.AppendMessages(t.Context(), storage.DefaultRoom, storetest.Msgs("lost"))
 			gone(t, "AppendMessages", err)
-			gone(t, "Ban", s.Ban(t.Context(), "eve", baseTime.Add(time.Hour)))
+			gone(t, "Ban", s.Ban(t.Context(), "eve", storetest.BaseTime.Add(time.Hour)))
 			gone(t, "AddRoom", s.AddRoom(t.Context(), storage.Room{Name: "lost"}))
 			gone(t, "RemoveRoom", s.RemoveRoom(t.Context(), "games"))
 			_, err = s.Unban(t.Context(), "mallory")
 			gone(t, "Unban", err)
 
 			// Reads go on, from the open file.
-			if got, err := s.RecentMessages(t.Context(), storage.DefaultRoom, 0); err != nil || strings.Join(texts(got), ",") != "kept" {
-				t.Errorf("RecentMessages with the file gone: %q, %v", texts(got), err)
+			if got, err := s.RecentMessages(t.Context(), storage.DefaultRoom, 0); err != nil || strings.Join(storetest.Texts(got), ",") != "kept" {
+				t.Errorf("RecentMessages with the file gone: %q, %v", storetest.Texts(got), err)
 			}
-			if _, banned, err := s.BanExpiry(t.Context(), "mallory", baseTime); err != nil || !banned {
+			if _, banned, err := s.BanExpiry(t.Context(), "mallory", storetest.BaseTime); err != nil || !banned {
 				t.Errorf("BanExpiry with the file gone: %v, %v", banned, err)
 			}
 			gone(t, "second check", s.watch.check())
@@ -109,7 +110,7 @@ func TestFileWatchRecoversWhenTheFileIsBack(t *testing.T) {
 	path := testPath(t)
 	logger, logs := logtest.New(t)
 	s := openStore(t, path, Options{Logger: logger})
-	if _, err := s.AppendMessages(t.Context(), storage.DefaultRoom, msgs("one")); err != nil {
+	if _, err := s.AppendMessages(t.Context(), storage.DefaultRoom, storetest.Msgs("one")); err != nil {
 		t.Fatal(err)
 	}
 	keep := filepath.Join(filepath.Dir(path), "backup.db")
@@ -130,7 +131,7 @@ func TestFileWatchRecoversWhenTheFileIsBack(t *testing.T) {
 	if err := s.Check(); err != nil {
 		t.Fatalf("Check with the file back: %v", err)
 	}
-	if _, err := s.AppendMessages(t.Context(), storage.DefaultRoom, msgs("two")); err != nil {
+	if _, err := s.AppendMessages(t.Context(), storage.DefaultRoom, storetest.Msgs("two")); err != nil {
 		t.Fatalf("AppendMessages with the file back: %v", err)
 	}
 	lines := logs.Records()
@@ -141,8 +142,8 @@ func TestFileWatchRecoversWhenTheFileIsBack(t *testing.T) {
 
 	// What was acknowledged is in the file under its name.
 	ro := openStore(t, path, Options{ReadOnly: true})
-	if got, err := ro.RecentMessages(t.Context(), storage.DefaultRoom, 0); err != nil || strings.Join(texts(got), ",") != "one,two" {
-		t.Errorf("stored %q, %v; want one,two", texts(got), err)
+	if got, err := ro.RecentMessages(t.Context(), storage.DefaultRoom, 0); err != nil || strings.Join(storetest.Texts(got), ",") != "one,two" {
+		t.Errorf("stored %q, %v; want one,two", storetest.Texts(got), err)
 	}
 }
 
@@ -156,7 +157,7 @@ func TestWriteChecksAStaleFileWatch(t *testing.T) {
 	s.watch.mu.Lock()
 	s.watch.checked = time.Now().Add(-FileCheckInterval)
 	s.watch.mu.Unlock()
-	_, err := s.AppendMessages(t.Context(), storage.DefaultRoom, msgs("lost"))
+	_, err := s.AppendMessages(t.Context(), storage.DefaultRoom, storetest.Msgs("lost"))
 	gone(t, "AppendMessages", err)
 }
 

@@ -16,6 +16,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"chatserver/storage"
+	"chatserver/storage/storetest"
 )
 
 // testTimeout is the lock timeout of stores opened by tests: short, so that
@@ -45,70 +46,6 @@ func openStore(tb testing.TB, path string, opts Options) *Store {
 		}
 	})
 	return s
-}
-
-// baseTime is the send time of the first message made by msgs.
-var baseTime = time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.UTC)
-
-// msgs returns one message per text, from "ann", one second apart.
-func msgs(texts ...string) []storage.Message {
-	out := make([]storage.Message, len(texts))
-	for i, text := range texts {
-		out[i] = storage.Message{Name: "ann", Text: text, Time: baseTime.Add(time.Duration(i) * time.Second)}
-	}
-	return out
-}
-
-// texts returns the Text of each message.
-func texts(ms []storage.Message) []string {
-	out := make([]string, len(ms))
-	for i, m := range ms {
-		out[i] = m.Text
-	}
-	return out
-}
-
-// mustAppend appends to the default room and fails the test on error.
-func mustAppend(tb testing.TB, s *Store, ms []storage.Message) []storage.Message {
-	tb.Helper()
-	return mustAppendTo(tb, s, storage.DefaultRoom, ms)
-}
-
-// mustAppendTo appends to room and fails the test on error.
-func mustAppendTo(tb testing.TB, s *Store, room string, ms []storage.Message) []storage.Message {
-	tb.Helper()
-	got, err := s.AppendMessages(tb.Context(), room, ms)
-	if err != nil {
-		tb.Fatalf("AppendMessages(%s, %d messages): %v", room, len(ms), err)
-	}
-	return got
-}
-
-// mustRecent reads all messages the default room keeps and fails the test
-// on error.
-func mustRecent(tb testing.TB, s *Store) []storage.Message {
-	tb.Helper()
-	return mustRecentOf(tb, s, storage.DefaultRoom)
-}
-
-// mustRecentOf reads all messages room keeps and fails the test on error.
-func mustRecentOf(tb testing.TB, s *Store, room string) []storage.Message {
-	tb.Helper()
-	got, err := s.RecentMessages(tb.Context(), room, 0)
-	if err != nil {
-		tb.Fatalf("RecentMessages(%s, 0): %v", room, err)
-	}
-	return got
-}
-
-// mustAddRoom adds the rooms named and fails the test on error.
-func mustAddRoom(tb testing.TB, s *Store, names ...string) {
-	tb.Helper()
-	for _, name := range names {
-		if err := s.AddRoom(tb.Context(), storage.Room{Name: name}); err != nil {
-			tb.Fatalf("AddRoom(%s): %v", name, err)
-		}
-	}
 }
 
 // mustChatters reads the names present in room and fails the test on
@@ -211,7 +148,7 @@ func chatserverFile(tb testing.TB, n int) (string, []byte) {
 	for i := range batch {
 		batch[i] = fmt.Sprintf("message %d %s", i, strings.Repeat("x", 200))
 	}
-	if _, err := s.AppendMessages(tb.Context(), storage.DefaultRoom, msgs(batch...)); err != nil {
+	if _, err := s.AppendMessages(tb.Context(), storage.DefaultRoom, storetest.Msgs(batch...)); err != nil {
 		tb.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -243,12 +180,12 @@ func doctored(tb testing.TB, fill func(tx *bbolt.Tx) error) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	mustAddRoom(tb, s, "games")
-	mustAppendTo(tb, s, "games", msgs("one", "two"))
+	storetest.MustAddRoom(tb, s, "games")
+	storetest.MustAppendTo(tb, s, "games", storetest.Msgs("one", "two"))
 	if err := s.SetChatters(tb.Context(), "games", []string{"ann"}); err != nil {
 		tb.Fatal(err)
 	}
-	if err := s.Ban(tb.Context(), "mallory", baseTime.Add(time.Hour)); err != nil {
+	if err := s.Ban(tb.Context(), "mallory", storetest.BaseTime.Add(time.Hour)); err != nil {
 		tb.Fatal(err)
 	}
 	if err := s.Close(); err != nil {

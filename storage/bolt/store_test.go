@@ -14,6 +14,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"chatserver/storage"
+	"chatserver/storage/storetest"
 )
 
 func TestOpenCreatesLayout(t *testing.T) {
@@ -124,7 +125,7 @@ func TestOpenRefusesForeignFilesUntouched(t *testing.T) {
 		}, storage.ErrNotChatserver},
 		{"room with a bad name", func(t *testing.T) string {
 			return doctored(t, func(tx *bbolt.Tx) error {
-				_, err := createRoom(tx.Bucket(bucketRooms), "Games Night", "", baseTime)
+				_, err := createRoom(tx.Bucket(bucketRooms), "Games Night", "", storetest.BaseTime)
 				return err
 			})
 		}, storage.ErrNotChatserver},
@@ -300,7 +301,7 @@ func TestOpenWhileOpen(t *testing.T) {
 				if r.err != nil {
 					t.Fatalf("second Open: %v", r.err)
 				}
-				if got := mustRecent(t, r.s); len(got) != 3 {
+				if got := storetest.MustRecent(t, r.s); len(got) != 3 {
 					t.Errorf("second store reads %d messages, want 3", len(got))
 				}
 				return
@@ -331,7 +332,10 @@ func TestReadOnlyStoreRefusesWrites(t *testing.T) {
 		name string
 		call func() error
 	}{
-		{"AppendMessages", func() error { _, err := s.AppendMessages(t.Context(), storage.DefaultRoom, msgs("hi")); return err }},
+		{"AppendMessages", func() error {
+			_, err := s.AppendMessages(t.Context(), storage.DefaultRoom, storetest.Msgs("hi"))
+			return err
+		}},
 		{"AppendMessages empty", func() error { _, err := s.AppendMessages(t.Context(), storage.DefaultRoom, nil); return err }},
 		{"RemoveChatter", func() error { _, err := s.RemoveChatter(t.Context(), storage.DefaultRoom, "ann"); return err }},
 		{"RemoveChatter everywhere", func() error { _, err := s.RemoveChatter(t.Context(), "", "ann"); return err }},
@@ -348,7 +352,7 @@ func TestReadOnlyStoreRefusesWrites(t *testing.T) {
 			}
 		})
 	}
-	if got := mustRecent(t, s); len(got) != 3 {
+	if got := storetest.MustRecent(t, s); len(got) != 3 {
 		t.Errorf("read-only store reads %d messages, want 3", len(got))
 	}
 	assertUnchanged(t, path, before)
@@ -370,7 +374,10 @@ func TestClosedStoreRefusesCalls(t *testing.T) {
 		name string
 		call func() error
 	}{
-		{"AppendMessages", func() error { _, err := s.AppendMessages(t.Context(), storage.DefaultRoom, msgs("hi")); return err }},
+		{"AppendMessages", func() error {
+			_, err := s.AppendMessages(t.Context(), storage.DefaultRoom, storetest.Msgs("hi"))
+			return err
+		}},
 		{"RecentMessages", func() error { _, err := s.RecentMessages(t.Context(), storage.DefaultRoom, 0); return err }},
 		{"RemoveChatter", func() error { _, err := s.RemoveChatter(t.Context(), storage.DefaultRoom, "ann"); return err }},
 		{"Rooms", func() error { _, err := s.Rooms(t.Context()); return err }},
@@ -398,7 +405,7 @@ func TestCloseDuringCallsEndsThemCleanly(t *testing.T) {
 	for w := range writers {
 		go func() {
 			for range 20 {
-				if _, err := s.AppendMessages(t.Context(), storage.DefaultRoom, msgs("from writer", string(rune('a'+w)))); err != nil {
+				if _, err := s.AppendMessages(t.Context(), storage.DefaultRoom, storetest.Msgs("from writer", string(rune('a'+w)))); err != nil {
 					errs <- err
 					return
 				}
@@ -438,7 +445,7 @@ func TestWriteErrorIsReturned(t *testing.T) {
 	var werr error
 	for range 2 * maxSize / len(big) {
 		var got []storage.Message
-		if got, werr = s.AppendMessages(t.Context(), storage.DefaultRoom, msgs(big)); werr != nil {
+		if got, werr = s.AppendMessages(t.Context(), storage.DefaultRoom, storetest.Msgs(big)); werr != nil {
 			break
 		}
 		stored += len(got)
@@ -449,7 +456,7 @@ func TestWriteErrorIsReturned(t *testing.T) {
 	if !errors.Is(werr, berrors.ErrMaxSizeReached) {
 		t.Errorf("write error = %v, want the cause (ErrMaxSizeReached) wrapped", werr)
 	}
-	if got := mustRecent(t, s); len(got) != stored {
+	if got := storetest.MustRecent(t, s); len(got) != stored {
 		t.Errorf("after the failed write %d messages are kept, want the %d stored before", len(got), stored)
 	}
 	// The failed transaction left nothing behind: small writes still work.
@@ -511,11 +518,11 @@ func TestOpenCompletesASchema2File(t *testing.T) {
 			path := tc.make(t)
 			before := readFile(t, path)
 			ro := openStore(t, path, Options{ReadOnly: true})
-			rooms := mustRooms(t, ro)
+			rooms := storetest.MustRooms(t, ro)
 			if len(rooms) == 0 || rooms[0].Name != storage.DefaultRoom {
 				t.Errorf("read-only Rooms = %+v, want the default room first", rooms)
 			}
-			if got := mustRecent(t, ro); len(got) != 0 {
+			if got := storetest.MustRecent(t, ro); len(got) != 0 {
 				t.Errorf("read-only default room holds %+v", got)
 			}
 			if err := ro.Close(); err != nil {
@@ -524,13 +531,13 @@ func TestOpenCompletesASchema2File(t *testing.T) {
 			assertUnchanged(t, path, before)
 
 			rw := openStore(t, path, Options{})
-			for _, r := range mustRooms(t, rw) {
-				mustAppendTo(t, rw, r.Name, msgs("hello"))
+			for _, r := range storetest.MustRooms(t, rw) {
+				storetest.MustAppendTo(t, rw, r.Name, storetest.Msgs("hello"))
 				if err := rw.SetChatters(t.Context(), r.Name, []string{"ann"}); err != nil {
 					t.Errorf("SetChatters(%s): %v", r.Name, err)
 				}
 			}
-			if got := texts(mustRecent(t, rw)); !slices.Equal(got, []string{"hello"}) {
+			if got := storetest.Texts(storetest.MustRecent(t, rw)); !slices.Equal(got, []string{"hello"}) {
 				t.Errorf("default room holds %q", got)
 			}
 		})

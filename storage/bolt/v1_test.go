@@ -15,6 +15,7 @@ import (
 	"chatserver/nick"
 	"chatserver/storage"
 	"chatserver/storage/bolt/internal/v1file"
+	"chatserver/storage/storetest"
 )
 
 // testdata/v1.db was written by the Store of schema 1, before rooms (see
@@ -110,7 +111,7 @@ func TestV1FileReadOnly(t *testing.T) {
 	if want := []storage.Room{{Name: storage.DefaultRoom, Messages: len(v1Kept)}}; err != nil || !slices.Equal(rooms, want) {
 		t.Errorf("Rooms = %+v, %v; want %+v", rooms, err, want)
 	}
-	checkV1History(t, mustRecent(t, s), 3)
+	checkV1History(t, storetest.MustRecent(t, s), 3)
 	if got, err := s.RecentMessages(t.Context(), storage.DefaultRoom, 2); err != nil || len(got) != 2 || got[1].ID != 14 {
 		t.Errorf("RecentMessages(2) = %+v, %v; want the newest two", got, err)
 	}
@@ -140,12 +141,12 @@ func TestV1FileMigrates(t *testing.T) {
 	v1 := dumpFile(t, path)
 	s := openStore(t, path, Options{History: len(v1Kept)})
 
-	checkV1History(t, mustRecent(t, s), 3)
+	checkV1History(t, storetest.MustRecent(t, s), 3)
 	if got := mustChatters(t, s, storage.DefaultRoom); !slices.Equal(got, v1Chatters) {
 		t.Errorf("Chatters = %q, want %q", got, v1Chatters)
 	}
 	checkV1Bans(t, s)
-	rooms := mustRooms(t, s)
+	rooms := storetest.MustRooms(t, s)
 	if want := []storage.Room{{Name: storage.DefaultRoom, Messages: len(v1Kept)}}; !slices.Equal(rooms, want) {
 		t.Errorf("Rooms = %+v, want %+v (created at the zero time)", rooms, want)
 	}
@@ -179,7 +180,7 @@ func TestV1FileMigrates(t *testing.T) {
 	t.Run("reopening is a no-op", func(t *testing.T) {
 		before := readFile(t, path)
 		s := openStore(t, path, Options{History: len(v1Kept)})
-		checkV1History(t, mustRecent(t, s), 3)
+		checkV1History(t, storetest.MustRecent(t, s), 3)
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -188,14 +189,14 @@ func TestV1FileMigrates(t *testing.T) {
 
 	t.Run("IDs continue", func(t *testing.T) {
 		s := openStore(t, path, Options{History: len(v1Kept)})
-		if got := mustAppend(t, s, msgs("hello again")); got[0].ID != 15 {
+		if got := storetest.MustAppend(t, s, storetest.Msgs("hello again")); got[0].ID != 15 {
 			t.Errorf("the first message after the migration has ID %d, want 15", got[0].ID)
 		}
-		mustAddRoom(t, s, "games")
-		if got := mustAppendTo(t, s, "games", msgs("first")); got[0].ID != 1 {
+		storetest.MustAddRoom(t, s, "games")
+		if got := storetest.MustAppendTo(t, s, "games", storetest.Msgs("first")); got[0].ID != 1 {
 			t.Errorf("a new room's first message has ID %d, want 1", got[0].ID)
 		}
-		if got := mustRecent(t, s); len(got) != len(v1Kept) || got[0].ID != 4 || got[len(got)-1].Text != "hello again" {
+		if got := storetest.MustRecent(t, s); len(got) != len(v1Kept) || got[0].ID != 4 || got[len(got)-1].Text != "hello again" {
 			t.Errorf("after one more message the default room keeps %+v", got)
 		}
 	})
@@ -204,8 +205,8 @@ func TestV1FileMigrates(t *testing.T) {
 func TestV1FileMigratesWithTrimming(t *testing.T) {
 	path := v1Copy(t)
 	s := openStore(t, path, Options{}) // storage.DefaultHistory, 10
-	checkV1History(t, mustRecent(t, s), 5)
-	if got := mustAppend(t, s, msgs("next")); got[0].ID != 15 {
+	checkV1History(t, storetest.MustRecent(t, s), 5)
+	if got := storetest.MustAppend(t, s, storetest.Msgs("next")); got[0].ID != 15 {
 		t.Errorf("next ID %d, want 15", got[0].ID)
 	}
 }
@@ -226,7 +227,7 @@ func TestV1FileMigrationFailsWhole(t *testing.T) {
 	}
 	assertUnchanged(t, path, before)
 	s := openStore(t, path, Options{ReadOnly: true})
-	checkV1History(t, mustRecent(t, s), 3)
+	checkV1History(t, storetest.MustRecent(t, s), 3)
 }
 
 func TestV1FileWithNewerSchemaIsRefused(t *testing.T) {

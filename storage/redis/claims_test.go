@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"chatserver/storage"
+	"chatserver/storage/storetest"
 )
 
 // describe is an entry in a few words: "add Ann", "remove ann", "kick eve
@@ -187,8 +188,8 @@ func TestClaimAndRelease(t *testing.T) {
 
 func TestAClaimsAddedIsItsEntry(t *testing.T) {
 	s := openStore(t, startServer(t), Options{})
-	mustAddRoom(t, s, "games")
-	mustAppendTo(t, s, "games", msgs("a", "b"))
+	storetest.MustAddRoom(t, s, "games")
+	storetest.MustAppendTo(t, s, "games", storetest.Msgs("a", "b"))
 	c := mustClaim(t, s, "games", "Zoë", "")
 	l := mustLog(t, s, "games")
 	if want := (storage.Position{Epoch: l.Epoch, Seq: 3}); c.Added != want || l.Seq != 3 {

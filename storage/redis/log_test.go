@@ -11,6 +11,7 @@ import (
 
 	"chatserver/internal/leaktest"
 	"chatserver/storage"
+	"chatserver/storage/storetest"
 )
 
 // receive reads the next batch of sub, failing the test when none comes
@@ -69,7 +70,7 @@ func entryMessages(es []storage.Entry) []storage.Message {
 func TestAppendsArePublishedInOrder(t *testing.T) {
 	srv := startServer(t)
 	s := openStore(t, srv, Options{})
-	mustAddRoom(t, s, "games")
+	storetest.MustAddRoom(t, s, "games")
 	sub := mustSubscribe(t, s)
 	log, err := s.LogSince(t.Context(), storage.DefaultRoom, storage.Position{})
 	if err != nil {
@@ -95,7 +96,7 @@ func TestAppendsArePublishedInOrder(t *testing.T) {
 		{"games", []string{"y", "z", "w"}, []uint64{2, 3, 4}},
 	}
 	for _, st := range steps {
-		stored := mustAppendTo(t, s, st.room, msgs(st.texts...))
+		stored := storetest.MustAppendTo(t, s, st.room, storetest.Msgs(st.texts...))
 		b := receive(t, sub)
 		if b.Room != st.room {
 			t.Errorf("a batch of room %q, want %q", b.Room, st.room)
@@ -142,7 +143,7 @@ func TestAppendIsAtomicAndOrderedUnderConcurrentAppenders(t *testing.T) {
 					batch := make([]storage.Message, 1+r.IntN(maxBatch))
 					for i := range batch {
 						text := fmt.Sprintf("store %d appender %d batch %d message %d", si, a, b, i)
-						batch[i] = storage.Message{Name: "ann", Text: text, Time: baseTime.Add(time.Duration(r.IntN(1000)) * time.Millisecond)}
+						batch[i] = storage.Message{Name: "ann", Text: text, Time: storetest.BaseTime.Add(time.Duration(r.IntN(1000)) * time.Millisecond)}
 					}
 					stored, err := s.AppendMessages(t.Context(), storage.DefaultRoom, batch)
 					if err != nil {
@@ -170,7 +171,7 @@ func TestAppendIsAtomicAndOrderedUnderConcurrentAppenders(t *testing.T) {
 	for _, b := range appended {
 		for i := 1; i < len(b); i++ {
 			if b[i].ID != b[i-1].ID+1 {
-				t.Fatalf("a batch got IDs %v: not consecutive", ids(b))
+				t.Fatalf("a batch got IDs %v: not consecutive", storetest.IDs(b))
 			}
 		}
 		all = append(all, b...)
@@ -178,7 +179,7 @@ func TestAppendIsAtomicAndOrderedUnderConcurrentAppenders(t *testing.T) {
 	slices.SortFunc(all, func(a, b storage.Message) int { return int(a.ID) - int(b.ID) })
 	for i, m := range all {
 		if m.ID != uint64(i+1) {
-			t.Fatalf("IDs given out: %v…, want 1 to %d each once", ids(all)[:i+1], len(all))
+			t.Fatalf("IDs given out: %v…, want 1 to %d each once", storetest.IDs(all)[:i+1], len(all))
 		}
 		if !sent[m.Text] {
 			t.Fatalf("message %d %q was never sent", m.ID, m.Text)
@@ -193,7 +194,7 @@ func TestAppendIsAtomicAndOrderedUnderConcurrentAppenders(t *testing.T) {
 
 	// The history and the log hold them all, in ID order; the log's
 	// positions are 1..total.
-	if got := mustRecentOf(t, reader, storage.DefaultRoom); !slices.Equal(got, all) {
+	if got := storetest.MustRecentOf(t, reader, storage.DefaultRoom); !slices.Equal(got, all) {
 		t.Errorf("the history differs from what the appends returned")
 	}
 	log, err := reader.LogSince(t.Context(), storage.DefaultRoom, storage.Position{})
@@ -225,7 +226,7 @@ func TestAppendIsAtomicAndOrderedUnderConcurrentAppenders(t *testing.T) {
 			t.Fatalf("a batch beginning at %d, want %d: out of order or lost", b.Entries[0].Seq, next)
 		}
 		if want := byFirst[b.Entries[0].Message.ID]; !slices.Equal(entryMessages(b.Entries), want) {
-			t.Fatalf("published batch %v, want the append's %v", ids(entryMessages(b.Entries)), ids(want))
+			t.Fatalf("published batch %v, want the append's %v", storetest.IDs(entryMessages(b.Entries)), storetest.IDs(want))
 		}
 		next += uint64(len(b.Entries))
 	}
@@ -235,7 +236,7 @@ func TestTheLogIsBounded(t *testing.T) {
 	srv := startServer(t)
 	s := openStore(t, srv, Options{LogSize: 5, History: 3})
 	for _, batch := range [][]string{{"1", "2"}, {"3", "4", "5", "6"}, {"7"}, {"8", "9", "10", "11", "12"}} {
-		mustAppend(t, s, msgs(batch...))
+		storetest.MustAppend(t, s, storetest.Msgs(batch...))
 		if n := do(t, srv, "XLEN", s.roomKey(storage.DefaultRoom)+":log").(int64); n > 5 {
 			t.Fatalf("the log holds %d entries, want at most 5", n)
 		}
@@ -267,7 +268,7 @@ func TestTheLogIsBounded(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := texts(entryMessages(l.Entries)); !slices.Equal(got, tt.want) {
+			if got := storetest.Texts(entryMessages(l.Entries)); !slices.Equal(got, tt.want) {
 				t.Errorf("entries %q, want %q", got, tt.want)
 			}
 			if l.Complete != tt.complete || l.Epoch != epoch || l.Seq != 12 {
@@ -282,7 +283,7 @@ func TestALostSubscriptionCatchesUpFromTheLog(t *testing.T) {
 	srv := startServer(t)
 	s := openStore(t, srv, Options{})
 	sub := mustSubscribe(t, s)
-	mustAppend(t, s, msgs("a"))
+	storetest.MustAppend(t, s, storetest.Msgs("a"))
 	last := receive(t, sub).Entries[0]
 
 	if n := srv.KillPubSub(); n != 1 {
@@ -292,7 +293,7 @@ func TestALostSubscriptionCatchesUpFromTheLog(t *testing.T) {
 		t.Errorf("the subscription ended with %v, want ErrSubscriptionLost", err)
 	}
 	// The store's own connection was not the one killed: appends go on.
-	missed := mustAppend(t, s, msgs("b", "c"))
+	missed := storetest.MustAppend(t, s, storetest.Msgs("b", "c"))
 
 	again := mustSubscribe(t, s)
 	l, err := s.LogSince(t.Context(), storage.DefaultRoom, storage.Position{Epoch: last.Epoch, Seq: last.Seq})
@@ -302,7 +303,7 @@ func TestALostSubscriptionCatchesUpFromTheLog(t *testing.T) {
 	if !l.Complete || !slices.Equal(entryMessages(l.Entries), missed) {
 		t.Errorf("caught up with %+v (complete %v), want %+v", entryMessages(l.Entries), l.Complete, missed)
 	}
-	d := mustAppend(t, s, msgs("d"))
+	d := storetest.MustAppend(t, s, storetest.Msgs("d"))
 	if b := receive(t, again); !slices.Equal(entryMessages(b.Entries), d) || b.Entries[0].Seq != l.Seq+1 {
 		t.Errorf("the new subscription received %+v, want %+v at %d", b.Entries, d, l.Seq+1)
 	}
@@ -312,7 +313,7 @@ func TestARestartOfRedisEndsTheSubscription(t *testing.T) {
 	srv := startServer(t)
 	s := openStore(t, srv, Options{})
 	sub := mustSubscribe(t, s)
-	mustAppend(t, s, msgs("a"))
+	storetest.MustAppend(t, s, storetest.Msgs("a"))
 	last := receive(t, sub).Entries[0]
 
 	srv.Restart()
@@ -322,14 +323,14 @@ func TestARestartOfRedisEndsTheSubscription(t *testing.T) {
 	// Redis lost everything: the default room starts a new log, which a
 	// node that catches up is told is not the one it knew.
 	waitFor(t, "the store to reach the restarted server", func() bool {
-		_, err := s.AppendMessages(t.Context(), storage.DefaultRoom, msgs("b"))
+		_, err := s.AppendMessages(t.Context(), storage.DefaultRoom, storetest.Msgs("b"))
 		return err == nil
 	})
 	l, err := s.LogSince(t.Context(), storage.DefaultRoom, storage.Position{Epoch: last.Epoch, Seq: last.Seq})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.Complete || l.Epoch == last.Epoch || texts(entryMessages(l.Entries))[0] != "b" {
+	if l.Complete || l.Epoch == last.Epoch || storetest.Texts(entryMessages(l.Entries))[0] != "b" {
 		t.Errorf("LogSince across the restart = %+v, want a new epoch, incomplete, from b", l)
 	}
 }
@@ -339,10 +340,10 @@ func TestASlowReaderEndsItsSubscription(t *testing.T) {
 	s := openStore(t, srv, Options{History: 1, LogSize: 1})
 	sub := mustSubscribe(t, s)
 	for range SubscriptionBuffer {
-		mustAppend(t, s, msgs("x"))
+		storetest.MustAppend(t, s, storetest.Msgs("x"))
 	}
 	waitFor(t, "the buffer to fill", func() bool { return len(sub.Batches()) == SubscriptionBuffer })
-	mustAppend(t, s, msgs("one too many"))
+	storetest.MustAppend(t, s, storetest.Msgs("one too many"))
 	waitFor(t, "the subscription to end", func() bool { return sub.Err() != nil })
 	for i := range SubscriptionBuffer {
 		if b := receive(t, sub); b.Entries[0].Seq != uint64(i+1) {

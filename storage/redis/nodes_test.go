@@ -10,6 +10,7 @@ import (
 
 	"chatserver/internal/redistest"
 	"chatserver/storage"
+	"chatserver/storage/storetest"
 )
 
 // fastReap is the reap interval of the started nodes of these tests.
@@ -98,7 +99,7 @@ func TestTheClaimsOfAStoppedNodeAreReapedOnce(t *testing.T) {
 		mustStart(t, s)
 	}
 	sub := mustSubscribe(t, live[0])
-	mustAddRoom(t, live[0], "games")
+	storetest.MustAddRoom(t, live[0], "games")
 	for _, room := range []string{storage.DefaultRoom, "games"} {
 		mustClaim(t, gone, room, "ann", "")
 		bob := mustClaim(t, gone, room, "bob", "")
@@ -127,7 +128,7 @@ func TestTheClaimsOfAStoppedNodeAreReapedOnce(t *testing.T) {
 		}
 	}
 	// Whatever more the reapers did came before this message.
-	mustAppend(t, live[1], msgs("after"))
+	storetest.MustAppend(t, live[1], storetest.Msgs("after"))
 	receiveUntil(t, sub, is("message after"))
 	for _, room := range []string{storage.DefaultRoom, "games"} {
 		want := []string{"add ann", "add bob", "add cy", "add dee", "remove ann", "remove dee"}

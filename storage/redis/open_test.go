@@ -17,6 +17,7 @@ import (
 	"chatserver/internal/redistest"
 	"chatserver/internal/testcert"
 	"chatserver/storage"
+	"chatserver/storage/storetest"
 )
 
 func TestOpenCreatesLayout(t *testing.T) {
@@ -57,7 +58,7 @@ func TestOpenCreatesLayout(t *testing.T) {
 
 	// An append writes the room's history and log; a claim, a kick, a
 	// session and a ban their own keys; nothing lands outside the prefix.
-	mustAppend(t, s, []storage.Message{{Name: "ann", Text: "hi", Time: baseTime}})
+	storetest.MustAppend(t, s, []storage.Message{{Name: "ann", Text: "hi", Time: storetest.BaseTime}})
 	claimed := mustClaim(t, s, storage.DefaultRoom, "Ann", "")
 	mustClaim(t, s, storage.DefaultRoom, "eve", "")
 	if _, err := s.Kick(t.Context(), storage.DefaultRoom, "eve", "spam"); err != nil {
@@ -66,10 +67,10 @@ func TestOpenCreatesLayout(t *testing.T) {
 	if err := s.SaveSession(t.Context(), storage.DefaultRoom, storage.Session{PID: "p1", Name: "Ann", Token: claimed.Token, Expires: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Ban(t.Context(), "eve", baseTime); err != nil {
+	if err := s.Ban(t.Context(), "eve", storetest.BaseTime); err != nil {
 		t.Fatal(err)
 	}
-	ns := strconv.FormatInt(baseTime.UnixNano(), 10)
+	ns := strconv.FormatInt(storetest.BaseTime.UnixNano(), 10)
 	msg := `{"id":1,"time":` + ns + `,"name":"ann","text":"hi"}`
 	entry := `chat:room:general:log stream %d-0 e {"epoch":"` + epoch + `","seq":%d,%s}`
 	for _, line := range []string{
@@ -85,7 +86,7 @@ func TestOpenCreatesLayout(t *testing.T) {
 		"chat:node:" + s.Node() + ":claims set general\nann",
 		"chat:nodes zset " + s.Node(),
 		"chat:room:general:session:p1 hash key ann",
-		"chat:bans hash eve " + baseTime.Format(time.RFC3339Nano),
+		"chat:bans hash eve " + storetest.BaseTime.Format(time.RFC3339Nano),
 	} {
 		if got := dump(t, srv, "chat:"); !slices.Contains(got, line) {
 			t.Errorf("no %q in\n%s", line, strings.Join(got, "\n"))
@@ -228,7 +229,7 @@ func TestOpenOverTLS(t *testing.T) {
 		t.Fatalf("Open over TLS, trusting the authority: %v", err)
 	}
 	defer s.Close()
-	if got := mustAppend(t, s, msgs("over TLS")); got[0].ID != 1 {
+	if got := storetest.MustAppend(t, s, storetest.Msgs("over TLS")); got[0].ID != 1 {
 		t.Errorf("the first message over TLS has ID %d", got[0].ID)
 	}
 

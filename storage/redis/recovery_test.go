@@ -1,29 +1,20 @@
 package redis
 
 import (
-	"encoding/json"
 	"reflect"
 	"testing"
-	"time"
 
-	"chatserver/storage"
+	"chatserver/storage/storetest"
 )
 
-func TestRecoveryStateIsKeptOnceUntilTaken(t *testing.T) {
+// TestRecoveryStateIsTheNodes: a saved state lives at most a day and is
+// the node's that saved it: another node of the same prefix finds none
+// (storetest.Recovery takes it back as the same node).
+func TestRecoveryStateIsTheNodes(t *testing.T) {
 	srv := startServer(t)
 	prefix := testPrefix()
 	st := openStore(t, srv, Options{Prefix: prefix, Node: "one"})
-	if _, found, err := st.TakeRecovery(t.Context()); err != nil || found {
-		t.Fatalf("a new store has a recovery state: %v, %v", found, err)
-	}
-	want := storage.RecoveryState{
-		Saved: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC),
-		Rooms: []storage.RoomRecovery{{
-			Room: storage.DefaultRoom, Epoch: "e1", Seq: 42,
-			Events:   []storage.LoggedEvent{{Seq: 42, Name: "add chatter", Args: []json.RawMessage{json.RawMessage(`"ann"`)}}},
-			Sessions: []storage.Session{{PID: "p", SocketID: "s", Name: "ann", Token: "t", From: 41, Expires: time.Date(2026, 12, 1, 12, 2, 0, 0, time.UTC)}},
-		}},
-	}
+	want := storetest.RecoveryState()
 	if err := st.SaveRecovery(t.Context(), want); err != nil {
 		t.Fatal(err)
 	}
@@ -39,12 +30,8 @@ func TestRecoveryStateIsKeptOnceUntilTaken(t *testing.T) {
 		t.Fatalf("another node took the state: %v, %v", found, err)
 	}
 	again := openStore(t, srv, Options{Prefix: prefix, Node: "one"})
-	got, found, err := again.TakeRecovery(t.Context())
-	if err != nil || !found || !reflect.DeepEqual(got, want) {
-		t.Fatalf("take: %+v, %v, %v", got, found, err)
-	}
-	if _, found, err := again.TakeRecovery(t.Context()); err != nil || found {
-		t.Fatalf("taken twice: %v, %v", found, err)
+	if got, found, err := again.TakeRecovery(t.Context()); err != nil || !found || !reflect.DeepEqual(got, want) {
+		t.Fatalf("take by the node that saved it: %+v, %v, %v", got, found, err)
 	}
 }
 

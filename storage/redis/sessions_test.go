@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"chatserver/storage"
+	"chatserver/storage/storetest"
 )
 
 func TestSessions(t *testing.T) {
@@ -56,7 +57,7 @@ func TestSessions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := openStore(t, srv, Options{})
-			mustAddRoom(t, s, "games")
+			storetest.MustAddRoom(t, s, "games")
 			saved := session
 			saved.Token = mustClaim(t, s, storage.DefaultRoom, saved.Name, "").Token
 			if tt.before != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"chatserver/storage"
+	"chatserver/storage/storetest"
 )
 
 func TestEntriesOfEveryKindRoundTrip(t *testing.T) {
@@ -15,7 +16,7 @@ func TestEntriesOfEveryKindRoundTrip(t *testing.T) {
 	sub := mustSubscribe(t, s)
 	// Names and reasons the scripts write into JSON themselves.
 	const name, reason = `Zoë "z" a/b \ ✓`, `spam "and" </script> \ ✓`
-	stored, at, err := s.Append(t.Context(), storage.DefaultRoom, msgs("hello"))
+	stored, at, err := s.Append(t.Context(), storage.DefaultRoom, storetest.Msgs("hello"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +68,7 @@ func TestAppendReturnsTheLastPosition(t *testing.T) {
 	}
 	epoch := mustLog(t, s, storage.DefaultRoom).Epoch
 	for _, tt := range tests {
-		_, at, err := s.Append(t.Context(), storage.DefaultRoom, msgs(tt.texts...))
+		_, at, err := s.Append(t.Context(), storage.DefaultRoom, storetest.Msgs(tt.texts...))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -102,7 +103,7 @@ func TestRoomChangesArePublishedOnTheControlChannel(t *testing.T) {
 			t.Errorf("%s: %v", st.name, err)
 		}
 		// A message after it: what the step published comes first.
-		mustAppend(t, a, msgs(st.name))
+		storetest.MustAppend(t, a, storetest.Msgs(st.name))
 		var got []storage.Batch
 		for {
 			batch := receive(t, sub)
@@ -125,7 +126,7 @@ func TestRoomChangesArePublishedOnTheControlChannel(t *testing.T) {
 
 func TestSnapshot(t *testing.T) {
 	s := openStore(t, startServer(t), Options{History: 5})
-	stored := mustAppend(t, s, msgs("1", "2", "3", "4"))
+	stored := storetest.MustAppend(t, s, storetest.Msgs("1", "2", "3", "4"))
 	mustClaim(t, s, storage.DefaultRoom, "zoe", "")
 	ann := mustClaim(t, s, storage.DefaultRoom, "Ann", "")
 	if err := s.Release(t.Context(), storage.DefaultRoom, "Ann", ann.Token, time.Hour); err != nil { // in its grace: present
@@ -147,7 +148,7 @@ func TestSnapshot(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !slices.Equal(snap.History, tt.want) {
-			t.Errorf("Snapshot(%d).History = %q, want %q", tt.history, texts(snap.History), texts(tt.want))
+			t.Errorf("Snapshot(%d).History = %q, want %q", tt.history, storetest.Texts(snap.History), storetest.Texts(tt.want))
 		}
 		if !slices.Equal(snap.Chatters, []string{"Ann", "zoe"}) || snap.At != (storage.Position{Epoch: epoch, Seq: 6}) {
 			t.Errorf("Snapshot(%d) = chatters %q at %+v, want [Ann zoe] at %s-6", tt.history, snap.Chatters, snap.At, epoch)
@@ -184,7 +185,7 @@ func TestASnapshotIsOfOneMoment(t *testing.T) {
 				}
 				tokens[name] = c.Token
 			}
-			if _, err := writer.AppendMessages(t.Context(), storage.DefaultRoom, msgs(name)); err != nil {
+			if _, err := writer.AppendMessages(t.Context(), storage.DefaultRoom, storetest.Msgs(name)); err != nil {
 				t.Error(err)
 				return
 			}
@@ -228,7 +229,7 @@ func TestASnapshotIsOfOneMoment(t *testing.T) {
 		slices.Sort(chatters)
 		if !slices.Equal(snap.History, history) || !slices.Equal(snap.Chatters, chatters) {
 			t.Fatalf("the snapshot at %d holds %q and %q; the log up to it %q and %q",
-				snap.At.Seq, texts(snap.History), snap.Chatters, texts(history), chatters)
+				snap.At.Seq, storetest.Texts(snap.History), snap.Chatters, storetest.Texts(history), chatters)
 		}
 	}
 	t.Logf("%d snapshots checked", len(snaps))
@@ -237,8 +238,8 @@ func TestASnapshotIsOfOneMoment(t *testing.T) {
 func TestSnapshotAfterRedisLostTheRooms(t *testing.T) {
 	srv := startServer(t)
 	s := openStore(t, srv, Options{})
-	mustAddRoom(t, s, "games")
-	mustAppend(t, s, msgs("a"))
+	storetest.MustAddRoom(t, s, "games")
+	storetest.MustAppend(t, s, storetest.Msgs("a"))
 	before := mustLog(t, s, storage.DefaultRoom)
 	do(t, srv, "FLUSHDB")
 	if _, err := s.Snapshot(t.Context(), "games", 0); !errors.Is(err, storage.ErrNoSuchRoom) {

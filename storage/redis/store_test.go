@@ -7,6 +7,7 @@ import (
 
 	"chatserver/chat"
 	"chatserver/storage"
+	"chatserver/storage/storetest"
 )
 
 // A Store is what the chat rooms need of their storage.
@@ -18,7 +19,7 @@ var _ chat.Store = (*Store)(nil)
 func TestAHubRunsOnTheStore(t *testing.T) {
 	srv := startServer(t)
 	s := openStore(t, srv, Options{Node: "one"})
-	mustAppend(t, s, msgs("from before"))
+	storetest.MustAppend(t, s, storetest.Msgs("from before"))
 	cfg := chat.Config{RecoveryWindow: time.Minute}
 	hub, err := chat.NewHub(t.Context(), s, cfg)
 	if err != nil {
@@ -27,7 +28,7 @@ func TestAHubRunsOnTheStore(t *testing.T) {
 	if _, err := hub.AddRoom(t.Context(), "games", "board games"); err != nil {
 		t.Fatalf("AddRoom: %v", err)
 	}
-	if got := texts(hub.Default().History(0)); !slices.Equal(got, []string{"from before"}) {
+	if got := storetest.Texts(hub.Default().History(0)); !slices.Equal(got, []string{"from before"}) {
 		t.Errorf("the default room's history = %q", got)
 	}
 	hub.Close()

@@ -203,7 +203,7 @@ func TestAClaimsAddedIsItsEntry(t *testing.T) {
 	}
 	// Another connection with the token, after more entries, appends
 	// nothing and is told where the nickname became present.
-	mustAppendTo(t, s, "games", msgs("c"))
+	storetest.MustAppendTo(t, s, "games", storetest.Msgs("c"))
 	again := mustClaim(t, s, "games", "zoë", c.Token)
 	if again.Added != (storage.Position{}) || again.Present != c.Added {
 		t.Errorf("a second claim: Added %+v, Present %+v; want none and %+v", again.Added, again.Present, c.Added)

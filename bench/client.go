@@ -219,7 +219,7 @@ func (c *client) connect(ctx context.Context) error {
 	if cfg.Transport == TransportPolling {
 		t, err = dialPolling(ctx, c.r.httpClient, c.tgt.pollURL)
 	} else {
-		t, err = dialWebSocket(ctx, c.r.dialer, c.tgt.wsURL)
+		t, err = dialWebSocket(ctx, c.r.dial, c.tgt.wsURL)
 	}
 	if err != nil {
 		return explainDial(err)
@@ -281,8 +281,12 @@ func (c *client) connect(ctx context.Context) error {
 	return t.send(appendEmit(nil, nsp, joinAckID, evJoin, c.nick))
 }
 
-// readLoop handles packets until the connection ends.
+// readLoop handles packets until the connection ends. A WebSocket's are
+// read by the run's poller for it, if it has one.
 func (c *client) readLoop(t transport) error {
+	if ws, ok := t.(*wsTransport); ok {
+		return ws.serve(c.r.poller(c.idx), func(p []byte) error { return c.handle(t, p) })
+	}
 	for {
 		p, err := t.next()
 		if err != nil {

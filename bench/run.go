@@ -12,8 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gorilla/websocket"
-
 	"chatserver/internal/randid"
 )
 
@@ -34,9 +32,13 @@ type runner struct {
 	nsp    []byte // the room's namespace in packets (Config.namespace)
 	start  time.Time
 
-	dialer     *websocket.Dialer
+	dial       dialFunc // WebSocket's
 	httpClient *http.Client
-	targets    []target // by Config.URLs; client i connects to targets[i mod len]
+	// pollers read the joined clients' WebSockets (client i's is
+	// pollers[i mod len]); none on systems without them, where every
+	// client reads its own.
+	pollers []*wsPoller
+	targets []target // by Config.URLs; client i connects to targets[i mod len]
 
 	clients []*client
 	latency Histogram
@@ -137,13 +139,40 @@ func newRunner(cfg Config) *runner {
 	if cfg.Transport == TransportPolling {
 		r.httpClient = newHTTPClient(cfg.Clients, cfg.ConnectTimeout, src)
 	} else {
-		r.dialer = newDialer(cfg.ConnectTimeout, src)
+		r.dial = newDial(src)
 	}
 	r.clients = make([]*client, cfg.Clients)
 	for i := range r.clients {
 		r.clients[i] = &client{idx: i, tgt: &r.targets[i%len(r.targets)], r: r, nick: strconv.AppendInt(append([]byte(nil), r.prefix...), int64(i), 10)}
 	}
 	return r
+}
+
+// startPollers starts one WebSocket poller per processor of the tool, or
+// none where the system has no poller.
+func (r *runner) startPollers() {
+	for range runtime.GOMAXPROCS(0) {
+		p, err := newWSPoller()
+		if err != nil {
+			break
+		}
+		r.pollers = append(r.pollers, p)
+	}
+}
+
+// stopPollers ends the pollers; every client has ended by then.
+func (r *runner) stopPollers() {
+	for _, p := range r.pollers {
+		p.stop()
+	}
+}
+
+// poller returns the poller that reads client i's WebSocket, or nil.
+func (r *runner) poller(i int) *wsPoller {
+	if len(r.pollers) == 0 {
+		return nil
+	}
+	return r.pollers[i%len(r.pollers)]
 }
 
 // since returns the time since the run started, in nanoseconds.
@@ -282,6 +311,11 @@ func (r *runner) run(ctx context.Context, progress io.Writer) (*Result, error) {
 		ToolProcs: runtime.GOMAXPROCS(0),
 
 		SourceAddrs: len(r.cfg.SourceAddrs),
+	}
+
+	if r.cfg.Transport == TransportWebSocket {
+		r.startPollers()
+		defer r.stopPollers()
 	}
 
 	// Phase 1: connect and join, paced by Ramp, then wait for the joins to

@@ -1,0 +1,241 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// wsPoller reads the WebSockets of a run's joined clients on one
+// goroutine: epoll says which have bytes, each is read once into a shared
+// buffer, and every complete packet goes to its client's handler on the
+// spot. It also ends connections whose liveness deadline has passed (the
+// server stopped pinging). A run starts one per processor of the tool.
+type wsPoller struct {
+	epfd int
+	wake [2]int // a pipe: stop writes to wake[1]
+
+	mu     sync.Mutex
+	conns  map[int32]*wsTransport // by token
+	next   int32
+	closed bool
+
+	buf     []byte // the read buffer, the poller goroutine's
+	stopped chan struct{}
+}
+
+// epollET is EPOLLET as the type of EpollEvent.Events: the poller hears
+// of a connection when new bytes arrive, not again on every wait while
+// bytes are left (which costs the kernel a second look at each ready
+// connection). So read reads until a read comes back short.
+const epollET = 1 << 31
+
+// pollBuffer is the shared read buffer's size: a burst of small packets
+// for one connection comes in one read.
+const pollBuffer = 64 << 10
+
+// sweepEvery is how often the poller looks for dead connections; also
+// its longest wait in epoll_wait.
+const sweepEvery = time.Second
+
+// newWSPoller starts a poller; stop ends it.
+func newWSPoller() (*wsPoller, error) {
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
+	p := &wsPoller{epfd: epfd, conns: make(map[int32]*wsTransport), buf: make([]byte, pollBuffer), stopped: make(chan struct{})}
+	if err := syscall.Pipe2(p.wake[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
+		_ = syscall.Close(epfd)
+		return nil, fmt.Errorf("epoll wake pipe: %w", err)
+	}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: -1}
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, p.wake[0], &ev); err != nil {
+		p.closeFDs()
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
+	go p.run()
+	return p, nil
+}
+
+// add hands t to the poller, which calls fn with each packet from now on.
+func (p *wsPoller) add(t *wsTransport, fn func(p []byte) error) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return errClosed
+	}
+	for {
+		p.next++
+		if p.next <= 0 {
+			p.next = 1
+		}
+		if _, taken := p.conns[p.next]; !taken {
+			break
+		}
+	}
+	t.token, t.onPacket = p.next, fn
+	p.conns[t.token] = t
+	p.mu.Unlock()
+	var err error
+	cerr := t.rc.Control(func(fd uintptr) {
+		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | epollET, Fd: t.token}
+		err = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
+	})
+	if err == nil {
+		err = cerr
+	}
+	if err != nil {
+		p.remove(t)
+		return fmt.Errorf("epoll: %w", err)
+	}
+	return nil
+}
+
+// remove stops watching t; events already on their way for it are
+// dropped. Safe for a connection never added or already closed.
+func (p *wsPoller) remove(t *wsTransport) {
+	p.mu.Lock()
+	ours := t.token != 0 && p.conns[t.token] == t
+	if ours {
+		delete(p.conns, t.token)
+	}
+	p.mu.Unlock()
+	if ours {
+		_ = t.rc.Control(func(fd uintptr) {
+			_ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
+		})
+	}
+}
+
+// fail ends t's serving with err.
+func (p *wsPoller) fail(t *wsTransport, err error) {
+	p.remove(t)
+	t.end(err)
+}
+
+// run reads ready connections until stop.
+func (p *wsPoller) run() {
+	defer close(p.stopped)
+	var events [128]syscall.EpollEvent
+	lastSweep := time.Now()
+	for {
+		n, err := syscall.EpollWait(p.epfd, events[:], int(sweepEvery/time.Millisecond))
+		if err != nil && err != syscall.EINTR {
+			p.failAll(fmt.Errorf("epoll: %w", err))
+			return
+		}
+		for i := range n {
+			p.mu.Lock()
+			t, closed := p.conns[events[i].Fd], p.closed
+			p.mu.Unlock()
+			if closed {
+				return
+			}
+			if t != nil {
+				p.read(t)
+			}
+		}
+		if now := time.Now(); now.Sub(lastSweep) >= sweepEvery {
+			lastSweep = now
+			p.sweep(now)
+		}
+	}
+}
+
+// read takes everything t has, in one read while it comes back short (a
+// burst of small packets), and hands its complete packets on.
+func (p *wsPoller) read(t *wsTransport) {
+	for {
+		var (
+			n    int
+			rerr error
+		)
+		cerr := t.rc.Control(func(fd uintptr) {
+			for {
+				n, rerr = syscall.Read(int(fd), p.buf)
+				if rerr != syscall.EINTR {
+					return
+				}
+			}
+		})
+		switch {
+		case cerr != nil:
+			p.fail(t, fmt.Errorf("websocket read: %w", cerr))
+			return
+		case rerr == syscall.EAGAIN:
+			return
+		case rerr != nil:
+			p.fail(t, fmt.Errorf("websocket read: %w", os.NewSyscallError("read", rerr)))
+			return
+		case n == 0:
+			p.fail(t, fmt.Errorf("websocket read: %w", io.ErrUnexpectedEOF))
+			return
+		}
+		if err := t.take(p.buf[:n]); err != nil {
+			p.fail(t, err)
+			return
+		}
+		if n < len(p.buf) {
+			return // nothing was left: a TCP read takes all there is
+		}
+	}
+}
+
+// sweep ends the connections whose liveness deadline is before now.
+func (p *wsPoller) sweep(now time.Time) {
+	var dead []*wsTransport
+	p.mu.Lock()
+	for _, t := range p.conns {
+		if d := t.deadline.Load(); d != 0 && now.UnixNano() > d {
+			dead = append(dead, t)
+		}
+	}
+	p.mu.Unlock()
+	for _, t := range dead {
+		p.fail(t, fmt.Errorf("websocket read: no ping from the server in time: %w", os.ErrDeadlineExceeded))
+	}
+}
+
+// failAll ends every connection with err (the poller itself failed).
+func (p *wsPoller) failAll(err error) {
+	p.mu.Lock()
+	conns := make([]*wsTransport, 0, len(p.conns))
+	for _, t := range p.conns {
+		conns = append(conns, t)
+	}
+	p.mu.Unlock()
+	for _, t := range conns {
+		p.fail(t, err)
+	}
+}
+
+// stop ends the poller goroutine; the connections it still has are
+// ended with errClosed. Idempotent.
+func (p *wsPoller) stop() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		<-p.stopped
+		return
+	}
+	p.closed = true
+	p.mu.Unlock()
+	_, _ = syscall.Write(p.wake[1], []byte{0})
+	<-p.stopped
+	p.failAll(errClosed)
+	p.closeFDs()
+}
+
+func (p *wsPoller) closeFDs() {
+	_ = syscall.Close(p.epfd)
+	_ = syscall.Close(p.wake[0])
+	_ = syscall.Close(p.wake[1])
+}
+
+// errNoPoller says why a run reads its WebSockets without pollers.
+var errNoPoller = errors.New("no poller")

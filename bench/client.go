@@ -41,6 +41,9 @@ type transport interface {
 	next() ([]byte, error)
 	// send writes or queues one packet; any goroutine may call it.
 	send(p []byte) error
+	// answer sends a reply to a packet just received (a pong) without
+	// making the reader wait on the connection.
+	answer(p []byte) error
 	// alive extends the connection's liveness deadline to d from now
 	// (after each ping from the server).
 	alive(d time.Duration)
@@ -309,7 +312,7 @@ func (c *client) handle(t transport, p []byte) error {
 	switch p[0] {
 	case eioPing:
 		t.alive(c.pingWait)
-		return t.send(pong)
+		return t.answer(pong)
 	case eioClose:
 		return errServerClosed
 	case eioMessage:

@@ -15,8 +15,9 @@ var ErrMachineLimit = errors.New("the machine cannot carry this run")
 
 // fdReserve is the file descriptors the load tool needs besides its
 // connections: standard input, output and error, the runtime's poller and
-// its wake-up descriptor, the /proc files it reads, with room to spare.
-const fdReserve = 16
+// its wake-up descriptor, the /proc files it reads, the WebSocket pollers
+// (three each, at most maxPollers), with room to spare.
+const fdReserve = 16 + 3*maxPollers
 
 // connsPerClient is how many TCP connections (and so file descriptors and
 // local ports) one client holds at once: one WebSocket, or for polling one

@@ -18,7 +18,7 @@ func TestFileLimitErrorCountsDescriptorsPerClient(t *testing.T) {
 		{"websocket fits", 10000, TransportWebSocket, 20000, 20000, ""},
 		{"websocket fits exactly", 10000 - fdReserve, TransportWebSocket, 10000, 10000, ""},
 		{"websocket one over", 10000 - fdReserve + 1, TransportWebSocket, 10000, 10000, "need about 10001 open files (1 each"},
-		{"polling needs two each", 10000, TransportPolling, 19999, 20000, "need about 20016 open files (2 each"},
+		{"polling needs two each", 10000, TransportPolling, 19999, 20000, "need about 20040 open files (2 each"},
 		{"polling fits", 9000, TransportPolling, 19999, 20000, ""},
 		{"hard limit too low", 30000, TransportWebSocket, 19999, 20000, "raise the hard limit"},
 		{"soft limit lowered", 30000, TransportWebSocket, 1024, 1048576, "raise the soft limit (ulimit -Sn 1048576)"},

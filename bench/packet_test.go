@@ -250,9 +250,10 @@ func (t *recordingTransport) send(p []byte) error {
 	t.sent = append(t.sent, string(p))
 	return nil
 }
-func (t *recordingTransport) alive(time.Duration) {}
-func (t *recordingTransport) close()              {}
-func (t *recordingTransport) wait()               {}
+func (t *recordingTransport) answer(p []byte) error { return t.send(p) }
+func (t *recordingTransport) alive(time.Duration)   {}
+func (t *recordingTransport) close()                {}
+func (t *recordingTransport) wait()                 {}
 
 // handleTestClient returns client 1 of a three-client runner.
 func handleTestClient(t testing.TB) (*runner, *client, *recordingTransport) {

@@ -148,10 +148,14 @@ func newRunner(cfg Config) *runner {
 	return r
 }
 
-// startPollers starts one WebSocket poller per processor of the tool, or
-// none where the system has no poller.
+// maxPollers caps the WebSocket pollers of a run.
+const maxPollers = 8
+
+// startPollers starts one WebSocket poller per processor of the tool (at
+// most maxPollers). Where the system has none, or one cannot be made, the
+// clients without a poller read their own connections, as over TLS.
 func (r *runner) startPollers() {
-	for range runtime.GOMAXPROCS(0) {
+	for range min(runtime.GOMAXPROCS(0), maxPollers) {
 		p, err := newWSPoller()
 		if err != nil {
 			break

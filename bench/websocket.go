@@ -100,6 +100,7 @@ type wsTransport struct {
 	token    int32                    // the poller's name for it, set by add
 	onPacket func(p []byte) error     // set by add, for the poller
 	done     chan error               // capacity 1: how the connection ended, once served
+	answers  sync.WaitGroup           // answer's writes in flight
 	endOnce  sync.Once
 	closing  sync.Once
 }
@@ -119,25 +120,23 @@ func dialWebSocket(ctx context.Context, dial dialFunc, endpoint string) (*wsTran
 	if err != nil {
 		return nil, fmt.Errorf("websocket dial: %w", err)
 	}
-	// Until the handshake is done, ctx bounds every read and write.
+	// Until the handshake is done, ctx bounds every read and write: when
+	// it ends, the deadline passes at once.
 	stop := context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = raw.SetDeadline(dl)
-	}
 	t := &wsTransport{conn: raw, done: make(chan error, 1)}
-	if tc, ok := raw.(*net.TCPConn); ok {
-		if u.Scheme == "wss" {
-			conf := wsTLS.Clone()
-			conf.ServerName = u.Hostname()
-			tlsConn := tls.Client(raw, conf)
-			if err := tlsConn.HandshakeContext(ctx); err != nil {
-				_ = raw.Close()
-				return nil, fmt.Errorf("websocket dial: %w", orCtx(ctx, err))
-			}
-			t.conn = tlsConn
-		} else if rc, err := tc.SyscallConn(); err == nil {
-			t.rc = rc
+	if u.Scheme == "wss" {
+		conf := wsTLS.Clone()
+		conf.ServerName = u.Hostname()
+		tlsConn := tls.Client(raw, conf)
+		if err := tlsConn.HandshakeContext(ctx); err != nil {
+			_ = raw.Close()
+			return nil, fmt.Errorf("websocket dial: %w", orCtx(ctx, err))
+		}
+		t.conn = tlsConn
+	} else if tc, ok := raw.(*net.TCPConn); ok {
+		if rc, err := tc.SyscallConn(); err == nil {
+			t.rc = rc // a poller may read it
 		}
 	}
 	if err := t.handshake(u); err != nil {
@@ -175,7 +174,12 @@ func (t *wsTransport) handshake(u *url.URL) error {
 	req := "GET " + path + "?EIO=4&transport=websocket HTTP/1.1\r\n" +
 		"Host: " + u.Host + "\r\n" +
 		"Upgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: " + k + "\r\nSec-WebSocket-Version: 13\r\n\r\n"
+		"Sec-WebSocket-Key: " + k + "\r\nSec-WebSocket-Version: 13\r\n"
+	if u.User != nil { // as a browser or the polling transport would
+		pass, _ := u.User.Password()
+		req += "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(u.User.Username()+":"+pass)) + "\r\n"
+	}
+	req += "\r\n"
 	if _, err := t.conn.Write([]byte(req)); err != nil {
 		return err
 	}
@@ -190,7 +194,7 @@ func (t *wsTransport) handshake(u *url.URL) error {
 	}
 	sum := sha1.Sum([]byte(k + wsAcceptGUID))
 	switch {
-	case !strings.EqualFold(resp.Header.Get("Upgrade"), "websocket"):
+	case !strings.EqualFold(resp.Header.Get("Upgrade"), "websocket") || !hasToken(resp.Header.Values("Connection"), "upgrade"):
 		return errors.New("bad handshake: the answer does not upgrade to websocket")
 	case resp.Header.Get("Sec-WebSocket-Accept") != base64.StdEncoding.EncodeToString(sum[:]):
 		return errors.New("bad handshake: wrong Sec-WebSocket-Accept")
@@ -200,6 +204,19 @@ func (t *wsTransport) handshake(u *url.URL) error {
 		t.in = append(t.in, b...)
 	}
 	return nil
+}
+
+// hasToken reports whether the comma lists of values hold token, in any
+// case.
+func hasToken(values []string, token string) bool {
+	for _, v := range values {
+		for f := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(f), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // limitedConn reads at most left bytes from c: a server that answers the
@@ -277,7 +294,7 @@ func (t *wsTransport) packets(b []byte, fn func(p []byte) error) (int, error) {
 		used += n
 		switch op {
 		case opPing:
-			if err := t.writeFrame(opPong, payload); err != nil {
+			if err := t.answerFrame(opPong, payload); err != nil {
 				return used, err
 			}
 			continue
@@ -410,6 +427,29 @@ func (t *wsTransport) end(err error) {
 // send writes one packet as a text frame.
 func (t *wsTransport) send(p []byte) error { return t.writeFrame(opText, p) }
 
+// answer sends p, a reply to what was just read (a pong), without making
+// a poller wait: another client's sender may hold the write lock, or the
+// server may not be reading, and the poller's other connections must not
+// wait for that. Read by its own goroutine, the connection writes at once.
+func (t *wsTransport) answer(p []byte) error { return t.answerFrame(opText, p) }
+
+// answerFrame is answer for a frame of any opcode.
+func (t *wsTransport) answerFrame(op byte, p []byte) error {
+	pl := t.poller.Load()
+	if pl == nil {
+		return t.writeFrame(op, p)
+	}
+	p = append([]byte(nil), p...) // it lies in the poller's read buffer
+	t.answers.Add(1)
+	go func() {
+		defer t.answers.Done()
+		if err := t.writeFrame(op, p); err != nil {
+			pl.fail(t, err)
+		}
+	}()
+	return nil
+}
+
 // writeFrame writes one masked frame (clients must mask, RFC 6455, 5.3)
 // within writeWait.
 func (t *wsTransport) writeFrame(op byte, p []byte) error {
@@ -475,5 +515,6 @@ func (t *wsTransport) close() {
 	})
 }
 
-// wait returns at once: a WebSocket transport starts no goroutine.
-func (t *wsTransport) wait() {}
+// wait returns when the answers written on their own goroutines are done
+// (at once after close: a closed connection takes no write).
+func (t *wsTransport) wait() { t.answers.Wait() }

@@ -128,6 +128,7 @@ func TestTakeRefusesBrokenStreams(t *testing.T) {
 		{"a continuation without a message", frame(true, opContinuation, []byte("x")), "continuation without a message"},
 		{"a message inside a fragmented one", append(frame(false, opText, []byte("a")), frame(true, opText, []byte("b"))...), "inside a fragmented one"},
 		{"an unknown opcode", frame(true, 0x3, nil), "unknown opcode"},
+		{"a fragmented message over the limit", append(frame(false, opText, make([]byte, maxPacket-10)), frame(true, opContinuation, make([]byte, 20))...), "over the limit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -222,8 +223,10 @@ func TestWebSocketTalksToAWebSocketServer(t *testing.T) {
 	tr := dialTest(t, endpoint)
 	srv := takeConn(t, conns)
 
-	// The handshake phase: the client's goroutine reads.
-	if err := srv.WriteMessage(websocket.TextMessage, []byte(`0{"sid":"x"}`)); err != nil {
+	// The handshake phase: the client's goroutine reads. The open packet
+	// and the next come in one write, so next reads the second ahead.
+	nc := srv.NetConn()
+	if _, err := nc.Write(append(frame(true, opText, []byte(`0{"sid":"x"}`)), frame(true, opText, []byte("40"))...)); err != nil {
 		t.Fatal(err)
 	}
 	if p, err := tr.next(); err != nil || string(p) != `0{"sid":"x"}` {
@@ -240,14 +243,12 @@ func TestWebSocketTalksToAWebSocketServer(t *testing.T) {
 		}
 	}
 
-	// Two packets in one write, before serving starts: the first is read
-	// ahead by next's read or by the poller's, and nothing is lost.
-	nc := srv.NetConn()
-	if _, err := nc.Write(append(frame(true, opText, []byte("40")), frame(true, opText, []byte(`42["messages","a"]`))...)); err != nil {
-		t.Fatal(err)
-	}
+	// Serving begins with the packet read ahead; then the poller reads.
 	packets, ended := serveTest(t, tr)
 	receive(t, packets, "40")
+	if err := srv.WriteMessage(websocket.TextMessage, []byte(`42["messages","a"]`)); err != nil {
+		t.Fatal(err)
+	}
 	receive(t, packets, `42["messages","a"]`)
 
 	// A frame in pieces, a ping in between the fragments of a message.
@@ -334,6 +335,124 @@ func TestWebSocketServeEndsWhenClosedOrCut(t *testing.T) {
 	}
 }
 
+func TestWebSocketPollerReadsWhatCameBeforeServing(t *testing.T) {
+	tests := []struct {
+		name   string
+		frames [][]byte
+		hangUp bool // the server closes right after its frames
+	}{
+		// Over the poller's 64 KiB buffer, all in the socket before the
+		// poller's one event: it must read on while reads come back full.
+		{"a burst over the read buffer", [][]byte{
+			frame(true, opText, bytes.Repeat([]byte("a"), 40000)),
+			frame(true, opText, bytes.Repeat([]byte("b"), 40000)),
+			frame(true, opText, []byte("3")),
+		}, false},
+		// Data and the hang-up in one event: the packets, then the end.
+		{"packets and then the hang-up", [][]byte{
+			frame(true, opText, []byte(`42["messages","last"]`)),
+			frame(true, opText, []byte("3")),
+		}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			endpoint, conns := rawServer(t)
+			tr := dialTest(t, endpoint)
+			nc := takeConn(t, conns).NetConn()
+			if _, err := nc.Write(bytes.Join(tt.frames, nil)); err != nil {
+				t.Fatal(err)
+			}
+			if tt.hangUp {
+				_ = nc.Close()
+			}
+			packets, ended := serveTest(t, tr)
+			for _, f := range tt.frames {
+				_, _, payload, _, _ := parseFrame(f)
+				receive(t, packets, string(payload))
+			}
+			if !tt.hangUp {
+				return
+			}
+			select {
+			case err := <-ended:
+				if err == nil || !strings.Contains(err.Error(), "websocket read") {
+					t.Fatalf("serve ended with %v, want a read error", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("serve did not see the hang-up")
+			}
+		})
+	}
+}
+
+func TestWebSocketPollerDoesNotWaitOnOneConnectionsWrites(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the poller is Linux's")
+	}
+	p, err := newWSPoller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.stop)
+	endpoint, conns := rawServer(t)
+	a, b := dialTest(t, endpoint), dialTest(t, endpoint)
+	srvA, srvB := takeConn(t, conns), takeConn(t, conns)
+	pk := make(chan string, 16)
+	for _, tr := range []*wsTransport{a, b} {
+		go func() { _ = tr.serve(p, func(b []byte) error { pk <- string(b); return nil }) }()
+	}
+	for _, srv := range []*websocket.Conn{srvA, srvB} {
+		if err := srv.WriteMessage(websocket.TextMessage, []byte("2")); err != nil {
+			t.Fatal(err)
+		}
+		receive(t, pk, "2") // both served by now
+	}
+
+	// A's writes are stuck (its sender holds the lock); a ping to A must
+	// not keep the poller from B.
+	a.wmu.Lock()
+	locked := true
+	t.Cleanup(func() { // before the transports' own: close needs the lock
+		if locked {
+			a.wmu.Unlock()
+		}
+	})
+	if err := srvA.WriteControl(websocket.PingMessage, []byte("ping"), time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	answered := make(chan error, 1)
+	go func() { answered <- a.answer([]byte("3")) }() // nor an Engine.IO pong
+	select {
+	case err := <-answered:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("answer waited for the connection")
+	}
+	if err := srvB.WriteMessage(websocket.TextMessage, []byte("for b")); err != nil {
+		t.Fatal(err)
+	}
+	receive(t, pk, "for b")
+	locked = false
+	a.wmu.Unlock()
+
+	// Once A can write again, its answers go out (in either order).
+	pong, texts := make(chan string, 1), make(chan string, 1)
+	srvA.SetPongHandler(func(data string) error { pong <- data; return nil })
+	go func() {
+		for {
+			_, got, err := srvA.ReadMessage()
+			if err != nil {
+				return
+			}
+			texts <- string(got)
+		}
+	}()
+	receive(t, texts, "3")
+	receive(t, pong, "ping")
+}
+
 func TestWebSocketOverTLS(t *testing.T) {
 	conns := make(chan *websocket.Conn, 1)
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -373,6 +492,7 @@ func TestWebSocketDialRefusesBadHandshakes(t *testing.T) {
 		{"not upgraded", "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", "bad handshake (HTTP 400 Bad Request)"},
 		{"wrong accept key", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: nope\r\n\r\n", "wrong Sec-WebSocket-Accept"},
 		{"no upgrade header", "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\r\n", "does not upgrade to websocket"},
+		{"no connection header", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n", "does not upgrade to websocket"},
 		{"endless headers", "HTTP/1.1 101 Switching Protocols\r\n" + strings.Repeat("X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n", 1000), "too long"},
 		{"not HTTP", "SSH-2.0-OpenSSH\r\n\r\n", "reading the handshake answer"},
 	}

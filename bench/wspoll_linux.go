@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -19,10 +18,14 @@ type wsPoller struct {
 	epfd int
 	wake [2]int // a pipe: stop writes to wake[1]
 
+	// mu guards the fields below and every use of epfd from outside the
+	// poller's goroutine, so that stop cannot close it under an add.
 	mu     sync.Mutex
 	conns  map[int32]*wsTransport // by token
 	next   int32
 	closed bool
+
+	stopOnce sync.Once
 
 	buf     []byte // the read buffer, the poller goroutine's
 	stopped chan struct{}
@@ -65,8 +68,8 @@ func newWSPoller() (*wsPoller, error) {
 // add hands t to the poller, which calls fn with each packet from now on.
 func (p *wsPoller) add(t *wsTransport, fn func(p []byte) error) error {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.closed {
-		p.mu.Unlock()
 		return errClosed
 	}
 	for {
@@ -79,8 +82,6 @@ func (p *wsPoller) add(t *wsTransport, fn func(p []byte) error) error {
 		}
 	}
 	t.token, t.onPacket = p.next, fn
-	p.conns[t.token] = t
-	p.mu.Unlock()
 	var err error
 	cerr := t.rc.Control(func(fd uintptr) {
 		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | epollET, Fd: t.token}
@@ -90,9 +91,9 @@ func (p *wsPoller) add(t *wsTransport, fn func(p []byte) error) error {
 		err = cerr
 	}
 	if err != nil {
-		p.remove(t)
 		return fmt.Errorf("epoll: %w", err)
 	}
+	p.conns[t.token] = t
 	return nil
 }
 
@@ -100,12 +101,12 @@ func (p *wsPoller) add(t *wsTransport, fn func(p []byte) error) error {
 // dropped. Safe for a connection never added or already closed.
 func (p *wsPoller) remove(t *wsTransport) {
 	p.mu.Lock()
-	ours := t.token != 0 && p.conns[t.token] == t
-	if ours {
-		delete(p.conns, t.token)
+	defer p.mu.Unlock()
+	if t.token == 0 || p.conns[t.token] != t {
+		return
 	}
-	p.mu.Unlock()
-	if ours {
+	delete(p.conns, t.token)
+	if !p.closed {
 		_ = t.rc.Control(func(fd uintptr) {
 			_ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
 		})
@@ -126,6 +127,10 @@ func (p *wsPoller) run() {
 	for {
 		n, err := syscall.EpollWait(p.epfd, events[:], int(sweepEvery/time.Millisecond))
 		if err != nil && err != syscall.EINTR {
+			// Only a bug gets here; the connections end, and no more come.
+			p.mu.Lock()
+			p.closed = true
+			p.mu.Unlock()
 			p.failAll(fmt.Errorf("epoll: %w", err))
 			return
 		}
@@ -137,7 +142,7 @@ func (p *wsPoller) run() {
 				return
 			}
 			if t != nil {
-				p.read(t)
+				p.read(t, events[i].Events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0)
 			}
 		}
 		if now := time.Now(); now.Sub(lastSweep) >= sweepEvery {
@@ -148,8 +153,10 @@ func (p *wsPoller) run() {
 }
 
 // read takes everything t has, in one read while it comes back short (a
-// burst of small packets), and hands its complete packets on.
-func (p *wsPoller) read(t *wsTransport) {
+// burst of small packets), and hands its complete packets on. When the
+// peer has hung up (hup), it reads on to the end: no further event would
+// come for it.
+func (p *wsPoller) read(t *wsTransport, hup bool) {
 	for {
 		var (
 			n    int
@@ -173,14 +180,14 @@ func (p *wsPoller) read(t *wsTransport) {
 			p.fail(t, fmt.Errorf("websocket read: %w", os.NewSyscallError("read", rerr)))
 			return
 		case n == 0:
-			p.fail(t, fmt.Errorf("websocket read: %w", io.ErrUnexpectedEOF))
+			p.fail(t, fmt.Errorf("websocket read: %w", io.EOF))
 			return
 		}
 		if err := t.take(p.buf[:n]); err != nil {
 			p.fail(t, err)
 			return
 		}
-		if n < len(p.buf) {
+		if n < len(p.buf) && !hup {
 			return // nothing was left: a TCP read takes all there is
 		}
 	}
@@ -217,18 +224,17 @@ func (p *wsPoller) failAll(err error) {
 // stop ends the poller goroutine; the connections it still has are
 // ended with errClosed. Idempotent.
 func (p *wsPoller) stop() {
-	p.mu.Lock()
-	if p.closed {
+	p.stopOnce.Do(func() {
+		p.mu.Lock()
+		p.closed = true
 		p.mu.Unlock()
+		_, _ = syscall.Write(p.wake[1], []byte{0})
 		<-p.stopped
-		return
-	}
-	p.closed = true
-	p.mu.Unlock()
-	_, _ = syscall.Write(p.wake[1], []byte{0})
-	<-p.stopped
-	p.failAll(errClosed)
-	p.closeFDs()
+		p.failAll(errClosed)
+		p.mu.Lock()
+		p.closeFDs()
+		p.mu.Unlock()
+	})
 }
 
 func (p *wsPoller) closeFDs() {
@@ -236,6 +242,3 @@ func (p *wsPoller) closeFDs() {
 	_ = syscall.Close(p.wake[0])
 	_ = syscall.Close(p.wake[1])
 }
-
-// errNoPoller says why a run reads its WebSockets without pollers.
-var errNoPoller = errors.New("no poller")

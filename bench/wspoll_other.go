@@ -14,3 +14,5 @@ func (p *wsPoller) stop()                                           {}
 
 // errNoPoller says why a run reads its WebSockets without pollers.
 var errNoPoller = errors.New("no poller on this system")
+
+func (p *wsPoller) fail(t *wsTransport, err error) {}

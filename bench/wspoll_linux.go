@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,9 +15,16 @@ import (
 // buffer, and every complete packet goes to its client's handler on the
 // spot. It also ends connections whose liveness deadline has passed (the
 // server stopped pinging). A run starts one per processor of the tool.
+//
+// It waits for its epoll instance through the runtime's network poller
+// (ep), taking the events without blocking, so that while it waits no
+// processor is held in a system call (the tool runs on one by default,
+// and its senders need it).
 type wsPoller struct {
 	epfd int
-	wake [2]int // a pipe: stop writes to wake[1]
+	ep   *os.File        // epfd, watched by the runtime; nil: blocking waits
+	eprc syscall.RawConn // ep's
+	wake [2]int          // a pipe: stop writes to wake[1]
 
 	// mu guards the fields below and every use of epfd from outside the
 	// poller's goroutine, so that stop cannot close it under an add.
@@ -60,6 +68,14 @@ func newWSPoller() (*wsPoller, error) {
 	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, p.wake[0], &ev); err != nil {
 		p.closeFDs()
 		return nil, fmt.Errorf("epoll: %w", err)
+	}
+	if err := syscall.SetNonblock(epfd, true); err == nil {
+		f := os.NewFile(uintptr(epfd), "epoll")
+		if rc, err := f.SyscallConn(); err == nil && f.SetReadDeadline(time.Time{}) == nil {
+			p.ep, p.eprc = f, rc // a file the runtime does not watch has no deadlines
+		} else {
+			_ = syscall.SetNonblock(epfd, false)
+		}
 	}
 	go p.run()
 	return p, nil
@@ -125,7 +141,7 @@ func (p *wsPoller) run() {
 	var events [128]syscall.EpollEvent
 	lastSweep := time.Now()
 	for {
-		n, err := syscall.EpollWait(p.epfd, events[:], int(sweepEvery/time.Millisecond))
+		n, err := p.wait(events[:])
 		if err != nil && err != syscall.EINTR {
 			// Only a bug gets here; the connections end, and no more come.
 			p.mu.Lock()
@@ -150,6 +166,36 @@ func (p *wsPoller) run() {
 			p.sweep(now)
 		}
 	}
+}
+
+// wait returns the next readiness events, waiting for them at most
+// sweepEvery.
+func (p *wsPoller) wait(events []syscall.EpollEvent) (int, error) {
+	if p.ep == nil {
+		return syscall.EpollWait(p.epfd, events, int(sweepEvery/time.Millisecond))
+	}
+	if err := p.ep.SetReadDeadline(time.Now().Add(sweepEvery)); err != nil {
+		return 0, err
+	}
+	var (
+		n    int
+		werr error
+	)
+	err := p.eprc.Read(func(fd uintptr) bool {
+		for {
+			n, werr = syscall.EpollWait(int(fd), events, 0)
+			if werr != syscall.EINTR {
+				return n > 0 || werr != nil // nothing yet: the runtime waits
+			}
+		}
+	})
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return 0, nil // time to sweep
+	}
+	if err != nil {
+		return 0, err
+	}
+	return n, werr
 }
 
 // read takes everything t has, in one read while it comes back short (a
@@ -238,7 +284,11 @@ func (p *wsPoller) stop() {
 }
 
 func (p *wsPoller) closeFDs() {
-	_ = syscall.Close(p.epfd)
+	if p.ep != nil {
+		_ = p.ep.Close()
+	} else {
+		_ = syscall.Close(p.epfd)
+	}
 	_ = syscall.Close(p.wake[0])
 	_ = syscall.Close(p.wake[1])
 }

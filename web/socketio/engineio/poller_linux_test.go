@@ -48,3 +48,18 @@ func TestPollerDoesNotRegisterARemovedConnection(t *testing.T) {
 		t.Errorf("the poller holds %d connections after its only one was removed and closed", n)
 	}
 }
+
+// TestPollerWaitsThroughTheRuntime checks that the poller's epoll instance
+// is watched by the runtime's network poller, so that its goroutine waits
+// without holding a processor in a blocking epoll_wait.
+func TestPollerWaitsThroughTheRuntime(t *testing.T) {
+	checkNoLeaks(t)
+	p, err := newPoller()
+	if err != nil {
+		t.Skipf("no poller: %v", err)
+	}
+	t.Cleanup(p.close)
+	if p.ep == nil {
+		t.Fatal("the runtime's poller did not take the epoll instance: the poller blocks in epoll_wait")
+	}
+}

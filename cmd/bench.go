@@ -7,9 +7,12 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"os/exec"
 	"os/signal"
 	"runtime"
+	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -23,7 +26,18 @@ type benchOptions struct {
 	cfg   bench.Config
 	json  bool
 	procs int
+	// floor: measure this machine's loopback-write floor instead of a
+	// server; floorReader is the address the floor's reading process
+	// (this program, started by the floor) connects to.
+	floor       bool
+	floorReader string
 }
+
+// floorFrameOverhead is what a chat delivery's WebSocket frame holds
+// besides the message text: the frame header, 42["messages","…"] and the
+// sender's nickname; with the default --payload the floor writes 110-byte
+// frames, the size of the load's deliveries.
+const floorFrameOverhead = 46
 
 // defaultBenchProcs is the load tool's GOMAXPROCS unless --procs says
 // otherwise: one core leaves the rest of a small machine to the server being
@@ -56,6 +70,9 @@ func (o *benchOptions) addFlags(fs *pflag.FlagSet) {
 		"local IPv4 addresses to connect from, in turn: a range 127.0.0.1-127.0.0.8 or a comma list (each reaches one server port through about 28,000 connections); default: the system chooses")
 	fs.BoolVar(&o.json, "json", false, "print the result as JSON instead of a table")
 	fs.IntVar(&o.procs, "procs", defaultBenchProcs, "CPU cores the load tool may use (GOMAXPROCS); 0 uses all")
+	fs.BoolVar(&o.floor, "floor", false, "measure this machine's loopback-write floor instead of a server: what one write of a delivery to a loopback connection costs the writer, for --clients connections each sent --senders × --rate deliveries a second (--payload sized) for --duration")
+	fs.StringVar(&o.floorReader, "floor-reader", "", "the reading process of --floor (started by it)")
+	_ = fs.MarkHidden("floor-reader")
 }
 
 // sourceAddrsValue is the --source-addrs flag: a list of IPv4 addresses and
@@ -111,6 +128,14 @@ sending begins and nothing after: the result says how many receivers got all N
 in order and how late the last line reached them (a server that paces messages
 over its rate limit delivers a long paste whole but spread out).
 
+--floor loads no server: it measures what the kernel of this machine charges
+for one write of a delivery to a loopback connection, read by another process
+(this program again), at the load the same --clients, --senders, --rate,
+--payload and --duration describe. No server that writes each delivery at once
+can spend less per delivery; a server's CPU per delivery (from --server-pid)
+over this floor, measured in the same sitting, is how close it comes to the
+machine's limit.
+
 Several servers sharing one chat (chatserver nodes on one Redis) are loaded
 together with --url a,b: the clients go to them in turn, every receiver measures
 the latency from the send time wherever the sender was, and the result says
@@ -136,20 +161,86 @@ one core (--procs) and warns when it was busy enough to be the limit.`,
   chatserver bench --url http://127.0.0.1:8080,http://127.0.0.1:8081 --server-pid 1234,1235 --aux-pid 1200
   chatserver bench --clients 10000 --ramp 1000 --idle --timeout 120s --source-addrs 127.0.0.1-127.0.0.8
   chatserver bench --transport polling --clients 50 --json
-  chatserver bench --clients 1000 --senders 1 --paste 30 --duration 1s --drain 30s`,
+  chatserver bench --clients 1000 --senders 1 --paste 30 --duration 1s --drain 30s
+  chatserver bench --floor --clients 1000 --senders 5 --rate 10 --duration 10s`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.cfg.Validate(); err != nil {
-				return usageError{err}
-			}
 			if o.procs < 0 {
 				return usageError{fmt.Errorf("--procs must be 0 (all cores) or positive, not %d", o.procs)}
+			}
+			if o.floorReader != "" {
+				return bench.FloorReader(cmd.Context(), o.floorReader, o.cfg.Clients)
+			}
+			if o.floor {
+				fc, err := o.floorConfig()
+				if err != nil {
+					return usageError{err}
+				}
+				return o.runFloor(cmd.Context(), fc, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			}
+			if err := o.cfg.Validate(); err != nil {
+				return usageError{err}
 			}
 			return o.run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	o.addFlags(cmd.Flags())
 	return cmd
+}
+
+// floorConfig is the floor measurement the flags describe.
+func (o *benchOptions) floorConfig() (bench.FloorConfig, error) {
+	c := &o.cfg
+	if c.Senders < 1 || c.Rate <= 0 {
+		return bench.FloorConfig{}, fmt.Errorf("--floor needs --senders and --rate above 0 (every connection is written --senders × --rate times a second), not %d and %g", c.Senders, c.Rate)
+	}
+	if c.Payload < 1 || c.Payload > bench.MaxPayload {
+		return bench.FloorConfig{}, fmt.Errorf("--payload must be 1 to %d bytes, not %d", bench.MaxPayload, c.Payload)
+	}
+	fc := bench.FloorConfig{
+		Conns:    c.Clients,
+		Interval: time.Duration(float64(time.Second) / (float64(c.Senders) * c.Rate)),
+		Duration: c.Duration,
+		Frame:    min(c.Payload+floorFrameOverhead, 64<<10),
+	}
+	return fc, fc.Validate()
+}
+
+// runFloor measures the loopback-write floor; its reading process is this
+// program, started with --floor-reader.
+func (o *benchOptions) runFloor(ctx context.Context, fc bench.FloorConfig, out, progress io.Writer) error {
+	if o.procs > 0 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(o.procs))
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("floor: finding this program to start its reader: %w", err)
+	}
+	start := func(addr string, conns int) (func() error, error) {
+		c := exec.Command(exe, "bench", "--floor-reader", addr, "--clients", strconv.Itoa(conns))
+		c.Stdout, c.Stderr = progress, progress
+		if err := c.Start(); err != nil {
+			return nil, err
+		}
+		return c.Wait, nil
+	}
+	fmt.Fprintf(progress, "floor: %d connections, %d-byte writes every %v each, for %v\n", fc.Conns, fc.Frame, fc.Interval, fc.Duration)
+	res, err := bench.Floor(ctx, fc, start)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return fmt.Errorf("write result: %w", err)
+		}
+		return nil
+	}
+	if err := res.WriteTable(out); err != nil {
+		return fmt.Errorf("write result: %w", err)
+	}
+	return nil
 }
 
 // run performs the bench run; the first SIGINT or SIGTERM ends it early

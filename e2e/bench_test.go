@@ -152,3 +152,44 @@ func benchAllDelivered(t *testing.T, n int64, args ...string) int64 {
 	}
 	return res.Sent
 }
+
+// TestBenchFloorMeasuresThisMachine runs `chatserver bench --floor`: the
+// program starts itself as the reading process, writes every connection
+// at the pace asked, and reports what a write cost it.
+func TestBenchFloorMeasuresThisMachine(t *testing.T) {
+	r := runCLI(t, "bench", "--floor", "--clients", "200", "--senders", "1", "--rate", "100", "--duration", "1s", "--json")
+	if r.code != 0 {
+		t.Fatalf("bench --floor: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	var res struct {
+		Conns      int     `json:"connections"`
+		Frame      int     `json:"frame_bytes"`
+		IntervalMS float64 `json:"interval_ms"`
+		Writes     int64   `json:"writes"`
+		PerWrite   float64 `json:"us_per_write"`
+		System     float64 `json:"system_us_per_write"`
+		User       float64 `json:"user_us_per_write"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("bench --floor --json output: %v\n%s", err, r.stdout)
+	}
+	if res.Conns != 200 || res.Frame != 64+46 || res.IntervalMS != 10 {
+		t.Fatalf("floor of %d connections, %d-byte frames every %g ms; want 200, 110 and 10", res.Conns, res.Frame, res.IntervalMS)
+	}
+	// 100 rounds in the second, give or take the last one.
+	if res.Writes%200 != 0 || res.Writes < 90*200 || res.Writes > 101*200 {
+		t.Fatalf("%d writes, want whole rounds of 200, about 100 of them", res.Writes)
+	}
+	if res.PerWrite <= 0 || res.PerWrite != res.System+res.User {
+		t.Fatalf("per write %g µs (system %g + user %g): want a positive sum", res.PerWrite, res.System, res.User)
+	}
+
+	table := runCLI(t, "bench", "--floor", "--clients", "10", "--duration", "200ms")
+	if table.code != 0 || !strings.Contains(table.stdout, "per write") {
+		t.Fatalf("bench --floor as a table: exit %d\n%s%s", table.code, table.stdout, table.stderr)
+	}
+	bad := runCLI(t, "bench", "--floor", "--rate", "0")
+	if bad.code != 2 || !strings.Contains(bad.stderr, "--floor needs --senders and --rate above 0") {
+		t.Fatalf("bench --floor --rate 0: exit %d, %s; want a usage error", bad.code, bad.stderr)
+	}
+}

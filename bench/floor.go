@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -56,9 +57,13 @@ type FloorResult struct {
 
 // StartFloorReader starts the process that reads the floor's connections
 // (FloorReader, in a process of its own so that its CPU is not counted):
-// it must dial conns connections to addr. wait returns when the process
-// has ended, which it does once the connections are closed.
-type StartFloorReader func(addr string, conns int) (wait func() error, err error)
+// it must dial conns connections to addr. ended yields how the process
+// ended (it ends once the connections are closed); kill ends it at once.
+type StartFloorReader func(addr string, conns int) (ended <-chan error, kill func(), err error)
+
+// floorReaderGrace is how long the reader may take to end once its
+// connections are closed, before it is killed.
+const floorReaderGrace = 5 * time.Second
 
 // Floor measures what one write(2) to a loopback TCP connection costs the
 // process that writes: the price of a delivery written on its own, below
@@ -80,30 +85,61 @@ func Floor(ctx context.Context, cfg FloorConfig, start StartFloorReader) (*Floor
 	if err != nil {
 		return nil, fmt.Errorf("floor: %w", err)
 	}
-	defer ln.Close()
-	wait, err := start(ln.Addr().String(), cfg.Conns)
+	ended, kill, err := start(ln.Addr().String(), cfg.Conns)
 	if err != nil {
+		_ = ln.Close()
 		return nil, fmt.Errorf("floor: starting the reader: %w", err)
 	}
+	// A reader that ends early, or the end of ctx, stops the accepting;
+	// this goroutine alone takes the reader's end.
+	var readerEnd error
+	readerDone := make(chan struct{})
+	quit := make(chan struct{})
+	go func() {
+		select {
+		case readerEnd = <-ended:
+			close(readerDone)
+			_ = ln.Close()
+			return
+		case <-ctx.Done():
+			_ = ln.Close()
+		case <-quit:
+		}
+		readerEnd = <-ended
+		close(readerDone)
+	}()
 	conns := make([]net.Conn, 0, cfg.Conns)
 	defer func() {
+		close(quit)
+		_ = ln.Close() // first: a dial still on its way is refused, not left unread
 		for _, c := range conns {
 			_ = c.Close() // the reader sees EOF on each and ends
 		}
-		_ = wait()
+		select {
+		case <-readerDone:
+		case <-time.After(floorReaderGrace):
+			kill()
+			<-readerDone
+		}
 	}()
-	stop := context.AfterFunc(ctx, func() { _ = ln.Close() })
-	defer stop()
 	for len(conns) < cfg.Conns {
 		if tl, ok := ln.(*net.TCPListener); ok {
 			_ = tl.SetDeadline(time.Now().Add(DefaultConnectTimeout))
 		}
 		c, err := ln.Accept()
 		if err != nil {
+			select {
+			case <-readerDone:
+				if readerEnd == nil {
+					readerEnd = errors.New("it exited")
+				}
+				return nil, fmt.Errorf("floor: the reading process ended after %d of %d connections: %w", len(conns), cfg.Conns, readerEnd)
+			default:
+			}
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			return nil, fmt.Errorf("floor: %d of %d connections from the reader: %w", len(conns), cfg.Conns, err)
+			return nil, fmt.Errorf("floor: %d of %d connections from the reading process: %w", len(conns), cfg.Conns, err)
 		}
 		conns = append(conns, c)
 	}
@@ -124,7 +160,7 @@ func Floor(ctx context.Context, cfg FloorConfig, start StartFloorReader) (*Floor
 		return nil, err
 	}
 	res := &FloorResult{Conns: cfg.Conns, FrameBytes: cfg.Frame, IntervalMS: float64(cfg.Interval) / float64(time.Millisecond)}
-	cpu0, err := processCPUTimes("self")
+	cpu0, err := selfCPU()
 	if err != nil {
 		return nil, fmt.Errorf("floor: %w", err)
 	}
@@ -149,7 +185,7 @@ func Floor(ctx context.Context, cfg FloorConfig, start StartFloorReader) (*Floor
 		tick.Reset(time.Until(next))
 	}
 	res.Seconds = seconds(time.Since(began))
-	cpu1, err := processCPUTimes("self")
+	cpu1, err := selfCPU()
 	if err != nil {
 		return nil, fmt.Errorf("floor: %w", err)
 	}
@@ -161,14 +197,21 @@ func Floor(ctx context.Context, cfg FloorConfig, start StartFloorReader) (*Floor
 	return res, nil
 }
 
-// checkFloorFiles refuses a floor whose connections this process cannot
-// hold, in plain words.
+// checkFloorFiles refuses, in plain words, a floor whose connections
+// this process and its reader cannot hold: a descriptor for each in both,
+// and a local port for each of the reader's.
 func checkFloorFiles(conns int) error {
-	soft, hard, ok := fileLimit()
-	if !ok {
-		return nil // no limit to read: the run says so if it meets one
+	if soft, _, ok := fileLimit(); ok && uint64(conns)+fdReserve > soft {
+		return fmt.Errorf("%w: a floor of %d connections needs about %d open files in this process and in its reader, but a process may open %d (RLIMIT_NOFILE): use fewer --clients or raise the limit (ulimit -n)",
+			ErrMachineLimit, conns, conns+fdReserve, soft)
 	}
-	return fileLimitError(conns, TransportWebSocket, soft, hard)
+	if b, err := os.ReadFile(portRangeFile); err == nil {
+		if lo, hi, err := parsePortRange(b); err == nil && conns > hi-lo+1 {
+			return fmt.Errorf("%w: a floor of %d connections needs as many local ports, but %s allows %d: use fewer --clients",
+				ErrMachineLimit, conns, portRangeFile, hi-lo+1)
+		}
+	}
+	return nil
 }
 
 // FloorReader is the reading side of Floor, run in a process of its own:

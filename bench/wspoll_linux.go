@@ -22,8 +22,8 @@ import (
 // and its senders need it).
 type wsPoller struct {
 	epfd int
-	ep   *os.File        // epfd, watched by the runtime; nil: blocking waits
-	eprc syscall.RawConn // ep's
+	ep   *os.File        // owns epfd (nil: not made)
+	eprc syscall.RawConn // ep's, when the runtime watches it; nil: blocking waits
 	wake [2]int          // a pipe: stop writes to wake[1]
 
 	// mu guards the fields below and every use of epfd from outside the
@@ -70,9 +70,9 @@ func newWSPoller() (*wsPoller, error) {
 		return nil, fmt.Errorf("epoll: %w", err)
 	}
 	if err := syscall.SetNonblock(epfd, true); err == nil {
-		f := os.NewFile(uintptr(epfd), "epoll")
-		if rc, err := f.SyscallConn(); err == nil && f.SetReadDeadline(time.Time{}) == nil {
-			p.ep, p.eprc = f, rc // a file the runtime does not watch has no deadlines
+		p.ep = os.NewFile(uintptr(epfd), "epoll") // owns epfd from now on
+		if rc, err := p.ep.SyscallConn(); err == nil && p.ep.SetReadDeadline(time.Time{}) == nil {
+			p.eprc = rc // a file the runtime does not watch has no deadlines
 		} else {
 			_ = syscall.SetNonblock(epfd, false)
 		}
@@ -171,7 +171,7 @@ func (p *wsPoller) run() {
 // wait returns the next readiness events, waiting for them at most
 // sweepEvery.
 func (p *wsPoller) wait(events []syscall.EpollEvent) (int, error) {
-	if p.ep == nil {
+	if p.eprc == nil {
 		return syscall.EpollWait(p.epfd, events, int(sweepEvery/time.Millisecond))
 	}
 	if err := p.ep.SetReadDeadline(time.Now().Add(sweepEvery)); err != nil {

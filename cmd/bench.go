@@ -70,7 +70,7 @@ func (o *benchOptions) addFlags(fs *pflag.FlagSet) {
 		"local IPv4 addresses to connect from, in turn: a range 127.0.0.1-127.0.0.8 or a comma list (each reaches one server port through about 28,000 connections); default: the system chooses")
 	fs.BoolVar(&o.json, "json", false, "print the result as JSON instead of a table")
 	fs.IntVar(&o.procs, "procs", defaultBenchProcs, "CPU cores the load tool may use (GOMAXPROCS); 0 uses all")
-	fs.BoolVar(&o.floor, "floor", false, "measure this machine's loopback-write floor instead of a server: what one write of a delivery to a loopback connection costs the writer, for --clients connections each sent --senders × --rate deliveries a second (--payload sized) for --duration")
+	fs.BoolVar(&o.floor, "floor", false, "measure this machine's loopback-write floor instead of a server: what one write of a delivery to a loopback connection costs the writer, for --clients connections each sent --senders × --rate deliveries a second (--payload sized) for --duration; the flags about servers are not used")
 	fs.StringVar(&o.floorReader, "floor-reader", "", "the reading process of --floor (started by it)")
 	_ = fs.MarkHidden("floor-reader")
 }
@@ -191,38 +191,49 @@ one core (--procs) and warns when it was busy enough to be the limit.`,
 // floorConfig is the floor measurement the flags describe.
 func (o *benchOptions) floorConfig() (bench.FloorConfig, error) {
 	c := &o.cfg
-	if c.Senders < 1 || c.Rate <= 0 {
+	const maxFrame = 64 << 10
+	switch {
+	case c.Clients < 1:
+		return bench.FloorConfig{}, fmt.Errorf("--floor needs --clients of at least 1, not %d", c.Clients)
+	case c.Senders < 1 || c.Rate <= 0:
 		return bench.FloorConfig{}, fmt.Errorf("--floor needs --senders and --rate above 0 (every connection is written --senders × --rate times a second), not %d and %g", c.Senders, c.Rate)
-	}
-	if c.Payload < 1 || c.Payload > bench.MaxPayload {
-		return bench.FloorConfig{}, fmt.Errorf("--payload must be 1 to %d bytes, not %d", bench.MaxPayload, c.Payload)
+	case c.Payload < 1 || c.Payload+floorFrameOverhead > maxFrame:
+		return bench.FloorConfig{}, fmt.Errorf("--payload must be 1 to %d bytes with --floor, not %d", maxFrame-floorFrameOverhead, c.Payload)
 	}
 	fc := bench.FloorConfig{
 		Conns:    c.Clients,
 		Interval: time.Duration(float64(time.Second) / (float64(c.Senders) * c.Rate)),
 		Duration: c.Duration,
-		Frame:    min(c.Payload+floorFrameOverhead, 64<<10),
+		Frame:    c.Payload + floorFrameOverhead,
+	}
+	if fc.Duration < fc.Interval {
+		return bench.FloorConfig{}, fmt.Errorf("--duration (%v) must hold at least one interval between two writes to a connection (1 / (--senders × --rate) = %v)", fc.Duration, fc.Interval)
 	}
 	return fc, fc.Validate()
 }
 
 // runFloor measures the loopback-write floor; its reading process is this
-// program, started with --floor-reader.
+// program, started with --floor-reader. The first SIGINT or SIGTERM ends
+// it early, and the reader with it.
 func (o *benchOptions) runFloor(ctx context.Context, fc bench.FloorConfig, out, progress io.Writer) error {
 	if o.procs > 0 {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(o.procs))
 	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("floor: finding this program to start its reader: %w", err)
 	}
-	start := func(addr string, conns int) (func() error, error) {
+	start := func(addr string, conns int) (<-chan error, func(), error) {
 		c := exec.Command(exe, "bench", "--floor-reader", addr, "--clients", strconv.Itoa(conns))
 		c.Stdout, c.Stderr = progress, progress
 		if err := c.Start(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return c.Wait, nil
+		ended := make(chan error, 1)
+		go func() { ended <- c.Wait() }()
+		return ended, func() { _ = c.Process.Kill() }, nil
 	}
 	fmt.Fprintf(progress, "floor: %d connections, %d-byte writes every %v each, for %v\n", fc.Conns, fc.Frame, fc.Interval, fc.Duration)
 	res, err := bench.Floor(ctx, fc, start)

@@ -180,8 +180,8 @@ func TestBenchFloorMeasuresThisMachine(t *testing.T) {
 	if res.Writes%200 != 0 || res.Writes < 90*200 || res.Writes > 101*200 {
 		t.Fatalf("%d writes, want whole rounds of 200, about 100 of them", res.Writes)
 	}
-	if res.PerWrite <= 0 || res.PerWrite != res.System+res.User {
-		t.Fatalf("per write %g µs (system %g + user %g): want a positive sum", res.PerWrite, res.System, res.User)
+	if res.System <= 0 || res.PerWrite < res.System {
+		t.Fatalf("per write %g µs (system %g + user %g): the writes were not measured", res.PerWrite, res.System, res.User)
 	}
 
 	table := runCLI(t, "bench", "--floor", "--clients", "10", "--duration", "200ms")

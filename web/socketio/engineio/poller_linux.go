@@ -26,8 +26,8 @@ import (
 // late, and the monitor woken to poll every 20 µs meanwhile.
 type poller struct {
 	epfd int
-	ep   *os.File        // epfd, for the runtime's poller; nil: blocking waits
-	eprc syscall.RawConn // ep's
+	ep   *os.File        // owns epfd (nil: not made)
+	eprc syscall.RawConn // ep's, when the runtime watches it; nil: blocking waits
 	wake [2]int          // a pipe: close writes to wake[1] to stop run
 
 	mu    sync.Mutex
@@ -131,19 +131,20 @@ func (p *poller) remove(c *wsConn) {
 
 // watchEpoll hands epfd to the runtime's network poller, if it takes it
 // (an epoll instance can be watched by another), so that wait need not
-// block; otherwise wait blocks in epoll_wait.
+// block; otherwise wait blocks in epoll_wait. Either way ep owns epfd
+// from now on (and closes it).
 func (p *poller) watchEpoll() {
 	if err := syscall.SetNonblock(p.epfd, true); err != nil {
 		return
 	}
-	f := os.NewFile(uintptr(p.epfd), "epoll")
+	p.ep = os.NewFile(uintptr(p.epfd), "epoll")
 	// A file the runtime does not watch has no deadlines.
-	rc, err := f.SyscallConn()
-	if err != nil || f.SetReadDeadline(time.Time{}) != nil {
+	rc, err := p.ep.SyscallConn()
+	if err != nil || p.ep.SetReadDeadline(time.Time{}) != nil {
 		_ = syscall.SetNonblock(p.epfd, false)
 		return
 	}
-	p.ep, p.eprc = f, rc
+	p.eprc = rc
 }
 
 // maxPollEvents is how many readiness events one epoll_wait returns.
@@ -152,7 +153,7 @@ const maxPollEvents = 128
 // wait returns the next readiness events, waiting for them if none are
 // there yet.
 func (p *poller) wait(events []syscall.EpollEvent) (int, error) {
-	if p.ep == nil {
+	if p.eprc == nil {
 		return syscall.EpollWait(p.epfd, events, -1)
 	}
 	var (

@@ -32,9 +32,11 @@
 //     methods, set as the http.Server's hooks of those names; without
 //     them such a client is found out by the heartbeat.
 //   - WebSockets are read by the server's poller (Linux: one epoll
-//     instance, one goroutine): when a connection has bytes, a goroutine
-//     is started to read and handle them and the connection is armed
-//     again, so an idle connection has no goroutine. Elsewhere, or when
+//     instance, one goroutine, which waits for it through the runtime's
+//     network poller rather than in a blocking epoll_wait, so that it
+//     holds no processor while it waits): when a connection has bytes, a
+//     goroutine is started to read and handle them and the connection is
+//     armed again, so an idle connection has no goroutine. Elsewhere, or when
 //     the poller cannot be started, each WebSocket is read by a goroutine
 //     of its own. A polling session is read by its POST requests and
 //     written by its GET requests (one of each at a time, as the protocol

@@ -395,8 +395,11 @@ func TestWebSocketPollerDoesNotWaitOnOneConnectionsWrites(t *testing.T) {
 	}
 	t.Cleanup(p.stop)
 	endpoint, conns := rawServer(t)
-	a, b := dialTest(t, endpoint), dialTest(t, endpoint)
-	srvA, srvB := takeConn(t, conns), takeConn(t, conns)
+	// One at a time: the server's side of each is the one taken after it.
+	a := dialTest(t, endpoint)
+	srvA := takeConn(t, conns)
+	b := dialTest(t, endpoint)
+	srvB := takeConn(t, conns)
 	pk := make(chan string, 16)
 	for _, tr := range []*wsTransport{a, b} {
 		go func() { _ = tr.serve(p, func(b []byte) error { pk <- string(b); return nil }) }()

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -9,6 +8,8 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"chatserver/internal/epoll"
 )
 
 // wsPoller reads the WebSockets of a run's joined clients on one
@@ -17,17 +18,13 @@ import (
 // spot. It also ends connections whose liveness deadline has passed (the
 // server stopped pinging). A run starts one per processor of the tool.
 //
-// It waits for its epoll instance through the runtime's network poller
-// (ep), taking the events without blocking, so that while it waits no
-// processor is held in a system call (the tool runs on one by default,
-// and its senders need it).
+// It waits through the runtime's network poller (internal/epoll), so
+// that while it waits no processor is held in a system call (the tool
+// runs on one by default, and its senders need it).
 type wsPoller struct {
-	epfd int
-	ep   *os.File        // owns epfd (nil: not made)
-	eprc syscall.RawConn // ep's, when the runtime watches it; nil: blocking waits
-	wake [2]int          // a pipe: stop writes to wake[1]
+	ep *epoll.Instance
 
-	// mu guards the fields below and every use of epfd from outside the
+	// mu guards the fields below and every use of ep from outside the
 	// poller's goroutine, so that stop cannot close it under an add.
 	mu     sync.Mutex
 	conns  map[int32]*wsTransport // by token
@@ -56,28 +53,11 @@ const sweepEvery = time.Second
 
 // newWSPoller starts a poller; stop ends it.
 func newWSPoller() (*wsPoller, error) {
-	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	ep, err := epoll.New()
 	if err != nil {
-		return nil, fmt.Errorf("epoll: %w", err)
+		return nil, err
 	}
-	p := &wsPoller{epfd: epfd, conns: make(map[int32]*wsTransport), buf: make([]byte, pollBuffer), stopped: make(chan struct{})}
-	if err := syscall.Pipe2(p.wake[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
-		_ = syscall.Close(epfd)
-		return nil, fmt.Errorf("epoll wake pipe: %w", err)
-	}
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: -1}
-	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, p.wake[0], &ev); err != nil {
-		p.closeFDs()
-		return nil, fmt.Errorf("epoll: %w", err)
-	}
-	if err := syscall.SetNonblock(epfd, true); err == nil {
-		p.ep = os.NewFile(uintptr(epfd), "epoll") // owns epfd from now on
-		if rc, err := p.ep.SyscallConn(); err == nil && p.ep.SetReadDeadline(time.Time{}) == nil {
-			p.eprc = rc // a file the runtime does not watch has no deadlines
-		} else {
-			_ = syscall.SetNonblock(epfd, false)
-		}
-	}
+	p := &wsPoller{ep: ep, conns: make(map[int32]*wsTransport), buf: make([]byte, pollBuffer), stopped: make(chan struct{})}
 	go p.run()
 	return p, nil
 }
@@ -101,8 +81,7 @@ func (p *wsPoller) add(t *wsTransport, fn func(p []byte) error) error {
 	t.token, t.onPacket = p.next, fn
 	var err error
 	cerr := t.rc.Control(func(fd uintptr) {
-		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | epollET, Fd: t.token}
-		err = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
+		err = p.ep.Ctl(syscall.EPOLL_CTL_ADD, int(fd), syscall.EPOLLIN|syscall.EPOLLRDHUP|epollET, t.token)
 	})
 	if err == nil {
 		err = cerr
@@ -125,27 +104,18 @@ func (p *wsPoller) remove(t *wsTransport) {
 	delete(p.conns, t.token)
 	if !p.closed {
 		_ = t.rc.Control(func(fd uintptr) {
-			_ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
+			_ = p.ep.Ctl(syscall.EPOLL_CTL_DEL, int(fd), 0, 0)
 		})
 	}
 }
 
-// rawRead is read(2) on a non-blocking descriptor, and rawEpollPoll
-// epoll_wait without waiting, as raw system calls: neither can block, and
-// without the runtime's bookkeeping of a thread entering the kernel they
-// do not wake the runtime's monitor, which after every idle spell would
-// otherwise poll every 20 µs for a millisecond or more (about a tenth of
-// the tool's CPU at a thousand clients).
+// rawRead is read(2) on a non-blocking descriptor as a raw system call:
+// it cannot block, and without the runtime's bookkeeping of a thread
+// entering the kernel it does not wake the runtime's monitor, which after
+// every idle spell would otherwise poll every 20 µs for a millisecond or
+// more (about a tenth of the tool's CPU at a thousand clients).
 func rawRead(fd int, b []byte) (int, error) {
 	n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
-}
-
-func rawEpollPoll(epfd int, events []syscall.EpollEvent) (int, error) {
-	n, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(unsafe.SliceData(events))), uintptr(len(events)), 0, 0, 0)
 	if e != 0 {
 		return 0, e
 	}
@@ -164,7 +134,7 @@ func (p *wsPoller) run() {
 	var events [128]syscall.EpollEvent
 	lastSweep := time.Now()
 	for {
-		n, err := p.wait(events[:])
+		n, err := p.ep.Wait(events[:], sweepEvery)
 		if err != nil && err != syscall.EINTR {
 			// Only a bug gets here; the connections end, and no more come.
 			p.mu.Lock()
@@ -189,36 +159,6 @@ func (p *wsPoller) run() {
 			p.sweep(now)
 		}
 	}
-}
-
-// wait returns the next readiness events, waiting for them at most
-// sweepEvery.
-func (p *wsPoller) wait(events []syscall.EpollEvent) (int, error) {
-	if p.eprc == nil {
-		return syscall.EpollWait(p.epfd, events, int(sweepEvery/time.Millisecond))
-	}
-	if err := p.ep.SetReadDeadline(time.Now().Add(sweepEvery)); err != nil {
-		return 0, err
-	}
-	var (
-		n    int
-		werr error
-	)
-	err := p.eprc.Read(func(fd uintptr) bool {
-		for {
-			n, werr = rawEpollPoll(int(fd), events)
-			if werr != syscall.EINTR {
-				return n > 0 || werr != nil // nothing yet: the runtime waits
-			}
-		}
-	})
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return 0, nil // time to sweep
-	}
-	if err != nil {
-		return 0, err
-	}
-	return n, werr
 }
 
 // read takes everything t has, in one read while it comes back short (a
@@ -297,21 +237,11 @@ func (p *wsPoller) stop() {
 		p.mu.Lock()
 		p.closed = true
 		p.mu.Unlock()
-		_, _ = syscall.Write(p.wake[1], []byte{0})
+		p.ep.Wake()
 		<-p.stopped
 		p.failAll(errClosed)
 		p.mu.Lock()
-		p.closeFDs()
+		_ = p.ep.Close()
 		p.mu.Unlock()
 	})
-}
-
-func (p *wsPoller) closeFDs() {
-	if p.ep != nil {
-		_ = p.ep.Close()
-	} else {
-		_ = syscall.Close(p.epfd)
-	}
-	_ = syscall.Close(p.wake[0])
-	_ = syscall.Close(p.wake[1])
 }

@@ -14,7 +14,7 @@ func TestWebSocketPollerWaitsThroughTheRuntime(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(p.stop)
-	if p.eprc == nil {
+	if !p.ep.Watched() {
 		t.Fatal("the runtime's poller did not take the epoll instance: the poller blocks in epoll_wait")
 	}
 }

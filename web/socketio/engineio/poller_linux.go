@@ -1,11 +1,10 @@
 package engineio
 
 import (
-	"fmt"
-	"os"
 	"sync"
 	"syscall"
-	"time"
+
+	"chatserver/internal/epoll"
 )
 
 // poller waits, on one goroutine, for any of the server's WebSockets to
@@ -16,19 +15,13 @@ import (
 // runtime's; each descriptor is registered one-shot, so at most one
 // goroutine reads a connection at any time.
 //
-// The poller's goroutine waits for that epoll instance through the
-// runtime's own network poller (ep, a non-blocking os.File) and takes its
-// events without blocking. A blocking epoll_wait would hold one of the
-// runtime's processors in a system call while the server is idle, and
-// when a message came, the goroutines it makes runnable (a flusher of a
-// broadcast) would wait for the runtime's monitor to take that processor
-// back: on two processors, half the broadcast's writes a millisecond
-// late, and the monitor woken to poll every 20 µs meanwhile.
+// The poller's goroutine waits through the runtime's own network poller
+// (internal/epoll), so that it holds no processor while the server is
+// idle: a blocking epoll_wait did, and when a message came, the flusher
+// writing half of its broadcast waited about a millisecond for the
+// runtime's monitor to take that processor back.
 type poller struct {
-	epfd int
-	ep   *os.File        // owns epfd (nil: not made)
-	eprc syscall.RawConn // ep's, when the runtime watches it; nil: blocking waits
-	wake [2]int          // a pipe: close writes to wake[1] to stop run
+	ep *epoll.Instance
 
 	mu    sync.Mutex
 	conns map[int32]*wsConn // by token; a token is never reused while registered
@@ -45,21 +38,11 @@ const pollerEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
 
 // newPoller creates the epoll instance and starts its goroutine.
 func newPoller() (*poller, error) {
-	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	ep, err := epoll.New()
 	if err != nil {
-		return nil, fmt.Errorf("epoll: %w", err)
+		return nil, err
 	}
-	p := &poller{epfd: epfd, conns: make(map[int32]*wsConn), stopped: make(chan struct{})}
-	if err := syscall.Pipe2(p.wake[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
-		_ = syscall.Close(epfd)
-		return nil, fmt.Errorf("epoll wake pipe: %w", err)
-	}
-	p.watchEpoll()
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: -1}
-	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, p.wake[0], &ev); err != nil {
-		p.closeFDs()
-		return nil, fmt.Errorf("epoll: %w", err)
-	}
+	p := &poller{ep: ep, conns: make(map[int32]*wsConn), stopped: make(chan struct{})}
 	go p.run()
 	return p, nil
 }
@@ -105,16 +88,12 @@ func (p *poller) rearm(c *wsConn) error { return p.ctl(c, syscall.EPOLL_CTL_MOD)
 func (p *poller) ctl(c *wsConn, op int) error {
 	var err error
 	cerr := c.rc.Control(func(fd uintptr) {
-		ev := syscall.EpollEvent{Events: pollerEvents, Fd: c.token}
-		err = syscall.EpollCtl(p.epfd, op, int(fd), &ev)
+		err = p.ep.Ctl(op, int(fd), pollerEvents, c.token)
 	})
 	if cerr != nil {
 		return cerr
 	}
-	if err != nil {
-		return fmt.Errorf("epoll: %w", err)
-	}
-	return nil
+	return err // Ctl's errors say "epoll" already
 }
 
 // remove forgets c for good, registered or not; events already on their
@@ -129,57 +108,15 @@ func (p *poller) remove(c *wsConn) {
 	p.mu.Unlock()
 }
 
-// watchEpoll hands epfd to the runtime's network poller, if it takes it
-// (an epoll instance can be watched by another), so that wait need not
-// block; otherwise wait blocks in epoll_wait. Either way ep owns epfd
-// from now on (and closes it).
-func (p *poller) watchEpoll() {
-	if err := syscall.SetNonblock(p.epfd, true); err != nil {
-		return
-	}
-	p.ep = os.NewFile(uintptr(p.epfd), "epoll")
-	// A file the runtime does not watch has no deadlines.
-	rc, err := p.ep.SyscallConn()
-	if err != nil || p.ep.SetReadDeadline(time.Time{}) != nil {
-		_ = syscall.SetNonblock(p.epfd, false)
-		return
-	}
-	p.eprc = rc
-}
-
 // maxPollEvents is how many readiness events one epoll_wait returns.
 const maxPollEvents = 128
-
-// wait returns the next readiness events, waiting for them if none are
-// there yet.
-func (p *poller) wait(events []syscall.EpollEvent) (int, error) {
-	if p.eprc == nil {
-		return syscall.EpollWait(p.epfd, events, -1)
-	}
-	var (
-		n    int
-		werr error
-	)
-	err := p.eprc.Read(func(fd uintptr) bool {
-		for {
-			n, werr = syscall.EpollWait(int(fd), events, 0)
-			if werr != syscall.EINTR {
-				return n > 0 || werr != nil // nothing yet: the runtime waits
-			}
-		}
-	})
-	if err != nil {
-		return 0, err
-	}
-	return n, werr
-}
 
 // run waits for events until close and starts a reader for each.
 func (p *poller) run() {
 	defer close(p.stopped)
 	var events [maxPollEvents]syscall.EpollEvent
 	for {
-		n, err := p.wait(events[:])
+		n, err := p.ep.Wait(events[:], -1)
 		if err != nil {
 			if err == syscall.EINTR {
 				continue
@@ -216,18 +153,9 @@ func (p *poller) close() {
 	}
 	p.done = true
 	p.mu.Unlock()
-	_, _ = syscall.Write(p.wake[1], []byte{0})
+	p.ep.Wake()
 	<-p.stopped
 	p.readers.Wait()
-	p.closeFDs()
+	_ = p.ep.Close()
 }
 
-func (p *poller) closeFDs() {
-	if p.ep != nil {
-		_ = p.ep.Close()
-	} else {
-		_ = syscall.Close(p.epfd)
-	}
-	_ = syscall.Close(p.wake[0])
-	_ = syscall.Close(p.wake[1])
-}

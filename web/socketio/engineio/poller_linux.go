@@ -158,4 +158,3 @@ func (p *poller) close() {
 	p.readers.Wait()
 	_ = p.ep.Close()
 }
-

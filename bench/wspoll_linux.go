@@ -27,8 +27,7 @@ type wsPoller struct {
 	// mu guards the fields below and every use of ep from outside the
 	// poller's goroutine, so that stop cannot close it under an add.
 	mu     sync.Mutex
-	conns  map[int32]*wsTransport // by token
-	next   int32
+	conns  epoll.Table[*wsTransport] // by token
 	closed bool
 
 	stopOnce sync.Once
@@ -57,7 +56,7 @@ func newWSPoller() (*wsPoller, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &wsPoller{ep: ep, conns: make(map[int32]*wsTransport), buf: make([]byte, pollBuffer), stopped: make(chan struct{})}
+	p := &wsPoller{ep: ep, buf: make([]byte, pollBuffer), stopped: make(chan struct{})}
 	go p.run()
 	return p, nil
 }
@@ -69,28 +68,18 @@ func (p *wsPoller) add(t *wsTransport, fn func(p []byte) error) error {
 	if p.closed {
 		return errClosed
 	}
-	for {
-		p.next++
-		if p.next <= 0 {
-			p.next = 1
-		}
-		if _, taken := p.conns[p.next]; !taken {
-			break
-		}
-	}
-	t.token, t.onPacket = p.next, fn
+	t.token, t.onPacket = p.conns.Add(t), fn
 	var err error
 	cerr := t.rc.Control(func(fd uintptr) {
 		err = p.ep.Ctl(syscall.EPOLL_CTL_ADD, int(fd), syscall.EPOLLIN|syscall.EPOLLRDHUP|epollET, t.token)
 	})
-	if err == nil {
-		err = cerr
+	if cerr != nil {
+		err = fmt.Errorf("epoll: %w", cerr) // Ctl's own errors say so already
 	}
 	if err != nil {
-		return fmt.Errorf("epoll: %w", err)
+		p.conns.Remove(t.token, t)
 	}
-	p.conns[t.token] = t
-	return nil
+	return err
 }
 
 // remove stops watching t; events already on their way for it are
@@ -98,10 +87,9 @@ func (p *wsPoller) add(t *wsTransport, fn func(p []byte) error) error {
 func (p *wsPoller) remove(t *wsTransport) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if t.token == 0 || p.conns[t.token] != t {
+	if !p.conns.Remove(t.token, t) {
 		return
 	}
-	delete(p.conns, t.token)
 	if !p.closed {
 		_ = t.rc.Control(func(fd uintptr) {
 			_ = p.ep.Ctl(syscall.EPOLL_CTL_DEL, int(fd), 0, 0)
@@ -145,7 +133,7 @@ func (p *wsPoller) run() {
 		}
 		for i := range n {
 			p.mu.Lock()
-			t, closed := p.conns[events[i].Fd], p.closed
+			t, closed := p.conns.Get(events[i].Fd), p.closed
 			p.mu.Unlock()
 			if closed {
 				return
@@ -206,7 +194,7 @@ func (p *wsPoller) read(t *wsTransport, hup bool) {
 func (p *wsPoller) sweep(now time.Time) {
 	var dead []*wsTransport
 	p.mu.Lock()
-	for _, t := range p.conns {
+	for _, t := range p.conns.Values() {
 		if d := t.deadline.Load(); d != 0 && now.UnixNano() > d {
 			dead = append(dead, t)
 		}
@@ -220,10 +208,7 @@ func (p *wsPoller) sweep(now time.Time) {
 // failAll ends every connection with err (the poller itself failed).
 func (p *wsPoller) failAll(err error) {
 	p.mu.Lock()
-	conns := make([]*wsTransport, 0, len(p.conns))
-	for _, t := range p.conns {
-		conns = append(conns, t)
-	}
+	conns := p.conns.Values()
 	p.mu.Unlock()
 	for _, t := range conns {
 		p.fail(t, err)

@@ -8,5 +8,5 @@
 // made with the runtime's bookkeeping after an idle spell wakes that
 // monitor, which then polls every 20 µs for a while. The server's
 // WebSocket poller and the load tool's pollers use it. Elsewhere than on
-// Linux the package is empty.
+// Linux it holds only Table, the map from tokens to what they stand for.
 package epoll

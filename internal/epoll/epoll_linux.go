@@ -9,9 +9,6 @@ import (
 	"unsafe"
 )
 
-// WakeToken is the token of the events Wake causes.
-const WakeToken int32 = -1
-
 // Instance is an epoll instance with a wake-up pipe. One goroutine waits
 // on it (Wait); Ctl, Wake and Close may be called from any goroutine,
 // Close once, after the waiting goroutine has stopped waiting.

@@ -24,8 +24,7 @@ type poller struct {
 	ep *epoll.Instance
 
 	mu    sync.Mutex
-	conns map[int32]*wsConn // by token; a token is never reused while registered
-	next  int32
+	conns epoll.Table[*wsConn] // by token
 	done  bool
 
 	readers sync.WaitGroup // readReady goroutines in flight
@@ -42,7 +41,7 @@ func newPoller() (*poller, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &poller{ep: ep, conns: make(map[int32]*wsConn), stopped: make(chan struct{})}
+	p := &poller{ep: ep, stopped: make(chan struct{})}
 	go p.run()
 	return p, nil
 }
@@ -60,17 +59,7 @@ func (p *poller) add(c *wsConn) error {
 		p.mu.Unlock()
 		return nil
 	}
-	for {
-		p.next++
-		if p.next <= 0 {
-			p.next = 1
-		}
-		if _, taken := p.conns[p.next]; !taken {
-			break
-		}
-	}
-	c.token = p.next
-	p.conns[c.token] = c
+	c.token = p.conns.Add(c)
 	p.mu.Unlock()
 	if err := p.ctl(c, syscall.EPOLL_CTL_ADD); err != nil {
 		p.remove(c)
@@ -102,9 +91,7 @@ func (p *poller) ctl(c *wsConn, op int) error {
 func (p *poller) remove(c *wsConn) {
 	p.mu.Lock()
 	c.removed = true
-	if p.conns[c.token] == c {
-		delete(p.conns, c.token)
-	}
+	p.conns.Remove(c.token, c)
 	p.mu.Unlock()
 }
 
@@ -129,7 +116,7 @@ func (p *poller) run() {
 			return
 		}
 		for i := range n {
-			c := p.conns[events[i].Fd]
+			c := p.conns.Get(events[i].Fd)
 			if c == nil {
 				continue // the wake pipe (-1), or a connection removed since
 			}

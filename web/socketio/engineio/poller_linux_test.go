@@ -42,7 +42,7 @@ func TestPollerDoesNotRegisterARemovedConnection(t *testing.T) {
 	_ = server.Close() // closeConn, second half
 
 	p.mu.Lock()
-	n := len(p.conns)
+	n := p.conns.Len()
 	p.mu.Unlock()
 	if n != 0 {
 		t.Errorf("the poller holds %d connections after its only one was removed and closed", n)

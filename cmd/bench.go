@@ -216,11 +216,8 @@ func (o *benchOptions) floorConfig() (bench.FloorConfig, error) {
 // program, started with --floor-reader. The first SIGINT or SIGTERM ends
 // it early, and the reader with it.
 func (o *benchOptions) runFloor(ctx context.Context, fc bench.FloorConfig, out, progress io.Writer) error {
-	if o.procs > 0 {
-		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(o.procs))
-	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, done := o.begin(ctx)
+	defer done()
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("floor: finding this program to start its reader: %w", err)
@@ -240,6 +237,43 @@ func (o *benchOptions) runFloor(ctx context.Context, fc bench.FloorConfig, out, 
 	if err != nil {
 		return err
 	}
+	return o.write(out, res)
+}
+
+// run performs the bench run; the first SIGINT or SIGTERM ends it early
+// (a second one then ends the process as usual).
+func (o *benchOptions) run(ctx context.Context, out, progress io.Writer) error {
+	ctx, done := o.begin(ctx)
+	defer done()
+	res, runErr := bench.Run(ctx, o.cfg, progress)
+	if res == nil {
+		return runErr
+	}
+	if err := o.write(out, res); err != nil {
+		return err
+	}
+	return runErr
+}
+
+// begin sets the tool's processors (--procs) and returns a context that
+// the first SIGINT or SIGTERM ends (a second one then ends the process
+// as usual); done undoes both.
+func (o *benchOptions) begin(ctx context.Context) (_ context.Context, done func()) {
+	restore := func() {}
+	if o.procs > 0 {
+		prev := runtime.GOMAXPROCS(o.procs)
+		restore = func() { runtime.GOMAXPROCS(prev) }
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // restore the default action for the next signal
+	}()
+	return ctx, func() { stop(); restore() }
+}
+
+// write prints a result as JSON (--json) or as its table.
+func (o *benchOptions) write(out io.Writer, res interface{ WriteTable(io.Writer) error }) error {
 	if o.json {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
@@ -252,32 +286,4 @@ func (o *benchOptions) runFloor(ctx context.Context, fc bench.FloorConfig, out, 
 		return fmt.Errorf("write result: %w", err)
 	}
 	return nil
-}
-
-// run performs the bench run; the first SIGINT or SIGTERM ends it early
-// (a second one then ends the process as usual).
-func (o *benchOptions) run(ctx context.Context, out, progress io.Writer) error {
-	if o.procs > 0 {
-		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(o.procs))
-	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		stop() // restore the default action for the next signal
-	}()
-	res, runErr := bench.Run(ctx, o.cfg, progress)
-	if res == nil {
-		return runErr
-	}
-	if o.json {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
-			return fmt.Errorf("write result: %w", err)
-		}
-	} else if err := res.WriteTable(out); err != nil {
-		return fmt.Errorf("write result: %w", err)
-	}
-	return runErr
 }

@@ -118,6 +118,7 @@ type client struct {
 	pasteBroken bool
 
 	pingWait    time.Duration // set before any reader or sender uses it
+	sending     atomic.Bool   // chosen as a sender (runner.sendAll)
 	connected   atomic.Bool
 	joinRefused atomic.Bool
 	lost        atomic.Bool

@@ -30,14 +30,11 @@ func (c cpuTimes) sub(earlier cpuTimes) cpuTimes {
 	return cpuTimes{User: c.User - earlier.User, System: c.System - earlier.System}
 }
 
-// processCPU returns the user+system CPU seconds used so far by the process
-// pid ("self" for this one), read from /proc/<pid>/stat (Linux only).
-func processCPU(pid string) (float64, error) {
-	c, err := processCPUTimes(pid)
-	if err != nil {
-		return 0, err
-	}
-	return c.Total(), nil
+// toolCPU returns the user+system CPU seconds this process has used so
+// far (selfCPU).
+func toolCPU() (float64, error) {
+	c, err := selfCPU()
+	return c.Total(), err
 }
 
 // processCPUTimes returns the user and system CPU seconds used so far by

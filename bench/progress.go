@@ -37,7 +37,7 @@ func startProgress(w io.Writer, r *runner, phase *atomic.Value, expected *atomic
 		var prev, cur, diff HistogramSnapshot
 		var prevDelivered int64
 		prevAt := time.Now()
-		prevCPU, cpuErr := processCPU("self")
+		prevCPU, cpuErr := toolCPU()
 		for {
 			select {
 			case <-p.done:
@@ -52,7 +52,7 @@ func startProgress(w io.Writer, r *runner, phase *atomic.Value, expected *atomic
 			elapsed := now.Sub(prevAt).Seconds()
 			rate := float64(t.delivered-prevDelivered) / elapsed
 			cores := -1.0
-			if cpu, err := processCPU("self"); err == nil && cpuErr == nil {
+			if cpu, err := toolCPU(); err == nil && cpuErr == nil {
 				cores = (cpu - prevCPU) / elapsed
 				prevCPU = cpu
 			}

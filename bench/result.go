@@ -99,6 +99,13 @@ type Latency struct {
 	Mean  float64 `json:"mean"`
 }
 
+// latency summarises what h holds now.
+func (h *Histogram) latency() Latency {
+	var s HistogramSnapshot
+	h.Snapshot(&s)
+	return latencyOf(&s)
+}
+
 // latencyOf summarises a snapshot.
 func latencyOf(s *HistogramSnapshot) Latency {
 	return Latency{

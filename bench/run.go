@@ -293,7 +293,7 @@ const (
 
 func (r *runner) run(ctx context.Context, progress io.Writer) (*Result, error) {
 	r.start = time.Now()
-	cpu0, cpuErr := processCPU("self")
+	cpu0, cpuErr := toolCPU()
 	srv := newProbeSet(r.cfg.ServerPIDs)
 	aux := newProbeSet(r.cfg.AuxPIDs)
 
@@ -340,10 +340,10 @@ func (r *runner) run(ctx context.Context, progress io.Writer) (*Result, error) {
 	} else {
 		phase.Store(phaseSend)
 		sendStart := time.Now()
-		sendCPU0, err0 := processCPU("self")
+		sendCPU0, err0 := toolCPU()
 		active := r.sendAll(ctx)
 		res.SendSeconds = seconds(time.Since(sendStart))
-		if sendCPU1, err1 := processCPU("self"); err0 == nil && err1 == nil && res.SendSeconds > 0 {
+		if sendCPU1, err1 := toolCPU(); err0 == nil && err1 == nil && res.SendSeconds > 0 {
 			res.ToolSendCores = (sendCPU1 - sendCPU0) / res.SendSeconds
 		}
 		res.ActiveSenders = active
@@ -369,7 +369,7 @@ func (r *runner) run(ctx context.Context, progress io.Writer) (*Result, error) {
 
 	r.fill(res, expected.Load())
 	if cpuErr == nil {
-		if cpu1, err := processCPU("self"); err == nil {
+		if cpu1, err := toolCPU(); err == nil {
 			res.ToolCPUSeconds = cpu1 - cpu0
 		}
 	}
@@ -468,6 +468,7 @@ func (r *runner) sendAll(ctx context.Context) int {
 	now := time.Now()
 	var wg sync.WaitGroup
 	for k, c := range senders {
+		c.sending.Store(true)
 		first := now.Add(interval * time.Duration(k) / time.Duration(len(senders)))
 		paste := 0
 		if k == 0 {
@@ -548,9 +549,7 @@ func (r *runner) ackResult(res *Result, t clientTotals) {
 	}
 	switch {
 	case r.acksAnswered():
-		var s HistogramSnapshot
-		r.ackLatency.Snapshot(&s)
-		l := latencyOf(&s)
+		l := r.ackLatency.latency()
 		res.AckLatency = &l
 		res.AcksUntimed = r.ackUntimed.Load()
 	case t.acked+t.refused == 0:
@@ -589,9 +588,7 @@ func (r *runner) fill(res *Result, expected int64) {
 		ChatErrors:    t.chatErrors,
 		Kicked:        t.kicked,
 	}
-	var s HistogramSnapshot
-	r.latency.Snapshot(&s)
-	res.Latency = latencyOf(&s)
+	res.Latency = r.latency.latency()
 	r.ackResult(res, t)
 	res.Targets = r.targetStats()
 	res.Paste = r.pasteStats(res.Receivers)
@@ -620,9 +617,7 @@ func (r *runner) pasteStats(receivers int64) *PasteStats {
 		}
 	}
 	p.Short = max(0, receivers-p.Whole-p.OutOfOrder)
-	var s HistogramSnapshot
-	r.pasteLast.Snapshot(&s)
-	p.LastLine = latencyOf(&s)
+	p.LastLine = r.pasteLast.latency()
 	return p
 }
 
@@ -644,7 +639,7 @@ func (r *runner) targetStats() []TargetStats {
 		if c.lost.Load() {
 			ts.Lost++
 		}
-		if i < r.cfg.Senders && !r.cfg.Idle {
+		if c.sending.Load() {
 			ts.Senders++
 		}
 		ts.Sent += c.st.sent.Load()
@@ -652,9 +647,7 @@ func (r *runner) targetStats() []TargetStats {
 	}
 	for k := range r.targets {
 		if h := r.targets[k].latency; h != nil {
-			var s HistogramSnapshot
-			h.Snapshot(&s)
-			l := latencyOf(&s)
+			l := h.latency()
 			stats[k].Latency = &l
 		}
 	}

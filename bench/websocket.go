@@ -409,11 +409,7 @@ func (t *wsTransport) take(data []byte) error {
 	switch {
 	case len(rest) == 0 && cap(t.in) > readChunk:
 		t.in = nil // a large message came; its buffer is not kept
-	case len(rest) == 0:
-		t.in = t.in[:0]
-	case len(t.in) > 0:
-		t.in = t.in[:copy(t.in, rest)]
-	default:
+	default: // rest may lie in in itself: append moves it down
 		t.in = append(t.in[:0], rest...)
 	}
 	return nil

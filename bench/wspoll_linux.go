@@ -123,7 +123,7 @@ func (p *wsPoller) run() {
 	lastSweep := time.Now()
 	for {
 		n, err := p.ep.Wait(events[:], sweepEvery)
-		if err != nil && err != syscall.EINTR {
+		if err != nil { // Wait retries EINTR
 			// Only a bug gets here; the connections end, and no more come.
 			p.mu.Lock()
 			p.closed = true

@@ -105,10 +105,7 @@ func (p *poller) run() {
 	for {
 		n, err := p.ep.Wait(events[:], -1)
 		if err != nil {
-			if err == syscall.EINTR {
-				continue
-			}
-			return // only a bug makes epoll_wait fail otherwise; close still works
+			return // only a bug makes epoll_wait fail (Wait retries EINTR); close still works
 		}
 		p.mu.Lock()
 		if p.done {

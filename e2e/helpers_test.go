@@ -516,14 +516,7 @@ func (d *driver) callLater(client, event string, args ...any) int {
 // call sends an event with an ack and returns the ack's first argument.
 func (d *driver) call(client, event string, args ...any) map[string]any {
 	d.t.Helper()
-	ref := d.callLater(client, event, args...)
-	m := d.wait(fmt.Sprintf("ack of %s %q", client, event), func(m msg) bool { return m.Type == "ack" && m.Ref == ref })
-	if m.Error != nil {
-		d.t.Fatalf("ack of %s %q: %s", client, event, *m.Error)
-	}
-	var reply map[string]any
-	m.obj(d.t, 0, &reply)
-	return reply
+	return d.ackOf(d.callLater(client, event, args...))
 }
 
 // event waits for the next event called name at client.

@@ -44,11 +44,7 @@ func requireNginx(t testing.TB) string {
 	if p := nginxProgram(); p != "" {
 		return p
 	}
-	const missing = "nginx is not installed (Debian's nginx package)"
-	if os.Getenv("CI") != "" {
-		t.Fatalf("CI is set and %s; run `make test`, which installs it", missing)
-	}
-	t.Skipf("skipping: %s; run `make test` to install it", missing)
+	requireTool(t, "nginx is not installed (Debian's nginx package)")
 	return ""
 }
 

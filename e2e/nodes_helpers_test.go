@@ -220,7 +220,6 @@ func (d *driver) joinedAt(t testing.TB, client, url, name string, want ...string
 // told (a load balancer failing over): a client's reconnection reaches a
 // node other than the one it left, through the same address.
 type forwarder struct {
-	t    testing.TB
 	ln   net.Listener
 	wg   sync.WaitGroup // the accept loop and the copying goroutines
 	mu   sync.Mutex     // guards the fields below
@@ -236,7 +235,7 @@ func startForwarder(t testing.TB, to string) *forwarder {
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	f := &forwarder{t: t, ln: ln, to: to, open: map[net.Conn]struct{}{}}
+	f := &forwarder{ln: ln, to: to, open: map[net.Conn]struct{}{}}
 	f.wg.Add(1)
 	go f.accept()
 	t.Cleanup(func() {

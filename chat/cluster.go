@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"chatserver/nick"
@@ -283,22 +284,32 @@ func (r *Room) position() storage.Position {
 // at: fn runs, under r.mu, once it has, once the room was reset, or once
 // it closed. since is when it began to wait.
 type waiter struct {
+	id    uint64 // Room.waitID's, for unwaitLocked
 	at    storage.Position
 	fn    func()
 	since time.Time
 }
 
 // waitLocked has fn run once the room has applied its log up to at (at
-// once if it has), and has the room catch up while it waits. r.mu held.
-func (r *Room) waitLocked(at storage.Position, fn func()) {
+// once if it has), and has the room catch up while it waits; it returns
+// the waiter's id for unwaitLocked (0 when fn ran at once). r.mu held.
+func (r *Room) waitLocked(at storage.Position, fn func()) uint64 {
 	if r.closed || at.Epoch == r.epoch && at.Seq <= r.seq {
 		fn()
-		return
+		return 0
 	}
-	r.waiters = append(r.waiters, waiter{at: at, fn: fn, since: time.Now()})
+	r.waitID++
+	r.waiters = append(r.waiters, waiter{id: r.waitID, at: at, fn: fn, since: time.Now()})
 	if r.nudge == nil {
 		r.nudge = time.AfterFunc(catchUpAfter, r.nudged)
 	}
+	return r.waitID
+}
+
+// unwaitLocked forgets the waiter id, which gave up: its fn will not run,
+// and it no longer keeps the catch-up timer going. r.mu held.
+func (r *Room) unwaitLocked(id uint64) {
+	r.waiters = slices.DeleteFunc(r.waiters, func(w waiter) bool { return w.id == id })
 }
 
 // nudged is the room's one catch-up timer, armed while something waits:
@@ -338,16 +349,23 @@ func (r *Room) wakeLocked(all bool) {
 
 // await waits until the room has applied its log up to at; false when
 // the room closed first or it took longer than deliveryTimeout.
-func (r *Room) await(at storage.Position) bool {
+func (r *Room) await(at storage.Position) bool { return r.awaitWithin(at, deliveryTimeout) }
+
+// awaitWithin is await with a timeout of d; a wait that times out leaves
+// no waiter behind.
+func (r *Room) awaitWithin(at storage.Position, d time.Duration) bool {
 	done := make(chan struct{})
 	r.mu.Lock()
-	r.waitLocked(at, func() { close(done) })
+	id := r.waitLocked(at, func() { close(done) })
 	r.mu.Unlock()
-	t := time.NewTimer(deliveryTimeout)
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-done:
 	case <-t.C:
+		r.mu.Lock()
+		r.unwaitLocked(id)
+		r.mu.Unlock()
 		return false
 	}
 	r.mu.Lock()

@@ -643,3 +643,29 @@ func TestEntriesLostOnTheWayAreCaughtUpFromTheLog(t *testing.T) {
 		t.Errorf("ann's first message has ID %d", m.ID)
 	}
 }
+
+func TestAWaitThatTimesOutLeavesNoWaiterBehind(t *testing.T) {
+	tc := newTestCluster(t)
+	a := tc.node(t, "a", Config{}, redis.Options{})
+	ann, annConn := joinOn(t, a, storage.DefaultRoom, "ann")
+	say(t, ann, "hello")
+	annConn.expect(t, "messages|ann: hello")
+	r := a.hub.Default()
+	r.mu.Lock()
+	reached := storage.Position{Epoch: r.epoch, Seq: r.seq}
+	r.mu.Unlock()
+	// A position the log never reaches: the wait gives up.
+	if r.awaitWithin(storage.Position{Epoch: reached.Epoch, Seq: reached.Seq + 1000}, 50*time.Millisecond) {
+		t.Fatal("a wait for a position the log never reached succeeded")
+	}
+	r.mu.Lock()
+	waiting := len(r.waiters)
+	r.mu.Unlock()
+	if waiting != 0 {
+		t.Errorf("%d waiters left behind by a wait that gave up, each nudging a catch-up every second", waiting)
+	}
+	// A position the room has reached: at once.
+	if !r.awaitWithin(reached, time.Second) {
+		t.Fatal("a wait for a position the room had reached failed")
+	}
+}

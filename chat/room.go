@@ -266,6 +266,7 @@ type Room struct {
 	// On a shared store (cluster.go): what waits for the log to be
 	// applied up to a position, and the store calls queued for the writer.
 	waiters []waiter
+	waitID  uint64      // the last waiter's id
 	nudge   *time.Timer // the catch-up timer while waiters wait (cluster.go), or nil
 	ops     []sharedOp
 }
